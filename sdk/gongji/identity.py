@@ -1,0 +1,230 @@
+"""Who is who: resident ID numbers (GB 11643) and the credentials a patient presents.
+
+An ``IdNumber`` is a ``str`` holding the full 18-digit number, so it compares
+and hashes like the plain string an integrator has in hand. Everything that
+turns it into display text (``repr``, ``str``, f-strings, ``%s``) shows only the
+masked form (first 6 + last 4): a full ID number must never reach a log, an
+error or a receipt by accident. ``.number`` is the deliberate way to the digits.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import functools
+from typing import Literal
+
+from stdnum import numdb
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from gongji.errors import InvalidInput
+
+Sex = Literal["male", "female"]
+
+
+def mask_id(number: str) -> str:
+    """``210202198503170036`` -> ``210202********0036``; short strings are hidden whole."""
+    if len(number) < 12:
+        return "*" * len(number)
+    return f"{number[:6]}{'*' * (len(number) - 10)}{number[-4:]}"
+
+
+def mask_secret(secret: str) -> str:
+    """A token or key for display: its length only, never a character of it."""
+    return f"<{len(secret)} chars hidden>"
+
+
+_REASONS = {
+    "length": "must have 18 digits (or the legacy 15)",
+    "format": "must be digits, with X allowed only as the last character",
+    "checksum": "has a wrong check digit (the last character)",
+    "birth": "has an impossible birth date",
+    "region": "starts with an unknown province code",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalise(text: str) -> str:
+    """Validate with python-stdnum and return the 18-digit form; legacy 15 digits are upgraded.
+
+    Not ``ric.validate``: it also requires the county code to have existed in the
+    holder's birth year, but codes are assigned when the card is issued, so it
+    refuses every real Dalian (210202) resident born before 1983. We check the
+    checksum, the birth date and the province, which hold for every real number.
+    """
+    compact = ric.compact(text)
+    if len(compact) == 15 and compact.isdigit():
+        # GB 11643-1989 numbers: 6 region + YYMMDD + 3 order. Their holders were born in 19xx.
+        body = f"{compact[:6]}19{compact[6:]}"
+        compact = body + ric.calc_check_digit(body + "0")
+    problem = None
+    if len(compact) != 18:
+        problem = "length"
+    elif not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+        problem = "format"
+    elif compact[17] != ric.calc_check_digit(compact):
+        problem = "checksum"
+    elif not _birth_date_ok(compact):
+        problem = "birth"
+    elif not _province_known(compact[:2]):
+        problem = "region"
+    if problem:
+        raise InvalidInput(
+            f"The ID number {mask_id(compact)} {_REASONS[problem]}.",
+            next_step="Re-enter the number from the ID card; nothing was sent or charged.",
+        )
+    return compact
+
+
+def _province_known(code: str) -> bool:
+    return any(props.get("province") for _, props in numdb.get("cn/loc").info(code + "0000"))
+
+
+def _birth_date_ok(number: str) -> bool:
+    try:
+        born = ric.get_birth_date(number)
+    except ValidationError:
+        return False
+    return datetime.date(1880, 1, 1) <= born <= datetime.date.today()
+
+
+class IdNumber(str):
+    """An 18-digit resident ID number, validated; displayed masked."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> IdNumber:
+        if isinstance(text, IdNumber):
+            return text
+        if not isinstance(text, str):
+            raise InvalidInput(
+                f"An ID number must be a string, got {type(text).__name__}.",
+                next_step="Pass the 18-digit number as text, e.g. '210202198503170036'.",
+            )
+        return super().__new__(cls, _normalise(text))
+
+    @property
+    def number(self) -> str:
+        """The full number, for the wire. Never log or display it."""
+        return str.__str__(self)
+
+    @property
+    def masked(self) -> str:
+        return mask_id(self.number)
+
+    @property
+    def birth_date(self) -> datetime.date:
+        return datetime.date(int(self[6:10]), int(self[10:12]), int(self[12:14]))
+
+    @property
+    def sex(self) -> Sex:
+        # GB 11643: the 17th digit (order code) is odd for men, even for women.
+        return "male" if int(self[16]) % 2 else "female"
+
+    @property
+    def region(self) -> str:
+        """The 6-digit administrative code of first registration (not the insurance region)."""
+        return self[:6]
+
+    def age_on(self, day: datetime.date) -> int:
+        """Completed years of age on ``day``."""
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def __repr__(self) -> str:
+        return f"IdNumber('{self.masked}')"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked, spec)
+
+    def __reduce__(self) -> tuple[type[IdNumber], tuple[str]]:
+        return (IdNumber, (self.number,))
+
+
+def id_number(value: str | IdNumber) -> IdNumber:
+    """Converter for attrs fields: a validated ``IdNumber`` from a string."""
+    return IdNumber(value)
+
+
+def optional_id_number(value: str | IdNumber | None) -> IdNumber | None:
+    return None if value is None else IdNumber(value)
+
+
+class CredentialKind(enum.StrEnum):
+    """What the patient presented; the values are the national ``mdtrt_cert_type`` codes."""
+
+    E_VOUCHER = "01"  # 医保电子凭证 token from the QR code
+    ID_NUMBER = "02"  # resident ID card
+    SOCIAL_CARD = "03"  # social-security card, with its card serial number
+
+
+class Credential:
+    """A credential as presented at the till. Build it with the class methods.
+
+    Its repr hides the token and masks the ID number.
+    """
+
+    __slots__ = ("card_sn", "kind", "value")
+
+    kind: CredentialKind
+    value: str  # the token, or the full ID number
+    card_sn: str | None
+
+    def __init__(self, kind: CredentialKind, value: str, card_sn: str | None = None) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "card_sn", card_sn)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Credential is immutable")
+
+    @classmethod
+    def e_voucher(cls, token: str) -> Credential:
+        """The medical-insurance e-voucher (QR code) token, from Alipay, WeChat or the national app."""
+        if not isinstance(token, str) or not token.strip() or len(token) > 512:
+            raise InvalidInput(
+                "The e-voucher token is empty, not text, or too long.",
+                next_step="Scan the patient's e-voucher QR code again.",
+            )
+        return cls(CredentialKind.E_VOUCHER, token.strip())
+
+    @classmethod
+    def id_card(cls, number: str) -> Credential:
+        """The patient's resident ID number, as read from the card."""
+        return cls(CredentialKind.ID_NUMBER, IdNumber(number))
+
+    @classmethod
+    def social_card(cls, number: str, *, card_sn: str) -> Credential:
+        """The social-security card: the holder's ID number and the card's serial number."""
+        if not isinstance(card_sn, str) or not card_sn.strip() or len(card_sn) > 64:
+            raise InvalidInput(
+                "The social-security card serial number (card_sn) is missing or malformed.",
+                next_step="Read the card again; card_sn is printed on and encoded in the card.",
+            )
+        return cls(CredentialKind.SOCIAL_CARD, IdNumber(number), card_sn.strip())
+
+    @property
+    def id_number(self) -> IdNumber | None:
+        """The ID number this credential names by itself (None for an e-voucher token)."""
+        return self.value if isinstance(self.value, IdNumber) else None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credential):
+            return NotImplemented
+        return (self.kind, self.value, self.card_sn) == (other.kind, other.value, other.card_sn)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.value, self.card_sn))
+
+    def __repr__(self) -> str:
+        if self.kind is CredentialKind.E_VOUCHER:
+            return f"Credential.e_voucher({mask_secret(self.value)})"
+        if self.kind is CredentialKind.ID_NUMBER:
+            return f"Credential.id_card('{mask_id(self.value)}')"
+        return f"Credential.social_card('{mask_id(self.value)}', card_sn=<hidden>)"
+
+    __str__ = __repr__
