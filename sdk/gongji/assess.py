@@ -1,0 +1,158 @@
+"""Assessing a purchase: rules R1-R8 through ``gongji_check``, then the payer chain R9.
+
+Pure: given what the gateways said (who the credential belongs to, the bindings,
+the balances, the fund's share), it decides who pays what and why not. The flows
+call it between I/O steps; the mock gateway calls it as the centre's authority.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+
+import pluggy
+from attrs import field, frozen
+
+from gongji.errors import (
+    ConfigError,
+    EligibilityError,
+    GongjiError,
+    KinshipViolation,
+    LimitExceeded,
+    OwnCardViolation,
+    RegionViolation,
+    UseViolation,
+)
+from gongji.identity import IdNumber
+from gongji.model import Binding, LineItem, Person, Purchase, Quote, Refusal
+from gongji.money import ZERO, Fen
+from gongji.planner import PayerCandidate, plan_payer_chain
+from gongji.policy import PolicyPack
+
+__all__ = ["CheckContext", "PayerCandidate", "assess"]
+
+
+@frozen
+class CheckContext:
+    """Everything the rules may look at for one purchase. Built by a flow, read by plugins."""
+
+    purchase: Purchase
+    #: The person the credential resolves to (the centre's 1101 answer). R1 requires it to be the patient.
+    holder: Person
+    policy: PolicyPack
+    today: datetime.date
+    #: The pooled fund's share: the centre's pre-settlement, or a local estimate before it.
+    fund: Fen = ZERO
+    #: Mutual-aid bindings with the holder as beneficiary, as the gateway reported them.
+    bindings: tuple[Binding, ...] = ()
+    #: The owners of those bindings, with their insurance and accounts.
+    owners: Mapping[IdNumber, Person] = field(factory=dict)
+
+    @property
+    def patient(self) -> Person:
+        """The person treated. Once R1 holds, that is the credential's holder."""
+        return self.holder
+
+    @cached_property
+    def cash_only(self) -> tuple[LineItem, ...]:
+        """Lines no insurance account may pay (R6): cosmetics, supplements and the like."""
+        banned = self.policy.use.cash_only_categories
+        return tuple(item for item in self.purchase.items if item.category in banned)
+
+    @cached_property
+    def account_payable(self) -> Fen:
+        """The self-pay share that personal accounts may cover: total - fund - cash-only lines."""
+        cash_only = sum((item.amount for item in self.cash_only), Fen(0))
+        return max(Fen(0), self.purchase.total - self.fund - cash_only)
+
+
+_RAISES: dict[str, type[EligibilityError]] = {
+    "R1": OwnCardViolation,
+    "R2": KinshipViolation,
+    "R3": KinshipViolation,
+    "R4": KinshipViolation,
+    "R5": KinshipViolation,
+    "R6": UseViolation,
+    "R7": RegionViolation,
+    "R8": LimitExceeded,
+}
+
+
+def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -> Quote:
+    """Run the rules and the payer chain; return the quote or raise for a refused purchase.
+
+    A refusal without ``owner_id`` refuses the purchase as a whole (R1 impersonation
+    above all) and is raised; a refusal of one account removes that account from the
+    chain, and the next one, or cash, takes its share.
+    """
+    if plugins is None:
+        from gongji.plugins import get_plugin_manager
+
+        plugins = get_plugin_manager()
+    if context.fund < 0 or context.fund > context.purchase.total:
+        raise ConfigError(
+            f"The fund share {context.fund} is outside 0..{context.purchase.total}.",
+            next_step="The gateway's pre-settlement is inconsistent; do not settle, and report it.",
+        )
+    refusals = _collect_refusals(context, plugins)
+    for refusal in refusals:
+        if refusal.owner_id is None:
+            raise _RAISES.get(refusal.rule, EligibilityError)(refusal.reason, rule=refusal.rule)
+
+    refused = {refusal.owner_id for refusal in refusals}
+    patient = context.patient
+    own_account = None if patient.id in refused else patient.account
+    candidates = [
+        PayerCandidate(binding=binding, owner=context.owners[binding.owner])
+        for binding in context.bindings
+        if binding.owner not in refused and binding.owner in context.owners
+    ]
+    ordered = _order(candidates, context, plugins)
+    legs = plan_payer_chain(context.account_payable, patient.id, own_account, ordered)
+    total = context.purchase.total
+    return Quote(
+        total=total,
+        fund=context.fund,
+        legs=legs,
+        cash=total - context.fund - sum((leg.amount for leg in legs), Fen(0)),
+        refusals=refusals,
+        cash_only=context.cash_only,
+    )
+
+
+def _collect_refusals(context: CheckContext, plugins: pluggy.PluginManager) -> tuple[Refusal, ...]:
+    try:
+        results = plugins.hook.gongji_check(context=context)
+    except GongjiError:
+        raise
+    except Exception as exc:
+        # A broken plugin must fail the purchase safely, before anything is charged.
+        raise ConfigError(
+            f"A gongji plugin failed while checking the purchase ({type(exc).__name__}); nothing was charged.",
+            next_step="Fix or disable the plugin (GONGJI_DISABLE_PLUGINS=name) and try again.",
+        ) from exc
+    return tuple(refusal for result in reversed(results) if result for refusal in result)
+
+
+def _order(
+    candidates: Sequence[PayerCandidate], context: CheckContext, plugins: pluggy.PluginManager
+) -> Sequence[PayerCandidate]:
+    try:
+        ordered: Sequence[PayerCandidate] | None = plugins.hook.gongji_order_payers(
+            candidates=tuple(candidates), context=context
+        )
+    except GongjiError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"A gongji plugin failed while ordering the payers ({type(exc).__name__}); nothing was charged.",
+            next_step="Fix or disable the plugin (GONGJI_DISABLE_PLUGINS=name) and try again.",
+        ) from exc
+    if ordered is None or sorted(map(id, ordered)) != sorted(map(id, candidates)):
+        # An ordering plugin may reorder, never add a payer or drop one.
+        raise ConfigError(
+            "A gongji_order_payers plugin returned something other than a reordering of the candidates.",
+            next_step="Return the same candidates in a new order, or None to leave the decision to others.",
+        )
+    return ordered

@@ -1,0 +1,239 @@
+"""The ``gongji`` command.
+
+Errors print one line (the rule or code first) and exit non-zero; ``--json``
+gives machine output. Tables use ``rich`` when the ``cli`` extra is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gongji.errors import EligibilityError, GongjiError
+from gongji.model import Quote
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="gongji", description="Medical-insurance settlement at the point of sale."
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "demo", help="run the built-in Zhang-family stories and show the cashier's view"
+    )
+    policy = commands.add_parser("policy", help="region policy packs")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    policy_commands.add_parser("list", help="list the registered packs")
+    show = policy_commands.add_parser("show", help="show one pack, with what it extends resolved")
+    show.add_argument("pack", help="a pack id, or the path of a pack file")
+    commands.add_parser("plugins", help="list the loaded plugins and where they come from")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args.json)
+        if args.command == "policy":
+            return _policy(args.policy_command, getattr(args, "pack", None), args.json)
+        return _plugins(args.json)
+    except GongjiError as exc:
+        label = getattr(exc, "rule", "") or exc.code
+        if args.json:
+            print(
+                json.dumps(
+                    {"error": exc.code, "rule": getattr(exc, "rule", None), "message": str(exc)},
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(f"gongji: {label}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, EligibilityError) else 1
+
+
+def _demo(as_json: bool) -> int:
+    from gongji.demo import Household, run_story, stories, zhang_family
+    from gongji.policy import get_policy
+
+    policy = get_policy("liaoning-dalian-2025")
+    household = Household(*zhang_family())
+    today = datetime.date.today()
+    results: list[dict[str, Any]] = []
+    failures = 0
+    out = _Output(as_json)
+    for number, story in enumerate(stories(), 1):
+        outcome = run_story(story, household, policy, today)
+        problem = story.expect(outcome)
+        failures += problem is not None
+        results.append(
+            {
+                "story": story.title,
+                "ok": problem is None,
+                "problem": problem,
+                **_outcome_json(outcome),
+            }
+        )
+        out.story(number, story.title, outcome, problem)
+    if as_json:
+        print(
+            json.dumps(
+                {"policy": policy.id, "stories": results, "ok": failures == 0},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        out.line(
+            f"{len(results) - failures} of {len(results)} stories ended as scripted."
+            + ("" if not failures else "  Some did not: see above.")
+        )
+    return 0 if failures == 0 else 1
+
+
+def _outcome_json(outcome: Quote | GongjiError) -> dict[str, Any]:
+    if isinstance(outcome, GongjiError):
+        return {
+            "refused": {
+                "code": outcome.code,
+                "rule": getattr(outcome, "rule", None),
+                "message": str(outcome),
+            }
+        }
+    return {
+        "quote": {
+            "total": int(outcome.total),
+            "fund": int(outcome.fund),
+            "legs": [
+                {
+                    "source": leg.source,
+                    "payer": leg.payer_id.masked,
+                    "relation": leg.relation.value if leg.relation else None,
+                    "amount": int(leg.amount),
+                }
+                for leg in outcome.legs
+            ],
+            "cash": int(outcome.cash),
+            "refusals": [
+                {
+                    "rule": r.rule,
+                    "owner": r.owner_id.masked if r.owner_id else None,
+                    "reason": r.reason,
+                }
+                for r in outcome.refusals
+            ],
+            "explain": outcome.explain(),
+        }
+    }
+
+
+class _Output:
+    """The cashier's view, as rich tables when rich is installed, else plain lines."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        try:
+            from rich.console import Console
+
+            self.console: Any = Console()
+        except ImportError:  # the cli extra is not installed
+            self.console = None
+
+    def line(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.console is not None:
+            self.console.print(text)
+        else:
+            print(text)
+
+    def story(
+        self, number: int, title: str, outcome: Quote | GongjiError, problem: str | None
+    ) -> None:
+        if self.quiet:
+            return
+        verdict = "as scripted" if problem is None else f"NOT as scripted: {problem}"
+        self.line(f"\n{number}. {title}  [{verdict}]")
+        if isinstance(outcome, GongjiError):
+            self.line(f"   refused: {outcome}")
+            return
+        if self.console is None:
+            for sentence in outcome.explain():
+                print(f"   {sentence}")
+            return
+        from rich.table import Table
+
+        table = Table(show_header=True, header_style="bold")
+        table.add_column("who pays")
+        table.add_column("amount", justify="right")
+        table.add_row("pooled fund 统筹基金", outcome.fund.to_yuan())
+        for leg in outcome.legs:
+            if leg.source == "own_account":
+                who = "own account 个人账户"
+            else:
+                from gongji.explain import owner_label
+
+                who = f"mutual aid 共济: {owner_label(leg.payer_id, leg.relation)}"
+            table.add_row(who, leg.amount.to_yuan())
+        table.add_row("cash 现金", outcome.cash.to_yuan())
+        table.add_row("[bold]total 合计[/bold]", f"[bold]{outcome.total.to_yuan()}[/bold]")
+        self.console.print(table)
+        for refusal in outcome.refusals:
+            self.console.print(f"   [yellow]{refusal.rule}: {refusal.reason}[/yellow]")
+        for item in outcome.cash_only:
+            self.console.print(
+                f"   [yellow]{item.name} ({item.category.value}) is cash only.[/yellow]"
+            )
+
+
+def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
+    from pathlib import Path
+
+    import msgspec
+
+    from gongji.policy import policies
+
+    registry = policies()
+    if command == "list":
+        ids = registry.ids()
+        print(json.dumps(ids) if as_json else "\n".join(ids))
+        return 0
+    assert pack_ref is not None
+    path = Path(pack_ref)
+    pack = registry.load_file(path) if path.suffix == ".toml" else registry.get(pack_ref)
+    payload = msgspec.to_builtins(pack, enc_hook=_encode_money, order="deterministic")
+    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def _encode_money(value: object) -> object:
+    from gongji.money import Fen
+
+    if isinstance(value, Fen):
+        return value.to_yuan()
+    raise NotImplementedError(type(value))
+
+
+def _plugins(as_json: bool) -> int:
+    from gongji.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        dist = next(
+            (d.project_name for p, d in pm.list_plugin_distinfo() if p is plugin),
+            "gongji (built in)",
+        )
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        rows.append({"name": name, "from": dist, "hooks": hooks})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:<28} {row['from']:<22} {', '.join(row['hooks'])}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The embedded default: seed 000's Zhang family in Dalian, and the stories ``gongji demo`` tells.
+
+Each story is a purchase at a Dalian pharmacy and the outcome its script expects.
+Until the mock gateway takes over the centre's part, the family's data is
+answered locally: who a credential belongs to, the bindings, the balances, and
+the fund's share from the Dalian pack.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+
+from attrs import frozen
+
+from gongji.assess import CheckContext, assess
+from gongji.errors import GongjiError, InvalidInput
+from gongji.fund import fund_share
+from gongji.identity import Credential, CredentialKind, IdNumber
+from gongji.model import (
+    Binding,
+    Insurance,
+    LineItem,
+    Person,
+    PersonalAccount,
+    Purchase,
+    Quote,
+)
+from gongji.money import Fen
+from gongji.policy import PolicyPack
+
+# The family (IDs are made-up but valid GB 11643 numbers).
+ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (seed 000)
+MOTHER = IdNumber("210202195809120046")  # resident insurance: no personal account
+FATHER = IdNumber("210202195601010112")  # retired employee
+DAUGHTER = IdNumber("210202201506010227")  # Zhang Wei's daughter, resident insurance
+SISTER = IdNumber("210502198802200422")  # Zhang Wei's sister, employee insured in Benxi
+GRANDMOTHER = IdNumber("620102193211080627")  # Zhang Wei's grandmother, insured in Gansu
+WIFE = IdNumber("210202198605050289")  # Zhang Wei's wife, employee; binding still pending
+
+DALIAN, BENXI, LANZHOU = "210202", "210502", "620102"
+
+
+def zhang_family() -> tuple[dict[IdNumber, Person], tuple[Binding, ...], dict[str, IdNumber]]:
+    """People, bindings and e-voucher tokens of the demo family."""
+    people = [
+        Person(
+            ZHANG_WEI,
+            "张伟",
+            Insurance("employee", "active", DALIAN),
+            PersonalAccount(Fen(500_000)),
+        ),
+        Person(MOTHER, "王秀兰", Insurance("resident", "active", DALIAN)),
+        Person(
+            FATHER,
+            "张建国",
+            Insurance("employee", "active", DALIAN, retired=True),
+            PersonalAccount(Fen(12_000)),
+        ),
+        Person(DAUGHTER, "张小雨", Insurance("resident", "active", DALIAN)),
+        Person(SISTER, "张丽", Insurance("employee", "active", BENXI), PersonalAccount(Fen(3_000))),
+        Person(GRANDMOTHER, "李桂英", Insurance("resident", "active", LANZHOU)),
+        Person(WIFE, "刘芳", Insurance("employee", "active", DALIAN), PersonalAccount(Fen(80_000))),
+    ]
+    bindings = (
+        # The mother draws on her son first (200 yuan a purchase), then on her daughter in Benxi.
+        Binding(
+            ZHANG_WEI, MOTHER, "parent", "active", priority=1, per_transaction_limit=Fen(20_000)
+        ),
+        Binding(SISTER, MOTHER, "parent", "active", priority=2),
+        Binding(ZHANG_WEI, DAUGHTER, "child", "active", priority=1),
+        Binding(WIFE, DAUGHTER, "child", "pending", priority=2),
+        Binding(ZHANG_WEI, FATHER, "parent", "revoked", priority=1),
+        Binding(ZHANG_WEI, GRANDMOTHER, "paternal_grandparent", "active", priority=1),
+    )
+    tokens = {
+        "demo-token-zhangwei": ZHANG_WEI,
+        "demo-token-mother": MOTHER,
+        "demo-token-father": FATHER,
+    }
+    return {person.id: person for person in people}, bindings, tokens
+
+
+@frozen
+class Household:
+    """A local stand-in for the centre's answers about one family."""
+
+    people: Mapping[IdNumber, Person]
+    bindings: tuple[Binding, ...]
+    tokens: Mapping[str, IdNumber]
+
+    def holder_of(self, credential: Credential) -> Person:
+        if credential.kind is CredentialKind.E_VOUCHER:
+            holder = self.tokens.get(credential.value)
+        else:
+            holder = credential.id_number
+        if holder is None or holder not in self.people:
+            raise InvalidInput(
+                "The credential is not known to the insurance centre.", next_step="Scan it again."
+            )
+        return self.people[holder]
+
+    def context(self, purchase: Purchase, policy: PolicyPack, today: datetime.date) -> CheckContext:
+        holder = self.holder_of(purchase.credential)
+        bindings = tuple(b for b in self.bindings if b.beneficiary == holder.id)
+        return CheckContext(
+            purchase=purchase,
+            holder=holder,
+            policy=policy,
+            today=today,
+            fund=fund_share(
+                purchase.items, holder.insurance, purchase.setting, purchase.purpose, policy
+            ),
+            bindings=bindings,
+            owners={b.owner: self.people[b.owner] for b in bindings if b.owner in self.people},
+        )
+
+
+@frozen
+class Story:
+    title: str
+    purchase: Purchase
+    #: What the script expects; returns a failure description, or None when the outcome is right.
+    expect: Callable[[Quote | GongjiError], str | None]
+
+
+def _pays(*sources: str, cash: bool) -> Callable[[Quote | GongjiError], str | None]:
+    def check(outcome: Quote | GongjiError) -> str | None:
+        if isinstance(outcome, GongjiError):
+            return f"expected a quote, got {outcome.code}"
+        got = tuple(leg.source for leg in outcome.legs)
+        if got != sources:
+            return f"expected legs {sources}, got {got}"
+        if bool(outcome.cash) != cash:
+            return f"expected {'some' if cash else 'no'} cash, got {outcome.cash}"
+        return None
+
+    return check
+
+
+def _refused(rule: str) -> Callable[[Quote | GongjiError], str | None]:
+    def check(outcome: Quote | GongjiError) -> str | None:
+        if isinstance(outcome, GongjiError) and getattr(outcome, "rule", None) == rule:
+            return None
+        return f"expected a refusal under {rule}, got {outcome!r}"
+
+    return check
+
+
+def _drug(code: str, name: str, yuan: str, quantity: int = 1, coverage: str = "A") -> LineItem:
+    return LineItem(
+        code=code, name=name, unit_price=Fen.from_yuan(yuan), quantity=quantity, coverage=coverage
+    )
+
+
+def stories() -> list[Story]:
+    mother_card = Credential.e_voucher("demo-token-mother")
+    son_card = Credential.e_voucher("demo-token-zhangwei")
+    return [
+        Story(
+            "Zhang Wei buys cold medicine with his own account",
+            Purchase(credential=son_card, items=[_drug("X01", "感冒灵颗粒", "12.50", 2)]),
+            _pays("own_account", cash=False),
+        ),
+        Story(
+            "His mother (resident insurance, no account) pays through her son's account",
+            Purchase(
+                credential=mother_card,
+                items=[
+                    _drug("X02", "硝苯地平缓释片", "36.80", 2),
+                    _drug("X03", "阿托伐他汀钙片", "45.00", 1, "B"),
+                ],
+            ),
+            _pays("mutual_aid", cash=False),
+        ),
+        Story(
+            "The mother tries to settle with her son's e-voucher: impersonation",
+            Purchase(
+                credential=son_card,
+                patient_id=MOTHER,
+                items=[_drug("X02", "硝苯地平缓释片", "36.80", 2)],
+            ),
+            _refused("R1"),
+        ),
+        Story(
+            "Zhang Wei presents his mother's own e-voucher for her (proxy purchase)",
+            Purchase(
+                credential=mother_card,
+                agent_id=ZHANG_WEI,
+                items=[_drug("X04", "阿莫西林胶囊", "18.00")],
+            ),
+            _pays("mutual_aid", cash=False),
+        ),
+        Story(
+            "A basket with a lipstick: the cosmetic goes to cash, the drugs to the account",
+            Purchase(
+                credential=son_card,
+                items=[
+                    _drug("X01", "感冒灵颗粒", "12.50"),
+                    LineItem(
+                        code="C01",
+                        name="润唇膏",
+                        unit_price=Fen(8_800),
+                        quantity=1,
+                        category="cosmetic",
+                        coverage="C",
+                    ),
+                ],
+            ),
+            _pays("own_account", cash=True),
+        ),
+        Story(
+            "A large bill for the mother: son (200-yuan limit), then daughter, then cash",
+            Purchase(
+                credential=mother_card, items=[_drug("X05", "胰岛素注射液", "268.00", 3, "B")]
+            ),
+            _pays("mutual_aid", "mutual_aid", cash=True),
+        ),
+        Story(
+            "The grandmother, insured in Gansu, shows her own ID card: Dalian's rules refuse the binding",
+            Purchase(
+                credential=Credential.id_card(GRANDMOTHER),
+                items=[_drug("X06", "复方丹参滴丸", "29.90")],
+            ),
+            _pays(cash=True),
+        ),
+        Story(
+            "The daughter's self-paid vaccine: not a mutual-aid use in Dalian, and the mother's binding is pending",
+            Purchase(
+                credential=Credential.id_card(DAUGHTER),
+                purpose="vaccine",
+                items=[
+                    LineItem(
+                        code="V01",
+                        name="流感疫苗",
+                        unit_price=Fen(12_800),
+                        quantity=1,
+                        category="vaccine",
+                        coverage="C",
+                    )
+                ],
+            ),
+            _pays(cash=True),
+        ),
+    ]
+
+
+def run_story(
+    story: Story, household: Household, policy: PolicyPack, today: datetime.date
+) -> Quote | GongjiError:
+    try:
+        return assess(household.context(story.purchase, policy, today))
+    except GongjiError as exc:
+        return exc

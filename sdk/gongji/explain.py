@@ -1,0 +1,102 @@
+"""Sentences for the cashier, in English and Chinese.
+
+Rules speak of the owner of an account through ``owner_label``: "the patient's
+son (210202********0036)" reads better at a till than a bare ID, and the masked
+ID keeps two sons apart without showing the full number.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gongji.identity import IdNumber
+from gongji.model import Quote, Relation
+
+Language = Literal["en", "zh"]
+
+# The owner's role seen from the patient, by the patient's relation to the owner.
+_OWNER_ROLE = {
+    Relation.SPOUSE: Relation.SPOUSE,
+    Relation.SIBLING: Relation.SIBLING,
+    Relation.PARENT: Relation.CHILD,
+    Relation.CHILD: Relation.PARENT,
+    Relation.PATERNAL_GRANDPARENT: Relation.PATERNAL_GRANDCHILD,
+    Relation.MATERNAL_GRANDPARENT: Relation.MATERNAL_GRANDCHILD,
+    Relation.PATERNAL_GRANDCHILD: Relation.PATERNAL_GRANDPARENT,
+    Relation.MATERNAL_GRANDCHILD: Relation.MATERNAL_GRANDPARENT,
+}
+
+# (male, female) words for a role, per language.
+_WORDS: dict[Relation, dict[Language, tuple[str, str]]] = {
+    Relation.SPOUSE: {"en": ("husband", "wife"), "zh": ("丈夫", "妻子")},
+    Relation.SIBLING: {"en": ("brother", "sister"), "zh": ("兄弟", "姐妹")},
+    Relation.PARENT: {"en": ("father", "mother"), "zh": ("父亲", "母亲")},
+    Relation.CHILD: {"en": ("son", "daughter"), "zh": ("儿子", "女儿")},
+    Relation.PATERNAL_GRANDPARENT: {
+        "en": ("paternal grandfather", "paternal grandmother"),
+        "zh": ("祖父", "祖母"),
+    },
+    Relation.MATERNAL_GRANDPARENT: {
+        "en": ("maternal grandfather", "maternal grandmother"),
+        "zh": ("外祖父", "外祖母"),
+    },
+    Relation.PATERNAL_GRANDCHILD: {"en": ("grandson", "granddaughter"), "zh": ("孙子", "孙女")},
+    Relation.MATERNAL_GRANDCHILD: {
+        "en": ("grandson (daughter's son)", "granddaughter (daughter's daughter)"),
+        "zh": ("外孙", "外孙女"),
+    },
+}
+
+
+def owner_label(owner: IdNumber, relation: Relation | None, language: Language = "en") -> str:
+    """How to name an account's owner to the cashier: role, then masked ID."""
+    if relation is None:
+        return (
+            f"账户持有人({owner.masked})"
+            if language == "zh"
+            else f"the account holder ({owner.masked})"
+        )
+    male, female = _WORDS[_OWNER_ROLE[relation]][language]
+    word = male if owner.sex == "male" else female
+    if language == "zh":
+        return f"患者的{word}({owner.masked})"
+    return f"the patient's {word} ({owner.masked})"
+
+
+def explain_quote(quote: Quote, language: Language = "en") -> list[str]:
+    """The quote as sentences: fund, each leg, cash-only lines, refusals, then the cash to collect."""
+    zh = language == "zh"
+    lines = [f"合计 {quote.total}。" if zh else f"Total {quote.total}."]
+    if quote.fund:
+        lines.append(
+            f"统筹基金支付 {quote.fund}。" if zh else f"The pooled fund pays {quote.fund}."
+        )
+    for leg in quote.legs:
+        if leg.source == "own_account":
+            lines.append(
+                f"患者本人个人账户支付 {leg.amount}。"
+                if zh
+                else f"The patient's own personal account pays {leg.amount}."
+            )
+        else:
+            who = owner_label(leg.payer_id, leg.relation, language)
+            lines.append(
+                f"家庭共济:{who}的个人账户支付 {leg.amount}。"
+                if zh
+                else f"Family mutual aid: the account of {who} pays {leg.amount}."
+            )
+    for item in quote.cash_only:
+        lines.append(
+            f"「{item.name}」{item.amount} 不属于医保个人账户支付范围,只能现金支付。"
+            if zh
+            else f"{item.name!r} ({item.category.value}, {item.amount}) cannot be paid from any insurance account; it is part of the cash share."
+        )
+    lines.extend(
+        refusal.reason_zh or refusal.reason if zh else refusal.reason for refusal in quote.refusals
+    )
+    lines.append(
+        f"需收取现金(微信/支付宝/现金) {quote.cash}。"
+        if zh
+        else f"Collect {quote.cash} in cash (WeChat Pay, Alipay or at the till)."
+    )
+    return lines

@@ -1,0 +1,63 @@
+"""The hooks of gongji (pluggy project and entry-point group ``gongji``).
+
+Hooks decide; they do no I/O. Every hook here is documented in
+docs/reference/hooks.md, and a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from gongji.assess import CheckContext
+    from gongji.model import Refusal
+    from gongji.planner import PayerCandidate
+    from gongji.policy import PolicyPack
+    from gongji.policy.loader import PackSource
+
+NAME = "gongji"
+
+hookspec = pluggy.HookspecMarker(NAME)
+hookimpl = pluggy.HookimplMarker(NAME)
+
+
+@hookspec
+def gongji_register_adapters(register: Callable[..., None]) -> None:
+    """Register gateway and payment-channel factories by name.
+
+    Call ``register(...)`` once per adapter. Collected from every plugin.
+    """
+
+
+@hookspec
+def gongji_register_policies(register: Callable[[PackSource | PolicyPack], None]) -> None:
+    """Register region policy packs: ``register(path_or_resource)`` or ``register(PolicyPack)``."""
+
+
+@hookspec
+def gongji_check(context: CheckContext) -> Sequence[Refusal] | None:
+    """Check a purchase against one rule; return the refusals, or None when nothing is refused.
+
+    Every implementation runs. A refusal with ``rule == "R1"`` stops the purchase
+    (``OwnCardViolation``); any other refusal names the account (``owner_id``) that
+    will not pay, and the payer chain goes on without it.
+    """
+
+
+@hookspec(firstresult=True)
+def gongji_order_payers(
+    candidates: Sequence[PayerCandidate], context: CheckContext
+) -> Sequence[PayerCandidate] | None:
+    """Order the mutual-aid accounts that may pay, first drawn first; None to pass.
+
+    The built-in implementation (``trylast``) orders by the owner-set priority.
+    Returning anything but a permutation of ``candidates`` is refused.
+    """
+
+
+@hookspec
+def gongji_settlement_event(event: Any) -> None:
+    """Observe a settlement event (audit log, metrics, receipt printers). Return values are ignored."""

@@ -1,0 +1,413 @@
+"""The domain: people, their insurance and accounts, mutual-aid bindings, purchases, quotes.
+
+Value objects are attrs ``@frozen``. Fields that come from callers convert and
+validate on construction, so a bad basket fails with ``InvalidInput`` before
+anything is sent, and every object in the SDK is well formed by construction.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Literal, TypeVar
+
+from attrs import field, frozen
+
+from gongji.errors import InvalidInput
+from gongji.identity import Credential, IdNumber, id_number, optional_id_number
+from gongji.money import Fen
+
+
+class InsuranceKind(enum.StrEnum):
+    EMPLOYEE = "employee"  # 职工医保: has a personal account
+    RESIDENT = "resident"  # 居民医保: no personal account in most regions
+    NONE = "none"
+
+
+class InsuranceStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # 暂停/中断: no new benefits
+
+
+class Relation(enum.StrEnum):
+    """The beneficiary's relation to the owner: ``parent`` means the beneficiary is the owner's parent."""
+
+    SPOUSE = "spouse"
+    PARENT = "parent"
+    CHILD = "child"
+    SIBLING = "sibling"
+    PATERNAL_GRANDPARENT = "paternal_grandparent"
+    MATERNAL_GRANDPARENT = "maternal_grandparent"
+    PATERNAL_GRANDCHILD = "paternal_grandchild"
+    MATERNAL_GRANDCHILD = "maternal_grandchild"
+
+    @property
+    def generations(self) -> int:
+        """How many generations the beneficiary stands above (+) or below (-) the owner."""
+        return _GENERATIONS[self]
+
+
+_GENERATIONS = {
+    Relation.SPOUSE: 0,
+    Relation.SIBLING: 0,
+    Relation.PARENT: 1,
+    Relation.CHILD: -1,
+    Relation.PATERNAL_GRANDPARENT: 2,
+    Relation.MATERNAL_GRANDPARENT: 2,
+    Relation.PATERNAL_GRANDCHILD: -2,
+    Relation.MATERNAL_GRANDCHILD: -2,
+}
+
+
+class BindingStatus(enum.StrEnum):
+    PENDING = "pending"  # submitted, under review (1-3 working days)
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class Category(enum.StrEnum):
+    DRUG = "drug"
+    MEDICAL_DEVICE = "medical_device"
+    VACCINE = "vaccine"
+    PHYSICAL_EXAM = "physical_exam"
+    PREMIUM = "premium"
+    COSMETIC = "cosmetic"
+    SUPPLEMENT = "supplement"
+    FITNESS = "fitness"
+    DAILY_GOODS = "daily_goods"
+
+
+class Coverage(enum.StrEnum):
+    """The national catalogue class: A fully eligible, B partly (self-pay first), C not at all."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Purpose(enum.StrEnum):
+    MEDICAL = "medical"
+    RESIDENT_PREMIUM = "resident_premium"
+    VACCINE = "vaccine"
+    PHYSICAL_EXAM = "physical_exam"
+    SUPPLEMENTARY_INSURANCE = "supplementary_insurance"  # 惠民保, government-guided
+
+
+class Setting(enum.StrEnum):
+    PHARMACY = "pharmacy"
+    OUTPATIENT = "outpatient"
+
+
+LegSource = Literal["own_account", "mutual_aid"]
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def parse_enum(kind: type[E], value: str | E, what: str) -> E:
+    """``value`` as a member of ``kind``, or ``InvalidInput`` listing the accepted values."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        accepted = ", ".join(member.value for member in kind)
+        raise InvalidInput(
+            f"Unknown {what} {str(value)[:40]!r}.", next_step=f"Use one of: {accepted}."
+        ) from None
+
+
+def _to_insurance_kind(value: str | InsuranceKind) -> InsuranceKind:
+    return parse_enum(InsuranceKind, value, "insurance kind")
+
+
+def _to_insurance_status(value: str | InsuranceStatus) -> InsuranceStatus:
+    return parse_enum(InsuranceStatus, value, "insurance status")
+
+
+def _to_relation(value: str | Relation) -> Relation:
+    return parse_enum(Relation, value, "relation")
+
+
+def _to_binding_status(value: str | BindingStatus) -> BindingStatus:
+    return parse_enum(BindingStatus, value, "binding status")
+
+
+def _to_category(value: str | Category) -> Category:
+    return parse_enum(Category, value, "category")
+
+
+def _to_coverage(value: str | Coverage) -> Coverage:
+    return parse_enum(Coverage, value, "coverage")
+
+
+def _to_purpose(value: str | Purpose) -> Purpose:
+    return parse_enum(Purpose, value, "purpose")
+
+
+def _to_setting(value: str | Setting) -> Setting:
+    return parse_enum(Setting, value, "setting")
+
+
+def _fen(value: Fen | int) -> Fen:
+    return Fen(value)
+
+
+def _optional_fen(value: Fen | int | None) -> Fen | None:
+    return None if value is None else Fen(value)
+
+
+def _masked_name(name: str) -> str:
+    # A surname is enough for a cashier to recognise a family; the full name is personal data.
+    return f"{name[:1]}{'*' * (len(name) - 1)}" if name else ""
+
+
+# ---------------------------------------------------------------- people and accounts
+
+
+@frozen
+class Insurance:
+    kind: InsuranceKind = field(converter=_to_insurance_kind)
+    status: InsuranceStatus = field(
+        default=InsuranceStatus.ACTIVE,
+        converter=_to_insurance_status,
+    )
+    region: str = field(default="")  # 6-digit insurance region (参保地, insuplc_admdvs)
+    retired: bool = False
+
+    @region.validator
+    def _check_region(self, _attribute: object, value: str) -> None:
+        if value and (len(value) != 6 or not value.isdigit()):
+            raise InvalidInput(
+                f"Insurance region {value[:12]!r} is not a 6-digit administrative code.",
+                next_step="Use the region code of the insurance place, e.g. '210200' for Dalian.",
+            )
+
+    @property
+    def is_active(self) -> bool:
+        return self.kind is not InsuranceKind.NONE and self.status is InsuranceStatus.ACTIVE
+
+
+@frozen
+class PersonalAccount:
+    """A personal account (个人账户) and its balance as last reported."""
+
+    balance: Fen = field(converter=_fen)
+
+    @balance.validator
+    def _check_balance(self, _attribute: object, value: Fen) -> None:
+        if value < 0:
+            raise InvalidInput(
+                "A personal-account balance cannot be negative.",
+                next_step="Check the account data from the gateway.",
+            )
+
+
+@frozen(repr=False)
+class Person:
+    id: IdNumber = field(converter=id_number)
+    name: str
+    insurance: Insurance
+    account: PersonalAccount | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Person(id={self.id!r}, name={_masked_name(self.name)!r}, "
+            f"insurance={self.insurance!r}, account={self.account!r})"
+        )
+
+
+@frozen
+class Binding:
+    """A family mutual-aid binding: ``owner`` lets ``beneficiary`` spend from his account."""
+
+    owner: IdNumber = field(converter=id_number)
+    beneficiary: IdNumber = field(converter=id_number)
+    relation: Relation = field(converter=_to_relation)
+    status: BindingStatus = field(converter=_to_binding_status)
+    priority: int = field(default=1)  # 顺位: lower is drawn first
+    per_transaction_limit: Fen | None = field(default=None, converter=_optional_fen)
+
+    @priority.validator
+    def _check_priority(self, _attribute: object, value: int) -> None:
+        if type(value) is not int or value < 1:
+            raise InvalidInput(
+                f"Binding priority must be a whole number from 1, got {value!r}.",
+                next_step="Number the owner's accounts 1, 2, 3 in the order they are drawn.",
+            )
+
+    @per_transaction_limit.validator
+    def _check_limit(self, _attribute: object, value: Fen | None) -> None:
+        if value is not None and value < 0:
+            raise InvalidInput(
+                "A per-transaction limit cannot be negative.",
+                next_step="Set a limit of 0 or more, or none for no limit.",
+            )
+
+
+# ---------------------------------------------------------------- the purchase
+
+
+@frozen
+class LineItem:
+    code: str = field()
+    name: str = field()
+    unit_price: Fen = field(converter=_fen)
+    quantity: int = field()
+    category: Category = field(default=Category.DRUG, converter=_to_category)
+    coverage: Coverage = field(default=Coverage.A, converter=_to_coverage)
+
+    @code.validator
+    def _check_code(self, _attribute: object, value: str) -> None:
+        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+            raise InvalidInput(
+                "A line item needs a code of 1 to 64 characters.",
+                next_step="Use the item's catalogue code (医保目录编码) or your own SKU.",
+            )
+
+    @name.validator
+    def _check_name(self, _attribute: object, value: str) -> None:
+        if not isinstance(value, str) or len(value) > 200:
+            raise InvalidInput(
+                "A line item's name must be text of at most 200 characters.",
+                next_step="Shorten the item name.",
+            )
+
+    @unit_price.validator
+    def _check_price(self, _attribute: object, value: Fen) -> None:
+        if value < 0:
+            raise InvalidInput(
+                f"Item {self.code!r} has a negative unit price.",
+                next_step="Enter the price as a positive amount of fen; refunds go through refund().",
+            )
+
+    @quantity.validator
+    def _check_quantity(self, _attribute: object, value: int) -> None:
+        if type(value) is not int or value <= 0:
+            raise InvalidInput(
+                f"Item {self.code!r} has quantity {value!r}; it must be a whole number of 1 or more.",
+                next_step="Remove the line instead of entering zero, and enter whole units.",
+            )
+
+    @property
+    def amount(self) -> Fen:
+        return self.unit_price * self.quantity
+
+
+def _items(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
+    items = tuple(value)
+    if not items:
+        raise InvalidInput(
+            "The basket is empty.", next_step="Add at least one line item before settling."
+        )
+    for item in items:
+        if not isinstance(item, LineItem):
+            raise InvalidInput(
+                f"Basket entries must be gongji.LineItem, got {type(item).__name__}.",
+                next_step="Build each line with gongji.LineItem(code=..., unit_price=Fen(...), quantity=...).",
+            )
+    return items
+
+
+@frozen
+class Purchase:
+    """What the POS asks to settle. ``patient_id`` None means the credential's holder."""
+
+    credential: Credential = field()
+    items: tuple[LineItem, ...] = field(converter=_items)
+    patient_id: IdNumber | None = field(default=None, converter=optional_id_number)
+    agent_id: IdNumber | None = field(default=None, converter=optional_id_number)
+    purpose: Purpose = field(default=Purpose.MEDICAL, converter=_to_purpose)
+    setting: Setting = field(default=Setting.PHARMACY, converter=_to_setting)
+
+    @credential.validator
+    def _check_credential(self, _attribute: object, value: Credential) -> None:
+        if not isinstance(value, Credential):
+            raise InvalidInput(
+                "The purchase needs a credential.",
+                next_step="Use gongji.Credential.e_voucher(token), .id_card(number) or .social_card(number, card_sn=...).",
+            )
+
+    @property
+    def total(self) -> Fen:
+        return sum((item.amount for item in self.items), Fen(0))
+
+
+# ---------------------------------------------------------------- the answer
+
+
+@frozen
+class Leg:
+    """One account's share of a settlement. Cash is never a leg: it is what is left."""
+
+    source: LegSource
+    payer_id: IdNumber  # the account owner; masked in every repr
+    amount: Fen
+    relation: Relation | None = None  # for mutual aid: the patient's relation to the owner
+
+
+@frozen
+class Refusal:
+    """Why an account does not pay (or, for R1, why the purchase cannot go on).
+
+    ``reason`` is a sentence a cashier can read aloud; ``reason_zh`` the same in Chinese.
+    ``owner_id`` is the refused account's owner (the patient himself for his own account).
+    """
+
+    rule: str
+    reason: str
+    reason_zh: str = ""
+    owner_id: IdNumber | None = None
+
+
+@frozen
+class Quote:
+    """What a settlement will charge to whom. ``total == fund + sum(legs) + cash``, always."""
+
+    total: Fen
+    fund: Fen
+    legs: tuple[Leg, ...]
+    cash: Fen
+    refusals: tuple[Refusal, ...] = ()
+    cash_only: tuple[LineItem, ...] = ()  # lines no insurance account may pay (R6)
+
+    def __attrs_post_init__(self) -> None:
+        # Conservation of money is checked where the object is made, not hoped for later.
+        if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
+            raise InvalidInput(
+                f"A quote of {self.total} does not add up: fund + legs + cash differ from the total.",
+                next_step="This is a bug in the planner or a plugin; report it with the basket.",
+            )
+
+    @property
+    def accounts(self) -> Fen:
+        return sum((leg.amount for leg in self.legs), Fen(0))
+
+    def explain(self, language: Literal["en", "zh"] = "en") -> list[str]:
+        """The cashier's sentences: who pays what, and why anything was refused."""
+        from gongji.explain import explain_quote
+
+        return explain_quote(self, language)
+
+
+@frozen
+class Receipt:
+    """A settled purchase. The amounts are the centre's, not the local plan's."""
+
+    settlement_id: str
+    key: str
+    total: Fen
+    fund: Fen
+    legs: tuple[Leg, ...]
+    cash: Fen
+    refusals: tuple[Refusal, ...] = ()
+    agent_id: IdNumber | None = None
+    divergence: tuple[str, ...] = ()  # how the centre's split differs from the local plan
+    purpose: Purpose = Purpose.MEDICAL
+
+    def __attrs_post_init__(self) -> None:
+        if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
+            raise InvalidInput(
+                f"A receipt of {self.total} does not add up: fund + legs + cash differ from the total.",
+                next_step="The centre's split is inconsistent; run reconcile() and contact the centre.",
+            )
