@@ -190,9 +190,8 @@ class _Output:
 def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     from pathlib import Path
 
-    import msgspec
-
     from gongji.policy import policies
+    from gongji.policy.loader import pack_table
 
     registry = policies()
     if command == "list":
@@ -202,17 +201,8 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     assert pack_ref is not None
     path = Path(pack_ref)
     pack = registry.load_file(path) if path.suffix == ".toml" else registry.get(pack_ref)
-    payload = msgspec.to_builtins(pack, enc_hook=_encode_money, order="deterministic")
-    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    print(json.dumps(pack_table(pack), ensure_ascii=False, indent=2, default=str))
     return 0
-
-
-def _encode_money(value: object) -> object:
-    from gongji.money import Fen
-
-    if isinstance(value, Fen):
-        return value.to_yuan()
-    raise NotImplementedError(type(value))
 
 
 def _plugins(as_json: bool) -> int:

@@ -54,14 +54,14 @@ def _normalise(text: str) -> str:
     checksum, the birth date and the province, which hold for every real number.
     """
     compact = ric.compact(text)
-    if len(compact) == 15 and compact.isdigit():
+    if len(compact) == 15 and compact.isascii() and compact.isdigit():
         # GB 11643-1989 numbers: 6 region + YYMMDD + 3 order. Their holders were born in 19xx.
         body = f"{compact[:6]}19{compact[6:]}"
         compact = body + ric.calc_check_digit(body + "0")
     problem = None
     if len(compact) != 18:
         problem = "length"
-    elif not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+    elif not compact.isascii() or not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
         problem = "format"
     elif compact[17] != ric.calc_check_digit(compact):
         problem = "checksum"

@@ -15,8 +15,8 @@ import re
 from gongji.errors import InvalidInput
 
 # A yuan amount as gateways write it: optional sign, digits, at most two decimals.
-_YUAN = re.compile(r"(-?)(\d{1,15})(?:\.(\d{1,2}))?")
-_YUAN_ANY_DECIMALS = re.compile(r"-?\d+\.\d{3,}")
+_YUAN = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,2}))?")
+_YUAN_ANY_DECIMALS = re.compile(r"-?[0-9]+\.[0-9]{3,}")
 
 
 class Rounding(enum.StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -67,21 +68,34 @@ def build_pack(
         message = str(exc)
         key = _PATH_IN_ERROR.search(message)
         where = f"key '{key.group(1).lstrip('.')}'" if key else "the pack"
-        detail = _PATH_IN_ERROR.sub("", message)
+        detail = _PATH_IN_ERROR.sub("", message).rstrip(".")
         raise ConfigError(
             f"Policy pack {source_name}: {where}: {detail}.",
             next_step="Correct that key; see docs/explanation/rules.md for the pack format.",
         ) from None
 
 
+def pack_table(pack: PolicyPack) -> dict[str, Any]:
+    """A decoded pack back as the table it came from (amounts as yuan strings)."""
+    table: dict[str, Any] = msgspec.to_builtins(
+        pack, enc_hook=_encode_custom, builtin_types=(datetime.date,), order="deterministic"
+    )
+    return table
+
+
+def _encode_custom(value: object) -> object:
+    if isinstance(value, Fen):
+        return value.to_yuan()
+    raise NotImplementedError(type(value))
+
+
 def _decode_custom(kind: type, value: object) -> object:
     if kind is Fen:
         if not isinstance(value, str):
-            raise msgspec.ValidationError(
-                f'amounts are yuan strings such as "380.00", got {type(value).__name__}'
-            )
+            # ValueError, not ValidationError: msgspec then appends the key's path.
+            raise ValueError(f'amounts are yuan strings such as "380.00", got {type(value).__name__}')
         try:
             return Fen.from_yuan(value)
         except InvalidInput as exc:
-            raise msgspec.ValidationError(exc.message) from None
+            raise ValueError(exc.message.rstrip(".")) from None
     raise NotImplementedError(kind)

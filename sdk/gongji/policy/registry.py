@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gongji.errors import ConfigError
-from gongji.policy.loader import PackSource, build_pack, merge, read_pack_table
+from gongji.policy.loader import PackSource, build_pack, merge, pack_table, read_pack_table
 from gongji.policy.pack import PolicyPack
 
 
@@ -22,6 +22,8 @@ class PolicyRegistry:
         if isinstance(source, PolicyPack):
             self._claim(source.id, source.id)
             self._packs[source.id] = source
+            # Kept as a table too, so that other packs can extend it.
+            self._tables[source.id] = (source.id, pack_table(source))
             return
         table = read_pack_table(source)
         pack_id = table.get("id")
@@ -41,7 +43,7 @@ class PolicyRegistry:
             )
 
     def ids(self) -> list[str]:
-        return sorted({*self._tables, *self._packs})
+        return sorted(self._tables)
 
     def get(self, pack_id: str) -> PolicyPack:
         """The pack with this id; ``ConfigError`` listing the known ids if there is none."""

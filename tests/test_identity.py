@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import datetime
+import logging
+
+import pytest
+
+from gongji import Credential, IdNumber, InvalidInput
+from tests.conftest import OWNER, PATIENT, make_id
+
+
+def test_resident_id_yields_birth_date_sex_and_region() -> None:
+    number = IdNumber(OWNER)
+    assert number.birth_date == datetime.date(1985, 3, 17)
+    assert number.sex == "male"
+    assert IdNumber(PATIENT).sex == "female"
+    assert number.region == "210202"
+    assert number.age_on(datetime.date(2026, 3, 16)) == 40
+    assert number.age_on(datetime.date(2026, 3, 17)) == 41
+
+
+def test_bad_checksum_is_invalid_input_naming_the_check_digit() -> None:
+    wrong = OWNER[:-1] + ("0" if OWNER[-1] != "0" else "1")
+    with pytest.raises(InvalidInput, match="check digit"):
+        IdNumber(wrong)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "123", "21020219850317003", "2102021985031700361", "21020219850317003A", "210202199902300034"],
+)
+def test_malformed_id_numbers_are_invalid_input(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        IdNumber(text)
+
+
+def test_unknown_province_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="province"):
+        IdNumber(make_id("990202", "19850317", "003"))
+
+
+def test_holder_born_before_their_district_code_existed_is_accepted() -> None:
+    # Codes are assigned at issuance; a Dalian 210202 number of someone born in 1956 is real.
+    assert IdNumber(make_id("210202", "19560101", "011")).birth_date.year == 1956
+
+
+def test_legacy_15_digit_number_is_converted_to_18() -> None:
+    legacy = OWNER[:6] + OWNER[8:17]  # drop the century and the check digit
+    assert IdNumber(legacy) == OWNER
+
+
+def test_lowercase_x_check_digit_is_normalised() -> None:
+    for order in range(100, 999):
+        number = make_id("210202", "19900101", f"{order:03d}")
+        if number.endswith("X"):
+            break
+    assert IdNumber(number.lower()) == number
+
+
+def test_full_id_number_never_appears_in_repr_str_format_or_error() -> None:
+    number = IdNumber(OWNER)
+    shown = [repr(number), str(number), f"{number}", "%s" % number, repr(Credential.id_card(OWNER))]
+    for text in shown:
+        assert OWNER not in text
+        assert "210202" in text and OWNER[-4:] in text
+    wrong = OWNER[:-1] + ("0" if OWNER[-1] != "0" else "1")
+    with pytest.raises(InvalidInput) as caught:
+        IdNumber(wrong)
+    assert wrong not in str(caught.value) and wrong not in repr(caught.value)
+
+
+def test_id_number_compares_with_the_plain_string() -> None:
+    assert IdNumber(OWNER) == OWNER
+    assert {OWNER: 1}[IdNumber(OWNER)] == 1
+    assert IdNumber(OWNER).number == OWNER
+
+
+def test_e_voucher_token_is_hidden_in_repr_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    token = "secret-token-123456"
+    credential = Credential.e_voucher(token)
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").debug("credential %s %r", credential, credential)
+    assert token not in caplog.text
+    assert token not in repr(credential)
+
+
+def test_three_credential_kinds_carry_their_national_codes() -> None:
+    assert Credential.e_voucher("t").kind.value == "01"
+    assert Credential.id_card(OWNER).kind.value == "02"
+    social = Credential.social_card(OWNER, card_sn="A1234567")
+    assert social.kind.value == "03" and social.card_sn == "A1234567" and social.id_number == OWNER
+
+
+@pytest.mark.parametrize("card_sn", ["", "   ", "x" * 65])
+def test_social_card_needs_its_serial_number(card_sn: str) -> None:
+    with pytest.raises(InvalidInput, match="card_sn"):
+        Credential.social_card(OWNER, card_sn=card_sn)
+
+
+def test_empty_e_voucher_token_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="e-voucher"):
+        Credential.e_voucher(" ")
+
+
+def test_full_width_digits_from_an_ime_are_stored_as_ascii() -> None:
+    full_width = OWNER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    number = IdNumber(full_width)
+    assert number.number == OWNER and number.isascii()
