@@ -49,14 +49,24 @@ def person(
 
 
 def drug(price: int = 10_000, quantity: int = 1, **kwargs: str) -> LineItem:
-    return LineItem(code=kwargs.pop("code", "D01"), name="药品", unit_price=Fen(price), quantity=quantity, **kwargs)
+    return LineItem(
+        code=kwargs.pop("code", "D01"),
+        name="药品",
+        unit_price=Fen(price),
+        quantity=quantity,
+        **kwargs,
+    )
 
 
-def purchase(holder: str = PATIENT, items: Iterable[LineItem] | None = None, **kwargs: object) -> Purchase:
+def purchase(
+    holder: str = PATIENT, items: Iterable[LineItem] | None = None, **kwargs: object
+) -> Purchase:
     return Purchase(credential=Credential.id_card(holder), items=list(items or [drug()]), **kwargs)  # type: ignore[arg-type]
 
 
-def binding(owner: str = OWNER, beneficiary: str = PATIENT, relation: str = "parent", **kwargs: object) -> Binding:
+def binding(
+    owner: str = OWNER, beneficiary: str = PATIENT, relation: str = "parent", **kwargs: object
+) -> Binding:
     kwargs.setdefault("status", "active")
     return Binding(owner, beneficiary, relation, **kwargs)  # type: ignore[arg-type]
 

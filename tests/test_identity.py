@@ -27,7 +27,14 @@ def test_bad_checksum_is_invalid_input_naming_the_check_digit() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "123", "21020219850317003", "2102021985031700361", "21020219850317003A", "210202199902300034"],
+    [
+        "",
+        "123",
+        "21020219850317003",
+        "2102021985031700361",
+        "21020219850317003A",
+        "210202199902300034",
+    ],
 )
 def test_malformed_id_numbers_are_invalid_input(text: str) -> None:
     with pytest.raises(InvalidInput):

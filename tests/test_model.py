@@ -50,7 +50,9 @@ def test_unknown_relation_is_invalid_input() -> None:
 
 def test_bad_id_checksum_in_a_purchase_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="check digit"):
-        Purchase(credential=Credential.id_card(PATIENT), items=[drug()], patient_id=PATIENT[:-1] + "9")
+        Purchase(
+            credential=Credential.id_card(PATIENT), items=[drug()], patient_id=PATIENT[:-1] + "9"
+        )
 
 
 def test_basket_of_something_other_than_line_items_is_invalid_input() -> None:

@@ -54,7 +54,16 @@ def test_fen_to_yuan_round_trips(fen: int) -> None:
 
 def test_arithmetic_keeps_the_fen_type() -> None:
     price = Fen(1250)
-    for result in (price + 1, 1 + price, price - Fen(50), 100 - price, price * 3, 3 * price, -price, abs(-price)):
+    for result in (
+        price + 1,
+        1 + price,
+        price - Fen(50),
+        100 - price,
+        price * 3,
+        3 * price,
+        -price,
+        abs(-price),
+    ):
         assert type(result) is Fen
     assert type(sum([Fen(1), Fen(2)])) is Fen
     assert sum([Fen(1), Fen(2)]) == 3
@@ -71,7 +80,15 @@ def test_arithmetic_keeps_the_fen_type() -> None:
         lambda p: p * decimal.Decimal("0.9"),
         lambda p: float(p),
     ],
-    ids=["fen*float", "float*fen", "fen+float", "float+fen", "fen/int", "fen*decimal", "float(fen)"],
+    ids=[
+        "fen*float",
+        "float*fen",
+        "fen+float",
+        "float+fen",
+        "fen/int",
+        "fen*decimal",
+        "float(fen)",
+    ],
 )
 def test_no_operation_turns_fen_into_a_float(operation) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TypeError):
@@ -88,7 +105,9 @@ def test_no_operation_turns_fen_into_a_float(operation) -> None:  # type: ignore
         (Fen(999), 60, 100, Rounding.HALF_UP, 599),
     ],
 )
-def test_ratio_rounds_only_as_named(fen: Fen, num: int, den: int, rounding: Rounding, expected: int) -> None:
+def test_ratio_rounds_only_as_named(
+    fen: Fen, num: int, den: int, rounding: Rounding, expected: int
+) -> None:
     assert fen.times_ratio(num, den, rounding) == expected
 
 

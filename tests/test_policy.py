@@ -58,7 +58,9 @@ BASE = 'id = "test-pack"\nextends = "national-2024"\nname = "t"\nversion = "1"\n
     ],
     ids=["unknown-relation", "float-amount", "three-decimals", "unknown-key"],
 )
-def test_broken_pack_is_config_error_naming_file_and_key(tmp_path: Path, body: str, key: str) -> None:
+def test_broken_pack_is_config_error_naming_file_and_key(
+    tmp_path: Path, body: str, key: str
+) -> None:
     registry, path = _registry_with(tmp_path, BASE + body)
     with pytest.raises(ConfigError) as caught:
         registry.load_file(path)

@@ -211,6 +211,9 @@ def _plugins(as_json: bool) -> int:
     pm = get_plugin_manager()
     rows = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked through GONGJI_DISABLE_PLUGINS
+            rows.append({"name": name, "from": "blocked", "hooks": []})
+            continue
         dist = next(
             (d.project_name for p, d in pm.list_plugin_distinfo() if p is plugin),
             "gongji (built in)",

@@ -49,7 +49,7 @@ def fund_share(
     year: YearToDate | None = None,
 ) -> Fen:
     """The fund's share of this purchase: (eligible - deductible left) x ratio, within the cap left."""
-    if purpose is not Purpose.MEDICAL or not insurance.is_active:
+    if purpose != Purpose.MEDICAL or not insurance.is_active:
         return ZERO
     rule = policy.fund_rule(insurance.kind, setting)
     if rule is None or rule.ratio_percent <= 0:

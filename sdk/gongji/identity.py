@@ -61,7 +61,11 @@ def _normalise(text: str) -> str:
     problem = None
     if len(compact) != 18:
         problem = "length"
-    elif not compact.isascii() or not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+    elif (
+        not compact.isascii()
+        or not compact[:17].isdigit()
+        or not (compact[17].isdigit() or compact[17] == "X")
+    ):
         problem = "format"
     elif compact[17] != ric.calc_check_digit(compact):
         problem = "checksum"

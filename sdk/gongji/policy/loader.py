@@ -93,7 +93,9 @@ def _decode_custom(kind: type, value: object) -> object:
     if kind is Fen:
         if not isinstance(value, str):
             # ValueError, not ValidationError: msgspec then appends the key's path.
-            raise ValueError(f'amounts are yuan strings such as "380.00", got {type(value).__name__}')
+            raise ValueError(
+                f'amounts are yuan strings such as "380.00", got {type(value).__name__}'
+            )
         try:
             return Fen.from_yuan(value)
         except InvalidInput as exc:
