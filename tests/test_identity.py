@@ -66,7 +66,7 @@ def test_lowercase_x_check_digit_is_normalised() -> None:
 
 def test_full_id_number_never_appears_in_repr_str_format_or_error() -> None:
     number = IdNumber(OWNER)
-    shown = [repr(number), str(number), f"{number}", "%s" % number, repr(Credential.id_card(OWNER))]
+    shown = [repr(number), str(number), f"{number}", "%s" % number, repr(Credential.id_card(OWNER))]  # noqa: UP031
     for text in shown:
         assert OWNER not in text
         assert "210202" in text and OWNER[-4:] in text

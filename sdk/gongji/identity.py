@@ -93,6 +93,11 @@ def _birth_date_ok(number: str) -> bool:
     return datetime.date(1880, 1, 1) <= born <= datetime.date.today()
 
 
+@functools.lru_cache(maxsize=4096)
+def _birth_date(yyyymmdd: str) -> datetime.date:
+    return datetime.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+
+
 class IdNumber(str):
     """An 18-digit resident ID number, validated; displayed masked."""
 
@@ -119,7 +124,7 @@ class IdNumber(str):
 
     @property
     def birth_date(self) -> datetime.date:
-        return datetime.date(int(self[6:10]), int(self[10:12]), int(self[12:14]))
+        return _birth_date(self[6:14])
 
     @property
     def sex(self) -> Sex:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Literal, TypeVar
 
 from attrs import field, frozen
@@ -328,9 +329,9 @@ class Purchase:
                 next_step="Use gongji.Credential.e_voucher(token), .id_card(number) or .social_card(number, card_sn=...).",
             )
 
-    @property
+    @cached_property
     def total(self) -> Fen:
-        return sum((item.amount for item in self.items), Fen(0))
+        return Fen(sum(int(item.unit_price) * item.quantity for item in self.items))
 
 
 # ---------------------------------------------------------------- the answer

@@ -95,15 +95,15 @@ class Fen:
 
     # Arithmetic keeps the type; a float, Decimal or str operand raises TypeError.
     def __add__(self, other: Fen | int) -> Fen:
-        return Fen(self._fen + _operand(other, "+"))
+        return _fen(self._fen + _operand(other, "+"))
 
     __radd__ = __add__  # sum() starts from the int 0
 
     def __sub__(self, other: Fen | int) -> Fen:
-        return Fen(self._fen - _operand(other, "-"))
+        return _fen(self._fen - _operand(other, "-"))
 
     def __rsub__(self, other: Fen | int) -> Fen:
-        return Fen(_operand(other, "-") - self._fen)
+        return _fen(_operand(other, "-") - self._fen)
 
     def __mul__(self, other: int) -> Fen:
         if type(other) is not int:
@@ -111,7 +111,7 @@ class Fen:
                 f"Fen * {type(other).__name__} is not allowed: multiply by an integer "
                 "quantity, or use times_ratio() with a named rounding."
             )
-        return Fen(self._fen * other)
+        return _fen(self._fen * other)
 
     __rmul__ = __mul__
 
@@ -123,10 +123,10 @@ class Fen:
     __rtruediv__ = __truediv__
 
     def __neg__(self) -> Fen:
-        return Fen(-self._fen)
+        return _fen(-self._fen)
 
     def __abs__(self) -> Fen:
-        return Fen(abs(self._fen))
+        return _fen(abs(self._fen))
 
     def __int__(self) -> int:
         return self._fen
@@ -169,6 +169,13 @@ class Fen:
 
     def __reduce__(self) -> tuple[type[Fen], tuple[int]]:
         return (Fen, (self._fen,))
+
+
+def _fen(value: int) -> Fen:
+    """A Fen from an int already known to be exact: arithmetic's results skip re-validation."""
+    fen = object.__new__(Fen)
+    object.__setattr__(fen, "_fen", value)
+    return fen
 
 
 def _operand(other: object, op: str) -> int:

@@ -25,6 +25,8 @@ class ChainRule:
         per_owner = Counter(binding.owner for binding in context.bindings)
         refusals = []
         for binding in context.bindings:
+            if binding.beneficiary == patient and per_owner[binding.owner] == 1:
+                continue
             label = owner_label(binding.owner, binding.relation)
             label_zh = owner_label(binding.owner, binding.relation, "zh")
             if binding.beneficiary != patient:
@@ -36,7 +38,7 @@ class ChainRule:
                         binding.owner,
                     )
                 )
-            elif per_owner[binding.owner] > 1:
+            else:
                 refusals.append(
                     refuse(
                         "R9",

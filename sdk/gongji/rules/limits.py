@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from gongji.assess import CheckContext
 from gongji.explain import owner_label
 from gongji.hookspecs import hookimpl
-from gongji.model import Refusal
+from gongji.model import Binding, Refusal
 from gongji.rules import refuse
 
 
@@ -23,9 +23,8 @@ class LimitsRule:
             owner = context.owners.get(binding.owner)
             if owner is None or owner.account is None:
                 continue  # R2 refuses an owner without an account
-            label = owner_label(binding.owner, binding.relation)
-            label_zh = owner_label(binding.owner, binding.relation, "zh")
             if owner.account.balance <= 0:
+                label, label_zh = _labels(binding)
                 refusals.append(
                     refuse(
                         "R8",
@@ -35,6 +34,7 @@ class LimitsRule:
                     )
                 )
             elif binding.per_transaction_limit is not None and binding.per_transaction_limit <= 0:
+                label, label_zh = _labels(binding)
                 refusals.append(
                     refuse(
                         "R8",
@@ -44,6 +44,12 @@ class LimitsRule:
                     )
                 )
         return refusals or None
+
+
+def _labels(binding: Binding) -> tuple[str, str]:
+    return owner_label(binding.owner, binding.relation), owner_label(
+        binding.owner, binding.relation, "zh"
+    )
 
 
 PLUGINS = {"gongji.rules.R8": LimitsRule()}
