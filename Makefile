@@ -23,8 +23,8 @@ demo: $(STAMP_RUN)
 	$(BIN)/gongji demo
 
 test: $(STAMP_DEV)
-	$(BIN)/ruff check sdk adapters tests bench
-	$(BIN)/ruff format --check sdk adapters tests bench
+	$(BIN)/ruff check sdk adapters tests bench examples
+	$(BIN)/ruff format --check sdk adapters tests bench examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -117,7 +117,12 @@ def _decode_signature(encoded: str, key: RsaPublicKey, what: str) -> bytes:
 
 
 def verify_platform_signature(
-    headers: Mapping[str, str], body: bytes, store: PlatformKeyStore, *, at: datetime.datetime, what: str
+    headers: Mapping[str, str],
+    body: bytes,
+    store: PlatformKeyStore,
+    *,
+    at: datetime.datetime,
+    what: str,
 ) -> str:
     """Check WeChat Pay's signature over ``body``; return the serial that signed it.
 
@@ -127,7 +132,9 @@ def verify_platform_signature(
     """
     signature_type = headers.get(SIGNATURE_TYPE)
     if signature_type is not None and signature_type != SCHEMA:
-        raise SignatureError(f"{what} uses signature type {signature_type[:40]!r}; only {SCHEMA} is accepted.")
+        raise SignatureError(
+            f"{what} uses signature type {signature_type[:40]!r}; only {SCHEMA} is accepted."
+        )
     serial = require_header(headers, "Wechatpay-Serial", what)
     stamp = require_header(headers, "Wechatpay-Timestamp", what)
     nonce = require_header(headers, "Wechatpay-Nonce", what)
@@ -331,7 +338,9 @@ def decrypt_resource(
 ) -> bytes:
     """AEAD_AES_256_GCM decryption of a callback (or certificate download) resource."""
     if algorithm != "AEAD_AES_256_GCM":
-        raise SignatureError(f"The WeChat Pay resource uses algorithm {algorithm[:40]!r}; only AEAD_AES_256_GCM is accepted.")
+        raise SignatureError(
+            f"The WeChat Pay resource uses algorithm {algorithm[:40]!r}; only AEAD_AES_256_GCM is accepted."
+        )
     try:
         sealed = base64.b64decode(ciphertext, validate=True)
         return AESGCM(_apiv3_key_bytes(apiv3_key)).decrypt(
@@ -352,7 +361,9 @@ def encrypt_resource(
 ) -> dict[str, str]:
     """A callback ``resource`` object, as WeChat Pay builds it."""
     once = secrets.token_hex(6) if nonce is None else nonce
-    sealed = AESGCM(_apiv3_key_bytes(apiv3_key)).encrypt(once.encode(), plaintext, associated_data.encode())
+    sealed = AESGCM(_apiv3_key_bytes(apiv3_key)).encrypt(
+        once.encode(), plaintext, associated_data.encode()
+    )
     return {
         "algorithm": "AEAD_AES_256_GCM",
         "ciphertext": base64.b64encode(sealed).decode("ascii"),
@@ -362,7 +373,12 @@ def encrypt_resource(
 
 
 def platform_headers(
-    private_key: RsaPrivateKey, body: bytes, *, serial: str, timestamp: int, nonce: str | None = None
+    private_key: RsaPrivateKey,
+    body: bytes,
+    *,
+    serial: str,
+    timestamp: int,
+    nonce: str | None = None,
 ) -> dict[str, str]:
     """The ``Wechatpay-*`` headers WeChat Pay puts on a response or callback with ``body``."""
     once = secrets.token_hex(16) if nonce is None else nonce
@@ -397,7 +413,11 @@ def verify_authorization(
     if schema != SCHEMA:
         raise SignatureError(f"{what} Authorization scheme is {schema[:40]!r}, not {SCHEMA}.")
     fields = dict(_AUTH_FIELD.findall(fields_text))
-    missing = [name for name in ("mchid", "nonce_str", "signature", "timestamp", "serial_no") if not fields.get(name)]
+    missing = [
+        name
+        for name in ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
+        if not fields.get(name)
+    ]
     if missing:
         raise SignatureError(f"{what} Authorization lacks {', '.join(missing)}.")
     key = merchant_keys.get((fields["mchid"], fields["serial_no"]))
@@ -414,5 +434,7 @@ def verify_authorization(
             f"{what} signature did not verify for merchant {fields['mchid']!r} serial {fields['serial_no']} "
             "(method, path, body, timestamp or nonce altered, or another key)."
         )
-    check_replay(nonce_cache, fields["nonce_str"], now=now, window_seconds=tolerance_seconds, what=what)
+    check_replay(
+        nonce_cache, fields["nonce_str"], now=now, window_seconds=tolerance_seconds, what=what
+    )
     return fields["mchid"]

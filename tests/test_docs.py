@@ -1,0 +1,33 @@
+"""Every hook is documented with its exact arguments (as datasette does)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from gongji import hookspecs
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("gongji_"))
+
+
+def test_hookspecs_exist() -> None:
+    assert len(HOOKS) >= 5
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_plugin_hooks_are_documented(hook: str) -> None:
+    text = (DOCS / "reference" / "hooks.md").read_text(encoding="utf-8")
+    arguments = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
+    assert re.search(rf"^### `{hook}\({re.escape(arguments)}\)`$", text, re.MULTILINE), (
+        f"docs/reference/hooks.md has no heading ### `{hook}({arguments})`"
+    )
+
+
+def test_every_rule_is_in_the_rules_explanation() -> None:
+    text = (DOCS / "explanation" / "rules.md").read_text(encoding="utf-8")
+    for number in range(1, 10):
+        assert f"| R{number} " in text
