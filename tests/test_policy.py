@@ -28,6 +28,7 @@ def test_dalian_pack_extends_national_and_narrows_it() -> None:
     assert (pack.premium.adult, pack.premium.child) == (Fen(38_000), Fen(32_000))
     resident = pack.fund["resident"]  # type: ignore[index]
     assert resident.annual_cap == Fen(50_000)
+    assert pack.personal_account_kinds == {"employee"}  # residents have no account (seed 000)
     # inherited from the national pack, not restated in the Dalian file
     assert pack.plausibility.marriage_age_male == 22
 

@@ -77,6 +77,8 @@ class PolicyPack(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     catalogue: Catalogue = msgspec.field(default_factory=Catalogue)
     fund: dict[InsuranceKind, FundRule] = msgspec.field(default_factory=dict)
     premium: Premium | None = None
+    #: Insurance kinds that carry a personal account here (Dalian 2025: employee only, seed 000).
+    personal_account_kinds: frozenset[InsuranceKind] = frozenset({InsuranceKind.EMPLOYEE})
     extends: str | None = None
     region: str | None = None  # the pooling region this pack is written for, if any
 
