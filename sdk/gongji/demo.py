@@ -17,68 +17,23 @@ from gongji.assess import CheckContext, assess
 from gongji.errors import GongjiError, InvalidInput
 from gongji.fund import fund_share
 from gongji.identity import Credential, CredentialKind, IdNumber
-from gongji.model import (
-    Binding,
-    Insurance,
-    LineItem,
-    Person,
-    PersonalAccount,
-    Purchase,
-    Quote,
-)
+from gongji.model import Binding, LineItem, Person, Purchase, Quote
 from gongji.money import Fen
 from gongji.policy import PolicyPack
 
-# The family (IDs are made-up but valid GB 11643 numbers).
+# Who is who in the demo dataset (gongji_mock/datasets/zhang-family.toml).
 ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (seed 000)
 MOTHER = IdNumber("210202195809120046")  # resident insurance: no personal account
-FATHER = IdNumber("210202195601010112")  # retired employee
-DAUGHTER = IdNumber("210202201506010227")  # Zhang Wei's daughter, resident insurance
-SISTER = IdNumber("210502198802200422")  # Zhang Wei's sister, employee insured in Benxi
-GRANDMOTHER = IdNumber("620102193211080627")  # Zhang Wei's grandmother, insured in Gansu
-WIFE = IdNumber("210202198605050289")  # Zhang Wei's wife, employee; binding still pending
-
-DALIAN, BENXI, LANZHOU = "210202", "210502", "620102"
+DAUGHTER = IdNumber("210202201506010227")  # resident insurance; her mother's binding is pending
+GRANDMOTHER = IdNumber("620102193211080627")  # insured in Gansu
 
 
 def zhang_family() -> tuple[dict[IdNumber, Person], tuple[Binding, ...], dict[str, IdNumber]]:
-    """People, bindings and e-voucher tokens of the demo family."""
-    people = [
-        Person(
-            ZHANG_WEI,
-            "张伟",
-            Insurance("employee", "active", DALIAN),
-            PersonalAccount(Fen(500_000)),
-        ),
-        Person(MOTHER, "王秀兰", Insurance("resident", "active", DALIAN)),
-        Person(
-            FATHER,
-            "张建国",
-            Insurance("employee", "active", DALIAN, retired=True),
-            PersonalAccount(Fen(12_000)),
-        ),
-        Person(DAUGHTER, "张小雨", Insurance("resident", "active", DALIAN)),
-        Person(SISTER, "张丽", Insurance("employee", "active", BENXI), PersonalAccount(Fen(3_000))),
-        Person(GRANDMOTHER, "李桂英", Insurance("resident", "active", LANZHOU)),
-        Person(WIFE, "刘芳", Insurance("employee", "active", DALIAN), PersonalAccount(Fen(80_000))),
-    ]
-    bindings = (
-        # The mother draws on her son first (200 yuan a purchase), then on her daughter in Benxi.
-        Binding(
-            ZHANG_WEI, MOTHER, "parent", "active", priority=1, per_transaction_limit=Fen(20_000)
-        ),
-        Binding(SISTER, MOTHER, "parent", "active", priority=2),
-        Binding(ZHANG_WEI, DAUGHTER, "child", "active", priority=1),
-        Binding(WIFE, DAUGHTER, "child", "pending", priority=2),
-        Binding(ZHANG_WEI, FATHER, "parent", "revoked", priority=1),
-        Binding(ZHANG_WEI, GRANDMOTHER, "paternal_grandparent", "active", priority=1),
-    )
-    tokens = {
-        "demo-token-zhangwei": ZHANG_WEI,
-        "demo-token-mother": MOTHER,
-        "demo-token-father": FATHER,
-    }
-    return {person.id: person for person in people}, bindings, tokens
+    """People, bindings and e-voucher tokens of the demo dataset."""
+    from gongji_mock.dataset import demo_dataset
+
+    dataset = demo_dataset()
+    return dict(dataset.people), dataset.bindings, dict(dataset.e_vouchers)
 
 
 @frozen

@@ -1,0 +1,9 @@
+"""The mock gateway: an insurance centre, WeChat Pay and Alipay in one process.
+
+This package grows with the mock-gateway issue. What is here now: the dataset
+format (people, accounts, bindings) and the built-in demo dataset.
+"""
+
+from gongji_mock.dataset import Dataset, load_dataset
+
+__all__ = ["Dataset", "load_dataset"]
