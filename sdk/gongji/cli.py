@@ -164,6 +164,8 @@ class _Output:
             return
         from rich.table import Table
 
+        from gongji.explain import owner_label
+
         table = Table(show_header=True, header_style="bold")
         table.add_column("who pays")
         table.add_column("amount", justify="right")
@@ -172,8 +174,6 @@ class _Output:
             if leg.source == "own_account":
                 who = "own account 个人账户"
             else:
-                from gongji.explain import owner_label
-
                 who = f"mutual aid 共济: {owner_label(leg.payer_id, leg.relation)}"
             table.add_row(who, leg.amount.to_yuan())
         table.add_row("cash 现金", outcome.cash.to_yuan())

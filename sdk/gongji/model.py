@@ -118,6 +118,8 @@ def parse_enum(kind: type[E], value: str | E, what: str) -> E:
         ) from None
 
 
+# One named converter per enum: mypy's attrs plugin understands only named functions
+# as converters, and a shared factory would leave every such field typed as Any.
 def _to_insurance_kind(value: str | InsuranceKind) -> InsuranceKind:
     return parse_enum(InsuranceKind, value, "insurance kind")
 
