@@ -412,7 +412,7 @@ def verify_authorization(
     schema, _, fields_text = authorization.partition(" ")
     if schema != SCHEMA:
         raise SignatureError(f"{what} Authorization scheme is {schema[:40]!r}, not {SCHEMA}.")
-    fields = dict(_AUTH_FIELD.findall(fields_text))
+    fields: dict[str, str] = dict(_AUTH_FIELD.findall(fields_text))
     missing = [
         name
         for name in ("mchid", "nonce_str", "signature", "timestamp", "serial_no")

@@ -1,0 +1,454 @@
+"""Alipay OpenAPI, RSA2: request signing, response and notification verification.
+
+A request is signed with SHA256withRSA over its parameters sorted by name and
+written ``k=v&k=v`` (values as sent, not URL-encoded; ``sign`` and empty values
+left out). The synchronous response is verified over the raw bytes of the
+``<method>_response`` (or ``error_response``) JSON value exactly as received,
+never over a re-serialisation: the value is located by a small scanner that
+understands JSON strings, so braces inside strings cannot shift it. An
+asynchronous notification is verified over its form parameters without
+``sign`` and ``sign_type``.
+
+Public-key mode and certificate mode are both supported: in certificate mode a
+request also carries ``app_cert_sn`` and ``alipay_root_cert_sn``, and a response
+names the signing certificate by ``alipay_cert_sn``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+from collections.abc import Generator, Iterable, Mapping
+from urllib.parse import parse_qsl, quote_plus
+
+import httpx
+
+from gongji.errors import ConfigError, InvalidInput, SignatureError
+from gongji.signing._common import Clock, system_clock
+from gongji.signing.alipay_certs import AlipayPublicKeys, alipay_cert_sn, alipay_root_cert_sn
+from gongji.signing.keys import Certificate, RsaPrivateKey, RsaPublicKey, load_certificate
+
+__all__ = [
+    "AlipayAuth",
+    "AlipayPublicKeys",
+    "AlipaySigner",
+    "AlipayVerifier",
+    "alipay_cert_sn",
+    "alipay_root_cert_sn",
+    "biz_content_json",
+    "content_to_sign",
+    "response_content",
+]
+
+SIGN_TYPE = "RSA2"
+#: Alipay reads ``timestamp`` as Beijing time, whatever the POS machine's zone.
+BEIJING = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
+
+_JsonValue = str | int | bool | None | list["_JsonValue"] | Mapping[str, "_JsonValue"]
+
+
+def _refuse_floats(value: object, path: str) -> None:
+    if isinstance(value, float):
+        raise InvalidInput(
+            f"biz_content{path} is a float; amounts go to Alipay as yuan strings such as '12.50'.",
+            next_step="Convert with gongji.Fen(...).yuan() (or pass a string); nothing was sent.",
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_floats(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_floats(item, f"{path}[{index}]")
+    elif not isinstance(value, str | int | bool | None):
+        raise InvalidInput(f"biz_content{path} is a {type(value).__name__}, which is not JSON.")
+
+
+def biz_content_json(biz_content: Mapping[str, object] | str) -> str:
+    """The ``biz_content`` string: given as is, or compact JSON with non-ASCII escaped.
+
+    Escaping (``ensure_ascii``) keeps the signed string pure ASCII, so no charset
+    handling between here and Alipay can alter it; python-alipay-sdk serialises
+    the same way, which keeps signatures comparable. Floats are refused.
+    """
+    if isinstance(biz_content, str):
+        return biz_content
+    _refuse_floats(biz_content, "")
+    return json.dumps(biz_content, separators=(",", ":"), ensure_ascii=True)
+
+
+def content_to_sign(
+    params: Iterable[tuple[str, str]], *, exclude: tuple[str, ...] = ("sign",)
+) -> str:
+    """Sorted ``k=v&...`` of the non-empty parameters not in ``exclude``."""
+    kept = sorted((key, value) for key, value in params if value != "" and key not in exclude)
+    return "&".join(f"{key}={value}" for key, value in kept)
+
+
+class AlipaySigner:
+    """Signs OpenAPI requests for one app, in public-key or certificate mode."""
+
+    __slots__ = ("_clock", "alipay_root_cert_sn", "app_cert_sn", "app_id", "private_key")
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        private_key: RsaPrivateKey,
+        app_cert_sn: str | None = None,
+        alipay_root_cert_sn: str | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        if not app_id:
+            raise ConfigError(
+                "Alipay needs the app_id.",
+                next_step="Copy it from the Alipay open platform console.",
+            )
+        if (app_cert_sn is None) != (alipay_root_cert_sn is None):
+            raise ConfigError(
+                "Alipay certificate mode needs both app_cert_sn and alipay_root_cert_sn.",
+                next_step="Configure the app public-key certificate and the Alipay root certificate together.",
+            )
+        self.app_id = app_id
+        self.private_key = private_key
+        self.app_cert_sn = app_cert_sn
+        self.alipay_root_cert_sn = alipay_root_cert_sn
+        self._clock = clock
+
+    @classmethod
+    def with_certificates(
+        cls,
+        *,
+        app_id: str,
+        private_key: RsaPrivateKey,
+        app_certificate: Certificate | str | bytes,
+        alipay_root_certificates: str | bytes,
+        clock: Clock = system_clock,
+    ) -> AlipaySigner:
+        """Certificate mode: the SNs come from the app certificate and the Alipay root chain."""
+        cert = (
+            app_certificate
+            if isinstance(app_certificate, Certificate)
+            else load_certificate(app_certificate)
+        )
+        return cls(
+            app_id=app_id,
+            private_key=private_key,
+            app_cert_sn=alipay_cert_sn(cert),
+            alipay_root_cert_sn=alipay_root_cert_sn(alipay_root_certificates),
+            clock=clock,
+        )
+
+    def common_params(
+        self, method: str, *, timestamp: str | None = None, **extra: str | None
+    ) -> dict[str, str]:
+        """The system parameters of a call (``app_id``, ``method``, ``timestamp``...), plus ``extra``."""
+        stamp = timestamp or datetime.datetime.fromtimestamp(self._clock(), BEIJING).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
+        params = {
+            "app_id": self.app_id,
+            "method": method,
+            "charset": "utf-8",
+            "sign_type": SIGN_TYPE,
+            "timestamp": stamp,
+            "version": "1.0",
+        }
+        if self.app_cert_sn is not None and self.alipay_root_cert_sn is not None:
+            params["app_cert_sn"] = self.app_cert_sn
+            params["alipay_root_cert_sn"] = self.alipay_root_cert_sn
+        params.update({key: value for key, value in extra.items() if value})
+        return params
+
+    def sign(self, params: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+        """The base64 ``sign`` over ``params`` (``sign`` itself and empty values left out)."""
+        items = params.items() if isinstance(params, Mapping) else params
+        signature = self.private_key.sign_sha256(content_to_sign(items).encode())
+        return base64.b64encode(signature).decode("ascii")
+
+    def signed_params(
+        self,
+        method: str,
+        biz_content: Mapping[str, object] | str | None = None,
+        *,
+        timestamp: str | None = None,
+        **extra: str | None,
+    ) -> dict[str, str]:
+        """Every parameter of the call, ``sign`` last: a form to POST or a query to send."""
+        params = self.common_params(method, timestamp=timestamp, **extra)
+        if biz_content is not None:
+            params["biz_content"] = biz_content_json(biz_content)
+        params["sign"] = self.sign(params)
+        return params
+
+    def order_string(
+        self,
+        method: str,
+        biz_content: Mapping[str, object] | str | None = None,
+        *,
+        timestamp: str | None = None,
+        **extra: str | None,
+    ) -> str:
+        """The signed, URL-encoded order string (app payments; or a gateway query string)."""
+        params = self.signed_params(method, biz_content, timestamp=timestamp, **extra)
+        sign = params.pop("sign")
+        ordered = sorted(params.items())
+        ordered.append(("sign", sign))
+        return "&".join(f"{key}={quote_plus(value)}" for key, value in ordered)
+
+    def __repr__(self) -> str:
+        mode = "certificate" if self.app_cert_sn else "public-key"
+        return f"AlipaySigner(app_id={self.app_id!r}, {mode} mode, key={self.private_key!r})"
+
+
+# --- Locating the signed substring of a synchronous response --------------------------------------
+
+
+def _skip_ws(raw: bytes, at: int) -> int:
+    while at < len(raw) and raw[at] in b" \t\r\n":
+        at += 1
+    return at
+
+
+def _string_end(raw: bytes, at: int) -> int:
+    """Index just past the JSON string starting at ``raw[at] == '"'``."""
+    at += 1
+    while at < len(raw):
+        byte = raw[at]
+        if byte == 0x5C:  # backslash: the next byte is escaped, whatever it is
+            at += 2
+            continue
+        if byte == 0x22:
+            return at + 1
+        at += 1
+    raise ValueError("unterminated string")
+
+
+def _value_end(raw: bytes, at: int) -> int:
+    """Index just past the JSON value starting at ``at``."""
+    if at >= len(raw):
+        raise ValueError("missing value")
+    opener = raw[at]
+    if opener == 0x22:
+        return _string_end(raw, at)
+    if opener in b"{[":
+        depth = 0
+        while at < len(raw):
+            byte = raw[at]
+            if byte == 0x22:
+                at = _string_end(raw, at)
+                continue
+            if byte in b"{[":
+                depth += 1
+            elif byte in b"}]":
+                depth -= 1
+                if depth == 0:
+                    return at + 1
+            at += 1
+        raise ValueError("unterminated object")
+    end = at
+    while end < len(raw) and raw[end] not in b",}] \t\r\n":
+        end += 1
+    if end == at:
+        raise ValueError("missing value")
+    return end
+
+
+def top_level_members(raw: bytes) -> dict[str, tuple[int, int]]:
+    """``{name: (start, end)}`` of each top-level member's value in the JSON object ``raw``."""
+    spans: dict[str, tuple[int, int]] = {}
+    at = _skip_ws(raw, 0)
+    if at >= len(raw) or raw[at] != 0x7B:
+        raise ValueError("not an object")
+    at = _skip_ws(raw, at + 1)
+    if at < len(raw) and raw[at] == 0x7D:
+        return spans
+    while True:
+        if at >= len(raw) or raw[at] != 0x22:
+            raise ValueError("expected a member name")
+        name_end = _string_end(raw, at)
+        name = json.loads(raw[at:name_end])
+        at = _skip_ws(raw, name_end)
+        if at >= len(raw) or raw[at] != 0x3A:
+            raise ValueError("expected ':'")
+        start = _skip_ws(raw, at + 1)
+        end = _value_end(raw, start)
+        if name in spans:
+            raise ValueError(f"duplicate member {name!r}")
+        spans[name] = (start, end)
+        at = _skip_ws(raw, end)
+        if at < len(raw) and raw[at] == 0x2C:
+            at = _skip_ws(raw, at + 1)
+            continue
+        if at < len(raw) and raw[at] == 0x7D and _skip_ws(raw, at + 1) == len(raw):
+            return spans
+        raise ValueError("expected ',' or the end of the object")
+
+
+def _string_member(raw: bytes, spans: Mapping[str, tuple[int, int]], name: str) -> str | None:
+    span = spans.get(name)
+    if span is None:
+        return None
+    value = json.loads(raw[span[0] : span[1]])
+    return value if isinstance(value, str) else None
+
+
+def response_content(raw: bytes, method: str) -> tuple[bytes, str | None, str | None]:
+    """``(signed bytes, sign, alipay_cert_sn)`` of a synchronous response, located in ``raw``."""
+    try:
+        spans = top_level_members(raw)
+        response_key = method.replace(".", "_") + "_response"
+        span = spans.get(response_key) or spans.get("error_response")
+        if span is None:
+            raise ValueError(f"no {response_key} member")
+        return (
+            raw[span[0] : span[1]],
+            _string_member(raw, spans, "sign"),
+            _string_member(raw, spans, "alipay_cert_sn"),
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SignatureError(
+            f"The Alipay response for {method} is not a signable response object ({exc})."
+        ) from None
+
+
+def _decode_sign(sign: str, key: RsaPublicKey, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(sign, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != key.bits // 8:
+        raise SignatureError(
+            f"{what} sign is malformed or truncated ({len(sign)} base64 characters)."
+        )
+    return raw
+
+
+class AlipayVerifier:
+    """Verifies Alipay's synchronous responses and asynchronous notifications."""
+
+    __slots__ = ("_clock", "keys")
+
+    def __init__(self, keys: AlipayPublicKeys, *, clock: Clock = system_clock) -> None:
+        self.keys = keys
+        self._clock = clock
+
+    def _now(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self._clock(), datetime.UTC)
+
+    def verify_response(self, raw: bytes, method: str) -> bytes:
+        """The verified ``*_response`` JSON bytes of ``raw``; ``SignatureError`` otherwise."""
+        what = f"The Alipay response for {method}"
+        content, sign, cert_sn = response_content(raw, method)
+        if not sign:
+            raise SignatureError(f"{what} carries no sign (unsigned responses are not trusted).")
+        candidates = self.keys.keys_for(cert_sn, at=self._now(), what=what)
+        for key in candidates:
+            if key.verify_sha256(content, _decode_sign(sign, key, what)):
+                return content
+        raise SignatureError(
+            f"{what} sign did not verify against the Alipay public key "
+            f"{'for alipay_cert_sn ' + cert_sn if cert_sn else '(public-key mode)'} "
+            "(response content altered, or signed by another key)."
+        )
+
+    def verify_notification(self, params: Mapping[str, str]) -> dict[str, str]:
+        """Verify a notification's parameters (``sign`` and ``sign_type`` left out); returns a copy."""
+        what = "The Alipay notification"
+        sign = params.get("sign")
+        if not sign:
+            raise SignatureError(f"{what} carries no sign.")
+        sign_type = params.get("sign_type", SIGN_TYPE)
+        if sign_type != SIGN_TYPE:
+            raise SignatureError(
+                f"{what} is signed with {sign_type[:20]!r}; only {SIGN_TYPE} is accepted."
+            )
+        message = content_to_sign(params.items(), exclude=("sign", "sign_type")).encode()
+        for key in self.keys.keys_for(params.get("alipay_cert_sn"), at=self._now(), what=what):
+            if key.verify_sha256(message, _decode_sign(sign, key, what)):
+                return dict(params)
+        raise SignatureError(
+            f"{what} sign did not verify against the Alipay public key (parameters altered, or another key)."
+        )
+
+    def verify_notification_body(self, body: bytes) -> dict[str, str]:
+        """Decode an ``application/x-www-form-urlencoded`` notification and verify it."""
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            raise SignatureError("The Alipay notification body is not a UTF-8 form.") from None
+        params = dict(pairs)
+        if len(params) != len(pairs):
+            raise SignatureError("The Alipay notification repeats a parameter; it is not trusted.")
+        return self.verify_notification(params)
+
+    def __repr__(self) -> str:
+        return f"AlipayVerifier({self.keys!r})"
+
+
+def _request_params(request: httpx.Request) -> list[tuple[str, str]]:
+    params = list(request.url.params.multi_items())
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        params.extend(parse_qsl(request.content.decode(), keep_blank_values=True))
+    return params
+
+
+class AlipayAuth(httpx.Auth):
+    """Signs a gateway request (query and form parameters) and verifies its response.
+
+    The request is built with the system parameters (``AlipaySigner.common_params``)
+    in the query and ``biz_content`` in the form body, as Alipay's own SDKs do;
+    ``sign`` is added to the query, the body bytes are left exactly as they are.
+    """
+
+    requires_request_body = True
+    requires_response_body = True
+
+    def __init__(self, signer: AlipaySigner, verifier: AlipayVerifier) -> None:
+        self.signer = signer
+        self.verifier = verifier
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        params = _request_params(request)
+        names = {key for key, _ in params}
+        if "sign" not in names:
+            request.url = request.url.copy_add_param("sign", self.signer.sign(params))
+        method = next((value for key, value in params if key == "method"), "")
+        response = yield request
+        self.verifier.verify_response(response.content, method)
+
+    def __repr__(self) -> str:
+        return f"AlipayAuth({self.signer!r})"
+
+
+# --- Alipay's side: for the mock gateway and for tests. -------------------------------------------
+
+
+def sign_response(
+    private_key: RsaPrivateKey, method: str, content: bytes, *, cert_sn: str | None = None
+) -> bytes:
+    """A synchronous response body as Alipay writes it, signing ``content`` byte for byte."""
+    sign = base64.b64encode(private_key.sign_sha256(content)).decode("ascii")
+    tail = f',"alipay_cert_sn":"{cert_sn}"' if cert_sn else ""
+    key = method.replace(".", "_") + "_response"
+    return b'{"' + key.encode() + b'":' + content + f',"sign":"{sign}"{tail}}}'.encode()
+
+
+def sign_notification(private_key: RsaPrivateKey, params: Mapping[str, str]) -> dict[str, str]:
+    """Notification parameters with ``sign_type`` and ``sign`` added, as Alipay sends them."""
+    message = content_to_sign(params.items(), exclude=("sign", "sign_type")).encode()
+    sign = base64.b64encode(private_key.sign_sha256(message)).decode("ascii")
+    return {**params, "sign_type": SIGN_TYPE, "sign": sign}
+
+
+def verify_request(params: Mapping[str, str], app_public_key: RsaPublicKey) -> None:
+    """Alipay's check of a merchant request's ``sign``."""
+    what = "The Alipay request"
+    sign = params.get("sign")
+    if not sign:
+        raise SignatureError(f"{what} carries no sign.")
+    if not app_public_key.verify_sha256(
+        content_to_sign(params.items()).encode(), _decode_sign(sign, app_public_key, what)
+    ):
+        raise SignatureError(f"{what} sign did not verify against the app's public key.")
