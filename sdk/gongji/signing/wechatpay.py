@@ -139,7 +139,7 @@ def verify_platform_signature(
     stamp = require_header(headers, "Wechatpay-Timestamp", what)
     nonce = require_header(headers, "Wechatpay-Nonce", what)
     encoded = require_header(headers, "Wechatpay-Signature", what)
-    key = store.key_for(serial, at=at)
+    key = store.key_for(serial, at=at, what=what)
     signature = _decode_signature(encoded, key, what)
     if not key.verify_sha256(platform_message(stamp, nonce, body), signature):
         raise SignatureError(

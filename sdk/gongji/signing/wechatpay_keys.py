@@ -74,7 +74,9 @@ class PlatformKeyStore:
         """The public key ID in public-key mode (the ``Wechatpay-Serial`` requests carry), else None."""
         return next(iter(self._public_keys), None)
 
-    def key_for(self, serial: str, *, at: datetime.datetime) -> RsaPublicKey:
+    def key_for(
+        self, serial: str, *, at: datetime.datetime, what: str = "A WeChat Pay message"
+    ) -> RsaPublicKey:
         """The key named by ``serial``, valid at ``at``; ``SignatureError`` otherwise."""
         if serial.startswith(PUBLIC_KEY_ID_PREFIX):
             key = self._public_keys.get(serial)
@@ -86,7 +88,7 @@ class PlatformKeyStore:
             if cert is not None:
                 if not cert.valid_at(at):
                     raise SignatureError(
-                        f"WeChat Pay platform certificate serial {cert.serial_hex} is not valid at "
+                        f"{what} names platform certificate serial {cert.serial_hex}, which is not valid at "
                         f"{at:%Y-%m-%d %H:%M} UTC (valid {cert.not_before:%Y-%m-%d} to "
                         f"{cert.not_after:%Y-%m-%d}).",
                         next_step="Download the current platform certificates (GET /v3/certificates) or switch to the platform public key.",
@@ -94,7 +96,7 @@ class PlatformKeyStore:
                 return cert.public_key
         known = ", ".join(self.serials) or "none"
         raise SignatureError(
-            f"WeChat Pay names platform key serial {serial[:64]!r}, which is not in the "
+            f"{what} names platform key serial {serial[:64]!r}, which is not in the "
             f"platform key store (known: {known}).",
             next_step="Add the platform certificate or public key with that serial; the message was not trusted.",
         )
