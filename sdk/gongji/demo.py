@@ -165,9 +165,9 @@ def stories() -> list[Story]:
             _pays("own_account", cash=True),
         ),
         Story(
-            "A large bill for the mother: son (200-yuan limit), then daughter, then cash",
+            "A large bill for the mother: son (400-yuan limit), then daughter, then cash",
             Purchase(
-                credential=mother_card, items=[_drug("X05", "胰岛素注射液", "268.00", 3, "B")]
+                credential=mother_card, items=[_drug("X05", "胰岛素注射液", "268.00", 6, "B")]
             ),
             _pays("mutual_aid", "mutual_aid", cash=True),
         ),

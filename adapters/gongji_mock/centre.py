@@ -1,0 +1,250 @@
+"""The mock insurance centre's state and its own decisions, below any wire format.
+
+The centre is the authority: it resolves credentials, applies the region pack's
+fund rules and rules R1-R9 to its own data (whatever a client claims), and posts
+settlements to its ledger. The national-envelope endpoint is a thin layer over
+these methods. Refusals are ``CentreRefusal`` with the ``infcode``/``err_msg``
+pair a real centre would send, in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import threading
+from collections.abc import Callable
+
+from attrs import define, field, frozen
+
+from gongji.assess import CheckContext, assess
+from gongji.errors import EligibilityError, GongjiError
+from gongji.fund import YearToDate, eligible_amount, fund_share
+from gongji.identity import Credential, CredentialKind, IdNumber
+from gongji.model import Person, PersonalAccount, Purchase, Purpose, Quote, Setting
+from gongji.money import ZERO, Fen
+from gongji_mock.dataset import Dataset
+from gongji_mock.ledger import Ledger
+
+Clock = Callable[[], datetime.datetime]
+
+TOKEN_TTL_SECONDS = 300  # an e-voucher QR code is valid for five minutes
+
+
+class CentreRefusal(GongjiError):
+    """What the centre answers with ``infcode = -1``: ``err_msg`` in Chinese, then English."""
+
+    code = "centre_refusal"
+    next_step = ""
+
+    def __init__(self, zh: str, en: str, *, rule: str | None = None) -> None:
+        self.zh, self.en, self.rule = zh, en, rule
+        super().__init__(f"{zh} / {en}")
+
+    @property
+    def err_msg(self) -> str:
+        return str(self)
+
+
+@frozen
+class Token:
+    holder: IdNumber
+    expires: datetime.datetime | None  # None: a fixed test token from the dataset
+
+
+@frozen
+class Settlement:
+    """One settlement as the centre recorded it."""
+
+    setl_id: str
+    msgid: str
+    day: datetime.date
+    patient: IdNumber
+    quote: Quote
+    setting: Setting
+    purpose: Purpose
+    eligible: Fen  # what counted towards the year's deductible, undone on cancel
+
+
+@define
+class _Year:
+    eligible: Fen = ZERO
+    fund_paid: Fen = ZERO
+
+
+@define
+class Centre:
+    """The mock centre: people, bindings, tokens, the ledger, the settlements of each day."""
+
+    dataset: Dataset
+    clock: Clock = field(factory=lambda: _utc_now)
+    token_ttl: int = TOKEN_TTL_SECONDS
+    ledger: Ledger = field(init=False)
+    _tokens: dict[str, Token] = field(init=False, factory=dict)
+    _used_tokens: set[str] = field(init=False, factory=set)
+    _settlements: dict[str, Settlement] = field(init=False, factory=dict)
+    _cancelled: set[str] = field(init=False, factory=set)
+    _years: dict[tuple[IdNumber, int], _Year] = field(init=False, factory=dict)
+    _lock: threading.RLock = field(init=False, factory=threading.RLock)
+
+    def __attrs_post_init__(self) -> None:
+        self.ledger = Ledger(
+            {p.id: p.account.balance for p in self.dataset.people.values() if p.account is not None}
+        )
+        for token, holder in self.dataset.e_vouchers.items():
+            self._tokens[token] = Token(holder, None)
+
+    # ------------------------------------------------------------ who is who
+
+    def issue_e_voucher(self, holder: str) -> str:
+        """A fresh e-voucher token for ``holder``, valid for ``token_ttl`` seconds and one settlement."""
+        person = self.person(IdNumber(holder))
+        token = f"ev-{secrets.token_urlsafe(18)}"
+        with self._lock:
+            self._tokens[token] = Token(
+                person.id, self.clock() + datetime.timedelta(seconds=self.token_ttl)
+            )
+        return token
+
+    def person(self, number: IdNumber) -> Person:
+        """A person with the ledger's current balance."""
+        person = self.dataset.people.get(number)
+        if person is None:
+            raise CentreRefusal("未查询到参保人员信息", "No insured person with this ID number.")
+        if person.account is None:
+            return person
+        return Person(
+            person.id,
+            person.name,
+            person.insurance,
+            PersonalAccount(self.ledger.balance(person.id)),
+        )
+
+    def resolve(self, credential: Credential) -> Person:
+        """Whose credential this is (1101). Expired, unknown or used tokens are refused."""
+        if credential.kind is CredentialKind.E_VOUCHER:
+            with self._lock:
+                token = self._tokens.get(credential.value)
+                used = credential.value in self._used_tokens
+            if token is None:
+                raise CentreRefusal("医保电子凭证无效", "The e-voucher token is not valid.")
+            if used:
+                raise CentreRefusal(
+                    "医保电子凭证已使用，请刷新后重试",
+                    "The e-voucher was already used for a settlement; refresh the QR code.",
+                )
+            if token.expires is not None and self.clock() >= token.expires:
+                raise CentreRefusal(
+                    "医保电子凭证已过期，请刷新后重试",
+                    "The e-voucher has expired; refresh the QR code.",
+                )
+            return self.person(token.holder)
+        assert credential.id_number is not None
+        return self.person(credential.id_number)
+
+    # ------------------------------------------------------------ the decision
+
+    def decide(self, purchase: Purchase, *, today: datetime.date | None = None) -> Quote:
+        """Pre-settlement (2101/2206): the centre's own split, from its own data."""
+        return self._decide(purchase, today or self.clock().date())[1]
+
+    def _decide(self, purchase: Purchase, day: datetime.date) -> tuple[Person, Quote]:
+        holder = self.resolve(purchase.credential)
+        bindings = tuple(b for b in self.dataset.bindings if b.beneficiary == holder.id)
+        owners = {b.owner: self.person(b.owner) for b in bindings if b.owner in self.dataset.people}
+        year = self._year(holder.id, day.year)
+        fund = fund_share(
+            purchase.items,
+            holder.insurance,
+            purchase.setting,
+            purchase.purpose,
+            self.dataset.policy,
+            YearToDate(year.eligible, year.fund_paid),
+        )
+        context = CheckContext(
+            purchase=purchase,
+            holder=holder,
+            policy=self.dataset.policy,
+            today=day,
+            fund=fund,
+            bindings=bindings,
+            owners=owners,
+        )
+        try:
+            return holder, assess(context)
+        except EligibilityError as exc:
+            raise CentreRefusal(
+                _ZH_BY_RULE.get(exc.rule, "不符合结算条件"), exc.message, rule=exc.rule
+            ) from None
+
+    def settle(
+        self, purchase: Purchase, *, msgid: str, today: datetime.date | None = None
+    ) -> Settlement:
+        """Settlement (2102/2207): decide again on current data, post to the ledger, consume the token."""
+        day = today or self.clock().date()
+        with self._lock:
+            person, quote = self._decide(purchase, day)
+            holder = person.id
+            setl_id = f"SETL{day:%Y%m%d}{len(self._settlements) + 1:06d}"
+            self.ledger.settle(
+                setl_id,
+                quote.total,
+                quote.fund,
+                [(leg.payer_id, leg.amount) for leg in quote.legs],
+                quote.cash,
+            )
+            if (
+                purchase.credential.kind is CredentialKind.E_VOUCHER
+                and self._tokens[purchase.credential.value].expires
+            ):
+                self._used_tokens.add(purchase.credential.value)
+            counts = purchase.purpose == Purpose.MEDICAL and person.insurance.is_active
+            eligible = eligible_amount(purchase.items, self.dataset.policy) if counts else ZERO
+            year = self._year(holder, day.year)
+            year.eligible += eligible
+            year.fund_paid += quote.fund
+            settlement = Settlement(
+                setl_id, msgid, day, holder, quote, purchase.setting, purchase.purpose, eligible
+            )
+            self._settlements[setl_id] = settlement
+            return settlement
+
+    def cancel(self, setl_id: str) -> Settlement:
+        """Cancel (2103/2208): reverse the ledger and the year's counters. Idempotent."""
+        with self._lock:
+            settlement = self._settlements.get(setl_id)
+            if settlement is None:
+                raise CentreRefusal("未找到该结算记录", f"There is no settlement {setl_id[:40]}.")
+            if setl_id not in self._cancelled:
+                self.ledger.reverse(setl_id)
+                year = self._year(settlement.patient, settlement.day.year)
+                year.fund_paid -= settlement.quote.fund
+                year.eligible -= settlement.eligible
+                self._cancelled.add(setl_id)
+            return settlement
+
+    def is_cancelled(self, setl_id: str) -> bool:
+        with self._lock:
+            return setl_id in self._cancelled
+
+    def settlements_on(self, day: datetime.date) -> list[Settlement]:
+        """The day's settlements that stand (for 3201 totals and 3202 details)."""
+        with self._lock:
+            return [
+                s
+                for s in self._settlements.values()
+                if s.day == day and s.setl_id not in self._cancelled
+            ]
+
+    def _year(self, person: IdNumber, year: int) -> _Year:
+        with self._lock:
+            return self._years.setdefault((person, year), _Year())
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+_ZH_BY_RULE = {
+    "R1": "冒名就医：所出示凭证不属于患者本人，请使用患者本人医保凭证",
+    "R6": "该费用不属于医保个人账户支付范围",
+}

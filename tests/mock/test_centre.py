@@ -1,0 +1,161 @@
+"""The mock centre decides on its own data: a client that skips the local rules still cannot
+impersonate, overdraw, exceed a limit, use a pending binding, or replay a token."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from gongji import Credential, Fen, LineItem, Purchase
+from gongji_mock.centre import Centre, CentreRefusal
+from gongji_mock.dataset import demo_dataset
+
+SON = "210202198503170036"
+MOTHER = "210202195809120046"
+FATHER = "210202195601010112"
+DAUGHTER = "210202201506010227"
+SISTER = "210502198802200422"
+WIFE = "210202198605050289"
+NOW = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=datetime.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def centre(clock: Clock) -> Centre:
+    return Centre(demo_dataset(), clock=clock)
+
+
+def drug(yuan: str, quantity: int = 1, **kwargs: str) -> LineItem:
+    return LineItem(
+        code="X01", name="药", unit_price=Fen.from_yuan(yuan), quantity=quantity, **kwargs
+    )  # type: ignore[arg-type]
+
+
+def buy(credential: Credential, *items: LineItem, **kwargs: object) -> Purchase:
+    return Purchase(credential=credential, items=list(items or [drug("100.00")]), **kwargs)  # type: ignore[arg-type]
+
+
+def test_mutual_aid_settlement_debits_the_sons_ledger_account(centre: Centre) -> None:
+    before = centre.ledger.balance(SON)
+    settled = centre.settle(buy(Credential.id_card(MOTHER)), msgid="M1")
+    (leg,) = settled.quote.legs
+    assert leg.payer_id == SON
+    assert centre.ledger.balance(SON) == before - leg.amount
+    assert centre.ledger.check() == []
+
+
+def test_impersonation_is_refused_by_the_centre_and_nothing_is_posted(centre: Centre) -> None:
+    with pytest.raises(CentreRefusal) as caught:
+        centre.settle(buy(Credential.id_card(SON), patient_id=MOTHER), msgid="M1")
+    assert caught.value.rule == "R1"
+    assert "冒名" in caught.value.err_msg
+    assert centre.ledger.transactions == ()
+
+
+def test_per_transaction_limit_holds_whatever_the_client_asks(centre: Centre) -> None:
+    settled = centre.settle(buy(Credential.id_card(MOTHER), drug("1200.00")), msgid="M1")
+    son_leg = next(leg for leg in settled.quote.legs if leg.payer_id == SON)
+    assert son_leg.amount == Fen(40_000)
+    assert settled.quote.cash > 0
+
+
+def test_no_account_is_ever_overdrawn(centre: Centre) -> None:
+    for n in range(8):
+        centre.settle(buy(Credential.id_card(MOTHER), drug("700.00")), msgid=f"M{n}")
+    assert centre.ledger.balance(SISTER) == 0
+    assert centre.ledger.balance(SON) >= 0
+    assert centre.ledger.check() == []
+
+
+def test_pending_binding_never_pays(centre: Centre) -> None:
+    wife_before = centre.ledger.balance(WIFE)
+    settled = centre.settle(buy(Credential.id_card(DAUGHTER), drug("50.00")), msgid="M1")
+    assert all(leg.payer_id != WIFE for leg in settled.quote.legs)
+    assert centre.ledger.balance(WIFE) == wife_before
+
+
+def test_issued_e_voucher_cannot_be_replayed_after_settlement(centre: Centre) -> None:
+    token = centre.issue_e_voucher(MOTHER)
+    centre.settle(buy(Credential.e_voucher(token)), msgid="M1")
+    with pytest.raises(CentreRefusal, match="already used"):
+        centre.settle(buy(Credential.e_voucher(token)), msgid="M2")
+    assert len(centre.ledger.transactions) == 1
+
+
+def test_issued_e_voucher_expires_after_five_minutes(centre: Centre, clock: Clock) -> None:
+    token = centre.issue_e_voucher(MOTHER)
+    clock.now = NOW + datetime.timedelta(seconds=299)
+    assert centre.resolve(Credential.e_voucher(token)).id == MOTHER
+    clock.now = NOW + datetime.timedelta(seconds=300)
+    with pytest.raises(CentreRefusal, match="expired"):
+        centre.resolve(Credential.e_voucher(token))
+
+
+def test_unknown_token_is_refused(centre: Centre) -> None:
+    with pytest.raises(CentreRefusal, match="not valid"):
+        centre.resolve(Credential.e_voucher("forged-token"))
+
+
+def test_cancel_restores_balances_and_year_counters_and_is_idempotent(centre: Centre) -> None:
+    purchase = buy(Credential.id_card(FATHER), drug("300.00"))
+    first = centre.settle(purchase, msgid="M1")
+    centre.cancel(first.setl_id)
+    centre.cancel(first.setl_id)
+    assert centre.ledger.balance(FATHER) == Fen(12_000)
+    again = centre.settle(purchase, msgid="M2")
+    assert again.quote.fund == first.quote.fund  # the deductible was given back
+    assert centre.settlements_on(NOW.date()) == [again]
+    assert centre.ledger.check() == []
+
+
+def test_deductible_is_consumed_across_the_year(centre: Centre) -> None:
+    # Dalian employee: 200 yuan deductible, then 50%.
+    first = centre.settle(buy(Credential.id_card(FATHER), drug("150.00")), msgid="M1")
+    second = centre.settle(buy(Credential.id_card(FATHER), drug("150.00")), msgid="M2")
+    assert first.quote.fund == 0
+    assert second.quote.fund == Fen(5_000)  # (300 - 200) x 50%
+
+
+def test_resident_premium_on_behalf_is_paid_by_the_sons_account(centre: Centre) -> None:
+    premium = LineItem(
+        code="PREM",
+        name="居民医保缴费",
+        unit_price=Fen(38_000),
+        quantity=1,
+        category="premium",
+        coverage="C",
+    )
+    settled = centre.settle(
+        buy(Credential.id_card(MOTHER), premium, purpose="resident_premium"), msgid="M1"
+    )
+    assert [(leg.payer_id, leg.amount) for leg in settled.quote.legs] == [(SON, Fen(38_000))]
+    assert settled.quote.fund == 0
+
+
+def test_resident_premium_for_someone_on_employee_insurance_is_refused(centre: Centre) -> None:
+    premium = LineItem(
+        code="PREM",
+        name="居民医保缴费",
+        unit_price=Fen(38_000),
+        quantity=1,
+        category="premium",
+        coverage="C",
+    )
+    with pytest.raises(CentreRefusal) as caught:
+        centre.settle(
+            buy(Credential.id_card(FATHER), premium, purpose="resident_premium"), msgid="M1"
+        )
+    assert caught.value.rule == "R6"
