@@ -5,6 +5,8 @@ Kept apart so that each gateway module holds only its own protocol.
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -57,6 +59,46 @@ class MemoryNonceCache:
 
     def __repr__(self) -> str:
         return f"MemoryNonceCache({len(self._seen)} nonces)"
+
+
+class _NoncePool:
+    """Hex nonces cut from one block of ``secrets`` output: one getrandom call per 256 nonces.
+
+    Each nonce is 32 hex digits (128 bits) that no one has seen. A forked child
+    starts a fresh block, so parent and child never hand out the same nonce.
+    """
+
+    __slots__ = ("_at", "_block", "_lock")
+
+    _NONCES_PER_BLOCK = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._block = ""
+        self._at = 0
+
+    def reset(self) -> None:
+        self._block = ""
+        self._at = 0
+
+    def take(self) -> str:
+        with self._lock:
+            if self._at >= len(self._block):
+                self._block = secrets.token_hex(16 * self._NONCES_PER_BLOCK)
+                self._at = 0
+            start = self._at
+            self._at = start + 32
+        return self._block[start : start + 32]
+
+
+_nonce_pool = _NoncePool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_nonce_pool.reset)
+
+
+def new_nonce() -> str:
+    """A fresh 128-bit nonce as 32 lower-case hex digits, from ``secrets``."""
+    return _nonce_pool.take()
 
 
 def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Generator, Mapping
 from typing import Literal
 
@@ -24,6 +23,7 @@ from gongji.signing._common import (
     check_replay,
     check_timestamp,
     lower_keys,
+    new_nonce,
     require_header,
     system_clock,
 )
@@ -45,7 +45,7 @@ def tif_signature(timestamp: str, secret: str, nonce: str, *, hex_case: HexCase 
 class TifSigner:
     """Makes the four ``x-tif-*`` headers for one paasid and secret."""
 
-    __slots__ = ("_clock", "_secret", "hex_case", "paasid")
+    __slots__ = ("_clock", "_secret", "_secret_bytes", "_upper", "hex_case", "paasid")
 
     def __init__(
         self, paasid: str, secret: str, *, hex_case: HexCase = "lower", clock: Clock = system_clock
@@ -59,19 +59,24 @@ class TifSigner:
             raise ConfigError(f"TIF hex_case must be 'lower' or 'upper', not {hex_case!r}.")
         self.paasid = paasid
         self._secret = secret
+        self._secret_bytes = secret.encode()
         self.hex_case: HexCase = hex_case
+        self._upper = hex_case == "upper"
         self._clock = clock
 
     def headers(self, *, timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
         """The signed headers; ``timestamp`` and ``nonce`` are for reproducible tests only."""
         stamp = str(int(self._clock()) if timestamp is None else timestamp)
-        once = secrets.token_hex(16) if nonce is None else nonce
-        digest = hashlib.sha256(f"{stamp}{self._secret}{once}{stamp}".encode()).hexdigest()
+        once = new_nonce() if nonce is None else nonce
+        stamp_bytes = stamp.encode()
+        digest = hashlib.sha256(
+            b"".join((stamp_bytes, self._secret_bytes, once.encode(), stamp_bytes))
+        ).hexdigest()
         return {
             PAASID: self.paasid,
             TIMESTAMP: stamp,
             NONCE: once,
-            SIGNATURE: digest.upper() if self.hex_case == "upper" else digest,
+            SIGNATURE: digest.upper() if self._upper else digest,
         }
 
     def __repr__(self) -> str:

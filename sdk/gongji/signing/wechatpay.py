@@ -36,6 +36,7 @@ from gongji.signing._common import (
     check_replay,
     check_timestamp,
     lower_keys,
+    new_nonce,
     require_header,
     system_clock,
 )
@@ -184,7 +185,7 @@ class WechatPayAuth(httpx.Auth):
             request.url.raw_path,
             request.content,
             timestamp=int(self._clock()),
-            nonce=secrets.token_hex(16),
+            nonce=new_nonce(),
         )
 
     def verify(self, response: httpx.Response) -> None:
