@@ -222,6 +222,11 @@ class Centre:
                 self._cancelled.add(setl_id)
             return settlement
 
+    def settlement(self, setl_id: str) -> Settlement | None:
+        """The settlement recorded under ``setl_id``, cancelled or not (2103/2208, 2601 look it up)."""
+        with self._lock:
+            return self._settlements.get(setl_id)
+
     def is_cancelled(self, setl_id: str) -> bool:
         with self._lock:
             return setl_id in self._cancelled

@@ -1,0 +1,659 @@
+"""The mock centre's national-envelope endpoint, driven in-process with TIF-signed requests.
+
+A client that skips the SDK's local rules and writes raw envelopes still cannot
+impersonate, overdraw, exceed a limit, use a pending binding or replay a used
+e-voucher: the centre decides on its own data. Every test leaves a sound ledger.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gongji.identity import IdNumber
+from gongji.signing.tif import TifSigner
+from gongji_mock.centre import Centre
+from gongji_mock.dataset import demo_dataset
+from gongji_mock.ledger import CASH, FUND, INSTITUTION, is_personal
+from gongji_mock.national import PATH, NationalEndpoint
+
+SON = "210202198503170036"
+MOTHER = "210202195809120046"
+DAUGHTER = "210202201506010227"
+SISTER = "210502198802200422"
+WIFE = "210202198605050289"
+NOW = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=datetime.UTC)
+PAASID, SECRET = "POS-DALIAN-01", "tif-test-secret"
+PHARMACY = "P21020200001"  # 12 characters, as msgids begin with it
+YUAN = re.compile(r"-?\d+\.\d{2}")
+AMOUNT_FIELDS = {
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "hifp_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+    "balc",
+    "fund_payamt",
+    "amount",
+    "det_item_fee_sumamt",
+    "pric",
+    "per_transaction_limit",
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+
+class Pos:
+    """A raw client: builds national envelopes by hand, with no local rules at all."""
+
+    def __init__(self, client: httpx.Client, signer: TifSigner) -> None:
+        self.client, self.signer = client, signer
+        self.sign_no: str | None = None
+        self._serial = itertools.count(1)
+
+    def msgid(self) -> str:
+        return f"{PHARMACY}{NOW:%Y%m%d%H%M%S}{next(self._serial):04d}"
+
+    def envelope(
+        self, infno: str, payload: dict[str, Any], msgid: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "infno": infno,
+            "msgid": msgid or self.msgid(),
+            "mdtrtarea_admvs": "210200",
+            "insuplc_admdvs": "210200",
+            "recer_sys_code": "FSI_LOCAL",
+            "dev_no": "",
+            "dev_safe_info": "",
+            "cainfo": "",
+            "signtype": "",
+            "infver": "V1.0",
+            "opter_type": "1",
+            "opter": "0001",
+            "opter_name": "收银员",
+            "inf_time": f"{NOW:%Y-%m-%d %H:%M:%S}",
+            "fixmedins_code": PHARMACY,
+            "fixmedins_name": "大连测试药房",
+            "sign_no": self.sign_no,
+            "input": payload,
+        }
+
+    def post(
+        self, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        return self.client.post(
+            PATH,
+            content=content,
+            headers=self.signer.headers() if headers is None else headers,
+        )
+
+    def call(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict[str, Any]:
+        response = self.post(self.envelope(infno, payload, msgid))
+        assert response.status_code == 200
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def ok(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict[str, Any]:
+        answer = self.call(infno, payload, msgid)
+        assert answer["infcode"] == 0, answer["err_msg"]
+        output: dict[str, Any] = answer["output"]
+        return output
+
+    def sign_in(self) -> str:
+        output = self.ok("9001", {"signIn": {"opter_no": "0001", "mac": "00-11", "ip": "10.0.0.5"}})
+        self.sign_no = output["signinoutb"]["sign_no"]
+        return str(self.sign_no)
+
+    def psn_no(self, id_number: str) -> str:
+        output = self.ok("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": id_number}})
+        return str(output["baseinfo"]["psn_no"])
+
+
+def line(
+    pric: str | float = "100.00", cnt: int | str = 1, lv: str = "01", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "feedetl_sn": extra.pop("feedetl_sn", "1"),
+        "med_list_codg": "XA01BAA001",
+        "medins_list_codg": "SKU-1",
+        "cnt": cnt,
+        "pric": pric,
+        "chrgitm_lv": lv,
+        **extra,
+    }
+
+
+def settle_input(
+    psn_no: str, cert_no: str, *lines: dict[str, Any], cert_type: str = "02", **data: Any
+) -> dict[str, Any]:
+    return {
+        "data": {
+            "psn_no": psn_no,
+            "mdtrt_cert_type": cert_type,
+            "mdtrt_cert_no": cert_no,
+            "med_type": "41",
+            "insutype": "390",
+            "acct_used_flag": "1",
+            **data,
+        },
+        "feedetail": list(lines or [line()]),
+    }
+
+
+def amounts(tree: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key in AMOUNT_FIELDS:
+                yield key, value
+            yield from amounts(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from amounts(value)
+
+
+def conserved(setlinfo: dict[str, str]) -> bool:
+    from gongji import Fen
+
+    parts = ("fund_pay_sumamt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay")
+    return Fen.from_yuan(setlinfo["medfee_sumamt"]) == sum(
+        Fen.from_yuan(setlinfo[p]) for p in parts
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def centre(clock: Clock) -> Iterator[Centre]:
+    centre = Centre(demo_dataset(), clock=clock)
+    yield centre
+    assert centre.ledger.check() == []
+
+
+@pytest.fixture
+def endpoint(centre: Centre) -> NationalEndpoint:
+    return NationalEndpoint(centre, secrets_by_paasid={PAASID: SECRET})
+
+
+@pytest.fixture
+def signer(clock: Clock) -> TifSigner:
+    return TifSigner(PAASID, SECRET, clock=lambda: clock.now.timestamp())
+
+
+@pytest.fixture
+def client(endpoint: NationalEndpoint) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        transport=httpx.MockTransport(endpoint), base_url="http://centre.test"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def pos(client: httpx.Client, signer: TifSigner) -> Pos:
+    pos = Pos(client, signer)
+    pos.sign_in()
+    return pos
+
+
+# ---------------------------------------------------------------- gateway and sign-in
+
+
+def test_every_call_after_sign_in_needs_a_valid_sign_no(
+    client: httpx.Client, signer: TifSigner
+) -> None:
+    pos = Pos(client, signer)
+    refused = pos.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON}})
+    assert refused["infcode"] == -1
+    assert "9001" in refused["err_msg"]
+    pos.sign_no = "forged-sign-no"
+    assert (
+        pos.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON}})["infcode"] == -1
+    )
+    sign_no = pos.sign_in()
+    assert sign_no and pos.psn_no(SON)
+
+
+def test_signed_out_sign_no_is_refused(pos: Pos) -> None:
+    output = pos.ok("9002", {"signOut": {"sign_no": pos.sign_no, "opter_no": "0001"}})
+    assert output["signoutoutb"]["sign_time"] == "2026-11-23 09:00:00"
+    assert (
+        pos.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON}})["infcode"] == -1
+    )
+
+
+def test_bad_tif_signature_is_401_and_nothing_is_processed(pos: Pos, centre: Centre) -> None:
+    body = pos.envelope("2102", settle_input(pos.psn_no(MOTHER), MOTHER))
+    headers = pos.signer.headers()
+    headers["x-tif-signature"] = "0" * 64
+    response = pos.post(body, headers)
+    assert response.status_code == 401
+    refusal = response.json()
+    assert refusal["infcode"] == -1
+    assert "签名" in refusal["err_msg"] and "Nothing was processed" in refusal["err_msg"]
+    assert centre.ledger.transactions == ()
+    # The msgid was not consumed: the same message, properly signed, now settles.
+    assert pos.post(body).json()["infcode"] == 0
+
+
+def test_expired_tif_timestamp_is_refused_before_reading_the_body(pos: Pos, centre: Centre) -> None:
+    stale = pos.signer.headers(timestamp=int(NOW.timestamp()) - 3600)
+    response = pos.post(b"not even json", stale)
+    assert response.status_code == 401
+    assert "window" in response.json()["err_msg"]
+
+
+def test_replayed_tif_nonce_is_refused(pos: Pos) -> None:
+    headers = pos.signer.headers()
+    body = pos.envelope("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON}})
+    assert pos.post(body, headers).status_code == 200
+    assert pos.post(body, headers).status_code == 401
+
+
+def test_unknown_fields_are_tolerated_in_envelope_and_input(pos: Pos) -> None:
+    body = pos.envelope(
+        "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON, "begntime": ""}}
+    )
+    body["vendor_extra"] = {"anything": 1}
+    assert pos.post(body).json()["infcode"] == 0
+
+
+def test_unknown_path_is_404(client: httpx.Client, signer: TifSigner) -> None:
+    response = client.post("/fsi/api/other", content=b"{}", headers=signer.headers())
+    assert response.status_code == 404
+    assert response.json()["infcode"] == -1
+
+
+# ---------------------------------------------------------------- 1101 and the X101 extension
+
+
+def test_1101_resolves_all_three_credential_kinds_to_the_same_person(pos: Pos) -> None:
+    queries = [
+        {"mdtrt_cert_type": "01", "mdtrt_cert_no": "demo-token-zhangwei"},
+        {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON},
+        {"mdtrt_cert_type": "03", "mdtrt_cert_no": SON, "card_sn": "D21020000123"},
+    ]
+    answers = [pos.ok("1101", {"data": q}) for q in queries]
+    assert all(a == answers[0] for a in answers)
+    base, (insu,) = answers[0]["baseinfo"], answers[0]["insuinfo"]
+    assert base["certno"] == SON and base["psn_cert_type"] == "01"
+    assert base["psn_name"] == "张伟" and base["gend"] == "1" and base["brdy"] == "1985-03-17"
+    assert base["age"] == "41.0"
+    assert insu == {
+        "balc": "5000.00",
+        "insutype": "310",
+        "psn_insu_stas": "1",
+        "insuplc_admdvs": "210202",
+    }
+
+
+def test_1101_resident_without_account_reports_zero_balance(pos: Pos) -> None:
+    output = pos.ok("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}})
+    assert output["baseinfo"]["gend"] == "2"
+    assert output["insuinfo"][0]["insutype"] == "390" and output["insuinfo"][0]["balc"] == "0.00"
+
+
+def test_social_card_without_card_sn_is_refused(pos: Pos) -> None:
+    answer = pos.call("1101", {"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": SON}})
+    assert answer["infcode"] == -1 and "card_sn" in answer["err_msg"]
+
+
+def test_psn_no_is_stable_opaque_and_not_the_id_number(
+    pos: Pos, endpoint: NationalEndpoint
+) -> None:
+    psn_no = pos.psn_no(SON)
+    assert psn_no == pos.psn_no(SON) == endpoint.psn_no(SON)
+    assert SON not in psn_no and SON[6:14] not in psn_no
+    other = NationalEndpoint(endpoint.centre, secrets_by_paasid={})
+    assert other.psn_no(SON) == psn_no  # the same dataset and key give the same numbers
+    assert len({endpoint.psn_no(p) for p in endpoint.centre.dataset.people}) == len(
+        endpoint.centre.dataset.people
+    )
+
+
+def test_x101_extension_lists_the_beneficiarys_bindings(pos: Pos) -> None:
+    output = pos.ok("X101", {"data": {"psn_no": pos.psn_no(MOTHER)}})
+    son, sister = sorted(output["gongji_bindings"], key=lambda b: b["priority"])
+    assert son["certno"] == SON and son["psn_no"] == pos.psn_no(SON)
+    assert (son["relation"], son["status"], son["per_transaction_limit"]) == (
+        "parent",
+        "active",
+        "400.00",
+    )
+    assert (son["insutype"], son["psn_insu_stas"], son["insuplc_admdvs"], son["balc"]) == (
+        "310",
+        "1",
+        "210202",
+        "5000.00",
+    )
+    assert sister["certno"] == SISTER and sister["per_transaction_limit"] is None
+    assert sister["insuplc_admdvs"] == "210502"
+
+
+def test_x101_shows_pending_bindings_with_their_status(pos: Pos) -> None:
+    output = pos.ok("X101", {"data": {"psn_no": pos.psn_no(DAUGHTER)}})
+    assert {(b["certno"], b["status"]) for b in output["gongji_bindings"]} == {
+        (SON, "active"),
+        (WIFE, "pending"),
+    }
+
+
+# ---------------------------------------------------------------- pharmacy 2101 / 2102 / 2103
+
+
+def test_2101_pre_settlement_charges_nothing(pos: Pos, centre: Centre) -> None:
+    output = pos.ok("2101", settle_input(pos.psn_no(MOTHER), MOTHER))
+    assert output["setlinfo"]["setl_id"] == ""
+    assert conserved(output["setlinfo"])
+    assert centre.ledger.transactions == ()
+
+
+def test_amounts_on_the_wire_are_two_decimal_yuan_strings(pos: Pos) -> None:
+    output = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("33.30", 3)))
+    found = dict(amounts(output))
+    assert {"medfee_sumamt", "acct_mulaid_pay", "psn_cash_pay", "balc", "amount"} <= set(found)
+    for name, value in amounts(output):
+        assert isinstance(value, str) and YUAN.fullmatch(value), (name, value)
+    assert output["setlinfo"]["medfee_sumamt"] == "99.90"
+
+
+def test_2102_mutual_aid_settles_conserves_money_and_debits_the_owner(
+    pos: Pos, centre: Centre
+) -> None:
+    from gongji import Fen
+
+    output = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("120.00")))
+    setlinfo = output["setlinfo"]
+    assert setlinfo["setl_id"] and conserved(setlinfo)
+    assert setlinfo["psn_no"] == pos.psn_no(MOTHER) and setlinfo["acct_pay"] == "0.00"
+    (aid,) = output["gongji_mulaid_detail"]
+    assert aid["psn_no"] == pos.psn_no(SON) and aid["relation"] == "parent"
+    assert aid["amount"] == setlinfo["acct_mulaid_pay"] != "0.00"
+    assert centre.ledger.balance(IdNumber(SON)) == Fen(500_000) - Fen.from_yuan(aid["amount"])
+    transaction = centre.ledger.settlement(setlinfo["setl_id"])
+    assert transaction is not None and transaction.paid_by(FUND) == Fen.from_yuan(
+        setlinfo["fund_pay_sumamt"]
+    )
+
+
+def test_amounts_as_json_numbers_are_read_exactly_and_fractions_of_a_fen_refused(
+    pos: Pos, centre: Centre
+) -> None:
+    output = pos.ok("2101", settle_input(pos.psn_no(MOTHER), MOTHER, line(12.5, 2)))
+    assert output["setlinfo"]["medfee_sumamt"] == "25.00"
+    refused = pos.call("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("12.345")))
+    assert refused["infcode"] == -1 and "fen" in refused["err_msg"]
+    assert centre.ledger.transactions == ()
+
+
+def test_line_sum_that_is_not_price_times_count_is_refused(pos: Pos, centre: Centre) -> None:
+    bad = line("10.00", 2, det_item_fee_sumamt="15.00")
+    assert pos.call("2102", settle_input(pos.psn_no(MOTHER), MOTHER, bad))["infcode"] == -1
+    total = settle_input(pos.psn_no(MOTHER), MOTHER, line("10.00"), medfee_sumamt="1.00")
+    assert pos.call("2102", total)["infcode"] == -1
+    assert centre.ledger.transactions == ()
+
+
+def test_2103_cancel_restores_the_owners_balance_and_is_idempotent(
+    pos: Pos, centre: Centre
+) -> None:
+    from gongji import Fen
+
+    settled = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER))["setlinfo"]
+    cancel = {
+        "data": {
+            "setl_id": settled["setl_id"],
+            "psn_no": settled["psn_no"],
+            "mdtrt_id": settled["mdtrt_id"],
+        }
+    }
+    first = pos.ok("2103", cancel)
+    assert first["setlinfo"]["medfee_sumamt"] == "-" + settled["medfee_sumamt"]
+    assert centre.ledger.balance(IdNumber(SON)) == Fen(500_000)
+    again = pos.ok("2103", cancel)  # a new msgid: the centre cancels once
+    assert again["setlinfo"]["medfee_sumamt"] == first["setlinfo"]["medfee_sumamt"]
+    assert [t.kind for t in centre.ledger.transactions] == ["settle", "reverse"]
+
+
+def test_2103_refuses_another_persons_psn_no(pos: Pos, centre: Centre) -> None:
+    settled = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER))["setlinfo"]
+    answer = pos.call("2103", {"data": {"setl_id": settled["setl_id"], "psn_no": pos.psn_no(SON)}})
+    assert answer["infcode"] == -1
+    assert not centre.is_cancelled(settled["setl_id"])
+
+
+# ---------------------------------------------------------------- idempotency per msgid
+
+
+def test_same_msgid_same_content_returns_the_first_response_and_charges_once(
+    pos: Pos, centre: Centre
+) -> None:
+    body = pos.envelope("2102", settle_input(pos.psn_no(MOTHER), MOTHER))
+    first = pos.post(body)
+    body["inf_time"] = "2026-11-23 09:00:05"  # a re-stamped retry is still the same message
+    again = pos.post(body)
+    assert again.content == first.content
+    assert len(centre.ledger.transactions) == 1
+
+
+def test_same_msgid_with_different_content_is_refused(pos: Pos, centre: Centre) -> None:
+    msgid = pos.msgid()
+    pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER), msgid=msgid)
+    answer = pos.call("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("5.00")), msgid=msgid)
+    assert answer["infcode"] == -1
+    assert "different message" in answer["err_msg"] and "报文ID重复" in answer["err_msg"]
+    assert len(centre.ledger.transactions) == 1
+
+
+def test_a_message_refused_as_unreadable_leaves_its_msgid_free(pos: Pos) -> None:
+    msgid = pos.msgid()
+    assert pos.call("2102", {"data": {"psn_no": "x"}}, msgid=msgid)["infcode"] == -1
+    assert pos.call("2102", settle_input(pos.psn_no(MOTHER), MOTHER), msgid=msgid)["infcode"] == 0
+
+
+# ---------------------------------------------------------------- 2601 reversal
+
+
+def test_2601_reverses_a_settlement_once_whatever_the_retries(pos: Pos, centre: Centre) -> None:
+    from gongji import Fen
+
+    msgid = pos.msgid()
+    settled = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER), msgid=msgid)["setlinfo"]
+    reversal = {"data": {"psn_no": settled["psn_no"], "omsgid": msgid, "oinfno": "2102"}}
+    first = pos.ok("2601", reversal)
+    second = pos.ok("2601", reversal)
+    assert first == second
+    assert first["gongji_reversal"]["state"] == "reversed"
+    assert first["gongji_reversal"]["setl_id"] == settled["setl_id"]
+    assert centre.ledger.balance(IdNumber(SON)) == Fen(500_000)
+    assert [t.kind for t in centre.ledger.transactions] == ["settle", "reverse"]
+    # The reversed original, re-sent, is refused rather than replayed as settled.
+    assert pos.call("2102", settle_input(pos.psn_no(MOTHER), MOTHER), msgid=msgid)["infcode"] == -1
+
+
+def test_2601_of_a_settlement_that_never_arrived_refuses_its_late_arrival(
+    pos: Pos, centre: Centre
+) -> None:
+    lost = pos.msgid()
+    output = pos.ok(
+        "2601", {"data": {"psn_no": pos.psn_no(MOTHER), "omsgid": lost, "oinfno": "2102"}}
+    )
+    assert output["gongji_reversal"]["state"] == "original_not_received"
+    late = pos.call("2102", settle_input(pos.psn_no(MOTHER), MOTHER), msgid=lost)
+    assert late["infcode"] == -1 and "冲正" in late["err_msg"]
+    assert centre.ledger.transactions == ()
+
+
+def test_2601_refuses_codes_it_cannot_reverse_and_mismatched_originals(pos: Pos) -> None:
+    msgid = pos.msgid()
+    pos.ok("2101", settle_input(pos.psn_no(MOTHER), MOTHER), msgid=msgid)
+    assert pos.call("2601", {"data": {"omsgid": msgid, "oinfno": "2101"}})["infcode"] == -1
+    assert pos.call("2601", {"data": {"omsgid": msgid, "oinfno": "2102"}})["infcode"] == -1
+
+
+# ---------------------------------------------------------------- the centre's authority over raw clients
+
+
+def test_r1_raw_client_cannot_settle_the_mother_with_the_sons_token(
+    pos: Pos, centre: Centre
+) -> None:
+    answer = pos.call(
+        "2102",
+        settle_input(pos.psn_no(MOTHER), "demo-token-zhangwei", cert_type="01"),
+    )
+    assert answer["infcode"] == -1
+    assert "冒名" in answer["err_msg"]
+    assert centre.ledger.transactions == ()
+
+
+def test_r8_raw_client_cannot_exceed_the_per_transaction_limit(pos: Pos) -> None:
+    output = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("1200.00")))
+    by_owner = {aid["psn_no"]: aid["amount"] for aid in output["gongji_mulaid_detail"]}
+    assert by_owner[pos.psn_no(SON)] == "400.00"
+    assert conserved(output["setlinfo"])
+
+
+def test_r8_raw_client_cannot_overdraw_an_account(pos: Pos, centre: Centre) -> None:
+    for _ in range(15):
+        assert conserved(
+            pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("700.00")))["setlinfo"]
+        )
+    assert centre.ledger.balance(IdNumber(SISTER)) == 0
+    assert centre.ledger.balance(IdNumber(SON)) >= 0
+
+
+def test_r5_pending_binding_does_not_pay_and_is_reported(pos: Pos) -> None:
+    output = pos.ok("2102", settle_input(pos.psn_no(DAUGHTER), DAUGHTER))
+    assert {aid["psn_no"] for aid in output["gongji_mulaid_detail"]} == {pos.psn_no(SON)}
+    refusals = {(r["rule"], r["psn_no"]) for r in output["gongji_refusals"]}
+    assert ("R5", pos.psn_no(WIFE)) in refusals
+
+
+def test_a_used_e_voucher_token_cannot_be_replayed(pos: Pos, centre: Centre) -> None:
+    token = centre.issue_e_voucher(MOTHER)
+    pos.ok("2102", settle_input(pos.psn_no(MOTHER), token, cert_type="01"))
+    replay = pos.call("2102", settle_input(pos.psn_no(MOTHER), token, cert_type="01"))
+    assert replay["infcode"] == -1 and "已使用" in replay["err_msg"]
+    assert len(centre.ledger.transactions) == 1
+
+
+# ---------------------------------------------------------------- outpatient 2201 / 2204 / 2206 / 2207 / 2208
+
+
+def test_outpatient_visit_registers_uploads_settles_and_cancels(pos: Pos, centre: Centre) -> None:
+    psn_no = pos.psn_no(MOTHER)
+    cert = {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}
+    mdtrt_id = pos.ok("2201", {"data": {"psn_no": psn_no, **cert, "ipt_otp_no": "OP1"}})["data"][
+        "mdtrt_id"
+    ]
+    fees = [
+        line("30.00", 2, feedetl_sn="1", mdtrt_id=mdtrt_id, psn_no=psn_no),
+        line("15.50", 1, "02", feedetl_sn="2", mdtrt_id=mdtrt_id, psn_no=psn_no),
+    ]
+    result = pos.ok("2204", {"feedetail": fees})["result"]
+    assert [r["det_item_fee_sumamt"] for r in result] == ["60.00", "15.50"]
+    visit = {"data": {"psn_no": psn_no, **cert, "mdtrt_id": mdtrt_id, "medfee_sumamt": "75.50"}}
+    pre = pos.ok("2206", visit)["setlinfo"]
+    settled = pos.ok("2207", visit)["setlinfo"]
+    assert pre["medfee_sumamt"] == settled["medfee_sumamt"] == "75.50"
+    assert settled["mdtrt_id"] == mdtrt_id and conserved(settled)
+    assert pos.call("2207", visit)["infcode"] == -1  # a visit settles once
+    assert (
+        pos.call("2103", {"data": {"setl_id": settled["setl_id"], "psn_no": psn_no}})["infcode"]
+        == -1
+    )
+    pos.ok(
+        "2208", {"data": {"setl_id": settled["setl_id"], "psn_no": psn_no, "mdtrt_id": mdtrt_id}}
+    )
+    assert centre.is_cancelled(settled["setl_id"])
+
+
+def test_r1_registration_with_someone_elses_credential_is_refused(pos: Pos) -> None:
+    answer = pos.call(
+        "2201",
+        {"data": {"psn_no": pos.psn_no(MOTHER), "mdtrt_cert_type": "02", "mdtrt_cert_no": SON}},
+    )
+    assert answer["infcode"] == -1 and "冒名" in answer["err_msg"]
+
+
+# ---------------------------------------------------------------- 3201 / 3202 reconciliation
+
+
+def test_3201_and_3202_match_the_ledger(pos: Pos, centre: Centre) -> None:
+    from gongji import Fen
+
+    mother, daughter = pos.psn_no(MOTHER), pos.psn_no(DAUGHTER)
+    pos.ok("2102", settle_input(mother, MOTHER, line("120.00")))
+    pos.ok("2102", settle_input(daughter, DAUGHTER, line("88.80")))
+    cancelled = pos.ok("2102", settle_input(mother, MOTHER, line("10.00")))["setlinfo"]
+    pos.ok("2103", {"data": {"setl_id": cancelled["setl_id"], "psn_no": mother}})
+
+    reversed_ids = {t.settlement_id for t in centre.ledger.transactions if t.kind == "reverse"}
+    standing = [
+        t
+        for t in centre.ledger.transactions
+        if t.kind == "settle" and t.settlement_id not in reversed_ids
+    ]
+    personal = sum(
+        (t.paid_by(p.account) for t in standing for p in t.postings if is_personal(p.account)),
+        Fen(0),
+    )
+    day = {"stmt_begndate": "2026-11-23", "stmt_enddate": "2026-11-23"}
+    totals = pos.ok("3201", {"data": day})["gongji_totals"]
+    assert totals["fixmedins_setl_cnt"] == len(standing) == 2
+    assert Fen.from_yuan(totals["medfee_sumamt"]) == sum(
+        (-t.paid_by(INSTITUTION) for t in standing), Fen(0)
+    )
+    assert Fen.from_yuan(totals["fund_pay_sumamt"]) == sum(
+        (t.paid_by(FUND) for t in standing), Fen(0)
+    )
+    assert Fen.from_yuan(totals["psn_cash_pay"]) == sum((t.paid_by(CASH) for t in standing), Fen(0))
+    assert Fen.from_yuan(totals["acct_pay"]) + Fen.from_yuan(totals["acct_mulaid_pay"]) == personal
+
+    claimed = {
+        k: totals[k] for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
+    }
+    assert pos.ok("3201", {"data": {**day, **claimed}})["stmtinfo"]["stmt_rslt"] == "0"
+    claimed["medfee_sumamt"] = "1.00"
+    assert pos.ok("3201", {"data": {**day, **claimed}})["stmtinfo"]["stmt_rslt"] == "1"
+
+    details = pos.ok("3202", {"data": day})["gongji_details"]
+    assert {d["setl_id"] for d in details} == {t.settlement_id for t in standing}
+    for detail in details:
+        transaction = centre.ledger.settlement(detail["setl_id"])
+        assert transaction is not None
+        assert Fen.from_yuan(detail["medfee_sumamt"]) == transaction.total
+        assert Fen.from_yuan(detail["fund_pay_sumamt"]) == transaction.paid_by(FUND)
+        assert Fen.from_yuan(detail["psn_cash_pay"]) == transaction.paid_by(CASH)
+    other_day = {"stmt_begndate": "2026-11-24", "stmt_enddate": "2026-11-24"}
+    assert pos.ok("3201", {"data": other_day})["gongji_totals"]["fixmedins_setl_cnt"] == 0
+
+
+def test_centre_looks_up_a_settlement_by_setl_id_cancelled_or_not(pos: Pos, centre: Centre) -> None:
+    settled = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER))["setlinfo"]
+    found = centre.settlement(settled["setl_id"])
+    assert found is not None and found.patient == MOTHER
+    pos.ok("2103", {"data": {"setl_id": settled["setl_id"], "psn_no": settled["psn_no"]}})
+    assert centre.settlement(settled["setl_id"]) == found
+    assert centre.settlement("SETL-unknown") is None
