@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import httpx
 import pytest
 from alipay import AliPay, DCAliPay
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gongji.errors import InvalidInput, SignatureError
 from gongji.signing import (
@@ -23,6 +25,7 @@ from gongji.signing import (
     load_certificate,
 )
 from gongji.signing.alipay import (
+    _quote_plus,
     content_to_sign,
     sign_notification,
     sign_response,
@@ -431,3 +434,8 @@ def test_alipay_signer_repr_shows_mode_and_fingerprint_only(
     assert "public-key mode" in text
     assert signer.private_key.fingerprint in text
     assert pem["app"][30:60] not in text
+
+
+@given(st.text())
+def test_order_string_quoting_equals_quote_plus_for_any_text(value: str) -> None:
+    assert _quote_plus(value) == quote_plus(value)

@@ -19,6 +19,7 @@ from gongji.signing import (
     verify_csb_request,
     verify_tif_headers,
 )
+from gongji.signing._common import _NoncePool, new_nonce
 from gongji.signing.csb import request_params
 from tests.signing.conftest import NOW, FixedClock
 
@@ -192,3 +193,16 @@ def test_memory_nonce_cache_forgets_nonces_older_than_the_window() -> None:
     assert not cache.seen_before("n1", now=NOW, window_seconds=300)
     assert cache.seen_before("n1", now=NOW + 10, window_seconds=300)
     assert not cache.seen_before("n1", now=NOW + 400, window_seconds=300)
+
+
+def test_pooled_nonces_are_128_bit_hex_and_never_repeat() -> None:
+    nonces = [new_nonce() for _ in range(1000)]  # crosses several blocks of the pool
+    assert len(set(nonces)) == 1000
+    assert all(len(nonce) == 32 and int(nonce, 16) >= 0 for nonce in nonces)
+
+
+def test_a_forked_child_starts_a_fresh_nonce_block() -> None:
+    pool = _NoncePool()
+    before = pool.take()
+    pool.reset()  # what os.register_at_fork runs in the child
+    assert pool.take() != before
