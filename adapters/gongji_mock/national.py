@@ -513,7 +513,7 @@ class NationalEndpoint:
         if number is None:
             raise CentreRefusal(
                 "人员编号不存在",
-                f"There is no person with psn_no {psn_no[:30]!r}; query the person with 1101 first.",
+                "There is no person with this psn_no; query the person with 1101 first and use its psn_no.",
             )
         return self.centre.person(number)
 

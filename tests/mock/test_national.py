@@ -657,3 +657,21 @@ def test_centre_looks_up_a_settlement_by_setl_id_cancelled_or_not(pos: Pos, cent
     pos.ok("2103", {"data": {"setl_id": settled["setl_id"], "psn_no": settled["psn_no"]}})
     assert centre.settlement(settled["setl_id"]) == found
     assert centre.settlement("SETL-unknown") is None
+
+
+def test_invariant_4_no_full_id_number_or_secret_in_an_error(pos: Pos) -> None:
+    errors = [
+        pos.call("2102", settle_input(SON, MOTHER))["err_msg"],  # an ID number sent as psn_no
+        pos.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON[:-1] + "9"}})[
+            "err_msg"
+        ],
+        pos.call("2102", settle_input(pos.psn_no(MOTHER), "demo-token-zhangwei", cert_type="01"))[
+            "err_msg"
+        ],
+    ]
+    bad = pos.signer.headers()
+    bad["x-tif-signature"] = "f" * 64
+    errors.append(pos.post(b"{}", bad).json()["err_msg"])
+    for message in errors:
+        assert message
+        assert SON not in message and MOTHER not in message and SECRET not in message
