@@ -675,3 +675,21 @@ def test_invariant_4_no_full_id_number_or_secret_in_an_error(pos: Pos) -> None:
     for message in errors:
         assert message
         assert SON not in message and MOTHER not in message and SECRET not in message
+
+
+def test_the_same_handler_serves_an_async_client(
+    endpoint: NationalEndpoint, signer: TifSigner
+) -> None:
+    import asyncio
+
+    async def sign_in() -> dict[str, Any]:
+        transport = httpx.MockTransport(endpoint)
+        async with httpx.AsyncClient(transport=transport, base_url="http://centre.test") as client:
+            pos = Pos(httpx.Client(), signer)  # only for building the envelope
+            body = pos.envelope("9001", {"signIn": {"opter_no": "0001"}})
+            response = await client.post(PATH, json=body, headers=signer.headers())
+            answer: dict[str, Any] = response.json()
+            pos.client.close()
+            return answer
+
+    assert asyncio.run(sign_in())["output"]["signinoutb"]["sign_no"]
