@@ -137,7 +137,7 @@ class Certificate(_NoPickle):
             )
         self.public_key: RsaPublicKey = RsaPublicKey(key)
         self.fingerprint: str = self.public_key.fingerprint
-        # WeChat Pay writes serials as upper-case hex without leading zeros trimmed by the header.
+        # Upper-case hex, as WeChat Pay writes serials (look-ups compare the number, not the text).
         self.serial_hex: str = format(cert.serial_number, "X")
 
     @property
