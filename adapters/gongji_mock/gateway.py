@@ -1,0 +1,94 @@
+"""``MockGateway``: the mock's public face. One object holds the centre's state and
+answers every protocol it speaks, routed by path; integrators and tests use it in
+process through ``transport()``, and ``gongji mock serve`` puts it behind uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from gongji.identity import IdNumber
+from gongji.money import Fen
+from gongji_mock.centre import Centre, Clock
+from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
+from gongji_mock.national import PATH as NATIONAL_PATH
+from gongji_mock.national import NationalEndpoint
+
+#: The TIF caller the mock knows out of the box. Test values, published on purpose:
+#: the mock moves no real money, and a POS rehearsing against it needs them.
+DEFAULT_PAASID = "gongji-mock"
+DEFAULT_TIF_SECRET = "gongji-mock-tif-secret"  # noqa: S105 - a documented test credential
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class MockGateway:
+    """An insurance centre (and, as the mock grows, WeChat Pay and Alipay) over one dataset."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        clock: Clock | None = None,
+        tif_secrets: dict[str, str] | None = None,
+    ) -> None:
+        self.centre = Centre(dataset) if clock is None else Centre(dataset, clock=clock)
+        self.national = NationalEndpoint(
+            self.centre, secrets_by_paasid=tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET}
+        )
+        # Exact paths first; each protocol owns its own path or prefix.
+        self._routes: dict[str, Handler] = {NATIONAL_PATH: self.national}
+
+    @classmethod
+    def demo(cls) -> MockGateway:
+        """The Zhang family of seed 000, in Dalian."""
+        return cls(demo_dataset())
+
+    @classmethod
+    def load(cls, path: str | Path) -> MockGateway:
+        """A mock over a dataset file (docs/reference/dataset.md); bad data fails with the line."""
+        return cls(load_dataset(Path(path)))
+
+    # ------------------------------------------------------------ serving
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request, whatever protocol it speaks."""
+        handler = self._routes.get(request.url.path)
+        if handler is None:
+            return httpx.Response(
+                404,
+                json={
+                    "error": "not_found",
+                    "message": f"The mock serves no {request.url.path[:80]!r}.",
+                },
+            )
+        return handler(request)
+
+    def transport(self) -> httpx.MockTransport:
+        """An in-process transport for ``httpx.Client`` and ``httpx.AsyncClient``."""
+        return httpx.MockTransport(self.handle)
+
+    # ------------------------------------------------------------ for tests and integrators
+
+    def balance(self, id_number: str) -> Fen:
+        """The personal account's balance on the mock's ledger."""
+        return self.centre.ledger.balance(IdNumber(id_number))
+
+    def check(self) -> list[str]:
+        """Invariant violations of the ledger; empty when it is sound."""
+        return self.centre.ledger.check()
+
+    def issue_e_voucher(self, id_number: str) -> str:
+        """A fresh e-voucher token (five minutes, one settlement), as a patient's app shows it."""
+        return self.centre.issue_e_voucher(id_number)
+
+    def psn_no(self, id_number: str) -> str:
+        """The centre's person number for an ID number."""
+        return self.national.psn_no(id_number)
+
+    def __repr__(self) -> str:
+        people = len(self.centre.dataset.people)
+        return f"MockGateway(policy={self.centre.dataset.policy.id!r}, people={people})"
