@@ -39,8 +39,18 @@ class MockGateway:
         self.national = NationalEndpoint(
             self.centre, secrets_by_paasid=tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET}
         )
-        # Exact paths first; each protocol owns its own path or prefix.
-        self._routes: dict[str, Handler] = {NATIONAL_PATH: self.national}
+        # Each protocol owns an exact path or a path prefix (e.g. "/v3/" for WeChat Pay).
+        self._routes: dict[str, Handler] = {}
+        self._prefixes: list[tuple[str, Handler]] = []
+        self.mount(NATIONAL_PATH, self.national)
+
+    def mount(self, path: str, handler: Handler) -> None:
+        """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``."""
+        if path.endswith("/"):
+            self._prefixes.append((path, handler))
+            self._prefixes.sort(key=lambda route: -len(route[0]))  # the longest prefix wins
+        else:
+            self._routes[path] = handler
 
     @classmethod
     def demo(cls) -> MockGateway:
@@ -56,13 +66,16 @@ class MockGateway:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request, whatever protocol it speaks."""
-        handler = self._routes.get(request.url.path)
+        path = request.url.path
+        handler = self._routes.get(path) or next(
+            (h for prefix, h in self._prefixes if path.startswith(prefix)), None
+        )
         if handler is None:
             return httpx.Response(
                 404,
                 json={
                     "error": "not_found",
-                    "message": f"The mock serves no {request.url.path[:80]!r}.",
+                    "message": f"The mock serves no {path[:80]!r}.",
                 },
             )
         return handler(request)

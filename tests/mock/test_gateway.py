@@ -123,3 +123,16 @@ def test_load_refuses_a_bad_dataset_naming_the_file(tmp_path: Path) -> None:
 
 def test_repr_shows_no_person_data() -> None:
     assert repr(MockGateway.demo()) == "MockGateway(policy='liaoning-dalian-2025', people=7)"
+
+
+def test_a_protocol_mounted_on_a_prefix_serves_every_path_under_it() -> None:
+    mock = MockGateway.demo()
+    mock.mount("/v3/", lambda request: httpx.Response(200, text=f"wechat {request.url.path}"))
+    mock.mount("/v3/med-ins/", lambda request: httpx.Response(200, text="med-ins"))
+    with httpx.Client(transport=mock.transport(), base_url="http://mock.test") as client:
+        assert (
+            client.get("/v3/pay/transactions/out-trade-no/T1").text
+            == "wechat /v3/pay/transactions/out-trade-no/T1"
+        )
+        assert client.get("/v3/med-ins/orders").text == "med-ins"
+        assert client.get("/v2/x").status_code == 404
