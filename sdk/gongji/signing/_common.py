@@ -30,7 +30,9 @@ class NonceCache(Protocol):
     holds it within one.
     """
 
-    def seen_before(self, nonce: str, *, now: float, window_seconds: int) -> bool: ...
+    def seen_before(
+        self, nonce: str, *, now: float, window_seconds: int
+    ) -> bool: ...  # float-ok: unix time
 
 
 class MemoryNonceCache:

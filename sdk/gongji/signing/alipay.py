@@ -17,7 +17,6 @@ names the signing certificate by ``alipay_cert_sn``.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 import functools
 import json
@@ -30,7 +29,13 @@ import httpx
 from gongji.errors import ConfigError, InvalidInput, SignatureError
 from gongji.signing._common import Clock, system_clock
 from gongji.signing.alipay_certs import AlipayPublicKeys, alipay_cert_sn, alipay_root_cert_sn
-from gongji.signing.keys import Certificate, RsaPrivateKey, RsaPublicKey, load_certificate
+from gongji.signing.keys import (
+    Certificate,
+    RsaPrivateKey,
+    RsaPublicKey,
+    decode_rsa_signature,
+    load_certificate,
+)
 
 __all__ = [
     "AlipayAuth",
@@ -371,15 +376,7 @@ def response_content(raw: bytes, method: str) -> tuple[bytes, str | None, str | 
 
 
 def _decode_sign(sign: str, key: RsaPublicKey, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(sign, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != key.bits // 8:
-        raise SignatureError(
-            f"{what} sign is malformed or truncated ({len(sign)} base64 characters)."
-        )
-    return raw
+    return decode_rsa_signature(sign, key, what, field="sign")
 
 
 class AlipayVerifier:

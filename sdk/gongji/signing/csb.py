@@ -126,7 +126,7 @@ def verify_csb_request(
     params: Iterable[tuple[str, str]],
     *,
     secrets_by_access_key: Mapping[str, str],
-    now: float,
+    now: float,  # float-ok: unix time, not money
     tolerance_seconds: int = 300,
     nonce_cache: NonceCache | None = None,
 ) -> str:

@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from gongji.errors import ConfigError
+from gongji.errors import ConfigError, SignatureError
 
 _PKCS1V15 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
@@ -297,3 +297,19 @@ def load_certificate_chain(source: _Source) -> list[x509.Certificate]:
             "The certificate chain could not be loaded as PEM.",
             next_step="Configure the root certificate file exactly as the gateway published it.",
         ) from None
+
+
+def decode_rsa_signature(
+    encoded: str, key: RsaPublicKey, what: str, field: str = "signature"
+) -> bytes:
+    """A base64 RSA signature as bytes of the key's size; ``SignatureError`` if malformed or short."""
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != key.bits // 8:
+        raise SignatureError(
+            f"{what} {field} is malformed or truncated ({len(encoded)} base64 characters, "
+            f"expected {key.bits // 8} bytes)."
+        )
+    return raw

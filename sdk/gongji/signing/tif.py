@@ -101,7 +101,7 @@ def verify_tif_headers(
     headers: Mapping[str, str],
     *,
     secrets_by_paasid: Mapping[str, str],
-    now: float,
+    now: float,  # float-ok: unix time, not money
     tolerance_seconds: int = 300,
     nonce_cache: NonceCache | None = None,
 ) -> str:

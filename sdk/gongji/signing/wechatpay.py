@@ -40,7 +40,7 @@ from gongji.signing._common import (
     require_header,
     system_clock,
 )
-from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
+from gongji.signing.keys import RsaPrivateKey, RsaPublicKey, decode_rsa_signature
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
@@ -55,7 +55,7 @@ SIGNATURE_TYPE = "wechatpay-signature-type"
 _AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
 
 
-def _utc(seconds: float) -> datetime.datetime:
+def _utc(seconds: float) -> datetime.datetime:  # float-ok: unix time, not money
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
 
 
@@ -105,16 +105,7 @@ class WechatPayMerchant:
 
 
 def _decode_signature(encoded: str, key: RsaPublicKey, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != key.bits // 8:
-        raise SignatureError(
-            f"{what} signature is malformed or truncated ({len(encoded)} base64 characters, "
-            f"expected {key.bits // 8} bytes)."
-        )
-    return raw
+    return decode_rsa_signature(encoded, key, what)
 
 
 def verify_platform_signature(
@@ -401,7 +392,7 @@ def verify_authorization(
     authorization: str,
     *,
     merchant_keys: Mapping[tuple[str, str], RsaPublicKey],
-    now: float,
+    now: float,  # float-ok: unix time, not money
     tolerance_seconds: int = CALLBACK_TOLERANCE_SECONDS,
     nonce_cache: NonceCache | None = None,
 ) -> str:
