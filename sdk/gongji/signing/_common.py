@@ -15,6 +15,9 @@ from typing import Protocol
 
 from gongji.errors import SignatureError
 
+#: Seconds since the epoch, as time.time() gives them. A time, never money.
+UnixTime = float  # float-ok
+
 #: Seconds since the epoch; injectable so tests never sleep and never depend on the wall clock.
 Clock = Callable[[], float]
 
@@ -30,9 +33,7 @@ class NonceCache(Protocol):
     holds it within one.
     """
 
-    def seen_before(
-        self, nonce: str, *, now: float, window_seconds: int
-    ) -> bool: ...  # float-ok: unix time
+    def seen_before(self, nonce: str, *, now: UnixTime, window_seconds: int) -> bool: ...
 
 
 class MemoryNonceCache:
@@ -45,7 +46,7 @@ class MemoryNonceCache:
         self._lock = threading.Lock()
         self._max_entries = max_entries
 
-    def seen_before(self, nonce: str, *, now: float, window_seconds: int) -> bool:
+    def seen_before(self, nonce: str, *, now: UnixTime, window_seconds: int) -> bool:
         with self._lock:
             horizon = now - window_seconds
             # Entries are in insertion order, which is time order for one clock: drop the stale head.
@@ -117,7 +118,7 @@ def require_header(headers: Mapping[str, str], name: str, what: str) -> str:
 
 
 def check_timestamp(
-    raw: str, *, now: float, tolerance_seconds: int, what: str, milliseconds: bool = False
+    raw: str, *, now: UnixTime, tolerance_seconds: int, what: str, milliseconds: bool = False
 ) -> int:
     """Parse a decimal timestamp header and refuse it outside ``now ± tolerance``."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 16:
@@ -139,7 +140,7 @@ def check_timestamp(
 
 
 def check_replay(
-    cache: NonceCache | None, nonce: str, *, now: float, window_seconds: int, what: str
+    cache: NonceCache | None, nonce: str, *, now: UnixTime, window_seconds: int, what: str
 ) -> None:
     """Refuse a nonce already seen in the window; no-op without a cache."""
     if cache is not None and cache.seen_before(nonce, now=now, window_seconds=window_seconds):

@@ -23,6 +23,7 @@ from gongji.identity import mask_secret
 from gongji.signing._common import (
     Clock,
     NonceCache,
+    UnixTime,
     check_replay,
     check_timestamp,
     lower_keys,
@@ -126,7 +127,7 @@ def verify_csb_request(
     params: Iterable[tuple[str, str]],
     *,
     secrets_by_access_key: Mapping[str, str],
-    now: float,  # float-ok: unix time, not money
+    now: UnixTime,
     tolerance_seconds: int = 300,
     nonce_cache: NonceCache | None = None,
 ) -> str:

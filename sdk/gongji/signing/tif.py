@@ -20,6 +20,7 @@ from gongji.identity import mask_secret
 from gongji.signing._common import (
     Clock,
     NonceCache,
+    UnixTime,
     check_replay,
     check_timestamp,
     lower_keys,
@@ -101,7 +102,7 @@ def verify_tif_headers(
     headers: Mapping[str, str],
     *,
     secrets_by_paasid: Mapping[str, str],
-    now: float,  # float-ok: unix time, not money
+    now: UnixTime,
     tolerance_seconds: int = 300,
     nonce_cache: NonceCache | None = None,
 ) -> str:

@@ -33,6 +33,7 @@ from gongji.errors import ConfigError, SignatureError
 from gongji.signing._common import (
     Clock,
     NonceCache,
+    UnixTime,
     check_replay,
     check_timestamp,
     lower_keys,
@@ -55,7 +56,7 @@ SIGNATURE_TYPE = "wechatpay-signature-type"
 _AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
 
 
-def _utc(seconds: float) -> datetime.datetime:  # float-ok: unix time, not money
+def _utc(seconds: UnixTime) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
 
 
@@ -392,7 +393,7 @@ def verify_authorization(
     authorization: str,
     *,
     merchant_keys: Mapping[tuple[str, str], RsaPublicKey],
-    now: float,  # float-ok: unix time, not money
+    now: UnixTime,
     tolerance_seconds: int = CALLBACK_TOLERANCE_SECONDS,
     nonce_cache: NonceCache | None = None,
 ) -> str:
