@@ -12,11 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[cli]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,mock]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,mock]'
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)

@@ -32,12 +32,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = policy_commands.add_parser("show", help="show one pack, with what it extends resolved")
     show.add_argument("pack", help="a pack id, or the path of a pack file")
     commands.add_parser("plugins", help="list the loaded plugins and where they come from")
+    mock = commands.add_parser(
+        "mock", help="the mock gateway: an insurance centre, WeChat Pay and Alipay"
+    )
+    mock_commands = mock.add_subparsers(dest="mock_command", required=True)
+    serve = mock_commands.add_parser("serve", help="serve the mock over HTTP (extra: mock)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8930, help="port (default 8930; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args.json)
         if args.command == "policy":
             return _policy(args.policy_command, getattr(args, "pack", None), args.json)
+        if args.command == "mock":
+            return _mock_serve(args.host, args.port, args.data, args.json)
         return _plugins(args.json)
     except GongjiError as exc:
         label = getattr(exc, "rule", "") or exc.code
@@ -202,6 +218,25 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     path = Path(pack_ref)
     pack = registry.load_file(path) if path.suffix == ".toml" else registry.get(pack_ref)
     print(json.dumps(pack_table(pack), ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def _mock_serve(host: str, port: int, data: str | None, as_json: bool) -> int:
+    from gongji_mock import MockGateway
+    from gongji_mock.asgi import bind, make_server
+    from gongji_mock.gateway import DEFAULT_PAASID
+
+    mock = MockGateway.load(data) if data else MockGateway.demo()
+    server = make_server(mock, bind(host, port))
+    # The first line says where the mock listens (with --port 0, the port the system chose).
+    if as_json:
+        print(json.dumps({"url": server.url, "paasid": DEFAULT_PAASID}), flush=True)
+    else:
+        print(
+            f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; test data, no real money)",
+            flush=True,
+        )
+    server.run()  # uvicorn stops cleanly on Ctrl-C and SIGTERM
     return 0
 
 

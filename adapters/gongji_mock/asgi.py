@@ -1,0 +1,136 @@
+"""The mock over real HTTP: a small ASGI app around ``MockGateway.handle``, served by uvicorn.
+
+The same transport-free core answers in process (``mock.transport()``) and here;
+this module only turns ASGI messages into an ``httpx.Request`` and back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import httpx
+
+from gongji.errors import ConfigError
+from gongji_mock.gateway import MockGateway
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 2_000_000
+
+
+class MockApp:
+    """ASGI 3 application over one ``MockGateway``."""
+
+    def __init__(self, mock: MockGateway) -> None:
+        self.mock = mock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                await _reply(send, httpx.Response(413, json={"error": "too_large"}))
+                return
+            if not message.get("more_body"):
+                break
+        request = httpx.Request(
+            scope["method"],
+            httpx.URL(
+                scheme=scope.get("scheme", "http"),
+                host=(scope.get("server") or ("127.0.0.1", 0))[0],
+                port=(scope.get("server") or ("127.0.0.1", 0))[1],
+                path=scope["path"],
+                query=scope.get("query_string", b""),
+            ),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            content=bytes(body),
+        )
+        # The core holds locks and does no I/O: run it off the event loop so that
+        # concurrent tills are not serialised behind one slow request.
+        response = await asyncio.to_thread(self.mock.handle, request)
+        await _reply(send, response)
+
+
+async def _reply(send: Send, response: httpx.Response) -> None:
+    body = response.content
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in response.headers.items()
+        if k.lower() not in ("content-length", "transfer-encoding")
+    ]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; with port 0 the system picks a free one (``getsockname()`` tells)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}).",
+            next_step="Choose another --port, or stop what is using this one.",
+        ) from None
+    # Listening before uvicorn starts: clients that connect early wait in the backlog
+    # instead of being refused, so a caller never has to sleep until the server is up.
+    sock.listen(128)
+    return sock
+
+
+def make_server(mock: MockGateway, sock: socket.socket) -> Any:
+    """A uvicorn ``Server`` for the mock on an already bound socket (extra ``mock``)."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise ConfigError(
+            "Serving the mock over HTTP needs uvicorn, which is not installed.",
+            next_step="Install the extra: pip install 'gongji[mock]'.",
+        ) from None
+    config = uvicorn.Config(MockApp(mock), log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    return _BoundServer(server, sock)
+
+
+class _BoundServer:
+    """A uvicorn server and its socket: ``run()`` blocks, ``should_exit = True`` stops it."""
+
+    def __init__(self, server: Any, sock: socket.socket) -> None:
+        self.server = server
+        self.sock = sock
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def run(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    def stop(self) -> None:
+        self.server.should_exit = True

@@ -1,0 +1,136 @@
+"""The mock over real HTTP (uvicorn on 127.0.0.1, an ephemeral port), in a thread and
+through the real `gongji mock serve` entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gongji.signing.tif import TifSigner
+from gongji_mock import MockGateway
+from gongji_mock.asgi import bind, make_server
+from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
+from gongji_mock.national import PATH
+from tests.mock.test_gateway import envelope
+
+GONGJI = shutil.which("gongji", path=str(Path(sys.executable).parent)) or "gongji"
+SIGN_IN = {"signIn": {"opter_no": "001", "mac": "", "ip": ""}}
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[MockGateway, str]]:
+    mock = MockGateway.demo()
+    server = make_server(mock, bind("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield mock, server.url
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def test_national_sign_in_over_real_http(served: tuple[MockGateway, str]) -> None:
+    mock, url = served
+    signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        response = client.post(
+            PATH,
+            content=envelope("9001", "H21020200001202611230900000001", SIGN_IN),
+            headers=signer.headers(),
+        )
+    assert response.status_code == 200
+    assert response.json()["infcode"] == 0
+    assert mock.check() == []
+
+
+def test_unsigned_request_over_http_is_refused_with_401(served: tuple[MockGateway, str]) -> None:
+    _, url = served
+    with httpx.Client(base_url=url, timeout=10) as client:
+        response = client.post(
+            PATH, content=envelope("9001", "H21020200001202611230900000001", SIGN_IN)
+        )
+    assert response.status_code == 401
+    assert response.json()["infcode"] == -1
+
+
+def test_twenty_concurrent_clients_are_all_answered(served: tuple[MockGateway, str]) -> None:
+    _, url = served
+    signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
+    codes: list[int] = []
+
+    def till(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            body = envelope("9001", f"H2102020000120261123090000{n:04d}", SIGN_IN)
+            codes.append(
+                client.post(PATH, content=body, headers=signer.headers()).json()["infcode"]
+            )
+
+    tills = [threading.Thread(target=till, args=(n,)) for n in range(20)]
+    for t in tills:
+        t.start()
+    for t in tills:
+        t.join(timeout=30)
+    assert codes == [0] * 20
+
+
+def test_gongji_mock_serve_entry_point_serves_and_stops() -> None:
+    process = subprocess.Popen(
+        [GONGJI, "--json", "mock", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = json.loads(process.stdout.readline())["url"]
+        signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            answer = client.post(
+                PATH,
+                content=envelope("9001", "H21020200001202611230900000001", SIGN_IN),
+                headers=signer.headers(),
+            )
+        assert answer.json()["infcode"] == 0
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=10)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: -15, no traceback.
+    assert process.returncode in (0, -15)
+    assert "Traceback" not in errors
+
+
+def test_mock_serve_with_a_bad_dataset_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "family.toml"
+    bad.write_text(
+        'policy = "liaoning-dalian-2025"\n[[person]]\nid_number = "1"\n', encoding="utf-8"
+    )
+    result = subprocess.run(
+        [GONGJI, "mock", "serve", "--port", "0", "--data", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "family.toml" in result.stderr
+
+
+def test_mock_serve_with_a_missing_dataset_is_a_one_line_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [GONGJI, "mock", "serve", "--port", "0", "--data", str(tmp_path / "missing.toml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "cannot be read" in result.stderr
