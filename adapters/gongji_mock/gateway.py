@@ -16,6 +16,8 @@ from gongji_mock.centre import Centre, Clock
 from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
+from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
+from gongji_mock.wechatpay import WechatPayEndpoint
 
 #: The TIF caller the mock knows out of the box. Test values, published on purpose:
 #: the mock moves no real money, and a POS rehearsing against it needs them.
@@ -43,10 +45,15 @@ class MockGateway:
         self._routes: dict[str, Handler] = {}
         self._prefixes: list[tuple[str, Handler]] = []
         self.mount(NATIONAL_PATH, self.national)
+        # The payment channels keep the centre's time, so moving it moves their windows too.
+        self.wechatpay = WechatPayEndpoint(clock=lambda: self.centre.clock().timestamp())
+        self.mount(WECHATPAY_PREFIX, self.wechatpay)
 
     def mount(self, path: str, handler: Handler) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``."""
         if path.endswith("/"):
+            # Mounting a path again replaces what was there.
+            self._prefixes = [(p, h) for p, h in self._prefixes if p != path]
             self._prefixes.append((path, handler))
             self._prefixes.sort(key=lambda route: -len(route[0]))  # the longest prefix wins
         else:
