@@ -59,7 +59,19 @@ class MockApp:
         )
         # The core holds locks and does no I/O: run it off the event loop so that
         # concurrent tills are not serialised behind one slow request.
-        response = await asyncio.to_thread(self.mock.handle, request)
+        try:
+            response = await asyncio.to_thread(self.mock.handle, request)
+        except httpx.TransportError:
+            # A timeout or dropped-answer fault: over HTTP the connection is cut mid-answer,
+            # which a client sees as a transport error, exactly as with a real lost reply.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"1000")],
+                }
+            )
+            raise
         await _reply(send, response)
 
 

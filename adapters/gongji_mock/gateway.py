@@ -5,15 +5,20 @@ process through ``transport()``, and ``gongji mock serve`` puts it behind uvicor
 
 from __future__ import annotations
 
+import datetime
+import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import msgspec
 
 from gongji.identity import IdNumber
 from gongji.money import Fen
 from gongji_mock.centre import Centre, Clock
 from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
+from gongji_mock.faults import Decision, FaultKind, Faults
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
 from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
@@ -36,21 +41,32 @@ class MockGateway:
         *,
         clock: Clock | None = None,
         tif_secrets: dict[str, str] | None = None,
+        faults: Faults | None = None,
     ) -> None:
-        self.centre = Centre(dataset) if clock is None else Centre(dataset, clock=clock)
+        self.faults = faults or Faults()
+        base = clock or _utc_now
+        # The clock_skew fault moves the centre's clock, and with it token expiry and the TIF window.
+        self.centre = Centre(
+            dataset, clock=lambda: base() + datetime.timedelta(seconds=self.faults.skew_seconds)
+        )
         self.national = NationalEndpoint(
             self.centre, secrets_by_paasid=tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET}
         )
         # Each protocol owns an exact path or a path prefix (e.g. "/v3/" for WeChat Pay).
         self._routes: dict[str, Handler] = {}
         self._prefixes: list[tuple[str, Handler]] = []
+        self._targets: dict[str, str] = {}
         self.mount(NATIONAL_PATH, self.national)
         # The payment channels keep the centre's time, so moving it moves their windows too.
         self.wechatpay = WechatPayEndpoint(clock=lambda: self.centre.clock().timestamp())
         self.mount(WECHATPAY_PREFIX, self.wechatpay)
 
-    def mount(self, path: str, handler: Handler) -> None:
-        """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``."""
+    def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
+        """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
+
+        ``target`` names the protocol for fault rules (national, wechatpay, alipay).
+        """
+        self._targets[path] = target or _TARGET_BY_PATH.get(path, "*")
         if path.endswith("/"):
             # Mounting a path again replaces what was there.
             self._prefixes = [(p, h) for p, h in self._prefixes if p != path]
@@ -72,20 +88,22 @@ class MockGateway:
     # ------------------------------------------------------------ serving
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request, whatever protocol it speaks."""
+        """Answer one request, whatever protocol it speaks, with the faults in force."""
         path = request.url.path
-        handler = self._routes.get(path) or next(
-            (h for prefix, h in self._prefixes if path.startswith(prefix)), None
-        )
-        if handler is None:
-            return httpx.Response(
-                404,
-                json={
-                    "error": "not_found",
-                    "message": f"The mock serves no {path[:80]!r}.",
-                },
-            )
-        return handler(request)
+        if path in self._routes:
+            mounted, handler = path, self._routes[path]
+        else:
+            found = next(((p, h) for p, h in self._prefixes if path.startswith(p)), None)
+            if found is None:
+                return httpx.Response(
+                    404,
+                    json={"error": "not_found", "message": f"The mock serves no {path[:80]!r}."},
+                )
+            mounted, handler = found
+        if not self.faults.rules:
+            return handler(request)
+        target = self._targets.get(mounted, "*")
+        return _with_faults(self.faults.decide(target, _code_of(target, request)), handler, request)
 
     def transport(self) -> httpx.MockTransport:
         """An in-process transport for ``httpx.Client`` and ``httpx.AsyncClient``."""
@@ -112,3 +130,65 @@ class MockGateway:
     def __repr__(self) -> str:
         people = len(self.centre.dataset.people)
         return f"MockGateway(policy={self.centre.dataset.policy.id!r}, people={people})"
+
+
+_TARGET_BY_PATH = {NATIONAL_PATH: "national", "/v3/": "wechatpay", "/gateway.do": "alipay"}
+
+
+class _Infno(msgspec.Struct):
+    infno: str = ""
+
+
+def _code_of(target: str, request: httpx.Request) -> str:
+    """What a fault rule's ``code`` matches: the infno, the Alipay method, or the path."""
+    if target == "national":
+        try:
+            return msgspec.json.decode(request.content, type=_Infno).infno
+        except msgspec.DecodeError:
+            return ""
+    if target == "alipay":
+        form = dict(urllib.parse.parse_qsl(request.content.decode("utf-8", "replace")))
+        return request.url.params.get("method") or form.get("method", "")
+    return request.url.path
+
+
+def _with_faults(decision: Decision, handler: Handler, request: httpx.Request) -> httpx.Response:
+    if decision.latency_ms:
+        time.sleep(decision.latency_ms / 1000)
+    if FaultKind.ERROR_5XX in decision:
+        return httpx.Response(
+            503, json={"error": "unavailable", "message": "mock fault: service unavailable"}
+        )
+    if FaultKind.TIMEOUT_BEFORE_COMMIT in decision:
+        raise httpx.ReadTimeout(
+            "mock fault: timed out before anything was processed", request=request
+        )
+    response = handler(request)
+    if FaultKind.DROP_AFTER_COMMIT in decision:
+        response.read()
+        raise httpx.ReadTimeout(
+            "mock fault: processed and committed, then the answer was lost", request=request
+        )
+    if FaultKind.BAD_SIGNATURE in decision:
+        return _break_signature(response)
+    return response
+
+
+def _break_signature(response: httpx.Response) -> httpx.Response:
+    """The same answer with its signature spoiled (WeChat header or Alipay ``sign``)."""
+    body = response.read()
+    headers = dict(response.headers)
+    for name in list(headers):
+        if name.lower() == "wechatpay-signature":
+            headers[name] = (
+                "A" + headers[name][1:]
+                if not headers[name].startswith("A")
+                else "B" + headers[name][1:]
+            )
+    body = body.replace(b'"sign":"', b'"sign":"X', 1)
+    headers.pop("content-length", None)
+    return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
