@@ -16,6 +16,10 @@ import msgspec
 
 from gongji.identity import IdNumber
 from gongji.money import Fen
+from gongji_mock.admin import PREFIX as ADMIN_PREFIX
+from gongji_mock.admin import AdminEndpoint
+from gongji_mock.alipay import PATH as ALIPAY_PATH
+from gongji_mock.alipay import AlipayEndpoint
 from gongji_mock.centre import Centre, Clock
 from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
 from gongji_mock.faults import Decision, FaultKind, Faults
@@ -57,9 +61,12 @@ class MockGateway:
         self._prefixes: list[tuple[str, Handler]] = []
         self._targets: dict[str, str] = {}
         self.mount(NATIONAL_PATH, self.national)
+        self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
         # The payment channels keep the centre's time, so moving it moves their windows too.
         self.wechatpay = WechatPayEndpoint(clock=lambda: self.centre.clock().timestamp())
         self.mount(WECHATPAY_PREFIX, self.wechatpay)
+        self.alipay = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
+        self.mount(ALIPAY_PATH, self.alipay)
 
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
@@ -100,9 +107,9 @@ class MockGateway:
                     json={"error": "not_found", "message": f"The mock serves no {path[:80]!r}."},
                 )
             mounted, handler = found
-        if not self.faults.rules:
-            return handler(request)
         target = self._targets.get(mounted, "*")
+        if not self.faults.rules or target == "admin":  # the admin endpoint never misbehaves
+            return handler(request)
         return _with_faults(self.faults.decide(target, _code_of(target, request)), handler, request)
 
     def transport(self) -> httpx.MockTransport:

@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
     )
+    serve.add_argument("--faults", help="a faults file (docs/reference/mock-faults.md)")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "policy":
             return _policy(args.policy_command, getattr(args, "pack", None), args.json)
         if args.command == "mock":
-            return _mock_serve(args.host, args.port, args.data, args.json)
+            return _mock_serve(args.host, args.port, args.data, args.faults, args.json)
         return _plugins(args.json)
     except GongjiError as exc:
         label = getattr(exc, "rule", "") or exc.code
@@ -221,12 +222,17 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     return 0
 
 
-def _mock_serve(host: str, port: int, data: str | None, as_json: bool) -> int:
+def _mock_serve(host: str, port: int, data: str | None, faults: str | None, as_json: bool) -> int:
     from gongji_mock import MockGateway
     from gongji_mock.asgi import bind, make_server
+    from gongji_mock.dataset import demo_dataset, load_dataset
+    from gongji_mock.faults import Faults
     from gongji_mock.gateway import DEFAULT_PAASID
 
-    mock = MockGateway.load(data) if data else MockGateway.demo()
+    mock = MockGateway(
+        load_dataset(data) if data else demo_dataset(),
+        faults=Faults.load(faults) if faults else None,
+    )
     server = make_server(mock, bind(host, port))
     # The first line says where the mock listens (with --port 0, the port the system chose).
     if as_json:

@@ -134,3 +134,44 @@ def test_mock_serve_with_a_missing_dataset_is_a_one_line_error(tmp_path: Path) -
     )
     assert result.returncode == 1
     assert "cannot be read" in result.stderr
+
+
+def test_mock_serve_with_a_bad_faults_file_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "faults.toml"
+    bad.write_text('[[fault]]\nkind = "meteor"\n', encoding="utf-8")
+    result = subprocess.run(
+        [GONGJI, "mock", "serve", "--port", "0", "--faults", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "faults.toml" in result.stderr
+
+
+def test_mock_serve_applies_a_faults_file(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.toml"
+    faults.write_text(
+        '[[fault]]\nkind = "error_5xx"\ntarget = "national"\ntimes = 1\n', encoding="utf-8"
+    )
+    process = subprocess.Popen(
+        [GONGJI, "--json", "mock", "serve", "--port", "0", "--faults", str(faults)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = json.loads(process.stdout.readline())["url"]
+        signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            body = envelope("9001", "H21020200001202611230900000001", SIGN_IN)
+            first = client.post(PATH, content=body, headers=signer.headers())
+            second = client.post(PATH, content=body, headers=signer.headers())
+            injected = client.get("/gongji-admin/faults").json()["injected"]
+        assert (first.status_code, second.status_code) == (503, 200)
+        assert injected == {"error_5xx": 1}
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)

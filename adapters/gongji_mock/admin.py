@@ -1,0 +1,132 @@
+"""The mock's admin endpoint (``/gongji-admin/``): its state, the invariant check, and the
+faults in force, over HTTP, for integrators driving a served mock and for the dashboard.
+
+A mock-only endpoint: it moves no money, has no authentication, and the mock listens
+on 127.0.0.1 by default. ID numbers are shown masked here as everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import msgspec
+
+from gongji.errors import GongjiError
+from gongji.identity import IdNumber
+
+if TYPE_CHECKING:
+    from gongji_mock.gateway import MockGateway
+
+PREFIX = "/gongji-admin/"
+
+
+class _FaultRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    kind: str
+    target: str = "*"
+    code: str = "*"
+    percent: int = 100
+    times: int | None = None
+    latency_ms: int = 0
+    skew_seconds: int = 0
+
+
+class _VoucherRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id_number: str
+
+
+class AdminEndpoint:
+    def __init__(self, mock: MockGateway) -> None:
+        self.mock = mock
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        what = request.url.path[len(PREFIX) :].strip("/")
+        try:
+            if what == "check" and request.method == "GET":
+                return httpx.Response(200, json={"violations": self.mock.check()})
+            if what == "state" and request.method == "GET":
+                return httpx.Response(200, json=self.state())
+            if what == "faults":
+                return self._faults(request)
+            if what == "e-voucher" and request.method == "POST":
+                body = msgspec.json.decode(request.content, type=_VoucherRequest)
+                return httpx.Response(
+                    200, json={"token": self.mock.issue_e_voucher(body.id_number)}
+                )
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return httpx.Response(400, json={"error": "bad_request", "message": str(exc)[:200]})
+        except GongjiError as exc:
+            return httpx.Response(400, json={"error": exc.code, "message": str(exc)})
+        return httpx.Response(
+            404, json={"error": "not_found", "message": f"No admin resource {what[:40]!r}."}
+        )
+
+    def _faults(self, request: httpx.Request) -> httpx.Response:
+        faults = self.mock.faults
+        if request.method == "POST":
+            rule = msgspec.json.decode(request.content, type=_FaultRequest)
+            faults.add(**msgspec.structs.asdict(rule))
+        elif request.method == "DELETE":
+            faults.clear()
+        elif request.method != "GET":
+            return httpx.Response(405, json={"error": "method_not_allowed"})
+        return httpx.Response(
+            200, json={"faults": faults.describe(), "injected": dict(faults.injected)}
+        )
+
+    def state(self) -> dict[str, Any]:
+        centre = self.mock.centre
+        dataset = centre.dataset
+        people = []
+        for number, person in dataset.people.items():
+            people.append(
+                {
+                    "id": number.masked,
+                    "psn_no": self.mock.psn_no(number),
+                    "insurance": person.insurance.kind.value,
+                    "status": person.insurance.status.value,
+                    "region": person.insurance.region,
+                    "balance": centre.ledger.balance(number).to_yuan()
+                    if person.account is not None
+                    else None,
+                }
+            )
+        bindings = [
+            {
+                "owner": b.owner.masked,
+                "beneficiary": b.beneficiary.masked,
+                "relation": b.relation.value,
+                "status": b.status.value,
+                "priority": b.priority,
+                "per_transaction_limit": None
+                if b.per_transaction_limit is None
+                else b.per_transaction_limit.to_yuan(),
+            }
+            for b in dataset.bindings
+        ]
+        transactions = [
+            {
+                "number": t.number,
+                "kind": t.kind,
+                "settlement_id": t.settlement_id,
+                "total": t.total.to_yuan(),
+                "postings": [
+                    {
+                        "account": p.account.masked
+                        if isinstance(p.account, IdNumber)
+                        else p.account,
+                        "amount": p.amount.to_yuan(),
+                    }
+                    for p in t.postings
+                ],
+            }
+            for t in centre.ledger.transactions
+        ]
+        return {
+            "policy": dataset.policy.id,
+            "people": people,
+            "bindings": bindings,
+            "ledger": transactions,
+            "violations": self.mock.check(),
+            "faults": self.mock.faults.describe(),
+        }
