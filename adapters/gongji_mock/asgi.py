@@ -45,15 +45,14 @@ class MockApp:
                 return
             if not message.get("more_body"):
                 break
+        # The exact target bytes the client sent: signatures (WeChat Pay) cover path and query.
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        host, port = scope.get("server") or ("127.0.0.1", 0)
         request = httpx.Request(
             scope["method"],
-            httpx.URL(
-                scheme=scope.get("scheme", "http"),
-                host=(scope.get("server") or ("127.0.0.1", 0))[0],
-                port=(scope.get("server") or ("127.0.0.1", 0))[1],
-                path=scope["path"],
-                query=scope.get("query_string", b""),
-            ),
+            httpx.URL(scheme=scope.get("scheme", "http"), host=host, port=port, raw_path=target),
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
             content=bytes(body),
         )

@@ -175,3 +175,30 @@ def test_mock_serve_applies_a_faults_file(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+def test_signed_wechat_pay_request_verifies_over_real_http(served: tuple[MockGateway, str]) -> None:
+    # Signatures cover the exact path and query: the server must hand the core the bytes sent.
+    from gongji.signing.wechatpay import WechatPayAuth
+    from gongji_mock.wechatpay import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID
+
+    mock, url = served
+    wx = mock.wechatpay
+    with httpx.Client(
+        base_url=url, timeout=10, auth=WechatPayAuth(wx.merchant, wx.platform_keys())
+    ) as client:
+        paid = client.post(
+            CODEPAY_PATH,
+            json={
+                "appid": DEFAULT_APPID,
+                "mchid": DEFAULT_MCHID,
+                "description": "药品",
+                "out_trade_no": "T-HTTP-1",
+                "payer": {"auth_code": "134567890123456781"},
+                "amount": {"total": 1250, "currency": "CNY"},
+            },
+        )
+        queried = client.get(f"/v3/pay/transactions/out-trade-no/T-HTTP-1?mchid={DEFAULT_MCHID}")
+    assert paid.status_code == 200, paid.text
+    assert queried.status_code == 200, queried.text
+    assert queried.json()["amount"]["total"] == 1250
