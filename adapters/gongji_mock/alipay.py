@@ -48,7 +48,8 @@ from gongji.signing.alipay import (
 from gongji.signing.alipay_certs import AlipayPublicKeys
 from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
 from gongji_mock import alipay_wire as wire
-from gongji_mock.wechatpay import Outcome, test_rsa_key
+from gongji_mock.codes import Outcome, outcome_by_pattern
+from gongji_mock.testkeys import test_rsa_key
 
 PATH = "/gateway.do"
 #: The test app the mock knows out of the box: published on purpose (the mock moves no money).
@@ -58,12 +59,6 @@ MAX_BODY_BYTES = 100_000
 
 _AUTH_CODE = re.compile(r"(2[5-9]|30)[0-9]{14,22}")
 _BEIJING = datetime.timezone(datetime.timedelta(hours=8))
-_BY_LAST_DIGIT = {
-    "2": Outcome.USERPAYING_THEN_PAID,
-    "3": Outcome.USERPAYING_FOREVER,
-    "4": Outcome.INSUFFICIENT_FUNDS,
-    "5": Outcome.CODE_EXPIRED,
-}
 
 Clock = Callable[[], float]
 _B = TypeVar("_B", bound=msgspec.Struct)
@@ -71,9 +66,7 @@ _B = TypeVar("_B", bound=msgspec.Struct)
 
 def outcome_of(auth_code: str) -> Outcome | None:
     """The outcome of an Alipay payment code; None unless 16-24 digits starting 25-30."""
-    if not _AUTH_CODE.fullmatch(auth_code):
-        return None
-    return _BY_LAST_DIGIT.get(auth_code[-1], Outcome.PAID)
+    return outcome_by_pattern(auth_code, _AUTH_CODE)
 
 
 class Answer(Exception):

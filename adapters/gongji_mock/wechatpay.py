@@ -21,8 +21,6 @@ bogus gateway: see docs/reference/mock-channels.md.
 from __future__ import annotations
 
 import datetime
-import enum
-import functools
 import hashlib
 import itertools
 import re
@@ -35,12 +33,11 @@ from typing import TypeVar
 import attrs
 import httpx
 import msgspec
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gongji.errors import SignatureError
 from gongji.money import ZERO, Fen
 from gongji.signing._common import MemoryNonceCache, NonceCache
-from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
+from gongji.signing.keys import RsaPublicKey
 from gongji.signing.wechatpay import (
     WechatPayMerchant,
     encrypt_resource,
@@ -49,6 +46,8 @@ from gongji.signing.wechatpay import (
 )
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import wechatpay_wire as wire
+from gongji_mock.codes import Outcome, outcome_by_pattern
+from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
 
 PREFIX = "/v3/"
 CODEPAY_PATH = "/v3/pay/transactions/codepay"
@@ -76,42 +75,9 @@ Clock = Callable[[], float]
 _S = TypeVar("_S", bound=msgspec.Struct)
 
 
-@functools.cache
-def test_rsa_key(role: str) -> RsaPrivateKey:
-    """An RSA-2048 key per role, generated once per process (about 100 ms each); never on disk."""
-    del role  # the role only keys the cache: one distinct key per role
-    return RsaPrivateKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-
-
-@functools.cache
-def test_apiv3_key() -> str:
-    """The mock's APIv3 key (32 characters), random per process."""
-    return secrets.token_hex(16)
-
-
-class Outcome(enum.Enum):
-    """What a payment code does (the last digit decides; docs/reference/mock-channels.md)."""
-
-    PAID = "paid"
-    USERPAYING_THEN_PAID = "password, then paid at the first query"
-    USERPAYING_FOREVER = "password, never entered"
-    INSUFFICIENT_FUNDS = "insufficient funds"
-    CODE_EXPIRED = "code expired"
-
-
-_BY_LAST_DIGIT = {
-    "2": Outcome.USERPAYING_THEN_PAID,
-    "3": Outcome.USERPAYING_FOREVER,
-    "4": Outcome.INSUFFICIENT_FUNDS,
-    "5": Outcome.CODE_EXPIRED,
-}
-
-
 def outcome_of(auth_code: str) -> Outcome | None:
     """The outcome of a WeChat payment code; None when it is not one (18 digits, 10-15 first)."""
-    if not _AUTH_CODE.fullmatch(auth_code):
-        return None
-    return _BY_LAST_DIGIT.get(auth_code[-1], Outcome.PAID)
+    return outcome_by_pattern(auth_code, _AUTH_CODE)
 
 
 class Refusal(Exception):
