@@ -36,6 +36,11 @@ class FaultKind(enum.StrEnum):
 
 TARGETS = frozenset({"national", "wechatpay", "alipay", "*"})
 
+#: Faults that act on a callback the mock sends, not on a request it answers.
+CALLBACK_KINDS = frozenset({FaultKind.DUPLICATE_CALLBACK, FaultKind.OUT_OF_ORDER_CALLBACKS})
+#: Faults that act on a request, decided by the router.
+REQUEST_KINDS = frozenset(FaultKind) - CALLBACK_KINDS - {FaultKind.CLOCK_SKEW}
+
 
 @frozen
 class FaultRule:
@@ -165,14 +170,16 @@ class Faults:
                 rule.skew_seconds for rule in self._rules if rule.kind is FaultKind.CLOCK_SKEW
             )
 
-    def decide(self, target: str, code: str) -> Decision:
-        """Which faults hit this request. Deterministic for a given seed and request order."""
+    def decide(
+        self, target: str, code: str, only: frozenset[FaultKind] = REQUEST_KINDS
+    ) -> Decision:
+        """Which faults of the kinds ``only`` hit this event. Deterministic for a given seed and order."""
         kinds: set[FaultKind] = set()
         latency = 0
         with self._lock:
             for index, rule in enumerate(self._rules):
-                if rule.kind is FaultKind.CLOCK_SKEW:
-                    continue  # a standing condition, not a per-request event
+                if rule.kind not in only:
+                    continue
                 if rule.target not in ("*", target) or rule.code not in ("*", code):
                     continue
                 if self._left.get(index, 1) <= 0:
@@ -204,3 +211,22 @@ def _fields(rule: FaultRule) -> dict[str, object]:
         "latency_ms": rule.latency_ms,
         "skew_seconds": rule.skew_seconds,
     }
+
+
+class CallbackOutbox(list):  # type: ignore[type-arg]
+    """The callbacks a channel has sent, in delivery order, with the callback faults applied:
+    a duplicate is delivered twice; out of order, the newest is delivered before the rest."""
+
+    def __init__(self, faults: Faults, target: str) -> None:
+        super().__init__()
+        self.faults = faults
+        self.target = target
+
+    def append(self, callback: object) -> None:
+        decision = self.faults.decide(self.target, "callback", only=CALLBACK_KINDS)
+        if FaultKind.OUT_OF_ORDER_CALLBACKS in decision:
+            self.insert(0, callback)
+        else:
+            super().append(callback)
+        if FaultKind.DUPLICATE_CALLBACK in decision:
+            super().append(callback)

@@ -22,7 +22,7 @@ from gongji_mock.alipay import PATH as ALIPAY_PATH
 from gongji_mock.alipay import AlipayEndpoint
 from gongji_mock.centre import Centre, Clock
 from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
-from gongji_mock.faults import Decision, FaultKind, Faults
+from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
 from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
@@ -67,6 +67,9 @@ class MockGateway:
         self.mount(WECHATPAY_PREFIX, self.wechatpay)
         self.alipay = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
         self.mount(ALIPAY_PATH, self.alipay)
+        # Callbacks go out through outboxes that apply the duplicate / out-of-order faults.
+        self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay")
+        self.alipay.notifications = CallbackOutbox(self.faults, "alipay")
 
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
