@@ -31,3 +31,20 @@ def test_every_rule_is_in_the_rules_explanation() -> None:
     text = (DOCS / "explanation" / "rules.md").read_text(encoding="utf-8")
     for number in range(1, 10):
         assert f"| R{number} " in text
+
+
+def _error_classes() -> list[type]:
+    import gongji.errors
+
+    return [
+        value
+        for value in vars(gongji.errors).values()
+        if isinstance(value, type) and issubclass(value, gongji.errors.GongjiError)
+    ]
+
+
+@pytest.mark.parametrize("error", _error_classes(), ids=lambda e: e.__name__)
+def test_every_error_class_is_in_the_reference_with_its_code(error: type) -> None:
+    text = (DOCS / "reference" / "errors.md").read_text(encoding="utf-8")
+    assert f"### `{error.__name__}`" in text
+    assert f"`{error.code}`" in text  # type: ignore[attr-defined]
