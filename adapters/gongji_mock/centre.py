@@ -147,7 +147,8 @@ class Centre:
         """Pre-settlement (2101/2206): the centre's own split, from its own data."""
         return self._decide(purchase, today or self.clock().date())[1]
 
-    def _decide(self, purchase: Purchase, day: datetime.date) -> tuple[Person, Quote]:
+    def context(self, purchase: Purchase, day: datetime.date) -> CheckContext:
+        """What the rules look at for this purchase, from the centre's own data."""
         holder = self.resolve(purchase.credential)
         bindings = tuple(b for b in self.dataset.bindings if b.beneficiary == holder.id)
         owners = {b.owner: self.person(b.owner) for b in bindings if b.owner in self.dataset.people}
@@ -160,7 +161,7 @@ class Centre:
             self.dataset.policy,
             YearToDate(year.eligible, year.fund_paid),
         )
-        context = CheckContext(
+        return CheckContext(
             purchase=purchase,
             holder=holder,
             policy=self.dataset.policy,
@@ -169,8 +170,11 @@ class Centre:
             bindings=bindings,
             owners=owners,
         )
+
+    def _decide(self, purchase: Purchase, day: datetime.date) -> tuple[Person, Quote]:
+        context = self.context(purchase, day)
         try:
-            return holder, assess(context)
+            return context.holder, assess(context)
         except EligibilityError as exc:
             raise CentreRefusal(
                 _ZH_BY_RULE.get(exc.rule, "不符合结算条件"), exc.message, rule=exc.rule

@@ -71,17 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(as_json: bool) -> int:
-    from gongji.demo import Household, run_story, stories, zhang_family
+    from gongji.demo import run_story, stories
     from gongji.policy import get_policy
 
     policy = get_policy("liaoning-dalian-2025")
-    household = Household(*zhang_family())
     today = datetime.date.today()
     results: list[dict[str, Any]] = []
     failures = 0
     out = _Output(as_json)
     for number, story in enumerate(stories(), 1):
-        outcome = run_story(story, household, policy, today)
+        outcome = run_story(story, today)
         problem = story.expect(outcome)
         failures += problem is not None
         results.append(

@@ -9,17 +9,15 @@ the fund's share from the Dalian pack.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from attrs import frozen
 
-from gongji.assess import CheckContext, assess
-from gongji.errors import GongjiError, InvalidInput
-from gongji.fund import fund_share
-from gongji.identity import Credential, CredentialKind, IdNumber
+from gongji.assess import assess
+from gongji.errors import GongjiError
+from gongji.identity import Credential, IdNumber
 from gongji.model import Binding, LineItem, Person, Purchase, Quote
 from gongji.money import Fen
-from gongji.policy import PolicyPack
 
 # Who is who in the demo dataset (gongji_mock/datasets/zhang-family.toml).
 ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (seed 000)
@@ -34,41 +32,6 @@ def zhang_family() -> tuple[dict[IdNumber, Person], tuple[Binding, ...], dict[st
 
     dataset = demo_dataset()
     return dict(dataset.people), dataset.bindings, dict(dataset.e_vouchers)
-
-
-@frozen
-class Household:
-    """A local stand-in for the centre's answers about one family."""
-
-    people: Mapping[IdNumber, Person]
-    bindings: tuple[Binding, ...]
-    tokens: Mapping[str, IdNumber]
-
-    def holder_of(self, credential: Credential) -> Person:
-        if credential.kind is CredentialKind.E_VOUCHER:
-            holder = self.tokens.get(credential.value)
-        else:
-            holder = credential.id_number
-        if holder is None or holder not in self.people:
-            raise InvalidInput(
-                "The credential is not known to the insurance centre.", next_step="Scan it again."
-            )
-        return self.people[holder]
-
-    def context(self, purchase: Purchase, policy: PolicyPack, today: datetime.date) -> CheckContext:
-        holder = self.holder_of(purchase.credential)
-        bindings = tuple(b for b in self.bindings if b.beneficiary == holder.id)
-        return CheckContext(
-            purchase=purchase,
-            holder=holder,
-            policy=policy,
-            today=today,
-            fund=fund_share(
-                purchase.items, holder.insurance, purchase.setting, purchase.purpose, policy
-            ),
-            bindings=bindings,
-            owners={b.owner: self.people[b.owner] for b in bindings if b.owner in self.people},
-        )
 
 
 @frozen
@@ -200,10 +163,12 @@ def stories() -> list[Story]:
     ]
 
 
-def run_story(
-    story: Story, household: Household, policy: PolicyPack, today: datetime.date
-) -> Quote | GongjiError:
+def run_story(story: Story, today: datetime.date) -> Quote | GongjiError:
+    """The story's purchase, assessed locally on what the mock centre knows of the family."""
+    from gongji_mock.centre import Centre
+    from gongji_mock.dataset import demo_dataset
+
     try:
-        return assess(household.context(story.purchase, policy, today))
+        return assess(Centre(demo_dataset()).context(story.purchase, today))
     except GongjiError as exc:
         return exc

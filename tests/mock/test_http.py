@@ -3,6 +3,7 @@ through the real `gongji mock serve` entry point."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -83,16 +84,28 @@ def test_twenty_concurrent_clients_are_all_answered(served: tuple[MockGateway, s
     assert codes == [0] * 20
 
 
-def test_gongji_mock_serve_entry_point_serves_and_stops() -> None:
+@contextlib.contextmanager
+def cli_server(*options: str) -> Iterator[tuple[str, list[str]]]:
+    """`gongji mock serve --port 0 ...` in a subprocess: its URL, and (after the block) its stderr."""
     process = subprocess.Popen(
-        [GONGJI, "--json", "mock", "serve", "--port", "0"],
+        [GONGJI, "--json", "mock", "serve", "--port", "0", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    errors: list[str] = []
     try:
         assert process.stdout is not None
-        url = json.loads(process.stdout.readline())["url"]
+        yield json.loads(process.stdout.readline())["url"], errors
+    finally:
+        process.terminate()
+        errors.append(process.communicate(timeout=10)[1])
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: -15.
+        assert process.returncode in (0, -15)
+
+
+def test_gongji_mock_serve_entry_point_serves_and_stops() -> None:
+    with cli_server() as (url, errors):
         signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
         with httpx.Client(base_url=url, timeout=10) as client:
             answer = client.post(
@@ -101,12 +114,7 @@ def test_gongji_mock_serve_entry_point_serves_and_stops() -> None:
                 headers=signer.headers(),
             )
         assert answer.json()["infcode"] == 0
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=10)
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: -15, no traceback.
-    assert process.returncode in (0, -15)
-    assert "Traceback" not in errors
+    assert "Traceback" not in errors[0]
 
 
 def test_mock_serve_with_a_bad_dataset_is_a_one_line_error(tmp_path: Path) -> None:
@@ -155,15 +163,7 @@ def test_mock_serve_applies_a_faults_file(tmp_path: Path) -> None:
     faults.write_text(
         '[[fault]]\nkind = "error_5xx"\ntarget = "national"\ntimes = 1\n', encoding="utf-8"
     )
-    process = subprocess.Popen(
-        [GONGJI, "--json", "mock", "serve", "--port", "0", "--faults", str(faults)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = json.loads(process.stdout.readline())["url"]
+    with cli_server("--faults", str(faults)) as (url, _):
         signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
         with httpx.Client(base_url=url, timeout=10) as client:
             body = envelope("9001", "H21020200001202611230900000001", SIGN_IN)
@@ -172,9 +172,6 @@ def test_mock_serve_applies_a_faults_file(tmp_path: Path) -> None:
             injected = client.get("/gongji-admin/faults").json()["injected"]
         assert (first.status_code, second.status_code) == (503, 200)
         assert injected == {"error_5xx": 1}
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
 
 
 def test_signed_wechat_pay_request_verifies_over_real_http(served: tuple[MockGateway, str]) -> None:
