@@ -1,0 +1,1 @@
+"""The Alipay OpenAPI payment channel for gongji (being built; see plugin.py)."""

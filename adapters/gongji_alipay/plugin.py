@@ -1,0 +1,1 @@
+"""Registers the Alipay OpenAPI channel through ``gongji_register_adapters`` (not yet: being built)."""

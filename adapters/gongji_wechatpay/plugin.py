@@ -1,0 +1,1 @@
+"""Registers the WeChat Pay APIv3 channel through ``gongji_register_adapters`` (not yet: being built)."""

@@ -1,0 +1,324 @@
+"""What an adapter is: the contract between the flows and the gateways they talk to.
+
+Two kinds, both sans-I/O (every operation is a flow: it builds and signs requests,
+yields them, and parses the verified responses; see ``gongji.flows.exchange``):
+
+* an ``InsuranceGateway`` speaks to a city insurance centre (person information,
+  mutual-aid bindings, pre-settlement, settlement, cancellation, reversal,
+  reconciliation);
+* a ``PaymentChannel`` collects the cash share (payment-code payment, query,
+  reverse, refund, notifications).
+
+Each declares its ``capabilities``; ``require()`` refuses an operation the adapter
+does not have before anything is sent (hyperswitch's connectors do the same).
+Adapters register factories through the ``gongji_register_adapters`` hook.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from attrs import field, frozen
+
+from gongji.errors import ConfigError
+from gongji.flows.exchange import Flow
+from gongji.identity import Credential, IdNumber
+from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting
+from gongji.money import ZERO, Fen
+
+__all__ = [
+    "AdapterKind",
+    "AdapterRegistry",
+    "Capability",
+    "CashOrder",
+    "CentreSettlement",
+    "ChannelNotification",
+    "ChannelPayment",
+    "ChannelRefund",
+    "DayTotals",
+    "Holder",
+    "InsuranceGateway",
+    "MutualAidShare",
+    "PaymentChannel",
+    "PaymentState",
+    "ReversalState",
+    "SettlementRequest",
+    "require",
+]
+
+
+class Capability(enum.StrEnum):
+    # insurance gateways
+    PERSON_INFO = "person_info"
+    BINDINGS = "bindings"
+    PRE_SETTLE = "pre_settle"
+    SETTLE = "settle"
+    CANCEL = "cancel"
+    REVERSE = "reverse"
+    RECONCILE = "reconcile"
+    # payment channels (REVERSE too)
+    CODE_PAYMENT = "code_payment"
+    QUERY = "query"
+    REFUND = "refund"
+    NOTIFY = "notify"
+    MED_INS_ORDER = "med_ins_order"
+
+
+AdapterKind = Literal["insurance", "channel"]
+
+
+def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) -> None:
+    """Refuse, before the network, an operation ``adapter`` does not declare."""
+    if capability not in adapter.capabilities:
+        raise ConfigError(
+            f"The {adapter.name} adapter cannot {capability.value.replace('_', ' ')}.",
+            next_step=(
+                "Configure an adapter that declares this capability (`gongji plugins` lists "
+                "them), or leave the operation out; nothing was sent."
+            ),
+        )
+
+
+# ---------------------------------------------------------------- insurance centre
+
+
+@frozen
+class Holder:
+    """Who a credential resolves to (1101): the centre's person number and the person."""
+
+    psn_no: str
+    person: Person
+
+
+@frozen
+class SettlementRequest:
+    """What the centre is asked to (pre-)settle. ``credential`` is the one presented."""
+
+    psn_no: str
+    patient_id: IdNumber
+    credential: Credential
+    items: tuple[LineItem, ...]
+    purpose: Purpose = Purpose.MEDICAL
+    setting: Setting = Setting.PHARMACY
+    agent_id: IdNumber | None = None
+    insurance_code: str = ""  # the centre's insutype ("310" employee, "390" resident)
+
+
+@frozen
+class MutualAidShare:
+    owner_id: IdNumber
+    amount: Fen
+    relation: Relation | None = None
+
+
+@frozen
+class CentreSettlement:
+    """The centre's split of one (pre-)settlement, in fen; ``setl_id`` empty for a pre-settlement."""
+
+    setl_id: str
+    mdtrt_id: str
+    msgid: str
+    total: Fen
+    fund: Fen
+    own_account: Fen
+    mutual_aid: tuple[MutualAidShare, ...]
+    cash: Fen
+    balance: Fen = ZERO  # the patient's own account after it
+    refusals: tuple[Refusal, ...] = ()
+    settled_at: datetime.datetime | None = None
+
+    @property
+    def mutual_aid_total(self) -> Fen:
+        return sum((share.amount for share in self.mutual_aid), ZERO)
+
+
+ReversalState = Literal["reversed", "original_refused", "original_not_received"]
+
+
+@frozen
+class DayTotals:
+    count: int
+    total: Fen
+    fund: Fen
+    own_account: Fen
+    mutual_aid: Fen
+    cash: Fen
+    agreed: bool | None = None  # None: the centre was not asked to compare
+
+
+@runtime_checkable
+class InsuranceGateway(Protocol):
+    """A city insurance centre. Operations are flows; writes carry the caller's ``msgid``."""
+
+    name: str
+    capabilities: frozenset[Capability]
+    region: str  # the 6-digit insurance region the gateway serves, e.g. "210200"
+
+    def new_msgid(self) -> str:
+        """A fresh message id, journaled before the write that carries it is sent."""
+        ...
+
+    def person(self, credential: Credential) -> Flow[Holder]: ...
+
+    def bindings(
+        self, beneficiary: Holder
+    ) -> Flow[tuple[tuple[Binding, ...], dict[IdNumber, Person]]]:
+        """Mutual-aid bindings with ``beneficiary`` as beneficiary, and their owners."""
+        ...
+
+    def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]: ...
+
+    def settle(self, request: SettlementRequest, msgid: str) -> Flow[CentreSettlement]: ...
+
+    def cancel(
+        self, settlement: CentreSettlement, psn_no: str, msgid: str
+    ) -> Flow[CentreSettlement]:
+        """Undo a standing settlement (2103 / 2208). Idempotent at the centre."""
+        ...
+
+    def reverse(self, original_msgid: str, psn_no: str, msgid: str) -> Flow[ReversalState]:
+        """Reverse a settlement whose outcome is unknown (2601), by its message id."""
+        ...
+
+    def day_totals(
+        self, day: datetime.date, expected: DayTotals | None = None
+    ) -> Flow[DayTotals]: ...
+
+    def day_details(self, day: datetime.date) -> Flow[tuple[CentreSettlement, ...]]: ...
+
+
+# ---------------------------------------------------------------- payment channels
+
+
+class PaymentState(enum.StrEnum):
+    PAID = "paid"
+    PENDING = "pending"  # waiting for the payer (a password); poll, then reverse
+    FAILED = "failed"  # definitively not charged (insufficient funds, expired code)
+    CLOSED = "closed"  # reversed, cancelled or closed: nothing charged (or given back)
+    NOT_FOUND = "not_found"  # the channel has no such trade: it never arrived
+    REFUNDED = "refunded"
+
+
+@frozen
+class CashOrder:
+    """The cash share to collect with a payment code scanned at the till."""
+
+    out_trade_no: str
+    amount: Fen
+    auth_code: str = field(repr=False)  # a bearer credential for one payment: never shown
+    description: str = "药品"
+    notify_url: str | None = None
+
+
+@frozen
+class ChannelPayment:
+    """A channel's answer about one trade."""
+
+    out_trade_no: str
+    state: PaymentState
+    amount: Fen = ZERO
+    transaction_id: str = ""
+    reason: str = ""  # the channel's own words, when it refused
+
+
+@frozen
+class ChannelRefund:
+    out_trade_no: str
+    out_refund_no: str
+    amount: Fen
+    state: Literal["success", "processing", "failed"]
+    refund_id: str = ""
+    reason: str = ""
+
+
+@frozen
+class ChannelNotification:
+    """A verified, decoded callback: which trade, and what state it is now in."""
+
+    out_trade_no: str
+    state: PaymentState
+    amount: Fen
+    transaction_id: str = ""
+    event_id: str = ""
+
+
+@runtime_checkable
+class PaymentChannel(Protocol):
+    """A payment channel (WeChat Pay, Alipay). Operations are flows, keyed by ``out_trade_no``."""
+
+    name: str
+    capabilities: frozenset[Capability]
+
+    def charge(self, order: CashOrder) -> Flow[ChannelPayment]: ...
+
+    def query(self, out_trade_no: str) -> Flow[ChannelPayment]: ...
+
+    def reverse(self, out_trade_no: str) -> Flow[ChannelPayment]:
+        """Undo a code payment whose outcome is unknown or which the payer never confirmed."""
+        ...
+
+    def refund(
+        self, out_trade_no: str, out_refund_no: str, amount: Fen, total: Fen
+    ) -> Flow[ChannelRefund]: ...
+
+    def notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
+        """Verify (before decoding) and decode a callback; ``SignatureError`` when it is not genuine."""
+        ...
+
+
+# ---------------------------------------------------------------- registration
+
+
+@frozen
+class AdapterFactory:
+    name: str
+    kind: AdapterKind
+    factory: Callable[..., Any] = field(repr=False)
+    capabilities: frozenset[Capability] = frozenset()
+    origin: str = ""  # the plugin that registered it
+
+
+class AdapterRegistry:
+    """Adapter factories by name, filled through ``gongji_register_adapters``."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, AdapterFactory] = {}
+
+    def register(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        *,
+        kind: AdapterKind,
+        capabilities: frozenset[Capability] | set[Capability] = frozenset(),
+        origin: str = "",
+    ) -> None:
+        if name in self._factories:
+            raise ConfigError(
+                f"Two adapters are registered as {name!r} "
+                f"({self._factories[name].origin or 'built in'} and {origin or 'built in'}).",
+                next_step="Uninstall one of them or block it with GONGJI_DISABLE_PLUGINS.",
+            )
+        self._factories[name] = AdapterFactory(
+            name=name,
+            kind=kind,
+            factory=factory,
+            capabilities=frozenset(capabilities),
+            origin=origin,
+        )
+
+    def get(self, name: str, kind: AdapterKind) -> AdapterFactory:
+        found = self._factories.get(name)
+        if found is None or found.kind != kind:
+            known = ", ".join(sorted(n for n, f in self._factories.items() if f.kind == kind))
+            raise ConfigError(
+                f"No {kind} adapter is registered as {name!r}.",
+                next_step=f"Use one of: {known or 'none installed'}; `gongji plugins` lists them.",
+            )
+        return found
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._factories.values(), key=lambda f: (f.kind, f.name)))
