@@ -1,5 +1,6 @@
 """gongji (共济): point-of-sale settlement for Chinese medical insurance."""
 
+from gongji.client import AsyncSettlementClient, SettlementClient
 from gongji.errors import (
     ConfigError,
     Declined,
@@ -14,12 +15,14 @@ from gongji.errors import (
     RegionViolation,
     SignatureError,
     Unavailable,
+    UntrustedAnswer,
     UseViolation,
 )
 from gongji.identity import Credential, CredentialKind, IdNumber
 from gongji.model import (
     Binding,
     BindingStatus,
+    Cash,
     Category,
     Coverage,
     Insurance,
@@ -40,8 +43,10 @@ from gongji.model import (
 from gongji.money import Fen, Rounding
 
 __all__ = [
+    "AsyncSettlementClient",
     "Binding",
     "BindingStatus",
+    "Cash",
     "Category",
     "ConfigError",
     "Coverage",
@@ -74,7 +79,9 @@ __all__ = [
     "Relation",
     "Rounding",
     "Setting",
+    "SettlementClient",
     "SignatureError",
     "Unavailable",
+    "UntrustedAnswer",
     "UseViolation",
 ]

@@ -151,6 +151,17 @@ class SignatureError(GatewayError):
     )
 
 
+class UntrustedAnswer(GatewayError):
+    """The gateway answered something inconsistent or undocumented; nothing in it was trusted.
+
+    After a write (a settlement, a charge) this means the outcome is unknown: gongji
+    queries or reverses, exactly as after a timeout.
+    """
+
+    code = "untrusted_answer"
+    next_step = "Nothing was trusted from the answer; report it to the gateway's operator."
+
+
 class OutcomeUnknown(GongjiError):
     """A write may or may not have committed; the settlement is journaled as in doubt."""
 

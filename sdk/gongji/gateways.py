@@ -98,13 +98,12 @@ class SettlementRequest:
     """What the centre is asked to (pre-)settle. ``credential`` is the one presented."""
 
     psn_no: str
-    patient_id: IdNumber
+    patient: Person
     credential: Credential
     items: tuple[LineItem, ...]
     purpose: Purpose = Purpose.MEDICAL
     setting: Setting = Setting.PHARMACY
     agent_id: IdNumber | None = None
-    insurance_code: str = ""  # the centre's insutype ("310" employee, "390" resident)
 
 
 @frozen
@@ -127,6 +126,7 @@ class CentreSettlement:
     mutual_aid: tuple[MutualAidShare, ...]
     cash: Fen
     balance: Fen = ZERO  # the patient's own account after it
+    patient_id: IdNumber | None = None  # whom the centre settled (its certno)
     refusals: tuple[Refusal, ...] = ()
     settled_at: datetime.datetime | None = None
 
@@ -174,12 +174,18 @@ class InsuranceGateway(Protocol):
     def settle(self, request: SettlementRequest, msgid: str) -> Flow[CentreSettlement]: ...
 
     def cancel(
-        self, settlement: CentreSettlement, psn_no: str, msgid: str
+        self,
+        settlement: CentreSettlement,
+        psn_no: str,
+        msgid: str,
+        setting: Setting = Setting.PHARMACY,
     ) -> Flow[CentreSettlement]:
         """Undo a standing settlement (2103 / 2208). Idempotent at the centre."""
         ...
 
-    def reverse(self, original_msgid: str, psn_no: str, msgid: str) -> Flow[ReversalState]:
+    def reverse(
+        self, original_msgid: str, psn_no: str, msgid: str, setting: Setting = Setting.PHARMACY
+    ) -> Flow[ReversalState]:
         """Reverse a settlement whose outcome is unknown (2601), by its message id."""
         ...
 

@@ -406,7 +406,9 @@ class Receipt:
     refusals: tuple[Refusal, ...] = ()
     agent_id: IdNumber | None = None
     divergence: tuple[str, ...] = ()  # how the centre's split differs from the local plan
-    purpose: Purpose = Purpose.MEDICAL
+    purpose: Purpose = Purpose.MEDICAL  # a resident_premium receipt is a premium receipt
+    cash_channel: str = ""  # "wechatpay", "alipay", "counter"; empty when nothing was cash
+    transaction_id: str = ""  # the channel's id of the cash payment
 
     def __attrs_post_init__(self) -> None:
         if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
@@ -414,3 +416,46 @@ class Receipt:
                 f"A receipt of {self.total} does not add up: fund + legs + cash differ from the total.",
                 next_step="The centre's split is inconsistent; run reconcile() and contact the centre.",
             )
+
+
+# ---------------------------------------------------------------- the cash share
+
+CashKind = Literal["wechatpay", "alipay", "counter"]
+
+
+@frozen
+class Cash:
+    """How the cash share is collected: a payment code scanned at the till, or the till itself.
+
+    The payment code is a bearer credential for one payment; it never appears in a repr.
+    """
+
+    kind: CashKind
+    auth_code: str = field(default="", repr=False)
+
+    @classmethod
+    def wechat(cls, auth_code: str) -> Cash:
+        return cls("wechatpay", _payment_code(auth_code, "WeChat Pay"))
+
+    @classmethod
+    def alipay(cls, auth_code: str) -> Cash:
+        return cls("alipay", _payment_code(auth_code, "Alipay"))
+
+    @classmethod
+    def counter(cls) -> Cash:
+        """Paid at the till (cash, bank card): gongji records the amount and collects nothing."""
+        return cls("counter")
+
+
+def _payment_code(code: str, channel: str) -> str:
+    if (
+        not isinstance(code, str)
+        or not code.isascii()
+        or not code.isdigit()
+        or not 10 <= len(code) <= 32
+    ):
+        raise InvalidInput(
+            f"That is not a {channel} payment code (digits only, as scanned).",
+            next_step="Scan the payer's payment code again; nothing was charged.",
+        )
+    return code

@@ -10,13 +10,24 @@ import functools
 import importlib
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from gongji import hookspecs
 from gongji.hookspecs import NAME, hookimpl
 
-__all__ = ["DEFAULT_PLUGINS", "NAME", "get_plugin_manager", "hookimpl", "make_plugin_manager"]
+if TYPE_CHECKING:
+    from gongji.gateways import AdapterRegistry
+
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "NAME",
+    "adapter_registry",
+    "get_plugin_manager",
+    "hookimpl",
+    "make_plugin_manager",
+]
 
 #: Modules whose ``PLUGINS`` (name -> object) or module object are registered first.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -61,3 +72,13 @@ def make_plugin_manager(
 def get_plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager (built once; tests make their own)."""
     return make_plugin_manager()
+
+
+def adapter_registry(plugins: pluggy.PluginManager | None = None) -> AdapterRegistry:
+    """Every adapter registered through ``gongji_register_adapters``, with the plugin it came from."""
+    from gongji.gateways import AdapterRegistry
+
+    registry = AdapterRegistry()
+    for impl in (plugins or get_plugin_manager()).hook.gongji_register_adapters.get_hookimpls():
+        impl.function(register=functools.partial(registry.register, origin=impl.plugin_name))
+    return registry

@@ -1,0 +1,379 @@
+"""A city insurance gateway on the national envelope: builds, signs and reads every message.
+
+Each operation is a flow (``gongji.flows.exchange``). The envelope carries the
+institution and operator, a ``msgid`` per message, the ``sign_no`` of the day's
+sign-in (9001, renewed once when the centre no longer knows it: a message refused
+for that was not processed, so sending it again is safe), and ``inf_time``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+import httpx
+import msgspec
+from attrs import frozen
+
+from gongji.errors import (
+    ConfigError,
+    Declined,
+    SignatureError,
+    Unavailable,
+    UntrustedAnswer,
+)
+from gongji.flows.exchange import Flow, exchange
+from gongji.gateways import (
+    Capability,
+    CentreSettlement,
+    DayTotals,
+    Holder,
+    ReversalState,
+    SettlementRequest,
+    require,
+)
+from gongji.identity import Credential, IdNumber
+from gongji.model import Binding, Person, Setting
+from gongji.signing.csb import CsbAuth, CsbSigner
+from gongji.signing.tif import TifAuth, TifSigner
+from gongji_cityins import transform, wire
+
+PATH = "/fsi/api/rsfComIfsService/callService"
+#: Where ``gongji mock serve`` listens by default.
+MOCK_URL = "http://127.0.0.1:8930"
+
+Clock = Callable[[], datetime.datetime]
+_SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
+_REVERSAL_STATES: tuple[ReversalState, ...] = (
+    "reversed",
+    "original_refused",
+    "original_not_received",
+)
+
+
+@frozen
+class CityProfile:
+    """What differs from city to city: address, signing, policy pack, extensions."""
+
+    city: str
+    region: str  # the pooling region the gateway serves (mdtrtarea_admvs)
+    policy: str  # the region's policy pack id
+    base_url: str = MOCK_URL
+    path: str = PATH
+    signing: Literal["tif", "csb"] = "tif"
+    #: gongji's documented extensions (X101 bindings, ``gongji_*`` fields). A real centre
+    #: without them still settles mutual aid; the client then cannot plan it in advance.
+    extensions: bool = False
+
+
+CITIES: Mapping[str, CityProfile] = {
+    "dalian": CityProfile(
+        city="dalian", region="210200", policy="liaoning-dalian-2025", extensions=True
+    ),
+    "benxi": CityProfile(city="benxi", region="210500", policy="national-2024", extensions=True),
+}
+
+
+@frozen
+class Institution:
+    """The designated pharmacy or clinic and the operator at the till."""
+
+    code: str  # fixmedins_code, 12 characters
+    name: str
+    operator: str = "001"
+    operator_name: str = "收银员"
+    device: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.code or len(self.code) > 20:
+            raise ConfigError(
+                "The institution code (fixmedins_code) is missing or too long.",
+                next_step="Copy the 12-character code of the designated institution from its agreement.",
+            )
+
+
+def _local_now() -> datetime.datetime:
+    return datetime.datetime.now().astimezone()
+
+
+class CityInsuranceGateway:
+    """``gongji.gateways.InsuranceGateway`` for the national interface of one city."""
+
+    name = "cityins"
+    #: Everything a city may offer; bindings (X101) only where the city has the extension.
+    DECLARED = frozenset(
+        {
+            Capability.PERSON_INFO,
+            Capability.BINDINGS,
+            Capability.PRE_SETTLE,
+            Capability.SETTLE,
+            Capability.CANCEL,
+            Capability.REVERSE,
+            Capability.RECONCILE,
+        }
+    )
+
+    def __init__(
+        self,
+        *,
+        profile: CityProfile,
+        institution: Institution,
+        auth: httpx.Auth,
+        clock: Clock = _local_now,
+    ) -> None:
+        self.profile = profile
+        self.institution = institution
+        self.region = profile.region
+        self._auth = auth
+        self._clock = clock
+        self._url = profile.base_url.rstrip("/") + profile.path
+        self._sign_no: str | None = None
+        # The national msgid: institution code + yyyyMMddHHmmss + 4 digits. The counter
+        # starts at random so that two tills of one institution rarely meet.
+        self._serial = itertools.count(secrets.randbelow(10_000))
+        self.capabilities = (
+            self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> CityInsuranceGateway:
+        """From a config profile's ``[gateway]`` table (secrets already resolved by gongji.config)."""
+        city = str(settings.get("city", ""))
+        if city not in CITIES:
+            raise ConfigError(
+                f"No city profile is called {city!r}.",
+                next_step=f"Set gateway.city to one of: {', '.join(sorted(CITIES))}.",
+            )
+        overrides = {
+            key: settings[key]
+            for key in ("base_url", "path", "signing", "extensions", "policy")
+            if key in settings
+        }
+        profile = CITIES[city]
+        if overrides:
+            profile = attrs.evolve(profile, **overrides)
+        institution = Institution(
+            code=str(settings.get("institution_code", "")),
+            name=str(settings.get("institution_name", "")),
+            operator=str(settings.get("operator", "001")),
+            operator_name=str(settings.get("operator_name", "收银员")),
+        )
+        return cls(profile=profile, institution=institution, auth=_auth_for(profile, settings))
+
+    def __repr__(self) -> str:
+        return f"CityInsuranceGateway(city={self.profile.city!r}, url={self._url!r})"
+
+    # ------------------------------------------------------------ the envelope
+
+    def new_msgid(self) -> str:
+        serial = next(self._serial) % 10_000
+        return f"{self.institution.code}{self._clock():%Y%m%d%H%M%S}{serial:04d}"
+
+    def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
+        envelope = wire.Envelope(
+            infno=infno,
+            msgid=msgid,
+            mdtrtarea_admvs=self.region,
+            insuplc_admdvs=insured_in or self.region,
+            recer_sys_code="POS",
+            dev_no=self.institution.device,
+            dev_safe_info="",
+            cainfo="",
+            signtype="",
+            infver="V1.0",
+            opter_type="1",
+            opter=self.institution.operator,
+            opter_name=self.institution.operator_name,
+            inf_time=f"{self._clock():%Y-%m-%d %H:%M:%S}",
+            fixmedins_code=self.institution.code,
+            fixmedins_name=self.institution.name,
+            sign_no=self._sign_no or "",
+            input=data,
+        )
+        return httpx.Request(
+            "POST",
+            self._url,
+            content=msgspec.json.encode(envelope),
+            headers={"Content-Type": "application/json;charset=utf-8"},
+        )
+
+    def _call(
+        self, infno: str, data: Any, *, msgid: str | None = None, insured_in: str = ""
+    ) -> Flow[msgspec.Raw]:
+        """One message; its output, or ``Declined`` with the centre's words."""
+        if self._sign_no is None and infno != "9001":
+            yield from self.sign_in()
+        msgid = msgid or self.new_msgid()
+        for attempt in (1, 2):
+            answer = yield from self._send(self._request(infno, data, msgid, insured_in))
+            if answer.infcode == 0:
+                return answer.output
+            message = answer.err_msg or ""
+            if attempt == 1 and infno != "9001" and message.startswith(_SIGN_IN_LOST):
+                yield from self.sign_in()  # not processed: the same msgid may go again
+                continue
+            raise Declined(
+                f"The insurance centre refused {infno}: {message[:300]}",
+                infcode=str(answer.infcode),
+                err_msg=message[:300],
+                gateway=self.name,
+                request_id=msgid,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, request: httpx.Request) -> Flow[wire.Answer]:
+        response = yield from exchange(request, self._auth)
+        if response.status_code in (401, 403):
+            raise SignatureError(
+                f"The insurance centre refused the gateway signature (HTTP {response.status_code}).",
+                next_step="Check the paasid/secret (TIF) or access key/secret (CSB) in the city profile.",
+                gateway=self.name,
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Unavailable(
+                f"The insurance centre answered HTTP {response.status_code}.",
+                gateway=self.name,
+            )
+        try:
+            return msgspec.json.decode(response.content, type=wire.Answer)
+        except msgspec.DecodeError as error:
+            raise Unavailable(
+                f"The insurance centre's answer could not be read (HTTP {response.status_code}).",
+                next_step="Treat the outcome as unknown; gongji queries or reverses before anything else.",
+                gateway=self.name,
+            ) from error
+
+    @staticmethod
+    def _decode(output: msgspec.Raw, kind: type[Any]) -> Any:
+        try:
+            return msgspec.json.decode(output, type=kind)
+        except msgspec.ValidationError as error:
+            raise UntrustedAnswer(
+                f"The insurance centre's output is not as documented: {error}",
+                next_step="Nothing was trusted from this answer; report it to the centre.",
+            ) from error
+
+    # ------------------------------------------------------------ operations
+
+    def sign_in(self) -> Flow[str]:
+        output = yield from self._call(
+            "9001", {"signIn": {"opter_no": self.institution.operator, "mac": "", "ip": ""}}
+        )
+        self._sign_no = self._decode(output, wire.SignInAnswer).signinoutb.sign_no
+        return self._sign_no
+
+    def person(self, credential: Credential) -> Flow[Holder]:
+        require(self, Capability.PERSON_INFO)
+        output = yield from self._call(
+            "1101",
+            {
+                "data": {
+                    "mdtrt_cert_type": credential.kind.value,
+                    "mdtrt_cert_no": transform.cert_no(credential),
+                    "card_sn": credential.card_sn,
+                }
+            },
+        )
+        return transform.person_from(self._decode(output, wire.PersonAnswer))
+
+    def bindings(
+        self, beneficiary: Holder
+    ) -> Flow[tuple[tuple[Binding, ...], dict[IdNumber, Person]]]:
+        require(self, Capability.BINDINGS)
+        output = yield from self._call("X101", {"data": {"psn_no": beneficiary.psn_no}})
+        return transform.bindings_from(
+            self._decode(output, wire.BindingsAnswer), beneficiary.person.id
+        )
+
+    def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
+        require(self, Capability.PRE_SETTLE)
+        infno = "2101" if request.setting is Setting.PHARMACY else "2206"
+        return (yield from self._settlement(infno, request, self.new_msgid()))
+
+    def settle(self, request: SettlementRequest, msgid: str) -> Flow[CentreSettlement]:
+        require(self, Capability.SETTLE)
+        infno = "2102" if request.setting is Setting.PHARMACY else "2207"
+        return (yield from self._settlement(infno, request, msgid))
+
+    def _settlement(
+        self, infno: str, request: SettlementRequest, msgid: str
+    ) -> Flow[CentreSettlement]:
+        data = transform.settle_input(request, extensions=self.profile.extensions)
+        output = yield from self._call(infno, data, msgid=msgid)
+        return transform.settlement_from(self._decode(output, wire.SettlementAnswer), msgid)
+
+    def cancel(
+        self,
+        settlement: CentreSettlement,
+        psn_no: str,
+        msgid: str,
+        setting: Setting = Setting.PHARMACY,
+    ) -> Flow[CentreSettlement]:
+        require(self, Capability.CANCEL)
+        infno = "2103" if setting is Setting.PHARMACY else "2208"
+        data = {
+            "data": {
+                "setl_id": settlement.setl_id,
+                "psn_no": psn_no,
+                "mdtrt_id": settlement.mdtrt_id,
+            }
+        }
+        output = yield from self._call(infno, data, msgid=msgid)
+        return transform.settlement_from(self._decode(output, wire.SettlementAnswer), msgid)
+
+    def reverse(
+        self, original_msgid: str, psn_no: str, msgid: str, setting: Setting = Setting.PHARMACY
+    ) -> Flow[ReversalState]:
+        require(self, Capability.REVERSE)
+        oinfno = "2102" if setting is Setting.PHARMACY else "2207"
+        output = yield from self._call(
+            "2601",
+            {"data": {"psn_no": psn_no, "omsgid": original_msgid, "oinfno": oinfno}},
+            msgid=msgid,
+        )
+        state = self._decode(output, wire.ReversalAnswer).gongji_reversal.state
+        if state not in _REVERSAL_STATES:
+            raise Declined(
+                f"The centre answered the reversal with an unknown state {state[:40]!r}."
+            )
+        found: ReversalState = state
+        return found
+
+    def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
+        require(self, Capability.RECONCILE)
+        data: dict[str, Any] = {
+            "stmt_begndate": f"{day:%Y-%m-%d}",
+            "stmt_enddate": f"{day:%Y-%m-%d}",
+        }
+        if expected is not None:
+            data |= {
+                "medfee_sumamt": expected.total.to_yuan(),
+                "fund_pay_sumamt": expected.fund.to_yuan(),
+                "acct_pay": expected.own_account.to_yuan(),
+                "fixmedins_setl_cnt": expected.count,
+            }
+        output = yield from self._call("3201", {"data": data})
+        return transform.totals_from(self._decode(output, wire.TotalsAnswer))
+
+    def day_details(self, day: datetime.date) -> Flow[tuple[CentreSettlement, ...]]:
+        require(self, Capability.RECONCILE)
+        data = {"stmt_begndate": f"{day:%Y-%m-%d}", "stmt_enddate": f"{day:%Y-%m-%d}"}
+        output = yield from self._call("3202", {"data": data})
+        answer = self._decode(output, wire.DetailsAnswer)
+        return tuple(transform.detail_from(found) for found in answer.gongji_details)
+
+
+def _auth_for(profile: CityProfile, settings: Mapping[str, Any]) -> httpx.Auth:
+    if profile.signing == "csb":
+        return CsbAuth(
+            CsbSigner(
+                access_key=str(settings.get("access_key", "")),
+                secret=str(settings.get("secret", "")),
+                api_name=str(settings.get("api_name", "")),
+            )
+        )
+    return TifAuth(TifSigner(str(settings.get("paasid", "")), str(settings.get("secret", ""))))

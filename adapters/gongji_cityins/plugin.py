@@ -1,0 +1,18 @@
+"""Registers the city insurance gateway (``cityins``) through ``gongji_register_adapters``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gongji.hookspecs import hookimpl
+from gongji_cityins.gateway import CityInsuranceGateway
+
+
+@hookimpl
+def gongji_register_adapters(register: Callable[..., None]) -> None:
+    register(
+        "cityins",
+        CityInsuranceGateway.from_settings,
+        kind="insurance",
+        capabilities=CityInsuranceGateway.DECLARED,
+    )

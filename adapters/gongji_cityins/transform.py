@@ -1,0 +1,249 @@
+"""Domain <-> national wire: credentials, baskets, people, bindings and settlements.
+
+Amounts leave as yuan strings with two decimals (``Fen.to_yuan``) and come back
+as ``Decimal`` read from the JSON text; anything that is not a whole number of fen
+is refused, never rounded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from typing import Any
+
+from gongji.errors import UntrustedAnswer
+from gongji.gateways import CentreSettlement, DayTotals, Holder, MutualAidShare, SettlementRequest
+from gongji.identity import Credential, IdNumber
+from gongji.model import (
+    Binding,
+    Coverage,
+    Insurance,
+    InsuranceKind,
+    InsuranceStatus,
+    LineItem,
+    Person,
+    PersonalAccount,
+    Refusal,
+    Relation,
+)
+from gongji.money import ZERO, Fen
+from gongji_cityins import wire
+
+#: insutype codes of the national interface.
+EMPLOYEE, RESIDENT = "310", "390"
+_INSURANCE_KIND = {EMPLOYEE: InsuranceKind.EMPLOYEE, RESIDENT: InsuranceKind.RESIDENT}
+#: chrgitm_lv: the catalogue class (甲 / 乙 / 丙).
+_CLASS = {Coverage.A: "01", Coverage.B: "02", Coverage.C: "03"}
+#: med_type: 41 pharmacy purchase with the card, 11 general outpatient.
+MED_TYPE = {"pharmacy": "41", "outpatient": "11"}
+
+_FEN = decimal.Decimal("0.01")
+
+
+def fen(amount: decimal.Decimal, what: str = "an amount") -> Fen:
+    """A yuan amount from the centre as ``Fen``; refused unless it is whole fen."""
+    whole = amount.quantize(_FEN) if amount.is_finite() else None
+    if whole is None or whole != amount:
+        raise UntrustedAnswer(
+            f"The centre sent {what} that is not a whole number of fen.",
+            next_step="Nothing was trusted from this answer; report it to the centre.",
+        )
+    return Fen(int(whole * 100))
+
+
+def cert_no(credential: Credential) -> str:
+    """The credential's number for the wire (an ID number's full digits, deliberately)."""
+    value = credential.value
+    return value.number if isinstance(value, IdNumber) else value
+
+
+def insurance_code(person: Person) -> str:
+    return EMPLOYEE if person.insurance.kind is InsuranceKind.EMPLOYEE else RESIDENT
+
+
+def person_from(answer: wire.PersonAnswer) -> Holder:
+    base = answer.baseinfo
+    insurance, account = _insurance(answer.insuinfo[:1])
+    return Holder(
+        psn_no=base.psn_no,
+        person=Person(id=base.certno, name=base.psn_name, insurance=insurance, account=account),
+    )
+
+
+def _insurance(infos: list[wire.InsuInfo]) -> tuple[Insurance, PersonalAccount | None]:
+    if not infos:
+        return Insurance(kind=InsuranceKind.NONE), None
+    info = infos[0]
+    kind = _INSURANCE_KIND.get(info.insutype, InsuranceKind.NONE)
+    status = InsuranceStatus.ACTIVE if info.psn_insu_stas == "1" else InsuranceStatus.SUSPENDED
+    insurance = Insurance(kind=kind, status=status, region=info.insuplc_admdvs)
+    account = None
+    if kind is InsuranceKind.EMPLOYEE:
+        account = PersonalAccount(balance=fen(info.balc, "a balance"))
+    return insurance, account
+
+
+def bindings_from(
+    answer: wire.BindingsAnswer, beneficiary: IdNumber
+) -> tuple[tuple[Binding, ...], dict[IdNumber, Person]]:
+    bindings, owners = [], {}
+    for found in answer.gongji_bindings:
+        owner_id = IdNumber(found.certno)
+        insurance, account = _insurance(
+            [
+                wire.InsuInfo(
+                    balc=found.balc,
+                    insutype=found.insutype,
+                    psn_insu_stas=found.psn_insu_stas,
+                    insuplc_admdvs=found.insuplc_admdvs,
+                )
+            ]
+        )
+        owners[owner_id] = Person(
+            id=owner_id, name=found.psn_name, insurance=insurance, account=account
+        )
+        limit = found.per_transaction_limit
+        bindings.append(
+            Binding(
+                owner=owner_id,
+                beneficiary=beneficiary,
+                relation=found.relation,
+                status=found.status,
+                priority=found.priority,
+                per_transaction_limit=None if limit is None else fen(limit, "a limit"),
+            )
+        )
+    return tuple(bindings), owners
+
+
+def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, Any]:
+    """The input of 2101/2102 (pharmacy) or 2206/2207 (outpatient)."""
+    total = sum((item.amount for item in request.items), ZERO)
+    credential = request.credential
+    data: dict[str, Any] = {
+        "psn_no": request.psn_no,
+        "mdtrt_cert_type": credential.kind.value,
+        "mdtrt_cert_no": cert_no(credential),
+        "card_sn": credential.card_sn,
+        "med_type": MED_TYPE[request.setting.value],
+        "medfee_sumamt": total.to_yuan(),
+        "insutype": insurance_code(request.patient),
+        "acct_used_flag": "1",
+    }
+    if extensions:
+        data["gongji_purpose"] = request.purpose.value
+        data["gongji_agent_certno"] = request.agent_id.number if request.agent_id else None
+    return {
+        "data": data,
+        "feedetail": [_line(n, item, extensions) for n, item in enumerate(request.items, 1)],
+    }
+
+
+def _line(number: int, item: LineItem, extensions: bool) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "feedetl_sn": str(number),
+        "med_list_codg": item.code,
+        "medins_list_codg": item.code,
+        "cnt": item.quantity,
+        "pric": item.unit_price.to_yuan(),
+        "det_item_fee_sumamt": item.amount.to_yuan(),
+        "chrgitm_lv": _CLASS[item.coverage],
+    }
+    if extensions:
+        line["gongji_category"] = item.category.value
+        line["gongji_item_name"] = item.name
+    return line
+
+
+def settlement_from(answer: wire.SettlementAnswer, msgid: str) -> CentreSettlement:
+    info = answer.setlinfo
+    shares = tuple(
+        MutualAidShare(
+            owner_id=IdNumber(share.certno),
+            amount=fen(share.amount, "a mutual-aid share"),
+            relation=_relation(share.relation),
+        )
+        for share in answer.gongji_mulaid_detail
+    )
+    settlement = CentreSettlement(
+        setl_id=info.setl_id,
+        mdtrt_id=info.mdtrt_id,
+        msgid=msgid,
+        total=fen(info.medfee_sumamt, "a total"),
+        fund=fen(info.fund_pay_sumamt, "a fund share"),
+        own_account=fen(info.acct_pay, "an account share"),
+        mutual_aid=shares,
+        cash=fen(info.psn_cash_pay, "a cash share"),
+        balance=fen(info.balc, "a balance"),
+        patient_id=IdNumber(info.certno) if info.certno else None,
+        refusals=tuple(
+            Refusal(rule=r.rule, reason=r.reason, reason_zh=r.reason_zh)
+            for r in answer.gongji_refusals
+        ),
+        settled_at=_time(info.setl_time),
+    )
+    mutual_aid = fen(info.acct_mulaid_pay, "a mutual-aid share")
+    if settlement.mutual_aid_total != mutual_aid:
+        raise UntrustedAnswer(
+            "The centre's mutual-aid detail does not add up to its acct_mulaid_pay.",
+            next_step="Nothing was trusted from this answer; run reconcile() and report it.",
+        )
+    parts = settlement.fund + settlement.own_account + mutual_aid + settlement.cash
+    if parts != settlement.total:
+        raise UntrustedAnswer(
+            f"The centre's split ({parts}) does not add up to its total ({settlement.total}).",
+            next_step="Nothing was trusted from this answer; run reconcile() and report it.",
+        )
+    return settlement
+
+
+def totals_from(answer: wire.TotalsAnswer) -> DayTotals:
+    agreed = {"0": True, "1": False}.get(answer.stmtinfo.stmt_rslt)
+    found = answer.gongji_totals
+    if found is None:
+        return DayTotals(
+            count=0,
+            total=ZERO,
+            fund=ZERO,
+            own_account=ZERO,
+            mutual_aid=ZERO,
+            cash=ZERO,
+            agreed=agreed,
+        )
+    return DayTotals(
+        count=found.fixmedins_setl_cnt,
+        total=fen(found.medfee_sumamt),
+        fund=fen(found.fund_pay_sumamt),
+        own_account=fen(found.acct_pay),
+        mutual_aid=fen(found.acct_mulaid_pay),
+        cash=fen(found.psn_cash_pay),
+        agreed=agreed,
+    )
+
+
+def detail_from(found: wire.Detail) -> CentreSettlement:
+    return CentreSettlement(
+        setl_id=found.setl_id,
+        mdtrt_id=found.mdtrt_id,
+        msgid=found.msgid,
+        total=fen(found.medfee_sumamt),
+        fund=fen(found.fund_pay_sumamt),
+        own_account=fen(found.acct_pay),
+        mutual_aid=(),
+        cash=fen(found.psn_cash_pay),
+        settled_at=_time(found.setl_time),
+    )
+
+
+def _relation(value: str) -> Relation | None:
+    try:
+        return Relation(value)
+    except ValueError:
+        return None
+
+
+def _time(text: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None

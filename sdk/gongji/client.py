@@ -1,0 +1,242 @@
+"""The two drivers: ``SettlementClient`` (httpx.Client) and ``AsyncSettlementClient``
+(httpx.AsyncClient). They run the flows of ``gongji.flows`` and hold no business logic:
+sending a request, waiting out a pause and handing back the answer or the transport
+error is all they do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Generator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import pluggy
+
+from gongji.flows import settle as settle_flows
+from gongji.flows import undo as undo_flows
+from gongji.flows.exchange import Pause, Step
+from gongji.flows.setup import Polling, Setup
+from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.journal import Entry, Journal, MemoryJournal
+from gongji.model import Cash, Purchase, Quote, Receipt
+
+if TYPE_CHECKING:
+    from gongji_mock import MockGateway
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncSettlementClient", "SettlementClient"]
+
+T = TypeVar("T")
+
+#: A till's patience: 3 s to connect, 10 s for an answer. The number of requests of a
+#: flow is bounded (reads retried twice, a pending payment polled 15 times), so the
+#: whole of a settlement is bounded too.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+Flow = Generator[Step, Any, T]
+
+
+class _Client:
+    """What both drivers share: the setup of the flows and the factories."""
+
+    def __init__(
+        self,
+        *,
+        gateway: InsuranceGateway,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        journal: Journal | None = None,
+        policy: str | None = None,
+        plugins: pluggy.PluginManager | None = None,
+        polling: Polling | None = None,
+        clock: Any = None,
+    ) -> None:
+        if plugins is None:
+            from gongji.plugins import get_plugin_manager
+
+            plugins = get_plugin_manager()
+        options: dict[str, Any] = {}
+        if polling is not None:
+            options["polling"] = polling
+        if clock is not None:
+            options["clock"] = clock
+        self.setup = Setup.build(
+            gateway=gateway,
+            channels=channels or {},
+            journal=journal if journal is not None else MemoryJournal(),
+            plugins=plugins,
+            policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
+            **options,
+        )
+
+    @property
+    def journal(self) -> Journal:
+        return self.setup.journal
+
+    @classmethod
+    def from_profile(
+        cls, name: str = "mock", *, mock: MockGateway | None = None, **options: Any
+    ) -> Any:
+        """A client from a named profile. ``"mock"`` needs no file: the in-process mock
+        gateway over the demo dataset (or ``mock``), speaking the real wire protocols."""
+        from gongji.config import client_arguments
+
+        return cls(
+            **client_arguments(name, mock=mock, asynchronous=cls is AsyncSettlementClient),
+            **options,
+        )
+
+    @classmethod
+    def from_config(cls, path: str | Path, *, profile: str) -> Any:
+        """A client from a ``gongji.toml`` profile (docs/reference/config.md)."""
+        from gongji.config import client_arguments_from_file
+
+        return cls(
+            **client_arguments_from_file(
+                Path(path), profile, asynchronous=cls is AsyncSettlementClient
+            )
+        )
+
+    # The flows, ready to be driven.
+    def _preview(self, purchase: Purchase) -> Flow[Quote]:
+        return settle_flows.preview(self.setup, purchase)
+
+    def _settle(self, purchase: Purchase, key: str, cash: Cash | None) -> Flow[Receipt]:
+        return settle_flows.settle(self.setup, purchase, key, cash or Cash.counter())
+
+    def _recover(self) -> Flow[list[Entry]]:
+        resolved = []
+        for entry in self.setup.journal.in_doubt():
+            resolved.append((yield from settle_flows.resolve(self.setup, entry)))
+        return resolved
+
+
+def _policy_of(gateway: InsuranceGateway) -> str:
+    profile = getattr(gateway, "profile", None)
+    return str(getattr(profile, "policy", "national-2024"))
+
+
+class SettlementClient(_Client):
+    """Settles purchases at a till, synchronously. One ``httpx.Client``, reused."""
+
+    def __init__(
+        self,
+        *,
+        gateway: InsuranceGateway,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        super().__init__(gateway=gateway, channels=channels, **options)
+        self._http = http or httpx.Client(transport=transport, timeout=timeout)
+
+    def preview(self, purchase: Purchase) -> Quote:
+        """Who would pay what; nothing is charged."""
+        return self._drive(self._preview(purchase))
+
+    def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
+        """Settle once per ``key``: a retry with the same key never charges twice."""
+        return self._drive(self._settle(purchase, key, cash))
+
+    def refund(self, settlement_id: str) -> Receipt:
+        """Give back the whole sale: the insurance share at the centre, the cash share at the channel."""
+        return self._drive(undo_flows.undo(self.setup, settlement_id, "refund"))
+
+    def cancel(self, settlement_id: str) -> Receipt:
+        """Void today's sale: cancel at the centre and reverse the payment-code payment."""
+        return self._drive(undo_flows.undo(self.setup, settlement_id, "cancel"))
+
+    def recover(self) -> list[Entry]:
+        """Resolve every sale a timeout or a crash left in doubt; returns the entries as they end."""
+        return self._drive(self._recover())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SettlementClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _drive(self, flow: Flow[T]) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Pause):
+                    time.sleep(step.milliseconds / 1000)
+                    step = flow.send(None)
+                    continue
+                try:
+                    response = self._http.send(step)
+                    response.read()
+                except httpx.TransportError as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(response)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+
+class AsyncSettlementClient(_Client):
+    """The same as ``SettlementClient``, as coroutines over one ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        *,
+        gateway: InsuranceGateway,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        super().__init__(gateway=gateway, channels=channels, **options)
+        self._http = http or httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    async def preview(self, purchase: Purchase) -> Quote:
+        return await self._drive(self._preview(purchase))
+
+    async def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
+        return await self._drive(self._settle(purchase, key, cash))
+
+    async def refund(self, settlement_id: str) -> Receipt:
+        return await self._drive(undo_flows.undo(self.setup, settlement_id, "refund"))
+
+    async def cancel(self, settlement_id: str) -> Receipt:
+        return await self._drive(undo_flows.undo(self.setup, settlement_id, "cancel"))
+
+    async def recover(self) -> list[Entry]:
+        return await self._drive(self._recover())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSettlementClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Pause):
+                    await asyncio.sleep(step.milliseconds / 1000)
+                    step = flow.send(None)
+                    continue
+                try:
+                    response = await self._http.send(step)
+                    await response.aread()
+                except httpx.TransportError as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(response)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result

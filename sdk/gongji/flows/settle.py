@@ -1,0 +1,433 @@
+"""Preview and settle, written once.
+
+The saga: resolve the credential (1101) -> R1 -> bindings -> pre-settle (2101) ->
+R2-R9 and the plan -> journal -> settle at the centre (2102) -> collect the cash
+share the *centre* computed through the channel -> receipt. Every write's ids are
+journaled before it is sent. A write whose answer is lost is never blindly sent
+again: the centre's is reversed (2601), the channel's is queried first and repeated
+with the same ``out_trade_no`` only when the channel never saw it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import httpx
+from attrs import frozen
+
+from gongji.assess import CheckContext, assess
+from gongji.errors import (
+    Declined,
+    GongjiError,
+    InvalidInput,
+    OutcomeUnknown,
+    SignatureError,
+    Unavailable,
+    UntrustedAnswer,
+)
+from gongji.flows.exchange import Flow, Pause
+from gongji.flows.setup import SettlementEvent, Setup
+from gongji.gateways import (
+    Capability,
+    CashOrder,
+    CentreSettlement,
+    ChannelPayment,
+    Holder,
+    PaymentChannel,
+    PaymentState,
+    SettlementRequest,
+)
+from gongji.journal import Entry, EntryState
+from gongji.model import Cash, Leg, Purchase, Quote, Receipt
+from gongji.money import ZERO, Fen
+
+T = TypeVar("T")
+
+#: A write that ended in one of these may or may not have committed.
+UNKNOWN_OUTCOME = (httpx.TransportError, Unavailable, SignatureError, UntrustedAnswer)
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
+
+
+@frozen
+class Prepared:
+    """A purchase made ready: who the patient is, what the centre is asked, the local plan."""
+
+    holder: Holder
+    request: SettlementRequest
+    quote: Quote
+
+
+def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
+    """A read, repeated on a transport failure (a repeat of a read is always safe)."""
+    tries = setup.polling.read_retries + 1
+    for attempt in range(1, tries + 1):
+        try:
+            return (yield from make())
+        except (httpx.TransportError, Unavailable) as error:
+            if attempt == tries:
+                raise Unavailable(
+                    f"{what} failed {tries} times ({type(error).__name__}).",
+                    next_step="Check the network to the gateway and try again; nothing was charged.",
+                ) from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
+    """Everything up to the plan; nothing is charged."""
+    gateway = setup.gateway
+    holder = yield from read(
+        setup, "Resolving the credential", lambda: gateway.person(purchase.credential)
+    )
+    context = CheckContext(
+        purchase=purchase, holder=holder.person, policy=setup.policy, today=setup.today()
+    )
+    # R1 (and anything else that refuses the whole purchase) before another question is asked.
+    assess(context, setup.plugins)
+    if Capability.BINDINGS in gateway.capabilities:
+        bindings, owners = yield from read(
+            setup, "Reading the mutual-aid bindings", lambda: gateway.bindings(holder)
+        )
+        context = attrs.evolve(context, bindings=bindings, owners=owners)
+    request = SettlementRequest(
+        psn_no=holder.psn_no,
+        patient=holder.person,
+        credential=purchase.credential,
+        items=purchase.items,
+        purpose=purchase.purpose,
+        setting=purchase.setting,
+        agent_id=purchase.agent_id,
+    )
+    pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
+    if pre.total != purchase.total:
+        raise Declined(
+            f"The centre priced the purchase at {pre.total}, the till at {purchase.total}.",
+            next_step="Check the line prices (a resident premium is priced by the centre); nothing was charged.",
+        )
+    quote = assess(attrs.evolve(context, fund=pre.fund), setup.plugins)
+    return Prepared(holder=holder, request=request, quote=quote)
+
+
+def preview(setup: Setup, purchase: Purchase) -> Flow[Quote]:
+    prepared = yield from prepare(setup, purchase)
+    return prepared.quote
+
+
+def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Receipt]:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise InvalidInput(
+            "The idempotency key must be 1-64 letters, digits or . _ : -",
+            next_step="Use one key per sale, e.g. 'POS01-20261123-0001', and reuse it only to retry that sale.",
+        )
+    journal = setup.journal
+    fingerprint = setup.fingerprint(purchase, cash)
+    attempt = 1
+    found = journal.get(key)
+    if found is not None:
+        if found.fingerprint != fingerprint:
+            raise InvalidInput(
+                f"The key {key!r} was used for a different purchase.",
+                next_step="Use a new key for a new sale; nothing was charged.",
+            )
+        if found.state.in_doubt:
+            found = yield from resolve(setup, found)
+        if found.state is EntryState.SETTLED and found.receipt is not None:
+            return found.receipt
+        if found.state is not EntryState.FAILED:
+            raise InvalidInput(
+                f"The sale with key {key!r} was {found.state.value}.",
+                next_step="Use a new key for a new sale.",
+            )
+        attempt = found.attempt + 1  # the earlier attempt charged nothing: go again
+    channel = None if cash.kind == "counter" else setup.channel(cash)  # refused before any I/O
+    prepared = yield from prepare(setup, purchase)
+    entry = Entry(
+        key=key,
+        fingerprint=fingerprint,
+        state=EntryState.CENTRE_PENDING,
+        attempt=attempt,
+        setting=purchase.setting,
+        purpose=purchase.purpose,
+        psn_no=prepared.holder.psn_no,
+        msgid=setup.gateway.new_msgid(),
+        cash_kind=cash.kind,
+        out_trade_no=_out_trade_no(key, attempt) if channel is not None else "",
+        updated_at=setup.clock(),
+    )
+    record(setup, entry)
+    try:
+        settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
+    except Declined as refused:
+        record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200]))
+        setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
+        raise
+    except UNKNOWN_OUTCOME as error:
+        yield from reverse_at_centre(setup, entry)
+        raise Unavailable(
+            f"The centre's answer to the settlement was lost ({type(error).__name__}); "
+            "it was reversed, and nothing was charged.",
+            next_step="Settle again with the same key.",
+            gateway=setup.gateway.name,
+        ) from error
+    entry = record(
+        setup, attrs.evolve(entry, state=EntryState.CENTRE_SETTLED, settlement=settlement)
+    )
+    payment = None
+    if channel is not None and settlement.cash > 0:
+        entry = record(setup, attrs.evolve(entry, state=EntryState.CASH_PENDING))
+        order = CashOrder(
+            out_trade_no=entry.out_trade_no, amount=settlement.cash, auth_code=cash.auth_code
+        )
+        try:
+            payment = yield from collect(setup, channel, order)
+        except (*UNKNOWN_OUTCOME, OutcomeUnknown) as error:
+            raise in_doubt(
+                setup, entry, f"the {channel.name} payment could not be confirmed"
+            ) from error
+        if payment.state is not PaymentState.PAID:
+            yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value)
+            raise Declined(
+                f"The {channel.name} payment of {settlement.cash} was not made "
+                f"({payment.reason or payment.state.value}); the insurance settlement was cancelled "
+                "and nothing was charged.",
+                next_step="Ask for a new payment code, or take the cash at the till, and settle again with the same key.",
+                gateway=channel.name,
+            )
+    return _complete(setup, entry, settlement, payment, prepared.quote, purchase)
+
+
+def collect(setup: Setup, channel: PaymentChannel, order: CashOrder) -> Flow[ChannelPayment]:
+    """Charge the payment code; whatever happens, end with PAID or with nothing charged."""
+    try:
+        payment = yield from channel.charge(order)
+    except UNKNOWN_OUTCOME:
+        payment = yield from query(setup, channel, order.out_trade_no)
+        if payment.state is PaymentState.NOT_FOUND:
+            # The channel never saw it: the same out_trade_no may go again, once.
+            try:
+                payment = yield from channel.charge(order)
+            except UNKNOWN_OUTCOME:
+                payment = yield from query(setup, channel, order.out_trade_no)
+    return (yield from settle_pending(setup, channel, payment))
+
+
+def settle_pending(
+    setup: Setup, channel: PaymentChannel, payment: ChannelPayment
+) -> Flow[ChannelPayment]:
+    """Poll a payment waiting for the payer, within bounds; reverse what is not paid by then."""
+    polls = 0
+    while payment.state is PaymentState.PENDING and polls < setup.polling.attempts:
+        yield Pause(setup.polling.interval_ms)
+        polls += 1
+        payment = yield from query(setup, channel, payment.out_trade_no)
+    if payment.state in (PaymentState.PENDING, PaymentState.NOT_FOUND):
+        closed = yield from channel.reverse(payment.out_trade_no)
+        reason = (
+            "the payer did not confirm in time"
+            if payment.state is PaymentState.PENDING
+            else "the payment never arrived"
+        )
+        return attrs.evolve(closed, reason=reason)
+    return payment
+
+
+def query(setup: Setup, channel: PaymentChannel, out_trade_no: str) -> Flow[ChannelPayment]:
+    return (yield from read(setup, f"Querying {channel.name}", lambda: channel.query(out_trade_no)))
+
+
+# ---------------------------------------------------------------- undoing at the centre
+
+
+def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
+    """2601 for a settlement whose answer was lost. Idempotent at the centre, so it may repeat."""
+    gateway = setup.gateway
+    msgid = gateway.new_msgid()
+    try:
+        state = yield from read(
+            setup,
+            "The reversal",
+            lambda: gateway.reverse(entry.msgid, entry.psn_no, msgid, entry.setting),
+        )
+    except (GongjiError, httpx.TransportError) as error:
+        raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
+    setup.announce(SettlementEvent("reversed", entry.key, detail=state))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=f"reversed: {state}"))
+
+
+def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
+    """2103/2208 for a settlement whose cash share was not collected. Idempotent at the centre."""
+    gateway = setup.gateway
+    settlement = entry.settlement
+    if settlement is None:
+        return (yield from reverse_at_centre(setup, entry))
+    msgid = gateway.new_msgid()
+    try:
+        yield from read(
+            setup,
+            "The cancellation",
+            lambda: gateway.cancel(settlement, entry.psn_no, msgid, entry.setting),
+        )
+    except (GongjiError, httpx.TransportError) as error:
+        raise in_doubt(setup, entry, "the centre could not cancel the settlement") from error
+    setup.announce(SettlementEvent("cancelled", entry.key, settlement.setl_id, reason[:200]))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=reason[:200]))
+
+
+# ---------------------------------------------------------------- resolving what was left in doubt
+
+
+def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
+    """Finish or undo a settlement a timeout or a crash left in doubt."""
+    if entry.state is EntryState.CENTRE_PENDING:
+        return (yield from reverse_at_centre(setup, entry))
+    if entry.state is EntryState.CENTRE_SETTLED:
+        # The cash share was never asked for; the customer may be gone: give the money back.
+        return (yield from cancel_at_centre(setup, entry, "interrupted before the cash share"))
+    if entry.state is EntryState.CASH_PENDING and entry.settlement is not None:
+        channel = setup.channels[entry.cash_kind]
+        try:
+            payment = yield from query(setup, channel, entry.out_trade_no)
+            payment = yield from settle_pending(setup, channel, payment)
+        except (*UNKNOWN_OUTCOME, OutcomeUnknown) as error:
+            raise in_doubt(
+                setup, entry, f"the {channel.name} payment could not be confirmed"
+            ) from error
+        if payment.state is PaymentState.PAID:
+            _complete(setup, entry, entry.settlement, payment, None, None)
+            return setup.journal.get(entry.key) or entry
+        return (yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value))
+    if entry.state is EntryState.UNDOING:
+        from gongji.flows.undo import finish_undo
+
+        return (yield from finish_undo(setup, entry))
+    return entry
+
+
+# ---------------------------------------------------------------- the receipt
+
+
+def _complete(
+    setup: Setup,
+    entry: Entry,
+    settlement: CentreSettlement,
+    payment: ChannelPayment | None,
+    plan: Quote | None,
+    purchase: Purchase | None,
+) -> Receipt:
+    legs = centre_legs(settlement)
+    divergence = _divergence(plan, settlement, legs) if plan is not None else ()
+    receipt = Receipt(
+        settlement_id=settlement.setl_id,
+        key=entry.key,
+        total=settlement.total,
+        fund=settlement.fund,
+        legs=legs,
+        cash=settlement.cash,
+        refusals=plan.refusals if plan is not None else settlement.refusals,
+        agent_id=purchase.agent_id if purchase is not None else None,
+        divergence=divergence,
+        purpose=entry.purpose,
+        cash_channel=entry.cash_kind if settlement.cash > 0 else "",
+        transaction_id=payment.transaction_id if payment is not None else "",
+    )
+    record(
+        setup,
+        attrs.evolve(
+            entry,
+            state=EntryState.SETTLED,
+            receipt=receipt,
+            transaction_id=receipt.transaction_id,
+        ),
+    )
+    setup.announce(SettlementEvent("settled", entry.key, receipt.settlement_id))
+    if divergence:
+        setup.announce(
+            SettlementEvent("divergence", entry.key, receipt.settlement_id, "; ".join(divergence))
+        )
+    return receipt
+
+
+def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
+    """The accounts' legs as the centre settled them: the patient's own, then mutual aid."""
+    legs = []
+    if settlement.own_account > 0:
+        if settlement.patient_id is None:
+            raise UntrustedAnswer(
+                "The centre charged the patient's account without naming the patient."
+            )
+        legs.append(
+            Leg(source="own_account", payer_id=settlement.patient_id, amount=settlement.own_account)
+        )
+    legs.extend(
+        Leg(
+            source="mutual_aid",
+            payer_id=share.owner_id,
+            amount=share.amount,
+            relation=share.relation,
+        )
+        for share in settlement.mutual_aid
+        if share.amount > 0
+    )
+    return tuple(legs)
+
+
+def _divergence(
+    plan: Quote, settlement: CentreSettlement, legs: tuple[Leg, ...]
+) -> tuple[str, ...]:
+    """How the centre's split differs from the local plan, line by line (masked IDs only)."""
+    found: list[str] = []
+
+    def differ(what: str, planned: Fen, settled: Fen) -> None:
+        if planned != settled:
+            found.append(f"{what}: planned {planned.to_yuan()}, centre {settled.to_yuan()}")
+
+    differ("fund", plan.fund, settlement.fund)
+    planned = _by_payer(plan.legs)
+    settled = _by_payer(legs)
+    for payer in sorted(set(planned) | set(settled), key=lambda p: (p[0], p[1].masked)):
+        source, owner = payer
+        differ(
+            f"{source.replace('_', ' ')} of {owner.masked}",
+            planned.get(payer, ZERO),
+            settled.get(payer, ZERO),
+        )
+    differ("cash", plan.cash, settlement.cash)
+    return tuple(found)
+
+
+def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:
+    totals: dict[tuple[str, Any], Fen] = {}
+    for leg in legs:
+        totals[(leg.source, leg.payer_id)] = (
+            totals.get((leg.source, leg.payer_id), ZERO) + leg.amount
+        )
+    return totals
+
+
+# ---------------------------------------------------------------- journal helpers
+
+
+def record(setup: Setup, entry: Entry) -> Entry:
+    entry = attrs.evolve(entry, updated_at=setup.clock())
+    setup.journal.put(entry)
+    return entry
+
+
+def in_doubt(setup: Setup, entry: Entry, what: str) -> OutcomeUnknown:
+    setup.announce(SettlementEvent("in_doubt", entry.key, detail=what))
+    return OutcomeUnknown(
+        f"The sale with key {entry.key!r} is in doubt: {what}.",
+        key=entry.key,
+    )
+
+
+def _out_trade_no(key: str, attempt: int) -> str:
+    """The channel's order number for one attempt of one sale: the key itself when it fits
+    the channels' alphabet and length (6-32 characters), a digest of it otherwise."""
+    if _TRADE_SAFE.fullmatch(key):
+        return f"{key}-{attempt}"
+    return f"G{hashlib.sha256(key.encode()).hexdigest()[:26]}-{attempt}"

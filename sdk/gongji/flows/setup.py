@@ -1,0 +1,118 @@
+"""What a flow works with: the gateways, the journal, the rules, the clock, the limits.
+
+One ``Setup`` per client object; the flows read it and never change it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pluggy
+from attrs import field, frozen
+
+from gongji.errors import ConfigError
+from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.identity import CredentialKind
+from gongji.journal import Journal
+from gongji.model import Cash, Purchase
+from gongji.policy import PolicyPack, get_policy
+
+
+@frozen
+class Polling:
+    """How long a payment that waits for the payer's password is polled, then reversed."""
+
+    interval_ms: int = 2_000
+    attempts: int = 15  # 30 seconds at the default interval
+    read_retries: int = 2  # a query (a read) is repeated this often on a transport failure
+
+
+@frozen
+class SettlementEvent:
+    """What ``gongji_settlement_event`` observers receive. No secret, no full ID number."""
+
+    kind: str  # settled, divergence, failed, reversed, cancelled, refunded, in_doubt
+    key: str
+    settlement_id: str = ""
+    detail: str = ""
+
+
+def _local_now() -> datetime.datetime:
+    return datetime.datetime.now().astimezone()
+
+
+@frozen
+class Setup:
+    gateway: InsuranceGateway
+    channels: Mapping[str, PaymentChannel]
+    journal: Journal
+    plugins: pluggy.PluginManager = field(repr=False)
+    policy: PolicyPack
+    clock: Callable[[], datetime.datetime] = _local_now
+    polling: Polling = Polling()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        gateway: InsuranceGateway,
+        channels: Mapping[str, PaymentChannel],
+        journal: Journal,
+        plugins: pluggy.PluginManager,
+        policy: str,
+        **options: Any,
+    ) -> Setup:
+        return cls(
+            gateway=gateway,
+            channels=dict(channels),
+            journal=journal,
+            plugins=plugins,
+            policy=get_policy(policy),
+            **options,
+        )
+
+    def today(self) -> datetime.date:
+        return self.clock().date()
+
+    def channel(self, cash: Cash) -> PaymentChannel:
+        found = self.channels.get(cash.kind)
+        if found is None:
+            raise ConfigError(
+                f"No {cash.kind} channel is configured for this client.",
+                next_step=f"Add a [channels.{cash.kind}] table to the profile, or take the cash at the till with gongji.Cash.counter().",
+            )
+        return found
+
+    def announce(self, event: SettlementEvent) -> None:
+        self.plugins.hook.gongji_settlement_event(event=event)
+
+    def fingerprint(self, purchase: Purchase, cash: Cash) -> str:
+        """A keyed digest of what was asked, so one key can never settle two different purchases."""
+        credential = purchase.credential
+        # An e-voucher's token changes every time the patient's app shows it, and a
+        # payment code every minute: a retry may bring new ones for the same purchase.
+        shown = "" if credential.kind is CredentialKind.E_VOUCHER else credential.value
+        parts = [
+            credential.kind.value,
+            shown,
+            credential.card_sn or "",
+            purchase.patient_id.number if purchase.patient_id else "",
+            purchase.agent_id.number if purchase.agent_id else "",
+            purchase.purpose.value,
+            purchase.setting.value,
+            cash.kind,
+        ]
+        for item in purchase.items:
+            parts += [
+                item.code,
+                str(int(item.unit_price)),
+                str(item.quantity),
+                item.category.value,
+                item.coverage.value,
+            ]
+        message = "\x1f".join(parts).encode()
+        return hmac.new(self.journal.salt, message, hashlib.sha256).hexdigest()

@@ -1,0 +1,110 @@
+"""Refund and cancel a settled sale: the insurance leg at the centre, the cash leg at the channel.
+
+``refund`` gives the cash back with the channel's refund; ``cancel`` reverses the
+payment-code payment itself (the same day, before the channel closes it). Both
+cancel the settlement at the centre first (2103 / 2208). Every step is idempotent
+at its gateway (the centre cancels once however often asked; the refund carries
+its ``out_refund_no``), so an interrupted undo is finished by asking again.
+"""
+
+from __future__ import annotations
+
+import attrs
+import httpx
+
+from gongji.errors import Declined, InvalidInput
+from gongji.flows.exchange import Flow
+from gongji.flows.settle import UNKNOWN_OUTCOME, in_doubt, read, record
+from gongji.flows.setup import SettlementEvent, Setup
+from gongji.journal import Entry, EntryState
+from gongji.journal.entry import UndoKind
+from gongji.model import Receipt
+
+
+def undo(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
+    entry = setup.journal.by_settlement(settlement_id)
+    if entry is None or entry.receipt is None:
+        raise InvalidInput(
+            f"This client's journal has no settlement {settlement_id[:40]!r}.",
+            next_step="Refund from the till that settled it (its journal), or check the settlement id.",
+        )
+    done = EntryState.REFUNDED if how == "refund" else EntryState.CANCELLED
+    if entry.state is done:
+        return entry.receipt
+    if entry.state is EntryState.SETTLED:
+        entry = record(
+            setup,
+            attrs.evolve(
+                entry,
+                state=EntryState.UNDOING,
+                undo=how,
+                undo_msgid=setup.gateway.new_msgid(),
+                out_refund_no=f"{entry.out_trade_no}-R" if entry.out_trade_no else "",
+            ),
+        )
+    elif entry.state is not EntryState.UNDOING or entry.undo != how:
+        raise InvalidInput(
+            f"The settlement {settlement_id[:40]!r} is {entry.state.value}; it cannot be {how}ed now.",
+            next_step="Check the sale's state with the journal; nothing was sent.",
+        )
+    entry = yield from finish_undo(setup, entry)
+    assert entry.receipt is not None
+    return entry.receipt
+
+
+def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
+    settlement = entry.settlement
+    receipt = entry.receipt
+    if settlement is None or receipt is None:
+        raise InvalidInput("Only a settled sale can be refunded or cancelled.")
+    gateway = setup.gateway
+    # Both gateways make these writes idempotent (the same msgid, the same out_refund_no),
+    # which is what makes repeating them like reads safe.
+    try:
+        yield from read(
+            setup,
+            "The cancellation at the centre",
+            lambda: gateway.cancel(settlement, entry.psn_no, entry.undo_msgid, entry.setting),
+        )
+    except (*UNKNOWN_OUTCOME, httpx.TransportError) as error:
+        raise in_doubt(setup, entry, "the centre did not confirm the cancellation") from error
+    if receipt.cash_channel in setup.channels and receipt.cash > 0:
+        channel = setup.channels[receipt.cash_channel]
+        try:
+            if entry.undo == "refund":
+                refund = yield from read(
+                    setup,
+                    f"The {channel.name} refund",
+                    lambda: channel.refund(
+                        entry.out_trade_no, entry.out_refund_no, receipt.cash, receipt.cash
+                    ),
+                )
+                refused = refund.state == "failed"
+                reason = refund.reason
+            else:
+                closed = yield from read(
+                    setup,
+                    f"The {channel.name} reversal",
+                    lambda: channel.reverse(entry.out_trade_no),
+                )
+                refused = closed.state.value not in ("closed", "refunded")
+                reason = closed.reason
+        except (*UNKNOWN_OUTCOME, httpx.TransportError) as error:
+            raise in_doubt(
+                setup, entry, f"the {channel.name} did not confirm giving the cash back"
+            ) from error
+        if refused:
+            raise Declined(
+                f"{channel.name} refused to give back the cash share ({reason[:200]}); "
+                "the insurance share was given back.",
+                next_step="Give the cash back at the till, or ask again later with the same settlement id.",
+                gateway=channel.name,
+            )
+    kind = "refunded" if entry.undo == "refund" else "cancelled"
+    setup.announce(SettlementEvent(kind, entry.key, receipt.settlement_id))
+    return record(
+        setup,
+        attrs.evolve(
+            entry, state=EntryState.REFUNDED if entry.undo == "refund" else EntryState.CANCELLED
+        ),
+    )

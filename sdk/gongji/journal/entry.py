@@ -1,0 +1,92 @@
+"""A journal entry and the protocol every journal implements."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Literal, Protocol
+
+from attrs import frozen
+
+from gongji.gateways import CentreSettlement
+from gongji.model import CashKind, Purpose, Receipt, Setting
+from gongji.money import ZERO, Fen
+
+
+class EntryState(enum.StrEnum):
+    CENTRE_PENDING = "centre_pending"  # the settlement message is (about to be) sent
+    CENTRE_SETTLED = "centre_settled"  # the centre settled; the cash share is not collected yet
+    CASH_PENDING = "cash_pending"  # the payment-code charge is (about to be) sent
+    SETTLED = "settled"  # done: the receipt is in the entry
+    FAILED = "failed"  # nothing is charged (refused, or undone); the key may be used again
+    UNDOING = "undoing"  # a refund or cancellation is under way
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+    @property
+    def in_doubt(self) -> bool:
+        """A step was started and its outcome is not recorded: ``recover()`` resolves it."""
+        return self in _IN_DOUBT
+
+
+_IN_DOUBT = frozenset(
+    {
+        EntryState.CENTRE_PENDING,
+        EntryState.CENTRE_SETTLED,
+        EntryState.CASH_PENDING,
+        EntryState.UNDOING,
+    }
+)
+
+UndoKind = Literal["refund", "cancel"]
+
+
+@frozen
+class Entry:
+    """Everything needed to finish or undo one settlement, and nothing secret.
+
+    No ID number and no payment code is kept here: the patient is the centre's
+    ``psn_no``, the purchase a keyed ``fingerprint``.
+    """
+
+    key: str
+    fingerprint: str
+    state: EntryState
+    attempt: int
+    setting: Setting
+    purpose: Purpose
+    psn_no: str
+    msgid: str  # the centre's settlement message
+    cash_kind: CashKind
+    out_trade_no: str = ""
+    settlement: CentreSettlement | None = None
+    receipt: Receipt | None = None
+    transaction_id: str = ""
+    undo: UndoKind | None = None
+    undo_msgid: str = ""
+    out_refund_no: str = ""
+    reason: str = ""  # why it failed, in the gateway's words (no secret)
+    updated_at: datetime.datetime | None = None
+
+    @property
+    def cash_amount(self) -> Fen:
+        return self.settlement.cash if self.settlement is not None else ZERO
+
+
+class Journal(Protocol):
+    """Where a settlement's progress is written before each step that can charge.
+
+    ``put`` must be durable when it returns (the durable journals commit); entries are
+    replaced whole. ``salt`` keys the purchase fingerprints, so a fingerprint says
+    nothing about the purchase to someone without the journal.
+    """
+
+    salt: bytes
+
+    def get(self, key: str) -> Entry | None: ...
+
+    def put(self, entry: Entry) -> None: ...
+
+    def by_settlement(self, settlement_id: str) -> Entry | None: ...
+
+    def in_doubt(self) -> list[Entry]: ...
