@@ -26,7 +26,7 @@ from gongji.model import Cash, Purchase, Quote, Receipt
 if TYPE_CHECKING:
     from gongji_mock import MockGateway
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncSettlementClient", "SettlementClient"]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncSettlementClient", "SettlementClient", "drive", "drive_async"]
 
 T = TypeVar("T")
 
@@ -163,23 +163,7 @@ class SettlementClient(_Client):
         self.close()
 
     def _drive(self, flow: Flow[T]) -> T:
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Pause):
-                    time.sleep(step.milliseconds / 1000)
-                    step = flow.send(None)
-                    continue
-                try:
-                    response = self._http.send(step)
-                    response.read()
-                except httpx.TransportError as error:
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(response)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        return drive(flow, self._http)
 
 
 class AsyncSettlementClient(_Client):
@@ -223,20 +207,46 @@ class AsyncSettlementClient(_Client):
         await self.aclose()
 
     async def _drive(self, flow: Flow[T]) -> T:
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Pause):
-                    await asyncio.sleep(step.milliseconds / 1000)
-                    step = flow.send(None)
-                    continue
-                try:
-                    response = await self._http.send(step)
-                    await response.aread()
-                except httpx.TransportError as error:
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(response)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
+        return await drive_async(flow, self._http)
+
+
+def drive(flow: Flow[T], http: httpx.Client) -> T:
+    """Run ``flow`` to its end over ``http``: the synchronous driver."""
+    try:
+        step = next(flow)
+        while True:
+            if isinstance(step, Pause):
+                time.sleep(step.milliseconds / 1000)
+                step = flow.send(None)
+                continue
+            try:
+                response = http.send(step)
+                response.read()
+            except httpx.TransportError as error:
+                step = flow.throw(error)  # the flow decides what a lost answer means
+            else:
+                step = flow.send(response)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+async def drive_async(flow: Flow[T], http: httpx.AsyncClient) -> T:
+    """Run ``flow`` to its end over ``http``: the asynchronous driver."""
+    try:
+        step = next(flow)
+        while True:
+            if isinstance(step, Pause):
+                await asyncio.sleep(step.milliseconds / 1000)
+                step = flow.send(None)
+                continue
+            try:
+                response = await http.send(step)
+                await response.aread()
+            except httpx.TransportError as error:
+                step = flow.throw(error)
+            else:
+                step = flow.send(response)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result

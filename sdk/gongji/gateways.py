@@ -74,7 +74,7 @@ def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) 
     """Refuse, before the network, an operation ``adapter`` does not declare."""
     if capability not in adapter.capabilities:
         raise ConfigError(
-            f"The {adapter.name} adapter cannot {capability.value.replace('_', ' ')}.",
+            f"The {adapter.name} adapter does not offer {capability.value!r}.",
             next_step=(
                 "Configure an adapter that declares this capability (`gongji plugins` lists "
                 "them), or leave the operation out; nothing was sent."

@@ -1,0 +1,252 @@
+"""The city-insurance adapter's requests, pinned against the national interface as
+published (envelope fields, 1101 / 2101 / 2102 / 2601 inputs, yuan strings with two
+decimals, TIF headers), and its reading of the centre's answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from gongji import (
+    ConfigError,
+    Credential,
+    Declined,
+    Fen,
+    LineItem,
+    SignatureError,
+    Unavailable,
+    UntrustedAnswer,
+)
+from gongji.client import drive
+from gongji.gateways import Capability, SettlementRequest
+from gongji.model import Insurance, Person
+from gongji.signing.csb import CsbAuth, CsbSigner
+from gongji.signing.tif import TifAuth, TifSigner
+from gongji_cityins import CITIES, CityInsuranceGateway, Institution
+
+URL = "https://centre.test/fsi/api/rsfComIfsService/callService"
+MOTHER = "210202195809120046"
+SETTLED = {
+    "setlinfo": {
+        "setl_id": "S1",
+        "mdtrt_id": "M1",
+        "psn_no": "P1",
+        "certno": MOTHER,
+        "medfee_sumamt": "99.90",
+        "fund_pay_sumamt": "50.00",
+        "acct_pay": "0.00",
+        "acct_mulaid_pay": "40.00",
+        "psn_cash_pay": "9.90",
+        "balc": "0.00",
+    },
+    "gongji_mulaid_detail": [
+        {"psn_no": "P2", "certno": "210202198503170036", "relation": "parent", "amount": "40.00"}
+    ],
+}
+
+
+def gateway(signing: str = "tif", extensions: bool = True) -> CityInsuranceGateway:
+    profile = CITIES["dalian"]
+    profile = type(profile)(
+        city="dalian",
+        region="210200",
+        policy=profile.policy,
+        base_url="https://centre.test",
+        signing=signing,  # type: ignore[arg-type]
+        extensions=extensions,
+    )
+    auth: httpx.Auth = (
+        TifAuth(TifSigner("POS01", "s3cret"))
+        if signing == "tif"
+        else CsbAuth(CsbSigner(access_key="AK", secret="s3cret", api_name="hsa.fsi"))
+    )
+    return CityInsuranceGateway(
+        profile=profile,
+        institution=Institution(code="H21020200001", name="大连测试药房"),
+        auth=auth,
+    )
+
+
+def answering(
+    *outputs: Any, status: int = 200
+) -> tuple[httpx.Client, list[dict[str, Any]], list[httpx.Request]]:
+    """A client whose centre signs in, then answers ``outputs`` in turn."""
+    router = respx.Router()
+    sent: list[dict[str, Any]] = []
+    requests: list[httpx.Request] = []
+    answers = iter(
+        [{"signinoutb": {"sign_no": "SIGN1", "sign_time": "2026-11-23 09:00:00"}}, *outputs]
+    )
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        requests.append(request)
+        output = next(answers)
+        if isinstance(output, httpx.Response):
+            return output
+        return httpx.Response(status, json={"infcode": 0, "output": output, "err_msg": None})
+
+    router.post(URL).mock(side_effect=centre)
+    return httpx.Client(transport=httpx.MockTransport(router.handler)), sent, requests
+
+
+def request_for(*items: LineItem) -> SettlementRequest:
+    return SettlementRequest(
+        psn_no="P1",
+        patient=Person(
+            id=MOTHER, name="王秀兰", insurance=Insurance(kind="resident", region="210202")
+        ),
+        credential=Credential.id_card(MOTHER),
+        items=items,
+    )
+
+
+def test_envelope_carries_the_national_fields_and_the_sign_in_number() -> None:
+    client, sent, requests = answering(
+        {
+            "baseinfo": {"psn_no": "P1", "certno": MOTHER, "psn_name": "王秀兰"},
+            "insuinfo": [{"insutype": "390", "balc": "0.00", "insuplc_admdvs": "210202"}],
+        }
+    )
+    holder = drive(gateway().person(Credential.id_card(MOTHER)), client)
+    sign_in, person = sent
+    assert sign_in["infno"] == "9001" and sign_in["input"] == {
+        "signIn": {"opter_no": "001", "mac": "", "ip": ""}
+    }
+    assert person["infno"] == "1101" and person["sign_no"] == "SIGN1"
+    assert person["input"] == {
+        "data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER, "card_sn": None}
+    }
+    assert len(person["msgid"]) == 30 and person["msgid"].startswith("H21020200001")
+    for field in (
+        "mdtrtarea_admvs",
+        "insuplc_admdvs",
+        "recer_sys_code",
+        "infver",
+        "opter_type",
+        "opter",
+        "opter_name",
+        "inf_time",
+        "fixmedins_code",
+        "fixmedins_name",
+    ):
+        assert person[field], field
+    headers = requests[1].headers
+    assert {"x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature"} <= set(headers)
+    assert holder.psn_no == "P1" and holder.person.id == MOTHER
+
+
+def test_settle_sends_yuan_strings_with_two_decimals_and_class_codes() -> None:
+    client, sent, _ = answering(SETTLED)
+    items = (
+        LineItem(code="XA01", name="阿莫西林", unit_price=Fen(3330), quantity=3, coverage="A"),
+    )
+    settlement = drive(
+        gateway().settle(request_for(*items), "H2102020000120261123090000001"), client
+    )
+    message = sent[1]
+    assert message["infno"] == "2102" and message["msgid"] == "H2102020000120261123090000001"
+    data, (line,) = message["input"]["data"], message["input"]["feedetail"]
+    assert (
+        data["medfee_sumamt"] == "99.90"
+        and data["mdtrt_cert_type"] == "02"
+        and data["insutype"] == "390"
+    )
+    assert line == {
+        "feedetl_sn": "1",
+        "med_list_codg": "XA01",
+        "medins_list_codg": "XA01",
+        "cnt": 3,
+        "pric": "33.30",
+        "det_item_fee_sumamt": "99.90",
+        "chrgitm_lv": "01",
+        "gongji_category": "drug",
+        "gongji_item_name": "阿莫西林",
+    }
+    assert (settlement.total, settlement.fund, settlement.cash) == (Fen(9990), Fen(5000), Fen(990))
+    assert [s.amount for s in settlement.mutual_aid] == [Fen(4000)]
+
+
+def test_extensions_are_sent_only_where_the_city_declares_them() -> None:
+    client, sent, _ = answering(SETTLED)
+    plain = gateway(extensions=False)
+    assert Capability.BINDINGS not in plain.capabilities
+    drive(
+        plain.pre_settle(
+            request_for(LineItem(code="X", name="", unit_price=Fen(9990), quantity=1))
+        ),
+        client,
+    )
+    assert not any(key.startswith("gongji_") for key in json.dumps(sent[1]["input"]).split('"'))
+    with pytest.raises(ConfigError, match="does not offer 'bindings'"):
+        next(plain.bindings(None))  # type: ignore[arg-type]
+
+
+def test_a_split_that_does_not_add_up_is_not_trusted() -> None:
+    broken = json.loads(json.dumps(SETTLED))
+    broken["setlinfo"]["psn_cash_pay"] = "9.80"
+    client, _, _ = answering(broken)
+    with pytest.raises(UntrustedAnswer, match="does not add up"):
+        drive(
+            gateway().settle(
+                request_for(LineItem(code="X", name="", unit_price=Fen(9990), quantity=1)), "M1"
+            ),
+            client,
+        )
+
+
+def test_a_third_decimal_from_the_centre_is_refused_not_rounded() -> None:
+    broken = json.loads(json.dumps(SETTLED))
+    broken["setlinfo"]["psn_cash_pay"] = "9.901"
+    client, _, _ = answering(broken)
+    with pytest.raises(UntrustedAnswer, match="whole number of fen"):
+        drive(
+            gateway().settle(
+                request_for(LineItem(code="X", name="", unit_price=Fen(9990), quantity=1)), "M1"
+            ),
+            client,
+        )
+
+
+def test_refusal_carries_the_centres_infcode_and_message() -> None:
+    refusal = httpx.Response(
+        200, json={"infcode": -1, "err_msg": "余额不足 / balance", "output": None}
+    )
+    client, _, _ = answering(refusal)
+    with pytest.raises(Declined) as raised:
+        drive(gateway().person(Credential.id_card(MOTHER)), client)
+    assert raised.value.infcode == "-1" and raised.value.err_msg == "余额不足 / balance"
+
+
+def test_lost_sign_in_is_renewed_and_the_same_msgid_sent_again() -> None:
+    lost = httpx.Response(
+        200, json={"infcode": -1, "err_msg": "未签到或签到编号无效，请先签到(9001)"}
+    )
+    again = {"signinoutb": {"sign_no": "SIGN2"}}
+    person = {"baseinfo": {"psn_no": "P1", "certno": MOTHER}, "insuinfo": []}
+    client, sent, _ = answering(lost, again, person)
+    drive(gateway().person(Credential.id_card(MOTHER)), client)
+    assert [m["infno"] for m in sent] == ["9001", "1101", "9001", "1101"]
+    assert sent[1]["msgid"] == sent[3]["msgid"] and sent[3]["sign_no"] == "SIGN2"
+
+
+@pytest.mark.parametrize(("status", "error"), [(503, Unavailable), (401, SignatureError)])
+def test_http_failures_map_to_errors_a_flow_can_act_on(status: int, error: type[Exception]) -> None:
+    client, _, _ = answering(httpx.Response(status, json={"infcode": -1, "err_msg": "x"}))
+    with pytest.raises(error):
+        drive(gateway().person(Credential.id_card(MOTHER)), client)
+
+
+def test_csb_cities_sign_with_the_csb_headers() -> None:
+    client, _, requests = answering(
+        {"baseinfo": {"psn_no": "P1", "certno": MOTHER}, "insuinfo": []}
+    )
+    drive(gateway(signing="csb").person(Credential.id_card(MOTHER)), client)
+    assert {"_api_name", "_api_timestamp", "_api_access_key", "_api_signature"} <= set(
+        requests[1].headers
+    )
+    assert "x-tif-signature" not in requests[1].headers
