@@ -1,0 +1,128 @@
+"""One scenario suite, two drivers: every test here runs through ``SettlementClient``
+and through ``AsyncSettlementClient`` against the in-process mock gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from gongji import (
+    AsyncSettlementClient,
+    Cash,
+    Credential,
+    Fen,
+    LineItem,
+    Purchase,
+    SettlementClient,
+)
+from gongji.flows.setup import Polling
+from gongji.journal import Entry
+from gongji.model import Quote, Receipt
+from gongji_mock import MockGateway
+
+T = TypeVar("T")
+
+SON = (
+    "210202198503170036"  # employee, 5000 yuan; binds his mother (limit 400), daughter, grandmother
+)
+MOTHER = "210202195809120046"  # resident; bound to the son (1st) and the sister (2nd)
+FATHER = "210202195601010112"  # retired employee, 120 yuan; his binding is revoked
+DAUGHTER = "210202201506010227"  # resident, 11; the wife's binding is pending
+SISTER = "210502198802200422"  # employee in Benxi, 30 yuan
+GRANDMOTHER = "620102193211080627"  # resident in Gansu
+WIFE = "210202198605050289"  # employee, 800 yuan
+
+WECHAT_PAID = "134567890123456781"
+WECHAT_PASSWORD = "134567890123456782"  # paid at the first query
+WECHAT_NEVER = "134567890123456783"  # the password never comes
+WECHAT_POOR = "134567890123456784"  # insufficient funds
+ALIPAY_PAID = "2887654321012341"
+ALIPAY_POOR = "2887654321012344"
+
+FAST_POLLING = Polling(interval_ms=0, attempts=3, read_retries=2)
+
+
+def drug(
+    price_fen: int, quantity: int = 1, coverage: str = "A", category: str = "drug"
+) -> LineItem:
+    return LineItem(
+        code=f"X{price_fen}{coverage}{category[:3]}",
+        name="药品",
+        unit_price=Fen(price_fen),
+        quantity=quantity,
+        coverage=coverage,
+        category=category,
+    )
+
+
+def purchase(credential_id: str, *items: LineItem, **kwargs: Any) -> Purchase:
+    return Purchase(
+        credential=Credential.id_card(credential_id),
+        items=items or (drug(50_000, coverage="C"),),
+        **kwargs,
+    )
+
+
+class Till:
+    """The client as a POS uses it, whichever driver is underneath (sync calls either way)."""
+
+    def __init__(
+        self, client: SettlementClient | AsyncSettlementClient, runner: asyncio.Runner | None
+    ) -> None:
+        self.client = client
+        self._runner = runner
+
+    def _run(self, result: T | Coroutine[Any, Any, T]) -> T:
+        if self._runner is None:
+            return result  # type: ignore[return-value]
+        return self._runner.run(result)  # type: ignore[arg-type]
+
+    def preview(self, purchase: Purchase) -> Quote:
+        return self._run(self.client.preview(purchase))
+
+    def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
+        return self._run(self.client.settle(purchase, key=key, cash=cash))
+
+    def refund(self, settlement_id: str) -> Receipt:
+        return self._run(self.client.refund(settlement_id))
+
+    def cancel(self, settlement_id: str) -> Receipt:
+        return self._run(self.client.cancel(settlement_id))
+
+    def recover(self) -> list[Entry]:
+        return self._run(self.client.recover())
+
+
+@pytest.fixture
+def mock() -> MockGateway:
+    return MockGateway.demo()
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def till(mock: MockGateway, driver: str) -> Iterator[Till]:
+    yield from make_till(mock, driver)
+
+
+def make_till(mock: MockGateway, driver: str, **options: Any) -> Iterator[Till]:
+    options.setdefault("polling", FAST_POLLING)
+    if driver == "sync":
+        client = SettlementClient.from_profile("mock", mock=mock, **options)
+        with client:
+            yield Till(client, None)
+        return
+    with asyncio.Runner() as runner:
+        async_client = AsyncSettlementClient.from_profile("mock", mock=mock, **options)
+        yield Till(async_client, runner)
+        runner.run(async_client.aclose())
+
+
+def balances(mock: MockGateway) -> dict[str, Fen]:
+    return {who: mock.balance(who) for who in (SON, FATHER, SISTER, WIFE)}
