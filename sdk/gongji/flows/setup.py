@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from gongji.identity import CredentialKind
 from gongji.journal import Journal
 from gongji.model import Cash, Purchase
 from gongji.policy import PolicyPack, get_policy
+
+_log = logging.getLogger("gongji")
 
 
 @frozen
@@ -88,7 +91,15 @@ class Setup:
         return found
 
     def announce(self, event: SettlementEvent) -> None:
-        self.plugins.hook.gongji_settlement_event(event=event)
+        # An observer (audit log, printer) must never undo or block a sale whose money moved.
+        try:
+            self.plugins.hook.gongji_settlement_event(event=event)
+        except Exception as error:  # any observer failure is logged, not raised
+            _log.warning(
+                "A gongji_settlement_event observer failed on %s: %s",
+                event.kind,
+                type(error).__name__,
+            )
 
     def fingerprint(self, purchase: Purchase, cash: Cash) -> str:
         """A keyed digest of what was asked, so one key can never settle two different purchases."""
