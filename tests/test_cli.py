@@ -66,3 +66,11 @@ def test_plugins_lists_the_builtin_rules() -> None:
     result = run("--json", "plugins")
     names = {row["name"] for row in json.loads(result.stdout)}
     assert {f"gongji.rules.R{n}" for n in range(1, 10)} <= names
+
+
+def test_plugins_lists_each_adapter_with_its_plugin_and_capabilities() -> None:
+    rows = json.loads(run("--json", "plugins").stdout)
+    adapters = {a["name"]: (row["name"], a) for row in rows for a in row["adapters"]}
+    plugin, cityins = adapters["cityins"]
+    assert plugin == "cityins" and cityins["kind"] == "insurance"
+    assert {"person_info", "settle", "reverse"} <= set(cityins["capabilities"])

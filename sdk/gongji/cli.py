@@ -246,9 +246,18 @@ def _mock_serve(host: str, port: int, data: str | None, faults: str | None, as_j
 
 
 def _plugins(as_json: bool) -> int:
-    from gongji.plugins import get_plugin_manager
+    from gongji.plugins import adapter_registry, get_plugin_manager
 
     pm = get_plugin_manager()
+    adapters: dict[str, list[dict[str, object]]] = {}
+    for adapter in adapter_registry(pm):
+        adapters.setdefault(adapter.origin, []).append(
+            {
+                "name": adapter.name,
+                "kind": adapter.kind,
+                "capabilities": sorted(c.value for c in adapter.capabilities),
+            }
+        )
     rows = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked through GONGJI_DISABLE_PLUGINS
@@ -259,12 +268,17 @@ def _plugins(as_json: bool) -> int:
             "gongji (built in)",
         )
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        rows.append({"name": name, "from": dist, "hooks": hooks})
+        rows.append(
+            {"name": name, "from": dist, "hooks": hooks, "adapters": adapters.get(name, [])}
+        )
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
             print(f"{row['name']:<28} {row['from']:<22} {', '.join(row['hooks'])}")
+            for adapter in adapters.get(str(row["name"]), []):
+                capabilities = ", ".join(map(str, adapter["capabilities"]))  # type: ignore[call-overload]
+                print(f"{'':<28} adapter {adapter['name']} ({adapter['kind']}): {capabilities}")
     return 0
 
 
