@@ -249,7 +249,7 @@ def _plugins(as_json: bool) -> int:
     from gongji.plugins import adapter_registry, get_plugin_manager
 
     pm = get_plugin_manager()
-    adapters: dict[str, list[dict[str, object]]] = {}
+    adapters: dict[str, list[dict[str, Any]]] = {}
     for adapter in adapter_registry(pm):
         adapters.setdefault(adapter.origin, []).append(
             {
@@ -258,7 +258,7 @@ def _plugins(as_json: bool) -> int:
                 "capabilities": sorted(c.value for c in adapter.capabilities),
             }
         )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked through GONGJI_DISABLE_PLUGINS
             rows.append({"name": name, "from": "blocked", "hooks": []})
@@ -277,7 +277,7 @@ def _plugins(as_json: bool) -> int:
         for row in rows:
             print(f"{row['name']:<28} {row['from']:<22} {', '.join(row['hooks'])}")
             for adapter in adapters.get(str(row["name"]), []):
-                capabilities = ", ".join(map(str, adapter["capabilities"]))  # type: ignore[call-overload]
+                capabilities = ", ".join(adapter["capabilities"])
                 print(f"{'':<28} adapter {adapter['name']} ({adapter['kind']}): {capabilities}")
     return 0
 
