@@ -1,1 +1,24 @@
-"""Registers the WeChat Pay APIv3 channel through ``gongji_register_adapters`` (not yet: being built)."""
+"""Registers the WeChat Pay APIv3 payment channel through ``gongji_register_adapters``.
+
+Entry point ``wechatpay = "gongji_wechatpay.plugin"`` (group ``gongji``). The factory
+is ``WechatPayChannel.from_settings``: a configuration profile's channel settings in,
+a channel out (docs/reference/adapter-wechatpay.md lists the settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gongji.hookspecs import hookimpl
+from gongji_wechatpay.gateway import WechatPayChannel
+
+
+@hookimpl
+def gongji_register_adapters(register: Callable[..., None]) -> None:
+    register(
+        WechatPayChannel.name,
+        WechatPayChannel.from_settings,
+        kind="channel",
+        capabilities=WechatPayChannel.capabilities,
+        origin="gongji_wechatpay",
+    )

@@ -1,0 +1,227 @@
+"""A WeChat Pay configuration profile: keys by file path, secrets from files or the environment.
+
+The settings are a flat mapping (a ``gongji.toml`` profile's channel table, say):
+
+====================================  =========================================================
+key                                   what
+====================================  =========================================================
+``mchid``                             merchant id (required)
+``appid``                             the AppID bound to the merchant (required)
+``merchant_serial_no``                serial number of the merchant API certificate (required)
+``merchant_private_key_path``         ``apiclient_key.pem`` (required)
+``platform_public_key_id``            ``PUB_KEY_ID_...`` (public-key mode, recommended) ...
+``platform_public_key_path``          ... and the platform public key PEM, together
+``platform_certificate_paths``        platform certificate PEM file(s) (certificate mode)
+``apiv3_key_path``                    a file holding the 32-byte APIv3 key ...
+``apiv3_key_env``                     ... or the name of an environment variable holding it
+``base_url``                          default ``https://api.mch.weixin.qq.com``
+``store_id``                          ``scene_info.store_info.out_id`` of payment-code payments
+``device_ip``                         ``scene_info.device_ip`` of payment-code payments
+``refund_notify_url``                 where WeChat Pay posts refund results
+``callback_tolerance_seconds``        callback time window, default 300
+====================================  =========================================================
+
+Relative paths are read from ``base_dir`` (the configuration file's directory).
+A secret written into the settings themselves is refused: a configuration file
+is copied, committed and printed far more often than a key file. Errors name
+the key, the file or the variable, never the secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from gongji.errors import ConfigError
+from gongji.signing.keys import load_certificate, load_private_key, load_public_key
+from gongji.signing.wechatpay import CALLBACK_TOLERANCE_SECONDS, WechatPayMerchant
+from gongji.signing.wechatpay_keys import PlatformKeyStore
+
+DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
+
+#: Every key the settings may hold, with what it is (shown when one is misspelt).
+KEYS: dict[str, str] = {
+    "mchid": "merchant id",
+    "appid": "AppID bound to the merchant",
+    "merchant_serial_no": "merchant API certificate serial number",
+    "merchant_private_key_path": "merchant API private key file (apiclient_key.pem)",
+    "platform_public_key_id": "platform public key ID (PUB_KEY_ID_...)",
+    "platform_public_key_path": "platform public key file",
+    "platform_certificate_paths": "platform certificate file(s)",
+    "apiv3_key_path": "file holding the APIv3 key",
+    "apiv3_key_env": "environment variable holding the APIv3 key",
+    "base_url": "API base URL",
+    "store_id": "store id sent with payment-code payments",
+    "device_ip": "till IP sent with payment-code payments",
+    "refund_notify_url": "refund callback URL",
+    "callback_tolerance_seconds": "callback time window in seconds",
+}
+#: Keys a profile loader may leave in the table (which adapter it is for); ignored here.
+IGNORED = frozenset({"adapter", "kind", "name"})
+#: Secrets that must not be written inline.
+INLINE_SECRETS = frozenset(
+    {"apiv3_key", "api_v3_key", "private_key", "merchant_private_key", "api_key", "key"}
+)
+
+
+@frozen
+class WechatPaySettings:
+    merchant: WechatPayMerchant
+    platform: PlatformKeyStore
+    apiv3_key: str = field(repr=False)
+    appid: str
+    base_url: str = DEFAULT_BASE_URL
+    store_id: str | None = None
+    device_ip: str | None = None
+    refund_notify_url: str | None = None
+    callback_tolerance_seconds: int = CALLBACK_TOLERANCE_SECONDS
+
+
+def _text(settings: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = settings.get(key)
+    if value is None or value == "":
+        if required:
+            raise ConfigError(
+                f"The WeChat Pay settings have no {key!r} ({KEYS[key]}).",
+                next_step=f"Add {key} to the channel's settings.",
+            )
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"The WeChat Pay setting {key!r} must be a string, not {type(value).__name__}.",
+            next_step=f"Write {key} as a quoted string.",
+        )
+    return value
+
+
+def _required(settings: Mapping[str, Any], key: str) -> str:
+    value = _text(settings, key, required=True)
+    assert value is not None  # _text raised otherwise
+    return value
+
+
+def _path(text: str, base_dir: Path) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _read_secret_file(path: Path, key: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(
+            f"The file named by {key!r} ({path}) could not be read ({reason}).",
+            next_step="Check the path and its permissions.",
+        ) from None
+
+
+def _apiv3_key(settings: Mapping[str, Any], base_dir: Path, environ: Mapping[str, str]) -> str:
+    path_text = _text(settings, "apiv3_key_path")
+    variable = _text(settings, "apiv3_key_env")
+    if (path_text is None) == (variable is None):
+        raise ConfigError(
+            "The WeChat Pay settings need exactly one of 'apiv3_key_path' and 'apiv3_key_env' "
+            "for the APIv3 key.",
+            next_step=(
+                "Put the key in a file readable only by the POS service and name it with "
+                "apiv3_key_path, or name an environment variable with apiv3_key_env."
+            ),
+        )
+    if path_text is not None:
+        return _read_secret_file(_path(path_text, base_dir), "apiv3_key_path")
+    assert variable is not None
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise ConfigError(
+            f"The environment variable {variable} (apiv3_key_env) is not set or is empty.",
+            next_step=f"Set {variable} to the APIv3 key in the POS service's environment.",
+        )
+    return value
+
+
+def _platform(settings: Mapping[str, Any], base_dir: Path) -> PlatformKeyStore:
+    key_id = _text(settings, "platform_public_key_id")
+    key_path = _text(settings, "platform_public_key_path")
+    if (key_id is None) != (key_path is None):
+        raise ConfigError(
+            "The WeChat Pay platform public key needs both 'platform_public_key_id' and "
+            "'platform_public_key_path'.",
+            next_step="Copy the ID (PUB_KEY_ID_...) and download the key from the API security page.",
+        )
+    raw = settings.get("platform_certificate_paths") or []
+    cert_paths = [raw] if isinstance(raw, str) else raw
+    if not isinstance(cert_paths, list | tuple) or not all(
+        isinstance(item, str) for item in cert_paths
+    ):
+        raise ConfigError(
+            "The WeChat Pay setting 'platform_certificate_paths' must be a path or a list of paths.",
+            next_step='Write it as ["wechatpay_cert.pem"].',
+        )
+    if key_id is None and not cert_paths:
+        raise ConfigError(
+            "The WeChat Pay settings name no platform key to verify WeChat Pay's answers with.",
+            next_step=(
+                "Add platform_public_key_id and platform_public_key_path (recommended), or "
+                "platform_certificate_paths."
+            ),
+        )
+    store = PlatformKeyStore()
+    if key_id is not None and key_path is not None:
+        store.add_public_key(key_id, load_public_key(_path(key_path, base_dir)))
+    for cert in cert_paths:
+        store.add_certificate(load_certificate(_path(cert, base_dir)))
+    return store
+
+
+def load_settings(
+    settings: Mapping[str, Any],
+    *,
+    base_dir: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WechatPaySettings:
+    """Check the settings, read the key files and the APIv3 key; ``ConfigError`` naming what is wrong."""
+    inline = sorted(INLINE_SECRETS & set(settings))
+    if inline:
+        raise ConfigError(
+            f"The WeChat Pay settings hold a secret inline ({', '.join(inline)}); it was not used.",
+            next_step=(
+                "Remove it from the configuration (and rotate it if the file was shared); name a "
+                "file with apiv3_key_path / merchant_private_key_path, or apiv3_key_env."
+            ),
+        )
+    unknown = sorted(set(settings) - set(KEYS) - IGNORED)
+    if unknown:
+        raise ConfigError(
+            f"The WeChat Pay settings have unknown keys: {', '.join(map(str, unknown))}.",
+            next_step=f"Use only: {', '.join(KEYS)}.",
+        )
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    merchant = WechatPayMerchant(
+        mchid=_required(settings, "mchid"),
+        serial_no=_required(settings, "merchant_serial_no"),
+        private_key=load_private_key(_path(_required(settings, "merchant_private_key_path"), base)),
+    )
+    appid = _required(settings, "appid")
+    tolerance = settings.get("callback_tolerance_seconds", CALLBACK_TOLERANCE_SECONDS)
+    if type(tolerance) is not int or not 1 <= tolerance <= 3600:
+        raise ConfigError(
+            "The WeChat Pay setting 'callback_tolerance_seconds' must be a whole number of "
+            "seconds between 1 and 3600.",
+            next_step="Leave it out for 300.",
+        )
+    return WechatPaySettings(
+        merchant=merchant,
+        platform=_platform(settings, base),
+        apiv3_key=_apiv3_key(settings, base, os.environ if environ is None else environ),
+        appid=appid,
+        base_url=_text(settings, "base_url") or DEFAULT_BASE_URL,
+        store_id=_text(settings, "store_id"),
+        device_ip=_text(settings, "device_ip"),
+        refund_notify_url=_text(settings, "refund_notify_url"),
+        callback_tolerance_seconds=tolerance,
+    )
