@@ -1,1 +1,22 @@
-"""Registers the Alipay OpenAPI channel through ``gongji_register_adapters`` (not yet: being built)."""
+"""Registers the Alipay OpenAPI channel through ``gongji_register_adapters``.
+
+Entry point ``alipay = "gongji_alipay.plugin"`` (group ``gongji``): the factory is
+``AlipayChannel.from_settings``, called with a configuration profile's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gongji.hookspecs import hookimpl
+from gongji_alipay.gateway import AlipayChannel
+
+
+@hookimpl
+def gongji_register_adapters(register: Callable[..., None]) -> None:
+    register(
+        "alipay",
+        AlipayChannel.from_settings,
+        kind="channel",
+        capabilities=AlipayChannel.capabilities,
+    )
