@@ -50,6 +50,8 @@ __all__ = ["client_arguments", "client_arguments_from_file", "resolve_secrets"]
 #: The in-process mock's addresses; the host is never resolved (the transport is in process).
 MOCK_CENTRE_URL = "http://centre.gongji-mock.invalid"
 MOCK_INSTITUTION = ("H21020200001", "大连共济测试药房")
+#: Where the channels are told to post their callbacks; in process the mock collects them.
+MOCK_NOTIFY_URL = "https://pos.gongji-mock.invalid/notify"
 
 
 def client_arguments(
@@ -77,8 +79,8 @@ def client_arguments(
         auth=TifAuth(TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)),
     )
     channels = {
-        "wechatpay": WechatPayChannel.for_mock(mock.wechatpay),
-        "alipay": AlipayChannel.for_mock(mock.alipay),
+        "wechatpay": WechatPayChannel.for_mock(mock.wechatpay, refund_notify_url=MOCK_NOTIFY_URL),
+        "alipay": AlipayChannel.for_mock(mock.alipay, notify_url=MOCK_NOTIFY_URL),
     }
     return {
         "gateway": gateway,

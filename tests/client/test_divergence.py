@@ -13,7 +13,7 @@ from gongji.hookspecs import hookimpl
 from gongji.planner import PayerCandidate
 from gongji.plugins import make_plugin_manager
 from gongji_mock import MockGateway
-from tests.client.conftest import MOTHER, SISTER, SON, make_till, purchase
+from tests.client.conftest import MOTHER, SISTER, SON, drug, make_till, purchase
 
 
 class SisterFirst:
@@ -52,11 +52,15 @@ def test_divergence_between_plan_and_centre_is_on_the_receipt_and_announced(driv
     observer = Observer()
     mock = MockGateway.demo()
     for till in make_till(mock, driver, plugins=plugins(SisterFirst(), observer)):
-        quote = till.preview(purchase(MOTHER))
-        assert quote.legs[0].payer_id == SISTER
-        receipt = till.settle(purchase(MOTHER), key="DIV-0001", cash=Cash.counter())
-        assert [leg.payer_id for leg in receipt.legs] == [SON, SISTER]  # the centre's order
-        assert receipt.divergence  # the plan differed, e.g. the son's share
+        basket = purchase(MOTHER, drug(10_000, coverage="C"))  # less than the two accounts hold
+        quote = till.preview(basket)
+        assert [(leg.payer_id, leg.amount) for leg in quote.legs] == [
+            (SISTER, Fen(3_000)),
+            (SON, Fen(7_000)),
+        ]
+        receipt = till.settle(basket, key="DIV-0001", cash=Cash.counter())
+        assert [(leg.payer_id, leg.amount) for leg in receipt.legs] == [(SON, Fen(10_000))]
+        assert len(receipt.divergence) == 2  # the son's and the sister's shares
         assert all(SON not in line for line in receipt.divergence)  # masked IDs only
         assert [e.kind for e in observer.events] == ["settled", "divergence"]
         assert mock.check() == []

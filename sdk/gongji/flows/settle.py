@@ -72,7 +72,7 @@ def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
             if attempt == tries:
                 raise Unavailable(
                     f"{what} failed {tries} times ({type(error).__name__}).",
-                    next_step="Check the network to the gateway and try again; nothing was charged.",
+                    next_step="Check the network to the gateway, then try again (a sale with the same key).",
                 ) from error
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -124,7 +124,7 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
             next_step="Use one key per sale, e.g. 'POS01-20261123-0001', and reuse it only to retry that sale.",
         )
     journal = setup.journal
-    fingerprint = setup.fingerprint(purchase, cash)
+    fingerprint = setup.fingerprint(purchase)
     attempt = 1
     found = journal.get(key)
     if found is not None:

@@ -101,8 +101,12 @@ class Setup:
                 type(error).__name__,
             )
 
-    def fingerprint(self, purchase: Purchase, cash: Cash) -> str:
-        """A keyed digest of what was asked, so one key can never settle two different purchases."""
+    def fingerprint(self, purchase: Purchase) -> str:
+        """A keyed digest of what was asked, so one key can never settle two different purchases.
+
+        How the cash share is paid is not part of it: a customer whose Alipay code failed
+        pays the same sale with WeChat Pay.
+        """
         credential = purchase.credential
         # An e-voucher's token changes every time the patient's app shows it, and a
         # payment code every minute: a retry may bring new ones for the same purchase.
@@ -115,7 +119,6 @@ class Setup:
             purchase.agent_id.number if purchase.agent_id else "",
             purchase.purpose.value,
             purchase.setting.value,
-            cash.kind,
         ]
         for item in purchase.items:
             parts += [

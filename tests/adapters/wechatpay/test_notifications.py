@@ -175,5 +175,5 @@ def test_a_channel_without_the_notify_capability_refuses_callbacks(
         platform_key, "TRANSACTION.SUCCESS", transaction_example(), original_type="transaction"
     )
     fake_channel.capabilities = frozenset()
-    with pytest.raises(ConfigError, match="cannot notify"):
+    with pytest.raises(ConfigError, match="does not offer 'notify'"):
         fake_channel.notification(headers, body)
