@@ -19,6 +19,7 @@ import httpx
 import msgspec
 from attrs import frozen
 
+from gongji.config import resolve_secrets
 from gongji.errors import (
     ConfigError,
     Declined,
@@ -141,7 +142,8 @@ class CityInsuranceGateway:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> CityInsuranceGateway:
-        """From a config profile's ``[gateway]`` table (secrets already resolved by gongji.config)."""
+        """From a config profile's ``[gateway]`` table; ``secret_file`` / ``secret_env`` hold the secret."""
+        settings = resolve_secrets(settings, "gateway")
         city = str(settings.get("city", ""))
         if city not in CITIES:
             raise ConfigError(

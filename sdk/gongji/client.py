@@ -93,15 +93,15 @@ class _Client:
         )
 
     @classmethod
-    def from_config(cls, path: str | Path, *, profile: str) -> Any:
-        """A client from a ``gongji.toml`` profile (docs/reference/config.md)."""
+    def from_config(cls, path: str | Path, *, profile: str, **options: Any) -> Any:
+        """A client from a ``gongji.toml`` profile (docs/reference/config.md); ``options``
+        (``journal=``, ``transport=``, ...) go to the constructor."""
         from gongji.config import client_arguments_from_file
 
-        return cls(
-            **client_arguments_from_file(
-                Path(path), profile, asynchronous=cls is AsyncSettlementClient
-            )
+        arguments = client_arguments_from_file(
+            Path(path), profile, asynchronous=cls is AsyncSettlementClient
         )
+        return cls(**(arguments | options))
 
     # The flows, ready to be driven.
     def _preview(self, purchase: Purchase) -> Flow[Quote]:

@@ -1,9 +1,9 @@
 """``gongji.toml`` profiles, and the ``mock`` profile that needs no file at all.
 
-A profile names its adapters and their settings; secrets never sit in the file:
-a setting ``<name>_file`` is read from that file, ``<name>_env`` from that
-environment variable, and either becomes ``<name>`` for the adapter. Key files
-are passed by path. See docs/reference/config.md.
+A profile names its adapters and their settings; each adapter reads its own table.
+Secrets never sit in the file: ``resolve_secrets`` (used by the city gateway) reads
+a setting ``<name>_file`` from that file and ``<name>_env`` from that environment
+variable; key files are given by path. See docs/reference/config.md.
 
 ```toml
 [profiles.dalian]
