@@ -16,6 +16,7 @@ import msgspec
 
 from gongji.identity import IdNumber
 from gongji.money import Fen
+from gongji.signing.wechatpay_medins import id_digest
 from gongji_mock.admin import PREFIX as ADMIN_PREFIX
 from gongji_mock.admin import AdminEndpoint
 from gongji_mock.alipay import PATH as ALIPAY_PATH
@@ -63,7 +64,11 @@ class MockGateway:
         self.mount(NATIONAL_PATH, self.national)
         self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
         # The payment channels keep the centre's time, so moving it moves their windows too.
-        self.wechatpay = WechatPayEndpoint(clock=lambda: self.centre.clock().timestamp())
+        # Med-ins payers are checked against the people the centre insures (digest -> name).
+        insured = {id_digest(person.id): person.name for person in dataset.people.values()}
+        self.wechatpay = WechatPayEndpoint(
+            clock=lambda: self.centre.clock().timestamp(), insured=insured
+        )
         self.mount(WECHATPAY_PREFIX, self.wechatpay)
         self.alipay = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
         self.mount(ALIPAY_PATH, self.alipay)
