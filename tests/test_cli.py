@@ -66,3 +66,11 @@ def test_plugins_lists_the_builtin_rules() -> None:
     result = run("--json", "plugins")
     names = {row["name"] for row in json.loads(result.stdout)}
     assert {f"gongji.rules.R{n}" for n in range(1, 10)} <= names
+
+
+def test_mock_serve_help_documents_callback_delivery() -> None:
+    result = run("mock", "serve", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--notify-url URL" in text
+    assert "notify_url" in text and "retried" in text and "/gongji-admin/callbacks" in text

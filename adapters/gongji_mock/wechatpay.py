@@ -122,6 +122,18 @@ class WechatPayCallback:
     headers: dict[str, str]
     body: bytes = attrs.field(repr=lambda body: f"<{len(body)} bytes>")
 
+    @property
+    def event(self) -> str:
+        return self.event_type
+
+    def request(self, url: str) -> httpx.Request:
+        """The POST WeChat Pay makes to ``url``: these headers, these exact body bytes."""
+        return httpx.Request("POST", url, headers=self.headers, content=self.body)
+
+    def accepted(self, response: httpx.Response) -> bool:
+        """WeChat Pay counts a callback received on any 2xx (200 or 204); otherwise it retries."""
+        return response.is_success
+
 
 class WechatPayEndpoint:
     """The mock's WeChat Pay APIv3. Call it with an ``httpx.Request``.
