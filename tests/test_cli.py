@@ -74,3 +74,11 @@ def test_plugins_lists_each_adapter_with_its_plugin_and_capabilities() -> None:
     plugin, cityins = adapters["cityins"]
     assert plugin == "cityins" and cityins["kind"] == "insurance"
     assert {"person_info", "settle", "reverse"} <= set(cityins["capabilities"])
+
+
+def test_mock_serve_help_documents_callback_delivery() -> None:
+    result = run("mock", "serve", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--notify-url URL" in text
+    assert "notify_url" in text and "retried" in text and "/gongji-admin/callbacks" in text

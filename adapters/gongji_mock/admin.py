@@ -48,6 +48,12 @@ class AdminEndpoint:
                 return httpx.Response(200, json=self.state())
             if what == "faults":
                 return self._faults(request)
+            if what == "callbacks" and request.method == "GET":
+                return httpx.Response(200, json=self.callbacks())
+            if what == "callbacks/flush" and request.method == "POST":
+                if self.mock.delivery is not None:
+                    self.mock.delivery.flush()
+                return httpx.Response(200, json=self.callbacks())
             if what == "e-voucher" and request.method == "POST":
                 body = msgspec.json.decode(request.content, type=_VoucherRequest)
                 return httpx.Response(
@@ -73,6 +79,20 @@ class AdminEndpoint:
         return httpx.Response(
             200, json={"faults": faults.describe(), "injected": dict(faults.injected)}
         )
+
+    def callbacks(self) -> dict[str, Any]:
+        """What the channels sent, and, when the mock delivers over HTTP, each delivery."""
+        delivery = self.mock.delivery
+        return {
+            "collected": {
+                "wechatpay": len(self.mock.wechatpay.notifications),
+                "alipay": len(self.mock.alipay.notifications),
+            },
+            "delivering": delivery is not None,
+            "notify_url": None if delivery is None else delivery.notify_url,
+            "pending": 0 if delivery is None else delivery.pending,
+            "deliveries": [] if delivery is None else [r.as_json() for r in delivery.records()],
+        }
 
     def state(self) -> dict[str, Any]:
         centre = self.mock.centre

@@ -121,6 +121,24 @@ class AlipayNotification:
     def body(self) -> bytes:
         return urllib.parse.urlencode(self.params).encode()
 
+    @property
+    def event(self) -> str:
+        status = self.params.get("trade_status", "")
+        return f"{status} refund" if "out_biz_no" in self.params else status
+
+    def request(self, url: str) -> httpx.Request:
+        """The POST Alipay makes to ``url``: the parameters as a UTF-8 form."""
+        return httpx.Request(
+            "POST",
+            url,
+            content=self.body,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+
+    def accepted(self, response: httpx.Response) -> bool:
+        """Alipay counts a notification received only when the body is ``success``."""
+        return response.is_success and response.content.strip() == b"success"
+
 
 class AlipayEndpoint:
     """The mock's Alipay gateway. Call it with an ``httpx.Request``.

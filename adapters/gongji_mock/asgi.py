@@ -32,7 +32,7 @@ class MockApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self.mock)
             return
         if scope["type"] != "http":
             return
@@ -86,12 +86,17 @@ async def _reply(send: Send, response: httpx.Response) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, mock: MockGateway) -> None:
+    # A served mock delivers its callbacks in the background for as long as it serves.
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if mock.delivery is not None:
+                mock.delivery.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if mock.delivery is not None:
+                await asyncio.to_thread(mock.delivery.stop)
             await send({"type": "lifespan.shutdown.complete"})
             return
 

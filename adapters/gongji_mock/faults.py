@@ -16,11 +16,15 @@ import threading
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 from attrs import define, field, frozen
 
 from gongji.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gongji_mock.delivery import CallbackDelivery, Deliverable
 
 
 class FaultKind(enum.StrEnum):
@@ -215,18 +219,32 @@ def _fields(rule: FaultRule) -> dict[str, object]:
 
 class CallbackOutbox(list):  # type: ignore[type-arg]
     """The callbacks a channel has sent, in delivery order, with the callback faults applied:
-    a duplicate is delivered twice; out of order, the newest is delivered before the rest."""
+    a duplicate is delivered twice; out of order, the newest is delivered before the rest.
 
-    def __init__(self, faults: Faults, target: str) -> None:
+    With a ``delivery``, each is also queued for HTTP delivery with the same faults: the
+    duplicate is POSTed twice, and an out-of-order one overtakes every callback not yet sent.
+    """
+
+    def __init__(
+        self, faults: Faults, target: str, delivery: CallbackDelivery | None = None
+    ) -> None:
         super().__init__()
         self.faults = faults
         self.target = target
+        self.delivery = delivery
 
     def append(self, callback: object) -> None:
         decision = self.faults.decide(self.target, "callback", only=CALLBACK_KINDS)
-        if FaultKind.OUT_OF_ORDER_CALLBACKS in decision:
+        first = FaultKind.OUT_OF_ORDER_CALLBACKS in decision
+        twice = FaultKind.DUPLICATE_CALLBACK in decision
+        if first:
             self.insert(0, callback)
         else:
             super().append(callback)
-        if FaultKind.DUPLICATE_CALLBACK in decision:
+        if twice:
             super().append(callback)
+        if self.delivery is not None:
+            deliverable = cast("Deliverable", callback)
+            self.delivery.submit(self.target, deliverable, first=first)
+            if twice:
+                self.delivery.submit(self.target, deliverable)

@@ -16,12 +16,14 @@ import msgspec
 
 from gongji.identity import IdNumber
 from gongji.money import Fen
+from gongji.signing.wechatpay_medins import id_digest
 from gongji_mock.admin import PREFIX as ADMIN_PREFIX
 from gongji_mock.admin import AdminEndpoint
 from gongji_mock.alipay import PATH as ALIPAY_PATH
 from gongji_mock.alipay import AlipayEndpoint
 from gongji_mock.centre import Centre, Clock
 from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
+from gongji_mock.delivery import CallbackDelivery
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
@@ -37,7 +39,13 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 class MockGateway:
-    """An insurance centre (and, as the mock grows, WeChat Pay and Alipay) over one dataset."""
+    """An insurance centre, WeChat Pay and Alipay over one dataset.
+
+    Callbacks are collected in ``mock.wechatpay.notifications`` and
+    ``mock.alipay.notifications``. With ``delivery`` (or ``notify_url``, which makes
+    one sending every callback there) they are also POSTed, by ``mock.delivery``:
+    ``flush()`` sends what is queued, ``start()`` sends in the background.
+    """
 
     def __init__(
         self,
@@ -46,8 +54,13 @@ class MockGateway:
         clock: Clock | None = None,
         tif_secrets: dict[str, str] | None = None,
         faults: Faults | None = None,
+        delivery: CallbackDelivery | None = None,
+        notify_url: str | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        if delivery is None and notify_url is not None:
+            delivery = CallbackDelivery(notify_url=notify_url)
+        self.delivery = delivery
         base = clock or _utc_now
         # The clock_skew fault moves the centre's clock, and with it token expiry and the TIF window.
         self.centre = Centre(
@@ -63,13 +76,17 @@ class MockGateway:
         self.mount(NATIONAL_PATH, self.national)
         self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
         # The payment channels keep the centre's time, so moving it moves their windows too.
-        self.wechatpay = WechatPayEndpoint(clock=lambda: self.centre.clock().timestamp())
+        # Med-ins payers are checked against the people the centre insures (digest -> name).
+        insured = {id_digest(person.id): person.name for person in dataset.people.values()}
+        self.wechatpay = WechatPayEndpoint(
+            clock=lambda: self.centre.clock().timestamp(), insured=insured
+        )
         self.mount(WECHATPAY_PREFIX, self.wechatpay)
         self.alipay = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
         self.mount(ALIPAY_PATH, self.alipay)
         # Callbacks go out through outboxes that apply the duplicate / out-of-order faults.
-        self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay")
-        self.alipay.notifications = CallbackOutbox(self.faults, "alipay")
+        self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay", delivery)
+        self.alipay.notifications = CallbackOutbox(self.faults, "alipay", delivery)
 
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.

@@ -1,4 +1,5 @@
-"""The mock's WeChat Pay APIv3: payment code (付款码), query, reverse, refund, refund query.
+"""The mock's WeChat Pay APIv3: payment code (付款码), query, reverse, refund, refund query,
+and medical-insurance orders (``/v3/med-ins/orders``, in ``wechatpay_medins``).
 
 Mounted on ``/v3/``. Each request is checked in this order, and nothing is
 processed until every check before it has passed:
@@ -27,8 +28,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
 
 import attrs
 import httpx
@@ -48,6 +48,10 @@ from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import wechatpay_wire as wire
 from gongji_mock.codes import Outcome, outcome_by_pattern
 from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
+from gongji_mock.wechatpay_errors import Refusal
+from gongji_mock.wechatpay_errors import decode as _decode
+from gongji_mock.wechatpay_errors import param_error as _param_error
+from gongji_mock.wechatpay_medins import MedInsOrders
 
 PREFIX = "/v3/"
 CODEPAY_PATH = "/v3/pay/transactions/codepay"
@@ -72,23 +76,11 @@ _AUTH_CODE = re.compile(r"1[0-5][0-9]{16}")
 _BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 
 Clock = Callable[[], float]
-_S = TypeVar("_S", bound=msgspec.Struct)
 
 
 def outcome_of(auth_code: str) -> Outcome | None:
     """The outcome of a WeChat payment code; None when it is not one (18 digits, 10-15 first)."""
     return outcome_by_pattern(auth_code, _AUTH_CODE)
-
-
-class Refusal(Exception):
-    """A WeChat Pay error answer: HTTP status, ``code`` and a Chinese / English message."""
-
-    def __init__(
-        self, status: int, code: str, zh: str, en: str, detail: wire.ErrorDetail | None = None
-    ) -> None:
-        super().__init__(en)
-        self.status = status
-        self.error = wire.Error(code=code, message=f"{zh} / {en}", detail=detail)
 
 
 @attrs.define
@@ -130,15 +122,35 @@ class WechatPayCallback:
     headers: dict[str, str]
     body: bytes = attrs.field(repr=lambda body: f"<{len(body)} bytes>")
 
+    @property
+    def event(self) -> str:
+        return self.event_type
+
+    def request(self, url: str) -> httpx.Request:
+        """The POST WeChat Pay makes to ``url``: these headers, these exact body bytes."""
+        return httpx.Request("POST", url, headers=self.headers, content=self.body)
+
+    def accepted(self, response: httpx.Response) -> bool:
+        """WeChat Pay counts a callback received on any 2xx (200 or 204); otherwise it retries."""
+        return response.is_success
+
 
 class WechatPayEndpoint:
     """The mock's WeChat Pay APIv3. Call it with an ``httpx.Request``.
 
     ``merchant`` is a test merchant whose keys the mock generated and trusts;
-    ``platform_keys()`` is what a client configures to verify the mock.
+    ``platform_keys()`` is what a client configures to verify the mock. ``insured``
+    maps a med-ins ``id_digest`` to the name on that person's e-voucher (the gateway
+    passes its dataset's people); without it med-ins payers are checked for form only.
     """
 
-    def __init__(self, *, clock: Clock = time.time, nonce_cache: NonceCache | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.time,
+        nonce_cache: NonceCache | None = None,
+        insured: Mapping[str, str] | None = None,
+    ) -> None:
         self._clock = clock
         self._nonces: NonceCache = nonce_cache if nonce_cache is not None else MemoryNonceCache()
         self.platform_key_id = PLATFORM_KEY_ID
@@ -158,6 +170,13 @@ class WechatPayEndpoint:
         self._refunds: dict[tuple[str, str], tuple[_Trade, _Refund]] = {}
         self._serial = itertools.count(1)
         self.notifications: list[WechatPayCallback] = []
+        self.med_ins = MedInsOrders(
+            decrypt=self._platform_key.decrypt_oaep_sha1,
+            platform_key_id=self.platform_key_id,
+            clock=self._clock,
+            notify=self._callback,
+            insured=insured,
+        )
 
     # ------------------------------------------------------------------ for clients and tests
 
@@ -175,12 +194,19 @@ class WechatPayEndpoint:
             self._merchant_keys[(mchid, serial_no)] = public_key
 
     def collected(self) -> Fen:
-        """Money the mock has taken from payers, net of refunds and reversals, in fen."""
+        """Money the mock has taken from payers, net of refunds and reversals, in fen:
+        payment-code trades, and the self-pay cash of confirmed med-ins orders."""
         with self._lock:
-            return sum(
-                (trade.total - trade.refunded for trade in self._trades.values() if trade.paid),
-                ZERO,
-            )
+            paid = (trade.total - trade.refunded for trade in self._trades.values() if trade.paid)
+            return sum(paid, ZERO) + self.med_ins.collected()
+
+    def confirm_med_ins(self, mix_trade_no: str, *, paid: bool = True) -> str:
+        """Play the patient: confirm (or, ``paid=False``, abandon) a med-ins order in WeChat.
+
+        Returns its ``mix_pay_status``; a confirmed order sends MEDICAL_INSURANCE.SUCCESS.
+        """
+        with self._lock:
+            return self.med_ins.confirm(mix_trade_no, paid=paid)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -238,6 +264,8 @@ class WechatPayEndpoint:
 
     def _route(self, request: httpx.Request, mchid: str) -> tuple[int, msgspec.Struct]:
         path, method = request.url.path, request.method
+        if self.med_ins.serves(path):
+            return self.med_ins.route(request, mchid)
         if method == "POST" and path == CODEPAY_PATH:
             return self._codepay(_decode(request.content, wire.CodePayRequest), mchid)
         if method == "POST" and (match := _REVERSE.fullmatch(path)):
@@ -577,39 +605,8 @@ class WechatPayEndpoint:
     def __repr__(self) -> str:
         return (
             f"WechatPayEndpoint(mchid={DEFAULT_MCHID!r}, platform_key_id={self.platform_key_id!r}, "
-            f"trades={len(self._trades)}, apiv3_key=<hidden>)"
+            f"trades={len(self._trades)}, med_ins_orders={len(self.med_ins)}, apiv3_key=<hidden>)"
         )
-
-
-def _decode(body: bytes, kind: type[_S]) -> _S:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.ValidationError as exc:
-        raise _param_error(
-            _field_of(str(exc)), f"{exc}. Amounts are integer fen (JSON integers, never decimals)."
-        ) from None
-    except msgspec.DecodeError:
-        raise Refusal(
-            400,
-            "PARAM_ERROR",
-            "请求体不是合法的 JSON",
-            "The body is not JSON; send the exact bytes that were signed. Nothing was processed.",
-        ) from None
-
-
-def _field_of(message: str) -> str:
-    found = re.search(r"at `\$\.([^`]+)`", message)
-    return found[1] if found else "body"
-
-
-def _param_error(field: str, en: str, *, zh: str = "参数错误") -> Refusal:
-    return Refusal(
-        400,
-        "PARAM_ERROR",
-        zh,
-        f"{en} Nothing was processed.",
-        detail=wire.ErrorDetail(field=field, location="body", issue=en),
-    )
 
 
 def _require_query_mchid(request: httpx.Request, mchid: str) -> None:

@@ -36,7 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mock", help="the mock gateway: an insurance centre, WeChat Pay and Alipay"
     )
     mock_commands = mock.add_subparsers(dest="mock_command", required=True)
-    serve = mock_commands.add_parser("serve", help="serve the mock over HTTP (extra: mock)")
+    serve = mock_commands.add_parser(
+        "serve",
+        help="serve the mock over HTTP (extra: mock)",
+        description=(
+            "Serve the mock gateway over HTTP. WeChat Pay callbacks and Alipay notifications "
+            "are POSTed in the background to each trade's own http(s) notify_url "
+            "(WeChat med-ins: callback_url), or all to --notify-url; each is retried up to 3 "
+            "times (after 1, 2 and 4 s) until the receiver answers 2xx (Alipay: the body "
+            "'success'). GET /gongji-admin/callbacks shows every attempt."
+        ),
+    )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
@@ -47,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
     )
     serve.add_argument("--faults", help="a faults file (docs/reference/mock-faults.md)")
+    serve.add_argument(
+        "--notify-url",
+        metavar="URL",
+        help="deliver every callback and notification to this http(s) URL instead of the "
+        "trade's own (docs/reference/mock-channels.md)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -54,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "policy":
             return _policy(args.policy_command, getattr(args, "pack", None), args.json)
         if args.command == "mock":
-            return _mock_serve(args.host, args.port, args.data, args.faults, args.json)
+            return _mock_serve(
+                args.host, args.port, args.data, args.faults, args.notify_url, args.json
+            )
         return _plugins(args.json)
     except GongjiError as exc:
         label = getattr(exc, "rule", "") or exc.code
@@ -221,27 +239,43 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     return 0
 
 
-def _mock_serve(host: str, port: int, data: str | None, faults: str | None, as_json: bool) -> int:
+def _mock_serve(
+    host: str,
+    port: int,
+    data: str | None,
+    faults: str | None,
+    notify_url: str | None,
+    as_json: bool,
+) -> int:
     from gongji_mock import MockGateway
     from gongji_mock.asgi import bind, make_server
     from gongji_mock.dataset import demo_dataset, load_dataset
+    from gongji_mock.delivery import CallbackDelivery
     from gongji_mock.faults import Faults
     from gongji_mock.gateway import DEFAULT_PAASID
 
-    mock = MockGateway(
-        load_dataset(data) if data else demo_dataset(),
-        faults=Faults.load(faults) if faults else None,
-    )
+    dataset = load_dataset(data) if data else demo_dataset()
+    rules = Faults.load(faults) if faults else None
+    delivery = CallbackDelivery(notify_url=notify_url)
+    mock = MockGateway(dataset, faults=rules, delivery=delivery)
     server = make_server(mock, bind(host, port))
+    callbacks = notify_url or "each trade's notify_url"
     # The first line says where the mock listens (with --port 0, the port the system chose).
     if as_json:
-        print(json.dumps({"url": server.url, "paasid": DEFAULT_PAASID}), flush=True)
-    else:
         print(
-            f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; test data, no real money)",
+            json.dumps({"url": server.url, "paasid": DEFAULT_PAASID, "callbacks": callbacks}),
             flush=True,
         )
-    server.run()  # uvicorn stops cleanly on Ctrl-C and SIGTERM
+    else:
+        print(
+            f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; "
+            f"callbacks to {callbacks}; test data, no real money)",
+            flush=True,
+        )
+    try:
+        server.run()  # uvicorn stops cleanly on Ctrl-C and SIGTERM
+    finally:
+        delivery.close()
     return 0
 
 

@@ -4,6 +4,7 @@ through the real `gongji mock serve` entry point."""
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import shutil
 import subprocess
@@ -199,3 +200,96 @@ def test_signed_wechat_pay_request_verifies_over_real_http(served: tuple[MockGat
     assert paid.status_code == 200, paid.text
     assert queried.status_code == 200, queried.text
     assert queried.json()["amount"]["total"] == 1250
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """A POS's notification endpoint on 127.0.0.1: keeps each POST and answers ``success``."""
+
+    received: list[tuple[str, dict[str, str], bytes]]
+    arrived: threading.Event
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.received.append((self.path, dict(self.headers.items()), body))
+        answer = b"success"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        self.arrived.set()
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
+    handler = type("Receiver", (_Receiver,), {"received": [], "arrived": threading.Event()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}/pos/alipay/notify", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_served_mock_delivers_notifications_to_the_trade_url_over_real_http(
+    receiver: tuple[str, type[_Receiver]],
+) -> None:
+    from gongji.signing.alipay import AlipayAuth
+    from gongji_mock.dataset import demo_dataset
+    from gongji_mock.delivery import CallbackDelivery
+    from tests.mock.test_mock_alipay import code, pay
+
+    notify_url, handler = receiver
+    delivery = CallbackDelivery(timeout=5)
+    mock = MockGateway(demo_dataset(), delivery=delivery)
+    server = make_server(mock, bind("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        auth = AlipayAuth(mock.alipay.signer(), mock.alipay.verifier())
+        with httpx.Client(base_url=server.url, timeout=10, auth=auth) as client:
+            assert pay(client, "T-HTTP-N1", code("1"), notify_url=notify_url)["code"] == "10000"
+        # The served mock's own worker (started by the ASGI lifespan) posts it.
+        assert handler.arrived.wait(timeout=10)
+        [record] = delivery.flush(timeout=10)  # waits for the worker to record the answer
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert not delivery.running  # stopped with the server
+    [(path, headers, body)] = handler.received
+    assert path == "/pos/alipay/notify"
+    assert headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert mock.alipay.verifier().verify_notification_body(body)["out_trade_no"] == "T-HTTP-N1"
+    assert (record.status, [a.status_code for a in record.attempts]) == ("delivered", [200])
+
+
+def test_gongji_mock_serve_notify_url_option_is_where_every_callback_goes(
+    receiver: tuple[str, type[_Receiver]],
+) -> None:
+    notify_url, _ = receiver
+    with (
+        cli_server("--notify-url", notify_url) as (url, _errors),
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        callbacks = client.get("/gongji-admin/callbacks").json()
+    assert callbacks["delivering"] is True
+    assert callbacks["notify_url"] == notify_url
+
+
+def test_mock_serve_with_a_bad_notify_url_is_a_one_line_error() -> None:
+    result = subprocess.run(
+        [GONGJI, "mock", "serve", "--port", "0", "--notify-url", "pos.example/notify"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "not an absolute http(s) URL" in result.stderr
