@@ -46,6 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
     )
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the mock's state in this SQLite file across restarts, created if missing "
+        "(docs/reference/mock-state.md); default: in memory, lost when the mock stops",
+    )
     serve.add_argument("--faults", help="a faults file (docs/reference/mock-faults.md)")
     args = parser.parse_args(argv)
     try:
@@ -54,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "policy":
             return _policy(args.policy_command, getattr(args, "pack", None), args.json)
         if args.command == "mock":
-            return _mock_serve(args.host, args.port, args.data, args.faults, args.json)
+            return _mock_serve(args.host, args.port, args.data, args.state, args.faults, args.json)
         return _plugins(args.json)
     except GongjiError as exc:
         label = getattr(exc, "rule", "") or exc.code
@@ -221,7 +227,9 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     return 0
 
 
-def _mock_serve(host: str, port: int, data: str | None, faults: str | None, as_json: bool) -> int:
+def _mock_serve(
+    host: str, port: int, data: str | None, state: str | None, faults: str | None, as_json: bool
+) -> int:
     from gongji_mock import MockGateway
     from gongji_mock.asgi import bind, make_server
     from gongji_mock.dataset import demo_dataset, load_dataset
@@ -231,14 +239,16 @@ def _mock_serve(host: str, port: int, data: str | None, faults: str | None, as_j
     mock = MockGateway(
         load_dataset(data) if data else demo_dataset(),
         faults=Faults.load(faults) if faults else None,
+        state=state,
     )
     server = make_server(mock, bind(host, port))
     # The first line says where the mock listens (with --port 0, the port the system chose).
     if as_json:
-        print(json.dumps({"url": server.url, "paasid": DEFAULT_PAASID}), flush=True)
+        print(json.dumps({"url": server.url, "paasid": DEFAULT_PAASID, "state": state}), flush=True)
     else:
+        kept = f"; state in {state}" if state else ""
         print(
-            f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; test data, no real money)",
+            f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; test data, no real money{kept})",
             flush=True,
         )
     server.run()  # uvicorn stops cleanly on Ctrl-C and SIGTERM
