@@ -515,6 +515,99 @@ class AlipayEndpoint:
     def __repr__(self) -> str:
         return f"AlipayEndpoint(app_id={self.app_id!r}, trades={len(self._trades)})"
 
+    # ------------------------------------------------------------------ a state file (--state)
+
+    def use_keys(self, *, alipay_key: RsaPrivateKey, app_key: RsaPrivateKey) -> None:
+        """Answer with these keys instead of this process's (a state file keeps them across restarts)."""
+        with self._lock:
+            self._alipay_key = alipay_key
+            self.app_private_key = app_key
+            self._app_keys[DEFAULT_APP_ID] = app_key.public_key
+
+    def snapshot(self) -> AlipayState:
+        """Trades and their refunds, as plain data (the keys are kept apart, see ``use_keys``)."""
+        with self._lock:
+            serial = next(self._serial)
+            self._serial = itertools.count(serial)  # reading a count consumes it: put it back
+            return AlipayState(
+                trades=[
+                    _TradeRow(
+                        app_id=t.app_id,
+                        out_trade_no=t.out_trade_no,
+                        trade_no=t.trade_no,
+                        fingerprint=t.fingerprint,
+                        total=int(t.total),
+                        status=t.status,
+                        outcome=t.outcome,
+                        notify_url=t.notify_url,
+                        gmt_create=t.gmt_create,
+                        gmt_payment=t.gmt_payment,
+                        gmt_close=t.gmt_close,
+                        cancel_action=t.cancel_action,
+                        refunded=int(t.refunded),
+                        refunds=[
+                            _RefundRow(out_request_no=number, amount=int(amount), time=when)
+                            for number, (amount, when) in t.refunds.items()
+                        ],
+                    )
+                    for t in self._trades.values()
+                ],
+                serial=serial,
+            )
+
+    def restore(self, state: AlipayState) -> None:
+        """Put back what ``snapshot()`` took."""
+        trades = {
+            (row.app_id, row.out_trade_no): _Trade(
+                app_id=row.app_id,
+                out_trade_no=row.out_trade_no,
+                trade_no=row.trade_no,
+                fingerprint=row.fingerprint,
+                total=Fen(row.total),
+                status=row.status,
+                outcome=row.outcome,
+                notify_url=row.notify_url,
+                gmt_create=row.gmt_create,
+                gmt_payment=row.gmt_payment,
+                gmt_close=row.gmt_close,
+                cancel_action=row.cancel_action,
+                refunded=Fen(row.refunded),
+                refunds={r.out_request_no: (Fen(r.amount), r.time) for r in row.refunds},
+            )
+            for row in state.trades
+        }
+        with self._lock:
+            self._trades = trades
+            self._serial = itertools.count(state.serial)
+
+
+class _RefundRow(msgspec.Struct, frozen=True, kw_only=True):
+    out_request_no: str
+    amount: int  # fen
+    time: str
+
+
+class _TradeRow(msgspec.Struct, frozen=True, kw_only=True):
+    app_id: str
+    out_trade_no: str
+    trade_no: str
+    fingerprint: str
+    total: int  # fen
+    status: str
+    outcome: Outcome | None
+    notify_url: str
+    gmt_create: str
+    gmt_payment: str | None
+    gmt_close: str | None
+    cancel_action: str | None
+    refunded: int  # fen
+    refunds: list[_RefundRow]
+
+
+class AlipayState(msgspec.Struct, frozen=True, kw_only=True):
+    trades: list[_TradeRow]
+    serial: int  # the next serial of trade numbers and notify ids
+
 
 def _params(request: httpx.Request) -> dict[str, str]:
     pairs = list(request.url.params.multi_items())

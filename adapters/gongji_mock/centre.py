@@ -10,20 +10,37 @@ pair a real centre would send, in Chinese and English.
 from __future__ import annotations
 
 import datetime
+import itertools
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+import msgspec
 from attrs import define, field, frozen
 
 from gongji.assess import CheckContext, assess
 from gongji.errors import EligibilityError, GongjiError
 from gongji.fund import YearToDate, eligible_amount, fund_share
 from gongji.identity import Credential, CredentialKind, IdNumber
-from gongji.model import Person, PersonalAccount, Purchase, Purpose, Quote, Setting
+from gongji.model import (
+    Category,
+    Coverage,
+    Leg,
+    LegSource,
+    LineItem,
+    Person,
+    PersonalAccount,
+    Purchase,
+    Purpose,
+    Quote,
+    Refusal,
+    Relation,
+    Setting,
+)
 from gongji.money import ZERO, Fen
 from gongji_mock.dataset import Dataset
-from gongji_mock.ledger import Ledger
+from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
 
 Clock = Callable[[], datetime.datetime]
 
@@ -248,6 +265,67 @@ class Centre:
         with self._lock:
             return self._years.setdefault((person, year), _Year())
 
+    # ------------------------------------------------------------ a state file (--state)
+
+    def snapshot(self, written: Mapping[str, int]) -> tuple[CentreState, dict[str, list[Any]]]:
+        """The centre's small records whole, and its growing ones after the first ``written[name]``.
+
+        E-voucher tokens, settlements and the ledger's transactions are only ever added,
+        never changed or removed: a state file that holds the first N of them needs only
+        the rest. Full ID numbers: the centre's own.
+        """
+        with self._lock:
+            ledger, transactions = self.ledger.snapshot(written.get("transactions", 0))
+            state = CentreState(
+                used_tokens=sorted(self._used_tokens),
+                cancelled=sorted(self._cancelled),
+                years=[
+                    YearRow(
+                        person=person.number,
+                        year=year,
+                        eligible=int(y.eligible),
+                        fund_paid=int(y.fund_paid),
+                    )
+                    for (person, year), y in self._years.items()
+                ],
+                ledger=ledger,
+            )
+            tokens = itertools.islice(self._tokens.items(), written.get("tokens", 0), None)
+            settlements = itertools.islice(
+                self._settlements.values(), written.get("settlements", 0), None
+            )
+            return state, {
+                "tokens": [
+                    TokenRow(token=token, holder=t.holder.number, expires=t.expires)
+                    for token, t in tokens
+                ],
+                "settlements": [_settlement_row(s) for s in settlements],
+                "transactions": transactions,
+            }
+
+    def restore(
+        self,
+        state: CentreState,
+        *,
+        tokens: Sequence[TokenRow],
+        settlements: Sequence[SettlementRow],
+        transactions: Sequence[TransactionRow],
+    ) -> None:
+        """Put back what ``snapshot()`` took (every record, from the first)."""
+        restored_tokens = {row.token: Token(IdNumber(row.holder), row.expires) for row in tokens}
+        restored_settlements = {row.setl_id: _settlement(row) for row in settlements}
+        years = {
+            (IdNumber(row.person), row.year): _Year(Fen(row.eligible), Fen(row.fund_paid))
+            for row in state.years
+        }
+        with self._lock:
+            self._tokens = restored_tokens
+            self._used_tokens = set(state.used_tokens)
+            self._settlements = restored_settlements
+            self._cancelled = set(state.cancelled)
+            self._years = years
+            self.ledger.restore(state.ledger, transactions)
+
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
@@ -257,3 +335,159 @@ _ZH_BY_RULE = {
     "R1": "冒名就医：所出示凭证不属于患者本人，请使用患者本人医保凭证",
     "R6": "该费用不属于医保个人账户支付范围",
 }
+
+
+# ---------------------------------------------------------------- a state file (--state)
+
+
+class LineItemRow(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    unit_price: int  # fen
+    quantity: int
+    category: Category
+    coverage: Coverage
+
+
+class LegRow(msgspec.Struct, frozen=True, kw_only=True):
+    source: LegSource
+    payer: str  # full ID number
+    amount: int  # fen
+    relation: Relation | None = None
+
+
+class RefusalRow(msgspec.Struct, frozen=True, kw_only=True):
+    rule: str
+    reason: str
+    reason_zh: str = ""
+    owner: str | None = None  # full ID number
+
+
+class QuoteRow(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    fund: int
+    legs: list[LegRow]
+    cash: int
+    refusals: list[RefusalRow]
+    cash_only: list[LineItemRow]
+
+
+class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
+    setl_id: str
+    msgid: str
+    day: datetime.date
+    patient: str  # full ID number
+    quote: QuoteRow
+    setting: Setting
+    purpose: Purpose
+    eligible: int
+
+
+class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    holder: str  # full ID number
+    expires: datetime.datetime | None
+
+
+class YearRow(msgspec.Struct, frozen=True, kw_only=True):
+    person: str  # full ID number
+    year: int
+    eligible: int
+    fund_paid: int
+
+
+class CentreState(msgspec.Struct, frozen=True, kw_only=True):
+    """The centre's small records; tokens and settlements are kept apart, as they only grow."""
+
+    used_tokens: list[str]
+    cancelled: list[str]
+    years: list[YearRow]
+    ledger: LedgerState
+
+
+def line_item_row(item: LineItem) -> LineItemRow:
+    return LineItemRow(
+        code=item.code,
+        name=item.name,
+        unit_price=int(item.unit_price),
+        quantity=item.quantity,
+        category=item.category,
+        coverage=item.coverage,
+    )
+
+
+def line_item(row: LineItemRow) -> LineItem:
+    return LineItem(
+        code=row.code,
+        name=row.name,
+        unit_price=Fen(row.unit_price),
+        quantity=row.quantity,
+        category=row.category,
+        coverage=row.coverage,
+    )
+
+
+def _settlement_row(settlement: Settlement) -> SettlementRow:
+    quote = settlement.quote
+    return SettlementRow(
+        setl_id=settlement.setl_id,
+        msgid=settlement.msgid,
+        day=settlement.day,
+        patient=settlement.patient.number,
+        quote=QuoteRow(
+            total=int(quote.total),
+            fund=int(quote.fund),
+            legs=[
+                LegRow(
+                    source=leg.source,
+                    payer=leg.payer_id.number,
+                    amount=int(leg.amount),
+                    relation=leg.relation,
+                )
+                for leg in quote.legs
+            ],
+            cash=int(quote.cash),
+            refusals=[
+                RefusalRow(
+                    rule=r.rule,
+                    reason=r.reason,
+                    reason_zh=r.reason_zh,
+                    owner=None if r.owner_id is None else r.owner_id.number,
+                )
+                for r in quote.refusals
+            ],
+            cash_only=[line_item_row(item) for item in quote.cash_only],
+        ),
+        setting=settlement.setting,
+        purpose=settlement.purpose,
+        eligible=int(settlement.eligible),
+    )
+
+
+def _settlement(row: SettlementRow) -> Settlement:
+    quote = row.quote
+    return Settlement(
+        row.setl_id,
+        row.msgid,
+        row.day,
+        IdNumber(row.patient),
+        Quote(
+            total=Fen(quote.total),
+            fund=Fen(quote.fund),
+            legs=tuple(
+                Leg(leg.source, IdNumber(leg.payer), Fen(leg.amount), leg.relation)
+                for leg in quote.legs
+            ),
+            cash=Fen(quote.cash),
+            refusals=tuple(
+                Refusal(
+                    r.rule, r.reason, r.reason_zh, None if r.owner is None else IdNumber(r.owner)
+                )
+                for r in quote.refusals
+            ),
+            cash_only=tuple(line_item(item) for item in quote.cash_only),
+        ),
+        row.setting,
+        row.purpose,
+        Fen(row.eligible),
+    )

@@ -27,6 +27,7 @@ from gongji_mock.delivery import CallbackDelivery
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
+from gongji_mock.state import MockState
 from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
 from gongji_mock.wechatpay import WechatPayEndpoint
 
@@ -56,6 +57,7 @@ class MockGateway:
         faults: Faults | None = None,
         delivery: CallbackDelivery | None = None,
         notify_url: str | None = None,
+        state: str | Path | None = None,
     ) -> None:
         self.faults = faults or Faults()
         if delivery is None and notify_url is not None:
@@ -87,6 +89,8 @@ class MockGateway:
         # Callbacks go out through outboxes that apply the duplicate / out-of-order faults.
         self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay", delivery)
         self.alipay.notifications = CallbackOutbox(self.faults, "alipay", delivery)
+        # With a state file, restore from it (or start it), and write to it after each request.
+        self._state = MockState(self, state) if state is not None else None
 
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
@@ -103,19 +107,35 @@ class MockGateway:
             self._routes[path] = handler
 
     @classmethod
-    def demo(cls) -> MockGateway:
-        """The Zhang family of seed 000, in Dalian."""
-        return cls(demo_dataset())
+    def demo(cls, *, state: str | Path | None = None) -> MockGateway:
+        """The Zhang family of seed 000, in Dalian. ``state``: see ``__init__``."""
+        return cls(demo_dataset(), state=state)
 
     @classmethod
-    def load(cls, path: str | Path) -> MockGateway:
-        """A mock over a dataset file (docs/reference/dataset.md); bad data fails with the line."""
-        return cls(load_dataset(Path(path)))
+    def load(cls, path: str | Path, *, state: str | Path | None = None) -> MockGateway:
+        """A mock over a dataset file (docs/reference/dataset.md); bad data fails with the line.
+
+        ``state``: a SQLite file that keeps the mock's state across restarts
+        (docs/reference/mock-state.md); without it, state lives in memory only.
+        """
+        return cls(load_dataset(Path(path)), state=state)
 
     # ------------------------------------------------------------ serving
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request, whatever protocol it speaks, with the faults in force."""
+        """Answer one request, whatever protocol it speaks, with the faults in force.
+
+        With a state file, what the request changed is written before the answer is
+        returned (also when a fault then drops the answer: it was committed).
+        """
+        if self._state is None:
+            return self._answer(request)
+        try:
+            return self._answer(request)
+        finally:
+            self._state.save(self._target_of(request.url.path))
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path in self._routes:
             mounted, handler = path, self._routes[path]
@@ -132,9 +152,31 @@ class MockGateway:
             return handler(request)
         return _with_faults(self.faults.decide(target, _code_of(target, request)), handler, request)
 
+    def _target_of(self, path: str) -> str:
+        mounted = path if path in self._routes else None
+        if mounted is None:
+            mounted = next((p for p, _ in self._prefixes if path.startswith(p)), "")
+        return self._targets.get(mounted, "*")
+
     def transport(self) -> httpx.MockTransport:
         """An in-process transport for ``httpx.Client`` and ``httpx.AsyncClient``."""
         return httpx.MockTransport(self.handle)
+
+    # ------------------------------------------------------------ the state file
+
+    def save(self) -> None:
+        """Write what changed to the state file now; nothing to do without one.
+
+        Requests are written as they are answered; call this after changing the
+        mock's components directly in Python (``mock.centre...``).
+        """
+        if self._state is not None:
+            self._state.save()
+
+    def close(self) -> None:
+        """Close the state file, if there is one (everything answered is already written)."""
+        if self._state is not None:
+            self._state.close()
 
     # ------------------------------------------------------------ for tests and integrators
 
@@ -148,7 +190,10 @@ class MockGateway:
 
     def issue_e_voucher(self, id_number: str) -> str:
         """A fresh e-voucher token (five minutes, one settlement), as a patient's app shows it."""
-        return self.centre.issue_e_voucher(id_number)
+        token = self.centre.issue_e_voucher(id_number)
+        if self._state is not None:
+            self._state.save("admin")
+        return token
 
     def psn_no(self, id_number: str) -> str:
         """The centre's person number for an ID number."""

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
+import msgspec
 from attrs import frozen
 
 from gongji.errors import InvalidInput, LimitExceeded
@@ -202,3 +203,75 @@ class Ledger:
                 )
                 break
         return violations
+
+    # ------------------------------------------------------------ a state file (--state)
+
+    def snapshot(self, written: int = 0) -> tuple[LedgerState, list[TransactionRow]]:
+        """The balances, and the transactions after the first ``written``.
+
+        Transactions are only ever appended and never change, so a state file that
+        holds the first ``written`` needs only the rest. Full ID numbers: the centre's own.
+        """
+        with self._lock:
+            balances = {IdNumber(owner).number: int(fen) for owner, fen in self._balances.items()}
+            return LedgerState(balances=balances), [
+                TransactionRow(
+                    number=t.number,
+                    kind=t.kind,
+                    settlement_id=t.settlement_id,
+                    total=int(t.total),
+                    postings=[
+                        PostingRow(
+                            account=IdNumber(p.account).number
+                            if is_personal(p.account)
+                            else p.account,
+                            amount=int(p.amount),
+                            personal=is_personal(p.account),
+                        )
+                        for p in t.postings
+                    ],
+                )
+                for t in self._transactions[written:]
+            ]
+
+    def restore(self, state: LedgerState, transactions: Sequence[TransactionRow]) -> None:
+        """Put back what ``snapshot()`` took. The balances are kept as stored, so that
+        ``check()`` still compares them with the postings after a restart."""
+        restored = [
+            Transaction(
+                row.number,
+                row.kind,
+                row.settlement_id,
+                tuple(
+                    Posting(IdNumber(p.account) if p.personal else p.account, Fen(p.amount))
+                    for p in row.postings
+                ),
+                Fen(row.total),
+            )
+            for row in transactions
+        ]
+        with self._lock:
+            self._balances = {
+                IdNumber(owner): Fen(balance) for owner, balance in state.balances.items()
+            }
+            self._transactions = restored
+            self._settlements = {t.settlement_id: t for t in restored if t.kind == "settle"}
+            self._reversals = {t.settlement_id: t for t in restored if t.kind == "reverse"}
+
+
+class PostingRow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    account: str  # INSTITUTION, FUND, CASH, or the owner's full ID number when ``personal``
+    amount: int  # fen
+    personal: bool = False
+
+
+class TransactionRow(msgspec.Struct, frozen=True, kw_only=True):
+    number: int
+    kind: TransactionKind
+    settlement_id: str
+    total: int  # fen
+    postings: list[PostingRow]
+
+
+class LedgerState(msgspec.Struct, frozen=True, kw_only=True):
+    balances: dict[str, int]  # full ID number -> fen

@@ -30,7 +30,7 @@ import hmac
 import itertools
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -52,7 +52,18 @@ from gongji.model import (
 from gongji.money import ZERO, Fen, Rounding
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji.signing.tif import verify_tif_headers
-from gongji_mock.centre import Centre, CentreRefusal, Settlement
+from gongji_mock.centre import (
+    Centre,
+    CentreRefusal,
+    CentreState,
+    LineItemRow,
+    Settlement,
+    SettlementRow,
+    TokenRow,
+    line_item,
+    line_item_row,
+)
+from gongji_mock.ledger import TransactionRow
 from gongji_mock.national_wire import (
     BaseInfo,
     BindingOut,
@@ -900,6 +911,174 @@ class NationalEndpoint:
                 )
             )
         return _Answer(_Wrapped(gongji_details=details))
+
+    # ------------------------------------------------------------------ a state file (--state)
+
+    def snapshot(self, written: Mapping[str, int]) -> tuple[NationalState, dict[str, list[Any]]]:
+        """The endpoint's and the centre's small records whole, and their growing ones after
+        the first ``written[name]`` (see ``Centre.snapshot``).
+
+        Messages seen (with their first answers) and settlements are only ever added, never
+        changed or removed. Taken under the endpoint's lock, which a message holds for as
+        long as it changes the centre: a settlement is never half in a snapshot.
+        """
+        with self._lock:
+            serial = next(self._serial)
+            self._serial = itertools.count(serial)  # reading a count consumes it: put it back
+            centre, records = self.centre.snapshot(written)
+            state = NationalState(
+                psn_nos={number.number: psn_no for number, psn_no in self._psn_by_id.items()},
+                sign_ins=[
+                    SignInRow(sign_no=sign_no, fixmedins_code=s.fixmedins_code, opter_no=s.opter_no)
+                    for sign_no, s in self._sign_ins.items()
+                ],
+                reversed=sorted(self._reversed),
+                reversals=[
+                    ReversalRow(omsgid=omsgid, oinfno=oinfno, body=body)
+                    for (omsgid, oinfno), body in self._reversals.items()
+                ],
+                visits=[
+                    VisitRow(
+                        mdtrt_id=mdtrt_id,
+                        psn_no=v.psn_no,
+                        patient=v.patient.number,
+                        fixmedins_code=v.fixmedins_code,
+                        items=[
+                            VisitItemRow(feedetl_sn=sn, item=line_item_row(item))
+                            for sn, item in v.items
+                        ],
+                        setl_id=v.setl_id,
+                    )
+                    for mdtrt_id, v in self._visits.items()
+                ],
+                serial=serial,
+                centre=centre,
+            )
+            seen = itertools.islice(self._seen.items(), written.get("seen", 0), None)
+            settled = itertools.islice(self._settled.items(), written.get("settled", 0), None)
+            records["seen"] = [
+                SeenRow(msgid=msgid, infno=s.infno, fingerprint=s.fingerprint, body=s.body)
+                for msgid, s in seen
+            ]
+            records["settled"] = [
+                SettledRow(
+                    setl_id=setl_id,
+                    fixmedins_code=s.fixmedins_code,
+                    msgid=s.msgid,
+                    mdtrt_id=s.mdtrt_id,
+                    psn_no=s.psn_no,
+                    setl_time=s.setl_time,
+                    output=s.output,
+                )
+                for setl_id, s in settled
+            ]
+            return state, records
+
+    def restore(
+        self,
+        state: NationalState,
+        *,
+        seen: Sequence[SeenRow],
+        settled: Sequence[SettledRow],
+        tokens: Sequence[TokenRow],
+        settlements: Sequence[SettlementRow],
+        transactions: Sequence[TransactionRow],
+    ) -> None:
+        """Put back what ``snapshot()`` took (every record, from the first), the centre's too."""
+        psn_by_id = {IdNumber(number): psn_no for number, psn_no in state.psn_nos.items()}
+        visits = {
+            row.mdtrt_id: _Visit(
+                row.psn_no,
+                IdNumber(row.patient),
+                row.fixmedins_code,
+                [(i.feedetl_sn, line_item(i.item)) for i in row.items],
+                row.setl_id,
+            )
+            for row in state.visits
+        }
+        with self._lock:
+            self._psn_by_id = psn_by_id
+            self._id_by_psn = {psn_no: number for number, psn_no in psn_by_id.items()}
+            self._sign_ins = {
+                row.sign_no: _SignIn(row.fixmedins_code, row.opter_no) for row in state.sign_ins
+            }
+            self._seen = {row.msgid: _Seen(row.infno, row.fingerprint, row.body) for row in seen}
+            self._reversed = set(state.reversed)
+            self._reversals = {(row.omsgid, row.oinfno): row.body for row in state.reversals}
+            self._settled = {
+                row.setl_id: _Settled(
+                    row.fixmedins_code,
+                    row.msgid,
+                    row.mdtrt_id,
+                    row.psn_no,
+                    row.setl_time,
+                    row.output,
+                )
+                for row in settled
+            }
+            # A settlement's msgid is on its record: the index need not be kept apart.
+            self._settle_by_msgid = {row.msgid: row.setl_id for row in settled}
+            self._visits = visits
+            self._serial = itertools.count(state.serial)
+            self.centre.restore(
+                state.centre, tokens=tokens, settlements=settlements, transactions=transactions
+            )
+
+
+class SignInRow(msgspec.Struct, frozen=True, kw_only=True):
+    sign_no: str
+    fixmedins_code: str
+    opter_no: str
+
+
+class SeenRow(msgspec.Struct, frozen=True, kw_only=True):
+    msgid: str
+    infno: str
+    fingerprint: str
+    body: bytes  # the first answer, replayed byte for byte
+
+
+class ReversalRow(msgspec.Struct, frozen=True, kw_only=True):
+    omsgid: str
+    oinfno: str
+    body: bytes
+
+
+class SettledRow(msgspec.Struct, frozen=True, kw_only=True):
+    setl_id: str
+    fixmedins_code: str
+    msgid: str
+    mdtrt_id: str
+    psn_no: str
+    setl_time: str
+    output: SettlementOut
+
+
+class VisitItemRow(msgspec.Struct, frozen=True, kw_only=True):
+    feedetl_sn: str
+    item: LineItemRow
+
+
+class VisitRow(msgspec.Struct, frozen=True, kw_only=True):
+    mdtrt_id: str
+    psn_no: str
+    patient: str  # full ID number
+    fixmedins_code: str
+    items: list[VisitItemRow]
+    setl_id: str | None
+
+
+class NationalState(msgspec.Struct, frozen=True, kw_only=True):
+    """The insurance centre's small records, this endpoint's and the centre's; the growing
+    ones (messages seen, settlements, tokens, transactions) are kept apart."""
+
+    psn_nos: dict[str, str]  # full ID number -> psn_no
+    sign_ins: list[SignInRow]
+    reversed: list[str]
+    reversals: list[ReversalRow]
+    visits: list[VisitRow]
+    serial: int  # the next inf_refmsgid serial
+    centre: CentreState
 
 
 def handle_national(endpoint: NationalEndpoint, request: httpx.Request) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""The mock's own keys: generated once per process, never written to disk.
+"""The mock's own keys: generated once per process; on disk only in a state file (``--state``).
 
 Test keys for a mock that moves no real money; a key object's repr shows only its
 kind and fingerprint.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import secrets
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gongji.signing.keys import RsaPrivateKey
@@ -16,9 +17,27 @@ from gongji.signing.keys import RsaPrivateKey
 
 @functools.cache
 def test_rsa_key(role: str) -> RsaPrivateKey:
-    """An RSA-2048 key per role, generated once per process (about 100 ms each); never on disk."""
+    """An RSA-2048 key per role, generated once per process (about 100 ms each)."""
+    return RsaPrivateKey(_generated(role))
+
+
+def test_rsa_key_pem(role: str) -> str:
+    """The PEM (PKCS#8) of ``test_rsa_key(role)``: what a state file keeps (``--state``)."""
+    return (
+        _generated(role)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode("ascii")
+    )
+
+
+@functools.cache
+def _generated(role: str) -> rsa.RSAPrivateKey:
     del role  # the role only keys the cache: one distinct key per role
-    return RsaPrivateKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @functools.cache

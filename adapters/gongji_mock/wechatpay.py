@@ -37,7 +37,7 @@ import msgspec
 from gongji.errors import SignatureError
 from gongji.money import ZERO, Fen
 from gongji.signing._common import MemoryNonceCache, NonceCache
-from gongji.signing.keys import RsaPublicKey
+from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
 from gongji.signing.wechatpay import (
     WechatPayMerchant,
     encrypt_resource,
@@ -607,6 +607,118 @@ class WechatPayEndpoint:
             f"WechatPayEndpoint(mchid={DEFAULT_MCHID!r}, platform_key_id={self.platform_key_id!r}, "
             f"trades={len(self._trades)}, med_ins_orders={len(self.med_ins)}, apiv3_key=<hidden>)"
         )
+
+    # ------------------------------------------------------------------ a state file (--state)
+
+    def use_keys(
+        self, *, platform_key: RsaPrivateKey, merchant_key: RsaPrivateKey, apiv3_key: str
+    ) -> None:
+        """Answer with these keys instead of this process's (a state file keeps them across restarts)."""
+        with self._lock:
+            self._platform_key = platform_key
+            self.apiv3_key = apiv3_key
+            self.merchant = WechatPayMerchant(
+                mchid=DEFAULT_MCHID, serial_no=DEFAULT_MERCHANT_SERIAL, private_key=merchant_key
+            )
+            self._merchant_keys[(DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL)] = merchant_key.public_key
+
+    def snapshot(self) -> WechatPayState:
+        """Trades and their refunds, as plain data (the keys are kept apart, see ``use_keys``)."""
+        with self._lock:
+            serial = next(self._serial)
+            self._serial = itertools.count(serial)  # reading a count consumes it: put it back
+            return WechatPayState(
+                trades=[
+                    _TradeRow(
+                        mchid=t.mchid,
+                        appid=t.appid,
+                        out_trade_no=t.out_trade_no,
+                        fingerprint=t.fingerprint,
+                        total=int(t.total),
+                        state=t.state,
+                        state_desc=t.state_desc,
+                        outcome=t.outcome,
+                        transaction_id=t.transaction_id,
+                        attach=t.attach,
+                        success_time=t.success_time,
+                        refunded=int(t.refunded),
+                        refunds=[
+                            _RefundRow(
+                                out_refund_no=r.out_refund_no,
+                                refund_id=r.refund_id,
+                                amount=int(r.amount),
+                                fingerprint=r.fingerprint,
+                                create_time=r.create_time,
+                            )
+                            for r in t.refunds
+                        ],
+                    )
+                    for t in self._trades.values()
+                ],
+                serial=serial,
+            )
+
+    def restore(self, state: WechatPayState) -> None:
+        """Put back what ``snapshot()`` took."""
+        trades = {}
+        refunds = {}
+        for row in state.trades:
+            trade = _Trade(
+                mchid=row.mchid,
+                appid=row.appid,
+                out_trade_no=row.out_trade_no,
+                fingerprint=row.fingerprint,
+                total=Fen(row.total),
+                state=row.state,
+                state_desc=row.state_desc,
+                outcome=row.outcome,
+                transaction_id=row.transaction_id,
+                attach=row.attach,
+                success_time=row.success_time,
+                refunded=Fen(row.refunded),
+                refunds=[
+                    _Refund(
+                        r.out_refund_no, r.refund_id, Fen(r.amount), r.fingerprint, r.create_time
+                    )
+                    for r in row.refunds
+                ],
+            )
+            trades[(row.mchid, row.out_trade_no)] = trade
+            for refund in trade.refunds:
+                refunds[(row.mchid, refund.out_refund_no)] = (trade, refund)
+        with self._lock:
+            self._trades = trades
+            self._refunds = refunds
+            self._serial = itertools.count(state.serial)
+
+
+class _RefundRow(msgspec.Struct, frozen=True, kw_only=True):
+    out_refund_no: str
+    refund_id: str
+    amount: int  # fen
+    fingerprint: str
+    create_time: str
+
+
+class _TradeRow(msgspec.Struct, frozen=True, kw_only=True):
+    mchid: str
+    appid: str
+    out_trade_no: str
+    fingerprint: str
+    total: int  # fen
+    state: str
+    state_desc: str
+    outcome: Outcome | None
+    transaction_id: str | None
+    attach: str
+    success_time: str | None
+    refunded: int  # fen
+    refunds: list[_RefundRow]
+
+
+class WechatPayState(msgspec.Struct, frozen=True, kw_only=True):
+    trades: list[_TradeRow]
+    serial: int  # the next serial of transaction and refund ids
 
 
 def _require_query_mchid(request: httpx.Request, mchid: str) -> None:

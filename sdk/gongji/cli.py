@@ -56,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
     )
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the mock's state in this SQLite file across restarts, created if missing "
+        "(docs/reference/mock-state.md); default: in memory, lost when the mock stops",
+    )
     serve.add_argument("--faults", help="a faults file (docs/reference/mock-faults.md)")
     serve.add_argument(
         "--notify-url",
@@ -71,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy(args.policy_command, getattr(args, "pack", None), args.json)
         if args.command == "mock":
             return _mock_serve(
-                args.host, args.port, args.data, args.faults, args.notify_url, args.json
+                args.host, args.port, args.data, args.state, args.faults, args.notify_url, args.json
             )
         return _plugins(args.json)
     except GongjiError as exc:
@@ -243,6 +249,7 @@ def _mock_serve(
     host: str,
     port: int,
     data: str | None,
+    state: str | None,
     faults: str | None,
     notify_url: str | None,
     as_json: bool,
@@ -257,19 +264,27 @@ def _mock_serve(
     dataset = load_dataset(data) if data else demo_dataset()
     rules = Faults.load(faults) if faults else None
     delivery = CallbackDelivery(notify_url=notify_url)
-    mock = MockGateway(dataset, faults=rules, delivery=delivery)
+    mock = MockGateway(dataset, faults=rules, delivery=delivery, state=state)
     server = make_server(mock, bind(host, port))
     callbacks = notify_url or "each trade's notify_url"
     # The first line says where the mock listens (with --port 0, the port the system chose).
     if as_json:
         print(
-            json.dumps({"url": server.url, "paasid": DEFAULT_PAASID, "callbacks": callbacks}),
+            json.dumps(
+                {
+                    "url": server.url,
+                    "paasid": DEFAULT_PAASID,
+                    "callbacks": callbacks,
+                    "state": state,
+                }
+            ),
             flush=True,
         )
     else:
         print(
             f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; "
-            f"callbacks to {callbacks}; test data, no real money)",
+            f"callbacks to {callbacks}; test data, no real money"
+            f"{f'; state in {state}' if state else ''})",
             flush=True,
         )
     try:
