@@ -7,6 +7,7 @@ error is all they do.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
 import time
 from collections.abc import Generator, Mapping
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import pluggy
 
+from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows.exchange import Pause, Step
 from gongji.flows.setup import Polling, Setup
-from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.gateways import DayTotals, InsuranceGateway, PaymentChannel
 from gongji.journal import Entry, Journal, MemoryJournal
 from gongji.model import Cash, Purchase, Quote, Receipt
 
@@ -160,6 +162,10 @@ class SettlementClient(_Client):
         """Resolve every sale a timeout or a crash left in doubt; returns the entries as they end."""
         return self._drive(self._recover())
 
+    def reconcile(self, day: datetime.date) -> tuple[DayTotals, DayTotals]:
+        """The day's totals: (this journal's, the centre's, with ``agreed`` as it judged)."""
+        return self._drive(reconcile_flows.reconcile(self.setup, day))
+
     def close(self) -> None:
         self._http.close()
 
@@ -206,6 +212,9 @@ class AsyncSettlementClient(_Client):
 
     async def recover(self) -> list[Entry]:
         return await self._drive(self._recover())
+
+    async def reconcile(self, day: datetime.date) -> tuple[DayTotals, DayTotals]:
+        return await self._drive(reconcile_flows.reconcile(self.setup, day))
 
     async def aclose(self) -> None:
         await self._http.aclose()

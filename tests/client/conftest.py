@@ -4,6 +4,7 @@ and through ``AsyncSettlementClient`` against the in-process mock gateway."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from gongji import (
     SettlementClient,
 )
 from gongji.flows.setup import Polling
+from gongji.gateways import DayTotals
 from gongji.journal import Entry
 from gongji.model import Quote, Receipt
 from gongji_mock import MockGateway
@@ -94,6 +96,9 @@ class Till:
 
     def recover(self) -> list[Entry]:
         return self._run(self.client.recover())
+
+    def reconcile(self, day: datetime.date) -> tuple[DayTotals, DayTotals]:
+        return self._run(self.client.reconcile(day))
 
 
 @pytest.fixture

@@ -186,3 +186,19 @@ def test_cancel_reverses_the_payment_code_payment(till: Till, mock: MockGateway)
     assert mock.balance(SON) == Fen(500_000) and charged(mock) == Fen(0)
     assert till.client.journal.get("CAN-0001").state is EntryState.CANCELLED
     assert mock.check() == []
+
+
+def test_reconcile_agrees_with_the_centre_after_sales_refunds_and_faults(
+    till: Till, mock: MockGateway
+) -> None:
+    mock.faults.add("drop_after_commit", target="national", code="2102", times=1)
+    with pytest.raises(Unavailable):
+        till.settle(purchase(MOTHER), key="REC-0001", cash=Cash.wechat(WECHAT_PAID))
+    kept = till.settle(purchase(MOTHER), key="REC-0001", cash=Cash.wechat(WECHAT_PAID))
+    gone = till.settle(purchase(MOTHER, drug(9_000)), key="REC-0002", cash=Cash.counter())
+    till.refund(gone.settlement_id)
+    day = mock.centre.clock().astimezone().date()
+    ours, theirs = till.reconcile(day)
+    assert (ours.count, ours.total, ours.cash) == (1, kept.total, kept.cash)
+    assert theirs.agreed is True
+    assert (theirs.count, theirs.total, theirs.fund) == (ours.count, ours.total, ours.fund)

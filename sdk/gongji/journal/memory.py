@@ -39,6 +39,10 @@ class MemoryJournal:
         with self._lock:
             return [entry for entry in self._entries.values() if entry.state.in_doubt]
 
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries.values())
+
     def __len__(self) -> int:
         return len(self._entries)
 
