@@ -25,6 +25,7 @@ from gongji.signing.keys import RsaPrivateKey
 from gongji_mock import MockGateway
 from gongji_mock.alipay import PATH, AlipayEndpoint, outcome_of
 from gongji_mock.wechatpay import Outcome
+from tests.mock.conftest import Connect
 
 BASE = "https://openapi.alipay.com"
 
@@ -45,9 +46,9 @@ def ali(mock: MockGateway) -> AlipayEndpoint:
 
 
 @pytest.fixture
-def client(mock: MockGateway, ali: AlipayEndpoint) -> Iterator[httpx.Client]:
+def client(mock: MockGateway, ali: AlipayEndpoint, connect: Connect) -> Iterator[httpx.Client]:
     auth = AlipayAuth(ali.signer(), ali.verifier())
-    with httpx.Client(transport=mock.transport(), base_url=BASE, auth=auth) as signed:
+    with connect(mock.handle, base_url=BASE, auth=auth) as signed:
         yield signed
 
 

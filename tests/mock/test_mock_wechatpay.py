@@ -36,6 +36,7 @@ from gongji_mock.wechatpay import (
     WechatPayEndpoint,
     outcome_of,
 )
+from tests.mock.conftest import Connect
 
 BASE = "https://api.mch.weixin.qq.com"
 
@@ -56,9 +57,9 @@ def wx(mock: MockGateway) -> WechatPayEndpoint:
 
 
 @pytest.fixture
-def client(mock: MockGateway, wx: WechatPayEndpoint) -> Iterator[httpx.Client]:
+def client(mock: MockGateway, wx: WechatPayEndpoint, connect: Connect) -> Iterator[httpx.Client]:
     auth = WechatPayAuth(wx.merchant, wx.platform_keys())
-    with httpx.Client(transport=mock.transport(), base_url=BASE, auth=auth) as signed:
+    with connect(mock.handle, base_url=BASE, auth=auth) as signed:
         yield signed
 
 

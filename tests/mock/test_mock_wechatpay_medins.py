@@ -24,6 +24,7 @@ from gongji.signing.wechatpay_medins import SensitiveFields
 from gongji_mock import MockGateway
 from gongji_mock.wechatpay import DEFAULT_APPID, WechatPayEndpoint
 from gongji_mock.wechatpay_medins import ORDERS_PATH, SUCCESS_EVENT
+from tests.mock.conftest import Connect
 
 BASE = "https://api.mch.weixin.qq.com"
 SON, SON_NAME = "210202198503170036", "张伟"
@@ -43,9 +44,9 @@ def wx(mock: MockGateway) -> WechatPayEndpoint:
 
 
 @pytest.fixture
-def client(mock: MockGateway, wx: WechatPayEndpoint) -> Iterator[httpx.Client]:
+def client(mock: MockGateway, wx: WechatPayEndpoint, connect: Connect) -> Iterator[httpx.Client]:
     auth = WechatPayAuth(wx.merchant, wx.platform_keys())
-    with httpx.Client(transport=mock.transport(), base_url=BASE, auth=auth) as signed:
+    with connect(mock.handle, base_url=BASE, auth=auth) as signed:
         yield signed
 
 

@@ -23,6 +23,7 @@ from gongji_mock.centre import Centre
 from gongji_mock.dataset import demo_dataset
 from gongji_mock.ledger import CASH, FUND, INSTITUTION, is_personal
 from gongji_mock.national import PATH, NationalEndpoint
+from tests.mock.conftest import Connect
 
 SON = "210202198503170036"
 MOTHER = "210202195809120046"
@@ -203,10 +204,8 @@ def signer(clock: Clock) -> TifSigner:
 
 
 @pytest.fixture
-def client(endpoint: NationalEndpoint) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        transport=httpx.MockTransport(endpoint), base_url="http://centre.test"
-    ) as client:
+def client(endpoint: NationalEndpoint, connect: Connect) -> Iterator[httpx.Client]:
+    with connect(endpoint, base_url="http://centre.test") as client:
         yield client
 
 
