@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gongji import Cash, Credential, Fen, OwnCardViolation, Purchase, UseViolation
+from gongji import Cash, Credential, Declined, Fen, OwnCardViolation, Purchase, UseViolation
 from gongji.model import Receipt
 from gongji_mock import MockGateway
 from gongji_mock.dataset import parse_dataset
@@ -205,3 +205,27 @@ def test_r2_owner_and_r3_beneficiary_must_be_insured(
         assert receipt.legs == ()
         assert mock.balance(owner) == before
         conserved(receipt, mock)
+
+
+def test_e_voucher_pays_once_and_cannot_be_replayed_for_another_sale(
+    till: Till, mock: MockGateway
+) -> None:
+    token = mock.issue_e_voucher(MOTHER)
+    sale = Purchase(credential=Credential.e_voucher(token), items=[drug(50_000, coverage="C")])
+    receipt = till.settle(sale, key="EV-0001")
+    # The patient's app shows a new token on every scan: the same sale, the same receipt.
+    rescanned = Purchase(
+        credential=Credential.e_voucher(mock.issue_e_voucher(MOTHER)), items=sale.items
+    )
+    assert till.settle(rescanned, key="EV-0001") == receipt
+    with pytest.raises(Declined):
+        till.settle(sale, key="EV-0002")  # the first token was used by the first sale
+    assert mock.balance(SON) == Fen(460_000) and mock.check() == []
+
+
+def test_social_security_card_resolves_to_its_holder(till: Till, mock: MockGateway) -> None:
+    card = Purchase(
+        credential=Credential.social_card(MOTHER, card_sn="D21020012345"),
+        items=[drug(50_000, coverage="C")],
+    )
+    assert till.preview(card).cash == Fen(7_000)
