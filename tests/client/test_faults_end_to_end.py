@@ -202,3 +202,18 @@ def test_reconcile_agrees_with_the_centre_after_sales_refunds_and_faults(
     assert (ours.count, ours.total, ours.cash) == (1, kept.total, kept.cash)
     assert theirs.agreed is True
     assert (theirs.count, theirs.total, theirs.fund) == (ours.count, ours.total, ours.fund)
+
+
+def test_unreachable_centre_after_a_lost_settlement_is_reversed_by_recover(
+    till: Till, mock: MockGateway
+) -> None:
+    mock.faults.add("drop_after_commit", target="national", code="2102", times=1)
+    mock.faults.add("timeout_before_commit", target="national", code="2601", times=3)
+    with pytest.raises(OutcomeUnknown):
+        till.settle(purchase(MOTHER), key="DOUBT-0002", cash=Cash.wechat(WECHAT_PAID))
+    assert standing_settlements(mock) == 1  # the centre did settle; nobody was asked for cash
+    assert charged(mock) == Fen(0)
+    mock.faults.clear()
+    assert [e.state for e in till.recover()] == [EntryState.FAILED]
+    assert standing_settlements(mock) == 0 and mock.balance(SON) == Fen(500_000)
+    assert mock.check() == []
