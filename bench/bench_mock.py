@@ -19,7 +19,6 @@ candidates run interleaved. Every loop is bounded; the server stops by itself at
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 import sys
 import threading
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -46,6 +46,7 @@ PHARMACY = "H21020200001"
 ROUNDS, PER_ROUND = 9, 60  # in process: rounds of settlements, each next to a round of floor
 HTTP_ROUNDS = 3
 TILLS, PER_TILL, BARE_PER_TILL = 20, 10, 40
+JSON = {"Content-Type": "application/json"}
 
 
 class Till:
@@ -82,10 +83,10 @@ class Till:
             "sign_no": self.sign_no,
             "input": data,
         }
-        body = json.dumps(envelope, ensure_ascii=False).encode()
-        answer: dict[str, Any] = self.client.post(
-            PATH, content=body, headers=self.signer.headers()
-        ).json()
+        body = msgspec.json.encode(envelope)
+        answer: dict[str, Any] = msgspec.json.decode(
+            self.client.post(PATH, content=body, headers=self.signer.headers()).content
+        )
         if answer["infcode"] != 0:
             raise RuntimeError(f"{infno} refused: {answer['err_msg']}")
         output: dict[str, Any] = answer["output"]
@@ -120,17 +121,17 @@ class Till:
         out_trade_no = f"T{next(self._serial):020d}"
         assert cash > 0  # a 500-yuan class-C basket always leaves a cash share
         if cash:
-            answer = self.wechat.post(
-                CODEPAY_PATH,
-                json={
+            order = msgspec.json.encode(
+                {
                     "appid": DEFAULT_APPID,
                     "mchid": DEFAULT_MCHID,
                     "description": "药品",
                     "out_trade_no": out_trade_no,
                     "payer": {"auth_code": "134567890123456781"},
                     "amount": {"total": cash, "currency": "CNY"},
-                },
+                }
             )
+            answer = self.wechat.post(CODEPAY_PATH, content=order, headers=JSON)
             assert answer.status_code == 200, answer.text
 
 
