@@ -43,7 +43,7 @@ from gongji_mock.wechatpay import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID
 TARGET_PER_SECOND = 300
 MOTHER = "210202195809120046"  # resident, pays through her son's account; the rest is cash
 PHARMACY = "H21020200001"
-ROUNDS, PER_ROUND = 9, 60  # in process: rounds of settlements, each next to a round of floor
+ROUNDS, PER_ROUND = 15, 60  # in process: rounds of settlements, each next to a round of floor
 HTTP_ROUNDS = 3
 TILLS, PER_TILL, BARE_PER_TILL = 20, 10, 40
 JSON = {"Content-Type": "application/json"}
