@@ -39,6 +39,7 @@ from gongji.model import (
     Setting,
 )
 from gongji.money import ZERO, Fen
+from gongji.plugins import get_plugin_manager
 from gongji_mock.dataset import Dataset
 from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
 
@@ -88,6 +89,25 @@ class _Year:
     fund_paid: Fen = ZERO
 
 
+@frozen
+class _PreSettlement:
+    """A pre-settlement's decision, kept for the settlement of the same purchase.
+
+    ``assess`` is a pure function of the context and the rules registered, so a
+    settlement whose freshly built context (balances, year counters, bindings,
+    day: everything the rules read) equals this one, under the same rules, gets
+    the same quote without running the rules again.
+    """
+
+    context: CheckContext
+    rules: tuple[object, ...]
+    quote: Quote
+
+
+#: Pre-settlements waiting for their settlement; the oldest go first beyond this many.
+_PRE_SETTLEMENTS_KEPT = 1024
+
+
 @define
 class Centre:
     """The mock centre: people, bindings, tokens, the ledger, the settlements of each day."""
@@ -101,6 +121,7 @@ class Centre:
     _settlements: dict[str, Settlement] = field(init=False, factory=dict)
     _cancelled: set[str] = field(init=False, factory=set)
     _years: dict[tuple[IdNumber, int], _Year] = field(init=False, factory=dict)
+    _pre_settlements: dict[Purchase, _PreSettlement] = field(init=False, factory=dict)
     _lock: threading.RLock = field(init=False, factory=threading.RLock)
 
     def __attrs_post_init__(self) -> None:
@@ -162,7 +183,17 @@ class Centre:
 
     def decide(self, purchase: Purchase, *, today: datetime.date | None = None) -> Quote:
         """Pre-settlement (2101/2206): the centre's own split, from its own data."""
-        return self._decide(purchase, today or self.clock().date())[1]
+        day = today or self.clock().date()
+        with self._lock:
+            context = self.context(purchase, day)
+            quote = self._assess(context)
+            # Kept for the settlement of the same purchase (``settle``), which checks it still holds.
+            pending = self._pre_settlements
+            pending.pop(purchase, None)
+            if len(pending) >= _PRE_SETTLEMENTS_KEPT:
+                del pending[next(iter(pending))]
+            pending[purchase] = _PreSettlement(context, _rules(), quote)
+            return quote
 
     def context(self, purchase: Purchase, day: datetime.date) -> CheckContext:
         """What the rules look at for this purchase, from the centre's own data."""
@@ -188,14 +219,22 @@ class Centre:
             owners=owners,
         )
 
-    def _decide(self, purchase: Purchase, day: datetime.date) -> tuple[Person, Quote]:
-        context = self.context(purchase, day)
+    def _assess(self, context: CheckContext) -> Quote:
         try:
-            return context.holder, assess(context)
+            return assess(context)
         except EligibilityError as exc:
             raise CentreRefusal(
                 _ZH_BY_RULE.get(exc.rule, "不符合结算条件"), exc.message, rule=exc.rule
             ) from None
+
+    def _decide_again(self, purchase: Purchase, day: datetime.date) -> tuple[Person, Quote]:
+        """The decision on current data: the context is always built afresh (token validity
+        and expiry, balances, year counters); only an unchanged context skips the rules."""
+        context = self.context(purchase, day)
+        pre = self._pre_settlements.pop(purchase, None)
+        if pre is not None and pre.context == context and pre.rules == _rules():
+            return context.holder, pre.quote
+        return context.holder, self._assess(context)
 
     def settle(
         self, purchase: Purchase, *, msgid: str, today: datetime.date | None = None
@@ -203,7 +242,7 @@ class Centre:
         """Settlement (2102/2207): decide again on current data, post to the ledger, consume the token."""
         day = today or self.clock().date()
         with self._lock:
-            person, quote = self._decide(purchase, day)
+            person, quote = self._decide_again(purchase, day)
             holder = person.id
             setl_id = f"SETL{day:%Y%m%d}{len(self._settlements) + 1:06d}"
             self.ledger.settle(
@@ -329,6 +368,12 @@ class Centre:
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _rules() -> tuple[object, ...]:
+    """The rule implementations in force: registering, unregistering or blocking a plugin changes it."""
+    hook = get_plugin_manager().hook
+    return (*hook.gongji_check.get_hookimpls(), None, *hook.gongji_order_payers.get_hookimpls())
 
 
 _ZH_BY_RULE = {

@@ -65,9 +65,7 @@ class MockGateway:
         self.delivery = delivery
         base = clock or _utc_now
         # The clock_skew fault moves the centre's clock, and with it token expiry and the TIF window.
-        self.centre = Centre(
-            dataset, clock=lambda: base() + datetime.timedelta(seconds=self.faults.skew_seconds)
-        )
+        self.centre = Centre(dataset, clock=lambda: _skewed(base(), self.faults.skew_seconds))
         self.national = NationalEndpoint(
             self.centre, secrets_by_paasid=tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET}
         )
@@ -264,3 +262,7 @@ def _break_signature(response: httpx.Response) -> httpx.Response:
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _skewed(now: datetime.datetime, seconds: int) -> datetime.datetime:
+    return now + datetime.timedelta(seconds=seconds) if seconds else now

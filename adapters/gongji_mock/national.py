@@ -372,10 +372,11 @@ class NationalEndpoint:
     ) -> httpx.Response:
         now = self.centre.clock()
         region = (envelope.mdtrtarea_admvs if envelope else None) or "000000"
-        stamp = f"{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
+        seconds = f"{now:%Y%m%d%H%M%S}"
+        stamp = f"{seconds}{now.microsecond // 1000:03d}"
         reply = ResponseEnvelope(
             infcode=-1 if error else 0,
-            inf_refmsgid=f"{region[:6]:0>6}{now:%Y%m%d%H%M%S}{next(self._serial):010d}",
+            inf_refmsgid=f"{region[:6]:0>6}{seconds}{next(self._serial):010d}",
             refmsg_time=stamp,
             respond_time=stamp,
             err_msg=error.err_msg if error else None,

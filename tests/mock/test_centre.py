@@ -4,10 +4,16 @@ impersonate, overdraw, exceed a limit, use a pending binding, or replay a token.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator, Sequence
 
 import pytest
 
+import gongji_mock.centre
 from gongji import Credential, Fen, LineItem, Purchase
+from gongji.assess import CheckContext, assess
+from gongji.hookspecs import hookimpl
+from gongji.model import Quote, Refusal
+from gongji.plugins import get_plugin_manager
 from gongji_mock.centre import Centre, CentreRefusal
 from gongji_mock.dataset import demo_dataset
 
@@ -159,3 +165,102 @@ def test_resident_premium_for_someone_on_employee_insurance_is_refused(centre: C
             buy(Credential.id_card(FATHER), premium, purpose="resident_premium"), msgid="M1"
         )
     assert caught.value.rule == "R6"
+
+
+# The settlement (2102) reuses its pre-settlement's (2101) decision only when everything the
+# rules read is unchanged; these prove that the centre still decides on current data otherwise.
+# Class C lines: the fund pays nothing, so the accounts and cash share the whole basket.
+
+
+@pytest.fixture
+def assessed(monkeypatch: pytest.MonkeyPatch) -> list[Quote]:
+    """Every quote the centre's rules computed."""
+    quotes: list[Quote] = []
+
+    def counted(context: CheckContext) -> Quote:
+        quotes.append(assess(context))
+        return quotes[-1]
+
+    monkeypatch.setattr(gongji_mock.centre, "assess", counted)
+    return quotes
+
+
+def test_settlement_on_unchanged_data_reuses_the_pre_settlement(
+    centre: Centre, assessed: list[Quote]
+) -> None:
+    purchase = buy(Credential.id_card(MOTHER), drug("100.00", coverage="C"))
+    quote = centre.decide(purchase)
+    settled = centre.settle(purchase, msgid="M1")
+    assert settled.quote == quote and len(assessed) == 1
+    assert centre.ledger.balance(SON) == Fen(500_000) - Fen(10_000)
+
+
+def test_settlement_after_a_balance_changed_decides_again_and_never_overdraws(
+    centre: Centre, assessed: list[Quote]
+) -> None:
+    purchase = buy(Credential.id_card(MOTHER), drug("700.00", coverage="C"))
+    quote = centre.decide(purchase)
+    assert sum((leg.amount for leg in quote.legs), Fen(0)) == Fen(43_000)  # son 400 + sister 30
+    centre.settle(
+        buy(Credential.id_card(MOTHER), drug("430.00", coverage="C")), msgid="M0"
+    )  # drains the sister
+    settled = centre.settle(purchase, msgid="M1")
+    assert len(assessed) == 3  # the second settlement's own, then this one's again
+    assert [leg.payer_id for leg in settled.quote.legs] == [SON]
+    assert centre.ledger.balance(SISTER) == 0 and centre.ledger.check() == []
+
+
+def test_settlement_after_the_year_counters_changed_decides_again(centre: Centre) -> None:
+    purchase = buy(Credential.id_card(FATHER), drug("150.00"))
+    assert centre.decide(purchase).fund == 0  # within the 200-yuan deductible
+    centre.settle(buy(Credential.id_card(FATHER), drug("160.00")), msgid="M0")
+    assert centre.settle(purchase, msgid="M1").quote.fund == Fen(5_500)  # (310 - 200) x 50%
+
+
+def test_settlement_with_a_token_used_since_the_pre_settlement_is_refused(centre: Centre) -> None:
+    token = centre.issue_e_voucher(MOTHER)
+    purchase = buy(Credential.e_voucher(token))
+    centre.decide(purchase)
+    centre.settle(buy(Credential.e_voucher(token), drug("10.00")), msgid="M0")
+    with pytest.raises(CentreRefusal, match="already used"):
+        centre.settle(purchase, msgid="M1")
+    assert len(centre.ledger.transactions) == 1
+
+
+def test_settlement_with_a_token_expired_since_the_pre_settlement_is_refused(
+    centre: Centre, clock: Clock
+) -> None:
+    token = centre.issue_e_voucher(MOTHER)
+    purchase = buy(Credential.e_voucher(token))
+    centre.decide(purchase)
+    clock.now = NOW + datetime.timedelta(seconds=300)
+    with pytest.raises(CentreRefusal, match="expired"):
+        centre.settle(purchase, msgid="M1")
+    assert centre.ledger.transactions == ()
+
+
+class _NoMutualAid:
+    @hookimpl
+    def gongji_check(self, context: CheckContext) -> Sequence[Refusal] | None:
+        return [
+            Refusal(rule="LOCAL-1", reason="Closed.", owner_id=b.owner) for b in context.bindings
+        ]
+
+
+@pytest.fixture
+def no_mutual_aid() -> Iterator[object]:
+    plugin = _NoMutualAid()
+    yield plugin
+    if get_plugin_manager().is_registered(plugin):
+        get_plugin_manager().unregister(plugin)
+
+
+def test_settlement_after_a_rule_was_registered_obeys_it(
+    centre: Centre, no_mutual_aid: object
+) -> None:
+    purchase = buy(Credential.id_card(MOTHER), drug("100.00", coverage="C"))
+    assert centre.decide(purchase).legs
+    get_plugin_manager().register(no_mutual_aid)
+    settled = centre.settle(purchase, msgid="M1")
+    assert settled.quote.legs == () and settled.quote.cash == Fen(10_000)
+    assert centre.ledger.balance(SON) == Fen(500_000)
