@@ -9,7 +9,8 @@ and cannot run code):
 - ``keys``: the channel keys (PEM) and the APIv3 key, written once, on first start;
 - ``centre``: sign-ins, reversals, visits, person numbers, used tokens, cancellations,
   the year's counters, balances (the national endpoint, the centre and its ledger);
-- ``wechatpay``, ``alipay``: trades and refunds.
+- ``wechatpay``: trades, refunds and medical-insurance orders;
+- ``alipay``: trades and refunds.
 
 ``record`` holds what only grows and never changes once made, one row per entry, in
 order: the messages the centre has seen with their first answers (``seen``), the
