@@ -1,8 +1,11 @@
-"""The mock's admin endpoint (``/gongji-admin/``): its state, the invariant check, and the
-faults in force, over HTTP, for integrators driving a served mock and for the dashboard.
+"""The mock's admin endpoint (``/gongji-admin/``): its state, the invariant check, the
+faults in force, and the test keys a POS needs, over HTTP, for integrators driving a
+served mock and for the dashboard.
 
 A mock-only endpoint: it moves no money, has no authentication, and the mock listens
-on 127.0.0.1 by default. ID numbers are shown masked here as everywhere.
+on 127.0.0.1 by default: it is for rehearsal on one machine. ID numbers are shown
+masked here as everywhere. ``GET /gongji-admin/keys`` is the one deliberate exception
+to "no secret in an answer": it hands out the mock's own test credentials.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
+from cryptography.hazmat.primitives import serialization
 
 from gongji.errors import GongjiError
 from gongji.identity import IdNumber
+from gongji.signing.keys import RsaPublicKey, load_private_key
 
 if TYPE_CHECKING:
     from gongji_mock.gateway import MockGateway
@@ -46,6 +51,8 @@ class AdminEndpoint:
                 return httpx.Response(200, json={"violations": self.mock.check()})
             if what == "state" and request.method == "GET":
                 return httpx.Response(200, json=self.state())
+            if what == "keys" and request.method == "GET":
+                return self._keys()
             if what == "faults":
                 return self._faults(request)
             if what == "callbacks" and request.method == "GET":
@@ -79,6 +86,60 @@ class AdminEndpoint:
         return httpx.Response(
             200, json={"faults": faults.describe(), "injected": dict(faults.injected)}
         )
+
+    def _keys(self) -> httpx.Response:
+        keys = self.keys()
+        if keys is None:
+            return httpx.Response(
+                409,
+                json={
+                    "error": "keys_replaced",
+                    "message": "The channels' keys were replaced in Python (use_keys on an "
+                    "endpoint), so the mock cannot hand them out; use MockGateway.use_keys().",
+                },
+            )
+        return httpx.Response(200, json=keys, headers={"Cache-Control": "no-store"})
+
+    def keys(self) -> dict[str, Any] | None:
+        """What a POS needs to talk to this mock's centre and channels: TEST credentials.
+
+        The mock's own test keys, published on purpose: a mock that moves no real money,
+        listening on 127.0.0.1, for a POS in another process to rehearse against it
+        (``SettlementClient.from_profile("mock", url=...)``). This is the one answer of
+        gongji that carries private keys and secrets; never point a real till at them.
+        None when the keys in force are not the ones ``mock.keys`` describes.
+        """
+        mock = self.mock
+        keys = mock.keys
+        wechatpay, alipay = mock.wechatpay, mock.alipay
+        merchant = load_private_key(keys.wechatpay_merchant)
+        app = load_private_key(keys.alipay_app)
+        if (
+            merchant.fingerprint != wechatpay.merchant.private_key.fingerprint
+            or app.fingerprint != alipay.app_private_key.fingerprint
+        ):
+            return None
+        paasid, secret = mock.tif_caller()
+        return {
+            "notice": "Test credentials of a gongji mock gateway, which moves no real money. "
+            "Never configure them on a real till.",
+            "policy": mock.centre.dataset.policy.id,
+            "tif": {"paasid": paasid, "secret": secret},
+            "wechatpay": {
+                "mchid": wechatpay.merchant.mchid,
+                "appid": wechatpay.appid,
+                "merchant_serial_no": wechatpay.merchant.serial_no,
+                "merchant_private_key": keys.wechatpay_merchant,
+                "platform_public_key_id": wechatpay.platform_key_id,
+                "platform_public_key": _pem(wechatpay.platform_public_key),
+                "apiv3_key": wechatpay.apiv3_key,
+            },
+            "alipay": {
+                "app_id": alipay.app_id,
+                "app_private_key": keys.alipay_app,
+                "alipay_public_key": _pem(alipay.alipay_public_key),
+            },
+        }
 
     def callbacks(self) -> dict[str, Any]:
         """What the channels sent, and, when the mock delivers over HTTP, each delivery."""
@@ -150,3 +211,12 @@ class AdminEndpoint:
             "violations": self.mock.check(),
             "faults": self.mock.faults.describe(),
         }
+
+
+def _pem(key: RsaPublicKey) -> str:
+    """A public key as PEM (SubjectPublicKeyInfo), as the consoles hand them out."""
+    return (
+        key.cryptography_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )

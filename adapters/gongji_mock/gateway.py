@@ -16,6 +16,7 @@ import msgspec
 
 from gongji.identity import IdNumber
 from gongji.money import Fen
+from gongji.signing.keys import load_private_key
 from gongji.signing.wechatpay_medins import id_digest
 from gongji_mock.admin import PREFIX as ADMIN_PREFIX
 from gongji_mock.admin import AdminEndpoint
@@ -28,6 +29,7 @@ from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
 from gongji_mock.state import MockState
+from gongji_mock.testkeys import MockKeys
 from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
 from gongji_mock.wechatpay import WechatPayEndpoint
 
@@ -66,9 +68,8 @@ class MockGateway:
         base = clock or _utc_now
         # The clock_skew fault moves the centre's clock, and with it token expiry and the TIF window.
         self.centre = Centre(dataset, clock=lambda: _skewed(base(), self.faults.skew_seconds))
-        self.national = NationalEndpoint(
-            self.centre, secrets_by_paasid=tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET}
-        )
+        self._tif_secrets = dict(tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET})
+        self.national = NationalEndpoint(self.centre, secrets_by_paasid=self._tif_secrets)
         # Each protocol owns an exact path or a path prefix (e.g. "/v3/" for WeChat Pay).
         self._routes: dict[str, Handler] = {}
         self._prefixes: list[tuple[str, Handler]] = []
@@ -84,6 +85,8 @@ class MockGateway:
         self.mount(WECHATPAY_PREFIX, self.wechatpay)
         self.alipay = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
         self.mount(ALIPAY_PATH, self.alipay)
+        # The channels start with this process's test keys; a state file replaces them (use_keys).
+        self._keys = MockKeys.of_this_process()
         # Callbacks go out through outboxes that apply the duplicate / out-of-order faults.
         self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay", delivery)
         self.alipay.notifications = CallbackOutbox(self.faults, "alipay", delivery)
@@ -175,6 +178,33 @@ class MockGateway:
         """Close the state file, if there is one (everything answered is already written)."""
         if self._state is not None:
             self._state.close()
+
+    # ------------------------------------------------------------ the mock's test keys
+
+    @property
+    def keys(self) -> MockKeys:
+        """The channels' keys in force, as PEM: test keys (the mock moves no real money)."""
+        return self._keys
+
+    def use_keys(self, keys: MockKeys) -> None:
+        """Answer with these keys instead of this process's (a state file keeps them)."""
+        self.wechatpay.use_keys(
+            platform_key=load_private_key(keys.wechatpay_platform),
+            merchant_key=load_private_key(keys.wechatpay_merchant),
+            apiv3_key=keys.wechatpay_apiv3,
+        )
+        self.alipay.use_keys(
+            alipay_key=load_private_key(keys.alipay_platform),
+            app_key=load_private_key(keys.alipay_app),
+        )
+        self._keys = keys
+
+    def tif_caller(self) -> tuple[str, str]:
+        """A TIF caller the mock knows, ``(paasid, secret)``: the published default when it
+        knows that one, else the first it was given."""
+        if DEFAULT_PAASID in self._tif_secrets:
+            return DEFAULT_PAASID, self._tif_secrets[DEFAULT_PAASID]
+        return next(iter(self._tif_secrets.items()))
 
     # ------------------------------------------------------------ for tests and integrators
 

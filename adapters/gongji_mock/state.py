@@ -9,7 +9,8 @@ and cannot run code):
 - ``keys``: the channel keys (PEM) and the APIv3 key, written once, on first start;
 - ``centre``: sign-ins, reversals, visits, person numbers, used tokens, cancellations,
   the year's counters, balances (the national endpoint, the centre and its ledger);
-- ``wechatpay``, ``alipay``: trades and refunds.
+- ``wechatpay``: trades, refunds and medical-insurance orders;
+- ``alipay``: trades and refunds.
 
 ``record`` holds what only grows and never changes once made, one row per entry, in
 order: the messages the centre has seen with their first answers (``seen``), the
@@ -40,13 +41,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gongji.errors import ConfigError, GongjiError
-from gongji.signing.keys import load_private_key
 from gongji_mock.alipay import AlipayState
 from gongji_mock.centre import SettlementRow, TokenRow
 from gongji_mock.dataset import Dataset
 from gongji_mock.ledger import TransactionRow
 from gongji_mock.national import NationalState, SeenRow, SettledRow
-from gongji_mock.testkeys import test_apiv3_key, test_rsa_key_pem
+from gongji_mock.testkeys import MockKeys
 from gongji_mock.wechatpay import WechatPayState
 
 if TYPE_CHECKING:
@@ -84,19 +84,6 @@ class _Meta(msgspec.Struct, frozen=True, kw_only=True):
     dataset: str  # dataset_digest() of the dataset the file was started from
     dataset_summary: str  # policy and counts, for the error message: no person data
     writes: int  # counts writes: a second mock writing the same file is noticed
-
-
-class MockKeys(msgspec.Struct, frozen=True, kw_only=True):
-    """The channel keys a state file keeps, so a POS configured with them keeps working."""
-
-    wechatpay_platform: str  # PEM, PKCS#8
-    wechatpay_merchant: str
-    wechatpay_apiv3: str
-    alipay_platform: str
-    alipay_app: str
-
-    def __repr__(self) -> str:
-        return "MockKeys(<hidden>)"
 
 
 class _Changes(msgspec.Struct, kw_only=True):
@@ -189,14 +176,7 @@ class MockState:
 
     def _create(self) -> None:
         db = self._connection()
-        keys = MockKeys(
-            wechatpay_platform=test_rsa_key_pem("wechatpay-platform"),
-            wechatpay_merchant=test_rsa_key_pem("wechatpay-merchant"),
-            wechatpay_apiv3=test_apiv3_key(),
-            alipay_platform=test_rsa_key_pem("alipay-platform"),
-            alipay_app=test_rsa_key_pem("alipay-app"),
-        )
-        self._use_keys(keys)
+        keys = self._mock.keys  # this process's, kept from now on
         dataset = self._mock.centre.dataset
         meta = _Meta(
             format=FORMAT,
@@ -259,7 +239,7 @@ class MockState:
             )
         keys = _decode(name, "keys", documents.get("keys"), MockKeys)
         with _reading(name, "keys"):
-            self._use_keys(keys)
+            self._mock.use_keys(keys)
         records = {
             log: _decode(name, log, b"[" + b",".join(logs[log]) + b"]", kind)
             for log, kind in RECORDS.items()
@@ -285,17 +265,6 @@ class MockState:
         self._logged = {log: len(entries) for log, entries in logs.items()}
         # What restore() put back, taken again: a request that changes nothing writes nothing.
         self._written(self._changes(COMPONENTS))
-
-    def _use_keys(self, keys: MockKeys) -> None:
-        self._mock.wechatpay.use_keys(
-            platform_key=load_private_key(keys.wechatpay_platform),
-            merchant_key=load_private_key(keys.wechatpay_merchant),
-            apiv3_key=keys.wechatpay_apiv3,
-        )
-        self._mock.alipay.use_keys(
-            alipay_key=load_private_key(keys.alipay_platform),
-            app_key=load_private_key(keys.alipay_app),
-        )
 
     # ------------------------------------------------------------ writing
 

@@ -51,7 +51,7 @@ from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
 from gongji_mock.wechatpay_errors import Refusal
 from gongji_mock.wechatpay_errors import decode as _decode
 from gongji_mock.wechatpay_errors import param_error as _param_error
-from gongji_mock.wechatpay_medins import MedInsOrders
+from gongji_mock.wechatpay_medins import MedInsOrders, MedInsState
 
 PREFIX = "/v3/"
 CODEPAY_PATH = "/v3/pay/transactions/codepay"
@@ -171,7 +171,8 @@ class WechatPayEndpoint:
         self._serial = itertools.count(1)
         self.notifications: list[WechatPayCallback] = []
         self.med_ins = MedInsOrders(
-            decrypt=self._platform_key.decrypt_oaep_sha1,
+            # The key in force at each call: use_keys() (a state file) may replace it.
+            decrypt=lambda sealed: self._platform_key.decrypt_oaep_sha1(sealed),
             platform_key_id=self.platform_key_id,
             clock=self._clock,
             notify=self._callback,
@@ -623,7 +624,8 @@ class WechatPayEndpoint:
             self._merchant_keys[(DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL)] = merchant_key.public_key
 
     def snapshot(self) -> WechatPayState:
-        """Trades and their refunds, as plain data (the keys are kept apart, see ``use_keys``)."""
+        """Trades and their refunds, and the med-ins orders, as plain data (the keys are kept
+        apart, see ``use_keys``)."""
         with self._lock:
             serial = next(self._serial)
             self._serial = itertools.count(serial)  # reading a count consumes it: put it back
@@ -656,6 +658,7 @@ class WechatPayEndpoint:
                     for t in self._trades.values()
                 ],
                 serial=serial,
+                med_ins=self.med_ins.snapshot(),
             )
 
     def restore(self, state: WechatPayState) -> None:
@@ -690,6 +693,7 @@ class WechatPayEndpoint:
             self._trades = trades
             self._refunds = refunds
             self._serial = itertools.count(state.serial)
+            self.med_ins.restore(state.med_ins)
 
 
 class _RefundRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -719,6 +723,8 @@ class _TradeRow(msgspec.Struct, frozen=True, kw_only=True):
 class WechatPayState(msgspec.Struct, frozen=True, kw_only=True):
     trades: list[_TradeRow]
     serial: int  # the next serial of transaction and refund ids
+    # Absent from state files written before med-ins orders were kept: none then.
+    med_ins: MedInsState = msgspec.field(default_factory=MedInsState)
 
 
 def _require_query_mchid(request: httpx.Request, mchid: str) -> None:

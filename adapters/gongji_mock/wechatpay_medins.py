@@ -185,6 +185,45 @@ class MedInsOrders:
     def __len__(self) -> int:
         return len(self._orders)
 
+    # ------------------------------------------------------------------ a state file (--state)
+
+    def snapshot(self) -> MedInsState:
+        """The orders as plain data, in the order they were created, and the serial."""
+        serial = next(self._serial)
+        self._serial = itertools.count(serial)  # reading a count consumes it: put it back
+        return MedInsState(
+            orders=[
+                _OrderRow(
+                    mchid=o.mchid,
+                    mix_trade_no=o.mix_trade_no,
+                    request=o.request,
+                    fingerprint=o.fingerprint,
+                    mix_pay_status=o.mix_pay_status,
+                    paid_time=o.paid_time,
+                )
+                for o in self._orders.values()
+            ],
+            serial=serial,
+        )
+
+    def restore(self, state: MedInsState) -> None:
+        """Put back what ``snapshot()`` took."""
+        orders: dict[tuple[str, str], _Order] = {}
+        by_mix: dict[tuple[str, str], _Order] = {}
+        for row in state.orders:
+            order = _Order(
+                mchid=row.mchid,
+                mix_trade_no=row.mix_trade_no,
+                request=row.request,
+                fingerprint=row.fingerprint,
+                mix_pay_status=row.mix_pay_status,
+                paid_time=row.paid_time,
+            )
+            orders[(row.mchid, row.request.out_trade_no)] = order
+            by_mix[(row.mchid, row.mix_trade_no)] = order
+        self._orders, self._by_mix = orders, by_mix
+        self._serial = itertools.count(state.serial)
+
     # ------------------------------------------------------------------ create
 
     def _create(self, request: httpx.Request, mchid: str) -> tuple[int, msgspec.Struct]:
@@ -362,6 +401,20 @@ class MedInsOrders:
     def _mix_trade_no(self) -> str:
         moment = datetime.datetime.fromtimestamp(int(self._clock()), _BEIJING)
         return f"{moment:%Y%m%d%H%M%S}{next(self._serial):016d}"
+
+
+class _OrderRow(msgspec.Struct, frozen=True, kw_only=True):
+    mchid: str
+    mix_trade_no: str
+    request: wire.MedInsOrderRequest  # as received: payer and relative still encrypted
+    fingerprint: str
+    mix_pay_status: str
+    paid_time: str | None
+
+
+class MedInsState(msgspec.Struct, frozen=True, kw_only=True):
+    orders: list[_OrderRow] = msgspec.field(default_factory=list)  # in the order created
+    serial: int = 1  # the next serial of mix_trade_no
 
 
 def _check_fields(order: wire.MedInsOrderRequest) -> None:

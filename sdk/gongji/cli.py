@@ -274,6 +274,7 @@ def _mock_serve(
                 {
                     "url": server.url,
                     "paasid": DEFAULT_PAASID,
+                    "keys": f"{server.url}/gongji-admin/keys",
                     "callbacks": callbacks,
                     "state": state,
                 }
@@ -283,6 +284,7 @@ def _mock_serve(
     else:
         print(
             f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; "
+            f"test keys at {server.url}/gongji-admin/keys; "
             f"callbacks to {callbacks}; test data, no real money"
             f"{f'; state in {state}' if state else ''})",
             flush=True,

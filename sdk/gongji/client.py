@@ -83,14 +83,20 @@ class _Client:
 
     @classmethod
     def from_profile(
-        cls, name: str = "mock", *, mock: MockGateway | None = None, **options: Any
+        cls,
+        name: str = "mock",
+        *,
+        mock: MockGateway | None = None,
+        url: str | None = None,
+        **options: Any,
     ) -> Any:
         """A client from a named profile. ``"mock"`` needs no file: the in-process mock
-        gateway over the demo dataset (or ``mock``), speaking the real wire protocols."""
+        gateway over the demo dataset (or ``mock``), speaking the real wire protocols;
+        with ``url``, the mock ``gongji mock serve`` serves there, over real HTTP."""
         from gongji.config import client_arguments
 
         return cls(
-            **client_arguments(name, mock=mock, asynchronous=cls is AsyncSettlementClient),
+            **client_arguments(name, mock=mock, url=url, asynchronous=cls is AsyncSettlementClient),
             **options,
         )
 

@@ -1,11 +1,24 @@
-"""The admin endpoint: state with masked IDs, the invariant check, faults switched over HTTP."""
+"""The admin endpoint: state with masked IDs, the invariant check, faults switched over HTTP,
+and the mock's test keys for a POS in another process."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from gongji_mock import MockGateway
+from gongji.signing.keys import load_private_key, load_public_key
+from gongji.signing.wechatpay import WechatPayAuth, WechatPayMerchant
+from gongji.signing.wechatpay_keys import PlatformKeyStore
+from gongji_mock import MockGateway, testkeys
+from gongji_mock.alipay import DEFAULT_APP_ID
+from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
+from gongji_mock.wechatpay import (
+    DEFAULT_APPID,
+    DEFAULT_MCHID,
+    DEFAULT_MERCHANT_SERIAL,
+    PLATFORM_KEY_ID,
+)
+from tests.mock import test_mock_wechatpay as wechat_calls
 
 SON = "210202198503170036"
 
@@ -54,3 +67,66 @@ def test_bad_fault_over_http_is_a_400_saying_why(admin: httpx.Client) -> None:
 def test_fresh_e_voucher_over_http(admin: httpx.Client) -> None:
     token = admin.post("e-voucher", json={"id_number": SON}).json()["token"]
     assert token.startswith("ev-")
+
+
+def test_keys_hand_out_the_test_credentials_the_mock_uses() -> None:
+    mock = MockGateway.demo()
+    with httpx.Client(transport=mock.transport(), base_url="http://mock.test") as client:
+        answer = client.get("/gongji-admin/keys")
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store"
+    keys = answer.json()
+    assert "moves no real money" in keys["notice"]
+    assert keys["policy"] == "liaoning-dalian-2025"
+    assert keys["tif"] == {"paasid": DEFAULT_PAASID, "secret": DEFAULT_TIF_SECRET}
+    wx, ali = keys["wechatpay"], keys["alipay"]
+    assert (wx["mchid"], wx["appid"], wx["merchant_serial_no"]) == (
+        DEFAULT_MCHID,
+        DEFAULT_APPID,
+        DEFAULT_MERCHANT_SERIAL,
+    )
+    # The private keys are the ones the mock trusts, the public keys the ones it signs with.
+    merchant = load_private_key(wx["merchant_private_key"])
+    assert merchant.fingerprint == mock.wechatpay.merchant.private_key.fingerprint
+    assert wx["platform_public_key_id"] == PLATFORM_KEY_ID
+    assert load_public_key(wx["platform_public_key"]) == mock.wechatpay.platform_public_key
+    assert wx["apiv3_key"] == mock.wechatpay.apiv3_key
+    assert ali["app_id"] == DEFAULT_APP_ID
+    app = load_private_key(ali["app_private_key"])
+    assert app.fingerprint == mock.alipay.app_private_key.fingerprint
+    assert load_public_key(ali["alipay_public_key"]) == mock.alipay.alipay_public_key
+
+
+def test_keys_signed_with_what_the_endpoint_hands_out_are_accepted_by_the_mock() -> None:
+    mock = MockGateway.demo()
+    with httpx.Client(transport=mock.transport(), base_url="http://mock.test") as client:
+        wx = client.get("/gongji-admin/keys").json()["wechatpay"]
+    merchant = WechatPayMerchant(
+        mchid=wx["mchid"],
+        serial_no=wx["merchant_serial_no"],
+        private_key=load_private_key(wx["merchant_private_key"]),
+    )
+    platform = PlatformKeyStore(
+        public_keys={wx["platform_public_key_id"]: wx["platform_public_key"]}
+    )
+    with httpx.Client(
+        transport=mock.transport(),
+        base_url=wechat_calls.BASE,
+        auth=WechatPayAuth(merchant, platform),  # verifies the mock's signed answers too
+    ) as wechat:
+        assert wechat_calls.codepay(wechat, "WX-KEYS", wechat_calls.code("1")).status_code == 200
+
+
+def test_keys_replaced_behind_the_gateways_back_are_not_handed_out() -> None:
+    mock = MockGateway.demo()
+    other = testkeys.test_rsa_key("another-merchant")
+    mock.wechatpay.use_keys(
+        platform_key=testkeys.test_rsa_key("wechatpay-platform"),
+        merchant_key=other,
+        apiv3_key=mock.wechatpay.apiv3_key,
+    )
+    with httpx.Client(transport=mock.transport(), base_url="http://mock.test") as client:
+        answer = client.get("/gongji-admin/keys")
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "keys_replaced"
+    assert "PRIVATE KEY" not in answer.text

@@ -27,7 +27,7 @@ import pytest
 from gongji import Credential, Fen
 from gongji.errors import ConfigError
 from gongji.signing.alipay import AlipayAuth
-from gongji.signing.keys import load_private_key
+from gongji.signing.keys import load_private_key, load_public_key
 from gongji.signing.tif import TifSigner
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayMerchant
 from gongji.signing.wechatpay_keys import PlatformKeyStore
@@ -39,6 +39,7 @@ from gongji_mock.state import MockKeys, dataset_digest
 from gongji_mock.wechatpay import DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL, PLATFORM_KEY_ID
 from tests.mock import test_mock_alipay as alipay_calls
 from tests.mock import test_mock_wechatpay as wechat_calls
+from tests.mock import test_mock_wechatpay_medins as medins
 from tests.mock.test_http import GONGJI
 from tests.mock.test_national import MOTHER, SON, Pos, line, settle_input
 
@@ -358,9 +359,7 @@ def test_alipay_trades_and_refunds_survive_a_restart(
 def test_channel_keys_survive_a_restart_into_a_new_process(
     rehearsal: Rehearsal, gateways: Callable[[Path], MockGateway]
 ) -> None:
-    # A new process generates new test keys; forget this one's to be that new process.
-    for cached in (testkeys.test_rsa_key, testkeys._generated, testkeys.test_apiv3_key):
-        cached.cache_clear()
+    forget_this_process_keys()
     assert (
         MockGateway.demo().wechatpay.platform_public_key
         != rehearsal.mock.wechatpay.platform_public_key
@@ -380,6 +379,80 @@ def test_channel_keys_survive_a_restart_into_a_new_process(
         transport=mock.transport(), base_url=alipay_calls.BASE, auth=before.alipay.auth
     ) as alipay:
         assert alipay_calls.query(alipay, "ALI-PAID")["trade_status"] == "TRADE_SUCCESS"
+
+
+def forget_this_process_keys() -> None:
+    """Be a new process: it generates new test keys (the state file's must win)."""
+    for cached in (testkeys.test_rsa_key, testkeys._generated, testkeys.test_apiv3_key):
+        cached.cache_clear()
+
+
+def test_the_admin_endpoint_hands_out_the_state_files_keys_after_a_restart(
+    rehearsal: Rehearsal, gateways: Callable[[Path], MockGateway]
+) -> None:
+    forget_this_process_keys()
+    mock = gateways(rehearsal.path)
+    keys = Till.at(mock).pos.client.get("/gongji-admin/keys").json()
+    before = rehearsal.mock
+    merchant = load_private_key(keys["wechatpay"]["merchant_private_key"])
+    assert merchant.fingerprint == before.wechatpay.merchant.private_key.fingerprint
+    platform = load_public_key(keys["wechatpay"]["platform_public_key"])
+    assert platform == before.wechatpay.platform_public_key
+    assert keys["wechatpay"]["apiv3_key"] == before.wechatpay.apiv3_key
+    app = load_private_key(keys["alipay"]["app_private_key"])
+    assert app.fingerprint == before.alipay.app_private_key.fingerprint
+    assert load_public_key(keys["alipay"]["alipay_public_key"]) == before.alipay.alipay_public_key
+
+
+def test_med_ins_orders_survive_a_restart_and_a_repeated_out_trade_no_gets_the_same_order(
+    tmp_path: Path, gateways: Callable[[Path], MockGateway]
+) -> None:
+    path = tmp_path / "mock.db"
+    mock = gateways(path)
+    wx = mock.wechatpay
+    auth = WechatPayAuth(wx.merchant, wx.platform_keys())  # the POS's keys, kept across
+    with httpx.Client(transport=mock.transport(), base_url=medins.BASE, auth=auth) as pos:
+        waiting = medins.create(pos, medins.order("MI-WAIT", medins.sealed(wx))).json()
+        paid = medins.create(pos, medins.order("MI-PAID", medins.sealed(wx))).json()
+        confirmed = medins.by_out(pos, "MI-PAID").json()  # the patient confirmed it
+        assert confirmed["mix_pay_status"] == "MIX_PAY_SUCCESS"
+    forget_this_process_keys()  # the platform key that decrypts payer and relative comes from the file
+    restarted = gateways(path)
+    assert restarted.wechatpay.snapshot() == mock.wechatpay.snapshot()
+    with httpx.Client(transport=restarted.transport(), base_url=medins.BASE, auth=auth) as pos:
+        assert medins.by_mix(pos, paid["mix_trade_no"]).json() == confirmed
+        # Still waiting for the patient before the restart: the first query after it confirms.
+        assert medins.by_out(pos, "MI-WAIT").json()["mix_pay_status"] == "MIX_PAY_SUCCESS"
+        # The same order again, encrypted afresh under the platform key the POS was given.
+        again = medins.create(pos, medins.order("MI-WAIT", medins.sealed(wx)))
+        assert again.status_code == 200, again.text
+        assert again.json()["mix_trade_no"] == waiting["mix_trade_no"]
+        other = medins.create(pos, medins.order("MI-WAIT", medins.sealed(wx), attach="other"))
+        assert other.json()["code"] == "ALREADY_EXISTS"
+        new = medins.create(pos, medins.order("MI-NEW", medins.sealed(wx))).json()
+        assert new["mix_trade_no"] not in {waiting["mix_trade_no"], paid["mix_trade_no"]}
+    assert len(restarted.wechatpay.med_ins) == 3
+    assert restarted.wechatpay.collected() == Fen(1500 + 1500)  # the two confirmed orders' cash
+    assert [o["request"]["out_trade_no"] for o in row(path, "wechatpay")["med_ins"]["orders"]] == [
+        "MI-WAIT",
+        "MI-PAID",
+        "MI-NEW",
+    ]
+
+
+def test_a_state_file_written_before_med_ins_orders_were_kept_still_opens(
+    rehearsal: Rehearsal, gateways: Callable[[Path], MockGateway]
+) -> None:
+    document = row(rehearsal.path, "wechatpay")
+    del document["med_ins"]
+    with sqlite3.connect(rehearsal.path) as db:
+        db.execute(
+            "UPDATE component SET data = ? WHERE name = 'wechatpay'", (json.dumps(document),)
+        )
+    db.close()
+    mock = gateways(rehearsal.path)
+    assert len(mock.wechatpay.med_ins) == 0
+    assert wechat_calls.state(Till.at(mock).wechat, "WX-PAID") == "REFUND"
 
 
 # ---------------------------------------------------------------- what is written, and when
