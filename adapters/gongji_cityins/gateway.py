@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -37,7 +38,7 @@ from gongji.gateways import (
     SettlementRequest,
     require,
 )
-from gongji.identity import Credential, IdNumber
+from gongji.identity import Credential, IdNumber, mask_id
 from gongji.model import Binding, Person, Setting
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
@@ -214,7 +215,7 @@ class CityInsuranceGateway:
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
             if answer.infcode == 0:
                 return answer.output
-            message = answer.err_msg or ""
+            message = _scrub(answer.err_msg or "")
             if attempt == 1 and infno != "9001" and message.startswith(_SIGN_IN_LOST):
                 yield from self.sign_in()  # not processed: the same msgid may go again
                 continue
@@ -325,7 +326,8 @@ class CityInsuranceGateway:
             }
         }
         output = yield from self._call(infno, data, msgid=msgid)
-        return transform.settlement_from(self._decode(output, wire.SettlementAnswer), msgid)
+        answer = self._decode(output, wire.SettlementAnswer)
+        return transform.settlement_from(answer, msgid, cancellation=True)
 
     def reverse(
         self, original_msgid: str, psn_no: str, msgid: str, setting: Setting = Setting.PHARMACY
@@ -367,6 +369,14 @@ class CityInsuranceGateway:
         output = yield from self._call("3202", {"data": data})
         answer = self._decode(output, wire.DetailsAnswer)
         return tuple(transform.detail_from(found) for found in answer.gongji_details)
+
+
+_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+def _scrub(message: str) -> str:
+    """The centre's words without a full ID number (some centres echo mdtrt_cert_no)."""
+    return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), message)[:300]
 
 
 def _auth_for(profile: CityProfile, settings: Mapping[str, Any]) -> httpx.Auth:

@@ -11,7 +11,7 @@ import datetime
 import decimal
 from typing import Any
 
-from gongji.errors import UntrustedAnswer
+from gongji.errors import InvalidInput, UntrustedAnswer
 from gongji.gateways import CentreSettlement, DayTotals, Holder, MutualAidShare, SettlementRequest
 from gongji.identity import Credential, IdNumber
 from gongji.model import (
@@ -40,12 +40,13 @@ MED_TYPE = {"pharmacy": "41", "outpatient": "11"}
 _FEN = decimal.Decimal("0.01")
 
 
-def fen(amount: decimal.Decimal, what: str = "an amount") -> Fen:
-    """A yuan amount from the centre as ``Fen``; refused unless it is whole fen."""
+def fen(amount: decimal.Decimal, what: str = "an amount", *, signed: bool = False) -> Fen:
+    """A yuan amount from the centre as ``Fen``; refused unless it is whole fen, and
+    unless it is zero or more where money only goes one way (``signed`` for cancellations)."""
     whole = amount.quantize(_FEN) if amount.is_finite() else None
-    if whole is None or whole != amount:
+    if whole is None or whole != amount or (whole < 0 and not signed):
         raise UntrustedAnswer(
-            f"The centre sent {what} that is not a whole number of fen.",
+            f"The centre sent {what} that is not a whole, non-negative number of fen.",
             next_step="Nothing was trusted from this answer; report it to the centre.",
         )
     return Fen(int(whole * 100))
@@ -155,12 +156,19 @@ def _line(number: int, item: LineItem, extensions: bool) -> dict[str, Any]:
     return line
 
 
-def settlement_from(answer: wire.SettlementAnswer, msgid: str) -> CentreSettlement:
+def settlement_from(
+    answer: wire.SettlementAnswer, msgid: str, *, cancellation: bool = False
+) -> CentreSettlement:
+    """The centre's split; a cancellation's amounts are negative (the money going back)."""
     info = answer.setlinfo
+
+    def amount(value: decimal.Decimal, what: str) -> Fen:
+        return fen(value, what, signed=cancellation)
+
     shares = tuple(
         MutualAidShare(
-            owner_id=IdNumber(share.certno),
-            amount=fen(share.amount, "a mutual-aid share"),
+            owner_id=_id_from_centre(share.certno),
+            amount=amount(share.amount, "a mutual-aid share"),
             relation=_relation(share.relation),
         )
         for share in answer.gongji_mulaid_detail
@@ -169,20 +177,20 @@ def settlement_from(answer: wire.SettlementAnswer, msgid: str) -> CentreSettleme
         setl_id=info.setl_id,
         mdtrt_id=info.mdtrt_id,
         msgid=msgid,
-        total=fen(info.medfee_sumamt, "a total"),
-        fund=fen(info.fund_pay_sumamt, "a fund share"),
-        own_account=fen(info.acct_pay, "an account share"),
+        total=amount(info.medfee_sumamt, "a total"),
+        fund=amount(info.fund_pay_sumamt, "a fund share"),
+        own_account=amount(info.acct_pay, "an account share"),
         mutual_aid=shares,
-        cash=fen(info.psn_cash_pay, "a cash share"),
+        cash=amount(info.psn_cash_pay, "a cash share"),
         balance=fen(info.balc, "a balance"),
-        patient_id=IdNumber(info.certno) if info.certno else None,
+        patient_id=_id_from_centre(info.certno) if info.certno else None,
         refusals=tuple(
             Refusal(rule=r.rule, reason=r.reason, reason_zh=r.reason_zh)
             for r in answer.gongji_refusals
         ),
         settled_at=_time(info.setl_time),
     )
-    mutual_aid = fen(info.acct_mulaid_pay, "a mutual-aid share")
+    mutual_aid = amount(info.acct_mulaid_pay, "a mutual-aid share")
     if settlement.mutual_aid_total != mutual_aid:
         raise UntrustedAnswer(
             "The centre's mutual-aid detail does not add up to its acct_mulaid_pay.",
@@ -233,6 +241,16 @@ def detail_from(found: wire.Detail) -> CentreSettlement:
         cash=fen(found.psn_cash_pay),
         settled_at=_time(found.setl_time),
     )
+
+
+def _id_from_centre(number: str) -> IdNumber:
+    try:
+        return IdNumber(number)
+    except InvalidInput as error:
+        raise UntrustedAnswer(
+            "The centre answered with an ID number that does not validate.",
+            next_step="Nothing was trusted from this answer; report it to the centre.",
+        ) from error
 
 
 def _relation(value: str) -> Relation | None:

@@ -10,7 +10,7 @@ import asyncio
 import datetime
 import socket
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,7 +20,7 @@ import pluggy
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
-from gongji.flows.exchange import Pause, Step
+from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Polling, Setup
 from gongji.gateways import DayTotals, InsuranceGateway, PaymentChannel
 from gongji.journal import Entry, Journal, MemoryJournal
@@ -38,7 +38,6 @@ T = TypeVar("T")
 #: whole of a settlement is bounded too.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
-Flow = Generator[Step, Any, T]
 
 #: httpx writes a request's head and body in two sends; with Nagle's algorithm on, the
 #: body waits for the gateway's delayed ACK of the head (40 ms on Linux) on every POST.
@@ -95,10 +94,7 @@ class _Client:
         with ``url``, the mock ``gongji mock serve`` serves there, over real HTTP."""
         from gongji.config import client_arguments
 
-        return cls(
-            **client_arguments(name, mock=mock, url=url, asynchronous=cls is AsyncSettlementClient),
-            **options,
-        )
+        return cls(**(client_arguments(name, mock=mock, url=url) | options))
 
     @classmethod
     def from_config(cls, path: str | Path, *, profile: str, **options: Any) -> Any:
@@ -106,10 +102,7 @@ class _Client:
         (``journal=``, ``transport=``, ...) go to the constructor."""
         from gongji.config import client_arguments_from_file
 
-        arguments = client_arguments_from_file(
-            Path(path), profile, asynchronous=cls is AsyncSettlementClient
-        )
-        return cls(**(arguments | options))
+        return cls(**(client_arguments_from_file(Path(path), profile) | options))
 
     # The flows, ready to be driven.
     def _preview(self, purchase: Purchase) -> Flow[Quote]:
@@ -119,10 +112,7 @@ class _Client:
         return settle_flows.settle(self.setup, purchase, key, cash or Cash.counter())
 
     def _recover(self) -> Flow[list[Entry]]:
-        resolved = []
-        for entry in self.setup.journal.in_doubt():
-            resolved.append((yield from settle_flows.resolve(self.setup, entry)))
-        return resolved
+        return (yield from settle_flows.recover(self.setup))
 
 
 def _policy_of(gateway: InsuranceGateway) -> str:
@@ -247,7 +237,7 @@ def drive(flow: Flow[T], http: httpx.Client) -> T:
             try:
                 response = http.send(step)
                 response.read()
-            except httpx.TransportError as error:
+            except httpx.HTTPError as error:
                 step = flow.throw(error)  # the flow decides what a lost answer means
             else:
                 step = flow.send(response)
@@ -268,7 +258,7 @@ async def drive_async(flow: Flow[T], http: httpx.AsyncClient) -> T:
             try:
                 response = await http.send(step)
                 await response.aread()
-            except httpx.TransportError as error:
+            except httpx.HTTPError as error:
                 step = flow.throw(error)
             else:
                 step = flow.send(response)

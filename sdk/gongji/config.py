@@ -64,7 +64,6 @@ def client_arguments(
     *,
     mock: MockGateway | None = None,
     url: str | None = None,
-    asynchronous: bool = False,
 ) -> dict[str, Any]:
     """Constructor arguments for the profiles that need no file (only ``"mock"``).
 
@@ -247,9 +246,7 @@ def _fetch_served_mock_keys(base: str) -> _ServedMockKeys:
         ) from None
 
 
-def client_arguments_from_file(
-    path: Path, profile: str, *, asynchronous: bool = False
-) -> dict[str, Any]:
+def client_arguments_from_file(path: Path, profile: str) -> dict[str, Any]:
     """Constructor arguments from ``profile`` in the TOML file at ``path``."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -273,16 +270,16 @@ def client_arguments_from_file(
     from gongji.plugins import adapter_registry
 
     registry = adapter_registry()
-    gateway_settings = resolve_secrets(_table(table, "gateway", where), f"{where}.gateway")
-    gateway = registry.get(str(gateway_settings.get("adapter", "cityins")), "insurance").factory(
-        gateway_settings
-    )
+    # Each adapter reads its own table, secrets included (the city gateway through
+    # resolve_secrets); ``adapter`` is the profile's key, naming who gets the table.
+    gateway_settings = dict(_table(table, "gateway", where))
+    adapter = str(gateway_settings.pop("adapter", "cityins"))
+    gateway = registry.get(adapter, "insurance").factory(gateway_settings)
     channels = {}
     for name, settings in _table(table, "channels", where, required=False).items():
-        resolved = resolve_secrets(settings, f"{where}.channels.{name}")
-        channels[name] = registry.get(str(resolved.get("adapter", name)), "channel").factory(
-            resolved
-        )
+        settings = dict(settings)
+        adapter = str(settings.pop("adapter", name))
+        channels[name] = registry.get(adapter, "channel").factory(settings)
     arguments: dict[str, Any] = {"gateway": gateway, "channels": channels}
     if "policy" in table:
         arguments["policy"] = str(table["policy"])
@@ -293,7 +290,13 @@ def client_arguments_from_file(
         )
     polling = _table(table, "polling", where, required=False)
     if polling:
-        arguments["polling"] = Polling(**{k: int(v) for k, v in polling.items()})
+        try:
+            arguments["polling"] = Polling(**{k: int(v) for k, v in polling.items()})
+        except (TypeError, ValueError) as error:
+            raise ConfigError(
+                f"{where}.polling is not understood ({error}).",
+                next_step="Use whole numbers for interval_ms, attempts and read_retries.",
+            ) from error
     return arguments
 
 

@@ -135,7 +135,11 @@ class Declined(GatewayError):
 
 
 class Unavailable(GatewayError):
-    """The gateway could not be reached before anything was sent that could commit."""
+    """The gateway could not be reached, or failed without a definitive answer.
+
+    From an adapter after a write, the outcome is unknown to the adapter; the flows
+    then query or reverse, and raise it to the caller only once nothing is charged.
+    """
 
     code = "unavailable"
     next_step = "Retry later; nothing was charged."
@@ -166,7 +170,7 @@ class OutcomeUnknown(GongjiError):
     """A write may or may not have committed; the settlement is journaled as in doubt."""
 
     code = "outcome_unknown"
-    next_step = "Run recover() (or `gongji journal recover`); do not settle again with a new key."
+    next_step = "Run client.recover(), or settle again with the same key; never with a new key."
 
     def __init__(self, message: str, *, key: str | None = None, **kwargs: str | None) -> None:
         self.key = key

@@ -22,6 +22,7 @@ from attrs import frozen
 from gongji.assess import CheckContext, assess
 from gongji.errors import (
     Declined,
+    GatewayError,
     GongjiError,
     InvalidInput,
     OutcomeUnknown,
@@ -41,6 +42,7 @@ from gongji.gateways import (
     PaymentState,
     SettlementRequest,
 )
+from gongji.identity import CredentialKind
 from gongji.journal import Entry, EntryState
 from gongji.model import Cash, Leg, Purchase, Quote, Receipt
 from gongji.money import ZERO, Fen
@@ -48,7 +50,7 @@ from gongji.money import ZERO, Fen
 T = TypeVar("T")
 
 #: A write that ended in one of these may or may not have committed.
-UNKNOWN_OUTCOME = (httpx.TransportError, Unavailable, SignatureError, UntrustedAnswer)
+UNKNOWN_OUTCOME = (httpx.HTTPError, Unavailable, SignatureError, UntrustedAnswer)
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
 
@@ -68,7 +70,7 @@ def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
     for attempt in range(1, tries + 1):
         try:
             return (yield from make())
-        except (httpx.TransportError, Unavailable) as error:
+        except (httpx.HTTPError, Unavailable) as error:
             if attempt == tries:
                 raise Unavailable(
                     f"{what} failed {tries} times ({type(error).__name__}).",
@@ -104,7 +106,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     )
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
     if pre.total != purchase.total:
-        raise Declined(
+        raise InvalidInput(
             f"The centre priced the purchase at {pre.total}, the till at {purchase.total}.",
             next_step="Check the line prices (a resident premium is priced by the centre); nothing was charged.",
         )
@@ -123,6 +125,19 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
             "The idempotency key must be 1-64 letters, digits or . _ : -",
             next_step="Use one key per sale, e.g. 'POS01-20261123-0001', and reuse it only to retry that sale.",
         )
+    # While this flow runs, no other flow (a second settle, recover()) may touch the key.
+    if not setup.journal.acquire(key):
+        raise InvalidInput(
+            f"The sale with key {key!r} is being settled right now.",
+            next_step="Wait for that call to end; then settling again with the key returns its receipt.",
+        )
+    try:
+        return (yield from _settle_owned(setup, purchase, key, cash))
+    finally:
+        setup.journal.release(key)
+
+
+def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Receipt]:
     journal = setup.journal
     fingerprint = setup.fingerprint(purchase)
     attempt = 1
@@ -133,6 +148,16 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
                 f"The key {key!r} was used for a different purchase.",
                 next_step="Use a new key for a new sale; nothing was charged.",
             )
+        if purchase.credential.kind is CredentialKind.E_VOUCHER:
+            # The fingerprint leaves the (changing) token out: the patient must be the same.
+            holder = yield from read(
+                setup, "Resolving the credential", lambda: setup.gateway.person(purchase.credential)
+            )
+            if holder.psn_no != found.psn_no:
+                raise InvalidInput(
+                    f"The key {key!r} was used for another patient's purchase.",
+                    next_step="Use a new key for a new sale; nothing was charged.",
+                )
         if found.state.in_doubt:
             found = yield from resolve(setup, found)
         if found.state is EntryState.SETTLED and found.receipt is not None:
@@ -143,7 +168,7 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
                 next_step="Use a new key for a new sale.",
             )
         attempt = found.attempt + 1  # the earlier attempt charged nothing: go again
-    channel = None if cash.kind == "counter" else setup.channel(cash)  # refused before any I/O
+    channel = None if cash.kind == "counter" else setup.channel(cash.kind)  # before any I/O
     prepared = yield from prepare(setup, purchase)
     entry = Entry(
         key=key,
@@ -159,22 +184,28 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
         updated_at=setup.clock(),
     )
     record(setup, entry)
+    # From here on money may move: every way out is a receipt, a definitive refusal with
+    # nothing charged, or OutcomeUnknown with the entry left for recover().
     try:
         settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
+        receipt = _receipt(entry, settlement, prepared.quote, purchase)
     except Declined as refused:
         record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200]))
         setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
         raise
-    except UNKNOWN_OUTCOME as error:
+    except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
         yield from reverse_at_centre(setup, entry)
         raise Unavailable(
-            f"The centre's answer to the settlement was lost ({type(error).__name__}); "
+            f"The centre's answer to the settlement was lost or not trusted ({type(error).__name__}); "
             "it was reversed, and nothing was charged.",
             next_step="Settle again with the same key.",
             gateway=setup.gateway.name,
         ) from error
     entry = record(
-        setup, attrs.evolve(entry, state=EntryState.CENTRE_SETTLED, settlement=settlement)
+        setup,
+        attrs.evolve(
+            entry, state=EntryState.CENTRE_SETTLED, settlement=settlement, receipt=receipt
+        ),
     )
     payment = None
     if channel is not None and settlement.cash > 0:
@@ -184,7 +215,7 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
         )
         try:
             payment = yield from collect(setup, channel, order)
-        except (*UNKNOWN_OUTCOME, OutcomeUnknown) as error:
+        except Exception as error:
             raise in_doubt(
                 setup, entry, f"the {channel.name} payment could not be confirmed"
             ) from error
@@ -197,22 +228,36 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
                 next_step="Ask for a new payment code, or take the cash at the till, and settle again with the same key.",
                 gateway=channel.name,
             )
-    return _complete(setup, entry, settlement, payment, prepared.quote, purchase)
+    receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id if payment else "")
+    _settled(setup, entry, receipt)
+    return receipt
 
 
 def collect(setup: Setup, channel: PaymentChannel, order: CashOrder) -> Flow[ChannelPayment]:
     """Charge the payment code; whatever happens, end with PAID or with nothing charged."""
+    # A definitive refusal (insufficient funds, an expired code) is a FAILED payment, not an
+    # exception: whatever a charge raises, its outcome is unknown, and the channel is asked.
     try:
         payment = yield from channel.charge(order)
-    except UNKNOWN_OUTCOME:
+    except (httpx.HTTPError, GatewayError):
         payment = yield from query(setup, channel, order.out_trade_no)
         if payment.state is PaymentState.NOT_FOUND:
             # The channel never saw it: the same out_trade_no may go again, once.
             try:
                 payment = yield from channel.charge(order)
-            except UNKNOWN_OUTCOME:
+            except (httpx.HTTPError, GatewayError):
                 payment = yield from query(setup, channel, order.out_trade_no)
-    return (yield from settle_pending(setup, channel, payment))
+    payment = yield from settle_pending(setup, channel, payment)
+    _check_paid_amount(payment, order.amount)
+    return payment
+
+
+def _check_paid_amount(payment: ChannelPayment, expected: Fen) -> None:
+    if payment.state is PaymentState.PAID and payment.amount != expected:
+        raise UntrustedAnswer(
+            f"The channel reports {payment.amount} paid for a charge of {expected}.",
+            next_step="The sale is left in doubt; check the trade with the channel before recover().",
+        )
 
 
 def settle_pending(
@@ -252,7 +297,7 @@ def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
             "The reversal",
             lambda: gateway.reverse(entry.msgid, entry.psn_no, msgid, entry.setting),
         )
-    except (GongjiError, httpx.TransportError) as error:
+    except (GongjiError, httpx.HTTPError) as error:
         raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
     setup.announce(SettlementEvent("reversed", entry.key, detail=state))
     return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=f"reversed: {state}"))
@@ -271,13 +316,29 @@ def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
             "The cancellation",
             lambda: gateway.cancel(settlement, entry.psn_no, msgid, entry.setting),
         )
-    except (GongjiError, httpx.TransportError) as error:
+    except (GongjiError, httpx.HTTPError) as error:
         raise in_doubt(setup, entry, "the centre could not cancel the settlement") from error
     setup.announce(SettlementEvent("cancelled", entry.key, settlement.setl_id, reason[:200]))
     return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=reason[:200]))
 
 
 # ---------------------------------------------------------------- resolving what was left in doubt
+
+
+def recover(setup: Setup) -> Flow[list[Entry]]:
+    """Resolve every entry left in doubt that no running flow holds; one that cannot be
+    resolved yet stays in doubt (and is returned as it is) while the others go on."""
+    ended = []
+    for entry in setup.journal.in_doubt():
+        if not setup.journal.acquire(entry.key):
+            continue  # a sale in flight: it is not in doubt, only unfinished
+        try:
+            ended.append((yield from resolve(setup, entry)))
+        except (GongjiError, httpx.HTTPError):
+            ended.append(setup.journal.get(entry.key) or entry)
+        finally:
+            setup.journal.release(entry.key)
+    return ended
 
 
 def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
@@ -287,18 +348,21 @@ def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
     if entry.state is EntryState.CENTRE_SETTLED:
         # The cash share was never asked for; the customer may be gone: give the money back.
         return (yield from cancel_at_centre(setup, entry, "interrupted before the cash share"))
-    if entry.state is EntryState.CASH_PENDING and entry.settlement is not None:
-        channel = setup.channels[entry.cash_kind]
+    if entry.state is EntryState.CASH_PENDING and entry.receipt is not None:
+        receipt = entry.receipt
+        channel = setup.channel(entry.cash_kind)
         try:
             payment = yield from query(setup, channel, entry.out_trade_no)
             payment = yield from settle_pending(setup, channel, payment)
-        except (*UNKNOWN_OUTCOME, OutcomeUnknown) as error:
+            _check_paid_amount(payment, receipt.cash)
+        except Exception as error:
             raise in_doubt(
                 setup, entry, f"the {channel.name} payment could not be confirmed"
             ) from error
         if payment.state is PaymentState.PAID:
-            _complete(setup, entry, entry.settlement, payment, None, None)
-            return setup.journal.get(entry.key) or entry
+            return _settled(
+                setup, entry, attrs.evolve(receipt, transaction_id=payment.transaction_id)
+            )
         return (yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value))
     if entry.state is EntryState.UNDOING:
         from gongji.flows.undo import finish_undo
@@ -310,45 +374,40 @@ def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
 # ---------------------------------------------------------------- the receipt
 
 
-def _complete(
-    setup: Setup,
-    entry: Entry,
-    settlement: CentreSettlement,
-    payment: ChannelPayment | None,
-    plan: Quote | None,
-    purchase: Purchase | None,
+def _receipt(
+    entry: Entry, settlement: CentreSettlement, plan: Quote, purchase: Purchase
 ) -> Receipt:
+    """The receipt as the centre settled it, made (and checked) before any cash is asked for."""
+    if settlement.total != purchase.total:
+        raise UntrustedAnswer(
+            f"The centre settled {settlement.total} for a purchase of {purchase.total}."
+        )
     legs = centre_legs(settlement)
-    divergence = _divergence(plan, settlement, legs) if plan is not None else ()
-    receipt = Receipt(
+    return Receipt(
         settlement_id=settlement.setl_id,
         key=entry.key,
         total=settlement.total,
         fund=settlement.fund,
         legs=legs,
         cash=settlement.cash,
-        refusals=plan.refusals if plan is not None else settlement.refusals,
-        agent_id=purchase.agent_id if purchase is not None else None,
-        divergence=divergence,
+        refusals=plan.refusals,
+        agent_id=purchase.agent_id,
+        divergence=_divergence(plan, settlement, legs),
         purpose=entry.purpose,
         cash_channel=entry.cash_kind if settlement.cash > 0 else "",
-        transaction_id=payment.transaction_id if payment is not None else "",
     )
-    record(
-        setup,
-        attrs.evolve(
-            entry,
-            state=EntryState.SETTLED,
-            receipt=receipt,
-            transaction_id=receipt.transaction_id,
-        ),
-    )
+
+
+def _settled(setup: Setup, entry: Entry, receipt: Receipt) -> Entry:
+    entry = record(setup, attrs.evolve(entry, state=EntryState.SETTLED, receipt=receipt))
     setup.announce(SettlementEvent("settled", entry.key, receipt.settlement_id))
-    if divergence:
+    if receipt.divergence:
         setup.announce(
-            SettlementEvent("divergence", entry.key, receipt.settlement_id, "; ".join(divergence))
+            SettlementEvent(
+                "divergence", entry.key, receipt.settlement_id, "; ".join(receipt.divergence)
+            )
         )
-    return receipt
+    return entry
 
 
 def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
@@ -427,7 +486,8 @@ def in_doubt(setup: Setup, entry: Entry, what: str) -> OutcomeUnknown:
 
 def _out_trade_no(key: str, attempt: int) -> str:
     """The channel's order number for one attempt of one sale: the key itself when it fits
-    the channels' alphabet and length (6-32 characters), a digest of it otherwise."""
+    the channels' alphabet and leaves room for the attempt (6-28 characters), a digest of
+    it otherwise. Both channels take up to 32."""
     if _TRADE_SAFE.fullmatch(key):
         return f"{key}-{attempt}"
     return f"G{hashlib.sha256(key.encode()).hexdigest()[:26]}-{attempt}"

@@ -19,7 +19,7 @@ from gongji.errors import ConfigError
 from gongji.gateways import InsuranceGateway, PaymentChannel
 from gongji.identity import CredentialKind
 from gongji.journal import Journal
-from gongji.model import Cash, Purchase
+from gongji.model import Purchase
 from gongji.policy import PolicyPack, get_policy
 
 _log = logging.getLogger("gongji")
@@ -81,12 +81,12 @@ class Setup:
     def today(self) -> datetime.date:
         return self.clock().date()
 
-    def channel(self, cash: Cash) -> PaymentChannel:
-        found = self.channels.get(cash.kind)
+    def channel(self, kind: str) -> PaymentChannel:
+        found = self.channels.get(kind)
         if found is None:
             raise ConfigError(
-                f"No {cash.kind} channel is configured for this client.",
-                next_step=f"Add a [channels.{cash.kind}] table to the profile, or take the cash at the till with gongji.Cash.counter().",
+                f"No {kind} channel is configured for this client.",
+                next_step=f"Add a [channels.{kind}] table to the profile, or take the cash at the till with gongji.Cash.counter().",
             )
         return found
 

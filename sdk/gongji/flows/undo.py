@@ -10,12 +10,12 @@ its ``out_refund_no``), so an interrupted undo is finished by asking again.
 from __future__ import annotations
 
 import attrs
-import httpx
 
 from gongji.errors import Declined, InvalidInput
 from gongji.flows.exchange import Flow
 from gongji.flows.settle import UNKNOWN_OUTCOME, in_doubt, read, record
 from gongji.flows.setup import SettlementEvent, Setup
+from gongji.gateways import PaymentChannel, PaymentState
 from gongji.journal import Entry, EntryState
 from gongji.journal.entry import UndoKind
 from gongji.model import Receipt
@@ -31,6 +31,7 @@ def undo(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
     done = EntryState.REFUNDED if how == "refund" else EntryState.CANCELLED
     if entry.state is done:
         return entry.receipt
+    _cash_channel(setup, entry.receipt)  # refused before anything is recorded or sent
     if entry.state is EntryState.SETTLED:
         entry = record(
             setup,
@@ -42,7 +43,11 @@ def undo(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
                 out_refund_no=f"{entry.out_trade_no}-R" if entry.out_trade_no else "",
             ),
         )
-    elif entry.state is not EntryState.UNDOING or entry.undo != how:
+    elif entry.state is EntryState.UNDOING and entry.undo != how:
+        # A cancellation whose channel reversal is no longer possible may become a refund:
+        # the centre's cancel is idempotent by its msgid, the refund keyed by out_refund_no.
+        entry = record(setup, attrs.evolve(entry, undo=how))
+    elif entry.state is not EntryState.UNDOING:
         raise InvalidInput(
             f"The settlement {settlement_id[:40]!r} is {entry.state.value}; it cannot be {how}ed now.",
             next_step="Check the sale's state with the journal; nothing was sent.",
@@ -58,6 +63,9 @@ def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
     if settlement is None or receipt is None:
         raise InvalidInput("Only a settled sale can be refunded or cancelled.")
     gateway = setup.gateway
+    # A cash share paid through a channel goes back through it: the channel must be here
+    # before anything is undone at the centre.
+    channel = _cash_channel(setup, receipt)
     # Both gateways make these writes idempotent (the same msgid, the same out_refund_no),
     # which is what makes repeating them like reads safe.
     try:
@@ -66,10 +74,9 @@ def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
             "The cancellation at the centre",
             lambda: gateway.cancel(settlement, entry.psn_no, entry.undo_msgid, entry.setting),
         )
-    except (*UNKNOWN_OUTCOME, httpx.TransportError) as error:
+    except UNKNOWN_OUTCOME as error:
         raise in_doubt(setup, entry, "the centre did not confirm the cancellation") from error
-    if receipt.cash_channel in setup.channels and receipt.cash > 0:
-        channel = setup.channels[receipt.cash_channel]
+    if channel is not None:
         try:
             if entry.undo == "refund":
                 refund = yield from read(
@@ -87,9 +94,9 @@ def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
                     f"The {channel.name} reversal",
                     lambda: channel.reverse(entry.out_trade_no),
                 )
-                refused = closed.state.value not in ("closed", "refunded")
+                refused = closed.state not in (PaymentState.CLOSED, PaymentState.REFUNDED)
                 reason = closed.reason
-        except (*UNKNOWN_OUTCOME, httpx.TransportError) as error:
+        except UNKNOWN_OUTCOME as error:
             raise in_doubt(
                 setup, entry, f"the {channel.name} did not confirm giving the cash back"
             ) from error
@@ -108,3 +115,10 @@ def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
             entry, state=EntryState.REFUNDED if entry.undo == "refund" else EntryState.CANCELLED
         ),
     )
+
+
+def _cash_channel(setup: Setup, receipt: Receipt) -> PaymentChannel | None:
+    """The channel the cash share went through, which must give it back; None for the till."""
+    if receipt.cash > 0 and receipt.cash_channel not in ("", "counter"):
+        return setup.channel(receipt.cash_channel)
+    return None

@@ -10,7 +10,6 @@ from attrs import frozen
 
 from gongji.gateways import CentreSettlement
 from gongji.model import CashKind, Purpose, Receipt, Setting
-from gongji.money import ZERO, Fen
 
 
 class EntryState(enum.StrEnum):
@@ -43,10 +42,12 @@ UndoKind = Literal["refund", "cancel"]
 
 @frozen
 class Entry:
-    """Everything needed to finish or undo one settlement, and nothing secret.
+    """Everything needed to finish or undo one settlement.
 
-    No ID number and no payment code is kept here: the patient is the centre's
-    ``psn_no``, the purchase a keyed ``fingerprint``.
+    No payment code or e-voucher token is kept, and the purchase is only a keyed
+    ``fingerprint``. Full ID numbers do sit in ``settlement`` and ``receipt`` (the
+    patient, the accounts' owners, the agent), masked in every repr: a durable journal
+    must store them protected, never as plain columns.
     """
 
     key: str
@@ -61,16 +62,11 @@ class Entry:
     out_trade_no: str = ""
     settlement: CentreSettlement | None = None
     receipt: Receipt | None = None
-    transaction_id: str = ""
     undo: UndoKind | None = None
     undo_msgid: str = ""
     out_refund_no: str = ""
     reason: str = ""  # why it failed, in the gateway's words (no secret)
     updated_at: datetime.datetime | None = None
-
-    @property
-    def cash_amount(self) -> Fen:
-        return self.settlement.cash if self.settlement is not None else ZERO
 
 
 class Journal(Protocol):
@@ -78,7 +74,9 @@ class Journal(Protocol):
 
     ``put`` must be durable when it returns (the durable journals commit); entries are
     replaced whole. ``salt`` keys the purchase fingerprints, so a fingerprint says
-    nothing about the purchase to someone without the journal.
+    nothing about the purchase to someone without the journal. ``acquire`` / ``release``
+    keep two flows (two calls with one key, or recover() and a sale in flight) off one
+    entry; a durable journal shared by several tills needs a lease there.
     """
 
     salt: bytes
@@ -92,3 +90,9 @@ class Journal(Protocol):
     def in_doubt(self) -> list[Entry]: ...
 
     def entries(self) -> list[Entry]: ...
+
+    def acquire(self, key: str) -> bool:
+        """Claim ``key`` for one running flow; False when another flow holds it."""
+        ...
+
+    def release(self, key: str) -> None: ...

@@ -14,6 +14,7 @@ class MemoryJournal:
     def __init__(self) -> None:
         self.salt = secrets.token_bytes(16)
         self._entries: dict[str, Entry] = {}
+        self._held: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Entry | None:
@@ -38,6 +39,17 @@ class MemoryJournal:
     def in_doubt(self) -> list[Entry]:
         with self._lock:
             return [entry for entry in self._entries.values() if entry.state.in_doubt]
+
+    def acquire(self, key: str) -> bool:
+        with self._lock:
+            if key in self._held:
+                return False
+            self._held.add(key)
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._held.discard(key)
 
     def entries(self) -> list[Entry]:
         with self._lock:

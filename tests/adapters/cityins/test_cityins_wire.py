@@ -203,7 +203,7 @@ def test_a_third_decimal_from_the_centre_is_refused_not_rounded() -> None:
     broken = json.loads(json.dumps(SETTLED))
     broken["setlinfo"]["psn_cash_pay"] = "9.901"
     client, _, _ = answering(broken)
-    with pytest.raises(UntrustedAnswer, match="whole number of fen"):
+    with pytest.raises(UntrustedAnswer, match="whole, non-negative number of fen"):
         drive(
             gateway().settle(
                 request_for(LineItem(code="X", name="", unit_price=Fen(9990), quantity=1)), "M1"
@@ -250,3 +250,28 @@ def test_csb_cities_sign_with_the_csb_headers() -> None:
         requests[1].headers
     )
     assert "x-tif-signature" not in requests[1].headers
+
+
+def test_a_negative_share_in_a_settlement_is_not_trusted() -> None:
+    broken = json.loads(json.dumps(SETTLED))
+    broken["setlinfo"]["fund_pay_sumamt"] = "-10.00"
+    broken["setlinfo"]["psn_cash_pay"] = "69.90"
+    client, _, _ = answering(broken)
+    with pytest.raises(UntrustedAnswer, match="non-negative"):
+        drive(
+            gateway().settle(
+                request_for(LineItem(code="X", name="", unit_price=Fen(9990), quantity=1)), "M1"
+            ),
+            client,
+        )
+
+
+def test_the_centres_refusal_never_carries_a_full_id_number() -> None:
+    echoed = httpx.Response(
+        200, json={"infcode": -1, "err_msg": f"人员{MOTHER}不存在 / no such person"}
+    )
+    client, _, _ = answering(echoed)
+    with pytest.raises(Declined) as raised:
+        drive(gateway().person(Credential.id_card(MOTHER)), client)
+    assert MOTHER not in str(raised.value) and MOTHER not in (raised.value.err_msg or "")
+    assert "210202********0046" in str(raised.value)
