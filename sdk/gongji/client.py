@@ -21,7 +21,7 @@ from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows.exchange import Flow, Pause
-from gongji.flows.setup import Polling, Setup
+from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import DayTotals, InsuranceGateway, PaymentChannel
 from gongji.journal import Entry, Journal, MemoryJournal
 from gongji.model import Cash, Purchase, Quote, Receipt
@@ -57,6 +57,7 @@ class _Client:
         plugins: pluggy.PluginManager | None = None,
         polling: Polling | None = None,
         clock: Any = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         if plugins is None:
             from gongji.plugins import get_plugin_manager
@@ -67,6 +68,8 @@ class _Client:
             options["polling"] = polling
         if clock is not None:
             options["clock"] = clock
+        if checkpoint is not None:
+            options["checkpoint"] = checkpoint
         self.setup = Setup.build(
             gateway=gateway,
             channels=channels or {},
@@ -172,7 +175,7 @@ class SettlementClient(_Client):
         self.close()
 
     def _drive(self, flow: Flow[T]) -> T:
-        return drive(flow, self._http)
+        return drive(flow, self._http, self.setup.checkpoint)
 
 
 class AsyncSettlementClient(_Client):
@@ -222,10 +225,10 @@ class AsyncSettlementClient(_Client):
         await self.aclose()
 
     async def _drive(self, flow: Flow[T]) -> T:
-        return await drive_async(flow, self._http)
+        return await drive_async(flow, self._http, self.setup.checkpoint)
 
 
-def drive(flow: Flow[T], http: httpx.Client) -> T:
+def drive(flow: Flow[T], http: httpx.Client, checkpoint: Checkpoint | None = None) -> T:
     """Run ``flow`` to its end over ``http``: the synchronous driver."""
     try:
         step = next(flow)
@@ -235,8 +238,12 @@ def drive(flow: Flow[T], http: httpx.Client) -> T:
                 step = flow.send(None)
                 continue
             try:
+                if checkpoint is not None:
+                    checkpoint(f"before send {step.method} {step.url.path}")
                 response = http.send(step)
                 response.read()
+                if checkpoint is not None:
+                    checkpoint(f"after send {step.method} {step.url.path}")
             except httpx.HTTPError as error:
                 step = flow.throw(error)  # the flow decides what a lost answer means
             else:
@@ -246,7 +253,9 @@ def drive(flow: Flow[T], http: httpx.Client) -> T:
         return result
 
 
-async def drive_async(flow: Flow[T], http: httpx.AsyncClient) -> T:
+async def drive_async(
+    flow: Flow[T], http: httpx.AsyncClient, checkpoint: Checkpoint | None = None
+) -> T:
     """Run ``flow`` to its end over ``http``: the asynchronous driver."""
     try:
         step = next(flow)
@@ -256,8 +265,12 @@ async def drive_async(flow: Flow[T], http: httpx.AsyncClient) -> T:
                 step = flow.send(None)
                 continue
             try:
+                if checkpoint is not None:
+                    checkpoint(f"before send {step.method} {step.url.path}")
                 response = await http.send(step)
                 await response.aread()
+                if checkpoint is not None:
+                    checkpoint(f"after send {step.method} {step.url.path}")
             except httpx.HTTPError as error:
                 step = flow.throw(error)
             else:

@@ -472,7 +472,9 @@ def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:
 
 def record(setup: Setup, entry: Entry) -> Entry:
     entry = attrs.evolve(entry, updated_at=setup.clock())
+    setup.boundary(f"before journal {entry.state.value}")
     setup.journal.put(entry)
+    setup.boundary(f"after journal {entry.state.value}")
     return entry
 
 

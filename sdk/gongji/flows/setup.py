@@ -24,6 +24,8 @@ from gongji.policy import PolicyPack, get_policy
 
 _log = logging.getLogger("gongji")
 
+Checkpoint = Callable[[str], None]
+
 
 @frozen
 class Polling:
@@ -57,6 +59,13 @@ class Setup:
     policy: PolicyPack
     clock: Callable[[], datetime.datetime] = _local_now
     polling: Polling = Polling()
+    #: Called at every step boundary (before and after each journal write and each
+    #: request): the crash tests kill the process there. Never needed in production.
+    checkpoint: Checkpoint | None = None
+
+    def boundary(self, name: str) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(name)
 
     @classmethod
     def build(
