@@ -115,8 +115,8 @@ class Discrepancy:
             )
         if self.kind == "amount_differs":
             return (
-                f"The centre's {', '.join(self.fields)} is what was charged: check the receipt "
-                "against it and report the difference to the centre."
+                f"The centre's amounts ({', '.join(self.fields)}) are what was charged: check the "
+                "receipt against them and report the difference to the centre."
             )
         if self.journal_state is not None and self.journal_state.in_doubt:
             return "Run `gongji journal recover` (client.recover()), then reconcile again."
