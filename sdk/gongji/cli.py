@@ -17,12 +17,8 @@ from gongji.errors import EligibilityError, GongjiError
 from gongji.model import Quote
 
 
-def main(
-    argv: Sequence[str] | None = None, *, client_options: Mapping[str, Any] | None = None
-) -> int:
-    """The ``gongji`` command. ``client_options`` go to the client that ``reconcile`` and
-    ``journal`` build from the profile (``journal=``, ``transport=``, ...): for a program
-    that embeds the command, and for tests."""
+def argument_parser() -> argparse.ArgumentParser:
+    """The ``gongji`` command's arguments, every command and subcommand."""
     from gongji import cli_journal
 
     parser = argparse.ArgumentParser(
@@ -77,7 +73,18 @@ def main(
         "trade's own (docs/reference/mock-channels.md)",
     )
     cli_journal.add_commands(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, client_options: Mapping[str, Any] | None = None
+) -> int:
+    """The ``gongji`` command. ``client_options`` go to the client that ``reconcile`` and
+    ``journal`` build from the profile (``journal=``, ``transport=``, ...): for a program
+    that embeds the command, and for tests."""
+    from gongji import cli_journal
+
+    args = argument_parser().parse_args(argv)
     books = args.command in ("reconcile", "journal")
     try:
         if books:
