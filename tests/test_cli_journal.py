@@ -132,7 +132,7 @@ def test_reconcile_reports_what_the_commands_journal_lacks_and_exits_1(
     assert found["psn_no"] == served.mock.psn_no(MOTHER)
     text = run(*common)
     assert text.returncode == 1
-    assert "1 discrepancy" in text.stdout and "The centre says the totals DIFFER" in text.stdout
+    assert "1 discrepancy" in text.stdout and "the centre says the totals DIFFER" in text.stdout
     assert receipt.settlement_id in text.stdout and "not in this journal" in text.stdout
     assert_no_full_id(as_json.stdout + text.stdout + as_json.stderr + text.stderr)
 
@@ -186,7 +186,9 @@ def test_a_directory_given_as_the_configuration_is_one_line(tmp_path: Path) -> N
     assert json.loads(result.stdout)["error"] == "config_error"
 
 
-def test_journal_commands_run_over_the_profiles_journal(tmp_path: Path) -> None:
+def test_a_new_profiles_journal_lists_nothing_shows_no_key_and_recovers_nothing(
+    tmp_path: Path,
+) -> None:
     path = config(tmp_path)
     common = ("--config", str(path), "--profile", "till")
     listed = run("--json", "journal", "list", *common)

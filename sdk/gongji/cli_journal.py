@@ -373,7 +373,8 @@ class _Output:
         )
         self.line(
             f"Reconciliation of {report.day.isoformat()}: {headline}. "
-            f"The centre says the totals {verdict}."
+            f"{report.matched} settlement{'' if report.matched == 1 else 's'} match; "
+            f"the centre says the totals {verdict}."
         )
         rows = [
             [_LABELS["count"], str(report.journal.count), str(report.centre.count)],

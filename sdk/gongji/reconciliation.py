@@ -145,7 +145,8 @@ class ReconciliationReport:
     """A day's reconciliation: both sides' totals, the centre's verdict, each difference.
 
     ``clean`` when the centre agrees with the journal's totals (or was not asked) and no
-    settlement differs. ``unresolved`` lists the day's journal entries still in doubt:
+    settlement differs. ``matched``: how many of the centre's settlements the journal has
+    alike (settled, same amounts). ``unresolved`` lists the day's journal entries still in doubt:
     they are not differences by themselves, but the day is not closed until
     ``recover()`` has resolved them.
     """
@@ -154,6 +155,7 @@ class ReconciliationReport:
     journal: DayTotals
     centre: DayTotals
     discrepancies: tuple[Discrepancy, ...] = ()
+    matched: int = 0
     unresolved: tuple[str, ...] = ()
 
     @property
@@ -176,6 +178,7 @@ class ReconciliationReport:
             "agreed": self.agreed,
             "journal": _totals_dict(self.journal),
             "centre": _totals_dict(self.centre),
+            "matched": self.matched,
             "discrepancies": [d.as_dict() for d in self.discrepancies],
             "unresolved": list(self.unresolved),
         }
@@ -246,6 +249,7 @@ def compare(
             by_msgid[entry.msgid] = entry
     found: list[Discrepancy] = []
     matched: set[str] = set()
+    alike = 0
     for detail in details:
         known = by_setl_id.get(detail.setl_id) or (
             by_msgid.get(detail.msgid) if detail.msgid else None
@@ -268,6 +272,8 @@ def compare(
             found.append(_known(known, detail, "state_differs", ours, theirs))
         elif ours is not None and (fields := ours.differing(theirs)):
             found.append(_known(known, detail, "amount_differs", ours, theirs, fields=fields))
+        else:
+            alike += 1
     for entry in standing_on(entries, day):
         if entry.key not in matched and entry.settlement is not None:
             found.append(
@@ -289,6 +295,7 @@ def compare(
         journal=journal_totals(entries, day),
         centre=centre,
         discrepancies=tuple(sorted(found, key=lambda d: (d.kind, d.setl_id, d.key))),
+        matched=alike,
         unresolved=tuple(unresolved),
     )
 

@@ -66,7 +66,7 @@ def test_a_clean_day_reports_nothing(till: Till, mock: MockGateway) -> None:
     report = till.reconcile(centre_day(mock))
     assert report.clean and report.agreed is True
     assert report.discrepancies == () and report.unresolved == ()
-    assert report.journal.count == len(sold) == 3
+    assert report.journal.count == len(sold) == report.matched == 3
     assert_totals_match(report)
 
 
@@ -151,6 +151,7 @@ def test_a_settlement_the_journal_lacks_is_centre_only(till: Till, mock: MockGat
     [found] = report.discrepancies
     assert found.kind == "centre_only" and found.setl_id == elsewhere.settlement_id
     assert found.key == "" and found.journal is None and found.psn_no == mock.psn_no(WIFE)
+    assert report.matched == 3
     assert found.centre is not None and found.centre.own_account == Fen(12_000)
     assert report.centre.count == report.journal.count + 1
 
