@@ -48,3 +48,28 @@ def test_every_error_class_is_in_the_reference_with_its_code(error: type) -> Non
     text = (DOCS / "reference" / "errors.md").read_text(encoding="utf-8")
     assert f"### `{error.__name__}`" in text
     assert f"`{error.code}`" in text  # type: ignore[attr-defined]
+
+
+def _cli_commands() -> list[str]:
+    """Every ``gongji`` command and subcommand, as the argument parser knows them."""
+    import argparse
+
+    from gongji.cli import argument_parser
+
+    found: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found.append(f"{prefix} {name}")
+                    walk(sub, f"{prefix} {name}")
+
+    walk(argument_parser(), "gongji")
+    return found
+
+
+@pytest.mark.parametrize("command", _cli_commands())
+def test_every_cli_command_is_in_the_cli_reference(command: str) -> None:
+    text = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    assert f"`{command}" in text, f"docs/reference/cli.md does not mention `{command}`"

@@ -31,6 +31,7 @@ from gongji.errors import (
 from gongji.flows.exchange import Flow, exchange
 from gongji.gateways import (
     Capability,
+    CentreDetail,
     CentreSettlement,
     DayTotals,
     Holder,
@@ -363,7 +364,7 @@ class CityInsuranceGateway:
         output = yield from self._call("3201", {"data": data})
         return transform.totals_from(self._decode(output, wire.TotalsAnswer))
 
-    def day_details(self, day: datetime.date) -> Flow[tuple[CentreSettlement, ...]]:
+    def day_details(self, day: datetime.date) -> Flow[tuple[CentreDetail, ...]]:
         require(self, Capability.RECONCILE)
         data = {"stmt_begndate": f"{day:%Y-%m-%d}", "stmt_enddate": f"{day:%Y-%m-%d}"}
         output = yield from self._call("3202", {"data": data})

@@ -12,7 +12,14 @@ import decimal
 from typing import Any
 
 from gongji.errors import InvalidInput, UntrustedAnswer
-from gongji.gateways import CentreSettlement, DayTotals, Holder, MutualAidShare, SettlementRequest
+from gongji.gateways import (
+    CentreDetail,
+    CentreSettlement,
+    DayTotals,
+    Holder,
+    MutualAidShare,
+    SettlementRequest,
+)
 from gongji.identity import Credential, IdNumber
 from gongji.model import (
     Binding,
@@ -229,16 +236,19 @@ def totals_from(answer: wire.TotalsAnswer) -> DayTotals:
     )
 
 
-def detail_from(found: wire.Detail) -> CentreSettlement:
-    return CentreSettlement(
+def detail_from(found: wire.Detail) -> CentreDetail:
+    """One line of the day's details, as the centre states it: reconciliation compares it
+    with the journal, so a line that does not add up is reported there, not refused here."""
+    return CentreDetail(
         setl_id=found.setl_id,
-        mdtrt_id=found.mdtrt_id,
         msgid=found.msgid,
+        psn_no=found.psn_no,
         total=fen(found.medfee_sumamt),
         fund=fen(found.fund_pay_sumamt),
         own_account=fen(found.acct_pay),
-        mutual_aid=(),
+        mutual_aid=fen(found.acct_mulaid_pay),
         cash=fen(found.psn_cash_pay),
+        mdtrt_id=found.mdtrt_id,
         settled_at=_time(found.setl_time),
     )
 

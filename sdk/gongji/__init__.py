@@ -41,6 +41,7 @@ from gongji.model import (
     Setting,
 )
 from gongji.money import Fen, Rounding
+from gongji.reconciliation import Discrepancy, ReconciliationReport
 
 __all__ = [
     "AsyncSettlementClient",
@@ -53,6 +54,7 @@ __all__ = [
     "Credential",
     "CredentialKind",
     "Declined",
+    "Discrepancy",
     "EligibilityError",
     "Fen",
     "GatewayError",
@@ -74,6 +76,7 @@ __all__ = [
     "Purpose",
     "Quote",
     "Receipt",
+    "ReconciliationReport",
     "Refusal",
     "RegionViolation",
     "Relation",

@@ -10,14 +10,17 @@ import argparse
 import datetime
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gongji.errors import EligibilityError, GongjiError
 from gongji.model import Quote
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
+    """The ``gongji`` command's arguments, every command and subcommand."""
+    from gongji import cli_journal
+
     parser = argparse.ArgumentParser(
         prog="gongji", description="Medical-insurance settlement at the point of sale."
     )
@@ -69,8 +72,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="deliver every callback and notification to this http(s) URL instead of the "
         "trade's own (docs/reference/mock-channels.md)",
     )
-    args = parser.parse_args(argv)
+    cli_journal.add_commands(commands)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, client_options: Mapping[str, Any] | None = None
+) -> int:
+    """The ``gongji`` command. ``client_options`` go to the client that ``reconcile`` and
+    ``journal`` build from the profile (``journal=``, ``transport=``, ...): for a program
+    that embeds the command, and for tests."""
+    from gongji import cli_journal
+
+    args = argument_parser().parse_args(argv)
+    books = args.command in ("reconcile", "journal")
     try:
+        if books:
+            return cli_journal.run(args, client_options or {})
         if args.command == "demo":
             return _demo(args.json)
         if args.command == "policy":
@@ -91,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print(f"gongji: {label}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, EligibilityError) else 1
+        return 2 if books or isinstance(exc, EligibilityError) else 1
 
 
 def _demo(as_json: bool) -> int:

@@ -22,9 +22,10 @@ from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Checkpoint, Polling, Setup
-from gongji.gateways import DayTotals, InsuranceGateway, PaymentChannel
+from gongji.gateways import InsuranceGateway, PaymentChannel
 from gongji.journal import Entry, Journal, MemoryJournal
 from gongji.model import Cash, Purchase, Quote, Receipt
+from gongji.reconciliation import ReconciliationReport
 
 if TYPE_CHECKING:
     from gongji_mock import MockGateway
@@ -161,8 +162,9 @@ class SettlementClient(_Client):
         """Resolve every sale a timeout or a crash left in doubt; returns the entries as they end."""
         return self._drive(self._recover())
 
-    def reconcile(self, day: datetime.date) -> tuple[DayTotals, DayTotals]:
-        """The day's totals: (this journal's, the centre's, with ``agreed`` as it judged)."""
+    def reconcile(self, day: datetime.date) -> ReconciliationReport:
+        """The day's totals (3201) and settlements (3202) at the centre against this journal;
+        ``report.clean`` when nothing differs. Reads only: nothing is changed anywhere."""
         return self._drive(reconcile_flows.reconcile(self.setup, day))
 
     def close(self) -> None:
@@ -212,7 +214,7 @@ class AsyncSettlementClient(_Client):
     async def recover(self) -> list[Entry]:
         return await self._drive(self._recover())
 
-    async def reconcile(self, day: datetime.date) -> tuple[DayTotals, DayTotals]:
+    async def reconcile(self, day: datetime.date) -> ReconciliationReport:
         return await self._drive(reconcile_flows.reconcile(self.setup, day))
 
     async def aclose(self) -> None:

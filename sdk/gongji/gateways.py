@@ -34,6 +34,7 @@ __all__ = [
     "AdapterRegistry",
     "Capability",
     "CashOrder",
+    "CentreDetail",
     "CentreSettlement",
     "ChannelNotification",
     "ChannelPayment",
@@ -135,6 +136,23 @@ class CentreSettlement:
         return sum((share.amount for share in self.mutual_aid), ZERO)
 
 
+@frozen
+class CentreDetail:
+    """One settlement that stands at the centre, as its day details (3202) list it: the
+    shares summed per source (mutual aid as one amount), and whose it is by ``psn_no``."""
+
+    setl_id: str
+    msgid: str  # the message that settled it: matches a journal entry the answer never reached
+    psn_no: str
+    total: Fen
+    fund: Fen
+    own_account: Fen
+    mutual_aid: Fen
+    cash: Fen
+    mdtrt_id: str = ""
+    settled_at: datetime.datetime | None = None
+
+
 ReversalState = Literal["reversed", "original_refused", "original_not_received"]
 
 
@@ -189,11 +207,13 @@ class InsuranceGateway(Protocol):
         """Reverse a settlement whose outcome is unknown (2601), by its message id."""
         ...
 
-    def day_totals(
-        self, day: datetime.date, expected: DayTotals | None = None
-    ) -> Flow[DayTotals]: ...
+    def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
+        """The centre's totals of ``day`` (3201); with ``expected``, ``agreed`` is its verdict."""
+        ...
 
-    def day_details(self, day: datetime.date) -> Flow[tuple[CentreSettlement, ...]]: ...
+    def day_details(self, day: datetime.date) -> Flow[tuple[CentreDetail, ...]]:
+        """This institution's settlements that stand at the centre on ``day`` (3202)."""
+        ...
 
 
 # ---------------------------------------------------------------- payment channels

@@ -20,9 +20,9 @@ from gongji import (
     SettlementClient,
 )
 from gongji.flows.setup import Polling
-from gongji.gateways import DayTotals
 from gongji.journal import Entry
 from gongji.model import Quote, Receipt
+from gongji.reconciliation import ReconciliationReport
 from gongji_mock import MockGateway
 
 T = TypeVar("T")
@@ -97,7 +97,7 @@ class Till:
     def recover(self) -> list[Entry]:
         return self._run(self.client.recover())
 
-    def reconcile(self, day: datetime.date) -> tuple[DayTotals, DayTotals]:
+    def reconcile(self, day: datetime.date) -> ReconciliationReport:
         return self._run(self.client.reconcile(day))
 
 

@@ -198,10 +198,16 @@ def test_reconcile_agrees_with_the_centre_after_sales_refunds_and_faults(
     gone = till.settle(purchase(MOTHER, drug(9_000)), key="REC-0002", cash=Cash.counter())
     till.refund(gone.settlement_id)
     day = mock.centre.clock().astimezone().date()
-    ours, theirs = till.reconcile(day)
+    report = till.reconcile(day)
+    ours, theirs = report.journal, report.centre
     assert (ours.count, ours.total, ours.cash) == (1, kept.total, kept.cash)
-    assert theirs.agreed is True
+    assert report.agreed is True and report.clean and report.discrepancies == ()
     assert (theirs.count, theirs.total, theirs.fund) == (ours.count, ours.total, ours.fund)
+    assert (theirs.own_account, theirs.mutual_aid, theirs.cash) == (
+        ours.own_account,
+        ours.mutual_aid,
+        ours.cash,
+    )
 
 
 def test_unreachable_centre_after_a_lost_settlement_is_reversed_by_recover(

@@ -1,5 +1,11 @@
-"""Reconciliation of one day: the journal's own totals sent to the centre (3201), which
-says whether they agree and, as gongji's extension, what its own totals are."""
+"""Reconciliation of one day, written once: the journal's totals sent to the centre (3201),
+which judges whether they agree, then its details (3202) compared with the journal one
+settlement at a time (``gongji.reconciliation.compare``).
+
+Both are reads: repeated on a transport failure, never changing anything. The journal
+is read first: it is written before every step at the centre, so a sale the centre has
+is already in the snapshot, settled or in doubt, never missing.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +14,15 @@ import datetime
 from gongji.flows.exchange import Flow
 from gongji.flows.settle import read
 from gongji.flows.setup import Setup
-from gongji.gateways import DayTotals
-from gongji.journal import EntryState
-from gongji.money import ZERO
+from gongji.reconciliation import ReconciliationReport, compare, journal_totals
 
 
-def journal_totals(setup: Setup, day: datetime.date) -> DayTotals:
-    """What this till's journal says was settled at the centre on ``day`` and still stands."""
-    settled = [
-        entry.settlement
-        for entry in setup.journal.entries()
-        if entry.state is EntryState.SETTLED
-        and entry.settlement is not None
-        and entry.settlement.settled_at is not None
-        and entry.settlement.settled_at.date() == day
-    ]
-    return DayTotals(
-        count=len(settled),
-        total=sum((s.total for s in settled), ZERO),
-        fund=sum((s.fund for s in settled), ZERO),
-        own_account=sum((s.own_account for s in settled), ZERO),
-        mutual_aid=sum((s.mutual_aid_total for s in settled), ZERO),
-        cash=sum((s.cash for s in settled), ZERO),
-    )
-
-
-def reconcile(setup: Setup, day: datetime.date) -> Flow[tuple[DayTotals, DayTotals]]:
-    """(the journal's totals, the centre's totals with ``agreed`` set by the centre)."""
-    ours = journal_totals(setup, day)
+def reconcile(setup: Setup, day: datetime.date) -> Flow[ReconciliationReport]:
+    gateway = setup.gateway
+    entries = setup.journal.entries()
+    ours = journal_totals(entries, day)
     theirs = yield from read(
-        setup, "The day's reconciliation", lambda: setup.gateway.day_totals(day, ours)
+        setup, "The day's totals (3201)", lambda: gateway.day_totals(day, ours)
     )
-    return ours, theirs
+    details = yield from read(setup, "The day's details (3202)", lambda: gateway.day_details(day))
+    return compare(day, entries, theirs, details)

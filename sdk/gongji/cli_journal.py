@@ -1,0 +1,506 @@
+"""The till's books from the command line: ``gongji reconcile`` and ``gongji journal
+list|show|recover``, over the journal of a ``gongji.toml`` profile.
+
+Every command builds its client with ``SettlementClient.from_config`` and works on
+``client.journal``, so it works unchanged whatever journal the profile configures.
+What is printed never holds a full ID number or a payment code: IDs are masked, free
+text from a gateway is scrubbed of anything shaped like an ID number.
+
+Exit codes: 0 done (reconcile: clean; recover: nothing left in doubt), 1 reconcile found
+discrepancies or recover left entries in doubt, 2 an error, said in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gongji.client import SettlementClient
+from gongji.errors import ConfigError, InvalidInput
+from gongji.identity import IdNumber, mask_id
+from gongji.journal import Entry, EntryState
+from gongji.money import Fen
+from gongji.reconciliation import AMOUNT_FIELDS, Discrepancy, ReconciliationReport, entry_day
+
+__all__ = ["add_commands", "run"]
+
+#: ``--state`` takes an entry state, or this for every state ``recover()`` resolves.
+IN_DOUBT = "in_doubt"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+_LABELS = {
+    "count": "settlements 笔数",
+    "total": "total 合计",
+    "fund": "pooled fund 统筹基金",
+    "own_account": "own accounts 个人账户",
+    "mutual_aid": "mutual aid 共济",
+    "cash": "cash 现金",
+}
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``reconcile`` and ``journal`` to the ``gongji`` command's subparsers."""
+    profile = argparse.ArgumentParser(add_help=False)
+    profile.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("GONGJI_CONFIG", "gongji.toml"),
+        help="the configuration file (default: $GONGJI_CONFIG, else ./gongji.toml)",
+    )
+    profile.add_argument(
+        "--profile",
+        metavar="NAME",
+        default=os.environ.get("GONGJI_PROFILE"),
+        help="the profile in it (default: $GONGJI_PROFILE)",
+    )
+    profile.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    reconcile = commands.add_parser(
+        "reconcile",
+        parents=[profile],
+        help="reconcile a day with the centre (3201 totals, 3202 details) against the journal",
+        description=(
+            "Send the journal's totals of the day to the centre (3201), compare its "
+            "settlements (3202) with the journal one by one, and print what differs. Exit "
+            "code 0 when the day is clean, 1 when something differs, 2 on an error."
+        ),
+    )
+    reconcile.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+    journal = commands.add_parser("journal", help="the settlement journal of a profile")
+    journal_commands = journal.add_subparsers(dest="journal_command", required=True)
+    listing = journal_commands.add_parser(
+        "list", parents=[profile], help="list the journal's entries, oldest first"
+    )
+    listing.add_argument("--date", metavar="YYYY-MM-DD", help="only the sales of this day")
+    listing.add_argument(
+        "--state",
+        metavar="STATE",
+        help=f"only entries in this state: {', '.join(s.value for s in EntryState)}, "
+        f"or {IN_DOUBT} for every one recover resolves",
+    )
+    show = journal_commands.add_parser("show", parents=[profile], help="one entry in full")
+    show.add_argument("key", help="the sale's idempotency key")
+    journal_commands.add_parser(
+        "recover",
+        parents=[profile],
+        help="resolve every sale left in doubt (client.recover()); exit 1 if some remain",
+    )
+
+
+def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
+    """Run ``reconcile`` or ``journal ...``; errors propagate (the caller prints them)."""
+    out = _Output(args.json)
+    if args.command == "reconcile":
+        business_day = _day(args.date)
+        with _client(args, client_options) as client:
+            report = client.reconcile(business_day)
+        out.reconciliation(report)
+        return 0 if report.clean else 1
+    command = args.journal_command
+    state = _state(args.state) if command == "list" else None
+    day = _day(args.date) if command == "list" and args.date else None
+    with _client(args, client_options) as client:
+        journal = client.journal
+        if command == "list":
+            entries = [e for e in journal.entries() if _selected(e, day, state)]
+            out.entries(sorted(entries, key=_when))
+            return 0
+        if command == "show":
+            entry = journal.get(args.key)
+            if entry is None:
+                raise InvalidInput(
+                    f"The journal has no entry with the key {args.key[:64]!r}.",
+                    next_step="`gongji journal list` shows the keys (filter with --date, --state).",
+                )
+            out.entry(entry)
+            return 0
+        ended = client.recover()
+        left = journal.in_doubt()
+    out.recovered(ended, left)
+    return 0 if not left else 1
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _client(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementClient:
+    if not args.profile:
+        raise ConfigError(
+            "No profile was given.",
+            next_step="Pass --profile NAME (a [profiles.NAME] of the configuration file) or set "
+            "GONGJI_PROFILE.",
+        )
+    path = Path(args.config)
+    try:
+        client: SettlementClient = SettlementClient.from_config(
+            path, profile=args.profile, **options
+        )
+    except OSError as error:  # a directory, or a file this user may not read
+        raise ConfigError(
+            f"The configuration file {path} cannot be read ({error.strerror}).",
+            next_step="Pass a readable configuration file with --config FILE.",
+        ) from None
+    return client
+
+
+def _day(text: str) -> datetime.date:
+    try:
+        if _DATE.fullmatch(text):
+            return datetime.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise InvalidInput(
+        f"The date {text[:20]!r} is not a day written YYYY-MM-DD.",
+        next_step="Give the business day like 2026-11-23.",
+    )
+
+
+def _state(text: str | None) -> EntryState | str | None:
+    if text is None or text == IN_DOUBT:
+        return text
+    try:
+        return EntryState(text)
+    except ValueError:
+        choices = ", ".join([*(s.value for s in EntryState), IN_DOUBT])
+        raise InvalidInput(
+            f"There is no entry state {text[:30]!r}.", next_step=f"Use one of: {choices}."
+        ) from None
+
+
+def _selected(entry: Entry, day: datetime.date | None, state: EntryState | str | None) -> bool:
+    if day is not None and entry_day(entry) != day:
+        return False
+    if state == IN_DOUBT:
+        return entry.state.in_doubt
+    return state is None or entry.state is state
+
+
+def _when(entry: Entry) -> tuple[str, str]:
+    return (entry.updated_at.isoformat() if entry.updated_at else "", entry.key)
+
+
+# ---------------------------------------------------------------- what is shown
+
+
+def _scrub(text: str) -> str:
+    """Free text (a gateway's words) without a full ID number in it."""
+    return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
+
+
+def _masked(number: IdNumber | None) -> str | None:
+    return number.masked if number is not None else None
+
+
+def _yuan(amount: Fen | None) -> str:
+    return amount.to_yuan() if amount is not None else "-"
+
+
+def _fen(amount: Fen | None) -> int | None:
+    return int(amount) if amount is not None else None
+
+
+def entry_row(entry: Entry) -> dict[str, Any]:
+    """An entry as ``journal list`` shows it (amounts in fen)."""
+    receipt, settlement = entry.receipt, entry.settlement
+    return {
+        "key": entry.key,
+        "state": entry.state.value,
+        "settlement_id": receipt.settlement_id if receipt else "",
+        "total": _fen(receipt.total if receipt else settlement.total if settlement else None),
+        "cash": _fen(receipt.cash if receipt else settlement.cash if settlement else None),
+        "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
+    }
+
+
+def entry_detail(entry: Entry) -> dict[str, Any]:
+    """An entry as ``journal show`` shows it: enough to reprint the receipt, IDs masked."""
+    shown: dict[str, Any] = {
+        "key": entry.key,
+        "state": entry.state.value,
+        "in_doubt": entry.state.in_doubt,
+        "attempt": entry.attempt,
+        "setting": entry.setting.value,
+        "purpose": entry.purpose.value,
+        "psn_no": entry.psn_no,
+        "msgid": entry.msgid,
+        "cash_kind": entry.cash_kind,
+        "out_trade_no": entry.out_trade_no,
+        "undo": entry.undo,
+        "undo_msgid": entry.undo_msgid,
+        "out_refund_no": entry.out_refund_no,
+        "reason": _scrub(entry.reason),
+        "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
+        "settlement": None,
+        "receipt": None,
+    }
+    settlement = entry.settlement
+    if settlement is not None:
+        shown["settlement"] = {
+            "setl_id": settlement.setl_id,
+            "mdtrt_id": settlement.mdtrt_id,
+            "msgid": settlement.msgid,
+            "patient": _masked(settlement.patient_id),
+            "settled_at": settlement.settled_at.isoformat() if settlement.settled_at else None,
+            "total": int(settlement.total),
+            "fund": int(settlement.fund),
+            "own_account": int(settlement.own_account),
+            "mutual_aid": [
+                {
+                    "owner": share.owner_id.masked,
+                    "relation": share.relation.value if share.relation else None,
+                    "amount": int(share.amount),
+                }
+                for share in settlement.mutual_aid
+            ],
+            "cash": int(settlement.cash),
+        }
+    receipt = entry.receipt
+    if receipt is not None:
+        shown["receipt"] = {
+            "settlement_id": receipt.settlement_id,
+            "total": int(receipt.total),
+            "fund": int(receipt.fund),
+            "legs": [
+                {
+                    "source": leg.source,
+                    "payer": leg.payer_id.masked,
+                    "relation": leg.relation.value if leg.relation else None,
+                    "amount": int(leg.amount),
+                }
+                for leg in receipt.legs
+            ],
+            "cash": int(receipt.cash),
+            "cash_channel": receipt.cash_channel,
+            "transaction_id": receipt.transaction_id,
+            "agent": _masked(receipt.agent_id),
+            "purpose": receipt.purpose.value,
+            "refusals": [
+                {"rule": r.rule, "owner": _masked(r.owner_id), "reason": _scrub(r.reason)}
+                for r in receipt.refusals
+            ],
+            "divergence": [_scrub(line) for line in receipt.divergence],
+        }
+    return shown
+
+
+def _difference(found: Discrepancy) -> str:
+    """What differs, in one line of yuan."""
+    theirs, ours = found.centre, found.journal
+    if found.kind == "amount_differs" and theirs is not None and ours is not None:
+        return "; ".join(
+            f"{name}: journal {_yuan(getattr(ours, name))}, centre {_yuan(getattr(theirs, name))}"
+            for name in found.fields
+        )
+    if found.kind == "journal_only":
+        return f"journal {_yuan(ours.total if ours else None)}; not standing at the centre"
+    if found.kind == "centre_only":
+        return f"centre {_yuan(theirs.total if theirs else None)}; not in this journal"
+    state = found.journal_state.value if found.journal_state else "?"
+    return f"journal says {state}; centre has {_yuan(theirs.total if theirs else None)} standing"
+
+
+class _Output:
+    """Rich tables when the ``cli`` extra is installed, plain lines otherwise; JSON with --json."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console: Any = None
+        if as_json:
+            return
+        try:
+            from rich.console import Console
+        except ImportError:  # the cli extra is not installed
+            return
+        console = Console()
+        # A file or a pipe gets whole lines: an id folded over two lines cannot be searched.
+        self.console = console if console.is_terminal else Console(width=200)
+
+    def json(self, document: Any) -> None:
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+
+    def line(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text, markup=False, highlight=False)
+        else:
+            print(text)
+
+    def table(
+        self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], right: int = 0
+    ) -> None:
+        """``right``: how many of the last columns are amounts (right-aligned)."""
+        if self.console is None:
+            self.line(title)
+            widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+            first_amount = len(columns) - right
+            for row in [list(columns), *rows]:
+                cells = [
+                    cell.rjust(width) if number >= first_amount else cell.ljust(width)
+                    for number, (cell, width) in enumerate(zip(row, widths, strict=True))
+                ]
+                self.line("  ".join(cells).rstrip())
+            return
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for number, column in enumerate(columns):
+            amount = number >= len(columns) - right
+            table.add_column(column, justify="right" if amount else "left", overflow="fold")
+        for row in rows:
+            table.add_row(*(_escape(cell) for cell in row))
+        self.console.print(table)
+
+    # ------------------------------------------------------------ reconcile
+
+    def reconciliation(self, report: ReconciliationReport) -> None:
+        if self.as_json:
+            self.json(report.as_dict())
+            return
+        verdict = {True: "agree", False: "DIFFER", None: "were not judged"}[report.agreed]
+        found = len(report.discrepancies)
+        headline = (
+            "clean"
+            if report.clean
+            else f"{found} discrepanc{'y' if found == 1 else 'ies'}"
+            if found
+            else "the totals differ"
+        )
+        self.line(
+            f"Reconciliation of {report.day.isoformat()}: {headline}. "
+            f"{report.matched} settlement{'' if report.matched == 1 else 's'} match; "
+            f"the centre says the totals {verdict}."
+        )
+        rows = [
+            [_LABELS["count"], str(report.journal.count), str(report.centre.count)],
+            *(
+                [
+                    _LABELS[name],
+                    getattr(report.journal, name).to_yuan(),
+                    getattr(report.centre, name).to_yuan(),
+                ]
+                for name in AMOUNT_FIELDS
+            ),
+        ]
+        self.table("Totals", ["", "journal", "centre"], rows, right=2)
+        if report.discrepancies:
+            self.table(
+                "Discrepancies",
+                ["kind", "settlement", "key", "psn_no", "difference"],
+                [
+                    [d.kind, d.setl_id, d.key or "-", d.psn_no or "-", _difference(d)]
+                    for d in report.discrepancies
+                ],
+            )
+            for number, d in enumerate(report.discrepancies, 1):
+                self.line(f"{number}. {d.setl_id or d.key}: {d.next_step}")
+        if report.unresolved:
+            self.line(
+                f"Still in doubt on this day: {', '.join(report.unresolved)}. "
+                "Run `gongji journal recover`, then reconcile again."
+            )
+
+    # ------------------------------------------------------------ journal
+
+    def entries(self, entries: Sequence[Entry]) -> None:
+        rows = [entry_row(entry) for entry in entries]
+        if self.as_json:
+            self.json(rows)
+            return
+        doubtful = sum(1 for entry in entries if entry.state.in_doubt)
+
+        def money(value: int | None) -> str:
+            return Fen(value).to_yuan() if value is not None else "-"
+
+        self.table(
+            f"Journal: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}",
+            ["key", "state", "settlement", "updated at", "total", "cash"],
+            [
+                [
+                    r["key"],
+                    r["state"],
+                    r["settlement_id"] or "-",
+                    _seconds(entry.updated_at),
+                    money(r["total"]),
+                    money(r["cash"]),
+                ]
+                for r, entry in zip(rows, entries, strict=True)
+            ],
+            right=2,
+        )
+        if doubtful:
+            self.line(f"{doubtful} in doubt: run `gongji journal recover`.")
+
+    def entry(self, entry: Entry) -> None:
+        shown = entry_detail(entry)
+        if self.as_json:
+            self.json(shown)
+            return
+        plain = [
+            [name, "-" if value in (None, "") else str(value)]
+            for name, value in shown.items()
+            if name not in ("settlement", "receipt")
+        ]
+        self.table(f"Journal entry {entry.key}", ["field", "value"], plain)
+        receipt = shown["receipt"]
+        if receipt is None:
+            return
+        rows = [["pooled fund 统筹基金", Fen(receipt["fund"]).to_yuan()]]
+        rows += [
+            [
+                f"{leg['source'].replace('_', ' ')} {leg['payer']}"
+                + (f" ({leg['relation']})" if leg["relation"] else ""),
+                Fen(leg["amount"]).to_yuan(),
+            ]
+            for leg in receipt["legs"]
+        ]
+        rows += [
+            [f"cash 现金 {receipt['cash_channel']}".strip(), Fen(receipt["cash"]).to_yuan()],
+            ["total 合计", Fen(receipt["total"]).to_yuan()],
+        ]
+        self.table(f"Receipt {receipt['settlement_id']}", ["who pays", "amount"], rows, right=1)
+        for refusal in receipt["refusals"]:
+            self.line(f"{refusal['rule']}: {refusal['reason']}")
+        for line in receipt["divergence"]:
+            self.line(f"divergence: {line}")
+
+    def recovered(self, ended: Sequence[Entry], left: Sequence[Entry]) -> None:
+        if self.as_json:
+            self.json(
+                {
+                    "resolved": [
+                        {"key": e.key, "state": e.state.value, "reason": _scrub(e.reason)}
+                        for e in ended
+                    ],
+                    "in_doubt": sorted(e.key for e in left),
+                }
+            )
+            return
+        if ended:
+            self.table(
+                "Recovered",
+                ["key", "state", "why"],
+                [[e.key, e.state.value, _scrub(e.reason) or "-"] for e in ended],
+            )
+        if left:
+            self.line(
+                f"Still in doubt: {', '.join(sorted(e.key for e in left))}. Check the network to "
+                "the gateways and run `gongji journal recover` again."
+            )
+        else:
+            self.line("Nothing is left in doubt.")
+
+
+def _seconds(moment: datetime.datetime | None) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") if moment is not None else "-"
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

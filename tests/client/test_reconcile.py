@@ -1,0 +1,318 @@
+"""Reconciliation (3201 totals, 3202 details) against the journal, through both drivers:
+each injected discrepancy is found and named, and a clean day reports nothing, however
+many faults, reversals and refunds it had."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import attrs
+import httpx
+import msgspec
+import pytest
+
+from gongji import Cash, Declined, Fen, OutcomeUnknown, SettlementClient, Unavailable
+from gongji.client import drive
+from gongji.flows import reconcile as reconcile_flows
+from gongji.gateways import CentreSettlement
+from gongji.journal import EntryState
+from gongji.reconciliation import ReconciliationReport
+from gongji_mock import MockGateway
+from tests.client.conftest import (
+    ALIPAY_PAID,
+    DAUGHTER,
+    FAST_POLLING,
+    FATHER,
+    GRANDMOTHER,
+    MOTHER,
+    SISTER,
+    SON,
+    WECHAT_NEVER,
+    WECHAT_PAID,
+    WIFE,
+    Till,
+    drug,
+    purchase,
+)
+
+
+def centre_day(mock: MockGateway) -> datetime.date:
+    """The centre's business day (its settlements' ``setl_time``)."""
+    return mock.centre.clock().date()
+
+
+def a_days_sales(till: Till) -> list[str]:
+    """Three sales: mutual aid with WeChat cash, an own account, fund and mutual aid with Alipay."""
+    return [
+        till.settle(purchase(MOTHER), key="DAY-0001", cash=Cash.wechat(WECHAT_PAID)).settlement_id,
+        till.settle(purchase(SON, drug(9_000)), key="DAY-0002").settlement_id,
+        till.settle(
+            purchase(MOTHER, drug(9_000)), key="DAY-0003", cash=Cash.alipay(ALIPAY_PAID)
+        ).settlement_id,
+    ]
+
+
+def assert_totals_match(report: ReconciliationReport) -> None:
+    ours, theirs = report.journal, report.centre
+    assert attrs.evolve(ours, agreed=None) == attrs.evolve(theirs, agreed=None)
+
+
+# ---------------------------------------------------------------- clean days
+
+
+def test_a_clean_day_reports_nothing(till: Till, mock: MockGateway) -> None:
+    sold = a_days_sales(till)
+    report = till.reconcile(centre_day(mock))
+    assert report.clean and report.agreed is True
+    assert report.discrepancies == () and report.unresolved == ()
+    assert report.journal.count == len(sold) == report.matched == 3
+    assert_totals_match(report)
+
+
+def test_a_day_without_sales_is_clean(till: Till, mock: MockGateway) -> None:
+    report = till.reconcile(centre_day(mock))
+    assert report.clean and report.agreed is True
+    assert (report.journal.count, report.centre.count) == (0, 0)
+
+
+def test_a_day_with_faults_reversals_and_refunds_comes_out_clean(
+    till: Till, mock: MockGateway
+) -> None:
+    # A lost answer at the centre: reversed, then settled again under the same key.
+    mock.faults.add("drop_after_commit", target="national", code="2102", times=1)
+    with pytest.raises(Unavailable, match="reversed"):
+        till.settle(purchase(MOTHER), key="FLT-0001", cash=Cash.wechat(WECHAT_PAID))
+    till.settle(purchase(MOTHER), key="FLT-0001", cash=Cash.wechat(WECHAT_PAID))
+    # A payer who never confirms: the centre's settlement is cancelled.
+    with pytest.raises(Declined, match="nothing was charged"):
+        till.settle(purchase(MOTHER), key="FLT-0002", cash=Cash.wechat(WECHAT_NEVER))
+    # A lost answer whose reversal is lost too: in doubt until recover() reverses it.
+    mock.faults.add("drop_after_commit", target="national", code="2102", times=1)
+    mock.faults.add("timeout_before_commit", target="national", code="2601", times=3)
+    with pytest.raises(OutcomeUnknown):
+        till.settle(purchase(SON, drug(3_000)), key="FLT-0003")
+    mock.faults.clear()
+    till.recover()
+    # A refund and a cancellation.
+    refunded = till.settle(purchase(WIFE, drug(12_000)), key="FLT-0004")
+    till.refund(refunded.settlement_id)
+    cancelled = till.settle(
+        purchase(MOTHER, drug(9_000)), key="FLT-0005", cash=Cash.alipay(ALIPAY_PAID)
+    )
+    till.cancel(cancelled.settlement_id)
+    kept = till.settle(purchase(SON, drug(9_000)), key="FLT-0006")
+
+    journal = till.client.journal
+    states = {key: journal.get(key).state for key in (f"FLT-000{n}" for n in range(1, 7))}  # type: ignore[union-attr]
+    assert list(states.values()) == [
+        EntryState.SETTLED,
+        EntryState.FAILED,
+        EntryState.FAILED,
+        EntryState.REFUNDED,
+        EntryState.CANCELLED,
+        EntryState.SETTLED,
+    ]
+
+    report = till.reconcile(centre_day(mock))
+    assert report.clean, report.discrepancies
+    assert report.unresolved == ()
+    assert report.journal.count == 2
+    assert report.journal.own_account == kept.legs[0].amount
+    assert_totals_match(report)
+    assert mock.check() == []
+
+
+def test_a_read_lost_on_the_way_is_asked_again(till: Till, mock: MockGateway) -> None:
+    a_days_sales(till)
+    mock.faults.add("error_5xx", target="national", code="3201", times=1)
+    mock.faults.add("timeout_before_commit", target="national", code="3202", times=1)
+    assert till.reconcile(centre_day(mock)).clean
+
+
+def test_an_unreachable_centre_is_unavailable_saying_what_failed(
+    till: Till, mock: MockGateway
+) -> None:
+    mock.faults.add("error_5xx", target="national", code="3202", times=5)
+    with pytest.raises(Unavailable, match=r"day's details \(3202\) failed 3 times"):
+        till.reconcile(centre_day(mock))
+
+
+# ---------------------------------------------------------------- injected discrepancies
+
+
+def test_a_settlement_the_journal_lacks_is_centre_only(till: Till, mock: MockGateway) -> None:
+    a_days_sales(till)
+    # Another till of the same pharmacy, with a journal of its own, settles against the centre.
+    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as other:
+        elsewhere = other.settle(purchase(WIFE, drug(12_000)), key="OTHER-0001")
+    report = till.reconcile(centre_day(mock))
+    assert not report.clean and report.agreed is False
+    [found] = report.discrepancies
+    assert found.kind == "centre_only" and found.setl_id == elsewhere.settlement_id
+    assert found.key == "" and found.journal is None and found.psn_no == mock.psn_no(WIFE)
+    assert report.matched == 3
+    assert found.centre is not None and found.centre.own_account == Fen(12_000)
+    assert report.centre.count == report.journal.count + 1
+
+
+def test_a_settlement_the_centre_lacks_is_journal_only(till: Till, mock: MockGateway) -> None:
+    sold = a_days_sales(till)
+    # Cancelled at the centre behind the journal's back.
+    mock.centre.cancel(sold[1])
+    report = till.reconcile(centre_day(mock))
+    assert not report.clean and report.agreed is False
+    [found] = report.discrepancies
+    assert (found.kind, found.setl_id, found.key) == ("journal_only", sold[1], "DAY-0002")
+    assert found.journal_state is EntryState.SETTLED and found.centre is None
+    assert found.journal is not None and found.journal.total == Fen(9_000)
+    assert "check with the centre" in found.next_step
+
+
+def share_changed(settlement: CentreSettlement, field: str) -> CentreSettlement:
+    """The journal's copy of the centre's settlement with one share moved by one fen."""
+    if field == "mutual_aid":
+        first, *rest = settlement.mutual_aid
+        moved = attrs.evolve(first, amount=first.amount + 1)
+        return attrs.evolve(settlement, mutual_aid=(moved, *rest))
+    changed: CentreSettlement = attrs.evolve(settlement, **{field: getattr(settlement, field) + 1})
+    return changed
+
+
+@pytest.mark.parametrize("field", ["total", "fund", "own_account", "mutual_aid", "cash"])
+def test_an_amount_changed_in_the_journal_is_named(
+    till: Till, mock: MockGateway, field: str
+) -> None:
+    sold = a_days_sales(till)
+    journal = till.client.journal
+    entry = journal.get("DAY-0003")
+    assert entry is not None and entry.settlement is not None
+    journal.put(attrs.evolve(entry, settlement=share_changed(entry.settlement, field)))
+    report = till.reconcile(centre_day(mock))
+    assert not report.clean
+    [found] = report.discrepancies
+    assert (found.kind, found.setl_id, found.key) == ("amount_differs", sold[2], "DAY-0003")
+    assert found.fields == (field,)
+    assert found.journal is not None and found.centre is not None
+    assert getattr(found.journal, field) == getattr(found.centre, field) + 1
+    # 3201 compares the total, the fund and the own accounts; mutual aid and cash only 3202 finds.
+    assert report.agreed is (field in ("mutual_aid", "cash"))
+
+
+def test_a_split_changed_in_the_journal_names_each_share(till: Till, mock: MockGateway) -> None:
+    a_days_sales(till)
+    journal = till.client.journal
+    entry = journal.get("DAY-0001")
+    assert entry is not None and entry.settlement is not None
+    changed = attrs.evolve(
+        entry.settlement, fund=entry.settlement.fund + 500, cash=entry.settlement.cash - 500
+    )
+    journal.put(attrs.evolve(entry, settlement=changed))
+    [found] = till.reconcile(centre_day(mock)).discrepancies
+    assert found.kind == "amount_differs" and found.fields == ("fund", "cash")
+    assert "fund, cash" in found.next_step
+
+
+def test_a_refund_the_centre_never_saw_is_state_differs(till: Till, mock: MockGateway) -> None:
+    sold = a_days_sales(till)
+    journal = till.client.journal
+    entry = journal.get("DAY-0002")
+    assert entry is not None
+    journal.put(attrs.evolve(entry, state=EntryState.REFUNDED))
+    report = till.reconcile(centre_day(mock))
+    assert not report.clean
+    [found] = report.discrepancies
+    assert (found.kind, found.setl_id, found.key) == ("state_differs", sold[1], "DAY-0002")
+    assert found.journal_state is EntryState.REFUNDED
+    assert "refund it again" in found.next_step
+
+
+def test_a_sale_whose_answer_was_lost_is_matched_by_its_msgid_and_resolved_by_recover(
+    till: Till, mock: MockGateway
+) -> None:
+    mock.faults.add("drop_after_commit", target="national", code="2102", times=1)
+    mock.faults.add("timeout_before_commit", target="national", code="2601", times=3)
+    with pytest.raises(OutcomeUnknown):
+        till.settle(purchase(MOTHER), key="LOST-0001", cash=Cash.wechat(WECHAT_PAID))
+    mock.faults.clear()
+    entry = till.client.journal.get("LOST-0001")
+    assert entry is not None and entry.settlement is None  # the journal never learned its setl_id
+    report = till.reconcile(centre_day(mock))
+    [found] = report.discrepancies
+    assert (found.kind, found.key, found.msgid) == ("state_differs", "LOST-0001", entry.msgid)
+    assert found.journal_state is EntryState.CENTRE_PENDING and found.setl_id
+    assert report.unresolved == ("LOST-0001",)
+    assert "gongji journal recover" in found.next_step
+    till.recover()
+    after = till.reconcile(centre_day(mock))
+    assert after.clean and after.unresolved == ()
+
+
+def test_every_kind_at_once_in_a_stable_order(till: Till, mock: MockGateway) -> None:
+    sold = a_days_sales(till)
+    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as other:
+        other.settle(purchase(WIFE, drug(12_000)), key="OTHER-0001")
+    mock.centre.cancel(sold[0])
+    journal = till.client.journal
+    entry = journal.get("DAY-0003")
+    assert entry is not None and entry.settlement is not None
+    journal.put(attrs.evolve(entry, settlement=share_changed(entry.settlement, "cash")))
+    report = till.reconcile(centre_day(mock))
+    kinds = [d.kind for d in report.discrepancies]
+    assert kinds == ["amount_differs", "centre_only", "journal_only"]
+    assert [d.kind for d in report.of_kind("centre_only")] == ["centre_only"]
+
+
+# ---------------------------------------------------------------- what is sent and shown
+
+
+def test_the_journals_totals_go_to_3201_as_the_centre_takes_them(
+    till: Till, mock: MockGateway
+) -> None:
+    a_days_sales(till)
+    sent: list[dict[str, object]] = []
+    transport = mock.transport()
+
+    def watch(request: httpx.Request) -> httpx.Response:
+        envelope = msgspec.json.decode(request.content)
+        if envelope["infno"] == "3201":
+            sent.append(envelope["input"]["data"])
+        return transport.handle_request(request)
+
+    day = centre_day(mock)
+    with httpx.Client(transport=httpx.MockTransport(watch)) as http:
+        report = drive(reconcile_flows.reconcile(till.client.setup, day), http)
+    ours = report.journal
+    assert sent == [
+        {
+            "stmt_begndate": day.isoformat(),
+            "stmt_enddate": day.isoformat(),
+            "medfee_sumamt": ours.total.to_yuan(),
+            "fund_pay_sumamt": ours.fund.to_yuan(),
+            "acct_pay": ours.own_account.to_yuan(),
+            "fixmedins_setl_cnt": 3,
+        }
+    ]
+
+
+def test_the_report_shows_no_full_id_number(till: Till, mock: MockGateway) -> None:
+    sold = a_days_sales(till)
+    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as other:
+        other.settle(purchase(WIFE, drug(12_000)), key="OTHER-0001")
+    mock.centre.cancel(sold[0])
+    report = till.reconcile(centre_day(mock))
+    assert len(report.discrepancies) == 2
+    shown = repr(report) + json.dumps(report.as_dict(), ensure_ascii=False)
+    for number in (SON, MOTHER, FATHER, DAUGHTER, SISTER, GRANDMOTHER, WIFE):
+        assert number not in shown
+    assert mock.psn_no(WIFE) in shown  # the centre's person number is what identifies a sale
+
+
+def test_the_report_as_json_carries_fen_and_each_sides_totals(
+    till: Till, mock: MockGateway
+) -> None:
+    a_days_sales(till)
+    report = json.loads(json.dumps(till.reconcile(centre_day(mock)).as_dict()))
+    assert report["clean"] is True and report["agreed"] is True and report["discrepancies"] == []
+    assert report["journal"] == report["centre"]
+    assert report["journal"]["count"] == 3 and isinstance(report["journal"]["total"], int)
