@@ -23,7 +23,8 @@ from gongji.flows import undo as undo_flows
 from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Polling, Setup
 from gongji.gateways import DayTotals, InsuranceGateway, PaymentChannel
-from gongji.journal import Entry, Journal, MemoryJournal
+from gongji.journal import Entry, Journal, SqliteJournal
+from gongji.journal.durable import DurableJournal
 from gongji.model import Cash, Purchase, Quote, Receipt
 
 if TYPE_CHECKING:
@@ -62,6 +63,14 @@ class _Client:
             from gongji.plugins import get_plugin_manager
 
             plugins = get_plugin_manager()
+        # A till's journal must outlive the process (a crash between the centre's answer
+        # and the receipt is resolved from it): SQLite at the per-user path unless given.
+        # The mock profile passes a MemoryJournal, so demos and tests write nothing home.
+        self._owns_journal = journal is None
+        if journal is None:
+            journal = SqliteJournal()
+        if isinstance(journal, DurableJournal):
+            journal.require_key("settle or recover a sale")
         options: dict[str, Any] = {}
         if polling is not None:
             options["polling"] = polling
@@ -70,7 +79,7 @@ class _Client:
         self.setup = Setup.build(
             gateway=gateway,
             channels=channels or {},
-            journal=journal if journal is not None else MemoryJournal(),
+            journal=journal,
             plugins=plugins,
             policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
             **options,
@@ -96,13 +105,24 @@ class _Client:
 
         return cls(**(client_arguments(name, mock=mock, url=url) | options))
 
+    def _close_journal(self) -> None:
+        if self._owns_journal:
+            close = getattr(self.setup.journal, "close", None)
+            if close is not None:
+                close()
+
     @classmethod
     def from_config(cls, path: str | Path, *, profile: str, **options: Any) -> Any:
         """A client from a ``gongji.toml`` profile (docs/reference/config.md); ``options``
         (``journal=``, ``transport=``, ...) go to the constructor."""
         from gongji.config import client_arguments_from_file
 
-        return cls(**(client_arguments_from_file(Path(path), profile) | options))
+        given = "journal" in options
+        arguments = client_arguments_from_file(Path(path), profile, journal=not given)
+        client = cls(**(arguments | options))
+        if not given:  # the profile's journal (or the default one): the client closes it
+            client._owns_journal = True
+        return client
 
     # The flows, ready to be driven.
     def _preview(self, purchase: Purchase) -> Flow[Quote]:
@@ -163,7 +183,9 @@ class SettlementClient(_Client):
         return self._drive(reconcile_flows.reconcile(self.setup, day))
 
     def close(self) -> None:
+        """Close the HTTP client, and the journal when the client opened it."""
         self._http.close()
+        self._close_journal()
 
     def __enter__(self) -> SettlementClient:
         return self
@@ -214,6 +236,7 @@ class AsyncSettlementClient(_Client):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        self._close_journal()
 
     async def __aenter__(self) -> AsyncSettlementClient:
         return self
