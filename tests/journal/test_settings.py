@@ -3,6 +3,7 @@ the mock profile, and whatever a profile's [journal] table says."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -107,11 +108,13 @@ def test_a_profile_names_the_chains_postgres_journal_and_its_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dsn = postgres_dsn()
+    schema = f"profile_{secrets.token_hex(4)}"
     monkeypatch.setenv("GONGJI_TEST_JOURNAL_DSN", dsn)
     monkeypatch.setenv("GONGJI_TEST_JOURNAL_KEY", JournalKey.generate().text())
     table = (
         'kind = "postgres"\ndsn_env = "GONGJI_TEST_JOURNAL_DSN"\n'
-        'key_env = "GONGJI_TEST_JOURNAL_KEY"\nschema = "profile_test"\nlease_seconds = 120\n'
+        'key_env = "GONGJI_TEST_JOURNAL_KEY"\n'
+        f'schema = "{schema}"\nlease_seconds = 120\n'
     )
     mock = MockGateway.demo()
     try:
@@ -120,7 +123,7 @@ def test_a_profile_names_the_chains_postgres_journal_and_its_key(
         ) as client:
             journal = client.journal
             assert isinstance(journal, PostgresJournal)
-            assert journal.schema == "profile_test" and journal.lease_seconds == 120
+            assert journal.schema == schema and journal.lease_seconds == 120
             receipt = client.settle(purchase(MOTHER), key="CHAIN-1", cash=Cash.counter())
             assert journal.get("CHAIN-1").receipt == receipt
             assert dsn not in repr(journal)
@@ -128,4 +131,4 @@ def test_a_profile_names_the_chains_postgres_journal_and_its_key(
         import psycopg
 
         with psycopg.connect(dsn, autocommit=True) as db:
-            db.execute("DROP SCHEMA IF EXISTS profile_test CASCADE")
+            db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]

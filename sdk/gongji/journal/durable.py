@@ -58,6 +58,7 @@ class DurableJournal(ABC):
         self._key_source = key_source
         self._key: JournalKey | None = None
         self._stored_salt = b""
+        self._salt = b""
         self._held: set[str] = set()
         self._lock = threading.RLock()
         self._holder: LeaseHolder = new_holder()
@@ -94,6 +95,7 @@ class DurableJournal(ABC):
                 "till, or the chain's shared key).",
             )
         self._key = key
+        self._salt = key.fingerprint_salt(self._stored_salt)
 
     @abstractmethod
     def _record_key_id(self, key_id: str) -> str:
@@ -130,7 +132,8 @@ class DurableJournal(ABC):
 
     @property
     def salt(self) -> bytes:
-        return self._require_key("fingerprint a purchase").fingerprint_salt(self._stored_salt)
+        self._require_key("fingerprint a purchase")
+        return self._salt
 
     # ---------------------------------------------------------------- the Journal protocol
 
