@@ -69,21 +69,26 @@ class _Client:
         self._owns_journal = journal is None
         if journal is None:
             journal = SqliteJournal()
-        if isinstance(journal, DurableJournal):
-            journal.require_key("settle or recover a sale")
         options: dict[str, Any] = {}
         if polling is not None:
             options["polling"] = polling
         if clock is not None:
             options["clock"] = clock
-        self.setup = Setup.build(
-            gateway=gateway,
-            channels=channels or {},
-            journal=journal,
-            plugins=plugins,
-            policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
-            **options,
-        )
+        try:
+            if isinstance(journal, DurableJournal):
+                journal.require_key("settle or recover a sale")
+            self.setup = Setup.build(
+                gateway=gateway,
+                channels=channels or {},
+                journal=journal,
+                plugins=plugins,
+                policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
+                **options,
+            )
+        except BaseException:
+            if self._owns_journal:
+                getattr(journal, "close", lambda: None)()
+            raise
 
     @property
     def journal(self) -> Journal:

@@ -106,8 +106,8 @@ def test_a_till_does_not_start_on_a_journal_whose_key_is_missing(tmp_path: Path)
     path = tmp_path / "journal.sqlite3"
     SqliteJournal(path).close()
     (tmp_path / "journal.sqlite3.key").unlink()
-    with pytest.raises(ConfigError, match=r"key file .*journal\.sqlite3\.key is missing"):
-        SettlementClient.from_profile("mock", journal=SqliteJournal(path))
+    with SqliteJournal(path) as keyless, pytest.raises(ConfigError, match=r"key file .*is missing"):
+        SettlementClient.from_profile("mock", journal=keyless)
 
 
 def test_another_journals_key_is_refused(durable: Backend) -> None:
