@@ -26,7 +26,7 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff check sdk adapters tests bench examples
 	$(BIN)/ruff format --check sdk adapters tests bench examples
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	bash scripts/postgres-for-tests.sh $(BIN)/python -m pytest
 
 bench: $(STAMP_DEV)
 	@status=0; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status

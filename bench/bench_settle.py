@@ -27,6 +27,7 @@ import gongji
 from gongji import Cash, Credential, Fen, LineItem, Purchase
 from gongji.client import NO_DELAY
 from gongji.flows.setup import Polling
+from gongji.journal import MemoryJournal
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji.signing.wechatpay import WechatPayAuth
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
@@ -73,6 +74,7 @@ def client_for(
         gateway=gateway,
         channels=channels,
         transport=transport,
+        journal=MemoryJournal(),  # the SDK's own cost; a durable journal's is measured apart
         polling=Polling(interval_ms=0, attempts=3),
     )
 

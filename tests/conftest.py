@@ -101,3 +101,12 @@ def national() -> PolicyPack:
 @pytest.fixture
 def dalian() -> PolicyPack:
     return get_policy("liaoning-dalian-2025")
+
+
+@pytest.fixture(autouse=True)
+def _journal_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client built without a journal opens SQLite at the per-user default path: in
+    tests that is a temporary directory, never the home of whoever runs them."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))

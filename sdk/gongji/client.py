@@ -23,7 +23,8 @@ from gongji.flows import undo as undo_flows
 from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel
-from gongji.journal import Entry, Journal, MemoryJournal
+from gongji.journal import Entry, Journal, SqliteJournal
+from gongji.journal.durable import DurableJournal
 from gongji.model import Cash, Purchase, Quote, Receipt
 from gongji.reconciliation import ReconciliationReport
 
@@ -64,6 +65,12 @@ class _Client:
             from gongji.plugins import get_plugin_manager
 
             plugins = get_plugin_manager()
+        # A till's journal must outlive the process (a crash between the centre's answer
+        # and the receipt is resolved from it): SQLite at the per-user path unless given.
+        # The mock profile passes a MemoryJournal, so demos and tests write nothing home.
+        self._owns_journal = journal is None
+        if journal is None:
+            journal = SqliteJournal()
         options: dict[str, Any] = {}
         if polling is not None:
             options["polling"] = polling
@@ -71,14 +78,21 @@ class _Client:
             options["clock"] = clock
         if checkpoint is not None:
             options["checkpoint"] = checkpoint
-        self.setup = Setup.build(
-            gateway=gateway,
-            channels=channels or {},
-            journal=journal if journal is not None else MemoryJournal(),
-            plugins=plugins,
-            policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
-            **options,
-        )
+        try:
+            if isinstance(journal, DurableJournal):
+                journal.require_key("settle or recover a sale")
+            self.setup = Setup.build(
+                gateway=gateway,
+                channels=channels or {},
+                journal=journal,
+                plugins=plugins,
+                policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
+                **options,
+            )
+        except BaseException:
+            if self._owns_journal:
+                getattr(journal, "close", lambda: None)()
+            raise
 
     @property
     def journal(self) -> Journal:
@@ -100,13 +114,24 @@ class _Client:
 
         return cls(**(client_arguments(name, mock=mock, url=url) | options))
 
+    def _close_journal(self) -> None:
+        if self._owns_journal:
+            close = getattr(self.setup.journal, "close", None)
+            if close is not None:
+                close()
+
     @classmethod
     def from_config(cls, path: str | Path, *, profile: str, **options: Any) -> Any:
         """A client from a ``gongji.toml`` profile (docs/reference/config.md); ``options``
         (``journal=``, ``transport=``, ...) go to the constructor."""
         from gongji.config import client_arguments_from_file
 
-        return cls(**(client_arguments_from_file(Path(path), profile) | options))
+        given = "journal" in options
+        arguments = client_arguments_from_file(Path(path), profile, journal=not given)
+        client = cls(**(arguments | options))
+        if not given:  # the profile's journal (or the default one): the client closes it
+            client._owns_journal = True
+        return client
 
     # The flows, ready to be driven.
     def _preview(self, purchase: Purchase) -> Flow[Quote]:
@@ -168,7 +193,9 @@ class SettlementClient(_Client):
         return self._drive(reconcile_flows.reconcile(self.setup, day))
 
     def close(self) -> None:
+        """Close the HTTP client, and the journal when the client opened it."""
         self._http.close()
+        self._close_journal()
 
     def __enter__(self) -> SettlementClient:
         return self
@@ -219,6 +246,7 @@ class AsyncSettlementClient(_Client):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        self._close_journal()
 
     async def __aenter__(self) -> AsyncSettlementClient:
         return self

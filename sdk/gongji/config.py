@@ -42,6 +42,8 @@ import msgspec
 
 from gongji.errors import ConfigError
 from gongji.flows.setup import Polling
+from gongji.journal import MemoryJournal
+from gongji.journal.settings import journal_from_settings
 
 if TYPE_CHECKING:
     from gongji_mock import MockGateway
@@ -109,6 +111,8 @@ def client_arguments(
         "channels": channels,
         "transport": mock.transport(),
         "policy": policy,
+        # A rehearsal writes nothing to the user's home; pass journal= to keep one.
+        "journal": MemoryJournal(),
     }
 
 
@@ -203,7 +207,12 @@ def _served_mock_arguments(url: str) -> dict[str, Any]:
             base_url=base + httpx.URL(ALIPAY_URL).path,
         ),
     }
-    return {"gateway": gateway, "channels": channels, "policy": keys.policy}
+    return {
+        "gateway": gateway,
+        "channels": channels,
+        "policy": keys.policy,
+        "journal": MemoryJournal(),
+    }
 
 
 def _fetch_served_mock_keys(base: str) -> _ServedMockKeys:
@@ -246,8 +255,9 @@ def _fetch_served_mock_keys(base: str) -> _ServedMockKeys:
         ) from None
 
 
-def client_arguments_from_file(path: Path, profile: str) -> dict[str, Any]:
-    """Constructor arguments from ``profile`` in the TOML file at ``path``."""
+def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True) -> dict[str, Any]:
+    """Constructor arguments from ``profile`` in the TOML file at ``path``; with ``journal``,
+    the journal of its ``[journal]`` table when it has one (else the client's default)."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
@@ -287,6 +297,11 @@ def client_arguments_from_file(path: Path, profile: str) -> dict[str, Any]:
     if timeouts:
         arguments["timeout"] = httpx.Timeout(
             _seconds(timeouts, "read", 10, where), connect=_seconds(timeouts, "connect", 3, where)
+        )
+    journal_settings = _table(table, "journal", where, required=False)
+    if journal and journal_settings:
+        arguments["journal"] = journal_from_settings(
+            journal_settings, f"{where}.journal", base=path.resolve().parent
         )
     polling = _table(table, "polling", where, required=False)
     if polling:

@@ -175,3 +175,14 @@ class OutcomeUnknown(GongjiError):
     def __init__(self, message: str, *, key: str | None = None, **kwargs: str | None) -> None:
         self.key = key
         super().__init__(message, **kwargs)
+
+
+class JournalUnavailable(GongjiError):
+    """The journal could not be read or written (a disk, a lock held too long, a database
+    server out of reach). What was written before stands; nothing is guessed."""
+
+    code = "journal_unavailable"
+    next_step = (
+        "Fix the journal's storage (disk space, the database server), then settle again with "
+        "the same key or run client.recover(); a sale interrupted here is resolved from the journal."
+    )

@@ -1,11 +1,13 @@
-"""One scenario suite, two drivers: every test here runs through ``SettlementClient``
-and through ``AsyncSettlementClient`` against the in-process mock gateway."""
+"""One scenario suite, two drivers, two journals: every test here runs through
+``SettlementClient`` and through ``AsyncSettlementClient`` against the in-process mock
+gateway, with the journal in memory and in SQLite."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -20,7 +22,7 @@ from gongji import (
     SettlementClient,
 )
 from gongji.flows.setup import Polling
-from gongji.journal import Entry
+from gongji.journal import Entry, SqliteJournal
 from gongji.model import Quote, Receipt
 from gongji.reconciliation import ReconciliationReport
 from gongji_mock import MockGateway
@@ -111,9 +113,19 @@ def driver(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def journal_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def till(mock: MockGateway, driver: str) -> Iterator[Till]:
-    yield from make_till(mock, driver)
+def till(mock: MockGateway, driver: str, journal_kind: str, tmp_path: Path) -> Iterator[Till]:
+    """The scenarios run with the mock profile's MemoryJournal and with an SQLite journal."""
+    if journal_kind == "memory":
+        yield from make_till(mock, driver)
+        return
+    with SqliteJournal(tmp_path / "journal.sqlite3") as journal:
+        yield from make_till(mock, driver, journal=journal)
 
 
 def make_till(mock: MockGateway, driver: str, **options: Any) -> Iterator[Till]:

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gongji.journal import EntryState
+from gongji import SettlementClient
+from gongji.client import drive
+from gongji.gateways import PaymentState
+from gongji.journal import EntryState, SqliteJournal
 from tests.mock.test_http import cli_server
-
-# Until the durable journal lands on this branch, the crash suite has nothing to run on.
-SqliteJournal = pytest.importorskip("gongji.journal.sqlite").SqliteJournal
 
 TILL = str(Path(__file__).with_name("till.py"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def boundaries(served: str, tmp_path_factory: pytest.TempPathFactory) -> list[st
 def standing_settlements(url: str) -> set[str]:
     state = httpx.get(f"{url}/gongji-admin/state", timeout=10).json()
     kinds: dict[str, list[str]] = {}
-    for transaction in state["transactions"]:
+    for transaction in state["ledger"]:
         kinds.setdefault(transaction["settlement_id"], []).append(transaction["kind"])
     return {sid for sid, seen in kinds.items() if seen == ["settle"]}
 
@@ -105,3 +105,18 @@ def test_killed_at_every_boundary_the_sale_is_recovered_once(
     assert standing_settlements(served) - settled_before == settled
     check = httpx.get(f"{served}/gongji-admin/check", timeout=10).json()
     assert check["violations"] == []
+    # The channel's side: every attempt's payment code was charged at most once, and only
+    # where the sale stands, for exactly its cash share.
+    channel = SettlementClient.from_profile("mock", url=served).setup.channels["wechatpay"]
+    with httpx.Client(timeout=10) as http:
+        for entry in journal.entries():
+            for attempt in range(1, entry.attempt + 1):
+                trade = drive(channel.query(f"{entry.key}-{attempt}"), http)
+                stands = entry.state is EntryState.SETTLED and attempt == entry.attempt
+                assert (trade.state is PaymentState.PAID) == stands, (
+                    entry.key,
+                    attempt,
+                    trade.state,
+                )
+                if stands and entry.receipt is not None:
+                    assert trade.amount == entry.receipt.cash

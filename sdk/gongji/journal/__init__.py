@@ -5,11 +5,25 @@ chosen for it (the centre's ``msgid``, the channel's ``out_trade_no``) before th
 that carries them is sent. So a retry, a timeout or a crash never makes a second
 charge: the next attempt finds the entry and resolves what it left in doubt.
 
-``MemoryJournal`` keeps entries for the life of the process; the durable journals
-(SQLite, PostgreSQL) implement the same ``Journal`` protocol.
+``MemoryJournal`` keeps entries for the life of the process; the durable journals,
+``SqliteJournal`` (a till's own file, the default) and ``PostgresJournal`` (one journal
+for the tills of a chain, extra ``postgres``), implement the same ``Journal`` protocol
+and keep every ID number sealed with a ``JournalKey`` kept outside the database.
 """
 
 from gongji.journal.entry import Entry, EntryState, Journal
 from gongji.journal.memory import MemoryJournal
+from gongji.journal.postgres import PostgresJournal  # psycopg itself is imported when used
+from gongji.journal.sealing import JournalKey
+from gongji.journal.sqlite import SqliteJournal, default_journal_path
 
-__all__ = ["Entry", "EntryState", "Journal", "MemoryJournal"]
+__all__ = [
+    "Entry",
+    "EntryState",
+    "Journal",
+    "JournalKey",
+    "MemoryJournal",
+    "PostgresJournal",
+    "SqliteJournal",
+    "default_journal_path",
+]

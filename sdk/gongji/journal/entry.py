@@ -46,8 +46,9 @@ class Entry:
 
     No payment code or e-voucher token is kept, and the purchase is only a keyed
     ``fingerprint``. Full ID numbers do sit in ``settlement`` and ``receipt`` (the
-    patient, the accounts' owners, the agent), masked in every repr: a durable journal
-    must store them protected, never as plain columns.
+    patient, the accounts' owners, the agent), masked in every repr: the durable
+    journals store each one sealed with the journal key, beside its masked form
+    (``gongji.journal.codec``), never as plain columns.
     """
 
     key: str
@@ -74,12 +75,14 @@ class Journal(Protocol):
 
     ``put`` must be durable when it returns (the durable journals commit); entries are
     replaced whole. ``salt`` keys the purchase fingerprints, so a fingerprint says
-    nothing about the purchase to someone without the journal. ``acquire`` / ``release``
-    keep two flows (two calls with one key, or recover() and a sale in flight) off one
-    entry; a durable journal shared by several tills needs a lease there.
+    nothing about the purchase to someone without the journal (the durable journals
+    derive it from the journal key). ``acquire`` / ``release`` keep two flows (two calls
+    with one key, or recover() and a sale in flight) off one entry; the durable journals
+    hold a lease row there, so the tills sharing a journal keep off each other's sales.
     """
 
-    salt: bytes
+    @property
+    def salt(self) -> bytes: ...
 
     def get(self, key: str) -> Entry | None: ...
 
@@ -89,10 +92,21 @@ class Journal(Protocol):
 
     def in_doubt(self) -> list[Entry]: ...
 
-    def entries(self) -> list[Entry]: ...
+    def entries(self, *, day: datetime.date | None = None) -> list[Entry]:
+        """Every entry, or those of ``day``: the centre's settlement day when the entry
+        has a settlement, else the day of its last write (``updated_at``)."""
+        ...
 
     def acquire(self, key: str) -> bool:
         """Claim ``key`` for one running flow; False when another flow holds it."""
         ...
 
     def release(self, key: str) -> None: ...
+
+
+def entry_day(entry: Entry) -> datetime.date | None:
+    """The day an entry belongs to: the centre's settlement day, else its last write's."""
+    settlement = entry.settlement
+    when = settlement.settled_at if settlement is not None else None
+    when = when or entry.updated_at
+    return when.date() if when is not None else None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import threading
+from typing import TYPE_CHECKING
 
-from gongji.journal.entry import Entry
+from gongji.journal.entry import Entry, EntryState, entry_day
+
+if TYPE_CHECKING:
+    from gongji.journal.codec import EntryRow
 
 
 class MemoryJournal:
@@ -51,9 +56,27 @@ class MemoryJournal:
         with self._lock:
             self._held.discard(key)
 
-    def entries(self) -> list[Entry]:
+    def entries(self, *, day: datetime.date | None = None) -> list[Entry]:
         with self._lock:
-            return list(self._entries.values())
+            found = list(self._entries.values())
+        return [entry for entry in found if day is None or entry_day(entry) == day]
+
+    def rows(
+        self, *, day: datetime.date | None = None, state: EntryState | None = None
+    ) -> list[EntryRow]:
+        """The entries as a durable journal lists them: ID numbers masked."""
+        from gongji.journal import codec
+        from gongji.journal.sealing import JournalKey
+
+        key = JournalKey.generate()  # the sealed forms are never read back
+        return [
+            codec.row_of(entry, key)
+            for entry in self.entries(day=day)
+            if state is None or entry.state is EntryState(state)
+        ]
+
+    def close(self) -> None:
+        """Nothing to close: the entries live as long as the object."""
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -1,0 +1,331 @@
+"""``SqliteJournal``: the embedded journal of one till (stdlib ``sqlite3``, WAL).
+
+Every ``put`` is committed before it returns, with ``synchronous=FULL`` by default:
+an entry a flow has written survives ``kill -9`` and a power cut, as far as the disk
+honours ``fsync``. ``NORMAL`` trades the last commits before a power cut (never a
+kill) for speed. Several processes of one machine may share the file; ``acquire``
+takes a lease row inside an immediate (write-locked) transaction, so two of them
+never run a flow for the same key at once.
+
+One connection per journal object, behind a lock: the async client calls it from
+its event loop, so every call is one short transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from gongji.errors import ConfigError, JournalUnavailable
+from gongji.journal.codec import Columns
+from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
+from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
+from gongji.journal.sealing import JournalKey, KeySource
+
+__all__ = ["SqliteJournal", "default_journal_path"]
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+_SCHEMA = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    settlement_id TEXT,
+    psn_no TEXT NOT NULL,
+    day TEXT,
+    updated_at TEXT,
+    document TEXT NOT NULL
+);
+CREATE INDEX entries_by_settlement ON entries (settlement_id);
+CREATE INDEX entries_by_state ON entries (state);
+CREATE INDEX entries_by_day ON entries (day);
+CREATE TABLE leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    process TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+
+_UPSERT = """
+INSERT INTO entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
+    psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
+    document = excluded.document
+"""
+
+
+def default_journal_path() -> Path:
+    """Where a till's journal lives unless configured: ``$XDG_DATA_HOME/gongji/journal.sqlite3``
+    (``~/.local/share/gongji/journal.sqlite3``); ``%LOCALAPPDATA%\\gongji`` on Windows."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows tills only
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        # The XDG spec: a relative path is invalid and is ignored.
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "gongji" / "journal.sqlite3"
+
+
+class SqliteJournal(DurableJournal):
+    """The journal in an SQLite file. The key is ``key``, or read from ``key_env`` (a variable
+    holding it), or from ``key_file``: ``<path>.key`` by default, created (0600) with the
+    database. Without its key the journal can only be listed masked (``rows()``)."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        key: JournalKey | None = None,
+        key_file: str | Path | None = None,
+        key_env: str | None = None,
+        synchronous: Synchronous = "FULL",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        busy_timeout: float = 10.0,  # float-ok: seconds
+        create: bool = True,
+    ) -> None:
+        self.path = Path(path) if path is not None else default_journal_path()
+        self.where = f"the journal at {self.path}"
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ConfigError(
+                f"Journal synchronous mode {str(synchronous)[:20]!r} is not offered.",
+                next_step="Use 'FULL' (the default: a power cut loses nothing) or 'NORMAL'.",
+            )
+        self.synchronous: Synchronous = synchronous
+        key_path = Path(key_file) if key_file is not None else Path(f"{self.path}.key")
+        super().__init__(
+            key=key, key_source=KeySource(file=key_path, env=key_env), lease_seconds=lease_seconds
+        )
+        self.key_file = key_path
+        self._connection = self._connect(create, busy_timeout)
+        try:
+            stored = self._open_schema(create)
+            self._stored_salt = bytes.fromhex(stored["salt"])
+            self._settle_key(stored.get("key_id"), may_create=create)
+        except BaseException:
+            self._abandon()
+            raise
+
+    # ---------------------------------------------------------------- opening
+
+    def _connect(self, create: bool, busy_timeout: float) -> sqlite3.Connection:  # float-ok
+        if not self.path.exists():
+            if not create:
+                raise ConfigError(
+                    f"There is no journal at {self.path}.",
+                    next_step="Check the path (the profile's [journal] path, or the default).",
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Masked rows are still a till's sales: readable by its own user only (SQLite
+            # gives the -wal and -shm files the database's permissions).
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            connection = sqlite3.connect(
+                self.path,
+                timeout=busy_timeout,
+                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+                check_same_thread=False,  # guarded by the journal's lock
+            )
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
+        with self._guard():
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            connection.execute(f"PRAGMA synchronous={self.synchronous}")
+        if str(mode).lower() != "wal":
+            connection.close()
+            raise ConfigError(
+                f"{self.where_capitalised} cannot use write-ahead logging (journal mode {mode}).",
+                next_step="Put the journal on a local disk (not a network share).",
+            )
+        return connection
+
+    def _open_schema(self, create: bool) -> dict[str, str]:
+        with self._transaction() as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if "meta" not in tables:
+                if tables:
+                    raise ConfigError(
+                        f"{self.path} is an SQLite database, but not a gongji journal; "
+                        "nothing was changed.",
+                        next_step="Give the journal a file of its own.",
+                    )
+                if not create:
+                    raise ConfigError(
+                        f"{self.path} is empty: no journal was ever written there.",
+                        next_step="Check the path.",
+                    )
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany(
+                    "INSERT INTO meta (name, value) VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("salt", secrets.token_hex(16))],
+                )
+            stored = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        version = stored.get("schema_version")
+        if version != str(SCHEMA_VERSION) or "salt" not in stored:
+            raise ConfigError(
+                f"{self.where_capitalised} has schema version {version}; this gongji reads version "
+                f"{SCHEMA_VERSION}. It was not changed.",
+                next_step="Use the gongji version that wrote the journal, or a newer one that "
+                "migrates it.",
+            )
+        return stored
+
+    def _record_key_id(self, key_id: str) -> str:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('key_id', ?)", (key_id,))
+            return str(db.execute("SELECT value FROM meta WHERE name = 'key_id'").fetchone()[0])
+
+    # ---------------------------------------------------------------- storage
+
+    def _write(self, columns: Columns, document: bytes, renew: bool) -> None:
+        values = (
+            columns.key,
+            columns.state,
+            columns.attempt,
+            columns.settlement_id,
+            columns.psn_no,
+            columns.day.isoformat() if columns.day else None,
+            columns.updated_at.isoformat() if columns.updated_at else None,
+            document.decode("utf-8"),
+        )
+        with self._transaction() as db:
+            db.execute(_UPSERT, values)
+            if renew:  # a flow that writes is alive: its lease runs on
+                db.execute(
+                    "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?",
+                    (time.time() + self.lease_seconds, columns.key, self._holder.owner),
+                )
+
+    def _select_one(self, column: str, value: str) -> str | None:
+        assert column in ("key", "settlement_id")
+        with self._guard():
+            found = self._connection.execute(
+                f"SELECT document FROM entries WHERE {column} = ? ORDER BY updated_at DESC",  # noqa: S608
+                (value,),
+            ).fetchone()
+        return None if found is None else str(found[0])
+
+    def _select(
+        self, *, day: datetime.date | None = None, states: Iterable[str] | None = None
+    ) -> list[bytes | str]:
+        where: list[str] = []
+        arguments: list[str] = []
+        if day is not None:
+            where.append("day = ?")
+            arguments.append(day.isoformat())
+        if states is not None:
+            states = list(states)
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            arguments += states
+        query = "SELECT document FROM entries"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        with self._guard():
+            found = self._connection.execute(query + " ORDER BY updated_at, key", arguments)
+            return [str(row[0]) for row in found.fetchall()]
+
+    def _count(self) -> int:
+        with self._guard():
+            return int(self._connection.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def _take_lease(self, key: str, holder: LeaseHolder) -> bool:
+        now = time.time()
+        # A lease need not survive a power cut (its owner would not either): NORMAL spares
+        # the two fsyncs a sale's acquire and release would otherwise cost.
+        with self._transaction(synchronous="NORMAL") as db:
+            found = db.execute(
+                "SELECT owner, host, pid, process, expires_at FROM leases WHERE key = ?", (key,)
+            ).fetchone()
+            if found is not None and found[0] != holder.owner and found[4] > now:
+                current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
+                if not provably_dead(current):
+                    return False
+            db.execute(
+                "INSERT INTO leases (key, owner, host, pid, process, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
+                "host = excluded.host, pid = excluded.pid, process = excluded.process, "
+                "expires_at = excluded.expires_at",
+                (
+                    key,
+                    holder.owner,
+                    holder.host,
+                    holder.pid,
+                    holder.process,
+                    now + self.lease_seconds,
+                ),
+            )
+            return True
+
+    def _drop_lease(self, key: str, owner: str) -> None:
+        with self._transaction(synchronous="NORMAL") as db:
+            db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+
+    def _disconnect(self) -> None:
+        self._connection.close()
+
+    # ---------------------------------------------------------------- plumbing
+
+    @contextmanager
+    def _transaction(self, synchronous: Synchronous | None = None) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: the write lock is taken first, so a read in it and the
+        write after it are atomic against every other connection to the file."""
+        with self._lock, self._guard():
+            db = self._connection
+            if synchronous is not None and synchronous != self.synchronous:
+                db.execute(f"PRAGMA synchronous={synchronous}")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            finally:
+                if synchronous is not None and synchronous != self.synchronous:
+                    db.execute(f"PRAGMA synchronous={self.synchronous}")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise ConfigError(
+                    f"{self.where_capitalised} is closed.", next_step="Open it again."
+                )
+            try:
+                yield
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from None
+
+    def _unavailable(self, error: sqlite3.Error) -> ConfigError | JournalUnavailable:
+        if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error):
+            return ConfigError(
+                f"{self.path} is not an SQLite database; nothing was changed.",
+                next_step="Give the journal a file of its own.",
+            )
+        return JournalUnavailable(
+            f"{self.where_capitalised} failed ({type(error).__name__}: {error})."
+        )
+
+    def __repr__(self) -> str:
+        key = "present" if self.has_key else "missing"
+        return (
+            f"SqliteJournal(path={str(self.path)!r}, synchronous={self.synchronous!r}, key={key})"
+        )
