@@ -13,10 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from gongji.journal.sqlite import SqliteJournal
-
 from gongji import Cash, Credential, Fen, LineItem, Purchase, SettlementClient
 from gongji.flows.setup import Polling
+from gongji.journal.sqlite import SqliteJournal
 
 FATHER = "210202195601010112"  # his own account (120 yuan, soon spent), then cash
 SALE = Purchase(
