@@ -51,6 +51,11 @@ MOCK_URL = "http://127.0.0.1:8930"
 
 Clock = Callable[[], datetime.datetime]
 _SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
+_MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
+# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One counter for the
+# whole process keeps every gateway object in it apart; its random start keeps two tills
+# of one institution apart most of the time, and a clash is refused unprocessed (below).
+_SERIAL = itertools.count(secrets.randbelow(10_000))
 _REVERSAL_STATES: tuple[ReversalState, ...] = (
     "reversed",
     "original_refused",
@@ -90,12 +95,19 @@ class Institution:
     operator: str = "001"
     operator_name: str = "收银员"
     device: str = ""
+    #: 0-99 for each till of one institution: its msgids then never meet another till's.
+    till: int | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.code or len(self.code) > 20:
             raise ConfigError(
                 "The institution code (fixmedins_code) is missing or too long.",
                 next_step="Copy the 12-character code of the designated institution from its agreement.",
+            )
+        if self.till is not None and (type(self.till) is not int or not 0 <= self.till <= 99):
+            raise ConfigError(
+                "A till number must be a whole number from 0 to 99.",
+                next_step="Number the tills of one institution 0, 1, 2, ... in the gateway settings.",
             )
 
 
@@ -137,7 +149,6 @@ class CityInsuranceGateway:
         self._sign_no: str | None = None
         # The national msgid: institution code + yyyyMMddHHmmss + 4 digits. The counter
         # starts at random so that two tills of one institution rarely meet.
-        self._serial = itertools.count(secrets.randbelow(10_000))
         self.capabilities = (
             self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
         )
@@ -165,6 +176,7 @@ class CityInsuranceGateway:
             name=str(settings.get("institution_name", "")),
             operator=str(settings.get("operator", "001")),
             operator_name=str(settings.get("operator_name", "收银员")),
+            till=settings.get("till"),
         )
         return cls(profile=profile, institution=institution, auth=_auth_for(profile, settings))
 
@@ -174,7 +186,10 @@ class CityInsuranceGateway:
     # ------------------------------------------------------------ the envelope
 
     def new_msgid(self) -> str:
-        serial = next(self._serial) % 10_000
+        till = self.institution.till
+        # With a till number the 4 digits are till + a 2-digit counter (100 messages a
+        # second a till, far above what a till sends); without, a 4-digit counter.
+        serial = next(_SERIAL) % 10_000 if till is None else till * 100 + next(_SERIAL) % 100
         return f"{self.institution.code}{self._clock():%Y%m%d%H%M%S}{serial:04d}"
 
     def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
@@ -211,6 +226,7 @@ class CityInsuranceGateway:
         """One message; its output, or ``Declined`` with the centre's words."""
         if self._sign_no is None and infno != "9001":
             yield from self.sign_in()
+        ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
         msgid = msgid or self.new_msgid()
         for attempt in (1, 2):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
@@ -219,6 +235,9 @@ class CityInsuranceGateway:
             message = _scrub(answer.err_msg or "")
             if attempt == 1 and infno != "9001" and message.startswith(_SIGN_IN_LOST):
                 yield from self.sign_in()  # not processed: the same msgid may go again
+                continue
+            if attempt == 1 and ours and message.startswith(_MSGID_TAKEN):
+                msgid = self.new_msgid()  # another till's message had it; ours was not processed
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",

@@ -105,14 +105,16 @@ class _Client:
         *,
         mock: MockGateway | None = None,
         url: str | None = None,
+        till: int | None = None,
         **options: Any,
     ) -> Any:
         """A client from a named profile. ``"mock"`` needs no file: the in-process mock
         gateway over the demo dataset (or ``mock``), speaking the real wire protocols;
-        with ``url``, the mock ``gongji mock serve`` serves there, over real HTTP."""
+        with ``url``, the mock ``gongji mock serve`` serves there, over real HTTP.
+        ``till`` numbers this till (0-99) among several of one institution."""
         from gongji.config import client_arguments
 
-        return cls(**(client_arguments(name, mock=mock, url=url) | options))
+        return cls(**(client_arguments(name, mock=mock, url=url, till=till) | options))
 
     def _close_journal(self) -> None:
         if self._owns_journal:

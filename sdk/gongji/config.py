@@ -66,6 +66,7 @@ def client_arguments(
     *,
     mock: MockGateway | None = None,
     url: str | None = None,
+    till: int | None = None,
 ) -> dict[str, Any]:
     """Constructor arguments for the profiles that need no file (only ``"mock"``).
 
@@ -86,7 +87,7 @@ def client_arguments(
                 next_step="Pass mock= to settle in process, or url= to settle against "
                 "`gongji mock serve`.",
             )
-        return _served_mock_arguments(url)
+        return _served_mock_arguments(url, till)
     from gongji.signing.tif import TifAuth, TifSigner
     from gongji_alipay import AlipayChannel
     from gongji_cityins import CITIES, CityInsuranceGateway, Institution
@@ -99,7 +100,7 @@ def client_arguments(
     city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
     gateway = CityInsuranceGateway(
         profile=attrs.evolve(city, base_url=MOCK_CENTRE_URL, policy=policy),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1]),
+        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
         auth=TifAuth(TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)),
     )
     channels = {
@@ -159,7 +160,7 @@ class _ServedMockKeys(msgspec.Struct, frozen=True, kw_only=True):
         return f"_ServedMockKeys(policy={self.policy!r}, <keys hidden>)"
 
 
-def _served_mock_arguments(url: str) -> dict[str, Any]:
+def _served_mock_arguments(url: str, till: int | None) -> dict[str, Any]:
     """The mock profile against ``gongji mock serve`` at ``url``: real HTTP, its test keys."""
     from gongji.signing.alipay import AlipaySigner, AlipayVerifier
     from gongji.signing.alipay_certs import AlipayPublicKeys
@@ -177,7 +178,7 @@ def _served_mock_arguments(url: str) -> dict[str, Any]:
     city = next((c for c in CITIES.values() if c.policy == keys.policy), CITIES["dalian"])
     gateway = CityInsuranceGateway(
         profile=attrs.evolve(city, base_url=base, policy=keys.policy),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1]),
+        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
         auth=TifAuth(TifSigner(keys.tif.paasid, keys.tif.secret)),
     )
     wx, ali = keys.wechatpay, keys.alipay

@@ -45,8 +45,9 @@ def main(argv: list[str]) -> int:
         print(" ".join(f"{e.key}={e.state.value}" for e in ended))
         return 0
     key, kill_at = argv[2], int(argv[3])
+    till = 98 if kill_at == 0 else kill_at % 98
     with SettlementClient.from_profile(
-        "mock", url=url, journal=journal, polling=polling, checkpoint=checkpoint
+        "mock", url=url, journal=journal, polling=polling, checkpoint=checkpoint, till=till
     ) as client:
         receipt = client.settle(SALE, key=key, cash=Cash.wechat(PAID))
     if len(argv) > 4:

@@ -275,3 +275,36 @@ def test_the_centres_refusal_never_carries_a_full_id_number() -> None:
         drive(gateway().person(Credential.id_card(MOTHER)), client)
     assert MOTHER not in str(raised.value) and MOTHER not in (raised.value.err_msg or "")
     assert "210202********0046" in str(raised.value)
+
+
+def test_two_gateways_in_one_process_never_share_a_msgid() -> None:
+    first, second = gateway(), gateway()
+    ids = [g.new_msgid() for _ in range(500) for g in (first, second)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_read_whose_msgid_another_till_took_is_sent_again_under_a_new_one() -> None:
+    taken = httpx.Response(
+        200, json={"infcode": -1, "err_msg": "报文ID重复且内容不同，不予处理 / taken"}
+    )
+    person = {"baseinfo": {"psn_no": "P1", "certno": MOTHER}, "insuinfo": []}
+    client, sent, _ = answering(taken, person)
+    drive(gateway().person(Credential.id_card(MOTHER)), client)
+    assert [m["infno"] for m in sent] == ["9001", "1101", "1101"]
+    assert sent[1]["msgid"] != sent[2]["msgid"]
+
+
+def test_tills_of_one_institution_never_share_a_msgid() -> None:
+    first = CityInsuranceGateway(
+        profile=gateway().profile,
+        institution=Institution(code="H21020200001", name="x", till=1),
+        auth=TifAuth(TifSigner("P", "s")),
+    )
+    second = CityInsuranceGateway(
+        profile=gateway().profile,
+        institution=Institution(code="H21020200001", name="x", till=2),
+        auth=TifAuth(TifSigner("P", "s")),
+    )
+    ids = [g.new_msgid() for _ in range(99) for g in (first, second)]
+    assert len(set(ids)) == len(ids)
+    assert {i[-4:-2] for i in ids[::2]} == {"01"} and {i[-4:-2] for i in ids[1::2]} == {"02"}
