@@ -8,11 +8,12 @@ for that was not processed, so sending it again is safe), and ``inf_time``.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import itertools
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -52,10 +53,13 @@ MOCK_URL = "http://127.0.0.1:8930"
 Clock = Callable[[], datetime.datetime]
 _SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
 _MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
-# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One counter for the
-# whole process keeps every gateway object in it apart; its random start keeps two tills
-# of one institution apart most of the time, and a clash is refused unprocessed (below).
-_SERIAL = itertools.count(secrets.randbelow(10_000))
+# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One counter per
+# till number for the whole process keeps every gateway object in it apart; a configured
+# till number keeps the tills of one institution apart; without one, the random start
+# does most of the time, and a clash is refused unprocessed (a read then goes again).
+_SERIALS: dict[int | None, Iterator[int]] = collections.defaultdict(
+    lambda: itertools.count(secrets.randbelow(10_000))
+)
 _REVERSAL_STATES: tuple[ReversalState, ...] = (
     "reversed",
     "original_refused",
@@ -189,7 +193,8 @@ class CityInsuranceGateway:
         till = self.institution.till
         # With a till number the 4 digits are till + a 2-digit counter (100 messages a
         # second a till, far above what a till sends); without, a 4-digit counter.
-        serial = next(_SERIAL) % 10_000 if till is None else till * 100 + next(_SERIAL) % 100
+        count = next(_SERIALS[till])
+        serial = count % 10_000 if till is None else till * 100 + count % 100
         return f"{self.institution.code}{self._clock():%Y%m%d%H%M%S}{serial:04d}"
 
     def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
