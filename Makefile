@@ -28,8 +28,9 @@ test: $(STAMP_DEV)
 	$(BIN)/mypy
 	bash scripts/postgres-for-tests.sh $(BIN)/python -m pytest
 
+# A throwaway PostgreSQL for bench_journal, as for the tests.
 bench: $(STAMP_DEV)
-	@status=0; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
+	@bash scripts/postgres-for-tests.sh sh -c 'status=0; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -18,7 +18,7 @@ def test_every_journal_write_and_request_is_a_boundary() -> None:
     writes = [name for name in seen if "journal" in name]
     assert writes == [
         f"{side} journal {state}"
-        for state in ("centre_pending", "centre_settled", "cash_pending", "settled")
+        for state in ("centre_pending", "cash_pending", "settled")
         for side in ("before", "after")
     ]
     sends = [name for name in seen if "send" in name]

@@ -201,35 +201,39 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             next_step="Settle again with the same key.",
             gateway=setup.gateway.name,
         ) from error
+    if channel is None or settlement.cash <= 0:
+        # Nothing to collect: the settled sale is written at once, durably (a counter sale's
+        # cash is already in the till, so recovery must never undo it).
+        entry = attrs.evolve(entry, settlement=settlement, receipt=receipt)
+        _settled(setup, entry, receipt, durable=True)
+        return receipt
+    # The cash share's out_trade_no and the receipt are written durably before the charge.
     entry = record(
         setup,
-        attrs.evolve(
-            entry, state=EntryState.CENTRE_SETTLED, settlement=settlement, receipt=receipt
-        ),
+        attrs.evolve(entry, state=EntryState.CASH_PENDING, settlement=settlement, receipt=receipt),
     )
-    payment = None
-    if channel is not None and settlement.cash > 0:
-        entry = record(setup, attrs.evolve(entry, state=EntryState.CASH_PENDING))
-        order = CashOrder(
-            out_trade_no=entry.out_trade_no, amount=settlement.cash, auth_code=cash.auth_code
+    order = CashOrder(
+        out_trade_no=entry.out_trade_no, amount=settlement.cash, auth_code=cash.auth_code
+    )
+    try:
+        payment = yield from collect(setup, channel, order)
+    except Exception as error:
+        raise in_doubt(
+            setup, entry, f"the {channel.name} payment could not be confirmed"
+        ) from error
+    if payment.state is not PaymentState.PAID:
+        yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value)
+        raise Declined(
+            f"The {channel.name} payment of {settlement.cash} was not made "
+            f"({payment.reason or payment.state.value}); the insurance settlement was cancelled "
+            "and nothing was charged.",
+            next_step="Ask for a new payment code, or take the cash at the till, and settle again with the same key.",
+            gateway=channel.name,
         )
-        try:
-            payment = yield from collect(setup, channel, order)
-        except Exception as error:
-            raise in_doubt(
-                setup, entry, f"the {channel.name} payment could not be confirmed"
-            ) from error
-        if payment.state is not PaymentState.PAID:
-            yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value)
-            raise Declined(
-                f"The {channel.name} payment of {settlement.cash} was not made "
-                f"({payment.reason or payment.state.value}); the insurance settlement was cancelled "
-                "and nothing was charged.",
-                next_step="Ask for a new payment code, or take the cash at the till, and settle again with the same key.",
-                gateway=channel.name,
-            )
-    receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id if payment else "")
-    _settled(setup, entry, receipt)
+    receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id)
+    # Not fsynced: lost with the power, the entry is cash_pending again and recovery finds
+    # the payment made.
+    _settled(setup, entry, receipt, durable=False)
     return receipt
 
 
@@ -398,8 +402,10 @@ def _receipt(
     )
 
 
-def _settled(setup: Setup, entry: Entry, receipt: Receipt) -> Entry:
-    entry = record(setup, attrs.evolve(entry, state=EntryState.SETTLED, receipt=receipt))
+def _settled(setup: Setup, entry: Entry, receipt: Receipt, *, durable: bool = True) -> Entry:
+    entry = record(
+        setup, attrs.evolve(entry, state=EntryState.SETTLED, receipt=receipt), durable=durable
+    )
     setup.announce(SettlementEvent("settled", entry.key, receipt.settlement_id))
     if receipt.divergence:
         setup.announce(
@@ -470,10 +476,10 @@ def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:
 # ---------------------------------------------------------------- journal helpers
 
 
-def record(setup: Setup, entry: Entry) -> Entry:
+def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Entry:
     entry = attrs.evolve(entry, updated_at=setup.clock())
     setup.boundary(f"before journal {entry.state.value}")
-    setup.journal.put(entry)
+    setup.journal.put(entry, durable=durable)
     setup.boundary(f"after journal {entry.state.value}")
     return entry
 

@@ -142,11 +142,11 @@ class DurableJournal(ABC):
         found = self._select_one("key", key)
         return None if found is None else self._entry(found)
 
-    def put(self, entry: Entry) -> None:
+    def put(self, entry: Entry, *, durable: bool = True) -> None:
         secret = self._require_key("record a sale")
         row = codec.row_of(entry, secret)
         with self._lock:
-            self._write(codec.columns(row), codec.encode_row(row), entry.key in self._held)
+            self._write(codec.columns(row), codec.encode_row(row), entry.key in self._held, durable)
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
         self._require_key(_LOAD)
@@ -219,7 +219,7 @@ class DurableJournal(ABC):
         return codec.entry_of(row, self._require_key(_LOAD))
 
     @abstractmethod
-    def _write(self, columns: Columns, document: bytes, renew: bool) -> None:
+    def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
         """Insert or replace the entry; renew this object's lease on it when ``renew``."""
 
     @abstractmethod

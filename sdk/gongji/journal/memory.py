@@ -26,7 +26,7 @@ class MemoryJournal:
         with self._lock:
             return self._entries.get(key)
 
-    def put(self, entry: Entry) -> None:
+    def put(self, entry: Entry, *, durable: bool = True) -> None:
         with self._lock:
             self._entries[entry.key] = entry
 

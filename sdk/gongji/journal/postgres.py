@@ -235,7 +235,8 @@ class PostgresJournal(DurableJournal):
 
     # ---------------------------------------------------------------- storage
 
-    def _write(self, columns: Columns, document: bytes, renew: bool) -> None:
+    def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
+        del durable  # every PostgreSQL commit waits for its WAL flush (synchronous_commit on)
         updated = columns.updated_at
         if updated is not None and updated.tzinfo is None:
             updated = updated.astimezone()  # a naive clock is the till's local time
