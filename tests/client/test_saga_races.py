@@ -12,6 +12,7 @@ import pytest
 from gongji import Cash, ConfigError, Credential, Fen, InvalidInput, Purchase, SettlementClient
 from gongji.client import drive
 from gongji.flows import settle as flows
+from gongji.flows import undo as undo_flows
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
 from tests.client.conftest import FAST_POLLING, MOTHER, SON, WECHAT_PAID, WIFE, drug, purchase
@@ -117,3 +118,16 @@ def test_a_key_reused_for_another_patients_e_voucher_is_refused(
     with pytest.raises(InvalidInput, match="another patient"):
         client.settle(wife, key="EV-OTHER-1")
     assert mock.balance(WIFE) == Fen(80_000) and standing(mock) == 1
+
+
+def test_two_refunds_of_one_sale_cannot_run_at_once(
+    client: SettlementClient, http: httpx.Client, mock: MockGateway
+) -> None:
+    receipt = client.settle(purchase(MOTHER), key="RACE-0003", cash=Cash.wechat(WECHAT_PAID))
+    first = undo_flows.undo(client.setup, receipt.settlement_id, "refund")
+    pending = next(first)  # the first refund holds the sale
+    with pytest.raises(InvalidInput, match="being settled or undone"):
+        drive(undo_flows.undo(client.setup, receipt.settlement_id, "refund"), http)
+    finish(first, pending, http)
+    assert client.journal.get("RACE-0003").state is EntryState.REFUNDED
+    assert mock.wechatpay.collected() == Fen(0) and standing(mock) == 0 and mock.check() == []

@@ -28,6 +28,22 @@ def undo(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
             f"This client's journal has no settlement {settlement_id[:40]!r}.",
             next_step="Refund from the till that settled it (its journal), or check the settlement id.",
         )
+    # Like a sale, an undo holds its key: two tills cannot refund one sale at once.
+    if not setup.journal.acquire(entry.key):
+        raise InvalidInput(
+            f"The sale {settlement_id[:40]!r} is being settled or undone right now.",
+            next_step="Wait for that call to end, then ask again.",
+        )
+    try:
+        return (yield from _undo_held(setup, settlement_id, how))
+    finally:
+        setup.journal.release(entry.key)
+
+
+def _undo_held(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
+    entry = setup.journal.by_settlement(settlement_id)  # read again under the lease
+    if entry is None or entry.receipt is None:
+        raise InvalidInput(f"The settlement {settlement_id[:40]!r} is gone from the journal.")
     done = EntryState.REFUNDED if how == "refund" else EntryState.CANCELLED
     if entry.state is done:
         return entry.receipt
