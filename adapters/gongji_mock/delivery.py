@@ -97,7 +97,7 @@ class CallbackDelivery:
         *,
         notify_url: str | None = None,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
-        timeout: float = 5.0,
+        timeout: float = 5.0,  # float-ok: seconds
         queue_size: int = 1_000,
         keep: int = 10_000,
         transport: httpx.BaseTransport | None = None,
@@ -152,7 +152,7 @@ class CallbackDelivery:
 
     # ------------------------------------------------------------------ running it
 
-    def flush(self, timeout: float = 30.0) -> tuple[DeliveryRecord, ...]:
+    def flush(self, timeout: float = 30.0) -> tuple[DeliveryRecord, ...]:  # float-ok: seconds
         """Deliver every queued callback now, in this thread, retries included; then wait (up
         to ``timeout``) for what the background worker has in hand. Returns the records."""
         with self._cond:
@@ -182,7 +182,7 @@ class CallbackDelivery:
             )
             self._worker.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:  # float-ok: seconds
         """Stop the background worker; what is still queued stays queued (``flush`` sends it)."""
         with self._cond:
             worker, self._worker = self._worker, None

@@ -45,7 +45,7 @@ class DurableJournal(ABC):
         *,
         key: JournalKey | None,
         key_source: KeySource,
-        lease_seconds: float,
+        lease_seconds: float,  # float-ok: seconds
     ) -> None:
         if not 0 < lease_seconds <= 86_400:
             raise ConfigError(

@@ -132,7 +132,7 @@ class PostgresJournal(DurableJournal):
         key_file: str | Path | None = None,
         key_env: str | None = None,
         schema: str = "gongji",
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,  # float-ok: seconds
         connect_timeout: int = 5,
         create: bool = True,
     ) -> None:

@@ -161,7 +161,10 @@ def _text(settings: Mapping[str, Any], name: str, where: str) -> str | None:
 
 
 def _seconds(
-    settings: Mapping[str, Any], name: str, default: float, where: str
+    settings: Mapping[str, Any],
+    name: str,
+    default: float,  # float-ok: seconds
+    where: str,
 ) -> float:  # float-ok: seconds
     value = settings.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:

@@ -94,7 +94,7 @@ class SqliteJournal(DurableJournal):
         key_file: str | Path | None = None,
         key_env: str | None = None,
         synchronous: Synchronous = "FULL",
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,  # float-ok: seconds
         busy_timeout: float = 10.0,  # float-ok: seconds
         create: bool = True,
     ) -> None:
