@@ -46,6 +46,7 @@ from gongji.journal import MemoryJournal
 from gongji.journal.settings import journal_from_settings
 
 if TYPE_CHECKING:
+    from gongji_cityins import CityInsuranceGateway
     from gongji_mock import MockGateway
 
 __all__ = ["client_arguments", "client_arguments_from_file", "resolve_secrets"]
@@ -88,21 +89,14 @@ def client_arguments(
                 "`gongji mock serve`.",
             )
         return _served_mock_arguments(url, till)
-    from gongji.signing.tif import TifAuth, TifSigner
     from gongji_alipay import AlipayChannel
-    from gongji_cityins import CITIES, CityInsuranceGateway, Institution
     from gongji_mock import MockGateway
     from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
     from gongji_wechatpay import WechatPayChannel
 
     mock = mock if mock is not None else MockGateway.demo()
     policy = mock.centre.dataset.policy.id
-    city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
-    gateway = CityInsuranceGateway(
-        profile=attrs.evolve(city, base_url=MOCK_CENTRE_URL, policy=policy),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
-        auth=TifAuth(TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)),
-    )
+    gateway = _mock_centre(MOCK_CENTRE_URL, policy, DEFAULT_PAASID, DEFAULT_TIF_SECRET, till)
     channels = {
         "wechatpay": WechatPayChannel.for_mock(mock.wechatpay, refund_notify_url=MOCK_NOTIFY_URL),
         "alipay": AlipayChannel.for_mock(mock.alipay, notify_url=MOCK_NOTIFY_URL),
@@ -160,27 +154,35 @@ class _ServedMockKeys(msgspec.Struct, frozen=True, kw_only=True):
         return f"_ServedMockKeys(policy={self.policy!r}, <keys hidden>)"
 
 
+def _mock_centre(
+    base_url: str, policy: str, paasid: str, secret: str, till: int | None
+) -> CityInsuranceGateway:
+    """The mock's insurance centre, as the city gateway of the mock's policy sees it."""
+    from gongji.signing.tif import TifAuth, TifSigner
+    from gongji_cityins import CITIES, CityInsuranceGateway, Institution
+
+    city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
+    return CityInsuranceGateway(
+        profile=attrs.evolve(city, base_url=base_url, policy=policy),
+        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
+        auth=TifAuth(TifSigner(paasid, secret)),
+    )
+
+
 def _served_mock_arguments(url: str, till: int | None) -> dict[str, Any]:
     """The mock profile against ``gongji mock serve`` at ``url``: real HTTP, its test keys."""
     from gongji.signing.alipay import AlipaySigner, AlipayVerifier
     from gongji.signing.alipay_certs import AlipayPublicKeys
     from gongji.signing.keys import load_private_key, load_public_key
-    from gongji.signing.tif import TifAuth, TifSigner
     from gongji.signing.wechatpay import WechatPayMerchant
     from gongji.signing.wechatpay_keys import PlatformKeyStore
     from gongji_alipay import AlipayChannel
     from gongji_alipay.gateway import DEFAULT_BASE_URL as ALIPAY_URL
-    from gongji_cityins import CITIES, CityInsuranceGateway, Institution
     from gongji_wechatpay import WechatPayChannel
 
     base = url.rstrip("/")
     keys = _fetch_served_mock_keys(base)
-    city = next((c for c in CITIES.values() if c.policy == keys.policy), CITIES["dalian"])
-    gateway = CityInsuranceGateway(
-        profile=attrs.evolve(city, base_url=base, policy=keys.policy),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
-        auth=TifAuth(TifSigner(keys.tif.paasid, keys.tif.secret)),
-    )
+    gateway = _mock_centre(base, keys.policy, keys.tif.paasid, keys.tif.secret, till)
     wx, ali = keys.wechatpay, keys.alipay
     # No notify URLs: a served mock POSTs callbacks only where --notify-url tells it.
     channels = {
