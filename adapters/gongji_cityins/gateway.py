@@ -36,12 +36,14 @@ from gongji.gateways import (
     CentreSettlement,
     DayTotals,
     Holder,
+    Registration,
     ReversalState,
     SettlementRequest,
     require,
 )
 from gongji.identity import Credential, IdNumber, mask_id
-from gongji.model import Binding, Person, Setting
+from gongji.model import Binding, LineItem, Person, Setting, Visit
+from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import transform, wire
@@ -133,6 +135,8 @@ class CityInsuranceGateway:
             Capability.CANCEL,
             Capability.REVERSE,
             Capability.RECONCILE,
+            Capability.REGISTER,
+            Capability.UPLOAD_FEES,
         }
     )
 
@@ -333,6 +337,27 @@ class CityInsuranceGateway:
         data = transform.settle_input(request, extensions=self.profile.extensions)
         output = yield from self._call(infno, data, msgid=msgid)
         return transform.settlement_from(self._decode(output, wire.SettlementAnswer), msgid)
+
+    def register(self, registration: Registration, msgid: str) -> Flow[str]:
+        require(self, Capability.REGISTER)
+        output = yield from self._call(
+            "2201", transform.registration_input(registration), msgid=msgid
+        )
+        visit_id: str = self._decode(output, wire.RegistrationAnswer).data.mdtrt_id
+        if not visit_id:
+            raise UntrustedAnswer(
+                "The centre registered the visit without a visit id (mdtrt_id).",
+                next_step="Nothing was trusted from this answer; report it to the centre.",
+            )
+        return visit_id
+
+    def upload_fees(self, visit: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
+        require(self, Capability.UPLOAD_FEES)
+        data = transform.fee_upload_input(
+            visit, items, self._clock(), extensions=self.profile.extensions
+        )
+        output = yield from self._call("2204", data, msgid=msgid)
+        return transform.fees_accepted(self._decode(output, wire.FeeUploadAnswer))
 
     def cancel(
         self,

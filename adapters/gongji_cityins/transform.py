@@ -18,6 +18,7 @@ from gongji.gateways import (
     DayTotals,
     Holder,
     MutualAidShare,
+    Registration,
     SettlementRequest,
 )
 from gongji.identity import Credential, IdNumber
@@ -32,6 +33,7 @@ from gongji.model import (
     PersonalAccount,
     Refusal,
     Relation,
+    Visit,
 )
 from gongji.money import ZERO, Fen
 from gongji_cityins import wire
@@ -125,7 +127,12 @@ def bindings_from(
 
 
 def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, Any]:
-    """The input of 2101/2102 (pharmacy) or 2206/2207 (outpatient)."""
+    """The input of 2101/2102 (pharmacy) or 2206/2207 (outpatient).
+
+    An outpatient visit's lines are at the centre already (2204): the message names the
+    visit (``mdtrt_id``) and its total, and carries no lines; the centre settles the
+    lines it holds and refuses a total that is not theirs.
+    """
     total = sum((item.amount for item in request.items), ZERO)
     credential = request.credential
     data: dict[str, Any] = {
@@ -141,10 +148,61 @@ def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, A
     if extensions:
         data["gongji_purpose"] = request.purpose.value
         data["gongji_agent_certno"] = request.agent_id.number if request.agent_id else None
+    if request.visit_id:
+        data["mdtrt_id"] = request.visit_id
+        return {"data": data}
     return {
         "data": data,
         "feedetail": [_line(n, item, extensions) for n, item in enumerate(request.items, 1)],
     }
+
+
+def registration_input(registration: Registration) -> dict[str, Any]:
+    """The input of 2201, outpatient registration."""
+    credential = registration.credential
+    begins = registration.begins_at
+    return {
+        "data": {
+            "psn_no": registration.psn_no,
+            "insutype": insurance_code(registration.patient),
+            "begntime": f"{begins:%Y-%m-%d %H:%M:%S}" if begins is not None else "",
+            "mdtrt_cert_type": credential.kind.value,
+            "mdtrt_cert_no": cert_no(credential),
+            "card_sn": credential.card_sn,
+            "ipt_otp_no": registration.outpatient_no,
+            "atddr_no": registration.doctor_code,
+            "dr_name": registration.doctor,
+            "dept_code": registration.department_code,
+            "dept_name": registration.department,
+        }
+    }
+
+
+def fee_upload_input(
+    visit: Visit, items: tuple[LineItem, ...], occurred: datetime.datetime, *, extensions: bool
+) -> dict[str, Any]:
+    """The input of 2204: ``items`` numbered on from the lines ``visit`` already has
+    (``feedetl_sn`` is unique within a visit), billed by the visit's department and doctor."""
+    first = len(visit.items) + 1
+    lines = []
+    for number, item in enumerate(items, first):
+        line = _line(number, item, extensions)
+        line |= {
+            "mdtrt_id": visit.visit_id,
+            "psn_no": visit.psn_no,
+            "fee_ocur_time": f"{occurred:%Y-%m-%d %H:%M:%S}",
+            "bilg_dept_codg": visit.department_code,
+            "bilg_dept_name": visit.department,
+            "bilg_dr_codg": visit.doctor_code,
+            "bilg_dr_name": visit.doctor,
+        }
+        lines.append(line)
+    return {"feedetail": lines}
+
+
+def fees_accepted(answer: wire.FeeUploadAnswer) -> Fen:
+    """The centre's sum of the fee lines it accepted (2204)."""
+    return sum((fen(line.det_item_fee_sumamt, "a fee line") for line in answer.result), ZERO)
 
 
 def _line(number: int, item: LineItem, extensions: bool) -> dict[str, Any]:

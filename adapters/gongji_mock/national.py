@@ -465,6 +465,12 @@ class NationalEndpoint:
         data = request.data
         setting = Setting.PHARMACY if envelope.infno.startswith("21") else Setting.OUTPATIENT
         patient = self._person_by_psn(data.psn_no)
+        if setting is Setting.OUTPATIENT and not data.mdtrt_id:
+            raise _Malformed(
+                "就诊ID为空，门诊结算须先挂号(2201)",
+                f"{envelope.infno} settles a registered visit: register it with 2201, upload its fees "
+                "with 2204 and send its mdtrt_id. Nothing was processed.",
+            )
         visit = None
         if data.mdtrt_id:
             visit = self._visit(data.mdtrt_id, data.psn_no, envelope.fixmedins_code)

@@ -40,6 +40,7 @@ from gongji.model import (
     Refusal,
     Relation,
     Setting,
+    Visit,
 )
 from gongji.money import Fen, Rounding
 from gongji.reconciliation import Discrepancy, ReconciliationReport
@@ -89,4 +90,5 @@ __all__ = [
     "Unavailable",
     "UntrustedAnswer",
     "UseViolation",
+    "Visit",
 ]

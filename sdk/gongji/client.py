@@ -10,7 +10,7 @@ import asyncio
 import datetime
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,12 +20,14 @@ import pluggy
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
+from gongji.flows import visit as visit_flows
 from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
-from gongji.model import Cash, Purchase, Quote, Receipt
+from gongji.model import Cash, LineItem, Purchase, Quote, Receipt, Visit
 from gongji.reconciliation import ReconciliationReport
 
 if TYPE_CHECKING:
@@ -145,6 +147,13 @@ class _Client:
     def _recover(self) -> Flow[list[Entry]]:
         return (yield from settle_flows.recover(self.setup))
 
+    def _register_visit(
+        self, credential: Credential, department: str, doctor: str, details: dict[str, str]
+    ) -> Flow[Visit]:
+        return visit_flows.register(
+            self.setup, credential, department=department, doctor=doctor, **details
+        )
+
 
 def _policy_of(gateway: InsuranceGateway) -> str:
     profile = getattr(gateway, "profile", None)
@@ -176,6 +185,28 @@ class SettlementClient(_Client):
     def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
         """Settle once per ``key``: a retry with the same key never charges twice."""
         return self._drive(self._settle(purchase, key, cash))
+
+    def register_visit(
+        self,
+        credential: Credential,
+        *,
+        department: str,
+        doctor: str,
+        department_code: str = "",
+        doctor_code: str = "",
+        outpatient_no: str = "",
+    ) -> Visit:
+        """Register an outpatient visit (2201) for the holder of ``credential``; nothing is charged."""
+        details = {
+            "department_code": department_code,
+            "doctor_code": doctor_code,
+            "outpatient_no": outpatient_no,
+        }
+        return self._drive(self._register_visit(credential, department, doctor, details))
+
+    def upload_fees(self, visit: Visit, items: Iterable[LineItem]) -> Visit:
+        """Upload fee lines for ``visit`` (2204); the visit with them added. Nothing is charged."""
+        return self._drive(visit_flows.upload_fees(self.setup, visit, items))
 
     def refund(self, settlement_id: str) -> Receipt:
         """Give back the whole sale: the insurance share at the centre, the cash share at the channel."""
@@ -233,6 +264,26 @@ class AsyncSettlementClient(_Client):
 
     async def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
         return await self._drive(self._settle(purchase, key, cash))
+
+    async def register_visit(
+        self,
+        credential: Credential,
+        *,
+        department: str,
+        doctor: str,
+        department_code: str = "",
+        doctor_code: str = "",
+        outpatient_no: str = "",
+    ) -> Visit:
+        details = {
+            "department_code": department_code,
+            "doctor_code": doctor_code,
+            "outpatient_no": outpatient_no,
+        }
+        return await self._drive(self._register_visit(credential, department, doctor, details))
+
+    async def upload_fees(self, visit: Visit, items: Iterable[LineItem]) -> Visit:
+        return await self._drive(visit_flows.upload_fees(self.setup, visit, items))
 
     async def refund(self, settlement_id: str) -> Receipt:
         return await self._drive(undo_flows.undo(self.setup, settlement_id, "refund"))

@@ -5,7 +5,8 @@ yields them, and parses the verified responses; see ``gongji.flows.exchange``):
 
 * an ``InsuranceGateway`` speaks to a city insurance centre (person information,
   mutual-aid bindings, pre-settlement, settlement, cancellation, reversal,
-  reconciliation);
+  reconciliation); an ``OutpatientGateway`` also registers outpatient visits and
+  uploads their fee lines;
 * a ``PaymentChannel`` collects the cash share (payment-code payment, query,
   reverse, refund, notifications).
 
@@ -26,7 +27,7 @@ from attrs import field, frozen
 from gongji.errors import ConfigError
 from gongji.flows.exchange import Flow
 from gongji.identity import Credential, IdNumber
-from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting
+from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting, Visit
 from gongji.money import ZERO, Fen
 
 __all__ = [
@@ -43,8 +44,10 @@ __all__ = [
     "Holder",
     "InsuranceGateway",
     "MutualAidShare",
+    "OutpatientGateway",
     "PaymentChannel",
     "PaymentState",
+    "Registration",
     "ReversalState",
     "SettlementRequest",
     "require",
@@ -60,6 +63,8 @@ class Capability(enum.StrEnum):
     CANCEL = "cancel"
     REVERSE = "reverse"
     RECONCILE = "reconcile"
+    REGISTER = "register"  # outpatient registration (2201)
+    UPLOAD_FEES = "upload_fees"  # outpatient fee lines (2204)
     # payment channels (REVERSE too)
     CODE_PAYMENT = "code_payment"
     QUERY = "query"
@@ -105,6 +110,24 @@ class SettlementRequest:
     purpose: Purpose = Purpose.MEDICAL
     setting: Setting = Setting.PHARMACY
     agent_id: IdNumber | None = None
+    #: The outpatient visit settled (its ``mdtrt_id``): the centre settles the lines
+    #: uploaded for it, and ``items`` are the same lines.
+    visit_id: str = ""
+
+
+@frozen
+class Registration:
+    """What the centre is asked to register as an outpatient visit (2201)."""
+
+    psn_no: str
+    patient: Person
+    credential: Credential  # the one presented: the patient's own
+    department: str = ""
+    doctor: str = ""
+    department_code: str = ""
+    doctor_code: str = ""
+    outpatient_no: str = ""
+    begins_at: datetime.datetime | None = None
 
 
 @frozen
@@ -213,6 +236,24 @@ class InsuranceGateway(Protocol):
 
     def day_details(self, day: datetime.date) -> Flow[tuple[CentreDetail, ...]]:
         """This institution's settlements that stand at the centre on ``day`` (3202)."""
+        ...
+
+
+@runtime_checkable
+class OutpatientGateway(InsuranceGateway, Protocol):
+    """An insurance gateway that also registers outpatient visits and takes their fees.
+
+    Optional: a gateway that declares ``Capability.REGISTER`` and ``Capability.UPLOAD_FEES``
+    implements these; the client refuses registration with any other before anything is sent.
+    """
+
+    def register(self, registration: Registration, msgid: str) -> Flow[str]:
+        """Register the visit (2201); the centre's visit id (``mdtrt_id``). Idempotent by ``msgid``."""
+        ...
+
+    def upload_fees(self, visit: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
+        """Upload ``items`` for ``visit`` (2204), numbered on from the lines it already has
+        (``feedetl_sn`` = position from 1); the centre's sum of the lines it accepted."""
         ...
 
 

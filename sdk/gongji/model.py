@@ -313,9 +313,57 @@ def _items(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
     return items
 
 
+def _fee_lines(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
+    return tuple(value)
+
+
+@frozen
+class Visit:
+    """An outpatient visit registered at the centre (2201) and the fee lines uploaded for it (2204).
+
+    ``client.register_visit`` makes one and ``client.upload_fees`` returns it with the new
+    lines added; ``Purchase.for_visit`` settles it. ``visit_id`` is the centre's ``mdtrt_id``:
+    a billing system keeps it with the visit, and may make the ``Visit`` again from its
+    stored fields to settle it later or from another till. ``items`` are the lines in the
+    order uploaded; a line's number at the centre (``feedetl_sn``) is its position from 1.
+    """
+
+    visit_id: str = field()
+    psn_no: str = field()
+    patient_id: IdNumber = field(converter=id_number)
+    department: str = ""  # dept_name
+    doctor: str = ""  # dr_name
+    department_code: str = ""  # dept_code
+    doctor_code: str = ""  # atddr_no, the doctor's national code
+    outpatient_no: str = ""  # ipt_otp_no, the institution's own outpatient number
+    items: tuple[LineItem, ...] = field(default=(), converter=_fee_lines)
+
+    @visit_id.validator
+    def _check_visit_id(self, _attribute: object, value: str) -> None:
+        if not isinstance(value, str) or not value.strip() or len(value) > 30:
+            raise InvalidInput(
+                "A visit needs the centre's visit id (mdtrt_id) of 1 to 30 characters.",
+                next_step="Register the visit with client.register_visit(...) and keep the visit_id it returns.",
+            )
+
+    @items.validator
+    def _check_items(self, _attribute: object, value: tuple[LineItem, ...]) -> None:
+        if value:
+            _items(value)
+
+    @property
+    def total(self) -> Fen:
+        """What the fee lines uploaded so far come to."""
+        return Fen(sum(int(item.unit_price) * item.quantity for item in self.items))
+
+
 @frozen
 class Purchase:
-    """What the POS asks to settle. ``patient_id`` None means the credential's holder."""
+    """What the POS asks to settle. ``patient_id`` None means the credential's holder.
+
+    An outpatient purchase (``setting="outpatient"``) settles a registered ``visit``
+    whose fee lines were uploaded; its ``items`` are those lines (``Purchase.for_visit``).
+    """
 
     credential: Credential = field()
     items: tuple[LineItem, ...] = field(converter=_items)
@@ -323,6 +371,7 @@ class Purchase:
     agent_id: IdNumber | None = field(default=None, converter=optional_id_number)
     purpose: Purpose = field(default=Purpose.MEDICAL, converter=_to_purpose)
     setting: Setting = field(default=Setting.PHARMACY, converter=_to_setting)
+    visit: Visit | None = field(default=None)
 
     @credential.validator
     def _check_credential(self, _attribute: object, value: Credential) -> None:
@@ -332,9 +381,77 @@ class Purchase:
                 next_step="Use gongji.Credential.e_voucher(token), .id_card(number) or .social_card(number, card_sn=...).",
             )
 
+    @visit.validator
+    def _check_visit(self, _attribute: object, visit: Visit | None) -> None:
+        # An outpatient purchase without a visit is refused by the client (the mock centre
+        # builds such purchases from settlement messages that carry their own lines).
+        if visit is None:
+            return
+        if not isinstance(visit, Visit):
+            raise InvalidInput(
+                f"A purchase's visit must be a gongji.Visit, got {type(visit).__name__}.",
+                next_step="Pass the Visit that client.register_visit(...) and client.upload_fees(...) returned.",
+            )
+        if self.setting is not Setting.OUTPATIENT:
+            raise InvalidInput(
+                f"Visit {visit.visit_id} is an outpatient visit, but the purchase is a {self.setting.value} sale.",
+                next_step="Settle a visit with setting='outpatient' (gongji.Purchase.for_visit does); nothing was sent.",
+            )
+        if self.patient_id is not None and self.patient_id != visit.patient_id:
+            raise InvalidInput(
+                f"Visit {visit.visit_id} was registered for {visit.patient_id.masked}, not for the patient {self.patient_id.masked}.",
+                next_step="Settle each patient's own visit; nothing was sent.",
+            )
+        if not visit.items:
+            raise _no_fees(visit)
+        if self.items != visit.items:
+            raise InvalidInput(
+                f"The purchase's {len(self.items)} lines ({self.total}) differ from the "
+                f"{len(visit.items)} fee lines uploaded for visit {visit.visit_id} ({visit.total}).",
+                next_step="Settle exactly the lines uploaded (gongji.Purchase.for_visit does), or upload the "
+                "missing lines first; nothing was sent.",
+            )
+
+    @classmethod
+    def for_visit(
+        cls,
+        visit: Visit,
+        credential: Credential,
+        *,
+        agent_id: IdNumber | str | None = None,
+        purpose: Purpose | str = Purpose.MEDICAL,
+    ) -> Purchase:
+        """The settlement of an outpatient ``visit``: its uploaded lines, for its patient.
+
+        ``credential`` is the one presented now; it must be the patient's own (R1).
+        """
+        if not isinstance(visit, Visit):
+            raise InvalidInput(
+                f"Purchase.for_visit needs a gongji.Visit, got {type(visit).__name__}.",
+                next_step="Pass the Visit that client.register_visit(...) and client.upload_fees(...) returned.",
+            )
+        if not visit.items:
+            raise _no_fees(visit)
+        return cls(
+            credential=credential,
+            items=visit.items,
+            patient_id=visit.patient_id,
+            agent_id=agent_id,
+            purpose=purpose,
+            setting=Setting.OUTPATIENT,
+            visit=visit,
+        )
+
     @cached_property
     def total(self) -> Fen:
         return Fen(sum(int(item.unit_price) * item.quantity for item in self.items))
+
+
+def _no_fees(visit: Visit) -> InvalidInput:
+    return InvalidInput(
+        f"No fee lines were uploaded for visit {visit.visit_id}.",
+        next_step="Upload them with client.upload_fees(visit, items) and settle the Visit it returns; nothing was sent.",
+    )
 
 
 # ---------------------------------------------------------------- the answer

@@ -44,7 +44,7 @@ from gongji.gateways import (
 )
 from gongji.identity import CredentialKind
 from gongji.journal import Entry, EntryState
-from gongji.model import Cash, Leg, Purchase, Quote, Receipt
+from gongji.model import Cash, Leg, Purchase, Quote, Receipt, Setting
 from gongji.money import ZERO, Fen
 
 T = TypeVar("T")
@@ -82,6 +82,7 @@ def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
 def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     """Everything up to the plan; nothing is charged."""
     gateway = setup.gateway
+    purchase = _visit_checked(purchase)
     holder = yield from read(
         setup, "Resolving the credential", lambda: gateway.person(purchase.credential)
     )
@@ -103,6 +104,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         purpose=purchase.purpose,
         setting=purchase.setting,
         agent_id=purchase.agent_id,
+        visit_id=purchase.visit.visit_id if purchase.visit is not None else "",
     )
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
     if pre.total != purchase.total:
@@ -112,6 +114,21 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         )
     quote = assess(attrs.evolve(context, fund=pre.fund), setup.plugins)
     return Prepared(holder=holder, request=request, quote=quote)
+
+
+def _visit_checked(purchase: Purchase) -> Purchase:
+    """An outpatient purchase settles a registered visit, and its patient is the visit's."""
+    if purchase.setting is Setting.OUTPATIENT and purchase.visit is None:
+        raise InvalidInput(
+            "An outpatient settlement settles a registered visit, and this purchase has none.",
+            next_step="Register the visit with client.register_visit(...), upload its fees with "
+            "client.upload_fees(...), then settle gongji.Purchase.for_visit(visit, credential); "
+            "nothing was sent.",
+        )
+    if purchase.visit is not None and purchase.patient_id is None:
+        # The visit names its patient: a credential that is not his is then R1.
+        return attrs.evolve(purchase, patient_id=purchase.visit.patient_id)
+    return purchase
 
 
 def preview(setup: Setup, purchase: Purchase) -> Flow[Quote]:

@@ -129,6 +129,9 @@ class Setup:
             purchase.purpose.value,
             purchase.setting.value,
         ]
+        if purchase.visit is not None:
+            # Only for a visit, so that the keys of earlier sales keep their fingerprints.
+            parts.append(f"visit:{purchase.visit.visit_id}")
         for item in purchase.items:
             parts += [
                 item.code,
