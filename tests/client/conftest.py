@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from gongji import (
     LineItem,
     Purchase,
     SettlementClient,
+    Visit,
 )
 from gongji.flows.setup import Polling
 from gongji.journal import Entry, SqliteJournal
@@ -101,6 +102,12 @@ class Till:
 
     def reconcile(self, day: datetime.date) -> ReconciliationReport:
         return self._run(self.client.reconcile(day))
+
+    def register_visit(self, credential: Credential, **details: str) -> Visit:
+        return self._run(self.client.register_visit(credential, **details))
+
+    def upload_fees(self, visit: Visit, items: Iterable[LineItem]) -> Visit:
+        return self._run(self.client.upload_fees(visit, items))
 
 
 @pytest.fixture

@@ -588,6 +588,15 @@ def test_outpatient_visit_registers_uploads_settles_and_cancels(pos: Pos, centre
     assert centre.is_cancelled(settled["setl_id"])
 
 
+@pytest.mark.parametrize("infno", ["2206", "2207"])
+def test_an_outpatient_settlement_without_a_registered_visit_is_refused(
+    pos: Pos, centre: Centre, infno: str
+) -> None:
+    answer = pos.call(infno, settle_input(pos.psn_no(MOTHER), MOTHER, line("30.00")))
+    assert answer["infcode"] == -1 and "2201" in answer["err_msg"]
+    assert not centre.ledger.transactions
+
+
 def test_r1_registration_with_someone_elses_credential_is_refused(pos: Pos) -> None:
     answer = pos.call(
         "2201",
