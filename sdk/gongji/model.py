@@ -538,7 +538,11 @@ class Receipt:
 
 # ---------------------------------------------------------------- the cash share
 
-CashKind = Literal["wechatpay", "alipay", "counter"]
+#: How the cash share is paid: ``"counter"`` (at the till), or the name of the payment
+#: channel that collects it: ``"wechatpay"``, ``"alipay"``, or a channel a plugin registers
+#: through ``gongji_register_adapters`` (configured under ``[channels.<name>]``).
+CashKind = str
+_CHANNEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
 
 
 @frozen
@@ -548,22 +552,29 @@ class Cash:
     The payment code is a bearer credential for one payment; it never appears in a repr.
     Its shape says its channel (WeChat Pay: 18 digits from 10-15; Alipay: 16-24 digits
     from 25-30), so a code scanned under the wrong button is refused before anything is sent.
+    A plugin's channel (``Cash.channel``) checks its own codes.
     """
 
     kind: CashKind
     auth_code: str = field(default="", repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.kind not in _CODE_SHAPES and self.kind != "counter":
+        if not isinstance(self.kind, str) or not _CHANNEL_NAME.fullmatch(self.kind):
             raise InvalidInput(
                 f"Unknown way to pay the cash share: {str(self.kind)[:20]!r}.",
-                next_step="Use gongji.Cash.wechat(code), gongji.Cash.alipay(code) or gongji.Cash.counter().",
+                next_step="Use gongji.Cash.wechat(code), gongji.Cash.alipay(code), gongji.Cash.counter() "
+                "or gongji.Cash.channel(name, code) for a channel a plugin adds.",
             )
         shape = _CODE_SHAPES.get(self.kind)
         if shape is not None and not shape[1].fullmatch(self.auth_code or ""):
             raise InvalidInput(
                 f"That is not a payment code for {shape[0]}.",
                 next_step="Scan the payer's code again, under the button of the app it came from; nothing was charged.",
+            )
+        if shape is None and self.kind != "counter" and not self.auth_code:
+            raise InvalidInput(
+                f"Paying through {self.kind} needs the payer's payment code.",
+                next_step="Scan the payer's code again; nothing was charged.",
             )
 
     @classmethod
@@ -578,6 +589,13 @@ class Cash:
     def counter(cls) -> Cash:
         """Paid at the till (cash, bank card): gongji records the amount and collects nothing."""
         return cls("counter")
+
+    @classmethod
+    def channel(cls, name: str, auth_code: str) -> Cash:
+        """Collected through the payment channel a plugin registered as ``name``; the client
+        must have it among its channels (``[channels.<name>]``) or the sale is refused
+        before anything is sent."""
+        return cls(name, auth_code)
 
 
 _CODE_SHAPES: dict[str, tuple[str, re.Pattern[str]]] = {

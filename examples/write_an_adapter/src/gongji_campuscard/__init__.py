@@ -1,0 +1,23 @@
+"""A sample gongji adapter plugin: the campus card (校园一卡通) as a payment channel.
+
+``CampusCardChannel`` is the adapter; ``CampusCardOffice`` is an in-process fake of the
+office it talks to, for tests and rehearsals. See the README beside pyproject.toml.
+"""
+
+from gongji_campuscard.channel import CampusCardChannel
+from gongji_campuscard.fake import (
+    DEMO_SECRET,
+    DEMO_TERMINAL,
+    PAYING_CODE,
+    POOR_CODE,
+    CampusCardOffice,
+)
+
+__all__ = [
+    "DEMO_SECRET",
+    "DEMO_TERMINAL",
+    "PAYING_CODE",
+    "POOR_CODE",
+    "CampusCardChannel",
+    "CampusCardOffice",
+]

@@ -1,0 +1,25 @@
+"""Registers the campus card channel with gongji.
+
+gongji loads this module through the entry point in pyproject.toml
+(``[project.entry-points.gongji] campuscard = "gongji_campuscard.plugin"``) and calls
+every ``gongji_register_adapters`` it finds. A hook decides and registers; it does no
+I/O: the factory builds the channel later, from a profile's ``[channels.campuscard]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gongji.hookspecs import hookimpl
+
+from gongji_campuscard.channel import CAPABILITIES, CampusCardChannel
+
+
+@hookimpl
+def gongji_register_adapters(register: Callable[..., None]) -> None:
+    register(
+        CampusCardChannel.name,
+        CampusCardChannel.from_settings,
+        kind="channel",
+        capabilities=CAPABILITIES,
+    )
