@@ -31,10 +31,14 @@ from gongji.gateways import (
     Capability,
     CashOrder,
     InsuranceGateway,
+    OutpatientGateway,
     PaymentChannel,
     PaymentState,
+    Registration,
+    SettlementRequest,
 )
 from gongji.identity import Credential
+from gongji.model import LineItem, Setting, Visit
 from gongji.money import Fen
 
 __all__ = ["InsuranceGatewayContract", "PaymentChannelContract"]
@@ -139,3 +143,33 @@ class InsuranceGatewayContract:
         holder = drive(gateway.person(credential), http)
         assert holder.person.id == credential_id and holder.psn_no
         assert credential_id not in repr(holder)
+
+    def test_a_declared_outpatient_visit_registers_takes_its_fees_and_pre_settles(
+        self, gateway: InsuranceGateway, http: httpx.Client, credential: Credential
+    ) -> None:
+        if not {Capability.REGISTER, Capability.UPLOAD_FEES} <= gateway.capabilities:
+            pytest.skip("the gateway does not declare outpatient registration and fee upload")
+        assert isinstance(gateway, OutpatientGateway)
+        holder = drive(gateway.person(credential), http)
+        registration = Registration(
+            psn_no=holder.psn_no,
+            patient=holder.person,
+            credential=credential,
+            department="CONTRACT",
+            doctor="CONTRACT",
+        )
+        visit_id = drive(gateway.register(registration, gateway.new_msgid()), http)
+        assert visit_id
+        fee = LineItem(code="CONTRACT-FEE", name="contract", unit_price=Fen(1_000), quantity=2)
+        visit = Visit(visit_id=visit_id, psn_no=holder.psn_no, patient_id=holder.person.id)
+        assert drive(gateway.upload_fees(visit, (fee,), gateway.new_msgid()), http) == Fen(2_000)
+        request = SettlementRequest(
+            psn_no=holder.psn_no,
+            patient=holder.person,
+            credential=credential,
+            items=(fee,),
+            setting=Setting.OUTPATIENT,
+            visit_id=visit_id,
+        )
+        quote = drive(gateway.pre_settle(request), http)
+        assert quote.total == Fen(2_000) and quote.mdtrt_id == visit_id
