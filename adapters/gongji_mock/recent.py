@@ -28,7 +28,7 @@ Verdict = Literal["answered", "declined", "failed", "no_answer"]
 
 #: An ID number or a payment code (WeChat 18 digits, Alipay 16 to 24) inside free text.
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{15,24}[0-9Xx]?(?![0-9])")
-MESSAGE_CHARS = 160
+MESSAGE_CHARS = 300
 
 
 @frozen
