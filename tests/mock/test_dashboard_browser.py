@@ -95,11 +95,16 @@ def served() -> Iterator[Served]:
 def page(browser: Browser, served: Served) -> Iterator[Page]:
     context = browser.new_context()
     shown = context.new_page()
+    # A script error or a failed load (a console error) fails the test that caused it.
+    errors: list[str] = []
+    shown.on("pageerror", lambda error: errors.append(str(error)))
+    shown.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     shown.goto(f"{served.url}/")
     try:
         yield shown
     finally:
         context.close()
+    assert errors == []
 
 
 @pytest.fixture

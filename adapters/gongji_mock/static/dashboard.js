@@ -185,7 +185,9 @@ function buildSwitches(kinds, targets) {
       td.append(box);
     }
   }
-  for (const kind of kinds) $("form-kind").add(new Option(kind, kind));
+  for (const kind of kinds) {
+    $("form-kind").add(new Option(kind, kind, false, kind === "timeout_before_commit"));
+  }
   for (const target of targets) $("form-target").add(new Option(target, target, false, target === "national"));
   switchesBuilt = true;
 }
