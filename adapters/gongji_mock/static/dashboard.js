@@ -203,7 +203,8 @@ function showFaults(f) {
     cell(r, rule.target);
     cell(r, rule.code, "mono");
     cell(r, rule.percent, "num");
-    cell(r, rule.times === null ? "不限 always" : rule.left, "num");
+    const left = rule.left === 0 ? "0 用完 used up" : rule.left;
+    cell(r, rule.times === null ? "不限 always" : left, "num");
     cell(r, rule.kind === "clock_skew" ? `${rule.skew_seconds} s` : rule.latency_ms ? `${rule.latency_ms} ms` : "");
     const button = document.createElement("button");
     button.type = "button";
