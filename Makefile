@@ -26,6 +26,7 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff check sdk adapters tests bench examples
 	$(BIN)/ruff format --check sdk adapters tests bench examples
 	$(BIN)/mypy
+	bash scripts/chromium-for-tests.sh
 	bash scripts/postgres-for-tests.sh $(BIN)/python -m pytest
 
 # A throwaway PostgreSQL for bench_journal, as for the tests.

@@ -16,14 +16,19 @@ import httpx
 import msgspec
 from cryptography.hazmat.primitives import serialization
 
-from gongji.errors import GongjiError
+from gongji.errors import GongjiError, InvalidInput
 from gongji.identity import IdNumber
 from gongji.signing.keys import RsaPublicKey, load_private_key
+from gongji_mock.faults import TARGETS, FaultKind
+from gongji_mock.ledger import Transaction
 
 if TYPE_CHECKING:
     from gongji_mock.gateway import MockGateway
 
 PREFIX = "/gongji-admin/"
+#: Rows of each list the dashboard shows, and the most a ``?limit=`` may ask for.
+DASHBOARD_ROWS = 50
+MAX_ROWS = 1000
 
 
 class _FaultRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -57,6 +62,14 @@ class AdminEndpoint:
                 return self._faults(request)
             if what == "callbacks" and request.method == "GET":
                 return httpx.Response(200, json=self.callbacks())
+            if what == "requests" and request.method == "GET":
+                return httpx.Response(200, json=self.requests(_limit(request)))
+            if what == "ledger" and request.method == "GET":
+                return httpx.Response(200, json=self.ledger(_limit(request)))
+            if what == "dashboard" and request.method == "GET":
+                return httpx.Response(
+                    200, json=self.dashboard(), headers={"Cache-Control": "no-store"}
+                )
             if what == "callbacks/flush" and request.method == "POST":
                 if self.mock.delivery is not None:
                     self.mock.delivery.flush()
@@ -79,13 +92,26 @@ class AdminEndpoint:
         if request.method == "POST":
             rule = msgspec.json.decode(request.content, type=_FaultRequest)
             faults.add(**msgspec.structs.asdict(rule))
+        elif request.method == "DELETE" and request.url.params.get("kind"):
+            params = request.url.params
+            faults.remove(
+                params["kind"], target=params.get("target", "*"), code=params.get("code", "*")
+            )
         elif request.method == "DELETE":
             faults.clear()
         elif request.method != "GET":
             return httpx.Response(405, json={"error": "method_not_allowed"})
-        return httpx.Response(
-            200, json={"faults": faults.describe(), "injected": dict(faults.injected)}
-        )
+        return httpx.Response(200, json=self.faults())
+
+    def faults(self) -> dict[str, Any]:
+        """The fault rules in force, what was injected by kind, and the kinds and targets known."""
+        faults = self.mock.faults
+        return {
+            "faults": faults.describe(),
+            "injected": dict(faults.injected),
+            "kinds": [kind.value for kind in FaultKind],
+            "targets": sorted(TARGETS),
+        }
 
     def _keys(self) -> httpx.Response:
         keys = self.keys()
@@ -141,6 +167,40 @@ class AdminEndpoint:
             },
         }
 
+    def requests(self, limit: int | None = None) -> dict[str, Any]:
+        """The protocol requests the mock answered lately, newest first (admin calls aside)."""
+        recent = self.mock.recent
+        return {
+            "total": recent.total,
+            "kept": recent.size,
+            "requests": [record.as_json() for record in recent.records(limit)],
+        }
+
+    def ledger(self, limit: int | None = None) -> dict[str, Any]:
+        """The ledger's transactions, newest first, and how many there are."""
+        transactions = self.mock.centre.ledger.transactions
+        newest = transactions[::-1] if limit is None else transactions[: -limit - 1 : -1]
+        return {
+            "total": len(transactions),
+            "transactions": [self._transaction(t) for t in newest],
+        }
+
+    def dashboard(self, limit: int = DASHBOARD_ROWS) -> dict[str, Any]:
+        """Everything the dashboard shows, in one answer; long lists cut to the newest ``limit``."""
+        state = self.state(ledger=False)
+        callbacks = self.callbacks()
+        callbacks["deliveries"] = callbacks["deliveries"][: -limit - 1 : -1]
+        return {
+            "policy": state["policy"],
+            "people": state["people"],
+            "bindings": state["bindings"],
+            "violations": state["violations"],
+            "ledger": self.ledger(limit),
+            "requests": self.requests(limit),
+            "callbacks": callbacks,
+            "faults": self.faults(),
+        }
+
     def callbacks(self) -> dict[str, Any]:
         """What the channels sent, and, when the mock delivers over HTTP, each delivery."""
         delivery = self.mock.delivery
@@ -155,7 +215,7 @@ class AdminEndpoint:
             "deliveries": [] if delivery is None else [r.as_json() for r in delivery.records()],
         }
 
-    def state(self) -> dict[str, Any]:
+    def state(self, *, ledger: bool = True) -> dict[str, Any]:
         centre = self.mock.centre
         dataset = centre.dataset
         people = []
@@ -163,6 +223,7 @@ class AdminEndpoint:
             people.append(
                 {
                     "id": number.masked,
+                    "name": person.name,
                     "psn_no": self.mock.psn_no(number),
                     "insurance": person.insurance.kind.value,
                     "status": person.insurance.status.value,
@@ -185,32 +246,43 @@ class AdminEndpoint:
             }
             for b in dataset.bindings
         ]
-        transactions = [
-            {
-                "number": t.number,
-                "kind": t.kind,
-                "settlement_id": t.settlement_id,
-                "total": t.total.to_yuan(),
-                "postings": [
-                    {
-                        "account": p.account.masked
-                        if isinstance(p.account, IdNumber)
-                        else p.account,
-                        "amount": p.amount.to_yuan(),
-                    }
-                    for p in t.postings
-                ],
-            }
-            for t in centre.ledger.transactions
-        ]
         return {
             "policy": dataset.policy.id,
             "people": people,
             "bindings": bindings,
-            "ledger": transactions,
+            "ledger": [self._transaction(t) for t in centre.ledger.transactions] if ledger else [],
             "violations": self.mock.check(),
             "faults": self.mock.faults.describe(),
         }
+
+    def _transaction(self, t: Transaction) -> dict[str, Any]:
+        ledger = self.mock.centre.ledger
+        return {
+            "number": t.number,
+            "kind": t.kind,
+            "settlement_id": t.settlement_id,
+            "total": t.total.to_yuan(),
+            # A settlement a later transaction undid (the reversal is shown as its own row).
+            "reversed": t.kind == "settle" and ledger.is_reversed(t.settlement_id),
+            "postings": [
+                {
+                    "account": p.account.masked if isinstance(p.account, IdNumber) else p.account,
+                    "amount": p.amount.to_yuan(),
+                }
+                for p in t.postings
+            ],
+        }
+
+
+def _limit(request: httpx.Request) -> int:
+    """``?limit=N``: how many of the newest rows (default 50, at most 1000)."""
+    text = request.url.params.get("limit", str(DASHBOARD_ROWS))
+    if not text.isdigit() or not 0 <= int(text) <= MAX_ROWS:
+        raise InvalidInput(
+            f"limit must be a whole number from 0 to {MAX_ROWS}, not {text[:20]!r}.",
+            next_step="Fix ?limit= in the URL.",
+        )
+    return int(text)
 
 
 def _pem(key: RsaPublicKey) -> str:

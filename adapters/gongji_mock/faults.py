@@ -136,13 +136,7 @@ class Faults:
         skew_seconds: int = 0,
     ) -> FaultRule:
         """Switch a fault on. ``times=1`` hits only the next matching request."""
-        try:
-            kind = FaultKind(kind)
-        except ValueError:
-            accepted = ", ".join(k.value for k in FaultKind)
-            raise ConfigError(
-                f"Unknown fault kind {str(kind)[:40]!r}.", next_step=f"Use one of: {accepted}."
-            ) from None
+        kind = _kind(kind)
         if target not in TARGETS:
             raise ConfigError(
                 f"Unknown fault target {target[:40]!r}.",
@@ -159,6 +153,25 @@ class Faults:
             if times is not None:
                 self._left[len(self._rules) - 1] = times
         return rule
+
+    def remove(self, kind: FaultKind | str, *, target: str = "*", code: str = "*") -> int:
+        """Switch off the rules of ``kind`` for exactly this target and code; how many were on.
+
+        The other rules keep what they have left (``times``); the injected counts stay.
+        """
+        kind = _kind(kind)
+        with self._lock:
+            kept = [
+                (index, rule)
+                for index, rule in enumerate(self._rules)
+                if (rule.kind, rule.target, rule.code) != (kind, target, code)
+            ]
+            removed = len(self._rules) - len(kept)
+            self._left = {
+                new: self._left[old] for new, (old, _) in enumerate(kept) if old in self._left
+            }
+            self._rules = [rule for _, rule in kept]
+        return removed
 
     def clear(self) -> None:
         """Every fault off (the injected counts stay, for the report)."""
@@ -205,6 +218,16 @@ class Faults:
             return [
                 {**_fields(rule), "left": self._left.get(i)} for i, rule in enumerate(self._rules)
             ]
+
+
+def _kind(kind: FaultKind | str) -> FaultKind:
+    try:
+        return FaultKind(kind)
+    except ValueError:
+        accepted = ", ".join(k.value for k in FaultKind)
+        raise ConfigError(
+            f"Unknown fault kind {str(kind)[:40]!r}.", next_step=f"Use one of: {accepted}."
+        ) from None
 
 
 def _fields(rule: FaultRule) -> dict[str, object]:

@@ -23,11 +23,14 @@ from gongji_mock.admin import AdminEndpoint
 from gongji_mock.alipay import PATH as ALIPAY_PATH
 from gongji_mock.alipay import AlipayEndpoint
 from gongji_mock.centre import Centre, Clock
+from gongji_mock.dashboard import PREFIX as DASHBOARD_PREFIX
+from gongji_mock.dashboard import DashboardPage
 from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
 from gongji_mock.delivery import CallbackDelivery
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national import PATH as NATIONAL_PATH
 from gongji_mock.national import NationalEndpoint
+from gongji_mock.recent import RecentRequests
 from gongji_mock.state import MockState
 from gongji_mock.testkeys import MockKeys
 from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
@@ -76,6 +79,12 @@ class MockGateway:
         self._targets: dict[str, str] = {}
         self.mount(NATIONAL_PATH, self.national)
         self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
+        # The dashboard: its page at "/", its script and style under /dashboard/.
+        page = DashboardPage()
+        self.mount("/", page, target="admin")
+        self.mount(DASHBOARD_PREFIX, page, target="admin")
+        # What the protocols were asked lately, and how the mock answered (not admin calls).
+        self.recent = RecentRequests()
         # The payment channels keep the centre's time, so moving it moves their windows too.
         # Med-ins payers are checked against the people the centre insures (digest -> name).
         insured = {id_digest(person.id): person.name for person in dataset.people.values()}
@@ -96,10 +105,12 @@ class MockGateway:
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
 
+        "/" itself is exact: the dashboard's page, not a catch-all.
+
         ``target`` names the protocol for fault rules (national, wechatpay, alipay).
         """
         self._targets[path] = target or _TARGET_BY_PATH.get(path, "*")
-        if path.endswith("/"):
+        if path.endswith("/") and path != "/":
             # Mounting a path again replaces what was there.
             self._prefixes = [(p, h) for p, h in self._prefixes if p != path]
             self._prefixes.append((path, handler))
@@ -131,10 +142,13 @@ class MockGateway:
         """
         if self._state is None:
             return self._answer(request)
+        target = self._target_of(request.url.path)
+        if target == "admin" and request.method == "GET":
+            return self._answer(request)  # reading the state or the page changes nothing
         try:
             return self._answer(request)
         finally:
-            self._state.save(self._target_of(request.url.path))
+            self._state.save(target)
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -143,15 +157,25 @@ class MockGateway:
         else:
             found = next(((p, h) for p, h in self._prefixes if path.startswith(p)), None)
             if found is None:
-                return httpx.Response(
+                response = httpx.Response(
                     404,
                     json={"error": "not_found", "message": f"The mock serves no {path[:80]!r}."},
                 )
+                self.recent.record(request, "*", path, response)
+                return response
             mounted, handler = found
         target = self._targets.get(mounted, "*")
-        if not self.faults.rules or target == "admin":  # the admin endpoint never misbehaves
+        if target == "admin":  # the admin endpoint and the dashboard never misbehave
             return handler(request)
-        return _with_faults(self.faults.decide(target, _code_of(target, request)), handler, request)
+        code = _code_of(target, request)
+        decision = self.faults.decide(target, code) if self.faults.rules else _NO_FAULT
+        try:
+            response = _with_faults(decision, handler, request)
+        except httpx.TransportError:
+            self.recent.record(request, target, code, None, decision.kinds)
+            raise
+        self.recent.record(request, target, code, response, decision.kinds)
+        return response
 
     def _target_of(self, path: str) -> str:
         mounted = path if path in self._routes else None
@@ -232,6 +256,7 @@ class MockGateway:
         return f"MockGateway(policy={self.centre.dataset.policy.id!r}, people={people})"
 
 
+_NO_FAULT = Decision()
 _TARGET_BY_PATH = {NATIONAL_PATH: "national", "/v3/": "wechatpay", "/gateway.do": "alipay"}
 
 

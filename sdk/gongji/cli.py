@@ -302,7 +302,7 @@ def _mock_serve(
     else:
         print(
             f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; "
-            f"test keys at {server.url}/gongji-admin/keys; "
+            f"test keys at {server.url}/gongji-admin/keys; dashboard at {server.url}/; "
             f"callbacks to {callbacks}; test data, no real money"
             f"{f'; state in {state}' if state else ''})",
             flush=True,
