@@ -80,7 +80,8 @@ def test_an_empty_wallet_is_declined_and_nothing_is_charged(
             key="POS01-20261123-0004",
             cash=gongji.Cash.wechat(wechat_code("insufficient_funds")),
         )
-    assert gongji_ledger.settlements() == [] and gongji_ledger.cash_collected() == 0
+    assert gongji_ledger.settlements() == []
+    assert gongji_ledger.cash_collected() == 0
 
 
 def test_a_relatives_card_is_refused(gongji_client: gongji.SettlementClient) -> None:

@@ -51,13 +51,13 @@ def payment_code(channel: str, outcome: Outcome | str = Outcome.PAID, *, serial:
     ``serial`` (0 or more) tells codes of one outcome apart, as two customers' codes differ.
     """
     if isinstance(outcome, str):
-        try:
-            outcome = Outcome[outcome.upper()]
-        except KeyError:
+        named = Outcome.__members__.get(outcome.upper())
+        if named is None:
             accepted = ", ".join(o.name.lower() for o in Outcome)
             raise InvalidInput(
                 f"Unknown payment outcome {outcome[:40]!r}.", next_step=f"Use one of: {accepted}."
-            ) from None
+            )
+        outcome = named
     if channel not in _PREFIX or serial < 0:
         raise InvalidInput(
             f"No payment code for channel {channel[:20]!r} with serial {serial}.",

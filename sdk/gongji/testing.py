@@ -133,7 +133,9 @@ class FaultPlan:
         kind = "drop_after_commit" if committed else "timeout_before_commit"
         return self.add(kind, target=target, code=code, times=times)
 
-    def unavailable(self, code: str = "*", *, target: str = "national", times: int = 1) -> FaultRule:
+    def unavailable(
+        self, code: str = "*", *, target: str = "national", times: int = 1
+    ) -> FaultRule:
         """The next ``times`` requests ``code`` get HTTP 503; nothing is processed."""
         return self.add("error_5xx", target=target, code=code, times=times)
 
@@ -176,7 +178,9 @@ class MockLedger:
         """The centre's settlements that stand: posted and not reversed (nor refunded)."""
         ledger = self._mock.centre.ledger
         return [
-            t for t in ledger.transactions if t.kind == "settle" and not ledger.is_reversed(t.settlement_id)
+            t
+            for t in ledger.transactions
+            if t.kind == "settle" and not ledger.is_reversed(t.settlement_id)
         ]
 
     def cash_collected(self) -> Fen:
