@@ -9,9 +9,20 @@ from pathlib import Path
 import pytest
 from stdnum.cn import ric
 
-from gongji import Cash, ConfigError, Fen, InvalidInput
+import gongji.testing
+from gongji import (
+    Cash,
+    ConfigError,
+    Credential,
+    Declined,
+    Fen,
+    InvalidInput,
+    LineItem,
+    Purchase,
+    SettlementClient,
+)
 from gongji.identity import IdNumber
-from gongji.testing import DatasetBuilder, alipay_code, make_id_number, wechat_code
+from gongji.testing import DatasetBuilder, MockLedger, alipay_code, make_id_number, wechat_code
 from gongji_mock import MockGateway, load_dataset
 from gongji_mock import alipay as mock_alipay
 from gongji_mock import wechatpay as mock_wechatpay
@@ -302,3 +313,50 @@ def test_an_unknown_payment_outcome_lists_the_known_ones() -> None:
     with pytest.raises(InvalidInput) as error:
         wechat_code("lucky")
     assert "insufficient_funds" in str(error.value.next_step)
+
+
+@pytest.mark.parametrize("channel", ["wechatpay", "alipay"])
+@pytest.mark.parametrize(
+    ("outcome", "pays"),
+    [
+        ("paid", True),
+        ("userpaying_then_paid", True),
+        ("userpaying_forever", False),
+        ("insufficient_funds", False),
+        ("code_expired", False),
+    ],
+)
+def test_a_payment_code_settles_or_is_declined_as_its_outcome_says(
+    gongji_client: SettlementClient,
+    gongji_ledger: MockLedger,
+    channel: str,
+    outcome: str,
+    pays: bool,
+) -> None:
+    """Our own suite uses the plugin too: it is loaded here by its entry point."""
+    code = wechat_code(outcome) if channel == "wechatpay" else alipay_code(outcome)
+    purchase = Purchase(
+        credential=Credential.id_card(MOTHER),
+        items=[LineItem(code="XC01", name="x", unit_price=Fen(50_000), quantity=1, coverage="C")],
+    )
+    cash = Cash(channel, code)  # type: ignore[arg-type]
+    if pays:
+        receipt = gongji_client.settle(purchase, key="CODE-1", cash=cash)
+        assert receipt.cash == gongji_ledger.cash_collected() == Fen(7_000)
+    else:
+        with pytest.raises(Declined):
+            gongji_client.settle(purchase, key="CODE-1", cash=cash)
+        assert gongji_ledger.cash_collected() == 0
+        assert gongji_ledger.settlements() == []
+    gongji_ledger.assert_sound()
+
+
+def test_every_fixture_and_helper_is_in_the_reference() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs/reference/testing.md").read_text(
+        encoding="utf-8"
+    )
+    fixtures = [name for name in vars(gongji.testing) if name.startswith("gongji_")]
+    assert len(fixtures) == 6
+    for name in [*fixtures, *gongji.testing.__all__]:
+        assert f"`{name}" in text, f"docs/reference/testing.md does not mention `{name}`"
+    assert "@pytest.mark.gongji_dataset(" in text  # the marker
