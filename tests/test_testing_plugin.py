@@ -220,9 +220,15 @@ async def test_with_anyio(gongji_async_client, gongji_ledger):
     receipt = await gongji_async_client.settle(basket(MOTHER), key="A2")
     assert receipt.total == quote.total
     assert len(gongji_ledger.settlements()) == 1
+
+def test_with_asyncio_run_after_anyio(gongji_async_client, gongji_ledger):
+    asyncio.run(gongji_async_client.settle(basket(SON), key="A3"))
+    assert len(gongji_ledger.settlements()) == 1
 """,
+        "-p",
+        "no:randomly",
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_the_clients_poll_a_pending_payment_without_pauses(pytester: pytest.Pytester) -> None:

@@ -31,6 +31,7 @@ import pytest
 
 if TYPE_CHECKING:
     from gongji import AsyncSettlementClient, SettlementClient
+    from gongji.flows.setup import Polling
     from gongji.money import Fen
     from gongji_mock import Dataset, MockGateway
     from gongji_mock.builder import DatasetBuilder, make_id_number
@@ -250,7 +251,7 @@ def gongji_mock(request: pytest.FixtureRequest) -> Iterator[MockGateway]:
     mock.close()
 
 
-def _fast_polling() -> Any:
+def _fast_polling() -> Polling:
     from gongji.flows.setup import Polling
 
     # The mock decides a pending payment at once: polling it needs no pause.
