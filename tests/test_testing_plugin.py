@@ -366,3 +366,13 @@ def test_every_fixture_and_helper_is_in_the_reference() -> None:
     for name in [*fixtures, *gongji.testing.__all__]:
         assert f"`{name}" in text, f"docs/reference/testing.md does not mention `{name}`"
     assert "@pytest.mark.gongji_dataset(" in text  # the marker
+
+
+def test_the_builder_makes_distinct_numbers_until_a_birth_date_is_full() -> None:
+    family = DatasetBuilder()
+    numbers = {family.person(born="2000-02-29", sex="male") for _ in range(499)}
+    assert len(numbers) == 499
+    with pytest.raises(InvalidInput, match="500 numbers at most"):
+        family.person(born="2000-02-29", sex="male")
+    assert family.person(born="2000-02-29", sex="female") not in numbers
+    assert len(family.build().people) == 500

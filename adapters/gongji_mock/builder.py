@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections import Counter
 from typing import Literal
 
 from stdnum.cn import ric
@@ -34,10 +35,12 @@ def make_id_number(
     Distinct ``serial`` values (0-499) give distinct numbers for one birth date.
     """
     day = born if isinstance(born, datetime.date) else datetime.date.fromisoformat(born)
-    if sex not in ("male", "female") or not 0 <= serial < 500:
+    if sex not in ("male", "female"):
+        raise InvalidInput(f"Unknown sex {str(sex)[:20]!r}.", next_step="Use 'male' or 'female'.")
+    if not 0 <= serial < 500:
         raise InvalidInput(
-            f"make_id_number needs sex 'male' or 'female' and serial 0-499, got {sex!r}, {serial!r}.",
-            next_step="Fix the arguments.",
+            f"Serial {serial} is outside 0-499: 500 numbers at most per birth date, sex and region.",
+            next_step="Vary the birth date (born=) or the region, or give id_number=.",
         )
     order = 2 * serial + (1 if sex == "male" else 0)
     body = f"{region}{day:%Y%m%d}{order:03d}"
@@ -63,6 +66,8 @@ class DatasetBuilder:
         self.policy = policy
         self._people: list[dict[str, object]] = []
         self._bindings: list[dict[str, object]] = []
+        # Serials already given per (birth date, sex, region): every made number differs.
+        self._serials: Counter[tuple[datetime.date, str, str]] = Counter()
 
     def person(
         self,
@@ -89,9 +94,10 @@ class DatasetBuilder:
         """
         Insurance(insurance, status, region, retired)  # refuses an unknown kind, status, region
         if id_number is None:
-            id_number = make_id_number(
-                born=born, sex=sex, region=region, serial=self._next_serial()
-            )
+            day = born if isinstance(born, datetime.date) else datetime.date.fromisoformat(born)
+            self._serials[day, sex, region] += 1
+            serial = self._serials[day, sex, region]
+            id_number = make_id_number(born=day, sex=sex, region=region, serial=serial)
         row: dict[str, object] = {
             "id_number": IdNumber(id_number).number,
             "name": name,
@@ -148,9 +154,6 @@ class DatasetBuilder:
     def build(self) -> Dataset:
         """The dataset, checked as a whole like a file (a ``ConfigError`` names the entry)."""
         return parse_dataset(self.to_toml(), "built by DatasetBuilder")
-
-    def _next_serial(self) -> int:
-        return len(self._people) + 1
 
 
 def _toml(value: object) -> str:
