@@ -140,7 +140,7 @@ def main() -> None:
     today = datetime.date.today().strftime("%Y%m%d")
 
     with client:
-        receipts = []
+        receipts: list[gongji.Receipt] = []
         for seq, sale in enumerate(SALES, start=1):
             key = f"POS01-{today}-{seq:04d}"  # one key per sale, kept across retries
             print(f"{key}  {sale.what}")
@@ -152,6 +152,7 @@ def main() -> None:
                 print(f"    settled {receipt.total}: fund {receipt.fund}, cash {receipt.cash}")
         rehearsal.line_is_back()
 
+        # The mother brings her blood-pressure medicine back: a whole refund, both legs.
         refunded = client.refund(receipts[1].settlement_id)
         print(f"refunded {refunded.key}: {refunded.total}")
         for entry in client.recover():  # closing time: nothing may stay in doubt
