@@ -81,12 +81,13 @@ def test_every_cli_command_is_in_the_cli_reference(command: str) -> None:
 
 ROOT = DOCS.parent
 # Pages whose python blocks are run as one script each, top to bottom: what a reader
-# types in. A block that is not meant to run (a sketch with placeholders) is preceded by
-# an HTML comment line `<!-- not run: why -->`, which the rendered page does not show.
+# types in. A block that is not meant to run (a sketch with placeholders, a file of
+# another package) has a title (```python title="plugin.py"), or is preceded by an HTML
+# comment line `<!-- not run: why -->`, which the rendered page does not show.
 RUN_PAGES = sorted(
     path.relative_to(ROOT).as_posix()
-    for folder in ("tutorial", "how-to", "explanation")
-    for path in (DOCS / folder).glob("*.md")
+    for pattern in ("index.md", "tutorial/*.md", "how-to/*.md", "explanation/*.md")
+    for path in DOCS.glob(pattern)
 )
 # The served mock the pages talk about (`gongji mock serve`'s default address); the
 # tests serve one on a free port and put its address in its place.
