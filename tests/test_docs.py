@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,15 +107,21 @@ def python_blocks(text: str) -> list[str]:
     ]
 
 
-def nav_pages() -> set[str]:
-    """Every page mkdocs.yml's nav names, relative to docs/."""
+@functools.cache
+def mkdocs_config() -> dict[str, Any]:
     import yaml
 
-    class _Loader(yaml.SafeLoader):
+    class Loader(yaml.SafeLoader):
         """mkdocs.yml may hold python tags (!!python/name:...); the nav never does."""
 
-    _Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config: dict[str, Any] = yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader's subclass
+    return config
+
+
+def nav_pages() -> set[str]:
+    """Every page mkdocs.yml's nav names, relative to docs/."""
 
     def walk(node: object) -> set[str]:
         if isinstance(node, str):
@@ -124,7 +132,7 @@ def nav_pages() -> set[str]:
             return set().union(*(walk(value) for value in node))
         return set()
 
-    return walk(config["nav"])
+    return walk(mkdocs_config()["nav"])
 
 
 @pytest.mark.parametrize(
@@ -142,21 +150,32 @@ def test_the_nav_names_only_pages_that_exist() -> None:
     assert not missing, f"mkdocs.yml's nav names pages that do not exist: {missing}"
 
 
-def test_the_nav_has_the_four_diataxis_sections() -> None:
-    import yaml
+def test_the_nav_has_the_four_diataxis_sections_in_order() -> None:
+    sections = [next(iter(entry)) for entry in mkdocs_config()["nav"] if isinstance(entry, dict)]
+    assert [s for s in sections if s != "Home"] == [
+        "Tutorial",
+        "How-to",
+        "Reference",
+        "Explanation",
+    ]
 
-    class _Loader(yaml.SafeLoader):
-        pass
 
-    _Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
-    sections = [next(iter(entry)) for entry in config["nav"] if isinstance(entry, dict)]
-    assert [s for s in sections if s != "Home"] == ["Tutorial", "How-to", "Reference", "Explanation"]
+def test_the_site_builds_offline() -> None:
+    theme = mkdocs_config()["theme"]
+    assert theme["name"] == "material"
+    assert theme["font"] is False  # no Google Fonts download at build or view time
+    plugins = {next(iter(p)) if isinstance(p, dict) else p for p in mkdocs_config()["plugins"]}
+    assert not plugins & {"social", "privacy", "optimize"}  # plugins that fetch
 
 
 def test_python_blocks_marked_not_run_are_skipped() -> None:
-    text = "```python\nran = 1\n```\n<!-- not run: a sketch -->\n```python\nnot_run = 1\n```\n"
-    assert python_blocks(text) == ["ran = 1\n"]
+    text = (
+        "```python\nran = 1\n```\n"
+        "<!-- not run: a sketch -->\n```python\nnot_run = 1\n```\n"
+        '```python title="plugin.py"\nother_package = 1\n```\n'
+        "```python\nran_too = 1\n```\n"
+    )
+    assert python_blocks(text) == ["ran = 1\n", "ran_too = 1\n"]
 
 
 # ---------------------------------------------------------------- the code shown runs
@@ -182,7 +201,9 @@ def served_mock_url() -> Iterator[str]:
 def run_blocks(blocks: list[str], where: str, url: str) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for number, block in enumerate(blocks, start=1):
-        code = compile(block.replace(DEFAULT_MOCK_URL, url), f"{where}, python block {number}", "exec")
+        code = compile(
+            block.replace(DEFAULT_MOCK_URL, url), f"{where}, python block {number}", "exec"
+        )
         exec(code, namespace)  # noqa: S102 - the docs' own code, run as a reader runs it
 
 
@@ -194,10 +215,17 @@ def test_the_tutorial_shows_code_to_run() -> None:
 
 @pytest.mark.parametrize("page", RUN_PAGES, ids=str)
 def test_the_python_blocks_of_a_page_run(
-    page: str, served_mock_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
+    blocks = python_blocks((ROOT / page).read_text(encoding="utf-8"))
+    # A served mock only for the pages that talk to one.
+    url = (
+        request.getfixturevalue("served_mock_url")
+        if any(DEFAULT_MOCK_URL in block for block in blocks)
+        else DEFAULT_MOCK_URL
+    )
     monkeypatch.chdir(tmp_path)  # a page may write files (a gongji.toml, a journal)
-    run_blocks(python_blocks((ROOT / page).read_text(encoding="utf-8")), page, served_mock_url)
+    run_blocks(blocks, page, url)
 
 
 def test_the_readme_example_runs(
