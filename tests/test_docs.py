@@ -235,3 +235,12 @@ def test_the_readme_example_runs(
     assert blocks, "README.md has no ```python block"
     monkeypatch.chdir(tmp_path)
     run_blocks(blocks[:1], "README.md", served_mock_url)
+
+
+def test_the_readme_links_to_files_that_exist() -> None:
+    """mkdocs checks the site's links; the README is outside the site."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\((?!https?://)([^)#]+)(?:#[^)]*)?\)", text)
+    assert targets
+    missing = [target for target in targets if not (ROOT / target).is_file()]
+    assert not missing, f"README.md links to files that do not exist: {missing}"
