@@ -78,13 +78,13 @@ def tls_settings(table: Mapping[str, Any], where: str) -> tuple[dict[str, Any], 
                 require_verified(False, here)
                 verify = False
             continue  # the switch is the profile's, not an adapter's setting
-        if key in _URL_KEYS and isinstance(value, str) and _plain_http_elsewhere(value):
-            if not insecure_allowed():
-                raise ConfigError(
-                    f"{here} is plain http:// to another machine ({_where(value)}): the "
-                    "payment codes and the centre's answers would cross the network unencrypted.",
-                    next_step=_NEXT_STEP,
-                )
+        plain = key in _URL_KEYS and isinstance(value, str) and _plain_http_elsewhere(value)
+        if plain and not insecure_allowed():
+            raise ConfigError(
+                f"{here} is plain http:// to another machine ({_where(str(value))}): the "
+                "payment codes and the centre's answers would cross the network unencrypted.",
+                next_step=_NEXT_STEP,
+            )
         cleaned[key] = value
     return cleaned, verify
 
