@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Literal, TypeVar
@@ -252,6 +253,10 @@ class Binding:
 # ---------------------------------------------------------------- the purchase
 
 
+#: A line item's code: catalogue codes (医保目录编码) and SKUs are visible ASCII.
+_ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
+
+
 @frozen
 class LineItem:
     code: str = field()
@@ -263,9 +268,11 @@ class LineItem:
 
     @code.validator
     def _check_code(self, _attribute: object, value: str) -> None:
-        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        if not isinstance(value, str) or not _ITEM_CODE.fullmatch(value):
+            # Codes are matched by the centre byte for byte: a look-alike letter or an
+            # invisible character would name another item, so only visible ASCII is taken.
             raise InvalidInput(
-                "A line item needs a code of 1 to 64 characters.",
+                "A line item needs a code of 1 to 64 visible ASCII characters (no spaces).",
                 next_step="Use the item's catalogue code (医保目录编码) or your own SKU.",
             )
 
@@ -275,6 +282,13 @@ class LineItem:
             raise InvalidInput(
                 "A line item's name must be text of at most 200 characters.",
                 next_step="Shorten the item name.",
+            )
+        if any(unicodedata.category(char)[0] == "C" for char in value):
+            # Control, format (RTL override, zero-width), private-use and unassigned
+            # characters: a name is printed on receipts and shown to the cashier as it is.
+            raise InvalidInput(
+                f"Item {self.code!r} has an invisible or control character in its name.",
+                next_step="Type the name again with visible characters only.",
             )
 
     @unit_price.validator
