@@ -52,7 +52,7 @@ def test_wechat_callback_replayed_outside_the_window_is_refused_by_timestamp(
     callback = mock.wechatpay.notifications[-1]
     before, rows = ledger(mock), journal_rows(till)
     late_till = WechatPayChannel.for_mock(mock, clock=later(LATE))
-    with pytest.raises(SignatureError, match="Timestamp|window|old"):
+    with pytest.raises(SignatureError, match="outside the 300 s window"):
         late_till.notification(callback.headers, callback.body)
     assert ledger(mock) == before and journal_rows(till) == rows
 
@@ -106,7 +106,7 @@ def test_forged_wechat_callback_signature_is_refused(till: Till, mock: MockGatew
     channel = till.client.setup.channel("wechatpay")
     forged_signature = dict(callback.headers)
     forged_signature["Wechatpay-Signature"] = forged_signature["Wechatpay-Signature"][::-1]
-    with pytest.raises(SignatureError, match="did not verify|not valid|base64"):
+    with pytest.raises(SignatureError, match="signature"):
         channel.notification(forged_signature, callback.body)
     altered = callback.body.replace(b"REFUND.SUCCESS", b"REFUND.ABNORMAL")
     assert altered != callback.body

@@ -18,7 +18,6 @@ from gongji import (
 )
 from gongji_mock import MockGateway
 from tests.client.conftest import (
-    DAUGHTER,
     FATHER,
     MOTHER,
     SON,
@@ -33,7 +32,9 @@ from tests.security.conftest import ManInTheMiddle, ledger, nothing_moved
 def test_impersonation_with_son_e_voucher_is_refused_r1(till: Till, mock: MockGateway) -> None:
     before = ledger(mock)
     token = mock.issue_e_voucher(SON)
-    stolen = Purchase(credential=Credential.e_voucher(token), patient_id=MOTHER, items=[drug(9_000)])
+    stolen = Purchase(
+        credential=Credential.e_voucher(token), patient_id=MOTHER, items=[drug(9_000)]
+    )
     with pytest.raises(OwnCardViolation):
         till.settle(stolen, key="ATK-R1-EV", cash=Cash.wechat(WECHAT_PAID))
     nothing_moved(mock, before)
