@@ -253,6 +253,13 @@ class Binding:
 # ---------------------------------------------------------------- the purchase
 
 
+#: The most one purchase may cost: 10 million yuan, far above any pharmacy or outpatient
+#: bill, and within every wire format it crosses (WeChat Pay counts fen in an int32, the
+#: journal in an int64). Above it, a typo or an attack: refused before anything is sent.
+MAX_PURCHASE_TOTAL = Fen(10_000_000_00)
+#: The most units of one line.
+MAX_QUANTITY = 100_000
+
 #: A line item's code: catalogue codes (医保目录编码) and SKUs are visible ASCII.
 _ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
 
@@ -298,12 +305,19 @@ class LineItem:
                 f"Item {self.code!r} has a negative unit price.",
                 next_step="Enter the price as a positive amount of fen; refunds go through refund().",
             )
+        if value > MAX_PURCHASE_TOTAL:
+            raise InvalidInput(
+                f"Item {self.code!r} costs {value.to_yuan()} yuan a unit, above the "
+                f"{MAX_PURCHASE_TOTAL.to_yuan()} yuan a purchase may cost.",
+                next_step="Check the price (entered in fen: Fen(1250) is 12.50 yuan).",
+            )
 
     @quantity.validator
     def _check_quantity(self, _attribute: object, value: int) -> None:
-        if type(value) is not int or value <= 0:
+        if type(value) is not int or not 0 < value <= MAX_QUANTITY:
             raise InvalidInput(
-                f"Item {self.code!r} has quantity {value!r}; it must be a whole number of 1 or more.",
+                f"Item {self.code!r} has quantity {str(value)[:20]!r}; it must be a whole "
+                f"number from 1 to {MAX_QUANTITY}.",
                 next_step="Remove the line instead of entering zero, and enter whole units.",
             )
 
@@ -324,6 +338,13 @@ def _items(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
                 f"Basket entries must be gongji.LineItem, got {type(item).__name__}.",
                 next_step="Build each line with gongji.LineItem(code=..., unit_price=Fen(...), quantity=...).",
             )
+    total = sum((item.amount for item in items), Fen(0))
+    if total > MAX_PURCHASE_TOTAL:
+        raise InvalidInput(
+            f"The basket costs {total.to_yuan()} yuan, above the "
+            f"{MAX_PURCHASE_TOTAL.to_yuan()} yuan one purchase may cost.",
+            next_step="Check the prices and quantities, or split the bill; nothing was sent.",
+        )
     return items
 
 
