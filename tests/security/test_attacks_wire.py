@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gongji import Cash, Declined, Fen, Unavailable
+from gongji import Cash, Declined, Fen, Unavailable, UntrustedAnswer
 from gongji.flows.setup import SettlementEvent
 from gongji.hookspecs import hookimpl
 from gongji_mock import MockGateway
@@ -119,6 +119,24 @@ def test_x101_answer_with_a_relation_changed_does_not_open_a_refused_binding(
     receipt = till.settle(purchase(GRANDMOTHER), key="ATK-X101-REL", cash=Cash.counter())
     assert mock.balance(SON) == son
     assert all(leg.payer_id != SON for leg in receipt.legs)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"priority": 0}, {"balc": "-1.00"}, {"certno": "210202198503170037"}],
+    ids=["priority-0", "negative-balance", "bad-checksum"],
+)
+def test_x101_answer_the_model_refuses_is_untrusted_not_blamed_on_the_till(
+    till: Till, mitm: ManInTheMiddle, mock: MockGateway, changes: dict[str, Any]
+) -> None:
+    before = ledger(mock)
+    mitm.on(national("X101"), edit_output(binding_of(SON, **changes)), times=2)
+    with pytest.raises(UntrustedAnswer, match="centre"):
+        till.preview(purchase(MOTHER))
+    with pytest.raises(UntrustedAnswer):
+        till.settle(purchase(MOTHER), key="ATK-X101-BAD", cash=Cash.counter())
+    assert "2102" not in mitm.infnos()
+    nothing_moved(mock, before)
 
 
 # ---------------------------------------------------------------- 2102, the settlement
