@@ -16,7 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
-from gongji import Cash, Declined, Fen, Unavailable, UntrustedAnswer
+from gongji import (
+    Cash,
+    Declined,
+    Fen,
+    SettlementClient,
+    SignatureError,
+    Unavailable,
+    UntrustedAnswer,
+)
+from gongji.client import drive
 from gongji.flows.setup import SettlementEvent
 from gongji.hookspecs import hookimpl
 from gongji_mock import MockGateway
@@ -381,3 +390,41 @@ class _Listener:
     @hookimpl
     def gongji_settlement_event(self, event: SettlementEvent) -> None:
         self.events.append(event)
+
+
+def test_a_wechat_answer_stripped_of_its_signature_is_refused_before_its_body_is_read(
+    mitm: ManInTheMiddle, mock: MockGateway
+) -> None:
+    """The body is not even JSON: the error is the missing signature, never a decode error."""
+
+    def stripped(_request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        return rewritten(response, b"{not json at all", drop=("Wechatpay-Signature",))
+
+    with (
+        SettlementClient.from_profile("mock", mock=mock, transport=mitm.transport()) as client,
+        httpx.Client(transport=mitm.transport()) as http,
+    ):
+        sold = purchase(WIFE, drug(90_000, coverage="C"))
+        client.settle(sold, key="ATK-STRIP-1", cash=Cash.wechat(WECHAT_PAID))
+        entry = client.journal.get("ATK-STRIP-1")
+        assert entry is not None
+        mitm.on(path_is("/v3/pay/transactions/out-trade-no/"), stripped)
+        with pytest.raises(SignatureError, match="Wechatpay-Signature"):
+            drive(client.setup.channel("wechatpay").query(entry.out_trade_no), http)
+
+
+def test_an_alipay_answer_stripped_of_its_sign_is_refused_before_its_body_is_trusted(
+    mitm: ManInTheMiddle, mock: MockGateway
+) -> None:
+    def stripped(_request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        reply = json.loads(response.content)
+        reply.pop("sign", None)
+        return rewritten(response, json.dumps(reply).encode())
+
+    mitm.on(path_is(ALIPAY), stripped)
+    with (
+        SettlementClient.from_profile("mock", mock=mock) as client,
+        httpx.Client(transport=mitm.transport()) as http,
+        pytest.raises(SignatureError, match="sign"),
+    ):
+        drive(client.setup.channel("alipay").query("ATK-STRIP-2"), http)
