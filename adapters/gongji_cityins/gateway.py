@@ -14,7 +14,7 @@ import itertools
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 import httpx
@@ -25,6 +25,7 @@ from gongji.config import resolve_secrets
 from gongji.errors import (
     ConfigError,
     Declined,
+    InvalidInput,
     SignatureError,
     Unavailable,
     UntrustedAnswer,
@@ -53,6 +54,7 @@ PATH = "/fsi/api/rsfComIfsService/callService"
 MOCK_URL = "http://127.0.0.1:8930"
 
 Clock = Callable[[], datetime.datetime]
+_T = TypeVar("_T")
 _SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
 _MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
 # The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One counter per
@@ -310,16 +312,17 @@ class CityInsuranceGateway:
                 }
             },
         )
-        return transform.person_from(self._decode(output, wire.PersonAnswer))
+        return _trusted(
+            "1101", lambda: transform.person_from(self._decode(output, wire.PersonAnswer))
+        )
 
     def bindings(
         self, beneficiary: Holder
     ) -> Flow[tuple[tuple[Binding, ...], dict[IdNumber, Person]]]:
         require(self, Capability.BINDINGS)
         output = yield from self._call("X101", {"data": {"psn_no": beneficiary.psn_no}})
-        return transform.bindings_from(
-            self._decode(output, wire.BindingsAnswer), beneficiary.person.id
-        )
+        answer = self._decode(output, wire.BindingsAnswer)
+        return _trusted("X101", lambda: transform.bindings_from(answer, beneficiary.person.id))
 
     def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
         require(self, Capability.PRE_SETTLE)
@@ -419,6 +422,18 @@ class CityInsuranceGateway:
         output = yield from self._call("3202", {"data": data})
         answer = self._decode(output, wire.DetailsAnswer)
         return tuple(transform.detail_from(found) for found in answer.gongji_details)
+
+
+def _trusted(infno: str, build: Callable[[], _T]) -> _T:
+    """Domain objects from a centre's answer; a value the model refuses (a priority of 0,
+    a negative balance) is the centre's fault, not the till's input: UntrustedAnswer."""
+    try:
+        return build()
+    except InvalidInput as error:
+        raise UntrustedAnswer(
+            f"The insurance centre's {infno} answer is not usable: {error.message}",
+            next_step="Nothing was trusted from this answer; report it to the centre.",
+        ) from error
 
 
 _ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")

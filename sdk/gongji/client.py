@@ -29,6 +29,7 @@ from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
 from gongji.model import Cash, LineItem, Purchase, Quote, Receipt, Visit
 from gongji.reconciliation import ReconciliationReport
+from gongji.tls import require_verified
 
 if TYPE_CHECKING:
     from gongji_mock import MockGateway
@@ -171,11 +172,14 @@ class SettlementClient(_Client):
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        verify: bool = True,
         **options: Any,
     ) -> None:
+        require_verified(verify, "The client's verify=False")  # before anything is opened
         super().__init__(gateway=gateway, channels=channels, **options)
         self._http = http or httpx.Client(
-            transport=transport or httpx.HTTPTransport(socket_options=NO_DELAY), timeout=timeout
+            transport=transport or httpx.HTTPTransport(verify=verify, socket_options=NO_DELAY),
+            timeout=timeout,
         )
 
     def preview(self, purchase: Purchase) -> Quote:
@@ -251,11 +255,13 @@ class AsyncSettlementClient(_Client):
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        verify: bool = True,
         **options: Any,
     ) -> None:
+        require_verified(verify, "The client's verify=False")  # before anything is opened
         super().__init__(gateway=gateway, channels=channels, **options)
         self._http = http or httpx.AsyncClient(
-            transport=transport or httpx.AsyncHTTPTransport(socket_options=NO_DELAY),
+            transport=transport or httpx.AsyncHTTPTransport(verify=verify, socket_options=NO_DELAY),
             timeout=timeout,
         )
 

@@ -44,6 +44,7 @@ from gongji.errors import ConfigError
 from gongji.flows.setup import Polling
 from gongji.journal import MemoryJournal
 from gongji.journal.settings import journal_from_settings
+from gongji.tls import tls_settings
 
 if TYPE_CHECKING:
     from gongji_cityins import CityInsuranceGateway
@@ -278,8 +279,9 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
             f"{path} has no profile {profile!r}.",
             next_step=f"Use one of: {', '.join(sorted(profiles)) or 'none defined'}.",
         )
-    table = profiles[profile]
     where = f"{path} [profiles.{profile}]"
+    # TLS switches are refused (or, in a test run, taken out for the client) first.
+    table, verify = tls_settings(profiles[profile], where)
     from gongji.plugins import adapter_registry
 
     registry = adapter_registry()
@@ -294,6 +296,8 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
         adapter = str(settings.pop("adapter", name))
         channels[name] = registry.get(adapter, "channel").factory(settings)
     arguments: dict[str, Any] = {"gateway": gateway, "channels": channels}
+    if not verify:
+        arguments["verify"] = False
     if "policy" in table:
         arguments["policy"] = str(table["policy"])
     timeouts = _table(table, "timeouts", where, required=False)

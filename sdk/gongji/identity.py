@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
+import re
 from typing import Literal
 
 from stdnum import numdb
@@ -21,6 +22,11 @@ from stdnum.exceptions import ValidationError
 from gongji.errors import InvalidInput
 
 Sex = Literal["male", "female"]
+
+#: An e-voucher token: visible ASCII, no space (the centres' tokens are letters, digits, - _).
+_TOKEN = re.compile(r"[!-~]{1,512}", re.ASCII)
+#: A social-security card's serial number: letters and digits as printed on the card.
+_CARD_SN = re.compile(r"[0-9A-Za-z]{1,64}", re.ASCII)
 
 
 def mask_id(number: str) -> str:
@@ -194,9 +200,17 @@ class Credential:
     @classmethod
     def e_voucher(cls, token: str) -> Credential:
         """The medical-insurance e-voucher (QR code) token, from Alipay, WeChat or the national app."""
-        if not isinstance(token, str) or not token.strip() or len(token) > 512:
+        if (
+            not isinstance(token, str)
+            or not token.strip()
+            or len(token) > 512
+            or not _TOKEN.fullmatch(token.strip())
+        ):
+            # Tokens are visible ASCII: a control character, a space inside or a look-alike
+            # letter is a misread or a forgery, refused before anything is sent.
             raise InvalidInput(
-                "The e-voucher token is empty, not text, or too long.",
+                "The e-voucher token is empty, not text, too long, or has characters a "
+                "token never has.",
                 next_step="Scan the patient's e-voucher QR code again.",
             )
         return cls(CredentialKind.E_VOUCHER, token.strip())
@@ -209,7 +223,12 @@ class Credential:
     @classmethod
     def social_card(cls, number: str, *, card_sn: str) -> Credential:
         """The social-security card: the holder's ID number and the card's serial number."""
-        if not isinstance(card_sn, str) or not card_sn.strip() or len(card_sn) > 64:
+        if (
+            not isinstance(card_sn, str)
+            or not card_sn.strip()
+            or len(card_sn) > 64
+            or not _CARD_SN.fullmatch(card_sn.strip())
+        ):
             raise InvalidInput(
                 "The social-security card serial number (card_sn) is missing or malformed.",
                 next_step="Read the card again; card_sn is printed on and encoded in the card.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Literal, TypeVar
@@ -252,6 +253,17 @@ class Binding:
 # ---------------------------------------------------------------- the purchase
 
 
+#: The most one purchase may cost: 10 million yuan, far above any pharmacy or outpatient
+#: bill, and within every wire format it crosses (WeChat Pay counts fen in an int32, the
+#: journal in an int64). Above it, a typo or an attack: refused before anything is sent.
+MAX_PURCHASE_TOTAL = Fen(10_000_000_00)
+#: The most units of one line.
+MAX_QUANTITY = 100_000
+
+#: A line item's code: catalogue codes (医保目录编码) and SKUs are visible ASCII.
+_ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
+
+
 @frozen
 class LineItem:
     code: str = field()
@@ -263,9 +275,11 @@ class LineItem:
 
     @code.validator
     def _check_code(self, _attribute: object, value: str) -> None:
-        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        if not isinstance(value, str) or not _ITEM_CODE.fullmatch(value):
+            # Codes are matched by the centre byte for byte: a look-alike letter or an
+            # invisible character would name another item, so only visible ASCII is taken.
             raise InvalidInput(
-                "A line item needs a code of 1 to 64 characters.",
+                "A line item needs a code of 1 to 64 visible ASCII characters (no spaces).",
                 next_step="Use the item's catalogue code (医保目录编码) or your own SKU.",
             )
 
@@ -276,6 +290,13 @@ class LineItem:
                 "A line item's name must be text of at most 200 characters.",
                 next_step="Shorten the item name.",
             )
+        if any(unicodedata.category(char)[0] == "C" for char in value):
+            # Control, format (RTL override, zero-width), private-use and unassigned
+            # characters: a name is printed on receipts and shown to the cashier as it is.
+            raise InvalidInput(
+                f"Item {self.code!r} has an invisible or control character in its name.",
+                next_step="Type the name again with visible characters only.",
+            )
 
     @unit_price.validator
     def _check_price(self, _attribute: object, value: Fen) -> None:
@@ -284,12 +305,19 @@ class LineItem:
                 f"Item {self.code!r} has a negative unit price.",
                 next_step="Enter the price as a positive amount of fen; refunds go through refund().",
             )
+        if value > MAX_PURCHASE_TOTAL:
+            raise InvalidInput(
+                f"Item {self.code!r} costs {value.to_yuan()} yuan a unit, above the "
+                f"{MAX_PURCHASE_TOTAL.to_yuan()} yuan a purchase may cost.",
+                next_step="Check the price (entered in fen: Fen(1250) is 12.50 yuan).",
+            )
 
     @quantity.validator
     def _check_quantity(self, _attribute: object, value: int) -> None:
-        if type(value) is not int or value <= 0:
+        if type(value) is not int or not 0 < value <= MAX_QUANTITY:
             raise InvalidInput(
-                f"Item {self.code!r} has quantity {value!r}; it must be a whole number of 1 or more.",
+                f"Item {self.code!r} has quantity {str(value)[:20]!r}; it must be a whole "
+                f"number from 1 to {MAX_QUANTITY}.",
                 next_step="Remove the line instead of entering zero, and enter whole units.",
             )
 
@@ -310,6 +338,13 @@ def _items(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
                 f"Basket entries must be gongji.LineItem, got {type(item).__name__}.",
                 next_step="Build each line with gongji.LineItem(code=..., unit_price=Fen(...), quantity=...).",
             )
+    total = sum((item.amount for item in items), Fen(0))
+    if total > MAX_PURCHASE_TOTAL:
+        raise InvalidInput(
+            f"The basket costs {total.to_yuan()} yuan, above the "
+            f"{MAX_PURCHASE_TOTAL.to_yuan()} yuan one purchase may cost.",
+            next_step="Check the prices and quantities, or split the bill; nothing was sent.",
+        )
     return items
 
 

@@ -205,6 +205,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     # nothing charged, or OutcomeUnknown with the entry left for recover().
     try:
         settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
+        _check_answer_is_for(setup, entry, settlement, prepared.request)
         receipt = _receipt(entry, settlement, prepared.quote, purchase)
     except Declined as refused:
         record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200]))
@@ -417,6 +418,25 @@ def _receipt(
         purpose=entry.purpose,
         cash_channel=entry.cash_kind if settlement.cash > 0 else "",
     )
+
+
+def _check_answer_is_for(
+    setup: Setup, entry: Entry, settlement: CentreSettlement, request: SettlementRequest
+) -> None:
+    """The national envelope's answers carry no signature of their own: an answer to an
+    earlier message, replayed in place of this one's, is refused here (and the settlement
+    this message made is reversed by the caller)."""
+    if settlement.patient_id is not None and settlement.patient_id != request.patient.id:
+        raise UntrustedAnswer(
+            f"The centre's settlement answer names patient {settlement.patient_id.masked}, "
+            f"not {request.patient.id.masked}: an answer to another message."
+        )
+    earlier = setup.journal.by_settlement(settlement.setl_id) if settlement.setl_id else None
+    if earlier is not None and earlier.key != entry.key:
+        raise UntrustedAnswer(
+            f"The centre's settlement answer names settlement {settlement.setl_id[:40]!r}, "
+            f"which is sale {earlier.key!r}'s: a replayed answer."
+        )
 
 
 def _settled(setup: Setup, entry: Entry, receipt: Receipt, *, durable: bool = True) -> Entry:
