@@ -223,6 +223,20 @@ def test_e_voucher_pays_once_and_cannot_be_replayed_for_another_sale(
     assert mock.balance(SON) == Fen(460_000) and mock.check() == []
 
 
+def test_a_retry_with_the_sales_own_spent_e_voucher_returns_the_first_receipt(
+    till: Till, mock: MockGateway
+) -> None:
+    # After a crash the POS retries with what it had: the token the centre already spent.
+    # The journal's digest of that token stands for the patient: no look-up is refused.
+    sale = Purchase(
+        credential=Credential.e_voucher(mock.issue_e_voucher(MOTHER)),
+        items=[drug(50_000, coverage="C")],
+    )
+    receipt = till.settle(sale, key="EV-RETRY-1")
+    assert till.settle(sale, key="EV-RETRY-1") == receipt
+    assert mock.balance(SON) == Fen(460_000) and mock.check() == []
+
+
 def test_social_security_card_resolves_to_its_holder(till: Till, mock: MockGateway) -> None:
     card = Purchase(
         credential=Credential.social_card(MOTHER, card_sn="D21020012345"),

@@ -42,7 +42,6 @@ from gongji.gateways import (
     PaymentState,
     SettlementRequest,
 )
-from gongji.identity import CredentialKind
 from gongji.journal import Entry, EntryState
 from gongji.model import Cash, Leg, Purchase, Quote, Receipt, Setting
 from gongji.money import ZERO, Fen
@@ -165,8 +164,10 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
                 f"The key {key!r} was used for a different purchase.",
                 next_step="Use a new key for a new sale; nothing was charged.",
             )
-        if purchase.credential.kind is CredentialKind.E_VOUCHER:
-            # The fingerprint leaves the (changing) token out: the patient must be the same.
+        voucher = setup.voucher(purchase.credential)
+        if voucher and voucher != found.voucher:
+            # The fingerprint leaves the (changing) token out: a new token must be the same
+            # patient's. The sale's own token is spent at the centre: no look-up for it.
             holder = yield from read(
                 setup, "Resolving the credential", lambda: setup.gateway.person(purchase.credential)
             )
@@ -199,6 +200,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
         cash_kind=cash.kind,
         out_trade_no=_out_trade_no(key, attempt) if channel is not None else "",
         updated_at=setup.clock(),
+        voucher=setup.voucher(purchase.credential),
     )
     record(setup, entry)
     # From here on money may move: every way out is a receipt, a definitive refusal with

@@ -17,7 +17,7 @@ from attrs import field, frozen
 
 from gongji.errors import ConfigError
 from gongji.gateways import InsuranceGateway, PaymentChannel
-from gongji.identity import CredentialKind
+from gongji.identity import Credential, CredentialKind
 from gongji.journal import Journal
 from gongji.model import Purchase
 from gongji.policy import PolicyPack, get_policy
@@ -141,4 +141,13 @@ class Setup:
                 item.coverage.value,
             ]
         message = "\x1f".join(parts).encode()
+        return hmac.new(self.journal.salt, message, hashlib.sha256).hexdigest()
+
+    def voucher(self, credential: Credential) -> str:
+        """A keyed digest of an e-voucher's token ("" for other credentials): kept on the
+        entry so that a retry with the same token needs no second look-up at the centre,
+        where a spent token is refused."""
+        if credential.kind is not CredentialKind.E_VOUCHER:
+            return ""
+        message = b"e-voucher\x1f" + credential.value.encode()
         return hmac.new(self.journal.salt, message, hashlib.sha256).hexdigest()

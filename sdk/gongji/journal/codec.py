@@ -117,6 +117,7 @@ class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
     out_refund_no: str = ""
     reason: str = ""
     updated_at: datetime.datetime | None = None
+    voucher: str = ""
 
     @property
     def settlement_id(self) -> str | None:
@@ -226,6 +227,7 @@ def row_of(entry: Entry, key: JournalKey) -> EntryRow:
         out_refund_no=entry.out_refund_no,
         reason=entry.reason,
         updated_at=entry.updated_at,
+        voucher=entry.voucher,
     )
 
 
@@ -350,6 +352,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
         out_refund_no=row.out_refund_no,
         reason=row.reason,
         updated_at=row.updated_at,
+        voucher=row.voucher,
     )
 
 

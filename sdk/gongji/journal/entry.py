@@ -68,6 +68,9 @@ class Entry:
     out_refund_no: str = ""
     reason: str = ""  # why it failed, in the gateway's words (no secret)
     updated_at: datetime.datetime | None = None
+    #: A keyed digest of the e-voucher token the sale was made with ("" for other
+    #: credentials): a retry showing the same, now spent, token is the same patient.
+    voucher: str = ""
 
 
 class Journal(Protocol):
