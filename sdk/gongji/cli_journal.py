@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gongji.cli_output import Output, json_option, receipt_json, scrub
 from gongji.client import SettlementClient
 from gongji.errors import ConfigError, InvalidInput
 from gongji.identity import IdNumber, mask_id
@@ -28,12 +29,11 @@ from gongji.journal import Entry, EntryState
 from gongji.money import Fen
 from gongji.reconciliation import AMOUNT_FIELDS, Discrepancy, ReconciliationReport, entry_day
 
-__all__ = ["add_commands", "run"]
+__all__ = ["add_commands", "configured_client", "run"]
 
 #: ``--state`` takes an entry state, or this for every state ``recover()`` resolves.
 IN_DOUBT = "in_doubt"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 _LABELS = {
     "count": "settlements 笔数",
     "total": "total 合计",
@@ -46,7 +46,7 @@ _LABELS = {
 
 def add_commands(commands: Any) -> None:
     """Add ``reconcile`` and ``journal`` to the ``gongji`` command's subparsers."""
-    profile = argparse.ArgumentParser(add_help=False)
+    profile = argparse.ArgumentParser(add_help=False, parents=[json_option()])
     profile.add_argument(
         "--config",
         metavar="FILE",
@@ -58,9 +58,6 @@ def add_commands(commands: Any) -> None:
         metavar="NAME",
         default=os.environ.get("GONGJI_PROFILE"),
         help="the profile in it (default: $GONGJI_PROFILE)",
-    )
-    profile.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
     )
     reconcile = commands.add_parser(
         "reconcile",
@@ -137,11 +134,13 @@ def _client(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementC
             next_step="Pass --profile NAME (a [profiles.NAME] of the configuration file) or set "
             "GONGJI_PROFILE.",
         )
-    path = Path(args.config)
+    return configured_client(Path(args.config), args.profile, options)
+
+
+def configured_client(path: Path, profile: str, options: Mapping[str, Any]) -> SettlementClient:
+    """``SettlementClient.from_config``, with an unreadable file said in one line."""
     try:
-        client: SettlementClient = SettlementClient.from_config(
-            path, profile=args.profile, **options
-        )
+        client: SettlementClient = SettlementClient.from_config(path, profile=profile, **options)
     except OSError as error:  # a directory, or a file this user may not read
         raise ConfigError(
             f"The configuration file {path} cannot be read ({error.strerror}).",
@@ -189,11 +188,6 @@ def _when(entry: Entry) -> tuple[str, str]:
 # ---------------------------------------------------------------- what is shown
 
 
-def _scrub(text: str) -> str:
-    """Free text (a gateway's words) without a full ID number in it."""
-    return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
-
-
 def _masked(number: IdNumber | None) -> str | None:
     return number.masked if number is not None else None
 
@@ -235,7 +229,7 @@ def entry_detail(entry: Entry) -> dict[str, Any]:
         "undo": entry.undo,
         "undo_msgid": entry.undo_msgid,
         "out_refund_no": entry.out_refund_no,
-        "reason": _scrub(entry.reason),
+        "reason": scrub(entry.reason),
         "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
         "settlement": None,
         "receipt": None,
@@ -261,32 +255,8 @@ def entry_detail(entry: Entry) -> dict[str, Any]:
             ],
             "cash": int(settlement.cash),
         }
-    receipt = entry.receipt
-    if receipt is not None:
-        shown["receipt"] = {
-            "settlement_id": receipt.settlement_id,
-            "total": int(receipt.total),
-            "fund": int(receipt.fund),
-            "legs": [
-                {
-                    "source": leg.source,
-                    "payer": leg.payer_id.masked,
-                    "relation": leg.relation.value if leg.relation else None,
-                    "amount": int(leg.amount),
-                }
-                for leg in receipt.legs
-            ],
-            "cash": int(receipt.cash),
-            "cash_channel": receipt.cash_channel,
-            "transaction_id": receipt.transaction_id,
-            "agent": _masked(receipt.agent_id),
-            "purpose": receipt.purpose.value,
-            "refusals": [
-                {"rule": r.rule, "owner": _masked(r.owner_id), "reason": _scrub(r.reason)}
-                for r in receipt.refusals
-            ],
-            "divergence": [_scrub(line) for line in receipt.divergence],
-        }
+    if entry.receipt is not None:
+        shown["receipt"] = receipt_json(entry.receipt)
     return shown
 
 
@@ -306,55 +276,8 @@ def _difference(found: Discrepancy) -> str:
     return f"journal says {state}; centre has {_yuan(theirs.total if theirs else None)} standing"
 
 
-class _Output:
-    """Rich tables when the ``cli`` extra is installed, plain lines otherwise; JSON with --json."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
-        self.console: Any = None
-        if as_json:
-            return
-        try:
-            from rich.console import Console
-        except ImportError:  # the cli extra is not installed
-            return
-        console = Console()
-        # A file or a pipe gets whole lines: an id folded over two lines cannot be searched.
-        self.console = console if console.is_terminal else Console(width=200)
-
-    def json(self, document: Any) -> None:
-        print(json.dumps(document, ensure_ascii=False, indent=2))
-
-    def line(self, text: str) -> None:
-        if self.console is not None:
-            self.console.print(text, markup=False, highlight=False)
-        else:
-            print(text)
-
-    def table(
-        self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], right: int = 0
-    ) -> None:
-        """``right``: how many of the last columns are amounts (right-aligned)."""
-        if self.console is None:
-            self.line(title)
-            widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-            first_amount = len(columns) - right
-            for row in [list(columns), *rows]:
-                cells = [
-                    cell.rjust(width) if number >= first_amount else cell.ljust(width)
-                    for number, (cell, width) in enumerate(zip(row, widths, strict=True))
-                ]
-                self.line("  ".join(cells).rstrip())
-            return
-        from rich.table import Table
-
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for number, column in enumerate(columns):
-            amount = number >= len(columns) - right
-            table.add_column(column, justify="right" if amount else "left", overflow="fold")
-        for row in rows:
-            table.add_row(*(_escape(cell) for cell in row))
-        self.console.print(table)
+class _Output(Output):
+    """The books' tables and JSON, on the shared ``Output``."""
 
     # ------------------------------------------------------------ reconcile
 
@@ -447,34 +370,15 @@ class _Output:
             if name not in ("settlement", "receipt")
         ]
         self.table(f"Journal entry {entry.key}", ["field", "value"], plain)
-        receipt = shown["receipt"]
-        if receipt is None:
-            return
-        rows = [["pooled fund 统筹基金", Fen(receipt["fund"]).to_yuan()]]
-        rows += [
-            [
-                f"{leg['source'].replace('_', ' ')} {leg['payer']}"
-                + (f" ({leg['relation']})" if leg["relation"] else ""),
-                Fen(leg["amount"]).to_yuan(),
-            ]
-            for leg in receipt["legs"]
-        ]
-        rows += [
-            [f"cash 现金 {receipt['cash_channel']}".strip(), Fen(receipt["cash"]).to_yuan()],
-            ["total 合计", Fen(receipt["total"]).to_yuan()],
-        ]
-        self.table(f"Receipt {receipt['settlement_id']}", ["who pays", "amount"], rows, right=1)
-        for refusal in receipt["refusals"]:
-            self.line(f"{refusal['rule']}: {refusal['reason']}")
-        for line in receipt["divergence"]:
-            self.line(f"divergence: {line}")
+        if entry.receipt is not None:
+            self.receipt(entry.receipt)
 
     def recovered(self, ended: Sequence[Entry], left: Sequence[Entry]) -> None:
         if self.as_json:
             self.json(
                 {
                     "resolved": [
-                        {"key": e.key, "state": e.state.value, "reason": _scrub(e.reason)}
+                        {"key": e.key, "state": e.state.value, "reason": scrub(e.reason)}
                         for e in ended
                     ],
                     "in_doubt": sorted(e.key for e in left),
@@ -485,7 +389,7 @@ class _Output:
             self.table(
                 "Recovered",
                 ["key", "state", "why"],
-                [[e.key, e.state.value, _scrub(e.reason) or "-"] for e in ended],
+                [[e.key, e.state.value, scrub(e.reason) or "-"] for e in ended],
             )
         if left:
             self.line(
@@ -499,8 +403,3 @@ class _Output:
 def _seconds(moment: datetime.datetime | None) -> str:
     return moment.isoformat(sep=" ", timespec="seconds") if moment is not None else "-"
 
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
