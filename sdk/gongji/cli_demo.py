@@ -42,16 +42,22 @@ def run(as_json: bool) -> int:
     if violations:
         out.line(f"The mock's ledger is NOT sound: {'; '.join(violations)}", "bold red")
     else:
-        out.line("The mock's ledger is sound (mock.check() found nothing), and every account moved as its receipt says.")
+        out.line(
+            "The mock's ledger is sound (mock.check() found nothing), and every account moved as its receipt says."
+        )
     return 0 if ok else 1
 
 
 def _show(out: Output, number: int, told: Told) -> None:
     verdict = "as scripted" if told.problem is None else f"NOT as scripted: {told.problem}"
     out.line("")
-    out.line(f"{number}. {told.story.title}  [{verdict}]", "bold" if told.problem is None else "bold red")
+    out.line(
+        f"{number}. {told.story.title}  [{verdict}]", "bold" if told.problem is None else "bold red"
+    )
     if told.refused is not None:
-        out.line(f"  refused, nothing charged 拒绝: {error_json(told.refused)['message']}", "yellow")
+        out.line(
+            f"  refused, nothing charged 拒绝: {error_json(told.refused)['message']}", "yellow"
+        )
         return
     if told.quote is not None:
         out.settlement(told.quote, told.receipt, f"Story {number}")
@@ -59,7 +65,11 @@ def _show(out: Output, number: int, told: Told) -> None:
         out.line(
             f"  refunded 已退款: {told.refund.settlement_id}, {told.refund.total.to_yuan()} yuan: "
             f"the accounts got their {sum((leg.amount for leg in told.refund.legs), Fen(0)).to_yuan()} back"
-            + (f", {told.refund.cash_channel} its {told.refund.cash.to_yuan()}" if told.refund.cash else "")
+            + (
+                f", {told.refund.cash_channel} its {told.refund.cash.to_yuan()}"
+                if told.refund.cash
+                else ""
+            )
             + ".",
             "green",
         )

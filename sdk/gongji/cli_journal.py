@@ -14,23 +14,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gongji.cli_output import Output, json_option, receipt_json, scrub
+from gongji.cli_output import Output, json_option, progress, receipt_json, scrub
 from gongji.client import SettlementClient
 from gongji.errors import ConfigError, InvalidInput
-from gongji.identity import IdNumber, mask_id
+from gongji.identity import IdNumber
 from gongji.journal import Entry, EntryState
 from gongji.money import Fen
 from gongji.reconciliation import AMOUNT_FIELDS, Discrepancy, ReconciliationReport, entry_day
 
 __all__ = ["add_commands", "configured_client", "run"]
 
+#: The longest range ``reconcile --from --to`` takes: a year, two requests a day.
+MAX_DAYS = 366
 #: ``--state`` takes an entry state, or this for every state ``recover()`` resolves.
 IN_DOUBT = "in_doubt"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -65,11 +66,23 @@ def add_commands(commands: Any) -> None:
         help="reconcile a day with the centre (3201 totals, 3202 details) against the journal",
         description=(
             "Send the journal's totals of the day to the centre (3201), compare its "
-            "settlements (3202) with the journal one by one, and print what differs. Exit "
-            "code 0 when the day is clean, 1 when something differs, 2 on an error."
+            "settlements (3202) with the journal one by one, and print what differs. "
+            "--from/--to reconciles each day of a range (one report per day, then a summary), "
+            "with a progress bar on a terminal. Exit code 0 when every day is clean, 1 when "
+            "something differs, 2 on an error."
         ),
     )
-    reconcile.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+    days = reconcile.add_mutually_exclusive_group(required=True)
+    days.add_argument("--date", metavar="YYYY-MM-DD", help="the business day")
+    days.add_argument(
+        "--from",
+        dest="first",
+        metavar="YYYY-MM-DD",
+        help=f"the first day of a range (with --to; at most {MAX_DAYS} days)",
+    )
+    reconcile.add_argument(
+        "--to", dest="last", metavar="YYYY-MM-DD", help="the last day of the range, included"
+    )
     journal = commands.add_parser("journal", help="the settlement journal of a profile")
     journal_commands = journal.add_subparsers(dest="journal_command", required=True)
     listing = journal_commands.add_parser(
@@ -95,11 +108,19 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     """Run ``reconcile`` or ``journal ...``; errors propagate (the caller prints them)."""
     out = _Output(args.json)
     if args.command == "reconcile":
-        business_day = _day(args.date)
+        days = _days(args)
         with _client(args, client_options) as client:
-            report = client.reconcile(business_day)
-        out.reconciliation(report)
-        return 0 if report.clean else 1
+            if args.date is not None:
+                report = client.reconcile(days[0])
+                out.reconciliation(report)
+                return 0 if report.clean else 1
+            reports = []
+            with progress(len(days), "reconciling", show=not args.json) as advance:
+                for business_day in days:
+                    reports.append(client.reconcile(business_day))
+                    advance()
+        out.reconciliations(reports)
+        return 0 if all(report.clean for report in reports) else 1
     command = args.journal_command
     state = _state(args.state) if command == "list" else None
     day = _day(args.date) if command == "list" and args.date else None
@@ -159,6 +180,26 @@ def _day(text: str) -> datetime.date:
         f"The date {text[:20]!r} is not a day written YYYY-MM-DD.",
         next_step="Give the business day like 2026-11-23.",
     )
+
+
+def _days(args: argparse.Namespace) -> list[datetime.date]:
+    """``--date``, or each day from ``--from`` to ``--to``."""
+    if args.date is not None:
+        if args.last is not None:
+            raise InvalidInput("--to goes with --from, not --date.", next_step="Drop --to.")
+        return [_day(args.date)]
+    if args.last is None:
+        raise InvalidInput(
+            "--from needs --to.", next_step="Give the last day of the range with --to YYYY-MM-DD."
+        )
+    first, last = _day(args.first), _day(args.last)
+    count = (last - first).days + 1
+    if not 1 <= count <= MAX_DAYS:
+        raise InvalidInput(
+            f"The range {first} to {last} is {count} days long.",
+            next_step=f"Give --from on or before --to, at most {MAX_DAYS} days apart.",
+        )
+    return [first + datetime.timedelta(days=n) for n in range(count)]
 
 
 def _state(text: str | None) -> EntryState | str | None:
@@ -328,6 +369,53 @@ class _Output(Output):
                 "Run `gongji journal recover`, then reconcile again."
             )
 
+    def reconciliations(self, reports: Sequence[ReconciliationReport]) -> None:
+        """A range of days: each day's report, then one line per day and the summary."""
+        unclean = [r for r in reports if not r.clean]
+        if self.as_json:
+            self.json(
+                {
+                    "from": reports[0].day.isoformat(),
+                    "to": reports[-1].day.isoformat(),
+                    "clean": not unclean,
+                    "summary": {
+                        "days": len(reports),
+                        "clean_days": len(reports) - len(unclean),
+                        "discrepancies": sum(len(r.discrepancies) for r in reports),
+                        "unclean_days": [r.day.isoformat() for r in unclean],
+                    },
+                    "days": [r.as_dict() for r in reports],
+                }
+            )
+            return
+        for report in reports:
+            self.reconciliation(report)
+            self.line("")
+        self.table(
+            f"Summary: {reports[0].day} to {reports[-1].day}",
+            ["day", "verdict", "journal", "centre", "matched", "discrepancies"],
+            [
+                [
+                    r.day.isoformat(),
+                    "clean" if r.clean else "DIFFERS",
+                    str(r.journal.count),
+                    str(r.centre.count),
+                    str(r.matched),
+                    str(len(r.discrepancies)),
+                ]
+                for r in reports
+            ],
+            right=4,
+        )
+        self.line(
+            f"{len(reports) - len(unclean)} of {len(reports)} days are clean"
+            + (
+                "."
+                if not unclean
+                else f"; see the reports of {', '.join(r.day.isoformat() for r in unclean)}."
+            )
+        )
+
     # ------------------------------------------------------------ journal
 
     def entries(self, entries: Sequence[Entry]) -> None:
@@ -402,4 +490,3 @@ class _Output(Output):
 
 def _seconds(moment: datetime.datetime | None) -> str:
     return moment.isoformat(sep=" ", timespec="seconds") if moment is not None else "-"
-

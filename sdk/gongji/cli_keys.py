@@ -24,26 +24,25 @@ __all__ = ["add_commands", "run"]
 
 WARNING = "TEST KEYS FOR THE MOCK ONLY - never use them in production."
 
-#: file name -> (MockKeys field, what it is, where a gongji.toml uses it)
-_FILES: dict[str, tuple[str, str, str]] = {
+#: Private files (the roles of ``MockKeys``): file name -> (what it is, the gongji.toml setting)
+_FILES: dict[str, tuple[str, str]] = {
     "wechatpay-merchant-private.pem": (
-        "wechatpay_merchant",
         "WeChat Pay merchant private key (the POS signs)",
         "merchant_private_key_path",
     ),
     "wechatpay-platform-private.pem": (
-        "wechatpay_platform",
         "WeChat Pay platform private key (the mock signs)",
         "-",
     ),
-    "wechatpay-apiv3.key": ("wechatpay_apiv3", "WeChat Pay APIv3 key (32 characters)", "apiv3_key_path"),
+    "wechatpay-apiv3.key": (
+        "WeChat Pay APIv3 key (32 characters)",
+        "apiv3_key_path",
+    ),
     "alipay-app-private.pem": (
-        "alipay_app",
         "Alipay app private key (the POS signs)",
         "app_private_key_path",
     ),
     "alipay-platform-private.pem": (
-        "alipay_platform",
         "Alipay platform private key (the mock signs)",
         "-",
     ),
@@ -123,57 +122,63 @@ def run(args: argparse.Namespace) -> int:
             f"The keys cannot be written to {directory} ({error.strerror}).",
             next_step="Pass --out a directory you may write to.",
         ) from None
-    rows = [
-        {
-            "path": str(directory / name),
-            "what": what,
-            "gongji_toml": setting if setting != "-" else None,
-            "fingerprint": fingerprints.get(name),
-        }
-        for name, (_, what, setting) in [*_FILES.items(), *_PUBLIC.items()]
+    shown = [
+        (name, what, setting if setting != "-" else None, fingerprints.get(name))
+        for name, (what, setting) in [
+            *_FILES.items(),
+            *((name, (what, setting)) for name, (_, what, setting) in _PUBLIC.items()),
+        ]
     ]
     if out.as_json:
-        out.json({"warning": WARNING, "directory": str(directory), "mode": "0600", "files": rows})
+        files = [
+            {
+                "path": str(directory / name),
+                "what": what,
+                "gongji_toml": setting,
+                "fingerprint": sha,
+            }
+            for name, what, setting, sha in shown
+        ]
+        out.json({"warning": WARNING, "directory": str(directory), "mode": "0600", "files": files})
         return 0
     out.line(WARNING, "bold red")
     out.table(
         f"Test keys written to {directory} (mode 0600)",
         ["file", "what", "gongji.toml setting", "sha256 of the public key"],
-        [
-            [
-                Path(r["path"]).name,
-                r["what"],
-                r["gongji_toml"] or "-",
-                r["fingerprint"] or "-",
-            ]
-            for r in rows
-        ],
+        [[name, what, setting or "-", sha or "-"] for name, what, setting, sha in shown],
     )
     out.line("The private keys are in the files only; they are not printed.")
     return 0
 
 
 def _contents() -> tuple[dict[str, str], dict[str, str]]:
-    """Every file's text, and each PEM's public-key fingerprint (keys made fresh here)."""
+    """Every file's text, and each key pair's public-key fingerprint. The keys are made
+    here, fresh on every call (the mock's own, ``gongji_mock.testkeys``, are made once
+    per process: a second ``generate`` in one program must not hand out the same set)."""
+    import secrets
+
     from cryptography.hazmat.primitives import serialization
-    from gongji_mock.testkeys import MockKeys
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from gongji.signing.keys import load_private_key
+    from gongji.signing.keys import RsaPrivateKey
 
-    keys = MockKeys.of_this_process()  # this process's keys: fresh, as every mock's are
-    contents = {name: str(getattr(keys, field)) for name, (field, _, _) in _FILES.items()}
-    contents["wechatpay-apiv3.key"] += "\n"
+    contents: dict[str, str] = {"wechatpay-apiv3.key": secrets.token_hex(16) + "\n"}
     fingerprints: dict[str, str] = {}
     for name, (private_name, _, _) in _PUBLIC.items():
-        private = load_private_key(contents[private_name].encode("ascii"))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        contents[private_name] = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
         contents[name] = (
-            private.public_key.cryptography_key()
+            key.public_key()
             .public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             .decode("ascii")
         )
-        fingerprints[name] = fingerprints[private_name] = private.fingerprint
+        fingerprints[name] = fingerprints[private_name] = RsaPrivateKey(key).fingerprint
     contents[_NOTICE] = (
         f"{WARNING}\n\nWritten by `gongji keys generate` for rehearsals against the gongji "
         "mock gateway.\nA production key comes from the WeChat Pay or Alipay merchant "

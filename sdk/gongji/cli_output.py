@@ -8,10 +8,11 @@ and free text from a gateway goes through ``scrub`` first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from gongji.errors import GongjiError
@@ -90,7 +91,11 @@ def leg_json(leg: Leg) -> dict[str, Any]:
 
 
 def refusal_json(refusal: Refusal) -> dict[str, Any]:
-    return {"rule": refusal.rule, "owner": _masked(refusal.owner_id), "reason": scrub(refusal.reason)}
+    return {
+        "rule": refusal.rule,
+        "owner": _masked(refusal.owner_id),
+        "reason": scrub(refusal.reason),
+    }
 
 
 def quote_json(quote: Quote) -> dict[str, Any]:
@@ -144,7 +149,11 @@ def _who(leg: Leg) -> str:
     return f"{MUTUAL_AID}: {owner_label(leg.payer_id, leg.relation)}"
 
 
-_CHANNELS = {"wechatpay": "WeChat Pay 微信支付", "alipay": "Alipay 支付宝", "counter": "at the till 柜台"}
+_CHANNELS = {
+    "wechatpay": "WeChat Pay 微信支付",
+    "alipay": "Alipay 支付宝",
+    "counter": "at the till 柜台",
+}
 
 
 class Output:
@@ -248,7 +257,11 @@ class Output:
         rows = [[FUND, quote.fund.to_yuan(), receipt.fund.to_yuan()]]
         rows += [[who, quoted.get(who, "-"), booked.get(who, "-")] for who in quoted | booked]
         rows += [
-            [f"{CASH} ({channel})" if channel and receipt.cash else CASH, quote.cash.to_yuan(), receipt.cash.to_yuan()],
+            [
+                f"{CASH} ({channel})" if channel and receipt.cash else CASH,
+                quote.cash.to_yuan(),
+                receipt.cash.to_yuan(),
+            ],
             [TOTAL, quote.total.to_yuan(), receipt.total.to_yuan()],
         ]
         self.table(
@@ -280,3 +293,21 @@ def json_option() -> Any:
         "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
     )
     return parent
+
+
+@contextlib.contextmanager
+def progress(total: int, what: str, *, show: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr while long work runs, when ``show`` and stderr is a terminal
+    with ``rich`` installed; otherwise silent. Yields the function that counts one step."""
+    if show and sys.stderr.isatty():
+        try:
+            from rich.console import Console
+            from rich.progress import Progress
+        except ImportError:  # the cli extra is not installed
+            pass
+        else:
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(what, total=total)
+                yield lambda: bar.advance(task)
+            return
+    yield lambda: None

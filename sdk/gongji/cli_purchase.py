@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from gongji.errors import GongjiError, InvalidInput
-from gongji.identity import Credential
+from gongji.identity import Credential, optional_id_number
 from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Setting
 from gongji.money import Fen
 
@@ -27,6 +27,8 @@ __all__ = ["ItemFile", "PurchaseFile", "add_arguments", "purchase_from_args", "r
 
 T = TypeVar("T")
 
+#: How errors name a purchase given as flags.
+FLAGS = "the flags"
 #: Where the format is described, said in every error about it.
 FORMAT_DOC = "docs/reference/cli.md#the-purchase-file"
 
@@ -104,18 +106,18 @@ def _typed(document: Any, where: str, *, strict: bool = True) -> PurchaseFile:
         return msgspec.convert(document, PurchaseFile, strict=strict)
     except msgspec.ValidationError as error:
         raise InvalidInput(
-            f"{where}: {_located(str(error))}.",
+            f"{where}: {_located(where, str(error))}.",
             next_step=f"Fix that field; the purchase format is in {FORMAT_DOC}.",
         ) from None
 
 
-def _located(message: str) -> str:
+def _located(where: str, message: str) -> str:
     """msgspec's ``... - at `$.items[0].price``` as ``items[0].price: ...``."""
     found = re.fullmatch(r"(.*) - at `\$\.?(.*)`", message)
     if found is None:
         return message
-    what, where = found.groups()
-    return f"{where}: {what}" if where else what
+    what, field = found.groups()
+    return f"{_named(where, field)}: {what}" if field else what
 
 
 # ---------------------------------------------------------------- to a Purchase
@@ -138,22 +140,20 @@ def to_purchase(typed: PurchaseFile, where: str) -> Purchase:
             next_step="Give social_card with card_sn, or drop card_sn.",
         )
     credential = _field(where, credentials[0], lambda: _credential(typed))
-    items = [
-        _field(where, f"items[{number}]", lambda item=item: _line(item))  # type: ignore[misc]
-        for number, item in enumerate(typed.items)
-    ]
-    return _field(
-        where,
-        "purchase",
-        lambda: Purchase(
+    items = [_line(where, number, item) for number, item in enumerate(typed.items)]
+    patient = _field(where, "patient", lambda: optional_id_number(typed.patient))
+    agent = _field(where, "agent", lambda: optional_id_number(typed.agent))
+    try:
+        return Purchase(
             credential=credential,
             items=items,
-            patient_id=typed.patient,
-            agent_id=typed.agent,
+            patient_id=patient,
+            agent_id=agent,
             purpose=typed.purpose,
             setting=typed.setting,
-        ),
-    )
+        )
+    except GongjiError as error:  # the basket as a whole (an empty one, ...)
+        raise InvalidInput(f"{where}: {error.message}", next_step=error.next_step) from None
 
 
 def _credential(typed: PurchaseFile) -> Credential:
@@ -165,14 +165,19 @@ def _credential(typed: PurchaseFile) -> Credential:
     return Credential.social_card(typed.social_card, card_sn=typed.card_sn or "")
 
 
-def _line(item: ItemFile) -> LineItem:
-    return LineItem(
-        code=item.code,
-        name=item.name,
-        unit_price=Fen.from_yuan(str(item.price)),
-        quantity=item.quantity,
-        coverage=item.coverage,
-        category=item.category,
+def _line(where: str, number: int, item: ItemFile) -> LineItem:
+    price = _field(where, f"items[{number}].price", lambda: Fen.from_yuan(str(item.price)))
+    return _field(
+        where,
+        f"items[{number}]",
+        lambda: LineItem(
+            code=item.code,
+            name=item.name,
+            unit_price=price,
+            quantity=item.quantity,
+            coverage=item.coverage,
+            category=item.category,
+        ),
     )
 
 
@@ -180,7 +185,20 @@ def _field(where: str, field: str, build: Callable[[], T]) -> T:
     try:
         return build()
     except GongjiError as error:
-        raise InvalidInput(f"{where}: {field}: {error.message}", next_step=error.next_step) from None
+        raise InvalidInput(
+            f"{where}: {_named(where, field)}: {error.message}", next_step=error.next_step
+        ) from None
+
+
+def _named(where: str, field: str) -> str:
+    """A field as its source spells it: ``items[1].price`` of the flags is the second --item's."""
+    if where != FLAGS:
+        return field
+    if not field.startswith("items"):
+        return f"--{field.replace('_', '-')}"
+    return re.sub(
+        r"items\[([0-9]+)\]\.?", lambda found: f"--item #{int(found.group(1)) + 1} ", field
+    ).strip()
 
 
 # ---------------------------------------------------------------- from flags
@@ -244,7 +262,7 @@ def purchase_from_args(args: argparse.Namespace) -> Purchase:
         },
     }
     # strict=False: a quantity typed on the command line is text, "2" means 2.
-    return to_purchase(_typed(document, "the flags", strict=False), "the flags")
+    return to_purchase(_typed(document, FLAGS, strict=False), FLAGS)
 
 
 def _item_fields(text: str) -> dict[str, str]:
@@ -255,4 +273,3 @@ def _item_fields(text: str) -> dict[str, str]:
             next_step="Write e.g. --item 'X01:感冒灵颗粒:12.50:2:A:drug'.",
         )
     return dict(zip(_ITEM_FIELDS, parts, strict=False))
-

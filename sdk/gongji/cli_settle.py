@@ -93,8 +93,6 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
                 out.json({"quote": quote_json(quote)})
             else:
                 out.quote(quote)
-                for sentence in quote.explain():
-                    out.line(f"  {sentence}")
             return 0
         receipt = client.settle(purchase, key=args.key, cash=cash)
     if out.as_json:
