@@ -3,7 +3,7 @@
 The same roles the mock uses (``gongji_mock.testkeys.MockKeys``): WeChat Pay's merchant
 and platform RSA keys and APIv3 key, Alipay's app and platform RSA keys. The city
 gateway's TIF signature is an HMAC with a shared secret, not a key pair: the mock's
-published test caller (docs/reference/mock-national.md) needs no file.
+published test caller (docs/reference/mock-admin.md) needs no file.
 
 Test keys for the mock, never for production: a production key is issued by the
 channel's merchant console, and its private half never leaves the merchant. Each
