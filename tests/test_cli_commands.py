@@ -305,3 +305,25 @@ def test_policy_list_and_plugins_print_json(
 ) -> None:
     assert gongji(*command, "--json") == 0
     assert json.loads(capsys.readouterr().out)
+
+
+# ---------------------------------------------------------------- what the machine refuses
+
+
+def test_a_port_out_of_range_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exited:
+        gongji("mock", "serve", "--port", "99999")
+    assert exited.value.code == 2
+
+
+def test_an_error_of_the_machine_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gongji import cli_demo
+
+    def disk_full(as_json: bool) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli_demo, "run", disk_full)
+    assert gongji("demo") == 1
+    assert "gongji: os_error: The system refused: No space left on device." in error_line(capsys)

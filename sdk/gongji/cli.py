@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gongji.cli_output import json_option, print_error
-from gongji.errors import EligibilityError, GongjiError
+from gongji.errors import ConfigError, EligibilityError, GongjiError
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,7 @@ def argument_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=int, default=8930, help="port (default 8930; 0 picks a free one)"
+        "--port", type=_port, default=8930, help="port (default 8930; 0 picks a free one)"
     )
     serve.add_argument(
         "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
@@ -104,6 +104,31 @@ def main(
         print_error(error, args.json)
         books = args.command in ("reconcile", "journal")
         return 2 if books or isinstance(error, EligibilityError) else 1
+    except OSError as error:  # the machine's answer (a port in use, a full disk): one line too
+        what = error.strerror or str(error)
+        print_error(
+            ConfigError(
+                f"The system refused: {what}{f' ({error.filename})' if error.filename else ''}.",
+                next_step="Fix that on this machine (a free port, a writable path) and run again.",
+                code="os_error",
+            ),
+            args.json,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("gongji: interrupted", file=sys.stderr)
+        return 130
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``--port``: argparse says so in its usage line when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:10]!r} is not a port from 0 to 65535")
+    return port
 
 
 def _run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
