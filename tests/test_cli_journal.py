@@ -429,3 +429,18 @@ def test_reconcile_refuses_a_wrong_range_in_one_line(
     assert shop.gongji("reconcile", *args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and said in err
+
+
+# ---------------------------------------------------------------- settle against a served mock
+
+
+def test_settle_with_mock_url_charges_the_served_mock_which_keeps_it(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = served.mock.balance(SON)
+    args = ["--id-card", SON, "--item", "X01:感冒灵颗粒:12.50:2", "--key", "SERVED-1"]
+    assert main(["settle", *args, "--counter", "--mock-url", served.url, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["rehearsal"] is False and document["receipt"]["legs"][0]["amount"] == 2500
+    assert served.mock.balance(SON) == before - 2500
+    assert served.mock.check() == []

@@ -218,32 +218,18 @@ class Output:
 
     def quote(self, quote: Quote, title: str = "Quote 预结算") -> None:
         """Who would pay what, then why an account was refused and what is cash only."""
-        rows = [[FUND, quote.fund.to_yuan()]]
-        rows += [[_who(leg), leg.amount.to_yuan()] for leg in quote.legs]
-        rows += [[CASH, quote.cash.to_yuan()], [TOTAL, quote.total.to_yuan()]]
-        self.table(title, ["who pays 付款方", "yuan 元"], rows, right=1)
-        self._notes(quote.refusals)
-        for item in quote.cash_only:
-            self.line(f"  {item.name} ({item.category.value}) is cash only 自费.", "yellow")
+        self.table(title, ["who pays 付款方", "yuan 元"], _payer_rows([quote]), right=1)
+        self._notes(quote, None)
 
     def receipt(self, receipt: Receipt, title: str = "") -> None:
         """The settlement as the centre booked it, and how the cash share was collected."""
-        rows = [[FUND, receipt.fund.to_yuan()]]
-        rows += [[_who(leg), leg.amount.to_yuan()] for leg in receipt.legs]
-        channel = _CHANNELS.get(receipt.cash_channel, "")
-        cash = f"{CASH} ({channel})" if channel and receipt.cash else CASH
-        rows += [[cash, receipt.cash.to_yuan()], [TOTAL, receipt.total.to_yuan()]]
         self.table(
             title or f"Receipt {receipt.settlement_id} 结算单 (key {receipt.key})",
             ["who paid 付款方", "yuan 元"],
-            rows,
+            _payer_rows([receipt]),
             right=1,
         )
-        if receipt.agent_id is not None:
-            self.line(f"  presented by an agent 代购人 {receipt.agent_id.masked}")
-        self._notes(receipt.refusals)
-        for line in receipt.divergence:
-            self.line(f"  divergence: {scrub(line)}", "yellow")
+        self._notes(None, receipt)
 
     def settlement(self, quote: Quote, receipt: Receipt | None, title: str) -> None:
         """The quote and, beside it, the receipt it became: one row per payer, so that a
@@ -251,36 +237,41 @@ class Output:
         if receipt is None:
             self.quote(quote, title)
             return
-        quoted = {_who(leg): leg.amount.to_yuan() for leg in quote.legs}
-        booked = {_who(leg): leg.amount.to_yuan() for leg in receipt.legs}
-        channel = _CHANNELS.get(receipt.cash_channel, "")
-        rows = [[FUND, quote.fund.to_yuan(), receipt.fund.to_yuan()]]
-        rows += [[who, quoted.get(who, "-"), booked.get(who, "-")] for who in quoted | booked]
-        rows += [
-            [
-                f"{CASH} ({channel})" if channel and receipt.cash else CASH,
-                quote.cash.to_yuan(),
-                receipt.cash.to_yuan(),
-            ],
-            [TOTAL, quote.total.to_yuan(), receipt.total.to_yuan()],
-        ]
         self.table(
             f"{title}: receipt {receipt.settlement_id}, key {receipt.key}",
             ["who pays 付款方", "quote 预结算", "receipt 结算"],
-            rows,
+            _payer_rows([quote, receipt]),
             right=2,
         )
-        if receipt.agent_id is not None:
+        self._notes(quote, receipt)
+
+    def _notes(self, quote: Quote | None, receipt: Receipt | None) -> None:
+        """Under the table: the agent, the refusals, the cash-only items, any divergence."""
+        if receipt is not None and receipt.agent_id is not None:
             self.line(f"  presented by an agent 代购人 {receipt.agent_id.masked}")
-        self._notes(receipt.refusals)
-        for item in quote.cash_only:
+        answer = receipt or quote
+        for refusal in answer.refusals if answer is not None else ():
+            self.line(f"  {refusal.rule}: {scrub(refusal.reason)}", "yellow")
+        for item in quote.cash_only if quote is not None else ():
             self.line(f"  {item.name} ({item.category.value}) is cash only 自费.", "yellow")
-        for line in receipt.divergence:
+        for line in receipt.divergence if receipt is not None else ():
             self.line(f"  divergence: {scrub(line)}", "yellow")
 
-    def _notes(self, refusals: Sequence[Refusal]) -> None:
-        for refusal in refusals:
-            self.line(f"  {refusal.rule}: {scrub(refusal.reason)}", "yellow")
+
+def _payer_rows(answers: Sequence[Quote | Receipt]) -> list[list[str]]:
+    """Fund, each account, cash and total: one amount column per quote or receipt."""
+    amounts = [{_who(leg): leg.amount.to_yuan() for leg in answer.legs} for answer in answers]
+    payers = dict.fromkeys(who for column in amounts for who in column)  # in order, once
+    receipt = next((a for a in answers if isinstance(a, Receipt)), None)
+    channel = (
+        _CHANNELS.get(receipt.cash_channel, "") if receipt is not None and receipt.cash else ""
+    )
+    return [
+        [FUND, *(answer.fund.to_yuan() for answer in answers)],
+        *([who, *(column.get(who, "-") for column in amounts)] for who in payers),
+        [f"{CASH} ({channel})" if channel else CASH, *(a.cash.to_yuan() for a in answers)],
+        [TOTAL, *(answer.total.to_yuan() for answer in answers)],
+    ]
 
 
 def json_option() -> Any:
