@@ -7,9 +7,10 @@ STAMP_DEV := $(VENV)/.installed-dev
 
 .PHONY: demo test lint typecheck pytest bench docs clean
 
+# The venv's own pip (23+ with Python 3.11) installs editable projects: upgrading it
+# first would cost `make demo` a round trip to the index for nothing.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[cli,mock]'

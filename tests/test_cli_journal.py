@@ -356,3 +356,91 @@ def test_without_the_cli_extra_the_books_print_as_plain_lines(
     assert f"SHOP-0001  settled  {receipt.settlement_id}" in out
     assert "Journal: 0 entries" in out
     assert_no_full_id(out)
+
+
+# ---------------------------------------------------------------- a range of days
+
+
+def _around(day: str) -> tuple[str, str]:
+    import datetime
+
+    middle = datetime.date.fromisoformat(day)
+    one = datetime.timedelta(days=1)
+    return (middle - one).isoformat(), (middle + one).isoformat()
+
+
+def test_reconcile_of_a_clean_range_gives_a_report_per_day_and_exits_0(
+    shop: Shop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop.till.settle(purchase(MOTHER), key="SHOP-0001", cash=Cash.wechat(WECHAT_PAID))
+    first, last = _around(shop.day)
+    assert shop.gongji("reconcile", "--from", first, "--to", last, "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [d["day"] for d in document["days"]] == [first, shop.day, last]
+    assert [d["journal"]["count"] for d in document["days"]] == [0, 1, 0]
+    assert document["clean"] and document["summary"] == {
+        "days": 3,
+        "clean_days": 3,
+        "discrepancies": 0,
+        "unclean_days": [],
+    }
+
+
+def test_reconcile_of_a_range_names_the_day_that_differs_and_exits_1(
+    shop: Shop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop.till.settle(purchase(MOTHER), key="SHOP-0001", cash=Cash.wechat(WECHAT_PAID))
+    entry = shop.journal.get("SHOP-0001")
+    assert entry is not None and entry.settlement is not None
+    changed = attrs.evolve(
+        entry.settlement, fund=entry.settlement.fund + 1, cash=entry.settlement.cash - 1
+    )
+    shop.journal.put(attrs.evolve(entry, settlement=changed))
+    first, last = _around(shop.day)
+    assert shop.gongji("reconcile", "--from", first, "--to", last) == 1
+    captured = capsys.readouterr()
+    assert "2 of 3 days are clean; see the reports of " + shop.day in captured.out
+    assert captured.out.count("Reconciliation of") == 3 and "Summary" in captured.out
+    assert captured.err == ""  # no progress bar when stderr is not a terminal
+
+
+def test_reconcile_of_a_range_shows_progress_on_a_terminal(
+    shop: Shop, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    first, last = _around(shop.day)
+    assert shop.gongji("reconcile", "--from", first, "--to", last) == 0
+    assert "reconciling" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--from", "2026-11-23"), "--from needs --to"),
+        (("--from", "2026-11-23", "--to", "2026-11-22"), "is 0 days long"),
+        (("--from", "2024-01-01", "--to", "2026-01-01"), "at most 366 days apart"),
+        (("--date", "2026-11-23", "--to", "2026-11-24"), "--to goes with --from"),
+    ],
+)
+def test_reconcile_refuses_a_wrong_range_in_one_line(
+    shop: Shop, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], said: str
+) -> None:
+    assert shop.gongji("reconcile", *args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err
+
+
+# ---------------------------------------------------------------- settle against a served mock
+
+
+def test_settle_with_mock_url_charges_the_served_mock_which_keeps_it(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = served.mock.balance(SON)
+    args = ["--id-card", SON, "--item", "X01:感冒灵颗粒:12.50:2", "--key", "SERVED-1"]
+    assert main(["settle", *args, "--counter", "--mock-url", served.url, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["rehearsal"] is False and document["receipt"]["legs"][0]["amount"] == 2500
+    assert served.mock.balance(SON) == before - 2500
+    assert served.mock.check() == []

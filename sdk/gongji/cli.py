@@ -1,46 +1,60 @@
-"""The ``gongji`` command.
+"""The ``gongji`` command: its arguments and where each command goes.
 
-Errors print one line (the rule or code first) and exit non-zero; ``--json``
-gives machine output. Tables use ``rich`` when the ``cli`` extra is installed.
+Errors print one line (the rule, infcode or code first) and exit non-zero; ``--json``
+gives machine output. The commands live in their own modules: ``cli_demo``,
+``cli_settle`` (preview, settle) with ``cli_purchase`` (the purchase file and flags),
+``cli_keys``, ``cli_journal`` (reconcile, journal); what they print, in ``cli_output``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gongji.errors import EligibilityError, GongjiError
-from gongji.model import Quote
+from gongji.cli_output import json_option, print_error
+from gongji.errors import ConfigError, EligibilityError, GongjiError
 
 
 def argument_parser() -> argparse.ArgumentParser:
     """The ``gongji`` command's arguments, every command and subcommand."""
-    from gongji import cli_journal
+    from gongji import cli_journal, cli_keys, cli_settle
 
     parser = argparse.ArgumentParser(
         prog="gongji", description="Medical-insurance settlement at the point of sale."
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     commands = parser.add_subparsers(dest="command", required=True)
+    as_json = json_option()
     commands.add_parser(
-        "demo", help="run the built-in Zhang-family stories and show the cashier's view"
+        "demo",
+        parents=[as_json],
+        help="settle the built-in Zhang-family stories end to end against the in-process mock",
+        description="Each story is previewed, settled (and one refunded) through "
+        "SettlementClient.from_profile('mock') against one fresh in-process mock; a story ends "
+        "as scripted when its outcome and the mock's ledger both match. Exit 0 when all do.",
     )
     policy = commands.add_parser("policy", help="region policy packs")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
-    policy_commands.add_parser("list", help="list the registered packs")
-    show = policy_commands.add_parser("show", help="show one pack, with what it extends resolved")
+    policy_commands.add_parser("list", parents=[as_json], help="list the registered packs")
+    show = policy_commands.add_parser(
+        "show", parents=[as_json], help="show one pack, with what it extends resolved (JSON)"
+    )
     show.add_argument("pack", help="a pack id, or the path of a pack file")
-    commands.add_parser("plugins", help="list the loaded plugins and where they come from")
+    commands.add_parser(
+        "plugins", parents=[as_json], help="list the loaded plugins and where they come from"
+    )
+    cli_settle.add_commands(commands)
+    cli_keys.add_commands(commands)
     mock = commands.add_parser(
         "mock", help="the mock gateway: an insurance centre, WeChat Pay and Alipay"
     )
     mock_commands = mock.add_subparsers(dest="mock_command", required=True)
     serve = mock_commands.add_parser(
         "serve",
+        parents=[as_json],
         help="serve the mock over HTTP (extra: mock)",
         description=(
             "Serve the mock gateway over HTTP. WeChat Pay callbacks and Alipay notifications "
@@ -54,7 +68,7 @@ def argument_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=int, default=8930, help="port (default 8930; 0 picks a free one)"
+        "--port", type=_port, default=8930, help="port (default 8930; 0 picks a free one)"
     )
     serve.add_argument(
         "--data", help="a dataset file (docs/reference/dataset.md); default: the demo family"
@@ -79,170 +93,62 @@ def argument_parser() -> argparse.ArgumentParser:
 def main(
     argv: Sequence[str] | None = None, *, client_options: Mapping[str, Any] | None = None
 ) -> int:
-    """The ``gongji`` command. ``client_options`` go to the client that ``reconcile`` and
-    ``journal`` build from the profile (``journal=``, ``transport=``, ...): for a program
-    that embeds the command, and for tests."""
-    from gongji import cli_journal
-
+    """The ``gongji`` command. ``client_options`` go to the client that ``reconcile``,
+    ``journal``, ``preview`` and ``settle`` build from the profile (``journal=``,
+    ``transport=``, for the mock profile ``mock=``, ...): for a program that embeds the
+    command, and for tests."""
     args = argument_parser().parse_args(argv)
-    books = args.command in ("reconcile", "journal")
     try:
-        if books:
-            return cli_journal.run(args, client_options or {})
-        if args.command == "demo":
-            return _demo(args.json)
-        if args.command == "policy":
-            return _policy(args.policy_command, getattr(args, "pack", None), args.json)
-        if args.command == "mock":
-            return _mock_serve(
-                args.host, args.port, args.data, args.state, args.faults, args.notify_url, args.json
-            )
-        return _plugins(args.json)
-    except GongjiError as exc:
-        label = getattr(exc, "rule", "") or exc.code
-        if args.json:
-            print(
-                json.dumps(
-                    {"error": exc.code, "rule": getattr(exc, "rule", None), "message": str(exc)},
-                    ensure_ascii=False,
-                )
-            )
-        else:
-            print(f"gongji: {label}: {exc}", file=sys.stderr)
-        return 2 if books or isinstance(exc, EligibilityError) else 1
-
-
-def _demo(as_json: bool) -> int:
-    from gongji.demo import run_story, stories
-    from gongji.policy import get_policy
-
-    policy = get_policy("liaoning-dalian-2025")
-    today = datetime.date.today()
-    results: list[dict[str, Any]] = []
-    failures = 0
-    out = _Output(as_json)
-    for number, story in enumerate(stories(), 1):
-        outcome = run_story(story, today)
-        problem = story.expect(outcome)
-        failures += problem is not None
-        results.append(
-            {
-                "story": story.title,
-                "ok": problem is None,
-                "problem": problem,
-                **_outcome_json(outcome),
-            }
+        return _run(args, client_options or {})
+    except GongjiError as error:
+        print_error(error, args.json)
+        books = args.command in ("reconcile", "journal")
+        return 2 if books or isinstance(error, EligibilityError) else 1
+    except OSError as error:  # the machine's answer (a port in use, a full disk): one line too
+        what = error.strerror or str(error)
+        print_error(
+            ConfigError(
+                f"The system refused: {what}{f' ({error.filename})' if error.filename else ''}.",
+                next_step="Fix that on this machine (a free port, a writable path) and run again.",
+                code="os_error",
+            ),
+            args.json,
         )
-        out.story(number, story.title, outcome, problem)
-    if as_json:
-        print(
-            json.dumps(
-                {"policy": policy.id, "stories": results, "ok": failures == 0},
-                ensure_ascii=False,
-                indent=2,
-            )
+        return 1
+    except KeyboardInterrupt:
+        print("gongji: interrupted", file=sys.stderr)
+        return 130
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``--port``: argparse says so in its usage line when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:10]!r} is not a port from 0 to 65535")
+    return port
+
+
+def _run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
+    from gongji import cli_demo, cli_journal, cli_keys, cli_settle
+
+    if args.command in ("reconcile", "journal"):
+        return cli_journal.run(args, client_options)
+    if args.command in ("preview", "settle"):
+        return cli_settle.run(args, client_options)
+    if args.command == "keys":
+        return cli_keys.run(args)
+    if args.command == "demo":
+        return cli_demo.run(args.json)
+    if args.command == "policy":
+        return _policy(args.policy_command, getattr(args, "pack", None), args.json)
+    if args.command == "mock":
+        return _mock_serve(
+            args.host, args.port, args.data, args.state, args.faults, args.notify_url, args.json
         )
-    else:
-        out.line(
-            f"{len(results) - failures} of {len(results)} stories ended as scripted."
-            + ("" if not failures else "  Some did not: see above.")
-        )
-    return 0 if failures == 0 else 1
-
-
-def _outcome_json(outcome: Quote | GongjiError) -> dict[str, Any]:
-    if isinstance(outcome, GongjiError):
-        return {
-            "refused": {
-                "code": outcome.code,
-                "rule": getattr(outcome, "rule", None),
-                "message": str(outcome),
-            }
-        }
-    return {
-        "quote": {
-            "total": int(outcome.total),
-            "fund": int(outcome.fund),
-            "legs": [
-                {
-                    "source": leg.source,
-                    "payer": leg.payer_id.masked,
-                    "relation": leg.relation.value if leg.relation else None,
-                    "amount": int(leg.amount),
-                }
-                for leg in outcome.legs
-            ],
-            "cash": int(outcome.cash),
-            "refusals": [
-                {
-                    "rule": r.rule,
-                    "owner": r.owner_id.masked if r.owner_id else None,
-                    "reason": r.reason,
-                }
-                for r in outcome.refusals
-            ],
-            "explain": outcome.explain(),
-        }
-    }
-
-
-class _Output:
-    """The cashier's view, as rich tables when rich is installed, else plain lines."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        try:
-            from rich.console import Console
-
-            self.console: Any = Console()
-        except ImportError:  # the cli extra is not installed
-            self.console = None
-
-    def line(self, text: str) -> None:
-        if self.quiet:
-            return
-        if self.console is not None:
-            self.console.print(text)
-        else:
-            print(text)
-
-    def story(
-        self, number: int, title: str, outcome: Quote | GongjiError, problem: str | None
-    ) -> None:
-        if self.quiet:
-            return
-        verdict = "as scripted" if problem is None else f"NOT as scripted: {problem}"
-        self.line(f"\n{number}. {title}  [{verdict}]")
-        if isinstance(outcome, GongjiError):
-            self.line(f"   refused: {outcome}")
-            return
-        if self.console is None:
-            for sentence in outcome.explain():
-                print(f"   {sentence}")
-            return
-        from rich.table import Table
-
-        from gongji.explain import owner_label
-
-        table = Table(show_header=True, header_style="bold")
-        table.add_column("who pays")
-        table.add_column("amount", justify="right")
-        table.add_row("pooled fund 统筹基金", outcome.fund.to_yuan())
-        for leg in outcome.legs:
-            if leg.source == "own_account":
-                who = "own account 个人账户"
-            else:
-                who = f"mutual aid 共济: {owner_label(leg.payer_id, leg.relation)}"
-            table.add_row(who, leg.amount.to_yuan())
-        table.add_row("cash 现金", outcome.cash.to_yuan())
-        table.add_row("[bold]total 合计[/bold]", f"[bold]{outcome.total.to_yuan()}[/bold]")
-        self.console.print(table)
-        for refusal in outcome.refusals:
-            self.console.print(f"   [yellow]{refusal.rule}: {refusal.reason}[/yellow]")
-        for item in outcome.cash_only:
-            self.console.print(
-                f"   [yellow]{item.name} ({item.category.value}) is cash only.[/yellow]"
-            )
+    return _plugins(args.json)
 
 
 def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:

@@ -14,26 +14,27 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gongji.cli_output import Output, json_option, progress, receipt_json, scrub
 from gongji.client import SettlementClient
 from gongji.errors import ConfigError, InvalidInput
-from gongji.identity import IdNumber, mask_id
+from gongji.identity import IdNumber
 from gongji.journal import Entry, EntryState
 from gongji.money import Fen
 from gongji.reconciliation import AMOUNT_FIELDS, Discrepancy, ReconciliationReport, entry_day
 
-__all__ = ["add_commands", "run"]
+__all__ = ["add_commands", "configured_client", "run"]
 
+#: The longest range ``reconcile --from --to`` takes: a year, two requests a day.
+MAX_DAYS = 366
 #: ``--state`` takes an entry state, or this for every state ``recover()`` resolves.
 IN_DOUBT = "in_doubt"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 _LABELS = {
     "count": "settlements 笔数",
     "total": "total 合计",
@@ -46,7 +47,7 @@ _LABELS = {
 
 def add_commands(commands: Any) -> None:
     """Add ``reconcile`` and ``journal`` to the ``gongji`` command's subparsers."""
-    profile = argparse.ArgumentParser(add_help=False)
+    profile = argparse.ArgumentParser(add_help=False, parents=[json_option()])
     profile.add_argument(
         "--config",
         metavar="FILE",
@@ -59,20 +60,29 @@ def add_commands(commands: Any) -> None:
         default=os.environ.get("GONGJI_PROFILE"),
         help="the profile in it (default: $GONGJI_PROFILE)",
     )
-    profile.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
-    )
     reconcile = commands.add_parser(
         "reconcile",
         parents=[profile],
         help="reconcile a day with the centre (3201 totals, 3202 details) against the journal",
         description=(
             "Send the journal's totals of the day to the centre (3201), compare its "
-            "settlements (3202) with the journal one by one, and print what differs. Exit "
-            "code 0 when the day is clean, 1 when something differs, 2 on an error."
+            "settlements (3202) with the journal one by one, and print what differs. "
+            "--from/--to reconciles each day of a range (one report per day, then a summary), "
+            "with a progress bar on a terminal. Exit code 0 when every day is clean, 1 when "
+            "something differs, 2 on an error."
         ),
     )
-    reconcile.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+    days = reconcile.add_mutually_exclusive_group(required=True)
+    days.add_argument("--date", metavar="YYYY-MM-DD", help="the business day")
+    days.add_argument(
+        "--from",
+        dest="first",
+        metavar="YYYY-MM-DD",
+        help=f"the first day of a range (with --to; at most {MAX_DAYS} days)",
+    )
+    reconcile.add_argument(
+        "--to", dest="last", metavar="YYYY-MM-DD", help="the last day of the range, included"
+    )
     journal = commands.add_parser("journal", help="the settlement journal of a profile")
     journal_commands = journal.add_subparsers(dest="journal_command", required=True)
     listing = journal_commands.add_parser(
@@ -98,11 +108,19 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     """Run ``reconcile`` or ``journal ...``; errors propagate (the caller prints them)."""
     out = _Output(args.json)
     if args.command == "reconcile":
-        business_day = _day(args.date)
+        days = _days(args)
         with _client(args, client_options) as client:
-            report = client.reconcile(business_day)
-        out.reconciliation(report)
-        return 0 if report.clean else 1
+            if args.date is not None:
+                report = client.reconcile(days[0])
+                out.reconciliation(report)
+                return 0 if report.clean else 1
+            reports = []
+            with progress(len(days), "reconciling", show=not args.json) as advance:
+                for business_day in days:
+                    reports.append(client.reconcile(business_day))
+                    advance()
+        out.reconciliations(reports)
+        return 0 if all(report.clean for report in reports) else 1
     command = args.journal_command
     state = _state(args.state) if command == "list" else None
     day = _day(args.date) if command == "list" and args.date else None
@@ -137,11 +155,13 @@ def _client(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementC
             next_step="Pass --profile NAME (a [profiles.NAME] of the configuration file) or set "
             "GONGJI_PROFILE.",
         )
-    path = Path(args.config)
+    return configured_client(Path(args.config), args.profile, options)
+
+
+def configured_client(path: Path, profile: str, options: Mapping[str, Any]) -> SettlementClient:
+    """``SettlementClient.from_config``, with an unreadable file said in one line."""
     try:
-        client: SettlementClient = SettlementClient.from_config(
-            path, profile=args.profile, **options
-        )
+        client: SettlementClient = SettlementClient.from_config(path, profile=profile, **options)
     except OSError as error:  # a directory, or a file this user may not read
         raise ConfigError(
             f"The configuration file {path} cannot be read ({error.strerror}).",
@@ -160,6 +180,26 @@ def _day(text: str) -> datetime.date:
         f"The date {text[:20]!r} is not a day written YYYY-MM-DD.",
         next_step="Give the business day like 2026-11-23.",
     )
+
+
+def _days(args: argparse.Namespace) -> list[datetime.date]:
+    """``--date``, or each day from ``--from`` to ``--to``."""
+    if args.date is not None:
+        if args.last is not None:
+            raise InvalidInput("--to goes with --from, not --date.", next_step="Drop --to.")
+        return [_day(args.date)]
+    if args.last is None:
+        raise InvalidInput(
+            "--from needs --to.", next_step="Give the last day of the range with --to YYYY-MM-DD."
+        )
+    first, last = _day(args.first), _day(args.last)
+    count = (last - first).days + 1
+    if not 1 <= count <= MAX_DAYS:
+        raise InvalidInput(
+            f"The range {first} to {last} is {count} days long.",
+            next_step=f"Give --from on or before --to, at most {MAX_DAYS} days apart.",
+        )
+    return [first + datetime.timedelta(days=n) for n in range(count)]
 
 
 def _state(text: str | None) -> EntryState | str | None:
@@ -187,11 +227,6 @@ def _when(entry: Entry) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- what is shown
-
-
-def _scrub(text: str) -> str:
-    """Free text (a gateway's words) without a full ID number in it."""
-    return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
 
 
 def _masked(number: IdNumber | None) -> str | None:
@@ -235,7 +270,7 @@ def entry_detail(entry: Entry) -> dict[str, Any]:
         "undo": entry.undo,
         "undo_msgid": entry.undo_msgid,
         "out_refund_no": entry.out_refund_no,
-        "reason": _scrub(entry.reason),
+        "reason": scrub(entry.reason),
         "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
         "settlement": None,
         "receipt": None,
@@ -261,32 +296,8 @@ def entry_detail(entry: Entry) -> dict[str, Any]:
             ],
             "cash": int(settlement.cash),
         }
-    receipt = entry.receipt
-    if receipt is not None:
-        shown["receipt"] = {
-            "settlement_id": receipt.settlement_id,
-            "total": int(receipt.total),
-            "fund": int(receipt.fund),
-            "legs": [
-                {
-                    "source": leg.source,
-                    "payer": leg.payer_id.masked,
-                    "relation": leg.relation.value if leg.relation else None,
-                    "amount": int(leg.amount),
-                }
-                for leg in receipt.legs
-            ],
-            "cash": int(receipt.cash),
-            "cash_channel": receipt.cash_channel,
-            "transaction_id": receipt.transaction_id,
-            "agent": _masked(receipt.agent_id),
-            "purpose": receipt.purpose.value,
-            "refusals": [
-                {"rule": r.rule, "owner": _masked(r.owner_id), "reason": _scrub(r.reason)}
-                for r in receipt.refusals
-            ],
-            "divergence": [_scrub(line) for line in receipt.divergence],
-        }
+    if entry.receipt is not None:
+        shown["receipt"] = receipt_json(entry.receipt)
     return shown
 
 
@@ -306,55 +317,8 @@ def _difference(found: Discrepancy) -> str:
     return f"journal says {state}; centre has {_yuan(theirs.total if theirs else None)} standing"
 
 
-class _Output:
-    """Rich tables when the ``cli`` extra is installed, plain lines otherwise; JSON with --json."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
-        self.console: Any = None
-        if as_json:
-            return
-        try:
-            from rich.console import Console
-        except ImportError:  # the cli extra is not installed
-            return
-        console = Console()
-        # A file or a pipe gets whole lines: an id folded over two lines cannot be searched.
-        self.console = console if console.is_terminal else Console(width=200)
-
-    def json(self, document: Any) -> None:
-        print(json.dumps(document, ensure_ascii=False, indent=2))
-
-    def line(self, text: str) -> None:
-        if self.console is not None:
-            self.console.print(text, markup=False, highlight=False)
-        else:
-            print(text)
-
-    def table(
-        self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], right: int = 0
-    ) -> None:
-        """``right``: how many of the last columns are amounts (right-aligned)."""
-        if self.console is None:
-            self.line(title)
-            widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-            first_amount = len(columns) - right
-            for row in [list(columns), *rows]:
-                cells = [
-                    cell.rjust(width) if number >= first_amount else cell.ljust(width)
-                    for number, (cell, width) in enumerate(zip(row, widths, strict=True))
-                ]
-                self.line("  ".join(cells).rstrip())
-            return
-        from rich.table import Table
-
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for number, column in enumerate(columns):
-            amount = number >= len(columns) - right
-            table.add_column(column, justify="right" if amount else "left", overflow="fold")
-        for row in rows:
-            table.add_row(*(_escape(cell) for cell in row))
-        self.console.print(table)
+class _Output(Output):
+    """The books' tables and JSON, on the shared ``Output``."""
 
     # ------------------------------------------------------------ reconcile
 
@@ -405,6 +369,53 @@ class _Output:
                 "Run `gongji journal recover`, then reconcile again."
             )
 
+    def reconciliations(self, reports: Sequence[ReconciliationReport]) -> None:
+        """A range of days: each day's report, then one line per day and the summary."""
+        unclean = [r for r in reports if not r.clean]
+        if self.as_json:
+            self.json(
+                {
+                    "from": reports[0].day.isoformat(),
+                    "to": reports[-1].day.isoformat(),
+                    "clean": not unclean,
+                    "summary": {
+                        "days": len(reports),
+                        "clean_days": len(reports) - len(unclean),
+                        "discrepancies": sum(len(r.discrepancies) for r in reports),
+                        "unclean_days": [r.day.isoformat() for r in unclean],
+                    },
+                    "days": [r.as_dict() for r in reports],
+                }
+            )
+            return
+        for report in reports:
+            self.reconciliation(report)
+            self.line("")
+        self.table(
+            f"Summary: {reports[0].day} to {reports[-1].day}",
+            ["day", "verdict", "journal", "centre", "matched", "discrepancies"],
+            [
+                [
+                    r.day.isoformat(),
+                    "clean" if r.clean else "DIFFERS",
+                    str(r.journal.count),
+                    str(r.centre.count),
+                    str(r.matched),
+                    str(len(r.discrepancies)),
+                ]
+                for r in reports
+            ],
+            right=4,
+        )
+        self.line(
+            f"{len(reports) - len(unclean)} of {len(reports)} days are clean"
+            + (
+                "."
+                if not unclean
+                else f"; see the reports of {', '.join(r.day.isoformat() for r in unclean)}."
+            )
+        )
+
     # ------------------------------------------------------------ journal
 
     def entries(self, entries: Sequence[Entry]) -> None:
@@ -447,34 +458,15 @@ class _Output:
             if name not in ("settlement", "receipt")
         ]
         self.table(f"Journal entry {entry.key}", ["field", "value"], plain)
-        receipt = shown["receipt"]
-        if receipt is None:
-            return
-        rows = [["pooled fund 统筹基金", Fen(receipt["fund"]).to_yuan()]]
-        rows += [
-            [
-                f"{leg['source'].replace('_', ' ')} {leg['payer']}"
-                + (f" ({leg['relation']})" if leg["relation"] else ""),
-                Fen(leg["amount"]).to_yuan(),
-            ]
-            for leg in receipt["legs"]
-        ]
-        rows += [
-            [f"cash 现金 {receipt['cash_channel']}".strip(), Fen(receipt["cash"]).to_yuan()],
-            ["total 合计", Fen(receipt["total"]).to_yuan()],
-        ]
-        self.table(f"Receipt {receipt['settlement_id']}", ["who pays", "amount"], rows, right=1)
-        for refusal in receipt["refusals"]:
-            self.line(f"{refusal['rule']}: {refusal['reason']}")
-        for line in receipt["divergence"]:
-            self.line(f"divergence: {line}")
+        if entry.receipt is not None:
+            self.receipt(entry.receipt)
 
     def recovered(self, ended: Sequence[Entry], left: Sequence[Entry]) -> None:
         if self.as_json:
             self.json(
                 {
                     "resolved": [
-                        {"key": e.key, "state": e.state.value, "reason": _scrub(e.reason)}
+                        {"key": e.key, "state": e.state.value, "reason": scrub(e.reason)}
                         for e in ended
                     ],
                     "in_doubt": sorted(e.key for e in left),
@@ -485,7 +477,7 @@ class _Output:
             self.table(
                 "Recovered",
                 ["key", "state", "why"],
-                [[e.key, e.state.value, _scrub(e.reason) or "-"] for e in ended],
+                [[e.key, e.state.value, scrub(e.reason) or "-"] for e in ended],
             )
         if left:
             self.line(
@@ -498,9 +490,3 @@ class _Output:
 
 def _seconds(moment: datetime.datetime | None) -> str:
     return moment.isoformat(sep=" ", timespec="seconds") if moment is not None else "-"
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

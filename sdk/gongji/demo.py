@@ -1,23 +1,29 @@
 """The embedded default: seed 000's Zhang family in Dalian, and the stories ``gongji demo`` tells.
 
-Each story is a purchase at a Dalian pharmacy and the outcome its script expects.
-Until the mock gateway takes over the centre's part, the family's data is
-answered locally: who a credential belongs to, the bindings, the balances, and
-the fund's share from the Dalian pack.
+Each story is a purchase at a Dalian pharmacy and the outcome its script expects. It
+runs end to end, as a POS would: ``SettlementClient.from_profile("mock", mock=...)``
+previews it (the quote), settles it (the receipt, the cash share collected through a
+channel of the mock), and for one story refunds it. A story ends as scripted only when
+its outcome is the expected one AND the mock's ledger moved exactly as the receipt says;
+after the last story the ledger's own invariants are checked (``mock.check()``).
 """
 
 from __future__ import annotations
 
-import datetime
+from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from attrs import frozen
+from attrs import field, frozen
 
-from gongji.assess import assess
+from gongji.client import SettlementClient
 from gongji.errors import GongjiError
 from gongji.identity import Credential, IdNumber
-from gongji.model import Binding, LineItem, Person, Purchase, Quote
+from gongji.model import Binding, Cash, LineItem, Person, Purchase, Quote, Receipt
 from gongji.money import Fen
+
+if TYPE_CHECKING:
+    from gongji_mock import MockGateway
 
 # Who is who in the demo dataset (gongji_mock/datasets/zhang-family.toml).
 ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (seed 000)
@@ -34,12 +40,34 @@ def zhang_family() -> tuple[dict[IdNumber, Person], tuple[Binding, ...], dict[st
     return dict(dataset.people), dataset.bindings, dict(dataset.e_vouchers)
 
 
+#: Payment codes the mock's channels accept and pay at once (docs/reference/mock-channels.md).
+WECHAT_CODE = "134567890123456781"
+ALIPAY_CODE = "2887654321012341"
+
+
 @frozen
 class Story:
     title: str
     purchase: Purchase
     #: What the script expects; returns a failure description, or None when the outcome is right.
     expect: Callable[[Quote | GongjiError], str | None]
+    #: How the cash share is collected when the story settles.
+    cash: Cash = field(factory=Cash.counter)
+    #: The customer brings it all back: the sale is refunded after it settles.
+    refund: bool = False
+
+
+@frozen
+class Told:
+    """How a story went: the quote or the refusal, the receipt, the refund, and what was
+    not as scripted (None when all was)."""
+
+    story: Story
+    quote: Quote | None = None
+    refused: GongjiError | None = None
+    receipt: Receipt | None = None
+    refund: Receipt | None = None
+    problem: str | None = None
 
 
 def _pays(*sources: str, cash: bool) -> Callable[[Quote | GongjiError], str | None]:
@@ -126,6 +154,7 @@ def stories() -> list[Story]:
                 ],
             ),
             _pays("own_account", cash=True),
+            cash=Cash.wechat(WECHAT_CODE),
         ),
         Story(
             "A large bill for the mother: son (400-yuan limit), then daughter, then cash",
@@ -133,6 +162,7 @@ def stories() -> list[Story]:
                 credential=mother_card, items=[_drug("X05", "胰岛素注射液", "268.00", 6, "B")]
             ),
             _pays("mutual_aid", "mutual_aid", cash=True),
+            cash=Cash.alipay(ALIPAY_CODE),
         ),
         Story(
             "The grandmother, insured in Gansu, shows her own ID card: Dalian's rules refuse the binding",
@@ -141,6 +171,7 @@ def stories() -> list[Story]:
                 items=[_drug("X06", "复方丹参滴丸", "29.90")],
             ),
             _pays(cash=True),
+            cash=Cash.counter(),
         ),
         Story(
             "The daughter's self-paid vaccine: not a mutual-aid use in Dalian, and the mother's binding is pending",
@@ -159,16 +190,119 @@ def stories() -> list[Story]:
                 ],
             ),
             _pays(cash=True),
+            cash=Cash.wechat(WECHAT_CODE),
+        ),
+        Story(
+            "Zhang Wei brings back a thermometer and a lipstick: the whole sale is refunded",
+            Purchase(
+                credential=son_card,
+                items=[
+                    LineItem(
+                        code="D01",
+                        name="电子体温计",
+                        unit_price=Fen(3_500),
+                        quantity=1,
+                        category="medical_device",
+                    ),
+                    LineItem(
+                        code="C01",
+                        name="润唇膏",
+                        unit_price=Fen(8_800),
+                        quantity=1,
+                        category="cosmetic",
+                        coverage="C",
+                    ),
+                ],
+            ),
+            _pays("own_account", cash=True),
+            cash=Cash.wechat(WECHAT_CODE),
+            refund=True,
         ),
     ]
 
 
-def run_story(story: Story, today: datetime.date) -> Quote | GongjiError:
-    """The story's purchase, assessed locally on what the mock centre knows of the family."""
-    from gongji_mock.centre import Centre
-    from gongji_mock.dataset import demo_dataset
+def tell(stories: list[Story], mock: MockGateway) -> tuple[list[Told], list[str]]:
+    """Run every story against ``mock`` through one client, as a till would; returns how
+    each went and the ledger's invariant violations at the end (empty when sound)."""
+    with SettlementClient.from_profile("mock", mock=mock) as client:
+        told = [_tell(client, mock, number, story) for number, story in enumerate(stories, 1)]
+    return told, mock.check()
 
+
+def _tell(client: SettlementClient, mock: MockGateway, number: int, story: Story) -> Told:
+    before = _balances(mock)
     try:
-        return assess(Centre(demo_dataset()).context(story.purchase, today))
-    except GongjiError as exc:
-        return exc
+        quote = client.preview(story.purchase)
+    except GongjiError as refused:
+        problem = story.expect(refused) or _refused_at_settle(client, story, number)
+        return Told(story, refused=refused, problem=problem or _unchanged(mock, before))
+    problem = story.expect(quote)
+    if problem is not None:
+        return Told(story, quote=quote, problem=problem)
+    try:
+        receipt = client.settle(story.purchase, key=_key(number), cash=story.cash)
+    except GongjiError as error:
+        return Told(story, quote=quote, problem=f"the settlement failed: {error.code}: {error}")
+    problem = _as_quoted(quote, receipt, story.cash) or _debited(mock, before, receipt)
+    if problem is not None or not story.refund:
+        return Told(story, quote=quote, receipt=receipt, problem=problem)
+    try:
+        refund = client.refund(receipt.settlement_id)
+    except GongjiError as error:
+        return Told(story, quote=quote, receipt=receipt, problem=f"the refund failed: {error.code}")
+    entry = client.journal.get(receipt.key)
+    state = entry.state.value if entry is not None else "missing"
+    problem = (
+        None if state == "refunded" else f"the journal says {state}, not refunded"
+    ) or _unchanged(mock, before)
+    return Told(story, quote=quote, receipt=receipt, refund=refund, problem=problem)
+
+
+def _key(number: int) -> str:
+    return f"DEMO-{number:02d}"
+
+
+def _balances(mock: MockGateway) -> dict[IdNumber, Fen]:
+    return {person: mock.balance(person) for person in mock.centre.dataset.people}
+
+
+def _refused_at_settle(client: SettlementClient, story: Story, number: int) -> str | None:
+    """A refused preview must refuse the settlement too: nothing may be charged."""
+    try:
+        client.settle(story.purchase, key=_key(number), cash=story.cash)
+    except GongjiError:
+        return None
+    return "the preview was refused, yet the settlement went through"
+
+
+def _as_quoted(quote: Quote, receipt: Receipt, cash: Cash) -> str | None:
+    """The receipt is the quote, booked: same fund, legs and cash, collected as asked."""
+    planned = [(leg.source, leg.payer_id, leg.amount) for leg in quote.legs]
+    booked = [(leg.source, leg.payer_id, leg.amount) for leg in receipt.legs]
+    if (quote.fund, planned, quote.cash) != (receipt.fund, booked, receipt.cash):
+        return "the receipt differs from the quote"
+    if receipt.cash and receipt.cash_channel != cash.kind:
+        return f"the cash was collected by {receipt.cash_channel or 'nobody'}, not {cash.kind}"
+    return None
+
+
+def _debited(mock: MockGateway, before: dict[IdNumber, Fen], receipt: Receipt) -> str | None:
+    """Each account paid exactly its legs of the receipt, and no other account moved."""
+    paid: Counter[IdNumber] = Counter()
+    for leg in receipt.legs:
+        paid[leg.payer_id] += int(leg.amount)
+    after = _balances(mock)
+    for person, balance in before.items():
+        if after[person] != balance - Fen(paid[person]):
+            return (
+                f"the ledger moved {person.masked}'s account by "
+                f"{(balance - after[person]).to_yuan()} yuan; the receipt says {Fen(paid[person]).to_yuan()}"
+            )
+    return None
+
+
+def _unchanged(mock: MockGateway, before: dict[IdNumber, Fen]) -> str | None:
+    """Nothing was charged (a refusal), or everything was given back (a refund)."""
+    after = _balances(mock)
+    moved = [person.masked for person, balance in before.items() if after[person] != balance]
+    return f"accounts still moved: {', '.join(moved)}" if moved else None

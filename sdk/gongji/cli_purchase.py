@@ -1,0 +1,275 @@
+"""A purchase from the command line: a TOML or JSON file (``--purchase FILE``) or flags.
+
+Both become one typed ``PurchaseFile`` (msgspec), so a wrong field is named the same
+way whichever way it came (``items[0].quantity: Expected `int`, got `str```), and
+then a ``gongji.Purchase``. Prices are yuan read from the file's text, never through
+a float: TOML and JSON numbers are kept as the digits written. The format is
+documented in docs/reference/cli.md; examples/purchase.toml is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from gongji.errors import GongjiError, InvalidInput
+from gongji.identity import Credential, optional_id_number
+from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Setting
+from gongji.money import Fen
+
+__all__ = ["ItemFile", "PurchaseFile", "add_arguments", "purchase_from_args", "read_purchase"]
+
+T = TypeVar("T")
+
+#: How errors name a purchase given as flags.
+FLAGS = "the flags"
+#: Where the format is described, said in every error about it.
+FORMAT_DOC = "docs/reference/cli.md#the-purchase-file"
+
+
+class ItemFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One line of the basket."""
+
+    code: str
+    name: str
+    price: str | int  # yuan, at most two decimals: "12.50", 12.50 or 12
+    quantity: int = 1
+    coverage: Coverage = Coverage.A
+    category: Category = Category.DRUG
+
+
+class PurchaseFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A purchase as a file holds it. One credential: ``e_voucher``, ``id_card`` or
+    ``social_card`` (with ``card_sn``)."""
+
+    items: list[ItemFile]
+    e_voucher: str | None = None
+    id_card: str | None = None
+    social_card: str | None = None
+    card_sn: str | None = None
+    patient: str | None = None  # the ID number of who is treated; none: the credential's holder
+    agent: str | None = None  # the ID number of who presents it (a proxy purchase)
+    purpose: Purpose = Purpose.MEDICAL
+    setting: Setting = Setting.PHARMACY
+
+    def __repr__(self) -> str:  # a token or an ID number never lands in a log
+        return f"PurchaseFile(items={len(self.items)}, purpose={self.purpose.value!r})"
+
+
+# ---------------------------------------------------------------- from a file
+
+
+def read_purchase(path: Path) -> Purchase:
+    """The purchase in the TOML or JSON file at ``path``; ``InvalidInput`` naming what is wrong."""
+    if path.suffix.lower() not in (".toml", ".json"):
+        raise InvalidInput(
+            f"The purchase file {path} is neither .toml nor .json.",
+            next_step=f"Write it in TOML or JSON, named by its extension ({FORMAT_DOC}).",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"There is no purchase file at {path}.",
+            next_step="Check the path, or copy examples/purchase.toml and edit it.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise InvalidInput(
+            f"The purchase file {path} cannot be read ({reason}).",
+            next_step="Pass a readable UTF-8 file with --purchase FILE.",
+        ) from None
+    document: Any
+    try:
+        if path.suffix.lower() == ".toml":
+            # Numbers with a point come back as the digits written: yuan never pass a float.
+            document = tomllib.loads(text, parse_float=str)
+        else:
+            document = msgspec.json.Decoder(float_hook=str).decode(text.encode("utf-8"))
+    except (tomllib.TOMLDecodeError, msgspec.DecodeError) as error:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        raise InvalidInput(
+            f"The purchase file {path} is not valid {kind}: {error}.",
+            next_step=f"Fix the file ({FORMAT_DOC}).",
+        ) from None
+    return to_purchase(_typed(document, str(path)), str(path))
+
+
+def _typed(document: Any, where: str, *, strict: bool = True) -> PurchaseFile:
+    try:
+        return msgspec.convert(document, PurchaseFile, strict=strict)
+    except msgspec.ValidationError as error:
+        raise InvalidInput(
+            f"{where}: {_located(where, str(error))}.",
+            next_step=f"Fix that field; the purchase format is in {FORMAT_DOC}.",
+        ) from None
+
+
+def _located(where: str, message: str) -> str:
+    """msgspec's ``... - at `$.items[0].price``` as ``items[0].price: ...``."""
+    found = re.fullmatch(r"(.*) - at `\$\.?(.*)`", message)
+    if found is None:
+        return message
+    what, field = found.groups()
+    return f"{_named(where, field)}: {what}" if field else what
+
+
+# ---------------------------------------------------------------- to a Purchase
+
+
+def to_purchase(typed: PurchaseFile, where: str) -> Purchase:
+    """A ``gongji.Purchase`` of the file's fields; an invalid value is named by its field."""
+    credentials = [
+        name for name in ("e_voucher", "id_card", "social_card") if getattr(typed, name) is not None
+    ]
+    if len(credentials) != 1:
+        raise InvalidInput(
+            f"{where}: the purchase needs exactly one credential, got "
+            f"{' and '.join(credentials) or 'none'}.",
+            next_step="Give one of e_voucher, id_card or social_card (with card_sn).",
+        )
+    if typed.social_card is None and typed.card_sn is not None:
+        raise InvalidInput(
+            f"{where}: card_sn belongs to a social_card.",
+            next_step="Give social_card with card_sn, or drop card_sn.",
+        )
+    credential = _field(where, credentials[0], lambda: _credential(typed))
+    items = [_line(where, number, item) for number, item in enumerate(typed.items)]
+    patient = _field(where, "patient", lambda: optional_id_number(typed.patient))
+    agent = _field(where, "agent", lambda: optional_id_number(typed.agent))
+    try:
+        return Purchase(
+            credential=credential,
+            items=items,
+            patient_id=patient,
+            agent_id=agent,
+            purpose=typed.purpose,
+            setting=typed.setting,
+        )
+    except GongjiError as error:  # the basket as a whole (an empty one, ...)
+        raise InvalidInput(f"{where}: {error.message}", next_step=error.next_step) from None
+
+
+def _credential(typed: PurchaseFile) -> Credential:
+    if typed.e_voucher is not None:
+        return Credential.e_voucher(typed.e_voucher)
+    if typed.id_card is not None:
+        return Credential.id_card(typed.id_card)
+    assert typed.social_card is not None
+    return Credential.social_card(typed.social_card, card_sn=typed.card_sn or "")
+
+
+def _line(where: str, number: int, item: ItemFile) -> LineItem:
+    price = _field(where, f"items[{number}].price", lambda: Fen.from_yuan(str(item.price)))
+    return _field(
+        where,
+        f"items[{number}]",
+        lambda: LineItem(
+            code=item.code,
+            name=item.name,
+            unit_price=price,
+            quantity=item.quantity,
+            coverage=item.coverage,
+            category=item.category,
+        ),
+    )
+
+
+def _field(where: str, field: str, build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except GongjiError as error:
+        raise InvalidInput(
+            f"{where}: {_named(where, field)}: {error.message}", next_step=error.next_step
+        ) from None
+
+
+def _named(where: str, field: str) -> str:
+    """A field as its source spells it: ``items[1].price`` of the flags is the second --item's."""
+    if where != FLAGS:
+        return field
+    if not field.startswith("items"):
+        return f"--{field.replace('_', '-')}"
+    return re.sub(
+        r"items\[([0-9]+)\]\.?", lambda found: f"--item #{int(found.group(1)) + 1} ", field
+    ).strip()
+
+
+# ---------------------------------------------------------------- from flags
+
+
+ITEM_FORMAT = "CODE:NAME:PRICE_YUAN[:QTY[:COVERAGE[:CATEGORY]]]"
+_ITEM_FIELDS = ("code", "name", "price", "quantity", "coverage", "category")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--purchase FILE``, or the purchase as flags."""
+    parser.add_argument(
+        "--purchase",
+        metavar="FILE",
+        type=Path,
+        help=f"the purchase, a TOML or JSON file ({FORMAT_DOC}); or give it with the flags below",
+    )
+    flags = parser.add_argument_group("the purchase as flags (instead of --purchase)")
+    credential = flags.add_mutually_exclusive_group()
+    credential.add_argument("--e-voucher", metavar="TOKEN", help="the e-voucher (QR code) token")
+    credential.add_argument("--id-card", metavar="NUMBER", help="the resident ID card's number")
+    flags.add_argument(
+        "--item",
+        action="append",
+        metavar=ITEM_FORMAT,
+        help="a line of the basket, repeatable; e.g. --item 'X01:感冒灵颗粒:12.50:2' "
+        "(coverage A, B or C, default A; category default drug)",
+    )
+    flags.add_argument("--purpose", help=f"one of {', '.join(p.value for p in Purpose)}")
+    flags.add_argument("--setting", help=f"one of {', '.join(s.value for s in Setting)}")
+    flags.add_argument("--patient", metavar="ID", help="the ID number of who is treated")
+    flags.add_argument("--agent", metavar="ID", help="the ID number of who presents it (proxy)")
+
+
+def purchase_from_args(args: argparse.Namespace) -> Purchase:
+    """The purchase of ``--purchase FILE``, or of the flags; never both."""
+    flagged = [
+        flag
+        for flag in ("e_voucher", "id_card", "item", "purpose", "setting", "patient", "agent")
+        if getattr(args, flag) is not None
+    ]
+    if args.purchase is not None:
+        if flagged:
+            raise InvalidInput(
+                f"--purchase was given with --{flagged[0].replace('_', '-')}.",
+                next_step="Give the purchase either as a file or as flags, not both.",
+            )
+        return read_purchase(args.purchase)
+    if not args.item:
+        raise InvalidInput(
+            "No purchase was given.",
+            next_step=f"Pass --purchase FILE, or --e-voucher TOKEN / --id-card NUMBER with "
+            f"--item {ITEM_FORMAT}.",
+        )
+    document = {
+        "items": [_item_fields(text) for text in args.item],
+        **{
+            name: getattr(args, name)
+            for name in ("e_voucher", "id_card", "purpose", "setting", "patient", "agent")
+            if getattr(args, name) is not None
+        },
+    }
+    # strict=False: a quantity typed on the command line is text, "2" means 2.
+    return to_purchase(_typed(document, FLAGS, strict=False), FLAGS)
+
+
+def _item_fields(text: str) -> dict[str, str]:
+    parts = text.split(":")
+    if not 3 <= len(parts) <= len(_ITEM_FIELDS):
+        raise InvalidInput(
+            f"--item {text[:60]!r} is not {ITEM_FORMAT}.",
+            next_step="Write e.g. --item 'X01:感冒灵颗粒:12.50:2:A:drug'.",
+        )
+    return dict(zip(_ITEM_FIELDS, parts, strict=False))
