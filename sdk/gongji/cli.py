@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -104,6 +105,11 @@ def main(
         print_error(error, args.json)
         books = args.command in ("reconcile", "journal")
         return 2 if books or isinstance(error, EligibilityError) else 1
+    except BrokenPipeError:
+        # The reader stopped early (`gongji policy show X | head`): nothing more to say,
+        # and Python must not complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as error:  # the machine's answer (a port in use, a full disk): one line too
         what = error.strerror or str(error)
         print_error(
@@ -199,6 +205,7 @@ def _mock_serve(
                     "url": server.url,
                     "paasid": DEFAULT_PAASID,
                     "keys": f"{server.url}/gongji-admin/keys",
+                    "dashboard": f"{server.url}/",
                     "callbacks": callbacks,
                     "state": state,
                 }

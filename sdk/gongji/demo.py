@@ -19,7 +19,7 @@ from attrs import field, frozen
 from gongji.client import SettlementClient
 from gongji.errors import GongjiError
 from gongji.identity import Credential, IdNumber
-from gongji.model import Binding, Cash, LineItem, Person, Purchase, Quote, Receipt
+from gongji.model import Cash, LineItem, Purchase, Quote, Receipt
 from gongji.money import Fen
 
 if TYPE_CHECKING:
@@ -30,14 +30,6 @@ ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (se
 MOTHER = IdNumber("210202195809120046")  # resident insurance: no personal account
 DAUGHTER = IdNumber("210202201506010227")  # resident insurance; her mother's binding is pending
 GRANDMOTHER = IdNumber("620102193211080627")  # insured in Gansu
-
-
-def zhang_family() -> tuple[dict[IdNumber, Person], tuple[Binding, ...], dict[str, IdNumber]]:
-    """People, bindings and e-voucher tokens of the demo dataset."""
-    from gongji_mock.dataset import demo_dataset
-
-    dataset = demo_dataset()
-    return dict(dataset.people), dataset.bindings, dict(dataset.e_vouchers)
 
 
 #: Payment codes the mock's channels accept and pay at once (docs/reference/mock-channels.md).
