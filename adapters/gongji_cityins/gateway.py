@@ -21,6 +21,7 @@ import httpx
 import msgspec
 from attrs import frozen
 
+from gongji import jsonwire
 from gongji.config import resolve_secrets
 from gongji.errors import (
     ConfigError,
@@ -267,7 +268,7 @@ class CityInsuranceGateway:
                 gateway=self.name,
             )
         try:
-            return msgspec.json.decode(response.content, type=wire.Answer)
+            return jsonwire.decode(response.content, type=wire.Answer)
         except msgspec.DecodeError as error:
             raise Unavailable(
                 f"The insurance centre's answer could not be read (HTTP {response.status_code}).",
@@ -278,8 +279,8 @@ class CityInsuranceGateway:
     @staticmethod
     def _decode(output: msgspec.Raw, kind: type[Any]) -> Any:
         try:
-            return msgspec.json.decode(output, type=kind)
-        except msgspec.ValidationError as error:
+            return jsonwire.decode(output, type=kind)
+        except msgspec.DecodeError as error:  # ValidationError included
             raise UntrustedAnswer(
                 f"The insurance centre's output is not as documented: {error}",
                 next_step="Nothing was trusted from this answer; report it to the centre.",

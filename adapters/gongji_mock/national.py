@@ -37,6 +37,7 @@ import httpx
 import msgspec
 from attrs import define, field, frozen
 
+from gongji import jsonwire
 from gongji.errors import GongjiError, SignatureError
 from gongji.identity import Credential, CredentialKind, IdNumber
 from gongji.model import (
@@ -287,7 +288,7 @@ class NationalEndpoint:
 
     def _message(self, body: bytes) -> httpx.Response:
         try:
-            envelope = msgspec.json.decode(body, type=RequestEnvelope)
+            envelope = jsonwire.decode(body, type=RequestEnvelope)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return self._respond(
                 None,
@@ -1108,7 +1109,7 @@ def _Wrapped(**fields: Any) -> dict[str, Any]:
 
 def _decode(envelope: RequestEnvelope, kind: type[T]) -> T:
     try:
-        return msgspec.json.decode(envelope.input, type=kind)
+        return jsonwire.decode(envelope.input, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _Malformed(
             "输入参数错误",

@@ -40,6 +40,7 @@ import attrs
 import httpx
 import msgspec
 
+from gongji import jsonwire
 from gongji.errors import ConfigError
 from gongji.flows.setup import Polling
 from gongji.journal import MemoryJournal
@@ -249,7 +250,7 @@ def _fetch_served_mock_keys(base: str) -> _ServedMockKeys:
             "this gongji version.",
         )
     try:
-        return msgspec.json.decode(response.content, type=_ServedMockKeys)
+        return jsonwire.decode(response.content, type=_ServedMockKeys)
     except msgspec.DecodeError as error:  # ValidationError included; neither repeats a value
         raise ConfigError(
             f"{where} answered GET /gongji-admin/keys with something other than a gongji "
