@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from gongji.flows.exchange import Pause
-from gongji.gateways import CentreSettlement, Holder, SettlementRequest
+from gongji.gateways import CashOrder, CentreSettlement, Holder, SettlementRequest
 from gongji.identity import Credential
 from gongji.model import Insurance, LineItem, Person
 from gongji.money import Fen
@@ -131,3 +131,190 @@ def _city_target(infno: str) -> Decode:
 CITY_INFNOS = sorted(_CITY_OPERATIONS)
 for _infno in _CITY_OPERATIONS:
     TARGETS[f"cityins-{_infno}"] = _city_target(_infno)
+
+
+# ------------------------------------------------------------------ WeChat Pay
+
+# A signed answer reaches the decoders only once WechatPayAuth has verified it; with the
+# signature layer passed through (``_auth = None``), fuzzed bodies reach them as a
+# verified answer would. The signature layer gets garbage of its own (``*-verify``).
+WECHAT_STATUSES = (200, 200, 200, 202, 400, 403, 404, 429, 500)
+SIGNED = {"Wechatpay-Signature": "verified", "Request-ID": "REQ-1"}
+
+
+@functools.cache
+def _wechat() -> Any:
+    from gongji_wechatpay.gateway import WechatPayChannel
+
+    channel = WechatPayChannel.for_mock(_mock(), clock=lambda: 1_795_000_000)
+    channel._auth = None  # type: ignore[assignment]  # verified: see above
+    return channel
+
+
+def _wechat_operations() -> dict[str, Callable[[Any], Generator[Any, Any, Any]]]:
+    order = CashOrder(out_trade_no="SEED-1-1", amount=Fen(7_000), auth_code="134567890123456781")
+    return {
+        "charge": lambda c: c.charge(order),
+        "query": lambda c: c.query("SEED-1-1"),
+        "reverse": lambda c: c.reverse("SEED-1-1"),
+        "refund": lambda c: c.refund("SEED-1-1", "SEED-1-R1", Fen(7_000), Fen(7_000)),
+        "refund_status": lambda c: c.refund_status("SEED-1-R1"),
+        "med_ins_query": lambda c: c.med_ins_query("MEDINS-1"),
+        "med_ins_order": lambda c: c._med_ins(c._get("/v3/med-ins/orders"), "MEDINS-1", write=True),
+    }
+
+
+WECHAT_OPERATIONS = sorted(_wechat_operations())
+
+
+def _wechat_target(operation: str) -> Decode:
+    """The first byte of the input picks the HTTP status; the rest is the body."""
+
+    def decode(data: bytes) -> object:
+        status = WECHAT_STATUSES[data[0] % len(WECHAT_STATUSES)] if data else 200
+        flow = _wechat_operations()[operation](_wechat())
+        return drive(flow, answering(data[1:], status, SIGNED))
+
+    return decode
+
+
+for _operation in WECHAT_OPERATIONS:
+    TARGETS[f"wechatpay-{_operation}"] = _wechat_target(_operation)
+
+
+@target("wechatpay-callback-plaintext")
+def _wechat_callback_plaintext(data: bytes) -> object:
+    """A callback's decrypted resource, as each event type decodes it. The first byte
+    picks the event type."""
+    from gongji_wechatpay import gateway as wechat
+
+    kinds = (
+        (wechat.wire.Transaction, wechat.transform.transaction_notification),
+        (wechat.wire.RefundNotice, wechat.transform.refund_notification),
+        (wechat.wire.MedInsOrderEntity, wechat.transform.med_ins_notification),
+    )
+    kind, read = kinds[data[0] % 3] if data else kinds[0]
+    return read(wechat._decode_bytes(data[1:], kind, "The callback"), "EV-1")  # type: ignore[operator]
+
+
+#: The key the envelope seed was sealed with (``record_seeds``): a fixed test value, so
+#: that the seed decrypts in every run.
+FUZZ_APIV3_KEY = "fuzz0000fuzz0000fuzz0000fuzz0000"
+
+
+@functools.cache
+def _verified_notifications() -> Any:
+    from gongji.signing.wechatpay import WechatPayNotifications
+
+    class Verified(WechatPayNotifications):
+        def verify(self, headers: Any, body: bytes) -> str:
+            return "SERIAL"  # the signature layer passed: see above
+
+    return Verified(_mock().wechatpay.platform_keys(), FUZZ_APIV3_KEY, clock=lambda: 1_795_000_000)
+
+
+@target("wechatpay-callback-envelope")
+def _wechat_callback_envelope(data: bytes) -> object:
+    """A callback whose signature verified: the envelope, then the AES-GCM resource. The
+    envelope holds a real ciphertext of a real resource, so that a mutation of its
+    fields (nonce, associated data, algorithm) is checked by the decryption itself."""
+    return _verified_notifications().open({}, data)
+
+
+@target("wechatpay-callback-verify")
+def _wechat_callback_verify(data: bytes) -> object:
+    """The whole callback path, signature first, on a body that carries no valid signature:
+    headers from the input's first line (name: value; ...), the rest the body."""
+    head, _, body = data.partition(b"\n")
+    headers = {}
+    for part in head.decode("utf-8", "replace").split(";"):
+        name, _, value = part.partition(":")
+        headers[name.strip()] = value.strip()
+    return _wechat().notification(headers, body)
+
+
+# ------------------------------------------------------------------ Alipay
+
+ALIPAY_NOW = 1_795_000_000  # the clock of the fuzzed Alipay channel (2026-11-18, UTC)
+
+
+@functools.cache
+def _alipay(verified: bool) -> Any:
+    """The channel over the mock's test app; ``verified``: its signature layer passed
+    through (``_auth = None``, a verifier that accepts any ``sign``), as a genuine answer
+    or notification would pass it."""
+    from gongji.signing.alipay import AlipayVerifier
+    from gongji_alipay.gateway import AlipayChannel
+
+    channel = AlipayChannel.for_mock(_mock().alipay, clock=lambda: ALIPAY_NOW)
+    if verified:
+
+        class Verified(AlipayVerifier):
+            def verify_notification(self, params: Any) -> dict[str, str]:
+                return dict(params)
+
+        channel._auth = None
+        channel._verifier = Verified(channel._verifier.keys, clock=lambda: ALIPAY_NOW)
+    return channel
+
+
+def _alipay_operations() -> dict[str, Callable[[Any], Generator[Any, Any, Any]]]:
+    order = CashOrder(out_trade_no="SEED-4-1", amount=Fen(89_381_000), auth_code="2887654321012341")
+    return {
+        "pay": lambda c: c.charge(order),
+        "query": lambda c: c.query("SEED-4-1"),
+        "cancel": lambda c: c.reverse("SEED-4-1"),
+        "refund": lambda c: c.refund("SEED-4-1", "SEED-4-R1", Fen(89_381_000), Fen(89_381_000)),
+    }
+
+
+ALIPAY_OPERATIONS = sorted(_alipay_operations())
+ALIPAY_STATUSES = (200, 200, 200, 400, 404, 500)
+
+
+def _alipay_target(operation: str) -> Decode:
+    def decode(data: bytes) -> object:
+        status = ALIPAY_STATUSES[data[0] % len(ALIPAY_STATUSES)] if data else 200
+        flow = _alipay_operations()[operation](_alipay(verified=True))
+        return drive(flow, answering(data[1:], status))
+
+    return decode
+
+
+for _operation in ALIPAY_OPERATIONS:
+    TARGETS[f"alipay-{_operation}"] = _alipay_target(_operation)
+
+
+@target("alipay-verify-response")
+def _alipay_verify_response(data: bytes) -> object:
+    """Any answer to any method, through the real signature check (nothing fuzzed verifies)."""
+    method = (
+        "alipay.trade.pay",
+        "alipay.trade.query",
+        "alipay.trade.cancel",
+        "alipay.trade.refund",
+    )
+    return _alipay(verified=False)._verifier.verify_response(
+        data[1:], method[data[0] % 4] if data else method[0]
+    )
+
+
+@target("alipay-notification")
+def _alipay_notification(data: bytes) -> object:
+    """A notification's form after its sign verified; the first byte picks the content type."""
+    types = (
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "",
+        "application/json",
+        "text/plain",
+    )
+    headers = {"Content-Type": types[data[0] % 4]} if data else {}
+    return _alipay(verified=True).notification(headers, data[1:])
+
+
+@target("alipay-notification-verify")
+def _alipay_notification_verify(data: bytes) -> object:
+    """The whole notification path, sign first, on forms that carry no valid sign."""
+    return _alipay(verified=False).notification(
+        {"Content-Type": "application/x-www-form-urlencoded"}, data
+    )

@@ -26,4 +26,4 @@ MAKERS = {f"cityins-{infno}": json_maker(seed(f"national-{infno}.answer")) for i
 @with_corpus(*NAMES)
 def test_centre_answers_raise_only_gongji_errors(case: tuple[str, bytes]) -> None:
     name, data = case
-    only_gongji_errors(TARGETS[name], data)
+    only_gongji_errors(TARGETS[name], data, ids=True)
