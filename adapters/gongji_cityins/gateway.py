@@ -116,6 +116,20 @@ class Institution:
             )
 
 
+#: What a config file may put in place of a city profile's values, and their types.
+_OVERRIDE_TYPES: Mapping[str, type] = {
+    "base_url": str,
+    "path": str,
+    "signing": str,
+    "extensions": bool,
+    "policy": str,
+}
+_OVERRIDE_HELP = (
+    'Write base_url, path and policy as strings, signing as "tif" or "csb", and extensions '
+    "as true or false (docs/reference/config.md)."
+)
+
+
 def _local_now() -> datetime.datetime:
     return datetime.datetime.now().astimezone()
 
@@ -173,6 +187,14 @@ class CityInsuranceGateway:
             for key in ("base_url", "path", "signing", "extensions", "policy")
             if key in settings
         }
+        for key, value in overrides.items():
+            if not isinstance(value, _OVERRIDE_TYPES[key]) or (
+                key == "signing" and value not in ("tif", "csb")
+            ):
+                raise ConfigError(
+                    f"gateway.{key} is a {type(value).__name__}, which it cannot be.",
+                    next_step=_OVERRIDE_HELP,
+                )
         profile = CITIES[city]
         if overrides:
             profile = attrs.evolve(profile, **overrides)

@@ -269,18 +269,19 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
             f"There is no configuration file at {path}.",
             next_step="Create it (docs/reference/config.md) or pass the right path.",
         ) from error
-    except tomllib.TOMLDecodeError as error:
+    # A TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits (a plain ValueError).
+    except ValueError as error:
         raise ConfigError(
             f"{path} is not valid TOML: {error}.", next_step="Fix the file."
         ) from error
-    profiles = document.get("profiles", {})
+    profiles = _table(document, "profiles", str(path), required=False)
     if profile not in profiles:
         raise ConfigError(
             f"{path} has no profile {profile!r}.",
             next_step=f"Use one of: {', '.join(sorted(profiles)) or 'none defined'}.",
         )
-    table = profiles[profile]
     where = f"{path} [profiles.{profile}]"
+    table = _table(profiles, profile, f"{path} [profiles]")
     from gongji.plugins import adapter_registry
 
     registry = adapter_registry()
@@ -290,8 +291,9 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
     adapter = str(gateway_settings.pop("adapter", "cityins"))
     gateway = registry.get(adapter, "insurance").factory(gateway_settings)
     channels = {}
-    for name, settings in _table(table, "channels", where, required=False).items():
-        settings = dict(settings)
+    channels_table = _table(table, "channels", where, required=False)
+    for name in channels_table:
+        settings = dict(_table(channels_table, name, f"{where}.channels"))
         adapter = str(settings.pop("adapter", name))
         channels[name] = registry.get(adapter, "channel").factory(settings)
     arguments: dict[str, Any] = {"gateway": gateway, "channels": channels}

@@ -65,11 +65,24 @@ def main() -> None:
         client.settle(purchase(SON, drug(90_000_000)), key="SEED-4", cash=Cash.alipay(ALIPAY_PAID))
         client.refund(paid.settlement_id)
         client.reconcile(datetime.date.today())
+        record_journal_rows(client)
     SEEDS.mkdir(parents=True, exist_ok=True)
     for name, (request, response) in sorted(seen.items()):
         (SEEDS / f"{name}.answer").write_bytes(response.content)
         (SEEDS / f"{name}.request").write_bytes(request.content)
         print(name, response.status_code, len(response.content))
+
+
+def record_journal_rows(client: SettlementClient) -> None:
+    """Each journal entry as the durable journals store it, sealed with the fuzzers' key."""
+    from gongji.journal import codec
+    from gongji.journal.sealing import JournalKey
+    from tests.fuzz.targets import JOURNAL_KEY_BYTES
+
+    key = JournalKey(JOURNAL_KEY_BYTES)
+    for number, entry in enumerate(client.setup.journal.entries()):
+        row = codec.row_of(entry, key)
+        (SEEDS / f"journal-{number}.row").write_bytes(codec.encode_row(row))
 
 
 if __name__ == "__main__":

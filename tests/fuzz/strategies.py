@@ -13,12 +13,14 @@ import json
 import os
 import random
 import re
+import tomllib
 import urllib.parse
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from hypothesis import HealthCheck, example, settings
 from hypothesis import strategies as st
 
@@ -260,6 +262,7 @@ class Mutable:
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+        self.raw_text = raw  # the file as written, where it is not JSON (TOML)
         self.document = json.loads(raw)
         self.paths = _paths(self.document)
 
@@ -377,3 +380,39 @@ def form_input(bases: list[Mutable], seed: int) -> bytes:
 
 def form_maker(*params: dict[str, str]) -> Make:
     return functools.partial(form_input, [Mutable(json.dumps(p).encode()) for p in params])
+
+
+def _tomlable(value: Any) -> Any:
+    """TOML has no null: a null becomes an empty string (a wrong type all the same)."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {str(k): _tomlable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tomlable(v) for v in value]
+    return value
+
+
+def toml_input(bases: list[Mutable], seed: int) -> bytes:
+    """One TOML file: a real one with values broken (80%), damaged bytes, or arbitrary bytes."""
+    rng = random.Random(seed)
+    roll = rng.random()  # float-ok: a probability
+    base = rng.choice(bases)
+    if roll < 0.8:
+        document = mutate(rng, base)
+        if not isinstance(document, dict):
+            document = {"value": document}
+        text = tomli_w.dumps(_tomlable(document))
+        return re.sub(r'"\\u0000raw:([^"]*)"', r"\1", text).encode("utf-8", "surrogatepass")
+    if roll < 0.95:
+        return damage(rng, base.raw_text)
+    return rng.randbytes(rng.randrange(128))
+
+
+def toml_maker(*files: bytes) -> Make:
+    bases = []
+    for raw in files:
+        base = Mutable(json.dumps(tomllib.loads(raw.decode()), default=str).encode())
+        base.raw_text = raw
+        bases.append(base)
+    return functools.partial(toml_input, bases)

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
+import tempfile
+import urllib.parse
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +32,7 @@ from gongji_cityins.gateway import CITIES, CityInsuranceGateway, Institution
 from gongji_mock import MockGateway
 
 PATIENT = "210202195809120046"
+SEEDS = Path(__file__).parent / "corpus" / "seeds"
 Decode = Callable[[bytes], object]
 TARGETS: dict[str, Decode] = {}
 
@@ -318,3 +323,183 @@ def _alipay_notification_verify(data: bytes) -> object:
     return _alipay(verified=False).notification(
         {"Content-Type": "application/x-www-form-urlencoded"}, data
     )
+
+
+# ------------------------------------------------------------------ files: dataset, policy, config, journal
+
+_FILES = tempfile.TemporaryDirectory(prefix="gongji-fuzz-")
+
+
+def _file(name: str, data: bytes) -> Path:
+    """The bytes as a real file (read as the loaders read: ``Path.read_text``)."""
+    path = Path(_FILES.name) / name
+    path.write_bytes(data)
+    return path
+
+
+@target("dataset")
+def _dataset(data: bytes) -> object:
+    from gongji_mock import load_dataset
+
+    return load_dataset(_file("dataset.toml", data))
+
+
+@functools.cache
+def _builtin_tables() -> dict[str, Any]:
+    from gongji.policy.builtin import gongji_register_policies
+    from gongji.policy.registry import PolicyRegistry
+
+    registry = PolicyRegistry()
+    gongji_register_policies(registry.register)
+    return dict(registry._tables)
+
+
+@target("policy")
+def _policy(data: bytes) -> object:
+    """A pack file registered beside the built-in packs (its ``extends`` may name them),
+    then built by its id, as a plugin's pack is."""
+    from gongji.policy.registry import PolicyRegistry
+
+    registry = PolicyRegistry()
+    registry._tables.update(_builtin_tables())
+    path = _file("pack.toml", data)
+    registry.register(path)
+    pack_id = next(i for i in registry.ids() if i not in _builtin_tables())
+    return registry.get(pack_id), registry.load_file(path)
+
+
+@target("config")
+def _config(data: bytes) -> object:
+    """A ``gongji.toml``, each of its profiles; the journal is left out (it opens a database)."""
+    import tomllib
+
+    from gongji.config import client_arguments_from_file
+
+    path = _file("gongji.toml", data)
+    try:
+        profiles = tomllib.loads(data.decode("utf-8")).get("profiles")
+    except ValueError:  # the loader says what is wrong with the file itself
+        profiles = None
+    names = list(profiles) if isinstance(profiles, dict) and profiles else ["dalian"]
+    return [client_arguments_from_file(path, str(name), journal=False) for name in names[:3]]
+
+
+JOURNAL_KEY_BYTES = b"fuzz-journal-key-32-bytes-long!!"
+
+
+@target("journal")
+def _journal(data: bytes) -> object:
+    """A stored journal document read back, as the SQLite and PostgreSQL journals read it."""
+    from gongji.journal import codec
+    from gongji.journal.sealing import JournalKey
+
+    return codec.entry_of(
+        codec.decode_row(data, "the fuzzed journal"), JournalKey(JOURNAL_KEY_BYTES)
+    )
+
+
+# ------------------------------------------------------------------ the mock's own decoders
+
+# A served mock takes outside bytes too. Each endpoint gets the bytes past its
+# authentication (TIF headers do not cover the body; the channels' signatures are
+# skipped by answering ``_authenticate`` with the test merchant or app), and must answer:
+# only a GongjiError may escape (none should: each endpoint turns refusals into answers).
+
+
+@functools.cache
+def _served() -> MockGateway:
+    mock = MockGateway.demo()
+    sign_in = (SEEDS / "national-9001.request").read_bytes()
+    answer = mock.national._message(sign_in)
+    mock.fuzz_sign_no = answer.json()["output"]["signinoutb"]["sign_no"]  # type: ignore[attr-defined]
+    mock.wechatpay._authenticate = lambda request: mock.wechatpay.merchant.mchid  # type: ignore[method-assign]
+    mock.alipay._authenticate = lambda params: mock.alipay.app_id  # type: ignore[method-assign]
+    return mock
+
+
+RECORDED_SIGN_NO = b"20261123141416929AD00C87B7F498"
+_MESSAGES = iter(range(10**9))
+
+
+@target("mock-national")
+def _mock_national(data: bytes) -> object:
+    """A message to the national endpoint: the recorded sign_no becomes the live one and
+    the recorded msgid a fresh one, so that a message gets past both checks to its infno."""
+    mock = _served()
+    fresh = f"H21020200001FUZZ{next(_MESSAGES):014d}".encode()
+    body = data.replace(RECORDED_SIGN_NO, mock.fuzz_sign_no.encode())  # type: ignore[attr-defined]
+    body = re.sub(rb'"msgid": ?"H2102020000120261123[0-9]+"', b'"msgid":"' + fresh + b'"', body)
+    return _answered(mock.national._message(body))
+
+
+WECHAT_MOCK_ROUTES = (
+    ("POST", "/v3/pay/transactions/codepay"),
+    ("POST", "/v3/refund/domestic/refunds"),
+    ("POST", "/v3/pay/transactions/out-trade-no/SEED-1-1/reverse"),
+    ("POST", "/v3/med-ins/orders"),
+    ("GET", "/v3/pay/transactions/out-trade-no/SEED-1-1"),
+)
+
+
+@target("mock-wechatpay")
+def _mock_wechatpay(data: bytes) -> object:
+    """The first byte picks the route, the rest is the body."""
+    method, path = (
+        WECHAT_MOCK_ROUTES[data[0] % len(WECHAT_MOCK_ROUTES)] if data else WECHAT_MOCK_ROUTES[0]
+    )
+    request = httpx.Request(method, "https://api.mch.weixin.qq.com" + path, content=data[1:])
+    return _answered(_served().wechatpay.handle(request))
+
+
+ALIPAY_MOCK_METHODS = (
+    "alipay.trade.pay",
+    "alipay.trade.query",
+    "alipay.trade.cancel",
+    "alipay.trade.refund",
+    "alipay.trade.close",
+)
+
+
+@target("mock-alipay")
+def _mock_alipay(data: bytes) -> object:
+    """The first byte picks the method; the rest is the ``biz_content`` JSON."""
+    method = (
+        ALIPAY_MOCK_METHODS[data[0] % len(ALIPAY_MOCK_METHODS)] if data else ALIPAY_MOCK_METHODS[0]
+    )
+    mock = _served()
+    body = b"biz_content=" + urllib.parse.quote_from_bytes(data[1:]).encode()
+    params = {
+        "method": method,
+        "app_id": mock.alipay.app_id,
+        "sign_type": "RSA2",
+        "charset": "utf-8",
+    }
+    request = httpx.Request(
+        "POST", "https://openapi.alipay.com/gateway.do", params=params, content=body
+    )
+    return _answered(mock.alipay.handle(request))
+
+
+ADMIN_ROUTES = (("POST", "e-voucher"), ("POST", "faults"), ("GET", "state"), ("GET", "check"))
+
+
+@target("mock-admin")
+def _mock_admin(data: bytes) -> object:
+    """The first byte picks the resource; the rest is the body. Fault rules accepted here are
+    cleared again: they would change the next example's answers."""
+    from gongji_mock.admin import PREFIX, AdminEndpoint
+
+    method, what = ADMIN_ROUTES[data[0] % len(ADMIN_ROUTES)] if data else ADMIN_ROUTES[0]
+    mock = _served()
+    request = httpx.Request(method, f"http://127.0.0.1:8930{PREFIX}{what}", content=data[1:])
+    try:
+        return _answered(AdminEndpoint(mock)(request))
+    finally:
+        mock.faults.clear()
+
+
+def _answered(response: httpx.Response) -> httpx.Response:
+    """An endpoint's answer: read to the end, and not a crash page."""
+    response.read()
+    assert response.status_code < 500 or response.status_code == 503, response.status_code
+    return response

@@ -254,7 +254,7 @@ def decode_row(document: bytes | str, where: str) -> EntryRow:
     """The stored document, checked for its version; ``where`` names the journal in errors."""
     try:
         version = _version.decode(document).v
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec: invalid UTF-8 in a string
         version = None
     if version != ROW_VERSION:
         raise ConfigError(
@@ -263,7 +263,7 @@ def decode_row(document: bytes | str, where: str) -> EntryRow:
         )
     try:
         return _decoder.decode(document)
-    except msgspec.DecodeError as error:  # the message names a field, never a value
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:  # names a field, never a value
         raise ConfigError(
             f"A row of {where} is damaged ({str(error)[:120]}).",
             next_step="Restore the journal from a backup; do not edit journal rows by hand.",
