@@ -313,7 +313,7 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
     if polling:
         try:
             arguments["polling"] = Polling(**{k: int(v) for k, v in polling.items()})
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:  # OverflowError: int(inf)
             raise ConfigError(
                 f"{where}.polling is not understood ({error}).",
                 next_step="Use whole numbers for interval_ms, attempts and read_retries.",

@@ -65,9 +65,16 @@ def fuzz_settings(*, slow: bool = False) -> settings:
         return settings(profile)
     return settings(
         profile,
+        max_examples=min(profile.max_examples, SLOW_EXAMPLES[PROFILE]),
         deadline=timedelta(seconds=10),
         suppress_health_check=[HealthCheck.too_slow],
     )
+
+
+#: A whole settlement through the client and the mock costs ~10-30 ms on the shared 2-core
+#: machine (the mock's ledger check included): 10,000 of them would take minutes on their
+#: own, over the CI budget of the fuzz suite. CI runs 1,000; `make fuzz` runs 10,000.
+SLOW_EXAMPLES = {"ci": 1_000, "fuzz": 10_000, "smoke": 100}
 
 
 # ------------------------------------------------------------------ the property

@@ -14,9 +14,7 @@ from tests.fuzz.strategies import CORPUS, only_gongji_errors
 from tests.fuzz.targets import TARGETS
 
 CASES = sorted(
-    path
-    for path in CORPUS.glob("*/*")
-    if path.is_file() and path.parent.name != "seeds"
+    path for path in CORPUS.glob("*/*") if path.is_file() and path.parent.name != "seeds"
 )
 
 
