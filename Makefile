@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff format --check sdk adapters tests bench examples
 	$(BIN)/mypy
 	bash scripts/postgres-for-tests.sh $(BIN)/python -m pytest
+
+# The fuzz targets alone, long: random, 200,000 examples each (`make test` runs them at
+# 10,000, derandomized); a failure found is kept in .hypothesis/ and replayed first.
+fuzz: $(STAMP_DEV)
+	GONGJI_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz -m fuzz
 
 # A throwaway PostgreSQL for bench_journal, as for the tests.
 bench: $(STAMP_DEV)

@@ -11,6 +11,7 @@ is beyond what any client can detect. The ledger is checked after every example.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 
@@ -152,10 +153,8 @@ def test_a_fuzzed_answer_inside_a_settlement_charges_nothing_unsettled(
     standing, balances = till.standing(), till.balances()
     key = f"FUZZ-{next(_KEYS)}"
     cash = _replace(till, name, data)
-    try:
+    with contextlib.suppress(GongjiError):  # anything else escapes and fails the test
         till.client.settle(purchase(MOTHER), key=key, cash=cash)
-    except GongjiError:
-        pass
     till.transport.pending = None  # the flow may not have reached the replaced request
     till.client.recover()
     assert till.mock.check() == []
