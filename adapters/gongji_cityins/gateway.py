@@ -390,7 +390,7 @@ class CityInsuranceGateway:
         state = self._decode(output, wire.ReversalAnswer).gongji_reversal.state
         if state not in _REVERSAL_STATES:
             raise Declined(
-                f"The centre answered the reversal with an unknown state {state[:40]!r}."
+                f"The centre answered the reversal with an unknown state {_scrub(state[:40])!r}."
             )
         found: ReversalState = state
         return found

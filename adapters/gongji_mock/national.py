@@ -1157,12 +1157,16 @@ def _credential(kind: str, number: str, card_sn: str | None) -> Credential:
 
 def _fen(value: decimal.Decimal, name: str) -> Fen:
     """Whole fen from a decimal read off the wire; a fraction of a fen is refused, not rounded."""
-    if not value.is_finite() or value != value.quantize(
-        decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN
-    ):
+    try:
+        whole = value.is_finite() and value == value.quantize(
+            decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN
+        )
+    except decimal.InvalidOperation:  # more digits than the context holds (1E+999999)
+        whole = False
+    if not whole:
         raise _Malformed(
             "金额格式错误",
-            f"{name} {value} is not a whole number of fen; send yuan with at most two decimals.",
+            f"{name} {str(value)[:40]} is not a whole number of fen; send yuan with at most two decimals.",
         )
     return Fen(int(value.scaleb(2)))
 

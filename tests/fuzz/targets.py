@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import re
 import tempfile
 import urllib.parse
@@ -503,3 +504,43 @@ def _answered(response: httpx.Response) -> httpx.Response:
     response.read()
     assert response.status_code < 500 or response.status_code == 503, response.status_code
     return response
+
+
+# ------------------------------------------------------------------ the gateway signatures (TIF, CSB)
+
+SIGNING_NOW = 1_795_000_000
+TIF_SECRETS = {"gongji-mock": "gongji-mock-tif-secret"}
+CSB_SECRETS = {"AK-FUZZ": "csb-fuzz-secret"}
+
+
+def signing_seeds() -> list[bytes]:
+    """Headers that verify (at ``SIGNING_NOW``), as JSON objects: what the fuzzer breaks."""
+    from gongji.signing.csb import CsbSigner
+
+    tif = TifSigner("gongji-mock", TIF_SECRETS["gongji-mock"]).headers(
+        timestamp=SIGNING_NOW, nonce="n0nce"
+    )
+    csb = CsbSigner(access_key="AK-FUZZ", secret=CSB_SECRETS["AK-FUZZ"], api_name="callService")
+    return [
+        json.dumps({"scheme": "tif", **tif}).encode(),
+        json.dumps({"scheme": "csb", **csb.headers(timestamp_ms=SIGNING_NOW * 1000)}).encode(),
+    ]
+
+
+@target("signing-tif-csb")
+def _signing(data: bytes) -> object:
+    """The gateway's side of TIF and CSB (the served mock's) on headers from outside: a JSON
+    object of header names to values (values taken as text, as HTTP delivers them)."""
+    from gongji.signing.csb import verify_csb_request
+    from gongji.signing.tif import verify_tif_headers
+
+    try:
+        found = json.loads(data)
+    except ValueError:
+        found = {"x": data.decode("latin-1")}
+    if not isinstance(found, dict):
+        found = {"x": str(found)}
+    headers = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
+    if headers.pop("scheme", "") == "csb":
+        return verify_csb_request(headers, [], secrets_by_access_key=CSB_SECRETS, now=SIGNING_NOW)
+    return verify_tif_headers(headers, secrets_by_paasid=TIF_SECRETS, now=SIGNING_NOW)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
+from gongji.errors import SignatureError
 from tests.fuzz.strategies import (
     cases,
     fuzz_settings,
@@ -13,7 +14,7 @@ from tests.fuzz.strategies import (
     seed,
     with_corpus,
 )
-from tests.fuzz.targets import CITY_INFNOS, TARGETS
+from tests.fuzz.targets import CITY_INFNOS, TARGETS, signing_seeds
 
 pytestmark = pytest.mark.fuzz
 
@@ -27,3 +28,20 @@ MAKERS = {f"cityins-{infno}": json_maker(seed(f"national-{infno}.answer")) for i
 def test_centre_answers_raise_only_gongji_errors(case: tuple[str, bytes]) -> None:
     name, data = case
     only_gongji_errors(TARGETS[name], data, ids=True)
+
+
+SIGNING = {"signing-tif-csb": json_maker(*signing_seeds())}
+
+
+@fuzz_settings()
+@given(cases(SIGNING))
+@with_corpus(*SIGNING)
+def test_tif_and_csb_verification_raises_only_signature_errors(case: tuple[str, bytes]) -> None:
+    name, data = case
+    result = only_gongji_errors(TARGETS[name], data)
+    assert isinstance(result, SignatureError) or result in ("gongji-mock", "AK-FUZZ")
+
+
+@pytest.mark.parametrize("headers", signing_seeds())
+def test_the_signing_seeds_verify(headers: bytes) -> None:
+    assert TARGETS["signing-tif-csb"](headers) in ("gongji-mock", "AK-FUZZ")
