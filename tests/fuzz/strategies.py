@@ -54,6 +54,7 @@ settings.register_profile(
 #: GONGJI_FUZZ_PROFILE=fuzz for the long run; smoke (a few hundred) to try a change quickly.
 settings.register_profile("fuzz-smoke", parent=settings.get_profile("fuzz-ci"), max_examples=300)
 PROFILE = os.environ.get("GONGJI_FUZZ_PROFILE", "ci")
+EXAMPLES = os.environ.get("GONGJI_FUZZ_EXAMPLES", "")
 
 
 def fuzz_settings(*, slow: bool = False) -> settings:
@@ -61,11 +62,13 @@ def fuzz_settings(*, slow: bool = False) -> settings:
     the client and the mock, a few milliseconds each) get a longer deadline and may be slow
     to generate for: too_slow is suppressed there, and only there."""
     profile = settings.get_profile(f"fuzz-{PROFILE}")
+    if EXAMPLES:  # GONGJI_FUZZ_EXAMPLES: this many, whatever the profile (measure.py)
+        profile = settings(profile, max_examples=int(EXAMPLES))
     if not slow:
         return settings(profile)
     return settings(
         profile,
-        max_examples=min(profile.max_examples, SLOW_EXAMPLES[PROFILE]),
+        max_examples=min(profile.max_examples, int(EXAMPLES or SLOW_EXAMPLES[PROFILE])),
         deadline=timedelta(seconds=10),
         suppress_health_check=[HealthCheck.too_slow],
     )
