@@ -95,7 +95,7 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
     try:
         raw = tomllib.loads(text)
     # A TOMLDecodeError, or an integer past 4300 digits (a plain ValueError).
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ConfigError(
             f"Dataset {name}: TOML syntax error: {exc}.",
             next_step="Fix the TOML at the line shown.",

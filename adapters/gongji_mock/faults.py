@@ -110,7 +110,7 @@ class Faults:
                 next_step="Check --faults.",
             ) from None
         # ValueError: a TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits.
-        except (ValueError, msgspec.ValidationError) as exc:
+        except (ValueError, RecursionError, msgspec.ValidationError) as exc:
             raise ConfigError(
                 f"Faults file {path.name}: {exc}.",
                 next_step="See docs/reference/mock-faults.md for the format.",

@@ -1129,7 +1129,7 @@ def _fingerprint(envelope: RequestEnvelope) -> str:
     """
     try:
         canonical = msgspec.json.encode(_CANONICAL.decode(envelope.input), order="sorted")
-    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec: invalid UTF-8 in a string
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec's other two
         canonical = bytes(envelope.input)
     digest = hashlib.sha256()
     for part in (envelope.infno.encode(), envelope.fixmedins_code.encode(), canonical):

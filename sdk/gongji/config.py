@@ -270,7 +270,7 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
             next_step="Create it (docs/reference/config.md) or pass the right path.",
         ) from error
     # A TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits (a plain ValueError).
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise ConfigError(
             f"{path} is not valid TOML: {error}.", next_step="Fix the file."
         ) from error

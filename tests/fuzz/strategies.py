@@ -15,7 +15,7 @@ import random
 import re
 import tomllib
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,8 @@ NASTY_VALUES: list[Any] = [
     raw_number("0.0000000000000000000001"),
     raw_number("-0"),
     raw_number("1" + "0" * 5000),
+    raw_number("[" * 100_000 + "]" * 100_000),  # nesting past any recursion limit
+    raw_number('{"a":' * 20_000 + "1" + "}" * 20_000),
 ]
 
 #: Values a field is replaced with: the nasty ones, and plain ones of every JSON type (a
@@ -329,11 +331,31 @@ def json_maker(*documents: bytes) -> Make:
     return functools.partial(json_input, [Mutable(document) for document in documents])
 
 
-def cases(makers: dict[str, Make]) -> st.SearchStrategy[tuple[str, bytes]]:
-    """``(target, bytes)``: which decoder of a group, and its input (two draws an example)."""
+class Case:
+    """One input for one decoder of a group. Its repr is short (a fuzzed input can be
+    200 kB): the seed rebuilds it, ``makers[target](seed)``, for the corpus. A plain
+    class: hypothesis prints it with this repr, not field by field."""
+
+    __slots__ = ("data", "seed", "target")
+
+    def __init__(self, target: str, data: bytes, seed: int | None = None) -> None:
+        self.target = target
+        self.data = data
+        self.seed = seed  # None: a corpus file
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.target, self.data, self.seed))
+
+    def __repr__(self) -> str:
+        shown = self.data[:300] + (b"..." if len(self.data) > 300 else b"")
+        return f"Case({self.target!r}, seed={self.seed}, {len(self.data)} bytes: {shown!r})"
+
+
+def cases(makers: dict[str, Make]) -> st.SearchStrategy[Case]:
+    """Which decoder of a group, and its input (two draws an example)."""
     names = sorted(makers)
     return st.tuples(st.sampled_from(names), SEEDS_INTS).map(
-        lambda pick: (pick[0], makers[pick[0]](pick[1]))
+        lambda pick: Case(pick[0], makers[pick[0]](pick[1]), pick[1])
     )
 
 
@@ -353,7 +375,7 @@ def with_corpus(*targets: str) -> Callable[[Any], Any]:
     def decorate(test: Any) -> Any:
         for name in targets:
             for path in corpus_files(name):
-                test = example((name, path.read_bytes()))(test)
+                test = example(Case(name, path.read_bytes()))(test)
         return test
 
     return decorate

@@ -379,7 +379,7 @@ def _config(data: bytes) -> object:
     path = _file("gongji.toml", data)
     try:
         profiles = tomllib.loads(data.decode("utf-8")).get("profiles")
-    except ValueError:  # the loader says what is wrong with the file itself
+    except (ValueError, RecursionError):  # the loader says what is wrong with the file itself
         profiles = None
     names = list(profiles) if isinstance(profiles, dict) and profiles else ["dalian"]
     return [client_arguments_from_file(path, str(name), journal=False) for name in names[:3]]
@@ -536,7 +536,7 @@ def _signing(data: bytes) -> object:
 
     try:
         found = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         found = {"x": data.decode("latin-1")}
     if not isinstance(found, dict):
         found = {"x": str(found)}
@@ -544,3 +544,50 @@ def _signing(data: bytes) -> object:
     if headers.pop("scheme", "") == "csb":
         return verify_csb_request(headers, [], secrets_by_access_key=CSB_SECRETS, now=SIGNING_NOW)
     return verify_tif_headers(headers, secrets_by_paasid=TIF_SECRETS, now=SIGNING_NOW)
+
+
+# ------------------------------------------------------------------ the mobile-payment channel (SM2/SM4)
+
+MOBILEPAY_APP_ID = "43AF047BBA47FC8A1AE8EFB2AB12CD34"  # the published example's test values
+MOBILEPAY_APP_SECRET = "NMVFVILMKT13GEMD3BKPKCTBOQBPZR2P"
+MOBILEPAY_KEY = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"
+
+
+@functools.cache
+def _mobilepay() -> Any:
+    from gongji.signing.mobilepay import MobilePayChannel
+    from gongji.signing.sm import Sm2PrivateKey
+
+    key = Sm2PrivateKey.load(bytes.fromhex(MOBILEPAY_KEY))
+    return MobilePayChannel(
+        app_id=MOBILEPAY_APP_ID,
+        app_secret=MOBILEPAY_APP_SECRET,
+        private_key=key,
+        platform_public_key=key.public_key,
+    )
+
+
+@target("mobilepay")
+def _mobilepay_open(data: bytes) -> object:
+    """A mobile-payment response: envelope, SM4 ``encData``, SM2 ``signData``."""
+    return _mobilepay().open(data)
+
+
+@target("wechatpay-verify-response")
+def _wechat_verify_response(data: bytes) -> object:
+    """WechatPayAuth's check of an answer, on headers and a body that carry no valid
+    signature (the first line holds the headers, as for ``wechatpay-callback-verify``);
+    the first byte picks the status (a 2xx must be signed; any signed answer is checked)."""
+    from gongji.signing.wechatpay import WechatPayAuth
+
+    head, _, body = data.partition(b"\n")
+    headers = {}
+    for part in head.decode("utf-8", "replace").split(";"):
+        name, _, value = part.partition(":")
+        headers[name.strip()] = value.strip()
+    status = WECHAT_STATUSES[len(head) % len(WECHAT_STATUSES)]
+    endpoint = _mock().wechatpay
+    auth = WechatPayAuth(endpoint.merchant, endpoint.platform_keys(), clock=lambda: 1_795_000_000)
+    wire_headers = [(k.encode(), v.encode()) for k, v in headers.items()]  # bytes, as they arrive
+    auth.verify(httpx.Response(status, headers=wire_headers, content=body))
+    return status

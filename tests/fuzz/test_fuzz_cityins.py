@@ -7,6 +7,7 @@ from hypothesis import given
 
 from gongji.errors import SignatureError
 from tests.fuzz.strategies import (
+    Case,
     cases,
     fuzz_settings,
     json_maker,
@@ -25,8 +26,8 @@ MAKERS = {f"cityins-{infno}": json_maker(seed(f"national-{infno}.answer")) for i
 @fuzz_settings()
 @given(cases(MAKERS))
 @with_corpus(*NAMES)
-def test_centre_answers_raise_only_gongji_errors(case: tuple[str, bytes]) -> None:
-    name, data = case
+def test_centre_answers_raise_only_gongji_errors(case: Case) -> None:
+    name, data, _ = case
     only_gongji_errors(TARGETS[name], data, ids=True)
 
 
@@ -36,8 +37,8 @@ SIGNING = {"signing-tif-csb": json_maker(*signing_seeds())}
 @fuzz_settings()
 @given(cases(SIGNING))
 @with_corpus(*SIGNING)
-def test_tif_and_csb_verification_raises_only_signature_errors(case: tuple[str, bytes]) -> None:
-    name, data = case
+def test_tif_and_csb_verification_raises_only_signature_errors(case: Case) -> None:
+    name, data, _ = case
     result = only_gongji_errors(TARGETS[name], data)
     assert isinstance(result, SignatureError) or result in ("gongji-mock", "AK-FUZZ")
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 
 from tests.fuzz.strategies import (
+    Case,
     cases,
     fuzz_settings,
     json_maker,
@@ -42,8 +43,8 @@ MAKERS = {
 @fuzz_settings()
 @given(cases(MAKERS))
 @with_corpus(*MAKERS)
-def test_files_raise_only_gongji_errors(case: tuple[str, bytes]) -> None:
-    name, data = case
+def test_files_raise_only_gongji_errors(case: Case) -> None:
+    name, data, _ = case
     only_gongji_errors(TARGETS[name], data, ids=name == "journal")
 
 

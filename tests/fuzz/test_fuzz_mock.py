@@ -10,6 +10,7 @@ from hypothesis import given
 
 from tests.fuzz.strategies import (
     SEEDS,
+    Case,
     cases,
     fuzz_settings,
     json_maker,
@@ -44,8 +45,8 @@ MAKERS = {
 @fuzz_settings()
 @given(cases(MAKERS))
 @with_corpus(*MAKERS)
-def test_mock_requests_get_an_answer(case: tuple[str, bytes]) -> None:
-    name, data = case
+def test_mock_requests_get_an_answer(case: Case) -> None:
+    name, data, _ = case
     only_gongji_errors(TARGETS[name], data, ids=name == "mock-national")
 
 

@@ -20,13 +20,14 @@ import msgspec
 import pytest
 from hypothesis import given
 
-from gongji import Cash, GongjiError, SettlementClient
+from gongji import Cash, GongjiError, SettlementClient, jsonwire
 from gongji.journal import EntryState
 from gongji.signing.wechatpay import platform_headers
 from gongji_cityins import wire
 from gongji_mock import MockGateway
 from tests.client.conftest import FAST_POLLING, MOTHER, SISTER, SON, WECHAT_PAID, purchase
 from tests.fuzz.strategies import (
+    Case,
     cases,
     fuzz_settings,
     json_maker,
@@ -107,8 +108,8 @@ def _is_codepay(request: httpx.Request) -> bool:
 
 def _centre_refusal(data: bytes) -> bool:
     try:
-        return msgspec.json.decode(data, type=wire.Answer).infcode != 0
-    except (msgspec.DecodeError, UnicodeDecodeError):
+        return jsonwire.decode(data, type=wire.Answer).infcode != 0
+    except msgspec.DecodeError:
         return False
 
 
@@ -146,9 +147,9 @@ MAKERS = {
 @given(cases(MAKERS))
 @with_corpus(*(f"settlement-{name}" for name in MAKERS))
 def test_a_fuzzed_answer_inside_a_settlement_charges_nothing_unsettled(
-    till: Till, case: tuple[str, bytes]
+    till: Till, case: Case
 ) -> None:
-    name, data = case
+    name, data, _ = case
     name = name.removeprefix("settlement-")
     standing, balances = till.standing(), till.balances()
     key = f"FUZZ-{next(_KEYS)}"

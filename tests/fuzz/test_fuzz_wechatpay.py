@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 
 from tests.fuzz.strategies import (
+    Case,
     cases,
     damage,
     fuzz_settings,
@@ -41,8 +42,8 @@ ANSWERS = {f"wechatpay-{op}": prefixed(json_maker(*BODIES[op])) for op in WECHAT
 @fuzz_settings()
 @given(cases(ANSWERS))
 @with_corpus(*ANSWERS)
-def test_wechatpay_answers_raise_only_gongji_errors(case: tuple[str, bytes]) -> None:
-    name, data = case
+def test_wechatpay_answers_raise_only_gongji_errors(case: Case) -> None:
+    name, data, _ = case
     only_gongji_errors(TARGETS[name], data)
 
 
@@ -75,14 +76,15 @@ CALLBACKS = {
         seed("wechatpay-callback-transaction.envelope"), seed("wechatpay-callback-refund.envelope")
     ),
     "wechatpay-callback-verify": _unsigned_callback,
+    "wechatpay-verify-response": _unsigned_callback,
 }
 
 
 @fuzz_settings()
 @given(cases(CALLBACKS))
 @with_corpus(*CALLBACKS)
-def test_wechatpay_callbacks_raise_only_gongji_errors(case: tuple[str, bytes]) -> None:
-    name, data = case
+def test_wechatpay_callbacks_raise_only_gongji_errors(case: Case) -> None:
+    name, data, _ = case
     only_gongji_errors(TARGETS[name], data)
 
 

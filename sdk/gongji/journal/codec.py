@@ -258,7 +258,7 @@ def decode_row(document: bytes | str, where: str) -> EntryRow:
     """The stored document, checked for its version; ``where`` names the journal in errors."""
     try:
         version = _version.decode(document).v
-    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec: invalid UTF-8 in a string
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec's other two
         version = None
     if version != ROW_VERSION:
         raise ConfigError(
@@ -267,7 +267,7 @@ def decode_row(document: bytes | str, where: str) -> EntryRow:
         )
     try:
         return _decoder.decode(document)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
         # Where it broke, not what was there: msgspec quotes a bad enum value, which a
         # damaged row may have in place of anything (an ID number).
         found = _AT_FIELD.search(str(error))

@@ -26,7 +26,7 @@ def read_pack_table(source: PackSource) -> dict[str, Any]:
     try:
         return tomllib.loads(source.read_text(encoding="utf-8"))
     # A TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits (a plain ValueError).
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ConfigError(
             f"Policy pack {source.name}: TOML syntax error: {exc}.",
             next_step="Fix the TOML at the line shown.",
