@@ -25,4 +25,6 @@ def test_every_corpus_folder_names_a_target() -> None:
 
 @pytest.mark.parametrize("path", CASES, ids=lambda path: f"{path.parent.name}/{path.name}")
 def test_corpus_case_is_answered_or_refused_with_a_gongji_error(path: Path) -> None:
-    only_gongji_errors(TARGETS[path.parent.name], path.read_bytes(), ids=True)
+    only_gongji_errors(
+        TARGETS[path.parent.name], path.read_bytes(), ids=path.parent.name != "journal"
+    )

@@ -45,7 +45,9 @@ MAKERS = {
 @with_corpus(*MAKERS)
 def test_files_raise_only_gongji_errors(case: Case) -> None:
     name, data, _ = case
-    only_gongji_errors(TARGETS[name], data, ids=name == "journal")
+    # Not ids=True for the journal: its errors name the entry by the POS's own idempotency
+    # key, which the fuzzer makes ID-shaped at times; the sealed ID numbers are never shown.
+    only_gongji_errors(TARGETS[name], data)
 
 
 @pytest.mark.parametrize("name", sorted(MAKERS))
