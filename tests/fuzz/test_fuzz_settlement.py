@@ -164,3 +164,18 @@ def test_a_fuzzed_answer_inside_a_settlement_charges_nothing_unsettled(
         assert till.standing() == standing + 1  # the sale fully settled, once
     else:
         assert till.standing() == standing and till.balances() == balances
+
+
+def test_a_garbled_2102_answer_is_reversed_by_recover(till: Till) -> None:
+    """The harness reaches the dangerous case: the centre settled, its answer was garbage,
+    the client raised; after recover() the centre's settlement is reversed, not standing."""
+    ledger = till.mock.centre.ledger
+    settled_before = sum(1 for t in ledger.transactions if t.kind == "settle")
+    standing, balances = till.standing(), till.balances()
+    _replace(till, "centre-2102", b'{"infcode":0,"output":{"setlinfo":"garbage"}}')
+    with pytest.raises(GongjiError):
+        till.client.settle(purchase(MOTHER), key=f"FUZZ-{next(_KEYS)}")
+    till.client.recover()
+    assert sum(1 for t in ledger.transactions if t.kind == "settle") == settled_before + 1
+    assert till.standing() == standing and till.balances() == balances
+    assert till.mock.check() == []
