@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench docs clean
+.PHONY: demo test lint typecheck pytest bench docs clean fuzz
 
 # The venv's own pip (23+ with Python 3.11) installs editable projects: upgrading it
 # first would cost `make demo` a round trip to the index for nothing.
@@ -30,6 +30,11 @@ test: $(STAMP_DEV)
 	bash scripts/chromium-for-tests.sh
 	bash scripts/postgres-for-tests.sh $(BIN)/python -m pytest
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# The fuzz targets alone, long: random, 200,000 examples each (`make test` runs them at
+# 10,000, derandomized); a failure found is kept in .hypothesis/ and replayed first.
+fuzz: $(STAMP_DEV)
+	GONGJI_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz -m fuzz
 
 # A throwaway PostgreSQL for bench_journal, as for the tests.
 bench: $(STAMP_DEV)

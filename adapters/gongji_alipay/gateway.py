@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import msgspec
 
+from gongji import jsonwire
 from gongji.errors import (
     ConfigError,
     Declined,
@@ -535,7 +536,7 @@ class AlipayChannel:
             )
         raw, _, _ = response_content(response.content, method)  # the very bytes that verified
         try:
-            reply = msgspec.json.decode(raw, type=reply_type)
+            reply = jsonwire.decode(raw, type=reply_type)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise _unreadable(method, str(exc), in_doubt) from None
         if reply.out_trade_no and reply.out_trade_no != out_trade_no:

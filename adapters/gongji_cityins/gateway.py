@@ -21,6 +21,7 @@ import httpx
 import msgspec
 from attrs import frozen
 
+from gongji import jsonwire
 from gongji.config import resolve_secrets
 from gongji.errors import (
     ConfigError,
@@ -119,6 +120,20 @@ class Institution:
             )
 
 
+#: What a config file may put in place of a city profile's values, and their types.
+_OVERRIDE_TYPES: Mapping[str, type] = {
+    "base_url": str,
+    "path": str,
+    "signing": str,
+    "extensions": bool,
+    "policy": str,
+}
+_OVERRIDE_HELP = (
+    'Write base_url, path and policy as strings, signing as "tif" or "csb", and extensions '
+    "as true or false (docs/reference/config.md)."
+)
+
+
 def _local_now() -> datetime.datetime:
     return datetime.datetime.now().astimezone()
 
@@ -178,6 +193,14 @@ class CityInsuranceGateway:
             for key in ("base_url", "path", "signing", "extensions", "policy")
             if key in settings
         }
+        for key, value in overrides.items():
+            if not isinstance(value, _OVERRIDE_TYPES[key]) or (
+                key == "signing" and value not in ("tif", "csb")
+            ):
+                raise ConfigError(
+                    f"gateway.{key} is a {type(value).__name__}, which it cannot be.",
+                    next_step=_OVERRIDE_HELP,
+                )
         profile = CITIES[city]
         if overrides:
             profile = attrs.evolve(profile, **overrides)
@@ -273,7 +296,7 @@ class CityInsuranceGateway:
                 gateway=self.name,
             )
         try:
-            return msgspec.json.decode(response.content, type=wire.Answer)
+            return jsonwire.decode(response.content, type=wire.Answer)
         except msgspec.DecodeError as error:
             raise Unavailable(
                 f"The insurance centre's answer could not be read (HTTP {response.status_code}).",
@@ -284,8 +307,8 @@ class CityInsuranceGateway:
     @staticmethod
     def _decode(output: msgspec.Raw, kind: type[Any]) -> Any:
         try:
-            return msgspec.json.decode(output, type=kind)
-        except msgspec.ValidationError as error:
+            return jsonwire.decode(output, type=kind)
+        except msgspec.DecodeError as error:  # ValidationError included
             raise UntrustedAnswer(
                 f"The insurance centre's output is not as documented: {error}",
                 next_step="Nothing was trusted from this answer; report it to the centre.",
@@ -395,7 +418,7 @@ class CityInsuranceGateway:
         state = self._decode(output, wire.ReversalAnswer).gongji_reversal.state
         if state not in _REVERSAL_STATES:
             raise Declined(
-                f"The centre answered the reversal with an unknown state {state[:40]!r}."
+                f"The centre answered the reversal with an unknown state {_scrub(state[:40])!r}."
             )
         found: ReversalState = state
         return found

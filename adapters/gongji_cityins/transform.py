@@ -7,8 +7,10 @@ is refused, never rounded.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
+from collections.abc import Iterator
 from typing import Any
 
 from gongji.errors import InvalidInput, UntrustedAnswer
@@ -52,7 +54,10 @@ _FEN = decimal.Decimal("0.01")
 def fen(amount: decimal.Decimal, what: str = "an amount", *, signed: bool = False) -> Fen:
     """A yuan amount from the centre as ``Fen``; refused unless it is whole fen, and
     unless it is zero or more where money only goes one way (``signed`` for cancellations)."""
-    whole = amount.quantize(_FEN) if amount.is_finite() else None
+    try:
+        whole = amount.quantize(_FEN) if amount.is_finite() else None
+    except decimal.InvalidOperation:  # more digits than the context holds (1E+999999)
+        whole = None
     if whole is None or whole != amount or (whole < 0 and not signed):
         raise UntrustedAnswer(
             f"The centre sent {what} that is not a whole, non-negative number of fen.",
@@ -74,10 +79,24 @@ def insurance_code(person: Person) -> str:
 def person_from(answer: wire.PersonAnswer) -> Holder:
     base = answer.baseinfo
     insurance, account = _insurance(answer.insuinfo[:1])
-    return Holder(
-        psn_no=base.psn_no,
-        person=Person(id=base.certno, name=base.psn_name, insurance=insurance, account=account),
-    )
+    with _from_centre("a person"):
+        person = Person(id=base.certno, name=base.psn_name, insurance=insurance, account=account)
+    return Holder(psn_no=base.psn_no, person=person)
+
+
+@contextlib.contextmanager
+def _from_centre(what: str) -> Iterator[None]:
+    """The domain's own checks on what the centre sent: a value the model refuses
+    (an ID number, a relation, a status) is the centre's fault, not the caller's, and is
+    not repeated (it may be an ID number)."""
+    try:
+        yield
+    except InvalidInput:
+        raise UntrustedAnswer(
+            f"The centre answered {what} with a value gongji does not accept "
+            "(an ID number, a relation or a status).",
+            next_step="Nothing was trusted from this answer; report it to the centre.",
+        ) from None
 
 
 def _insurance(infos: list[wire.InsuInfo]) -> tuple[Insurance, PersonalAccount | None]:
@@ -98,32 +117,36 @@ def bindings_from(
 ) -> tuple[tuple[Binding, ...], dict[IdNumber, Person]]:
     bindings, owners = [], {}
     for found in answer.gongji_bindings:
-        owner_id = IdNumber(found.certno)
-        insurance, account = _insurance(
-            [
-                wire.InsuInfo(
-                    balc=found.balc,
-                    insutype=found.insutype,
-                    psn_insu_stas=found.psn_insu_stas,
-                    insuplc_admdvs=found.insuplc_admdvs,
-                )
-            ]
-        )
-        owners[owner_id] = Person(
-            id=owner_id, name=found.psn_name, insurance=insurance, account=account
-        )
-        limit = found.per_transaction_limit
-        bindings.append(
-            Binding(
-                owner=owner_id,
-                beneficiary=beneficiary,
-                relation=found.relation,
-                status=found.status,
-                priority=found.priority,
-                per_transaction_limit=None if limit is None else fen(limit, "a limit"),
-            )
-        )
+        with _from_centre("a binding"):
+            binding, owner = _binding(found, beneficiary)
+        bindings.append(binding)
+        owners[owner.id] = owner
     return tuple(bindings), owners
+
+
+def _binding(found: wire.BindingOut, beneficiary: IdNumber) -> tuple[Binding, Person]:
+    owner_id = IdNumber(found.certno)
+    insurance, account = _insurance(
+        [
+            wire.InsuInfo(
+                balc=found.balc,
+                insutype=found.insutype,
+                psn_insu_stas=found.psn_insu_stas,
+                insuplc_admdvs=found.insuplc_admdvs,
+            )
+        ]
+    )
+    owner = Person(id=owner_id, name=found.psn_name, insurance=insurance, account=account)
+    limit = found.per_transaction_limit
+    binding = Binding(
+        owner=owner_id,
+        beneficiary=beneficiary,
+        relation=found.relation,
+        status=found.status,
+        priority=found.priority,
+        per_transaction_limit=None if limit is None else fen(limit, "a limit"),
+    )
+    return binding, owner
 
 
 def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import httpx
 import msgspec
 from cryptography.hazmat.primitives import serialization
 
+from gongji import jsonwire
 from gongji.errors import GongjiError, InvalidInput
 from gongji.identity import IdNumber
 from gongji.signing.keys import RsaPublicKey, load_private_key
@@ -75,7 +76,7 @@ class AdminEndpoint:
                     self.mock.delivery.flush()
                 return httpx.Response(200, json=self.callbacks())
             if what == "e-voucher" and request.method == "POST":
-                body = msgspec.json.decode(request.content, type=_VoucherRequest)
+                body = jsonwire.decode(request.content, type=_VoucherRequest)
                 return httpx.Response(
                     200, json={"token": self.mock.issue_e_voucher(body.id_number)}
                 )
@@ -90,7 +91,7 @@ class AdminEndpoint:
     def _faults(self, request: httpx.Request) -> httpx.Response:
         faults = self.mock.faults
         if request.method == "POST":
-            rule = msgspec.json.decode(request.content, type=_FaultRequest)
+            rule = jsonwire.decode(request.content, type=_FaultRequest)
             faults.add(**msgspec.structs.asdict(rule))
         elif request.method == "DELETE" and request.url.params.get("kind"):
             params = request.url.params

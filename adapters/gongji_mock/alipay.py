@@ -35,6 +35,7 @@ import attrs
 import httpx
 import msgspec
 
+from gongji import jsonwire
 from gongji.errors import InvalidInput, SignatureError
 from gongji.money import ZERO, Fen
 from gongji.signing.alipay import (
@@ -638,7 +639,7 @@ def _params(request: httpx.Request) -> dict[str, str]:
 
 def _decode(biz: bytes, kind: type[_B]) -> _B:
     try:
-        return msgspec.json.decode(biz, type=kind)
+        return jsonwire.decode(biz, type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _invalid(
             f'biz_content cannot be read ({exc}); amounts are yuan strings such as "12.50".'

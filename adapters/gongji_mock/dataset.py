@@ -77,6 +77,11 @@ def load_dataset(source: Path | Traversable | str) -> Dataset:
             f"Dataset {path.name} cannot be read ({exc.strerror}).",
             next_step="Check the path given to MockGateway.load() or --data.",
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Dataset {path.name} is not UTF-8 text (byte {exc.start}).",
+            next_step="Save the dataset file as UTF-8.",
+        ) from None
     return parse_dataset(text, path.name)
 
 
@@ -89,7 +94,8 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
     where = _Locator(text, name)
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    # A TOMLDecodeError, or an integer past 4300 digits (a plain ValueError).
+    except (ValueError, RecursionError) as exc:
         raise ConfigError(
             f"Dataset {name}: TOML syntax error: {exc}.",
             next_step="Fix the TOML at the line shown.",

@@ -109,7 +109,8 @@ class Faults:
                 f"Faults file {path.name} cannot be read ({exc.strerror}).",
                 next_step="Check --faults.",
             ) from None
-        except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+        # ValueError: a TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits.
+        except (ValueError, RecursionError, msgspec.ValidationError) as exc:
             raise ConfigError(
                 f"Faults file {path.name}: {exc}.",
                 next_step="See docs/reference/mock-faults.md for the format.",

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from gongji import jsonwire
 from gongji.identity import IdNumber
 from gongji.money import Fen
 from gongji.signing.keys import load_private_key
@@ -268,7 +269,7 @@ def _code_of(target: str, request: httpx.Request) -> str:
     """What a fault rule's ``code`` matches: the infno, the Alipay method, or the path."""
     if target == "national":
         try:
-            return msgspec.json.decode(request.content, type=_Infno).infno
+            return jsonwire.decode(request.content, type=_Infno).infno
         except msgspec.DecodeError:
             return ""
     if target == "alipay":

@@ -37,6 +37,7 @@ import httpx
 import msgspec
 from attrs import define, field, frozen
 
+from gongji import jsonwire
 from gongji.errors import GongjiError, SignatureError
 from gongji.identity import Credential, CredentialKind, IdNumber
 from gongji.model import (
@@ -287,7 +288,7 @@ class NationalEndpoint:
 
     def _message(self, body: bytes) -> httpx.Response:
         try:
-            envelope = msgspec.json.decode(body, type=RequestEnvelope)
+            envelope = jsonwire.decode(body, type=RequestEnvelope)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return self._respond(
                 None,
@@ -1114,7 +1115,7 @@ def _Wrapped(**fields: Any) -> dict[str, Any]:
 
 def _decode(envelope: RequestEnvelope, kind: type[T]) -> T:
     try:
-        return msgspec.json.decode(envelope.input, type=kind)
+        return jsonwire.decode(envelope.input, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _Malformed(
             "输入参数错误",
@@ -1134,7 +1135,7 @@ def _fingerprint(envelope: RequestEnvelope) -> str:
     """
     try:
         canonical = msgspec.json.encode(_CANONICAL.decode(envelope.input), order="sorted")
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec's other two
         canonical = bytes(envelope.input)
     digest = hashlib.sha256()
     for part in (envelope.infno.encode(), envelope.fixmedins_code.encode(), canonical):
@@ -1162,12 +1163,16 @@ def _credential(kind: str, number: str, card_sn: str | None) -> Credential:
 
 def _fen(value: decimal.Decimal, name: str) -> Fen:
     """Whole fen from a decimal read off the wire; a fraction of a fen is refused, not rounded."""
-    if not value.is_finite() or value != value.quantize(
-        decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN
-    ):
+    try:
+        whole = value.is_finite() and value == value.quantize(
+            decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN
+        )
+    except decimal.InvalidOperation:  # more digits than the context holds (1E+999999)
+        whole = False
+    if not whole:
         raise _Malformed(
             "金额格式错误",
-            f"{name} {value} is not a whole number of fen; send yuan with at most two decimals.",
+            f"{name} {str(value)[:40]} is not a whole number of fen; send yuan with at most two decimals.",
         )
     return Fen(int(value.scaleb(2)))
 

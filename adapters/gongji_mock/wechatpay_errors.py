@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import msgspec
 
+from gongji import jsonwire
 from gongji_mock import wechatpay_wire as wire
 
 _S = TypeVar("_S", bound=msgspec.Struct)
@@ -30,7 +31,7 @@ class Refusal(Exception):
 def decode(body: bytes, kind: type[_S]) -> _S:
     """A request body as ``kind``; a bad field is a PARAM_ERROR naming it, bad JSON too."""
     try:
-        return msgspec.json.decode(body, type=kind)
+        return jsonwire.decode(body, type=kind)
     except msgspec.ValidationError as exc:
         raise param_error(
             _field_of(str(exc)), f"{exc}. Amounts are integer fen (JSON integers, never decimals)."

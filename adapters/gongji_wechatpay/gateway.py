@@ -38,6 +38,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import httpx
 import msgspec
 
+from gongji import jsonwire
 from gongji.errors import ConfigError, Declined, GatewayError, Unavailable
 from gongji.flows.exchange import Flow, exchange
 from gongji.gateways import (
@@ -533,7 +534,7 @@ class WechatPayChannel:
 
 def _decode_bytes(content: bytes, kind: type[_S], what: str) -> _S:
     try:
-        return msgspec.json.decode(content, type=kind)
+        return jsonwire.decode(content, type=kind)
     except msgspec.ValidationError as exc:
         raise transform.unexpected(
             f"{what} was refused: {exc}. Amounts on the WeChat Pay wire are integer fen "
@@ -557,7 +558,7 @@ def _error(response: httpx.Response) -> wire.Error:
     if SIGNATURE not in response.headers:
         return wire.Error()
     try:
-        return msgspec.json.decode(response.content, type=wire.Error)
+        return jsonwire.decode(response.content, type=wire.Error)
     except msgspec.MsgspecError:
         return wire.Error()
 

@@ -40,6 +40,7 @@ import attrs
 import httpx
 import msgspec
 
+from gongji import jsonwire
 from gongji.errors import ConfigError
 from gongji.flows.setup import Polling
 from gongji.journal import MemoryJournal
@@ -250,7 +251,7 @@ def _fetch_served_mock_keys(base: str) -> _ServedMockKeys:
             "this gongji version.",
         )
     try:
-        return msgspec.json.decode(response.content, type=_ServedMockKeys)
+        return jsonwire.decode(response.content, type=_ServedMockKeys)
     except msgspec.DecodeError as error:  # ValidationError included; neither repeats a value
         raise ConfigError(
             f"{where} answered GET /gongji-admin/keys with something other than a gongji "
@@ -269,11 +270,12 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
             f"There is no configuration file at {path}.",
             next_step="Create it (docs/reference/config.md) or pass the right path.",
         ) from error
-    except tomllib.TOMLDecodeError as error:
+    # A TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits (a plain ValueError).
+    except (ValueError, RecursionError) as error:
         raise ConfigError(
             f"{path} is not valid TOML: {error}.", next_step="Fix the file."
         ) from error
-    profiles = document.get("profiles", {})
+    profiles = _table(document, "profiles", str(path), required=False)
     if profile not in profiles:
         raise ConfigError(
             f"{path} has no profile {profile!r}.",
@@ -281,7 +283,7 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
         )
     where = f"{path} [profiles.{profile}]"
     # TLS switches are refused (or, in a test run, taken out for the client) first.
-    table, verify = tls_settings(profiles[profile], where)
+    table, verify = tls_settings(_table(profiles, profile, f"{path} [profiles]"), where)
     from gongji.plugins import adapter_registry
 
     registry = adapter_registry()
@@ -291,8 +293,9 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
     adapter = str(gateway_settings.pop("adapter", "cityins"))
     gateway = registry.get(adapter, "insurance").factory(gateway_settings)
     channels = {}
-    for name, settings in _table(table, "channels", where, required=False).items():
-        settings = dict(settings)
+    channels_table = _table(table, "channels", where, required=False)
+    for name in channels_table:
+        settings = dict(_table(channels_table, name, f"{where}.channels"))
         adapter = str(settings.pop("adapter", name))
         channels[name] = registry.get(adapter, "channel").factory(settings)
     arguments: dict[str, Any] = {"gateway": gateway, "channels": channels}
@@ -314,7 +317,7 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
     if polling:
         try:
             arguments["polling"] = Polling(**{k: int(v) for k, v in polling.items()})
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:  # OverflowError: int(inf)
             raise ConfigError(
                 f"{where}.polling is not understood ({error}).",
                 next_step="Use whole numbers for interval_ms, attempts and read_retries.",

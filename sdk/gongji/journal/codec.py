@@ -10,6 +10,7 @@ a row of another version is refused, never guessed at.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import msgspec
@@ -252,11 +253,14 @@ def encode_row(row: EntryRow) -> bytes:
 # ---------------------------------------------------------------- row -> Entry
 
 
+_AT_FIELD = re.compile(r"at `\$[^`]{0,120}`")
+
+
 def decode_row(document: bytes | str, where: str) -> EntryRow:
     """The stored document, checked for its version; ``where`` names the journal in errors."""
     try:
         version = _version.decode(document).v
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec's other two
         version = None
     if version != ROW_VERSION:
         raise ConfigError(
@@ -265,9 +269,12 @@ def decode_row(document: bytes | str, where: str) -> EntryRow:
         )
     try:
         return _decoder.decode(document)
-    except msgspec.DecodeError as error:  # the message names a field, never a value
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
+        # Where it broke, not what was there: msgspec quotes a bad enum value, which a
+        # damaged row may have in place of anything (an ID number).
+        found = _AT_FIELD.search(str(error))
         raise ConfigError(
-            f"A row of {where} is damaged ({str(error)[:120]}).",
+            f"A row of {where} is damaged ({found.group(0) if found else 'not a journal row'}).",
             next_step="Restore the journal from a backup; do not edit journal rows by hand.",
         ) from None
 

@@ -25,7 +25,8 @@ def read_pack_table(source: PackSource) -> dict[str, Any]:
     """The raw TOML table of a pack file; syntax errors name the file and line."""
     try:
         return tomllib.loads(source.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    # A TOMLDecodeError, invalid UTF-8, or an integer past 4300 digits (a plain ValueError).
+    except (ValueError, RecursionError) as exc:
         raise ConfigError(
             f"Policy pack {source.name}: TOML syntax error: {exc}.",
             next_step="Fix the TOML at the line shown.",

@@ -369,7 +369,7 @@ def response_content(raw: bytes, method: str) -> tuple[bytes, str | None, str | 
             _string_member(raw, spans, "sign"),
             _string_member(raw, spans, "alipay_cert_sn"),
         )
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[...
         raise SignatureError(
             f"The Alipay response for {method} is not a signable response object ({exc})."
         ) from None

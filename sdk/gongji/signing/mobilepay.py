@@ -163,7 +163,7 @@ class MobilePayChannel:
         what = "The mobile-payment response"
         try:
             envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
             raise SignatureError(f"{what} is not JSON; it was not trusted.") from None
         if not isinstance(envelope, dict):
             raise SignatureError(f"{what} is not a JSON object; it was not trusted.")
@@ -181,7 +181,7 @@ class MobilePayChannel:
         if isinstance(enc_data, str) and enc_data:
             try:
                 decoded = json.loads(sm4_ecb_decrypt(self._data_key, bytes.fromhex(enc_data)))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise SignatureError(
                     f"{what} encData did not decrypt with this app's data key."
                 ) from None

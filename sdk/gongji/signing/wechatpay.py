@@ -29,6 +29,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gongji import jsonwire
 from gongji.errors import ConfigError, SignatureError
 from gongji.signing._common import (
     Clock,
@@ -244,7 +245,7 @@ def _apiv3_key_bytes(apiv3_key: str | bytes) -> bytes:
 
 def decode_envelope(body: bytes) -> _Envelope:
     """Decode a callback envelope. Only ever called on a body whose signature verified."""
-    return msgspec.json.decode(body, type=_Envelope)
+    return jsonwire.decode(body, type=_Envelope)
 
 
 class WechatPayNotifications:
