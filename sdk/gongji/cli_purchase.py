@@ -92,10 +92,13 @@ def read_purchase(path: Path) -> Purchase:
             document = tomllib.loads(text, parse_float=str)
         else:
             document = msgspec.json.Decoder(float_hook=str).decode(text.encode("utf-8"))
-    except (tomllib.TOMLDecodeError, msgspec.DecodeError) as error:
+    # ValueError: tomllib's own (an integer past 4300 digits too); RecursionError: nested
+    # deeper than the stack. Found by tests/fuzz.
+    except (ValueError, msgspec.DecodeError, RecursionError) as error:
         kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         raise InvalidInput(
-            f"The purchase file {path} is not valid {kind}: {error}.",
+            f"The purchase file {path} is not valid {kind}: {reason}.",
             next_step=f"Fix the file ({FORMAT_DOC}).",
         ) from None
     return to_purchase(_typed(document, str(path)), str(path))

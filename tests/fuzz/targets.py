@@ -385,6 +385,22 @@ def _config(data: bytes) -> object:
     return [client_arguments_from_file(path, str(name), journal=False) for name in names[:3]]
 
 
+@target("purchase-toml")
+def _purchase_toml(data: bytes) -> object:
+    """A purchase file for ``gongji preview`` / ``gongji settle --purchase``, in TOML."""
+    from gongji.cli_purchase import read_purchase
+
+    return read_purchase(_file("purchase.toml", data))
+
+
+@target("purchase-json")
+def _purchase_json(data: bytes) -> object:
+    """The same, in JSON."""
+    from gongji.cli_purchase import read_purchase
+
+    return read_purchase(_file("purchase.json", data))
+
+
 JOURNAL_KEY_BYTES = b"fuzz-journal-key-32-bytes-long!!"
 
 

@@ -3,7 +3,10 @@ GongjiError (a ConfigError, naming what to fix) comes out of a bad one."""
 
 from __future__ import annotations
 
+import json
+import tomllib
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -23,6 +26,7 @@ from tests.fuzz.targets import TARGETS
 pytestmark = pytest.mark.fuzz
 
 PACKS = files("gongji.policy") / "packs"
+PURCHASE = Path(__file__).resolve().parents[2] / "examples" / "purchase.toml"
 DERIVED_PACK = b"""id = "fuzz-city-2026"
 extends = "liaoning-dalian-2025"
 region = "210299"
@@ -37,6 +41,8 @@ MAKERS = {
     ),
     "config": toml_maker(seed("config.toml")),
     "journal": json_maker(seed("journal-0.row"), seed("journal-1.row")),
+    "purchase-toml": toml_maker(PURCHASE.read_bytes()),
+    "purchase-json": json_maker(json.dumps(tomllib.loads(PURCHASE.read_text("utf-8"))).encode()),
 }
 
 
