@@ -23,12 +23,12 @@ import argparse
 import collections
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,13 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 
 from gongji.journal import Entry, EntryState, SqliteJournal
 from gongji.money import Fen
-from gongji_mock.alipay import AlipayState
+from gongji_mock import MockGateway
+from gongji_mock.asgi import bind, make_server
+from gongji_mock.delivery import CallbackDelivery
+from gongji_mock.faults import Faults
 from gongji_mock.population import population_toml
-from gongji_mock.wechatpay import WechatPayState
 from soak_plan import fault_schedule, make_plan, rounds_for
 
 HERE = Path(__file__).resolve().parent
@@ -69,7 +70,7 @@ class Callbacks:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with receiver.lock:
                     receiver.seen[hashlib.sha256(body).hexdigest()] += 1
@@ -129,34 +130,29 @@ class Soak:
         self.schedule = fault_schedule(self.seed, rounds)
         document = {"seed": self.seed, "per_round": per_round, "ops": plan}
         (self.workdir / "plan.json").write_text(json.dumps(document), encoding="utf-8")
-        (self.workdir / "faults.toml").write_text(f"seed = {self.seed}\n", encoding="utf-8")
 
     def start_mock(self, notify_url: str) -> None:
-        self.mock_log = (self.workdir / "mock.log").open("w", encoding="utf-8")
-        self.mock = subprocess.Popen(
-            [
-                str(GONGJI),
-                "--json",
-                "mock",
-                "serve",
-                "--port",
-                "0",
-                "--data",
-                str(self.workdir / "population.toml"),
-                "--state",
-                str(self.workdir / "mock.db"),
-                "--faults",
-                str(self.workdir / "faults.toml"),
-                "--notify-url",
-                notify_url,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self.mock_log,
-            text=True,
+        """The mock, served over HTTP on 127.0.0.1 from a thread of this process: the tills
+        reach it only over the network, and afterwards its ledger and trades are read here.
+        No state file: the mock is never killed, and a state file's snapshot of every trade
+        after every request would make the run quadratic in its length."""
+        self.delivery = CallbackDelivery(notify_url=notify_url)
+        self.mock = MockGateway(
+            self.population, faults=Faults(seed=self.seed), delivery=self.delivery
         )
-        assert self.mock.stdout is not None
-        self.url = json.loads(self.mock.stdout.readline())["url"]
+        self.server = make_server(self.mock, bind("127.0.0.1", 0))
+        # uvicorn logs each connection a fault cuts, with its traceback: into mock.log, which
+        # is searched for secrets with the tills' logs, not onto the report.
+        self.mock_log = logging.FileHandler(self.workdir / "mock.log", encoding="utf-8")
+        for name in ("uvicorn", "uvicorn.error", "gongji", "gongji_mock"):
+            logger = logging.getLogger(name)
+            logger.handlers[:] = [self.mock_log]
+            logger.propagate = False
+        self.serving = threading.Thread(target=self.server.run, name="mock", daemon=True)
+        self.serving.start()
+        self.url = self.server.url
         self.admin = httpx.Client(base_url=self.url, timeout=60)
+        self.admin.get("/gongji-admin/faults").raise_for_status()  # up and answering
 
     def set_faults(self, rules: list[dict[str, Any]]) -> None:
         self.admin.delete("/gongji-admin/faults").raise_for_status()
@@ -166,7 +162,7 @@ class Soak:
     def till(self, number: int, *what: str) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"till-{number:02d}.log").open("ab")
         try:
-            return subprocess.Popen(
+            return subprocess.Popen(  # noqa: S603 - this run's own till script
                 [sys.executable, str(TILL), str(self.workdir), self.url, str(number), *what],
                 stdout=log,
                 stderr=log,
@@ -195,7 +191,9 @@ class Soak:
                     self.crashes += 1
                     restarts[t] += 1
                     if restarts[t] > MAX_RESTARTS:
-                        self.violations.append(f"till {t} died {restarts[t]} times in round {number}")
+                        self.violations.append(
+                            f"till {t} died {restarts[t]} times in round {number}"
+                        )
                         continue
                     self.restarts += 1
                     running[t] = self.till(t, str(number))  # recover() first, then go on
@@ -213,16 +211,19 @@ class Soak:
                 self.violations.append(f"till {t}: the final recover() failed (see its log)")
 
     def stop_mock(self) -> None:
-        self.mock.terminate()
-        self.mock.wait(timeout=30)
-        self.mock_log.close()
         self.admin.close()
+        self.server.stop()
+        self.serving.join(timeout=30)
+        self.delivery.close()
+        self.mock_log.close()
 
 
 # ---------------------------------------------------------------- the invariants
 
 
-def check_invariants(soak: Soak, centre_state: dict[str, Any], check: list[str]) -> list[str]:
+def check_invariants(
+    soak: Soak, centre_state: dict[str, Any], check: list[str], trades: list[Trade]
+) -> list[str]:
     found: list[str] = [f"mock ledger: {v}" for v in check]  # invariant 1 on the ledger
     entries: list[Entry] = []
     for t in range(soak.tills):
@@ -284,29 +285,32 @@ def check_invariants(soak: Soak, centre_state: dict[str, Any], check: list[str])
             int(receipt.cash),
         ) or int(Fen.from_yuan(posted["total"])) != int(receipt.total):
             found.append(f"centre: {entry.key} ({sid}) is posted otherwise than its receipt says")
-    found.extend(check_channels(soak.workdir / "mock.db", by_key))
+    found.extend(check_channels(trades, by_key))
     return found
 
 
-def check_channels(state_file: Path, by_key: dict[str, Entry]) -> list[str]:
+#: channel, out_trade_no, total, refunded, paid (fen)
+Trade = tuple[str, str, int, int, bool]
+
+
+def channel_trades(mock: MockGateway) -> list[Trade]:
+    """Every payment-code trade the mock's channels hold, as their own records say."""
+    trades: list[Trade] = [
+        ("wechatpay", w.out_trade_no, w.total, w.refunded, w.success_time is not None)
+        for w in mock.wechatpay.snapshot().trades
+    ]
+    trades += [
+        ("alipay", a.out_trade_no, a.total, a.refunded, a.gmt_payment is not None)
+        for a in mock.alipay.snapshot().trades
+    ]
+    return trades
+
+
+def check_channels(trades: list[Trade], by_key: dict[str, Entry]) -> list[str]:
     """Invariant 2 at the channels: per sale at most one trade keeps money, exactly the
     receipt's cash share when the sale stands and nothing otherwise; no refund above its charge."""
     found: list[str] = []
-    with sqlite3.connect(f"file:{state_file}?mode=ro", uri=True) as db:
-        rows = dict(db.execute("SELECT name, data FROM component WHERE name IN (?, ?)", CHANNELS))
-    db.close()
     kept: dict[str, list[tuple[str, str, int]]] = collections.defaultdict(list)
-    trades: list[tuple[str, str, int, int, bool]] = []  # channel, out_trade_no, total, refunded, paid
-    if "wechatpay" in rows:
-        for w in msgspec.json.decode(rows["wechatpay"], type=WechatPayState).trades:
-            trades.append(
-                ("wechatpay", w.out_trade_no, w.total, w.refunded, w.success_time is not None)
-            )
-    if "alipay" in rows:
-        for a in msgspec.json.decode(rows["alipay"], type=AlipayState).trades:
-            trades.append(
-                ("alipay", a.out_trade_no, a.total, a.refunded, a.gmt_payment is not None)
-            )
     for channel, out_trade_no, total, refunded, paid in trades:
         if refunded > total or (refunded and not paid):
             found.append(f"{channel}: {out_trade_no} refunded {refunded} of a charge of {total}")
@@ -320,7 +324,9 @@ def check_channels(state_file: Path, by_key: dict[str, Entry]) -> list[str]:
         channel, out_trade_no, amount = keeping[0]
         if entry is None or entry.state is not EntryState.SETTLED or entry.receipt is None:
             state = "no journal entry" if entry is None else entry.state.value
-            found.append(f"{key}: {channel} keeps {amount} fen ({out_trade_no}) but the sale is {state}")
+            found.append(
+                f"{key}: {channel} keeps {amount} fen ({out_trade_no}) but the sale is {state}"
+            )
         elif (channel, out_trade_no, amount) != (
             entry.cash_kind,
             entry.out_trade_no,
@@ -339,7 +345,9 @@ def check_channels(state_file: Path, by_key: dict[str, Entry]) -> list[str]:
             and entry.cash_kind in CHANNELS
         )
         if owed and key not in kept:
-            found.append(f"{key}: settled with {receipt.cash} on {entry.cash_kind}, never collected")  # type: ignore[union-attr]
+            found.append(
+                f"{key}: settled with {receipt.cash} on {entry.cash_kind}, never collected"
+            )  # type: ignore[union-attr]
     return found
 
 
@@ -356,7 +364,10 @@ def check_secrets(soak: Soak, keys: dict[str, Any]) -> tuple[list[str], int]:
         keys["wechatpay"]["apiv3_key"],
         *(
             line
-            for pem in (keys["wechatpay"]["merchant_private_key"], keys["alipay"]["app_private_key"])
+            for pem in (
+                keys["wechatpay"]["merchant_private_key"],
+                keys["alipay"]["app_private_key"],
+            )
             for line in pem.splitlines()[1:-1][:3]
         ),
     ]
@@ -391,7 +402,7 @@ def check_secrets(soak: Soak, keys: dict[str, Any]) -> tuple[list[str], int]:
 
 def tally(soak: Soak) -> dict[str, Any]:
     operations: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    recoveries = 0
+    recoveries = started_recoveries = 0
     recovered_entries = 0
     legs = collections.Counter[str]()
     violations = []
@@ -404,6 +415,8 @@ def tally(soak: Soak) -> dict[str, Any]:
                 line = json.loads(text)
             except json.JSONDecodeError:
                 continue
+            if "recovering" in line:
+                started_recoveries += 1
             if "recovered" in line:
                 recoveries += 1
                 recovered_entries += line["recovered"]
@@ -416,7 +429,8 @@ def tally(soak: Soak) -> dict[str, Any]:
     return {
         "operations": {k: dict(v) for k, v in sorted(operations.items())},
         "executed": sum(sum(v.values()) for v in operations.values()),
-        "recoveries": recoveries,
+        "recoveries_started": started_recoveries,  # one per restart: killed ones too
+        "recoveries": recoveries,  # recover() runs that ended (the final ones included)
         "recovered_entries": recovered_entries,
         "legs": dict(legs),
         "till_violations": violations,
@@ -424,7 +438,9 @@ def tally(soak: Soak) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"gongji soak: seed {report['seed']}, {report['ops']} operations, {report['tills']} tills")
+    print(
+        f"gongji soak: seed {report['seed']}, {report['ops']} operations, {report['tills']} tills"
+    )
     print(f"  population: {report['people']} people, {report['bindings']} bindings")
     print("  operations (kind: outcome count):")
     for kind, outcomes in report["operations"].items():
@@ -436,7 +452,9 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"  callbacks received: {report['callbacks']}")
     print(
         f"  crashes (SIGKILL): {report['crashes']}, restarts: {report['restarts']}, "
-        f"recover() runs: {report['recoveries']} (entries resolved: {report['recovered_entries']})"
+        f"recover() runs started after a crash: {report['recoveries_started']}, "
+        f"ended (with the final ones): {report['recoveries']}, "
+        f"entries they resolved: {report['recovered_entries']}"
     )
     print(f"  secrets search: {report['secrets_bytes_searched']} bytes of journals and logs")
     print(
@@ -464,18 +482,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             soak.run_round(number)
         soak.final_recovery()
         state = soak.admin.get("/gongji-admin/state").json()
-        check = soak.admin.get("/gongji-admin/check").json()["violations"]
-        injected = soak.admin.get("/gongji-admin/faults").json()["injected"]
+        check = soak.mock.check()
+        injected = dict(soak.mock.faults.injected)
         keys = soak.admin.get("/gongji-admin/keys").json()
-        if soak.admin.get("/gongji-admin/callbacks").json()["pending"]:
-            soak.admin.post("/gongji-admin/callbacks/flush")
+        trades = channel_trades(soak.mock)
     finally:
         soak.stop_mock()
         callbacks.close()
     wall = time.monotonic() - started
     counts = tally(soak)
     violations = list(soak.violations) + counts.pop("till_violations")
-    violations += check_invariants(soak, state, check)
+    violations += check_invariants(soak, state, check, trades)
     leaks, searched = check_secrets(soak, keys)
     violations += leaks
     replay = (

@@ -52,13 +52,13 @@ _CATALOGUE = (
 
 
 def plan_random(seed: int, stream: str) -> random.Random:
-    return random.Random(f"gongji-soak/{seed}/{stream}")  # noqa: S311 - a simulation, not security
+    return random.Random(f"gongji-soak/{seed}/{stream}")
 
 
 def rounds_for(ops: int, tills: int) -> tuple[int, int]:
     """(rounds, operations per till per round): enough rounds for the fault schedule to
     change often, few enough that starting the till processes stays cheap."""
-    rounds = max(4, min(40, ops // 250))
+    rounds = max(4, min(40, ops // 500))
     per_round = -(-ops // (rounds * tills))
     return -(-ops // (tills * per_round)), per_round
 
@@ -145,13 +145,14 @@ _CODES = {
 
 
 def fault_schedule(seed: int, rounds: int) -> list[list[dict[str, Any]]]:
-    """The fault rules of each round. Every kind is on in at least one round (round r
-    always has kind r mod 8); the others are switched on at random."""
+    """The fault rules of each round. Every kind is on in at least one of four rounds
+    (round r always has kinds 2r and 2r + 1, mod 8); the others are switched on at random."""
     rng = plan_random(seed, "faults")
     every = list(FaultKind)
     schedule = []
     for number in range(rounds):
-        chosen = {every[number % len(every)]} | {k for k in every if rng.random() < 0.35}
+        forced = {every[(2 * number) % len(every)], every[(2 * number + 1) % len(every)]}
+        chosen = forced | {k for k in every if rng.random() < 0.3}
         rules = []
         for kind in sorted(chosen, key=every.index):
             target = rng.choice(_TARGETS[kind])

@@ -216,7 +216,8 @@ class Till:
         sid = self.sales[key]["settlement_id"]
         undo = self.client.refund if how == "refund" else self.client.cancel
         receipt = undo(sid)
-        return _receipt_outcome(receipt, f"{how}ed") | {"key": key, "undone": key}
+        done = "refunded" if how == "refund" else "cancelled"
+        return _receipt_outcome(receipt, done) | {"key": key, "undone": key}
 
     # ---------------------------------------------------------------- bookkeeping
 

@@ -206,9 +206,7 @@ def population_toml(seed: int, *, families: int = 50, policy: str = "national-20
     return header + "\n\n" + "\n\n".join(people + bindings) + "\n"
 
 
-def generate_population(
-    seed: int, *, families: int = 50, policy: str = "national-2024"
-) -> Dataset:
+def generate_population(seed: int, *, families: int = 50, policy: str = "national-2024") -> Dataset:
     """The population of ``population_toml``, loaded and checked as a dataset."""
     return parse_dataset(
         population_toml(seed, families=families, policy=policy), f"population-{seed}"
