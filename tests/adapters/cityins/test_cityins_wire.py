@@ -4,6 +4,7 @@ decimals, TIF headers), and its reading of the centre's answers."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -308,3 +309,21 @@ def test_tills_of_one_institution_never_share_a_msgid() -> None:
     ids = [g.new_msgid() for _ in range(99) for g in (first, second)]
     assert len(set(ids)) == len(ids)
     assert {i[-4:-2] for i in ids[::2]} == {"01"} and {i[-4:-2] for i in ids[1::2]} == {"02"}
+
+
+def test_a_till_sending_more_than_100_messages_a_second_never_repeats_a_msgid() -> None:
+    # Found by the soak: the 2-digit serial of a till wrapped within one second, and the
+    # centre refused the repeated msgid of a journaled cancellation, for good.
+    second = datetime.datetime(2026, 11, 23, 9, 0, 0, tzinfo=datetime.UTC)
+    busy = CityInsuranceGateway(
+        profile=gateway().profile,
+        institution=Institution(code="H21020200001", name="x", till=7),
+        auth=TifAuth(TifSigner("P", "s")),
+        clock=lambda: second,
+    )
+    ids = [busy.new_msgid() for _ in range(350)]
+    assert len(set(ids)) == len(ids)
+    assert {i[-4:-2] for i in ids} == {"07"}
+    stamps = [i[12:26] for i in ids]
+    assert stamps == sorted(stamps)  # the next seconds are borrowed, in order
+    assert stamps[0] == "20261123090000" and stamps[-1] == "20261123090003"
