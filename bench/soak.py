@@ -539,8 +539,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--crash-percent",
         type=float,
-        default=1.5,
-        help="share of operations with a planned SIGKILL (default 1.5)",
+        default=1.0,
+        help="share of operations with a planned SIGKILL (default 1.0)",
     )
     parser.add_argument("--workdir", help="keep every file of the run here")
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")

@@ -58,7 +58,7 @@ def plan_random(seed: int, stream: str) -> random.Random:
 def rounds_for(ops: int, tills: int) -> tuple[int, int]:
     """(rounds, operations per till per round): enough rounds for the fault schedule to
     change often, few enough that starting the till processes stays cheap."""
-    rounds = max(4, min(40, ops // 500))
+    rounds = max(4, min(20, ops // 1000))
     per_round = -(-ops // (rounds * tills))
     return -(-ops // (tills * per_round)), per_round
 
