@@ -53,6 +53,11 @@ MOCK_URL = "http://127.0.0.1:8930"
 Clock = Callable[[], datetime.datetime]
 _SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
 _MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
+_MSGID_REVERSED = "该报文已被冲正"  # ... of a msgid a 2601 reversal named
+#: ``Declined.code`` when the centre refused a message, unprocessed, for its msgid alone:
+#: the caller may send it again under a new msgid (a journaled one must be journaled anew).
+MSGID_REFUSED = "msgid_refused"
+_MSGID_TRIES = 4
 # The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One numbering per
 # till number for the whole process keeps every gateway object in it apart; a configured
 # till number keeps the tills of one institution apart; without one, the random start
@@ -249,16 +254,21 @@ class CityInsuranceGateway:
             yield from self.sign_in()
         ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
         msgid = msgid or self.new_msgid()
-        for attempt in (1, 2):
+        signed_in_again = False
+        for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
             if answer.infcode == 0:
                 return answer.output
             message = _scrub(answer.err_msg or "")
-            if attempt == 1 and infno != "9001" and message.startswith(_SIGN_IN_LOST):
+            if not signed_in_again and infno != "9001" and message.startswith(_SIGN_IN_LOST):
+                signed_in_again = True
                 yield from self.sign_in()  # not processed: the same msgid may go again
                 continue
-            if attempt == 1 and ours and message.startswith(_MSGID_TAKEN):
-                msgid = self.new_msgid()  # another till's message had it; ours was not processed
+            unusable = message.startswith((_MSGID_TAKEN, _MSGID_REVERSED))
+            if unusable and ours and attempt < _MSGID_TRIES:
+                # Another message (of another till, or of this till's process before a
+                # restart) had it; ours was not processed: send it again under a new one.
+                msgid = self.new_msgid()
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
@@ -266,6 +276,7 @@ class CityInsuranceGateway:
                 err_msg=message[:300],
                 gateway=self.name,
                 request_id=msgid,
+                code=MSGID_REFUSED if unusable else None,
             )
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -327,3 +327,25 @@ def test_a_till_sending_more_than_100_messages_a_second_never_repeats_a_msgid() 
     stamps = [i[12:26] for i in ids]
     assert stamps == sorted(stamps)  # the next seconds are borrowed, in order
     assert stamps[0] == "20261123090000" and stamps[-1] == "20261123090003"
+
+
+def test_a_read_whose_msgid_was_taken_or_reversed_goes_again_under_new_ones() -> None:
+    taken = httpx.Response(200, json={"infcode": -1, "err_msg": "报文ID重复且内容不同，不予处理"})
+    reversed_ = httpx.Response(200, json={"infcode": -1, "err_msg": "该报文已被冲正，不予处理"})
+    person = {"baseinfo": {"psn_no": "P1", "certno": MOTHER}, "insuinfo": []}
+    client, sent, _ = answering(taken, reversed_, taken, person)
+    drive(gateway().person(Credential.id_card(MOTHER)), client)
+    msgids = [m["msgid"] for m in sent[1:]]
+    assert len(msgids) == 4 and len(set(msgids)) == 4
+
+
+def test_a_journaled_write_refused_for_its_msgid_says_so_in_its_code() -> None:
+    # The caller journaled the msgid: only it may choose another (the undo flow does).
+    taken = httpx.Response(200, json={"infcode": -1, "err_msg": "报文ID重复且内容不同，不予处理"})
+    declined = httpx.Response(200, json={"infcode": -1, "err_msg": "结算已撤销 / cancelled"})
+    for answer, code in ((taken, "msgid_refused"), (declined, "declined")):
+        client, sent, _ = answering(answer)
+        with pytest.raises(Declined) as raised:
+            drive(gateway().reverse("H2102000000120261123090000", "P1", "MSG-1"), client)
+        assert raised.value.code == code
+        assert [m["msgid"] for m in sent[1:]] == ["MSG-1"]  # never another msgid of its own
