@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import collections
 import datetime
-import itertools
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -58,13 +58,25 @@ Clock = Callable[[], datetime.datetime]
 _T = TypeVar("_T")
 _SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
 _MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
-# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One counter per
+_MSGID_REVERSED = "该报文已被冲正"  # ... of a msgid a 2601 reversal named
+#: ``Declined.code`` when the centre refused a message, unprocessed, for its msgid alone:
+#: the caller may send it again under a new msgid (a journaled one must be journaled anew).
+MSGID_REFUSED = "msgid_refused"
+_MSGID_TRIES = 4
+# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One numbering per
 # till number for the whole process keeps every gateway object in it apart; a configured
 # till number keeps the tills of one institution apart; without one, the random start
 # does most of the time, and a clash is refused unprocessed (a read then goes again).
-_SERIALS: dict[int | None, Iterator[int]] = collections.defaultdict(
-    lambda: itertools.count(secrets.randbelow(10_000))
-)
+# Each second numbers at most 100 messages of a till (10,000 without a till number):
+# beyond that the next second is borrowed, so that a busy process never gives a msgid
+# twice (found by the soak: a till sending 100 messages a second had its journaled
+# cancellation msgid refused as taken, for good). The random start also makes a clash
+# with the msgids of a process that died earlier in the same second unlikely.
+_SERIAL_START: dict[int | None, int] = collections.defaultdict(lambda: secrets.randbelow(10_000))
+_ISSUED: dict[int | None, tuple[datetime.datetime, int]] = {}  # till -> (second, msgids given)
+_ISSUED_LOCK = threading.Lock()
+#: A clock further back than this is another clock (a test's), not a borrowed second.
+_CLOCK_SET_BACK = datetime.timedelta(seconds=60)
 _REVERSAL_STATES: tuple[ReversalState, ...] = (
     "reversed",
     "original_refused",
@@ -220,11 +232,20 @@ class CityInsuranceGateway:
 
     def new_msgid(self) -> str:
         till = self.institution.till
-        # With a till number the 4 digits are till + a 2-digit counter (100 messages a
-        # second a till, far above what a till sends); without, a 4-digit counter.
-        count = next(_SERIALS[till])
-        serial = count % 10_000 if till is None else till * 100 + count % 100
-        return f"{self.institution.code}{self._clock():%Y%m%d%H%M%S}{serial:04d}"
+        # With a till number the 4 digits are till + a 2-digit serial; without, 4 digits.
+        capacity = 10_000 if till is None else 100
+        now = self._clock().replace(microsecond=0)
+        with _ISSUED_LOCK:
+            second, given = _ISSUED.get(till, (now, 0))
+            if now > second or now < second - _CLOCK_SET_BACK:
+                second, given = now, 0
+            elif given >= capacity:
+                second, given = second + datetime.timedelta(seconds=1), 0
+            _ISSUED[till] = (second, given + 1)
+        serial = (_SERIAL_START[till] + given) % capacity
+        if till is not None:
+            serial += till * 100
+        return f"{self.institution.code}{second:%Y%m%d%H%M%S}{serial:04d}"
 
     def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
         envelope = wire.Envelope(
@@ -262,16 +283,21 @@ class CityInsuranceGateway:
             yield from self.sign_in()
         ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
         msgid = msgid or self.new_msgid()
-        for attempt in (1, 2):
+        signed_in_again = False
+        for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
             if answer.infcode == 0:
                 return answer.output
             message = _scrub(answer.err_msg or "")
-            if attempt == 1 and infno != "9001" and message.startswith(_SIGN_IN_LOST):
+            if not signed_in_again and infno != "9001" and message.startswith(_SIGN_IN_LOST):
+                signed_in_again = True
                 yield from self.sign_in()  # not processed: the same msgid may go again
                 continue
-            if attempt == 1 and ours and message.startswith(_MSGID_TAKEN):
-                msgid = self.new_msgid()  # another till's message had it; ours was not processed
+            unusable = message.startswith((_MSGID_TAKEN, _MSGID_REVERSED))
+            if unusable and ours and attempt < _MSGID_TRIES:
+                # Another message (of another till, or of this till's process before a
+                # restart) had it; ours was not processed: send it again under a new one.
+                msgid = self.new_msgid()
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
@@ -279,6 +305,7 @@ class CityInsuranceGateway:
                 err_msg=message[:300],
                 gateway=self.name,
                 request_id=msgid,
+                code=MSGID_REFUSED if unusable else None,
             )
         raise AssertionError("unreachable")  # pragma: no cover
 

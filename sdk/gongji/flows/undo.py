@@ -20,6 +20,10 @@ from gongji.journal import Entry, EntryState
 from gongji.journal.entry import UndoKind
 from gongji.model import Receipt
 
+#: Declined.code of a message refused for its msgid alone (gongji_cityins.gateway.MSGID_REFUSED).
+MSGID_REFUSED = "msgid_refused"
+_MSGID_RENEWALS = 3
+
 
 def undo(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
     entry = setup.journal.by_settlement(settlement_id)
@@ -84,14 +88,24 @@ def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
     channel = _cash_channel(setup, receipt)
     # Both gateways make these writes idempotent (the same msgid, the same out_refund_no),
     # which is what makes repeating them like reads safe.
-    try:
-        yield from read(
-            setup,
-            "The cancellation at the centre",
-            lambda: gateway.cancel(settlement, entry.psn_no, entry.undo_msgid, entry.setting),
-        )
-    except UNKNOWN_OUTCOME as error:
-        raise in_doubt(setup, entry, "the centre did not confirm the cancellation") from error
+    for renewals in range(_MSGID_RENEWALS + 1):
+        try:
+            yield from read(
+                setup,
+                "The cancellation at the centre",
+                lambda current=entry: gateway.cancel(  # type: ignore[misc]
+                    settlement, current.psn_no, current.undo_msgid, current.setting
+                ),
+            )
+            break
+        except Declined as taken:
+            # The centre refused the journaled msgid itself, unprocessed (another message
+            # had it): journal a new one and ask again, or the sale stays undoing for good.
+            if taken.code != MSGID_REFUSED or renewals == _MSGID_RENEWALS:
+                raise
+            entry = record(setup, attrs.evolve(entry, undo_msgid=gateway.new_msgid()))
+        except UNKNOWN_OUTCOME as error:
+            raise in_doubt(setup, entry, "the centre did not confirm the cancellation") from error
     if channel is not None:
         try:
             if entry.undo == "refund":

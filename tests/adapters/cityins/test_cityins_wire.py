@@ -4,6 +4,7 @@ decimals, TIF headers), and its reading of the centre's answers."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -308,3 +309,43 @@ def test_tills_of_one_institution_never_share_a_msgid() -> None:
     ids = [g.new_msgid() for _ in range(99) for g in (first, second)]
     assert len(set(ids)) == len(ids)
     assert {i[-4:-2] for i in ids[::2]} == {"01"} and {i[-4:-2] for i in ids[1::2]} == {"02"}
+
+
+def test_a_till_sending_more_than_100_messages_a_second_never_repeats_a_msgid() -> None:
+    # Found by the soak: the 2-digit serial of a till wrapped within one second, and the
+    # centre refused the repeated msgid of a journaled cancellation, for good.
+    second = datetime.datetime(2026, 11, 23, 9, 0, 0, tzinfo=datetime.UTC)
+    busy = CityInsuranceGateway(
+        profile=gateway().profile,
+        institution=Institution(code="H21020200001", name="x", till=7),
+        auth=TifAuth(TifSigner("P", "s")),
+        clock=lambda: second,
+    )
+    ids = [busy.new_msgid() for _ in range(350)]
+    assert len(set(ids)) == len(ids)
+    assert {i[-4:-2] for i in ids} == {"07"}
+    stamps = [i[12:26] for i in ids]
+    assert stamps == sorted(stamps)  # the next seconds are borrowed, in order
+    assert stamps[0] == "20261123090000" and stamps[-1] == "20261123090003"
+
+
+def test_a_read_whose_msgid_was_taken_or_reversed_goes_again_under_new_ones() -> None:
+    taken = httpx.Response(200, json={"infcode": -1, "err_msg": "报文ID重复且内容不同，不予处理"})
+    reversed_ = httpx.Response(200, json={"infcode": -1, "err_msg": "该报文已被冲正，不予处理"})
+    person = {"baseinfo": {"psn_no": "P1", "certno": MOTHER}, "insuinfo": []}
+    client, sent, _ = answering(taken, reversed_, taken, person)
+    drive(gateway().person(Credential.id_card(MOTHER)), client)
+    msgids = [m["msgid"] for m in sent[1:]]
+    assert len(msgids) == 4 and len(set(msgids)) == 4
+
+
+def test_a_journaled_write_refused_for_its_msgid_says_so_in_its_code() -> None:
+    # The caller journaled the msgid: only it may choose another (the undo flow does).
+    taken = httpx.Response(200, json={"infcode": -1, "err_msg": "报文ID重复且内容不同，不予处理"})
+    declined = httpx.Response(200, json={"infcode": -1, "err_msg": "结算已撤销 / cancelled"})
+    for answer, code in ((taken, "msgid_refused"), (declined, "declined")):
+        client, sent, _ = answering(answer)
+        with pytest.raises(Declined) as raised:
+            drive(gateway().reverse("H2102000000120261123090000", "P1", "MSG-1"), client)
+        assert raised.value.code == code
+        assert [m["msgid"] for m in sent[1:]] == ["MSG-1"]  # never another msgid of its own
