@@ -91,6 +91,12 @@ def _drug(code: str, name: str, yuan: str, quantity: int = 1, coverage: str = "A
     )
 
 
+#: Never covered: a cosmetic is paid in cash whoever's account is at hand.
+LIPSTICK = LineItem(
+    code="C01", name="润唇膏", unit_price=Fen(8_800), quantity=1, category="cosmetic", coverage="C"
+)
+
+
 def stories() -> list[Story]:
     mother_card = Credential.e_voucher("demo-token-mother")
     son_card = Credential.e_voucher("demo-token-zhangwei")
@@ -135,14 +141,7 @@ def stories() -> list[Story]:
                 credential=son_card,
                 items=[
                     _drug("X01", "感冒灵颗粒", "12.50"),
-                    LineItem(
-                        code="C01",
-                        name="润唇膏",
-                        unit_price=Fen(8_800),
-                        quantity=1,
-                        category="cosmetic",
-                        coverage="C",
-                    ),
+                    LIPSTICK,
                 ],
             ),
             _pays("own_account", cash=True),
@@ -196,14 +195,7 @@ def stories() -> list[Story]:
                         quantity=1,
                         category="medical_device",
                     ),
-                    LineItem(
-                        code="C01",
-                        name="润唇膏",
-                        unit_price=Fen(8_800),
-                        quantity=1,
-                        category="cosmetic",
-                        coverage="C",
-                    ),
+                    LIPSTICK,
                 ],
             ),
             _pays("own_account", cash=True),
