@@ -140,8 +140,7 @@ class Setup:
                 item.category.value,
                 item.coverage.value,
             ]
-        message = "\x1f".join(parts).encode()
-        return hmac.new(self.journal.salt, message, hashlib.sha256).hexdigest()
+        return self._keyed("\x1f".join(parts).encode())
 
     def voucher(self, credential: Credential) -> str:
         """A keyed digest of an e-voucher's token ("" for other credentials): kept on the
@@ -149,5 +148,8 @@ class Setup:
         where a spent token is refused."""
         if credential.kind is not CredentialKind.E_VOUCHER:
             return ""
-        message = b"e-voucher\x1f" + credential.value.encode()
+        return self._keyed(b"e-voucher\x1f" + credential.value.encode())
+
+    def _keyed(self, message: bytes) -> str:
+        """A digest only this journal's key can make, so it says nothing to anyone else."""
         return hmac.new(self.journal.salt, message, hashlib.sha256).hexdigest()
