@@ -12,7 +12,7 @@ import asyncio
 import pytest
 
 import gongji
-from gongji.testing import DatasetBuilder, FaultPlan, MockLedger, alipay_code, wechat_code
+from gongji_mock.testing import DatasetBuilder, FaultPlan, MockLedger, alipay_code, wechat_code
 
 # The demo dataset: Mr Zhang (employee, 5000 yuan) and his mother (resident, no account,
 # bound to him with a 400-yuan limit per purchase). docs/reference/dataset.md.

@@ -13,7 +13,7 @@ import pytest
 
 from gongji import Fen, OwnCardViolation
 from gongji.cli import argument_parser, main
-from gongji.cli_purchase import read_purchase
+from gongji.cli.purchase import read_purchase
 from gongji.errors import InvalidInput
 from gongji.identity import CredentialKind, mask_id
 from gongji.signing.keys import load_private_key, load_public_key
@@ -195,7 +195,7 @@ def test_settle_needs_a_key_and_a_way_to_collect_cash(capsys: pytest.CaptureFixt
 def test_a_story_whose_ledger_moved_otherwise_than_its_receipt_is_not_as_scripted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from gongji.demo import stories, tell
+    from gongji_mock.demo import stories, tell
 
     mock = MockGateway.demo()
     honest = mock.balance
@@ -228,7 +228,7 @@ def test_a_story_refused_at_preview_must_be_refused_at_settle_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from gongji import SettlementClient
-    from gongji.demo import stories, tell
+    from gongji_mock.demo import stories, tell
 
     impersonation = next(s for s in stories() if "impersonation" in s.title)
 
@@ -319,11 +319,11 @@ def test_a_port_out_of_range_is_a_usage_error() -> None:
 def test_an_error_of_the_machine_is_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gongji import cli_demo
+    from gongji_mock import cli as mock_cli
 
-    def disk_full(as_json: bool) -> int:
+    def disk_full(args: object, client_options: object) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli_demo, "run", disk_full)
+    monkeypatch.setattr(mock_cli, "run_demo", disk_full)
     assert gongji("demo") == 1
     assert "gongji: os_error: The system refused: No space left on device." in error_line(capsys)

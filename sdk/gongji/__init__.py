@@ -1,49 +1,61 @@
-"""gongji (共济): point-of-sale settlement for Chinese medical insurance."""
+"""gongji (共济): point-of-sale settlement for Chinese medical insurance.
 
-from gongji.client import AsyncSettlementClient, SettlementClient
-from gongji.errors import (
-    ConfigError,
-    Declined,
-    EligibilityError,
-    GatewayError,
-    GongjiError,
-    InvalidInput,
-    JournalUnavailable,
-    KinshipViolation,
-    LimitExceeded,
-    OutcomeUnknown,
-    OwnCardViolation,
-    RegionViolation,
-    SignatureError,
-    Unavailable,
-    UntrustedAnswer,
-    UseViolation,
-)
-from gongji.identity import Credential, CredentialKind, IdNumber
-from gongji.model import (
-    Binding,
-    BindingStatus,
-    Cash,
-    Category,
-    Coverage,
-    Insurance,
-    InsuranceKind,
-    InsuranceStatus,
-    Leg,
-    LineItem,
-    Person,
-    PersonalAccount,
-    Purchase,
-    Purpose,
-    Quote,
-    Receipt,
-    Refusal,
-    Relation,
-    Setting,
-    Visit,
-)
-from gongji.money import Fen, Rounding
-from gongji.reconciliation import Discrepancy, ReconciliationReport
+Every public name is imported on first use (PEP 562): ``import gongji`` alone costs next
+to nothing, so that ``gongji --help`` and a POS shell script's one command per sale start
+quickly (bench/bench_startup.py). ``gongji.SettlementClient`` and
+``from gongji import Purchase`` work as ever; type checkers read the imports below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gongji.client import AsyncSettlementClient, SettlementClient
+    from gongji.errors import (
+        ConfigError,
+        Declined,
+        EligibilityError,
+        GatewayError,
+        GongjiError,
+        InvalidInput,
+        JournalUnavailable,
+        KinshipViolation,
+        LimitExceeded,
+        OutcomeUnknown,
+        OwnCardViolation,
+        RegionViolation,
+        SignatureError,
+        Unavailable,
+        UntrustedAnswer,
+        UseViolation,
+    )
+    from gongji.identity import Credential, CredentialKind, IdNumber
+    from gongji.model import (
+        Binding,
+        BindingStatus,
+        Cash,
+        Category,
+        Coverage,
+        Insurance,
+        InsuranceKind,
+        InsuranceStatus,
+        Leg,
+        LineItem,
+        Person,
+        PersonalAccount,
+        Purchase,
+        Purpose,
+        Quote,
+        Receipt,
+        Refusal,
+        Relation,
+        Setting,
+        Visit,
+    )
+    from gongji.money import Fen, Rounding
+    from gongji.reconciliation import Discrepancy, ReconciliationReport
 
 __all__ = [
     "AsyncSettlementClient",
@@ -92,3 +104,105 @@ __all__ = [
     "UseViolation",
     "Visit",
 ]
+
+#: Each public name, by the module it lives in (a test keeps it the same as ``__all__``).
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "AsyncSettlementClient",
+            "SettlementClient",
+        ),
+        "gongji.client",
+    ),
+    **dict.fromkeys(
+        (
+            "ConfigError",
+            "Declined",
+            "EligibilityError",
+            "GatewayError",
+            "GongjiError",
+            "InvalidInput",
+            "JournalUnavailable",
+            "KinshipViolation",
+            "LimitExceeded",
+            "OutcomeUnknown",
+            "OwnCardViolation",
+            "RegionViolation",
+            "SignatureError",
+            "Unavailable",
+            "UntrustedAnswer",
+            "UseViolation",
+        ),
+        "gongji.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "Credential",
+            "CredentialKind",
+            "IdNumber",
+        ),
+        "gongji.identity",
+    ),
+    **dict.fromkeys(
+        (
+            "Binding",
+            "BindingStatus",
+            "Cash",
+            "Category",
+            "Coverage",
+            "Insurance",
+            "InsuranceKind",
+            "InsuranceStatus",
+            "Leg",
+            "LineItem",
+            "Person",
+            "PersonalAccount",
+            "Purchase",
+            "Purpose",
+            "Quote",
+            "Receipt",
+            "Refusal",
+            "Relation",
+            "Setting",
+            "Visit",
+        ),
+        "gongji.model",
+    ),
+    **dict.fromkeys(
+        (
+            "Fen",
+            "Rounding",
+        ),
+        "gongji.money",
+    ),
+    **dict.fromkeys(
+        (
+            "Discrepancy",
+            "ReconciliationReport",
+        ),
+        "gongji.reconciliation",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        return _submodule(name)
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def _submodule(name: str) -> Any:
+    """``gongji.errors`` after a bare ``import gongji``, as when this module imported them all."""
+    try:
+        return importlib.import_module(f"gongji.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"gongji.{name}":
+            raise
+    raise AttributeError(f"module 'gongji' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
