@@ -8,8 +8,9 @@ quickly (bench/bench_startup.py). ``gongji.SettlementClient`` and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gongji.lazy import exports
 
 if TYPE_CHECKING:
     from gongji.client import AsyncSettlementClient, SettlementClient
@@ -185,24 +186,4 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        return _submodule(name)
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once imported, a plain attribute
-    return value
-
-
-def _submodule(name: str) -> Any:
-    """``gongji.errors`` after a bare ``import gongji``, as when this module imported them all."""
-    try:
-        return importlib.import_module(f"gongji.{name}")
-    except ModuleNotFoundError as error:
-        if error.name != f"gongji.{name}":
-            raise
-    raise AttributeError(f"module 'gongji' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = exports(__name__, _HOMES)

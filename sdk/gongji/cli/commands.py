@@ -59,11 +59,18 @@ class CommandRegistry:
         return iter(sorted(self._groups.values(), key=lambda group: group.name))
 
 
+@functools.cache
+def _installed_plugins() -> pluggy.PluginManager:
+    """The installed plugins without the built-in rules (they add no command): every
+    ``gongji`` command, ``--help`` included, loads these, and only these."""
+    from gongji.plugins import make_plugin_manager
+
+    return make_plugin_manager(built_in=False)
+
+
 def command_registry(plugins: pluggy.PluginManager | None = None) -> CommandRegistry:
     """Every command group registered through ``gongji_register_commands``."""
-    from gongji.plugins import get_plugin_manager
-
     registry = CommandRegistry()
-    for impl in (plugins or get_plugin_manager()).hook.gongji_register_commands.get_hookimpls():
+    for impl in (plugins or _installed_plugins()).hook.gongji_register_commands.get_hookimpls():
         impl.function(register=functools.partial(registry.register, origin=impl.plugin_name))
     return registry
