@@ -163,6 +163,52 @@ def test_preview_charges_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Quote" in capsys.readouterr().out and mock.balance(SON) == before
 
 
+def test_the_purchase_file_given_positionally_is_the_same_as_purchase_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    quotes = []
+    for args in (["preview", str(EXAMPLE)], ["preview", "--purchase", str(EXAMPLE)]):
+        assert gongji("--json", *args, mock=MockGateway.demo()) == 0
+        quotes.append(json.loads(capsys.readouterr().out))
+    assert quotes[0] == quotes[1] and quotes[0]["quote"]["total"] == 16160
+
+
+def test_settle_takes_the_purchase_file_positionally(capsys: pytest.CaptureFixture[str]) -> None:
+    mock = MockGateway.demo()
+    args = ["--json", "settle", str(EXAMPLE), "--key", "POS-FILE-1", "--counter"]
+    assert gongji(*args, mock=mock) == 0
+    assert json.loads(capsys.readouterr().out)["receipt"]["total"] == 16160
+    assert mock.check() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--purchase", str(EXAMPLE)], "The purchase file was given twice"),
+        (["--item", "X01:x:1.00"], "A purchase file was given with --item"),
+    ],
+)
+def test_a_positional_file_with_another_purchase_is_refused_charging_nothing(
+    extra: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock = MockGateway.demo()
+    before = mock.balance(SON)
+    assert gongji("settle", str(EXAMPLE), *extra, "--key", "K", "--counter", mock=mock) == 1
+    assert said in error_line(capsys)
+    assert mock.balance(SON) == before
+
+
+def test_the_help_names_every_purpose_setting_and_entry_state_the_code_has() -> None:
+    from gongji.cli.journal import ENTRY_STATES
+    from gongji.cli.purchase_arguments import PURPOSES, SETTINGS
+    from gongji.journal import EntryState
+    from gongji.model import Purpose, Setting
+
+    assert tuple(p.value for p in Purpose) == PURPOSES
+    assert tuple(s.value for s in Setting) == SETTINGS
+    assert tuple(s.value for s in EntryState) == ENTRY_STATES
+
+
 def test_impersonation_at_settle_is_refused_under_r1_and_charges_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
