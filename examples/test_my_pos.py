@@ -1,8 +1,10 @@
 """An integrator's own test suite, written with gongji's pytest plugin only.
 
-Run: python -m pytest examples/test_my_pos.py
+Run: pip install 'gongji[testing]' (pytest; `make demo` installs it), then
+python -m pytest examples/test_my_pos.py
 The fixtures (gongji_client, gongji_mock, gongji_faults, gongji_ledger) come with
-gongji: no conftest, no -p option. Each test gets a fresh mock gateway.
+gongji (its mock's plugin, gongji_mock.testing): no conftest, no -p option. Each test
+gets a fresh mock gateway.
 """
 
 from __future__ import annotations
