@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[cli,mock]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,mock,testing]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python

@@ -1,8 +1,10 @@
 """An integrator's own test suite, written with gongji's pytest plugin only.
 
-Run: python -m pytest examples/test_my_pos.py
+Run: pip install 'gongji[testing]' (pytest; `make demo` installs it), then
+python -m pytest examples/test_my_pos.py
 The fixtures (gongji_client, gongji_mock, gongji_faults, gongji_ledger) come with
-gongji: no conftest, no -p option. Each test gets a fresh mock gateway.
+gongji (its mock's plugin, gongji_mock.testing): no conftest, no -p option. Each test
+gets a fresh mock gateway.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import pytest
 
 import gongji
-from gongji.testing import DatasetBuilder, FaultPlan, MockLedger, alipay_code, wechat_code
+from gongji_mock.testing import DatasetBuilder, FaultPlan, MockLedger, alipay_code, wechat_code
 
 # The demo dataset: Mr Zhang (employee, 5000 yuan) and his mother (resident, no account,
 # bound to him with a 400-yuan limit per purchase). docs/reference/dataset.md.

@@ -13,7 +13,7 @@ import pytest
 
 from gongji import Fen, OwnCardViolation
 from gongji.cli import argument_parser, main
-from gongji.cli_purchase import read_purchase
+from gongji.cli.purchase import read_purchase
 from gongji.errors import InvalidInput
 from gongji.identity import CredentialKind, mask_id
 from gongji.signing.keys import load_private_key, load_public_key
@@ -163,6 +163,52 @@ def test_preview_charges_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Quote" in capsys.readouterr().out and mock.balance(SON) == before
 
 
+def test_the_purchase_file_given_positionally_is_the_same_as_purchase_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    quotes = []
+    for args in (["preview", str(EXAMPLE)], ["preview", "--purchase", str(EXAMPLE)]):
+        assert gongji("--json", *args, mock=MockGateway.demo()) == 0
+        quotes.append(json.loads(capsys.readouterr().out))
+    assert quotes[0] == quotes[1] and quotes[0]["quote"]["total"] == 16160
+
+
+def test_settle_takes_the_purchase_file_positionally(capsys: pytest.CaptureFixture[str]) -> None:
+    mock = MockGateway.demo()
+    args = ["--json", "settle", str(EXAMPLE), "--key", "POS-FILE-1", "--counter"]
+    assert gongji(*args, mock=mock) == 0
+    assert json.loads(capsys.readouterr().out)["receipt"]["total"] == 16160
+    assert mock.check() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--purchase", str(EXAMPLE)], "The purchase file was given twice"),
+        (["--item", "X01:x:1.00"], "A purchase file was given with --item"),
+    ],
+)
+def test_a_positional_file_with_another_purchase_is_refused_charging_nothing(
+    extra: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock = MockGateway.demo()
+    before = mock.balance(SON)
+    assert gongji("settle", str(EXAMPLE), *extra, "--key", "K", "--counter", mock=mock) == 1
+    assert said in error_line(capsys)
+    assert mock.balance(SON) == before
+
+
+def test_the_help_names_every_purpose_setting_and_entry_state_the_code_has() -> None:
+    from gongji.cli.journal import ENTRY_STATES
+    from gongji.cli.purchase_arguments import PURPOSES, SETTINGS
+    from gongji.journal import EntryState
+    from gongji.model import Purpose, Setting
+
+    assert tuple(p.value for p in Purpose) == PURPOSES
+    assert tuple(s.value for s in Setting) == SETTINGS
+    assert tuple(s.value for s in EntryState) == ENTRY_STATES
+
+
 def test_impersonation_at_settle_is_refused_under_r1_and_charges_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -195,7 +241,7 @@ def test_settle_needs_a_key_and_a_way_to_collect_cash(capsys: pytest.CaptureFixt
 def test_a_story_whose_ledger_moved_otherwise_than_its_receipt_is_not_as_scripted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from gongji.demo import stories, tell
+    from gongji_mock.demo import stories, tell
 
     mock = MockGateway.demo()
     honest = mock.balance
@@ -228,7 +274,7 @@ def test_a_story_refused_at_preview_must_be_refused_at_settle_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from gongji import SettlementClient
-    from gongji.demo import stories, tell
+    from gongji_mock.demo import stories, tell
 
     impersonation = next(s for s in stories() if "impersonation" in s.title)
 
@@ -319,11 +365,11 @@ def test_a_port_out_of_range_is_a_usage_error() -> None:
 def test_an_error_of_the_machine_is_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gongji import cli_demo
+    from gongji_mock import cli as mock_cli
 
-    def disk_full(as_json: bool) -> int:
+    def disk_full(args: object, client_options: object) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli_demo, "run", disk_full)
+    monkeypatch.setattr(mock_cli, "run_demo", disk_full)
     assert gongji("demo") == 1
     assert "gongji: os_error: The system refused: No space left on device." in error_line(capsys)

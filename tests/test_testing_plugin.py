@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from stdnum.cn import ric
 
-import gongji.testing
+import gongji_mock.testing
 from gongji import (
     Cash,
     ConfigError,
@@ -22,11 +22,11 @@ from gongji import (
     SettlementClient,
 )
 from gongji.identity import IdNumber
-from gongji.testing import DatasetBuilder, MockLedger, alipay_code, make_id_number, wechat_code
 from gongji_mock import MockGateway, load_dataset
 from gongji_mock import alipay as mock_alipay
 from gongji_mock import wechatpay as mock_wechatpay
 from gongji_mock.codes import Outcome
+from gongji_mock.testing import DatasetBuilder, MockLedger, alipay_code, make_id_number, wechat_code
 
 pytest_plugins = ["pytester"]
 
@@ -50,7 +50,7 @@ HEADER = """
 import asyncio
 import pytest
 import gongji
-from gongji.testing import DatasetBuilder, FaultPlan, MockLedger, wechat_code
+from gongji_mock.testing import DatasetBuilder, FaultPlan, MockLedger, wechat_code
 
 SON = "210202198503170036"
 MOTHER = "210202195809120046"
@@ -164,7 +164,7 @@ def test_an_overridden_dataset_fixture_is_used_and_a_marker_beats_it(
     pytester.makeconftest(
         """
 import pytest
-from gongji.testing import DatasetBuilder
+from gongji_mock.testing import DatasetBuilder
 
 @pytest.fixture
 def gongji_dataset():
@@ -361,9 +361,9 @@ def test_every_fixture_and_helper_is_in_the_reference() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs/reference/testing.md").read_text(
         encoding="utf-8"
     )
-    fixtures = [name for name in vars(gongji.testing) if name.startswith("gongji_")]
+    fixtures = [name for name in vars(gongji_mock.testing) if name.startswith("gongji_")]
     assert len(fixtures) == 6
-    for name in [*fixtures, *gongji.testing.__all__]:
+    for name in [*fixtures, *gongji_mock.testing.__all__]:
         assert f"`{name}" in text, f"docs/reference/testing.md does not mention `{name}`"
     assert "@pytest.mark.gongji_dataset(" in text  # the marker
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gongji.hookspecs import hookimpl
-from gongji_alipay.gateway import AlipayChannel
 
 
 @hookimpl
 def gongji_register_adapters(register: Callable[..., None]) -> None:
+    from gongji_alipay.gateway import AlipayChannel  # when called: loading the plugin costs nothing
+
     register(
         "alipay",
         AlipayChannel.from_settings,

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gongji.hookspecs import hookimpl
-from gongji_cityins.gateway import CityInsuranceGateway
 
 
 @hookimpl
 def gongji_register_adapters(register: Callable[..., None]) -> None:
+    from gongji_cityins.gateway import (
+        CityInsuranceGateway,  # when called: loading the plugin costs nothing
+    )
+
     register(
         "cityins",
         CityInsuranceGateway.from_settings,

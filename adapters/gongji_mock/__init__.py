@@ -9,7 +9,22 @@ the admin endpoint (``/gongji-admin/``, the test keys included); and the state f
 (``--state``) that keeps it all across restarts.
 """
 
-from gongji_mock.dataset import Dataset, load_dataset
-from gongji_mock.gateway import MockGateway
+from typing import TYPE_CHECKING
+
+from gongji.lazy import exports
+
+# Imported on first use: loading the plugin (every `gongji` command does) costs nothing.
+if TYPE_CHECKING:
+    from gongji_mock.dataset import Dataset, load_dataset
+    from gongji_mock.gateway import MockGateway
 
 __all__ = ["Dataset", "MockGateway", "load_dataset"]
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "Dataset": "gongji_mock.dataset",
+        "load_dataset": "gongji_mock.dataset",
+        "MockGateway": "gongji_mock.gateway",
+    },
+)

@@ -8,16 +8,22 @@ WeChat Pay's callbacks; every operation is a sans-I/O flow. Modules: ``wire``
 configuration profile), ``plugin`` (registration).
 """
 
-from gongji_wechatpay.gateway import DEFAULT_BASE_URL, WechatPayChannel
-from gongji_wechatpay.medins import (
-    CashAdd,
-    CashAddType,
-    CashReduce,
-    CashReduceType,
-    MedInsOrder,
-    MedInsOrderResult,
-    MixPayType,
-)
+from typing import TYPE_CHECKING
+
+from gongji.lazy import exports
+
+# Imported on first use: loading the plugin (every `gongji` command does) costs nothing.
+if TYPE_CHECKING:
+    from gongji_wechatpay.gateway import DEFAULT_BASE_URL, WechatPayChannel
+    from gongji_wechatpay.medins import (
+        CashAdd,
+        CashAddType,
+        CashReduce,
+        CashReduceType,
+        MedInsOrder,
+        MedInsOrderResult,
+        MixPayType,
+    )
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -30,3 +36,18 @@ __all__ = [
     "MixPayType",
     "WechatPayChannel",
 ]
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "DEFAULT_BASE_URL": "gongji_wechatpay.gateway",
+        "WechatPayChannel": "gongji_wechatpay.gateway",
+        "CashAdd": "gongji_wechatpay.medins",
+        "CashAddType": "gongji_wechatpay.medins",
+        "CashReduce": "gongji_wechatpay.medins",
+        "CashReduceType": "gongji_wechatpay.medins",
+        "MedInsOrder": "gongji_wechatpay.medins",
+        "MedInsOrderResult": "gongji_wechatpay.medins",
+        "MixPayType": "gongji_wechatpay.medins",
+    },
+)

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gongji.hookspecs import hookimpl
-from gongji_wechatpay.gateway import WechatPayChannel
 
 
 @hookimpl
 def gongji_register_adapters(register: Callable[..., None]) -> None:
+    from gongji_wechatpay.gateway import (
+        WechatPayChannel,  # when called: loading the plugin costs nothing
+    )
+
     register(
         WechatPayChannel.name,
         WechatPayChannel.from_settings,

@@ -1,49 +1,62 @@
-"""gongji (共济): point-of-sale settlement for Chinese medical insurance."""
+"""gongji (共济): point-of-sale settlement for Chinese medical insurance.
 
-from gongji.client import AsyncSettlementClient, SettlementClient
-from gongji.errors import (
-    ConfigError,
-    Declined,
-    EligibilityError,
-    GatewayError,
-    GongjiError,
-    InvalidInput,
-    JournalUnavailable,
-    KinshipViolation,
-    LimitExceeded,
-    OutcomeUnknown,
-    OwnCardViolation,
-    RegionViolation,
-    SignatureError,
-    Unavailable,
-    UntrustedAnswer,
-    UseViolation,
-)
-from gongji.identity import Credential, CredentialKind, IdNumber
-from gongji.model import (
-    Binding,
-    BindingStatus,
-    Cash,
-    Category,
-    Coverage,
-    Insurance,
-    InsuranceKind,
-    InsuranceStatus,
-    Leg,
-    LineItem,
-    Person,
-    PersonalAccount,
-    Purchase,
-    Purpose,
-    Quote,
-    Receipt,
-    Refusal,
-    Relation,
-    Setting,
-    Visit,
-)
-from gongji.money import Fen, Rounding
-from gongji.reconciliation import Discrepancy, ReconciliationReport
+Every public name is imported on first use (PEP 562): ``import gongji`` alone costs next
+to nothing, so that ``gongji --help`` and a POS shell script's one command per sale start
+quickly (bench/bench_startup.py). ``gongji.SettlementClient`` and
+``from gongji import Purchase`` work as ever; type checkers read the imports below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gongji.lazy import exports
+
+if TYPE_CHECKING:
+    from gongji.client import AsyncSettlementClient, SettlementClient
+    from gongji.errors import (
+        ConfigError,
+        Declined,
+        EligibilityError,
+        GatewayError,
+        GongjiError,
+        InvalidInput,
+        JournalUnavailable,
+        KinshipViolation,
+        LimitExceeded,
+        OutcomeUnknown,
+        OwnCardViolation,
+        RegionViolation,
+        SignatureError,
+        Unavailable,
+        UntrustedAnswer,
+        UseViolation,
+    )
+    from gongji.identity import Credential, CredentialKind, IdNumber
+    from gongji.model import (
+        Binding,
+        BindingStatus,
+        Cash,
+        Category,
+        Coverage,
+        Insurance,
+        InsuranceKind,
+        InsuranceStatus,
+        Leg,
+        LineItem,
+        Person,
+        PersonalAccount,
+        Purchase,
+        Purpose,
+        Quote,
+        Receipt,
+        Refusal,
+        Relation,
+        Setting,
+        Visit,
+    )
+    from gongji.money import Fen, Rounding
+    from gongji.reconciliation import Discrepancy, ReconciliationReport
 
 __all__ = [
     "AsyncSettlementClient",
@@ -92,3 +105,85 @@ __all__ = [
     "UseViolation",
     "Visit",
 ]
+
+#: Each public name, by the module it lives in (a test keeps it the same as ``__all__``).
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "AsyncSettlementClient",
+            "SettlementClient",
+        ),
+        "gongji.client",
+    ),
+    **dict.fromkeys(
+        (
+            "ConfigError",
+            "Declined",
+            "EligibilityError",
+            "GatewayError",
+            "GongjiError",
+            "InvalidInput",
+            "JournalUnavailable",
+            "KinshipViolation",
+            "LimitExceeded",
+            "OutcomeUnknown",
+            "OwnCardViolation",
+            "RegionViolation",
+            "SignatureError",
+            "Unavailable",
+            "UntrustedAnswer",
+            "UseViolation",
+        ),
+        "gongji.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "Credential",
+            "CredentialKind",
+            "IdNumber",
+        ),
+        "gongji.identity",
+    ),
+    **dict.fromkeys(
+        (
+            "Binding",
+            "BindingStatus",
+            "Cash",
+            "Category",
+            "Coverage",
+            "Insurance",
+            "InsuranceKind",
+            "InsuranceStatus",
+            "Leg",
+            "LineItem",
+            "Person",
+            "PersonalAccount",
+            "Purchase",
+            "Purpose",
+            "Quote",
+            "Receipt",
+            "Refusal",
+            "Relation",
+            "Setting",
+            "Visit",
+        ),
+        "gongji.model",
+    ),
+    **dict.fromkeys(
+        (
+            "Fen",
+            "Rounding",
+        ),
+        "gongji.money",
+    ),
+    **dict.fromkeys(
+        (
+            "Discrepancy",
+            "ReconciliationReport",
+        ),
+        "gongji.reconciliation",
+    ),
+}
+
+
+__getattr__, __dir__ = exports(__name__, _HOMES)

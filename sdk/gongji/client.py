@@ -10,9 +10,9 @@ import asyncio
 import datetime
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import pluggy
@@ -31,12 +31,19 @@ from gongji.model import Cash, LineItem, Purchase, Quote, Receipt, Visit
 from gongji.reconciliation import ReconciliationReport
 from gongji.tls import require_verified
 
-if TYPE_CHECKING:
-    from gongji_mock import MockGateway
-
-__all__ = ["DEFAULT_TIMEOUT", "AsyncSettlementClient", "SettlementClient", "drive", "drive_async"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "PROFILE_OPTIONS",
+    "AsyncSettlementClient",
+    "SettlementClient",
+    "drive",
+    "drive_async",
+]
 
 T = TypeVar("T")
+
+#: The options of ``from_profile`` that go to the profile's factory, not the constructor.
+PROFILE_OPTIONS = ("mock", "url", "till")
 
 #: A till's patience: 3 s to connect, 10 s for an answer. The number of requests of a
 #: flow is bounded (reads retried twice, a pending payment polled 15 times), so the
@@ -102,22 +109,14 @@ class _Client:
         return self.setup.journal
 
     @classmethod
-    def from_profile(
-        cls,
-        name: str = "mock",
-        *,
-        mock: MockGateway | None = None,
-        url: str | None = None,
-        till: int | None = None,
-        **options: Any,
-    ) -> Any:
-        """A client from a named profile. ``"mock"`` needs no file: the in-process mock
-        gateway over the demo dataset (or ``mock``), speaking the real wire protocols;
-        with ``url``, the mock ``gongji mock serve`` serves there, over real HTTP.
-        ``till`` numbers this till (0-99) among several of one institution."""
+    def _from_profile(cls, name: str, given: Mapping[str, Any]) -> Self:
         from gongji.config import client_arguments
 
-        return cls(**(client_arguments(name, mock=mock, url=url, till=till) | options))
+        options = {key: value for key, value in given.items() if value is not None}
+        # The profile's own options go to its factory (a plugin's: "mock" is gongji_mock's);
+        # the rest to the constructor, over what the profile chose.
+        profile_options = {key: options.pop(key) for key in PROFILE_OPTIONS if key in options}
+        return cls(**(client_arguments(name, **profile_options) | options))
 
     def _close_journal(self) -> None:
         if self._owns_journal:
@@ -126,15 +125,14 @@ class _Client:
                 close()
 
     @classmethod
-    def from_config(cls, path: str | Path, *, profile: str, **options: Any) -> Any:
-        """A client from a ``gongji.toml`` profile (docs/reference/config.md); ``options``
-        (``journal=``, ``transport=``, ...) go to the constructor."""
+    def _from_config(cls, path: str | Path, profile: str, given: Mapping[str, Any]) -> Self:
         from gongji.config import client_arguments_from_file
 
-        given = "journal" in options
-        arguments = client_arguments_from_file(Path(path), profile, journal=not given)
+        options = {key: value for key, value in given.items() if value is not None}
+        own_journal = "journal" in options
+        arguments = client_arguments_from_file(Path(path), profile, journal=not own_journal)
         client = cls(**(arguments | options))
-        if not given:  # the profile's journal (or the default one): the client closes it
+        if not own_journal:  # the profile's journal (or the default one): the client closes it
             client._owns_journal = True
         return client
 
@@ -154,6 +152,14 @@ class _Client:
         return visit_flows.register(
             self.setup, credential, department=department, doctor=doctor, **details
         )
+
+
+def _options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """``from_profile``'s and ``from_config``'s keywords (their ``locals()``), as one mapping:
+    each is spelled out in the signature, and passed on by name without writing each twice."""
+    return {
+        key: value for key, value in given.items() if key not in ("cls", "name", "path", "profile")
+    }
 
 
 def _policy_of(gateway: InsuranceGateway) -> str:
@@ -181,6 +187,59 @@ class SettlementClient(_Client):
             transport=transport or httpx.HTTPTransport(verify=verify, socket_options=NO_DELAY),
             timeout=timeout,
         )
+
+    @classmethod
+    def from_profile(
+        cls,
+        name: str = "mock",
+        *,
+        mock: object | None = None,
+        url: str | None = None,
+        till: int | None = None,
+        gateway: InsuranceGateway | None = None,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        journal: Journal | None = None,
+        policy: str | None = None,
+        plugins: pluggy.PluginManager | None = None,
+        polling: Polling | None = None,
+        clock: Callable[[], datetime.datetime] | None = None,
+        checkpoint: Checkpoint | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        verify: bool | None = None,
+    ) -> Self:
+        """A client from a profile that needs no file, one a plugin registered (``"mock"``:
+        the in-process mock gateway over the demo dataset, or over ``mock``, a
+        ``gongji_mock.MockGateway``, speaking the real wire protocols; with ``url``, the
+        mock ``gongji mock serve`` serves there, over real HTTP). ``till`` numbers this
+        till (0-99) among several of one institution. The other options are the
+        constructor's, over what the profile chose; None leaves the profile's choice."""
+        return cls._from_profile(name, _options(locals()))
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path,
+        *,
+        profile: str,
+        gateway: InsuranceGateway | None = None,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        journal: Journal | None = None,
+        policy: str | None = None,
+        plugins: pluggy.PluginManager | None = None,
+        polling: Polling | None = None,
+        clock: Callable[[], datetime.datetime] | None = None,
+        checkpoint: Checkpoint | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        verify: bool | None = None,
+    ) -> Self:
+        """A client from ``profile`` of a ``gongji.toml`` (docs/reference/config.md). The
+        options are the constructor's, over the file's; without ``journal`` the profile's
+        ``[journal]`` (or the default one), which the client closes."""
+        return cls._from_config(path, profile, _options(locals()))
 
     def preview(self, purchase: Purchase) -> Quote:
         """Who would pay what; nothing is charged."""
@@ -264,6 +323,52 @@ class AsyncSettlementClient(_Client):
             transport=transport or httpx.AsyncHTTPTransport(verify=verify, socket_options=NO_DELAY),
             timeout=timeout,
         )
+
+    @classmethod
+    def from_profile(
+        cls,
+        name: str = "mock",
+        *,
+        mock: object | None = None,
+        url: str | None = None,
+        till: int | None = None,
+        gateway: InsuranceGateway | None = None,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        journal: Journal | None = None,
+        policy: str | None = None,
+        plugins: pluggy.PluginManager | None = None,
+        polling: Polling | None = None,
+        clock: Callable[[], datetime.datetime] | None = None,
+        checkpoint: Checkpoint | None = None,
+        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        verify: bool | None = None,
+    ) -> Self:
+        """As ``SettlementClient.from_profile``, over an ``httpx.AsyncClient``."""
+        return cls._from_profile(name, _options(locals()))
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path,
+        *,
+        profile: str,
+        gateway: InsuranceGateway | None = None,
+        channels: Mapping[str, PaymentChannel] | None = None,
+        journal: Journal | None = None,
+        policy: str | None = None,
+        plugins: pluggy.PluginManager | None = None,
+        polling: Polling | None = None,
+        clock: Callable[[], datetime.datetime] | None = None,
+        checkpoint: Checkpoint | None = None,
+        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        verify: bool | None = None,
+    ) -> Self:
+        """As ``SettlementClient.from_config``, over an ``httpx.AsyncClient``."""
+        return cls._from_config(path, profile, _options(locals()))
 
     async def preview(self, purchase: Purchase) -> Quote:
         return await self._drive(self._preview(purchase))

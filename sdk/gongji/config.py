@@ -1,4 +1,4 @@
-"""``gongji.toml`` profiles, and the ``mock`` profile that needs no file at all.
+"""``gongji.toml`` profiles, and the profiles plugins give that need no file (``mock``).
 
 A profile names its adapters and their settings; each adapter reads its own table.
 Secrets never sit in the file: ``resolve_secrets`` (used by the city gateway) reads
@@ -36,228 +36,34 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import httpx
-import msgspec
 
-from gongji import jsonwire
 from gongji.errors import ConfigError
 from gongji.flows.setup import Polling
-from gongji.journal import MemoryJournal
 from gongji.journal.settings import journal_from_settings
 from gongji.tls import tls_settings
 
 if TYPE_CHECKING:
-    from gongji_cityins import CityInsuranceGateway
-    from gongji_mock import MockGateway
+    import pluggy
 
 __all__ = ["client_arguments", "client_arguments_from_file", "resolve_secrets"]
-
-#: The in-process mock's addresses; the host is never resolved (the transport is in process).
-MOCK_CENTRE_URL = "http://centre.gongji-mock.invalid"
-MOCK_INSTITUTION = ("H21020200001", "大连共济测试药房")
-#: Where the channels are told to post their callbacks; in process the mock collects them.
-MOCK_NOTIFY_URL = "https://pos.gongji-mock.invalid/notify"
-
-
-#: How long a till waits for a served mock's keys: it is on this machine, or nowhere.
-MOCK_KEYS_TIMEOUT = httpx.Timeout(3.0)
 
 
 def client_arguments(
     name: str,
     *,
-    mock: MockGateway | None = None,
+    mock: object | None = None,
     url: str | None = None,
     till: int | None = None,
+    plugins: pluggy.PluginManager | None = None,
 ) -> dict[str, Any]:
-    """Constructor arguments for the profiles that need no file (only ``"mock"``).
+    """Constructor arguments for a profile that needs no file: one a plugin registered
+    through ``gongji_register_profiles`` (``"mock"`` is ``gongji_mock``'s). Only the
+    options given (not None) are passed to the profile's factory."""
+    from gongji.profiles import profile_registry
 
-    Without ``url``: the in-process mock (``mock``, or the demo one), through its
-    transport. With ``url``: a mock served by ``gongji mock serve`` at that address,
-    over real HTTP, with the test keys it hands out at ``GET {url}/gongji-admin/keys``.
-    """
-    if name != "mock":
-        raise ConfigError(
-            f"The profile {name!r} needs a configuration file.",
-            next_step="Use SettlementClient.from_config('gongji.toml', profile=...), or the 'mock' profile.",
-        )
-    if url is not None:
-        if mock is not None:
-            raise ConfigError(
-                "The mock profile takes either mock= (a mock in this process) or url= "
-                "(a mock served over HTTP), not both.",
-                next_step="Pass mock= to settle in process, or url= to settle against "
-                "`gongji mock serve`.",
-            )
-        return _served_mock_arguments(url, till)
-    from gongji_alipay import AlipayChannel
-    from gongji_mock import MockGateway
-    from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-    from gongji_wechatpay import WechatPayChannel
-
-    mock = mock if mock is not None else MockGateway.demo()
-    policy = mock.centre.dataset.policy.id
-    gateway = _mock_centre(MOCK_CENTRE_URL, policy, DEFAULT_PAASID, DEFAULT_TIF_SECRET, till)
-    channels = {
-        "wechatpay": WechatPayChannel.for_mock(mock.wechatpay, refund_notify_url=MOCK_NOTIFY_URL),
-        "alipay": AlipayChannel.for_mock(mock.alipay, notify_url=MOCK_NOTIFY_URL),
-    }
-    return {
-        "gateway": gateway,
-        "channels": channels,
-        "transport": mock.transport(),
-        "policy": policy,
-        # A rehearsal writes nothing to the user's home; pass journal= to keep one.
-        "journal": MemoryJournal(),
-    }
-
-
-class _TifCaller(msgspec.Struct, frozen=True, kw_only=True):
-    paasid: str
-    secret: str
-
-    def __repr__(self) -> str:
-        return f"_TifCaller(paasid={self.paasid!r}, secret=<hidden>)"
-
-
-class _WechatPayKeys(msgspec.Struct, frozen=True, kw_only=True):
-    mchid: str
-    appid: str
-    merchant_serial_no: str
-    merchant_private_key: str  # PEM
-    platform_public_key_id: str
-    platform_public_key: str  # PEM
-    apiv3_key: str
-
-    def __repr__(self) -> str:
-        return f"_WechatPayKeys(mchid={self.mchid!r}, <keys hidden>)"
-
-
-class _AlipayKeys(msgspec.Struct, frozen=True, kw_only=True):
-    app_id: str
-    app_private_key: str  # PEM
-    alipay_public_key: str  # PEM
-
-    def __repr__(self) -> str:
-        return f"_AlipayKeys(app_id={self.app_id!r}, <keys hidden>)"
-
-
-class _ServedMockKeys(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /gongji-admin/keys`` of a served mock (docs/reference/mock-admin.md); other
-    fields are tolerated."""
-
-    policy: str
-    tif: _TifCaller
-    wechatpay: _WechatPayKeys
-    alipay: _AlipayKeys
-
-    def __repr__(self) -> str:
-        return f"_ServedMockKeys(policy={self.policy!r}, <keys hidden>)"
-
-
-def _mock_centre(
-    base_url: str, policy: str, paasid: str, secret: str, till: int | None
-) -> CityInsuranceGateway:
-    """The mock's insurance centre, as the city gateway of the mock's policy sees it."""
-    from gongji.signing.tif import TifAuth, TifSigner
-    from gongji_cityins import CITIES, CityInsuranceGateway, Institution
-
-    city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
-    return CityInsuranceGateway(
-        profile=attrs.evolve(city, base_url=base_url, policy=policy),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
-        auth=TifAuth(TifSigner(paasid, secret)),
-    )
-
-
-def _served_mock_arguments(url: str, till: int | None) -> dict[str, Any]:
-    """The mock profile against ``gongji mock serve`` at ``url``: real HTTP, its test keys."""
-    from gongji.signing.alipay import AlipaySigner, AlipayVerifier
-    from gongji.signing.alipay_certs import AlipayPublicKeys
-    from gongji.signing.keys import load_private_key, load_public_key
-    from gongji.signing.wechatpay import WechatPayMerchant
-    from gongji.signing.wechatpay_keys import PlatformKeyStore
-    from gongji_alipay import AlipayChannel
-    from gongji_alipay.gateway import DEFAULT_BASE_URL as ALIPAY_URL
-    from gongji_wechatpay import WechatPayChannel
-
-    base = url.rstrip("/")
-    keys = _fetch_served_mock_keys(base)
-    gateway = _mock_centre(base, keys.policy, keys.tif.paasid, keys.tif.secret, till)
-    wx, ali = keys.wechatpay, keys.alipay
-    # No notify URLs: a served mock POSTs callbacks only where --notify-url tells it.
-    channels = {
-        "wechatpay": WechatPayChannel(
-            merchant=WechatPayMerchant(
-                mchid=wx.mchid,
-                serial_no=wx.merchant_serial_no,
-                private_key=load_private_key(wx.merchant_private_key),
-            ),
-            platform=PlatformKeyStore(
-                public_keys={wx.platform_public_key_id: load_public_key(wx.platform_public_key)}
-            ),
-            apiv3_key=wx.apiv3_key,
-            appid=wx.appid,
-            base_url=base,
-        ),
-        "alipay": AlipayChannel(
-            signer=AlipaySigner(
-                app_id=ali.app_id, private_key=load_private_key(ali.app_private_key)
-            ),
-            verifier=AlipayVerifier(
-                AlipayPublicKeys(public_key=load_public_key(ali.alipay_public_key))
-            ),
-            # Alipay's base URL is the gateway's full address: the mock serves Alipay's path.
-            base_url=base + httpx.URL(ALIPAY_URL).path,
-        ),
-    }
-    return {
-        "gateway": gateway,
-        "channels": channels,
-        "policy": keys.policy,
-        "journal": MemoryJournal(),
-    }
-
-
-def _fetch_served_mock_keys(base: str) -> _ServedMockKeys:
-    """``GET {base}/gongji-admin/keys``, with one short-lived client and a short timeout."""
-    try:
-        parsed = httpx.URL(base)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(
-            f"The mock's url {base[:80]!r} is not an http(s) URL.",
-            next_step="Give the address `gongji mock serve` printed, e.g. http://127.0.0.1:8930.",
-        )
-    # Never the whole URL in an error: it could carry a user and password.
-    where = f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
-    try:
-        with httpx.Client(timeout=MOCK_KEYS_TIMEOUT) as http:
-            response = http.get(f"{base}/gongji-admin/keys")
-    except httpx.HTTPError as error:
-        raise ConfigError(
-            f"No gongji mock answers at {where} ({type(error).__name__}); "
-            "its test keys could not be fetched.",
-            next_step="Start one with `gongji mock serve` (its first line says where it "
-            "listens) and pass that URL, or leave url out to use a mock in this process.",
-        ) from None
-    if response.status_code != 200:
-        raise ConfigError(
-            f"{where} answered GET /gongji-admin/keys with HTTP {response.status_code}: "
-            "it is not a gongji mock, or one too old to hand out its keys.",
-            next_step="Check the URL (the one `gongji mock serve` printed), and run a mock of "
-            "this gongji version.",
-        )
-    try:
-        return jsonwire.decode(response.content, type=_ServedMockKeys)
-    except msgspec.DecodeError as error:  # ValidationError included; neither repeats a value
-        raise ConfigError(
-            f"{where} answered GET /gongji-admin/keys with something other than a gongji "
-            f"mock's keys ({str(error)[:120]}).",
-            next_step="Run a mock of this gongji version at that address.",
-        ) from None
+    given = {k: v for k, v in {"mock": mock, "url": url, "till": till}.items() if v is not None}
+    return profile_registry(plugins).get(name).arguments(given)
 
 
 def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True) -> dict[str, Any]:

@@ -33,6 +33,26 @@ def gongji_register_adapters(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def gongji_register_profiles(register: Callable[..., None]) -> None:
+    """Register profiles that need no configuration file: ``register(name, factory)``.
+
+    ``factory(**options)`` gets what ``from_profile(name, mock=..., url=..., till=...)``
+    was given (only the options given) and returns the client's constructor arguments
+    (``gateway``, ``channels``, ``transport``, ``journal``, ...). Collected from every plugin.
+    """
+
+
+@hookspec
+def gongji_register_commands(register: Callable[..., None]) -> None:
+    """Register command groups of the ``gongji`` command: ``register(name, add=..., run=...)``.
+
+    ``add(commands)`` adds the parser ``name`` (and its subcommands) to the ``gongji``
+    command's subparsers; ``run(args, client_options)`` runs it and returns the exit
+    code. Keep the module that holds ``add`` light: ``gongji --help`` imports it.
+    """
+
+
+@hookspec
 def gongji_register_policies(register: Callable[[PackSource | PolicyPack], None]) -> None:
     """Register region policy packs: ``register(path_or_resource)`` or ``register(PolicyPack)``."""
 

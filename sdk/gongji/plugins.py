@@ -47,14 +47,19 @@ def _disabled_names() -> set[str]:
 
 
 def make_plugin_manager(
-    *, load_entry_points: bool = True, disabled: Iterable[str] | None = None
+    *,
+    load_entry_points: bool = True,
+    disabled: Iterable[str] | None = None,
+    built_in: bool = True,
 ) -> pluggy.PluginManager:
-    """A fresh plugin manager with the built-in plugins and, by default, installed ones."""
+    """A fresh plugin manager with the built-in plugins and, by default, installed ones.
+    ``built_in=False`` leaves the built-in rules out: what the command line needs to
+    find the plugins' commands, without importing the rule engine."""
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
     for name in _disabled_names() if disabled is None else set(disabled):
         pm.set_blocked(name)
-    for module_name in DEFAULT_PLUGINS:
+    for module_name in DEFAULT_PLUGINS if built_in else ():
         module = importlib.import_module(module_name)
         named = getattr(module, "PLUGINS", None)
         if named is None:

@@ -388,7 +388,7 @@ def _config(data: bytes) -> object:
 @target("purchase-toml")
 def _purchase_toml(data: bytes) -> object:
     """A purchase file for ``gongji preview`` / ``gongji settle --purchase``, in TOML."""
-    from gongji.cli_purchase import read_purchase
+    from gongji.cli.purchase import read_purchase
 
     return read_purchase(_file("purchase.toml", data))
 
@@ -396,7 +396,7 @@ def _purchase_toml(data: bytes) -> object:
 @target("purchase-json")
 def _purchase_json(data: bytes) -> object:
     """The same, in JSON."""
-    from gongji.cli_purchase import read_purchase
+    from gongji.cli.purchase import read_purchase
 
     return read_purchase(_file("purchase.json", data))
 

@@ -1,4 +1,5 @@
-"""A purchase from the command line: a TOML or JSON file (``--purchase FILE``) or flags.
+"""A purchase from the command line: a TOML or JSON file (``FILE`` or ``--purchase FILE``)
+or flags (the arguments themselves are ``purchase_arguments``'s).
 
 Both become one typed ``PurchaseFile`` (msgspec), so a wrong field is named the same
 way whichever way it came (``items[0].quantity: Expected `int`, got `str```), and
@@ -18,19 +19,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from gongji.cli.purchase_arguments import FLAGS, FORMAT_DOC, ITEM_FORMAT
 from gongji.errors import GongjiError, InvalidInput
 from gongji.identity import Credential, optional_id_number
 from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Setting
 from gongji.money import Fen
 
-__all__ = ["ItemFile", "PurchaseFile", "add_arguments", "purchase_from_args", "read_purchase"]
+__all__ = ["ItemFile", "PurchaseFile", "purchase_from_args", "read_purchase"]
 
 T = TypeVar("T")
-
-#: How errors name a purchase given as flags.
-FLAGS = "the flags"
-#: Where the format is described, said in every error about it.
-FORMAT_DOC = "docs/reference/cli.md#the-purchase-file"
 
 
 class ItemFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -83,7 +80,7 @@ def read_purchase(path: Path) -> Purchase:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         raise InvalidInput(
             f"The purchase file {path} cannot be read ({reason}).",
-            next_step="Pass a readable UTF-8 file with --purchase FILE.",
+            next_step="Pass a readable UTF-8 purchase file.",
         ) from None
     document: Any
     try:
@@ -207,53 +204,33 @@ def _named(where: str, field: str) -> str:
 # ---------------------------------------------------------------- from flags
 
 
-ITEM_FORMAT = "CODE:NAME:PRICE_YUAN[:QTY[:COVERAGE[:CATEGORY]]]"
 _ITEM_FIELDS = ("code", "name", "price", "quantity", "coverage", "category")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--purchase FILE``, or the purchase as flags."""
-    parser.add_argument(
-        "--purchase",
-        metavar="FILE",
-        type=Path,
-        help=f"the purchase, a TOML or JSON file ({FORMAT_DOC}); or give it with the flags below",
-    )
-    flags = parser.add_argument_group("the purchase as flags (instead of --purchase)")
-    credential = flags.add_mutually_exclusive_group()
-    credential.add_argument("--e-voucher", metavar="TOKEN", help="the e-voucher (QR code) token")
-    credential.add_argument("--id-card", metavar="NUMBER", help="the resident ID card's number")
-    flags.add_argument(
-        "--item",
-        action="append",
-        metavar=ITEM_FORMAT,
-        help="a line of the basket, repeatable; e.g. --item 'X01:感冒灵颗粒:12.50:2' "
-        "(coverage A, B or C, default A; category default drug)",
-    )
-    flags.add_argument("--purpose", help=f"one of {', '.join(p.value for p in Purpose)}")
-    flags.add_argument("--setting", help=f"one of {', '.join(s.value for s in Setting)}")
-    flags.add_argument("--patient", metavar="ID", help="the ID number of who is treated")
-    flags.add_argument("--agent", metavar="ID", help="the ID number of who presents it (proxy)")
-
-
 def purchase_from_args(args: argparse.Namespace) -> Purchase:
-    """The purchase of ``--purchase FILE``, or of the flags; never both."""
+    """The purchase of ``FILE`` (or ``--purchase FILE``), or of the flags; never both."""
     flagged = [
         flag
         for flag in ("e_voucher", "id_card", "item", "purpose", "setting", "patient", "agent")
         if getattr(args, flag) is not None
     ]
-    if args.purchase is not None:
+    if args.file is not None and args.purchase is not None:
+        raise InvalidInput(
+            f"The purchase file was given twice: {args.file} and --purchase {args.purchase}.",
+            next_step="Give it once: `gongji preview FILE` or `gongji preview --purchase FILE`.",
+        )
+    path = args.file if args.file is not None else args.purchase
+    if path is not None:
         if flagged:
             raise InvalidInput(
-                f"--purchase was given with --{flagged[0].replace('_', '-')}.",
+                f"A purchase file was given with --{flagged[0].replace('_', '-')}.",
                 next_step="Give the purchase either as a file or as flags, not both.",
             )
-        return read_purchase(args.purchase)
+        return read_purchase(path)
     if not args.item:
         raise InvalidInput(
             "No purchase was given.",
-            next_step=f"Pass --purchase FILE, or --e-voucher TOKEN / --id-card NUMBER with "
+            next_step=f"Pass FILE (or --purchase FILE), or --e-voucher TOKEN / --id-card NUMBER with "
             f"--item {ITEM_FORMAT}.",
         )
     document = {

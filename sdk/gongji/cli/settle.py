@@ -11,17 +11,18 @@ import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gongji.cli_journal import configured_client
-from gongji.cli_output import Output, json_option, quote_json, receipt_json
-from gongji.cli_purchase import add_arguments as add_purchase_arguments
-from gongji.cli_purchase import purchase_from_args
-from gongji.client import SettlementClient
+from gongji.cli.output import json_option
+from gongji.cli.purchase_arguments import add_arguments as add_purchase_arguments
 from gongji.errors import ConfigError
-from gongji.model import Cash
 
-__all__ = ["add_commands", "run"]
+if TYPE_CHECKING:
+    from gongji.client import SettlementClient
+    from gongji.model import Cash
+
+__all__ = ["add_commands", "client_for", "run"]
+
 
 REHEARSAL = (
     "Against --profile mock this is a rehearsal: the in-process mock's state is lost when "
@@ -83,6 +84,9 @@ def add_commands(commands: Any) -> None:
 
 def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     """Run ``preview`` or ``settle``; errors propagate (the caller prints them)."""
+    from gongji.cli.output import Output, quote_json, receipt_json
+    from gongji.cli.purchase import purchase_from_args
+
     out = Output(args.json)
     purchase = purchase_from_args(args)  # a bad purchase is refused before any client is built
     cash = _cash(args) if args.command == "settle" else None
@@ -105,6 +109,8 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
 
 
 def _cash(args: argparse.Namespace) -> Cash:
+    from gongji.model import Cash
+
     if args.wechat is not None:
         return Cash.wechat(args.wechat)
     if args.alipay is not None:
@@ -118,17 +124,16 @@ def _rehearsal(args: argparse.Namespace) -> bool:
 
 def client_for(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementClient:
     """The client of ``--profile`` / ``--config`` / ``--mock-url``."""
+    from gongji.cli.journal import configured_client
+    from gongji.client import SettlementClient
+
     if args.mock_url is not None:
         if args.profile != "mock":
             raise ConfigError(
                 f"--mock-url goes with the mock profile, not {args.profile!r}.",
                 next_step="Drop --profile, or drop --mock-url to use the configured profile.",
             )
-        client: SettlementClient = SettlementClient.from_profile(
-            "mock", url=args.mock_url, **options
-        )
-        return client
+        return SettlementClient.from_profile("mock", url=args.mock_url, **options)
     if args.profile == "mock":
-        client = SettlementClient.from_profile("mock", **options)
-        return client
+        return SettlementClient.from_profile("mock", **options)
     return configured_client(Path(args.config), args.profile, options)

@@ -13,11 +13,15 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gongji.errors import GongjiError
-from gongji.identity import IdNumber, mask_id
-from gongji.model import Leg, Quote, Receipt, Refusal
+
+# Every command imports this module to build its arguments: what only printing needs
+# is imported when printed, so that `gongji --help` stays quick.
+if TYPE_CHECKING:
+    from gongji.identity import IdNumber
+    from gongji.model import Leg, Quote, Receipt, Refusal
 
 __all__ = [
     "Output",
@@ -41,6 +45,8 @@ TOTAL = "total 合计"
 
 def scrub(text: str) -> str:
     """Free text (a gateway's words) without a full ID number in it."""
+    from gongji.identity import mask_id
+
     return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
 
 
@@ -260,6 +266,8 @@ class Output:
 
 def _payer_rows(answers: Sequence[Quote | Receipt]) -> list[list[str]]:
     """Fund, each account, cash and total: one amount column per quote or receipt."""
+    from gongji.model import Receipt
+
     amounts = [{_who(leg): leg.amount.to_yuan() for leg in answer.legs} for answer in answers]
     payers = dict.fromkeys(who for column in amounts for who in column)  # in order, once
     receipt = next((a for a in answers if isinstance(a, Receipt)), None)

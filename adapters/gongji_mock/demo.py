@@ -1,4 +1,4 @@
-"""The embedded default: seed 000's Zhang family in Dalian, and the stories ``gongji demo`` tells.
+"""The stories ``gongji demo`` tells: seed 000's Zhang family in Dalian at the pharmacy.
 
 Each story is a purchase at a Dalian pharmacy and the outcome its script expects. It
 runs end to end, as a POS would: ``SettlementClient.from_profile("mock", mock=...)``
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
@@ -21,9 +20,7 @@ from gongji.errors import GongjiError
 from gongji.identity import Credential, IdNumber
 from gongji.model import Cash, LineItem, Purchase, Quote, Receipt
 from gongji.money import Fen
-
-if TYPE_CHECKING:
-    from gongji_mock import MockGateway
+from gongji_mock.gateway import MockGateway
 
 # Who is who in the demo dataset (gongji_mock/datasets/zhang-family.toml).
 ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (seed 000)

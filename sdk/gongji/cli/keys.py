@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gongji.cli_output import Output, json_option
+from gongji.cli.output import Output, json_option
 from gongji.errors import InvalidInput
 
 __all__ = ["add_commands", "run"]
@@ -96,7 +97,7 @@ def add_commands(commands: Any) -> None:
     generate.add_argument("--force", action="store_true", help="overwrite existing key files")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     """Write the keys; refuse before writing anything when a file exists and not --force."""
     out = Output(args.json)
     directory: Path = args.out

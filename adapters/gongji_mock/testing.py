@@ -1,6 +1,8 @@
-"""gongji's pytest plugin: an integrator's tests settle against a fresh mock gateway.
+"""gongji's pytest plugin, the mock's to give: an integrator's tests settle against a
+fresh mock gateway. ``from gongji_mock.testing import FaultPlan, wechat_code, ...``.
 
-Installed with gongji and loaded by pytest through the ``pytest11`` entry point (no
+Installed with gongji (``pip install 'gongji[testing]'`` brings pytest too) and loaded
+by pytest through the ``pytest11`` entry point ``gongji = "gongji_mock.testing"`` (no
 ``-p`` needed; ``-p no:gongji`` switches it off). Fixtures, each new for every test:
 
 - ``gongji_mock``: an in-process ``MockGateway`` on the demo dataset, or on the one
