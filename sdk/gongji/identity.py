@@ -19,6 +19,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from gongji import clock as beijing
 from gongji.errors import InvalidInput
 
 Sex = Literal["male", "female"]
@@ -96,7 +97,7 @@ def _birth_date_ok(number: str) -> bool:
         born = ric.get_birth_date(number)
     except ValidationError:
         return False
-    return datetime.date(1880, 1, 1) <= born <= datetime.date.today()
+    return datetime.date(1880, 1, 1) <= born <= beijing.today()
 
 
 @functools.lru_cache(maxsize=4096)
