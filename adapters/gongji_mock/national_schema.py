@@ -116,6 +116,13 @@ class PharmacyNodes:
 DRUGINFO_NODES = PharmacyNodes("druginfo", "drugdetail")
 
 
+def one_node(
+    infno: str, node: str, fields: Sequence[Field], *, unconfirmed: bool = False
+) -> Request:
+    """A transaction whose input is one required object node (most of them)."""
+    return Request(infno, (field(node, "object", "Y", fields=fields),), unconfirmed)
+
+
 # ---------------------------------------------------------------- conditions
 
 
@@ -172,43 +179,31 @@ ENVELOPE = (
 
 # ---------------------------------------------------------------- 9001 sign-in (§4)
 
-SIGN_IN = Request(
+SIGN_IN = one_node(
     "9001",
+    "signIn",
     (
-        field(
-            "signIn",
-            "object",
-            "Y",
-            fields=(
-                field("opter_no", "C 20", "Y"),
-                # How strictly centres check mac and ip is unconfirmed.
-                field("mac", "C 20", "Y", unconfirmed=True),
-                field("ip", "C 20", "Y", unconfirmed=True),
-            ),
-        ),
+        field("opter_no", "C 20", "Y"),
+        # How strictly centres check mac and ip is unconfirmed.
+        field("mac", "C 20", "Y", unconfirmed=True),
+        field("ip", "C 20", "Y", unconfirmed=True),
     ),
 )
 
 
 # ---------------------------------------------------------------- 1101 person (§6)
 
-PERSON = Request(
+PERSON = one_node(
     "1101",
+    "data",
     (
-        field(
-            "data",
-            "object",
-            "Y",
-            fields=(
-                field("mdtrt_cert_type", "C 3", "Y"),
-                field("mdtrt_cert_no", "C 50", "Y"),
-                field("card_sn", "C 32", "C", when=_card),
-                field("begntime", "DT"),
-                field("psn_cert_type", "C 6"),
-                field("certno", "C 50"),
-                field("psn_name", "C 50"),
-            ),
-        ),
+        field("mdtrt_cert_type", "C 3", "Y"),
+        field("mdtrt_cert_no", "C 50", "Y"),
+        field("card_sn", "C 32", "C", when=_card),
+        field("begntime", "DT"),
+        field("psn_cert_type", "C 6"),
+        field("certno", "C 50"),
+        field("psn_name", "C 50"),
     ),
 )
 
@@ -292,36 +287,24 @@ def pharmacy_settlement(infno: str, nodes: PharmacyNodes = PharmacyNodes()) -> R
 
 # ---------------------------------------------------------------- 2103, 2601 (§7, §9)
 
-CANCEL = Request(
+CANCEL = one_node(
     "2103",
+    "data",
     (
-        field(
-            "data",
-            "object",
-            "Y",
-            fields=(
-                field("setl_id", "C 30", "Y"),
-                field("mdtrt_id", "C 30", "Y"),
-                field("psn_no", "C 30", "Y"),
-                field("expContent", "C 4000"),
-            ),
-        ),
+        field("setl_id", "C 30", "Y"),
+        field("mdtrt_id", "C 30", "Y"),
+        field("psn_no", "C 30", "Y"),
+        field("expContent", "C 4000"),
     ),
 )
 
-REVERSAL = Request(
+REVERSAL = one_node(
     "2601",
+    "data",
     (
-        field(
-            "data",
-            "object",
-            "Y",
-            fields=(
-                field("psn_no", "C 30", "Y"),
-                field("omsgid", "C 30", "Y"),
-                field("oinfno", "C 4", "Y"),
-            ),
-        ),
+        field("psn_no", "C 30", "Y"),
+        field("omsgid", "C 30", "Y"),
+        field("oinfno", "C 4", "Y"),
     ),
 )
 
@@ -349,52 +332,42 @@ _SOLD_ITEM = (
     field("memo", "C 500", unconfirmed=True),
 )
 
-SALE_UPLOAD = Request(
+# The node name selinfo is one HIS's; the 2025 node names are unconfirmed: get the
+# region's current spec.
+SALE_UPLOAD = one_node(
     "3505",
+    "selinfo",
     (
-        field(
-            "selinfo",
-            "object",
-            "Y",
-            fields=(
-                *_SOLD_ITEM,
-                field("prsc_dr_cert_type", "C 6", unconfirmed=True),
-                field("prsc_dr_certno", "C 50", unconfirmed=True),
-                field("prsc_dr_name", "C 50", "Y", unconfirmed=True),
-                field("phar_cert_type", "C 6", unconfirmed=True),
-                field("phar_certno", "C 50", unconfirmed=True),
-                field("phar_name", "C 50", "Y", unconfirmed=True),
-                field("phar_prac_cert_no", "C 50", "Y", unconfirmed=True),
-                field("hi_feesetl_type", "C 6", "Y", unconfirmed=True),
-                field("mdtrt_sn", "C 30", "Y", unconfirmed=True),
-                field("psn_cert_type", "C 6"),
-                field("certno", "C 50"),
-                field("psn_name", "C 50"),
-                field("manu_lotnum", "C 30", "Y", unconfirmed=True),
-                field("manu_date", "D", "Y", unconfirmed=True),
-                field("expy_end", "D", unconfirmed=True),
-                field("finl_trns_pric", "N 16,6", unconfirmed=True),
-                field("rtal_docno", "C 40", "Y", unconfirmed=True),
-                field("stoout_no", "C 40", unconfirmed=True),
-                field("bchno", "C 30", unconfirmed=True),
-                field("drug_prod_barc", "C 30", unconfirmed=True),
-                field("shelf_posi", "C 20", unconfirmed=True),
-            ),
-        ),
+        *_SOLD_ITEM,
+        field("prsc_dr_cert_type", "C 6", unconfirmed=True),
+        field("prsc_dr_certno", "C 50", unconfirmed=True),
+        field("prsc_dr_name", "C 50", "Y", unconfirmed=True),
+        field("phar_cert_type", "C 6", unconfirmed=True),
+        field("phar_certno", "C 50", unconfirmed=True),
+        field("phar_name", "C 50", "Y", unconfirmed=True),
+        field("phar_prac_cert_no", "C 50", "Y", unconfirmed=True),
+        field("hi_feesetl_type", "C 6", "Y", unconfirmed=True),
+        field("mdtrt_sn", "C 30", "Y", unconfirmed=True),
+        field("psn_cert_type", "C 6"),
+        field("certno", "C 50"),
+        field("psn_name", "C 50"),
+        field("manu_lotnum", "C 30", "Y", unconfirmed=True),
+        field("manu_date", "D", "Y", unconfirmed=True),
+        field("expy_end", "D", unconfirmed=True),
+        field("finl_trns_pric", "N 16,6", unconfirmed=True),
+        field("rtal_docno", "C 40", "Y", unconfirmed=True),
+        field("stoout_no", "C 40", unconfirmed=True),
+        field("bchno", "C 30", unconfirmed=True),
+        field("drug_prod_barc", "C 30", unconfirmed=True),
+        field("shelf_posi", "C 20", unconfirmed=True),
     ),
-    unconfirmed=True,  # node selinfo in one HIS; the 2025 node names: get the region's spec
+    unconfirmed=True,
 )
 
-RETURN_UPLOAD = Request(
+RETURN_UPLOAD = one_node(
     "3506",
-    (
-        field(
-            "selinfo",
-            "object",
-            "Y",
-            fields=(*_SOLD_ITEM, field("medins_prod_sel_no", "C 50", "Y", unconfirmed=True)),
-        ),
-    ),
+    "selinfo",
+    (*_SOLD_ITEM, field("medins_prod_sel_no", "C 50", "Y", unconfirmed=True)),
     unconfirmed=True,
 )
 

@@ -69,63 +69,37 @@ def sent(day: Day) -> dict[str, dict[str, Any]]:
     return day.first()
 
 
-def problems(sent: dict[str, dict[str, Any]], infno: str) -> list[str]:
-    assert infno in sent, f"gongji sent no {infno} in the day"
-    return check_request(infno, sent[infno])
-
-
 @pytest.mark.xfail(strict=True, reason="X101 goes before every pre-settlement (extensions=True)")
 def test_no_x_code_is_sent_without_extensions(sent: dict[str, dict[str, Any]]) -> None:
     assert [infno for infno in sent if infno.upper().startswith("X")] == []
 
 
-@pytest.mark.xfail(strict=True, reason="9001 sends mac and ip empty (required)")
-def test_9001_is_what_a_centre_accepts(sent: dict[str, dict[str, Any]]) -> None:
-    assert problems(sent, "9001") == []
+def gap(infno: str, reason: str) -> Any:
+    """A transaction today's adapter gets wrong: the next helper removes the mark."""
+    return pytest.param(infno, marks=pytest.mark.xfail(strict=True, reason=reason))
 
 
-def test_1101_is_what_a_centre_accepts(sent: dict[str, dict[str, Any]]) -> None:
-    assert problems(sent, "1101") == []
+_LINES = "gongji_* fields, no begntime, chrgitm_lv on lines, no rx_circ_flag or fee_ocur_time"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="2101: gongji_* fields, no begntime, chrgitm_lv on lines, no rx_circ_flag or "
-    "fee_ocur_time",
+@pytest.mark.parametrize(
+    "infno",
+    [
+        gap("9001", "9001 sends mac and ip empty (required)"),
+        "1101",
+        gap("2101", f"2101: {_LINES}"),
+        gap("2102", f"2102: {_LINES}"),
+        "2103",
+        "2601",
+        gap("3505", "3505 (sales upload) is not sent after a sale yet"),
+        gap("3506", "3506 (return upload) is not sent after a refund yet"),
+    ],
 )
-def test_2101_is_what_a_centre_accepts(sent: dict[str, dict[str, Any]]) -> None:
-    assert problems(sent, "2101") == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="2102: gongji_* fields, no begntime, chrgitm_lv on lines, no rx_circ_flag or "
-    "fee_ocur_time",
-)
-def test_2102_is_what_a_centre_accepts(sent: dict[str, dict[str, Any]]) -> None:
-    assert problems(sent, "2102") == []
-
-
-def test_2103_is_what_a_centre_accepts(sent: dict[str, dict[str, Any]]) -> None:
-    assert problems(sent, "2103") == []
-
-
-def test_2601_is_what_a_centre_accepts(sent: dict[str, dict[str, Any]]) -> None:
-    assert problems(sent, "2601") == []
-
-
-@pytest.mark.xfail(strict=True, reason="3505 (sales upload) is not sent yet")
-def test_3505_is_sent_after_a_sale_and_is_what_a_centre_accepts(
-    sent: dict[str, dict[str, Any]],
+def test_each_request_of_the_day_is_what_a_centre_accepts(
+    sent: dict[str, dict[str, Any]], infno: str
 ) -> None:
-    assert problems(sent, "3505") == []
-
-
-@pytest.mark.xfail(strict=True, reason="3506 (return upload) is not sent yet")
-def test_3506_is_sent_after_a_refund_and_is_what_a_centre_accepts(
-    sent: dict[str, dict[str, Any]],
-) -> None:
-    assert problems(sent, "3506") == []
+    assert infno in sent, f"gongji sent no {infno} in the day"
+    assert check_request(infno, sent[infno]) == []
 
 
 @pytest.mark.xfail(strict=True, reason="the envelope names the till's region, not the patient's")
