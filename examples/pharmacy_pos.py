@@ -14,12 +14,12 @@ pays, 4 is an empty wallet.
 from __future__ import annotations
 
 import argparse
-import datetime
 from typing import NamedTuple
 
 import httpx
 
 import gongji
+from gongji import clock as beijing
 from gongji_mock import MockGateway
 
 SON = "210202198503170036"  # Mr Zhang: employee, 5000 yuan in his account
@@ -137,7 +137,7 @@ def main() -> None:
         mock = MockGateway.demo()
         client = gongji.SettlementClient.from_profile("mock", mock=mock)
     rehearsal = Rehearsal(mock, args.mock_url)
-    today = datetime.date.today().strftime("%Y%m%d")
+    today = beijing.today().strftime("%Y%m%d")  # the centre's day: Beijing time
 
     with client:
         receipts: list[gongji.Receipt] = []

@@ -7,9 +7,8 @@ are filled in by hand here; the settlement client gets them from the gateway.
 
 from __future__ import annotations
 
-import datetime
-
 import gongji
+from gongji import clock as beijing
 from gongji.assess import CheckContext, assess
 from gongji.policy import get_policy
 
@@ -42,7 +41,7 @@ quote = assess(
         purchase=purchase,
         holder=mother,
         policy=get_policy("liaoning-dalian-2025"),
-        today=datetime.date.today(),
+        today=beijing.today(),
         bindings=(binding,),
         owners={son.id: son},
     )

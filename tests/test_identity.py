@@ -113,3 +113,57 @@ def test_full_width_digits_from_an_ime_are_stored_as_ascii() -> None:
     full_width = OWNER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     number = IdNumber(full_width)
     assert number.number == OWNER and number.isascii()
+
+
+# ---------------------------------------------------------------- permits and foreigners
+
+#: A Taiwan resident's residence permit, a woman born 1990-02-14.
+TAIWAN_PERMIT = make_id("830000", "19900214", "024")
+#: A foreigner's 2023 permanent-residence number: 9, issued in Liaoning (21), nationality
+#: 840, a man born 1978-06-30.
+FOREIGNER = make_id("921840", "19780630", "013")
+
+
+@pytest.mark.parametrize("region", ["810000", "820000", "830000"])
+def test_residence_permits_of_hong_kong_macau_and_taiwan_residents_are_accepted(
+    region: str,
+) -> None:
+    number = IdNumber(make_id(region, "19900214", "024"))
+    assert number.is_residence_permit and not number.is_foreigner
+    assert number.region == region
+    assert number.birth_date == datetime.date(1990, 2, 14) and number.sex == "female"
+
+
+def test_the_2023_permanent_residence_number_of_a_foreigner_is_accepted() -> None:
+    number = IdNumber(FOREIGNER)
+    assert number.is_foreigner and not number.is_residence_permit
+    assert number.birth_date == datetime.date(1978, 6, 30) and number.sex == "male"
+    assert number.age_on(datetime.date(2026, 6, 30)) == 48
+
+
+@pytest.mark.parametrize("number", [TAIWAN_PERMIT, FOREIGNER])
+def test_permits_and_foreigners_numbers_are_checked_like_resident_numbers(number: str) -> None:
+    wrong_check = number[:-1] + ("0" if number[-1] != "0" else "1")
+    with pytest.raises(InvalidInput, match="check digit"):
+        IdNumber(wrong_check)
+    impossible_birth = make_id(number[:6], "19780230", number[14:17])
+    with pytest.raises(InvalidInput, match="birth date"):
+        IdNumber(impossible_birth)
+
+
+def test_a_foreigners_number_needs_a_known_province_of_issue() -> None:
+    with pytest.raises(InvalidInput, match="province"):
+        IdNumber(make_id("999840", "19780630", "013"))
+
+
+def test_a_legacy_15_digit_number_is_never_read_as_a_foreigners_number() -> None:
+    legacy = FOREIGNER[:6] + FOREIGNER[8:17]  # 9 2 1 ... : no province 92
+    with pytest.raises(InvalidInput, match="province"):
+        IdNumber(legacy)
+
+
+def test_permit_and_foreigner_numbers_are_credentials_shown_masked() -> None:
+    for number in (TAIWAN_PERMIT, FOREIGNER):
+        credential = Credential.id_card(number)
+        assert credential.kind.value == "02" and credential.id_number == number
+        assert number not in repr(credential) and number not in str(IdNumber(number))

@@ -21,7 +21,9 @@ import httpx
 import msgspec
 from attrs import frozen
 
+from gongji import clock as beijing
 from gongji import jsonwire
+from gongji.clock import Clock
 from gongji.config import resolve_secrets
 from gongji.errors import (
     ConfigError,
@@ -54,7 +56,6 @@ PATH = "/fsi/api/rsfComIfsService/callService"
 #: Where ``gongji mock serve`` listens by default.
 MOCK_URL = "http://127.0.0.1:8930"
 
-Clock = Callable[[], datetime.datetime]
 _T = TypeVar("_T")
 _SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
 _MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
@@ -146,10 +147,6 @@ _OVERRIDE_HELP = (
 )
 
 
-def _local_now() -> datetime.datetime:
-    return datetime.datetime.now().astimezone()
-
-
 class CityInsuranceGateway:
     """``gongji.gateways.InsuranceGateway`` for the national interface of one city."""
 
@@ -175,7 +172,7 @@ class CityInsuranceGateway:
         profile: CityProfile,
         institution: Institution,
         auth: httpx.Auth,
-        clock: Clock = _local_now,
+        clock: Clock = beijing.now,
     ) -> None:
         self.profile = profile
         self.institution = institution
@@ -234,7 +231,7 @@ class CityInsuranceGateway:
         till = self.institution.till
         # With a till number the 4 digits are till + a 2-digit serial; without, 4 digits.
         capacity = 10_000 if till is None else 100
-        now = self._clock().replace(microsecond=0)
+        now = beijing.in_beijing(self._clock()).replace(microsecond=0)
         with _ISSUED_LOCK:
             second, given = _ISSUED.get(till, (now, 0))
             if now > second or now < second - _CLOCK_SET_BACK:
@@ -245,7 +242,7 @@ class CityInsuranceGateway:
         serial = (_SERIAL_START[till] + given) % capacity
         if till is not None:
             serial += till * 100
-        return f"{self.institution.code}{second:%Y%m%d%H%M%S}{serial:04d}"
+        return f"{self.institution.code}{beijing.msgid_time(second)}{serial:04d}"
 
     def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
         envelope = wire.Envelope(
@@ -262,7 +259,7 @@ class CityInsuranceGateway:
             opter_type="1",
             opter=self.institution.operator,
             opter_name=self.institution.operator_name,
-            inf_time=f"{self._clock():%Y-%m-%d %H:%M:%S}",
+            inf_time=beijing.wire_time(self._clock()),
             fixmedins_code=self.institution.code,
             fixmedins_name=self.institution.name,
             sign_no=self._sign_no or "",
@@ -453,8 +450,8 @@ class CityInsuranceGateway:
     def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
         require(self, Capability.RECONCILE)
         data: dict[str, Any] = {
-            "stmt_begndate": f"{day:%Y-%m-%d}",
-            "stmt_enddate": f"{day:%Y-%m-%d}",
+            "stmt_begndate": beijing.wire_day(day),
+            "stmt_enddate": beijing.wire_day(day),
         }
         if expected is not None:
             data |= {
@@ -468,7 +465,7 @@ class CityInsuranceGateway:
 
     def day_details(self, day: datetime.date) -> Flow[tuple[CentreDetail, ...]]:
         require(self, Capability.RECONCILE)
-        data = {"stmt_begndate": f"{day:%Y-%m-%d}", "stmt_enddate": f"{day:%Y-%m-%d}"}
+        data = {"stmt_begndate": beijing.wire_day(day), "stmt_enddate": beijing.wire_day(day)}
         output = yield from self._call("3202", {"data": data})
         answer = self._decode(output, wire.DetailsAnswer)
         return tuple(transform.detail_from(found) for found in answer.gongji_details)

@@ -13,6 +13,7 @@ import decimal
 from collections.abc import Iterator
 from typing import Any
 
+from gongji import clock as beijing
 from gongji.errors import InvalidInput, UntrustedAnswer
 from gongji.gateways import (
     CentreDetail,
@@ -188,7 +189,7 @@ def registration_input(registration: Registration) -> dict[str, Any]:
         "data": {
             "psn_no": registration.psn_no,
             "insutype": insurance_code(registration.patient),
-            "begntime": f"{begins:%Y-%m-%d %H:%M:%S}" if begins is not None else "",
+            "begntime": beijing.wire_time(begins) if begins is not None else "",
             "mdtrt_cert_type": credential.kind.value,
             "mdtrt_cert_no": cert_no(credential),
             "card_sn": credential.card_sn,
@@ -213,7 +214,7 @@ def fee_upload_input(
         line |= {
             "mdtrt_id": visit.visit_id,
             "psn_no": visit.psn_no,
-            "fee_ocur_time": f"{occurred:%Y-%m-%d %H:%M:%S}",
+            "fee_ocur_time": beijing.wire_time(occurred),
             "bilg_dept_codg": visit.department_code,
             "bilg_dept_name": visit.department,
             "bilg_dr_codg": visit.doctor_code,
@@ -276,7 +277,7 @@ def settlement_from(
             Refusal(rule=r.rule, reason=r.reason, reason_zh=r.reason_zh)
             for r in answer.gongji_refusals
         ),
-        settled_at=_time(info.setl_time),
+        settled_at=beijing.from_wire_time(info.setl_time),
     )
     mutual_aid = amount(info.acct_mulaid_pay, "a mutual-aid share")
     if settlement.mutual_aid_total != mutual_aid:
@@ -330,7 +331,7 @@ def detail_from(found: wire.Detail) -> CentreDetail:
         mutual_aid=fen(found.acct_mulaid_pay),
         cash=fen(found.psn_cash_pay),
         mdtrt_id=found.mdtrt_id,
-        settled_at=_time(found.setl_time),
+        settled_at=beijing.from_wire_time(found.setl_time),
     )
 
 
@@ -347,12 +348,5 @@ def _id_from_centre(number: str) -> IdNumber:
 def _relation(value: str) -> Relation | None:
     try:
         return Relation(value)
-    except ValueError:
-        return None
-
-
-def _time(text: str) -> datetime.datetime | None:
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return None

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 from attrs import define, field, frozen
 
+from gongji import clock as beijing
 from gongji.assess import CheckContext, assess
 from gongji.errors import EligibilityError, GongjiError
 from gongji.fund import YearToDate, eligible_amount, fund_share
@@ -113,7 +114,7 @@ class Centre:
     """The mock centre: people, bindings, tokens, the ledger, the settlements of each day."""
 
     dataset: Dataset
-    clock: Clock = field(factory=lambda: _utc_now)
+    clock: Clock = field(factory=lambda: beijing.now)  # any zone: days are taken in Beijing
     token_ttl: int = TOKEN_TTL_SECONDS
     ledger: Ledger = field(init=False)
     _tokens: dict[str, Token] = field(init=False, factory=dict)
@@ -183,7 +184,7 @@ class Centre:
 
     def decide(self, purchase: Purchase, *, today: datetime.date | None = None) -> Quote:
         """Pre-settlement (2101/2206): the centre's own split, from its own data."""
-        day = today or self.clock().date()
+        day = today or beijing.day(self.clock())
         with self._lock:
             context = self.context(purchase, day)
             quote = self._assess(context)
@@ -240,7 +241,7 @@ class Centre:
         self, purchase: Purchase, *, msgid: str, today: datetime.date | None = None
     ) -> Settlement:
         """Settlement (2102/2207): decide again on current data, post to the ledger, consume the token."""
-        day = today or self.clock().date()
+        day = today or beijing.day(self.clock())
         with self._lock:
             person, quote = self._decide_again(purchase, day)
             holder = person.id
@@ -364,10 +365,6 @@ class Centre:
             self._cancelled = set(state.cancelled)
             self._years = years
             self.ledger.restore(state.ledger, transactions)
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _rules() -> tuple[object, ...]:

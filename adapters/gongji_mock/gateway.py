@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from gongji import clock as beijing
 from gongji import jsonwire
 from gongji.identity import IdNumber
 from gongji.money import Fen
@@ -69,7 +70,7 @@ class MockGateway:
         if delivery is None and notify_url is not None:
             delivery = CallbackDelivery(notify_url=notify_url)
         self.delivery = delivery
-        base = clock or _utc_now
+        base = clock or beijing.now
         # The clock_skew fault moves the centre's clock, and with it token expiry and the TIF window.
         self.centre = Centre(dataset, clock=lambda: _skewed(base(), self.faults.skew_seconds))
         self._tif_secrets = dict(tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET})
@@ -314,10 +315,6 @@ def _break_signature(response: httpx.Response) -> httpx.Response:
     body = body.replace(b'"sign":"', b'"sign":"X', 1)
     headers.pop("content-length", None)
     return httpx.Response(response.status_code, headers=headers, content=body)
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _skewed(now: datetime.datetime, seconds: int) -> datetime.datetime:

@@ -37,6 +37,7 @@ import httpx
 import msgspec
 from attrs import define, field, frozen
 
+from gongji import clock as beijing
 from gongji import jsonwire
 from gongji.errors import GongjiError, SignatureError
 from gongji.identity import Credential, CredentialKind, IdNumber
@@ -373,7 +374,7 @@ class NationalEndpoint:
     ) -> httpx.Response:
         now = self.centre.clock()
         region = (envelope.mdtrtarea_admvs if envelope else None) or "000000"
-        seconds = f"{now:%Y%m%d%H%M%S}"
+        seconds = beijing.msgid_time(now)
         stamp = f"{seconds}{now.microsecond // 1000:03d}"
         reply = ResponseEnvelope(
             infcode=-1 if error else 0,
@@ -391,7 +392,7 @@ class NationalEndpoint:
     def _sign_in(self, envelope: RequestEnvelope) -> _Answer:
         sign_in = _decode(envelope, SignInInput).sign_in
         now = self.centre.clock()
-        sign_no = f"{now:%Y%m%d%H%M%S}{secrets.token_hex(8).upper()}"
+        sign_no = f"{beijing.msgid_time(now)}{secrets.token_hex(8).upper()}"
         self._sign_ins[sign_no] = _SignIn(envelope.fixmedins_code, sign_in.opter_no)
         return _Answer(_Wrapped(signinoutb=SignInOut(sign_time=_time(now), sign_no=sign_no)))
 
@@ -430,7 +431,7 @@ class NationalEndpoint:
             psn_name=person.name,
             gend="1" if person.id.sex == "male" else "2",
             brdy=person.id.birth_date.isoformat(),
-            age=f"{person.id.age_on(self.centre.clock().date())}.0",
+            age=f"{person.id.age_on(beijing.day(self.centre.clock()))}.0",
         )
 
     def _bindings(self, envelope: RequestEnvelope) -> _Answer:
@@ -742,7 +743,7 @@ class NationalEndpoint:
                 "R1: the credential presented is not the patient's own; use the patient's own credential.",
                 rule="R1",
             )
-        mdtrt_id = f"MDT{self.centre.clock():%Y%m%d}{len(self._visits) + 1:08d}"
+        mdtrt_id = f"MDT{beijing.day(self.centre.clock()):%Y%m%d}{len(self._visits) + 1:08d}"
         self._visits[mdtrt_id] = _Visit(data.psn_no, patient.id, envelope.fixmedins_code)
         return _Answer(
             _Wrapped(
@@ -1230,7 +1231,7 @@ def _warnings(quote: Quote) -> str | None:
 
 
 def _time(moment: datetime.datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S}"
+    return beijing.wire_time(moment)
 
 
 def _date(text: str, name: str) -> datetime.date:

@@ -11,7 +11,6 @@ result fields are read, and any ID-like run of digits in them is masked.
 from __future__ import annotations
 
 import collections
-import datetime
 import itertools
 import re
 import threading
@@ -22,6 +21,7 @@ import httpx
 import msgspec
 from attrs import frozen
 
+from gongji import clock as beijing
 from gongji.identity import mask_id
 
 Verdict = Literal["answered", "declined", "failed", "no_answer"]
@@ -34,7 +34,7 @@ MESSAGE_CHARS = 300
 @frozen
 class RequestRecord:
     number: int
-    at: str  # ISO 8601, UTC, wall clock (the mock's clock may be skewed by a fault)
+    at: str  # ISO 8601, Beijing time, wall clock (the mock's clock may be skewed by a fault)
     method: str
     target: str  # national, wechatpay, alipay, or * for a path the mock does not serve
     code: str
@@ -83,7 +83,7 @@ class RecentRequests:
         faults: Iterable[str] = (),
     ) -> RequestRecord:
         verdict, result, message = _judge(target, response)
-        at = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+        at = beijing.now().isoformat(timespec="milliseconds")
         with self._lock:
             record = RequestRecord(
                 number=next(self._numbers),

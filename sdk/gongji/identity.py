@@ -1,6 +1,16 @@
-"""Who is who: resident ID numbers (GB 11643) and the credentials a patient presents.
+"""Who is who: identity numbers (GB 11643) and the credentials a patient presents.
 
-An ``IdNumber`` is a ``str`` holding the full 18-digit number, so it compares
+Three kinds of people are insured with an 18-character GB 11643 number (17 digits, then
+the MOD 11-2 check character), and all three buy at a pharmacy:
+
+- residents, with the resident ID card: 6-digit region, birth date, order code;
+- Hong Kong, Macau and Taiwan residents living on the mainland, with a residence permit
+  (港澳台居民居住证, since 2018): the same layout, with the region 810000, 820000 or 830000;
+- foreigners with permanent residence, with the 2023 card (外国人永久居留身份证, issued
+  since 2023-12-01): ``9``, the 2-digit province of issue, a 3-digit nationality code,
+  then birth date, order code and check character as in GB 11643.
+
+An ``IdNumber`` is a ``str`` holding the full 18-character number, so it compares
 and hashes like the plain string an integrator has in hand. Everything that
 turns it into display text (``repr``, ``str``, f-strings, ``%s``) shows only the
 masked form (first 6 + last 4): a full ID number must never reach a log, an
@@ -19,6 +29,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from gongji import clock as beijing
 from gongji.errors import InvalidInput
 
 Sex = Literal["male", "female"]
@@ -49,6 +60,12 @@ _REASONS = {
     "region": "starts with an unknown province code",
 }
 
+#: The region codes of the residence permits of Hong Kong, Macau and Taiwan residents.
+#: (Taiwan's permits use 830000, not the province code 71 that python-stdnum knows.)
+PERMIT_REGIONS = frozenset({"810000", "820000", "830000"})
+#: The first character of a foreigner's permanent-residence number (2023 card).
+FOREIGNER_MARK = "9"
+
 
 @functools.lru_cache(maxsize=4096)
 def _normalise(text: str) -> str:
@@ -60,7 +77,8 @@ def _normalise(text: str) -> str:
     checksum, the birth date and the province, which hold for every real number.
     """
     compact = ric.compact(text)
-    if len(compact) == 15 and compact.isascii() and compact.isdigit():
+    legacy = len(compact) == 15
+    if legacy and compact.isascii() and compact.isdigit():
         # GB 11643-1989 numbers: 6 region + YYMMDD + 3 order. Their holders were born in 19xx.
         body = f"{compact[:6]}19{compact[6:]}"
         compact = body + ric.calc_check_digit(body + "0")
@@ -77,7 +95,7 @@ def _normalise(text: str) -> str:
         problem = "checksum"
     elif not _birth_date_ok(compact):
         problem = "birth"
-    elif not _province_known(compact[:2]):
+    elif not _issuer_known(compact, legacy=legacy):
         problem = "region"
     if problem:
         raise InvalidInput(
@@ -85,6 +103,17 @@ def _normalise(text: str) -> str:
             next_step="Re-enter the number from the ID card; nothing was sent or charged.",
         )
     return compact
+
+
+def _issuer_known(number: str, *, legacy: bool) -> bool:
+    """Whether the leading digits name who issued the number: a province, a residence
+    permit's region, or (2023 card) ``9`` and the province of issue. Legacy 15-digit
+    numbers are resident numbers only."""
+    if number[:6] in PERMIT_REGIONS:
+        return True
+    if number.startswith(FOREIGNER_MARK) and not legacy:
+        return _province_known(number[1:3])
+    return _province_known(number[:2])
 
 
 def _province_known(code: str) -> bool:
@@ -96,7 +125,7 @@ def _birth_date_ok(number: str) -> bool:
         born = ric.get_birth_date(number)
     except ValidationError:
         return False
-    return datetime.date(1880, 1, 1) <= born <= datetime.date.today()
+    return datetime.date(1880, 1, 1) <= born <= beijing.today()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -105,7 +134,9 @@ def _birth_date(yyyymmdd: str) -> datetime.date:
 
 
 class IdNumber(str):
-    """An 18-digit resident ID number, validated; displayed masked."""
+    """An 18-character identity number (resident ID, residence permit of a Hong Kong,
+    Macau or Taiwan resident, or a foreigner's 2023 permanent-residence number),
+    validated; displayed masked."""
 
     __slots__ = ()
 
@@ -139,8 +170,20 @@ class IdNumber(str):
 
     @property
     def region(self) -> str:
-        """The 6-digit administrative code of first registration (not the insurance region)."""
+        """The 6-digit administrative code of first registration (not the insurance region);
+        810000 / 820000 / 830000 for a residence permit. A foreigner's number has none: its
+        first 6 characters are ``9``, the province of issue and the nationality."""
         return self[:6]
+
+    @property
+    def is_foreigner(self) -> bool:
+        """A foreigner's permanent-residence number (2023 card), not a resident's."""
+        return self.startswith(FOREIGNER_MARK)
+
+    @property
+    def is_residence_permit(self) -> bool:
+        """The residence permit of a Hong Kong, Macau or Taiwan resident."""
+        return self[:6] in PERMIT_REGIONS
 
     def age_on(self, day: datetime.date) -> int:
         """Completed years of age on ``day``."""

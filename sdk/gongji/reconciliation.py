@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
+from gongji import clock as beijing
 from gongji.gateways import CentreDetail, CentreSettlement, DayTotals
 from gongji.journal import Entry, EntryState
 from gongji.money import ZERO, Fen
@@ -195,9 +196,9 @@ def entry_day(entry: Entry) -> datetime.date | None:
     """The day a sale belongs to: the centre's settlement date when the journal has it
     (the day the centre counts it), else the day the entry was last written."""
     if entry.settlement is not None and entry.settlement.settled_at is not None:
-        return entry.settlement.settled_at.date()
+        return beijing.day(entry.settlement.settled_at)
     if entry.updated_at is not None:
-        return entry.updated_at.date()
+        return beijing.day(entry.updated_at)
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gongji import Cash, Declined, Fen, InvalidInput, OutcomeUnknown, Unavailable
+from gongji import clock as beijing
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
 from tests.client.conftest import (
@@ -197,7 +198,7 @@ def test_reconcile_agrees_with_the_centre_after_sales_refunds_and_faults(
     kept = till.settle(purchase(MOTHER), key="REC-0001", cash=Cash.wechat(WECHAT_PAID))
     gone = till.settle(purchase(MOTHER, drug(9_000)), key="REC-0002", cash=Cash.counter())
     till.refund(gone.settlement_id)
-    day = mock.centre.clock().astimezone().date()
+    day = beijing.day(mock.centre.clock())
     report = till.reconcile(day)
     ours, theirs = report.journal, report.centre
     assert (ours.count, ours.total, ours.cash) == (1, kept.total, kept.cash)

@@ -10,7 +10,6 @@ The fuzzers mutate these real-shaped documents; the files are committed so that 
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from gongji import Cash, SettlementClient
+from gongji import clock as beijing
 from gongji_mock import MockGateway
 from tests.client.conftest import (
     ALIPAY_PAID,
@@ -64,7 +64,7 @@ def main() -> None:
         )
         client.settle(purchase(SON, drug(90_000_000)), key="SEED-4", cash=Cash.alipay(ALIPAY_PAID))
         client.refund(paid.settlement_id)
-        client.reconcile(datetime.date.today())
+        client.reconcile(beijing.today())
         record_journal_rows(client)
     SEEDS.mkdir(parents=True, exist_ok=True)
     for name, (request, response) in sorted(seen.items()):

@@ -11,6 +11,7 @@ import pytest
 import gongji_mock.centre
 from gongji import Credential, Fen, LineItem, Purchase
 from gongji.assess import CheckContext, assess
+from gongji.clock import BEIJING
 from gongji.hookspecs import hookimpl
 from gongji.model import Quote, Refusal
 from gongji.plugins import get_plugin_manager
@@ -23,7 +24,7 @@ FATHER = "210202195601010112"
 DAUGHTER = "210202201506010227"
 SISTER = "210502198802200422"
 WIFE = "210202198605050289"
-NOW = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=datetime.UTC)
+NOW = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)
 
 
 class Clock:

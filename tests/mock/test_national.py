@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gongji.clock import BEIJING
 from gongji.identity import IdNumber
 from gongji.signing.tif import TifSigner
 from gongji_mock.centre import Centre
@@ -30,7 +31,7 @@ MOTHER = "210202195809120046"
 DAUGHTER = "210202201506010227"
 SISTER = "210502198802200422"
 WIFE = "210202198605050289"
-NOW = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=datetime.UTC)
+NOW = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)
 PAASID, SECRET = "POS-DALIAN-01", "tif-test-secret"
 PHARMACY = "P21020200001"  # 12 characters, as msgids begin with it
 YUAN = re.compile(r"-?\d+\.\d{2}")

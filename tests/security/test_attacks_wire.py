@@ -9,7 +9,6 @@ split that adds up but differs is a divergence on the receipt and in reconcile()
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
@@ -25,6 +24,7 @@ from gongji import (
     Unavailable,
     UntrustedAnswer,
 )
+from gongji import clock as beijing
 from gongji.client import drive
 from gongji.flows.setup import SettlementEvent
 from gongji.hookspecs import hookimpl
@@ -193,7 +193,7 @@ def test_centre_answer_with_a_different_split_is_a_divergence_and_reconcile_find
     mitm.on(national("2102"), edit_output(shifted))
     receipt = till.settle(purchase(WIFE, drug(9_000)), key="ATK-2102-DIV", cash=Cash.counter())
     assert receipt.divergence  # planned 90 from her account, "centre" 80
-    report = till.reconcile(datetime.date.today())
+    report = till.reconcile(beijing.today())
     assert not report.clean
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import pluggy
 from attrs import field, frozen
 
+from gongji import clock as beijing
+from gongji.clock import Clock
 from gongji.errors import ConfigError
 from gongji.gateways import InsuranceGateway, PaymentChannel
 from gongji.identity import Credential, CredentialKind
@@ -46,10 +48,6 @@ class SettlementEvent:
     detail: str = ""
 
 
-def _local_now() -> datetime.datetime:
-    return datetime.datetime.now().astimezone()
-
-
 @frozen
 class Setup:
     gateway: InsuranceGateway
@@ -57,7 +55,8 @@ class Setup:
     journal: Journal
     plugins: pluggy.PluginManager = field(repr=False)
     policy: PolicyPack
-    clock: Callable[[], datetime.datetime] = _local_now
+    #: What "now" is: Beijing time by default; a test or a simulation passes its own.
+    clock: Clock = beijing.now
     polling: Polling = Polling()
     #: Called at every step boundary (before and after each journal write and each
     #: request): the crash tests kill the process there. Never needed in production.
@@ -88,7 +87,7 @@ class Setup:
         )
 
     def today(self) -> datetime.date:
-        return self.clock().date()
+        return beijing.day(self.clock())
 
     def channel(self, kind: str) -> PaymentChannel:
         found = self.channels.get(kind)

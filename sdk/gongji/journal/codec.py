@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from gongji import clock as beijing
 from gongji.errors import ConfigError
 from gongji.gateways import CentreSettlement, MutualAidShare
 from gongji.identity import IdNumber
@@ -241,7 +242,7 @@ def columns(row: EntryRow) -> Columns:
         attempt=row.attempt,
         settlement_id=row.settlement_id,
         psn_no=row.psn_no,
-        day=when.date() if when is not None else None,
+        day=beijing.day(when) if when is not None else None,
         updated_at=row.updated_at,
     )
 

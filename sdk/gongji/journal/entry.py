@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 from attrs import frozen
 
+from gongji import clock as beijing
 from gongji.gateways import CentreSettlement
 from gongji.model import CashKind, Purpose, Receipt, Setting
 
@@ -116,4 +117,4 @@ def entry_day(entry: Entry) -> datetime.date | None:
     settlement = entry.settlement
     when = settlement.settled_at if settlement is not None else None
     when = when or entry.updated_at
-    return when.date() if when is not None else None
+    return beijing.day(when) if when is not None else None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gongji import clock as beijing
 from gongji.errors import ConfigError, JournalUnavailable
 from gongji.journal.codec import Columns
 from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
@@ -238,8 +239,8 @@ class PostgresJournal(DurableJournal):
     def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
         del durable  # every PostgreSQL commit waits for its WAL flush (synchronous_commit on)
         updated = columns.updated_at
-        if updated is not None and updated.tzinfo is None:
-            updated = updated.astimezone()  # a naive clock is the till's local time
+        if updated is not None:
+            updated = beijing.in_beijing(updated)  # stored as read back: Beijing time
         arguments = {
             "key": columns.key,
             "state": columns.state,

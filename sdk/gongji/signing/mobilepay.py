@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import json
 from collections.abc import Generator, Mapping
 
 import httpx
 
+from gongji import clock as beijing
 from gongji.errors import ConfigError, InvalidInput, SignatureError
 from gongji.signing._common import Clock, system_clock
 from gongji.signing.sm import Sm2PrivateKey, Sm2PublicKey, sm4_ecb_decrypt, sm4_ecb_encrypt
@@ -241,7 +241,7 @@ def platform_reply(
     timestamp: str | None = None,
 ) -> bytes:
     """A response as the platform would sign it (for the mock gateway and tests)."""
-    stamp = timestamp or datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
+    stamp = timestamp or beijing.msgid_time(beijing.now())
     envelope: dict[str, object] = {
         "appId": channel_app_id,
         "code": code,

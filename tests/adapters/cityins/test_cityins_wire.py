@@ -326,7 +326,8 @@ def test_a_till_sending_more_than_100_messages_a_second_never_repeats_a_msgid() 
     assert {i[-4:-2] for i in ids} == {"07"}
     stamps = [i[12:26] for i in ids]
     assert stamps == sorted(stamps)  # the next seconds are borrowed, in order
-    assert stamps[0] == "20261123090000" and stamps[-1] == "20261123090003"
+    # 09:00 UTC is 17:00 in Beijing, the msgid's time.
+    assert stamps[0] == "20261123170000" and stamps[-1] == "20261123170003"
 
 
 def test_a_read_whose_msgid_was_taken_or_reversed_goes_again_under_new_ones() -> None:

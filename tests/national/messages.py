@@ -1,0 +1,54 @@
+"""Golden national messages, written from NATIONAL.md (not from gongji's own wire).
+
+``requests/``: one request per transaction of the pharmacy path as a centre following
+NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node names).
+``answers/``: answers in the shapes real centres send and gongji's decoders must read:
+
+| file | what it shows |
+|---|---|
+| ``1101-several-insuinfo`` | three ``insuinfo`` entries: a 330 supplement first, a suspended 390, the active 310 last; ``infcode`` ``"0"``; ``balc`` ``""`` |
+| ``1101-suspended-only`` | one suspended entry: not insured for this sale |
+| ``2102-mutual-aid-separate`` | ``acct_mulaid_pay`` with no owner list; ``acct_pay`` without it; ``""`` and ``null`` fund fields |
+| ``2102-mutual-aid-included`` | the same sale where ``acct_pay`` includes the mutual aid |
+| ``2102-empty-mutual-aid`` | ``acct_mulaid_pay`` ``""`` (S3), amounts as strings |
+| ``2102-institution-part`` | ``hosp_part_amt`` in the total |
+| ``2103-cancelled`` | ``psn_pay`` and ``cash_payamt``, no ``psn_cash_pay``; negative amounts |
+| ``2208-cancelled`` | the cash field spelt ``pdn_cash_pay`` |
+| ``2601-reversed-*`` | success with an empty, a null and no ``output`` |
+| ``refused-string-infcode`` | ``infcode`` ``"-1"``, ``inf_refmsgid`` empty |
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+REQUESTS = HERE / "requests"
+ANSWERS = HERE / "answers"
+
+
+def request_bytes(name: str) -> bytes:
+    return (REQUESTS / f"{name}.json").read_bytes()
+
+
+def request(name: str) -> dict[str, Any]:
+    """A golden request, numbers as ``Decimal`` (as the text has them)."""
+    parsed: dict[str, Any] = json.loads(request_bytes(name), parse_float=decimal.Decimal)
+    return parsed
+
+
+def answer_bytes(name: str) -> bytes:
+    """A real-shaped answer envelope, as the centre's bytes."""
+    return (ANSWERS / f"{name}.json").read_bytes()
+
+
+def answer(name: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(answer_bytes(name), parse_float=decimal.Decimal)
+    return parsed
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(path.stem for path in folder.glob("*.json"))
