@@ -35,7 +35,6 @@ from gongji.model import (
     PersonalAccount,
     Purchase,
     Purpose,
-    Quote,
     Receipt,
     Refusal,
     Relation,
@@ -44,6 +43,7 @@ from gongji.model import (
 )
 from gongji.money import Fen, Rounding
 from gongji.reconciliation import Discrepancy, ReconciliationReport
+from gongji.rules.quote import Quote
 
 __all__ = [
     "AsyncSettlementClient",

@@ -17,7 +17,8 @@ from typing import Any
 
 from gongji.errors import GongjiError
 from gongji.identity import IdNumber, mask_id
-from gongji.model import Leg, Quote, Receipt, Refusal
+from gongji.model import Leg, Receipt, Refusal
+from gongji.rules.quote import Quote
 
 __all__ = [
     "Output",
@@ -142,7 +143,7 @@ def error_json(error: GongjiError) -> dict[str, Any]:
 
 
 def _who(leg: Leg) -> str:
-    from gongji.explain import owner_label
+    from gongji.rules.explain import owner_label
 
     if leg.source == "own_account":
         return f"{OWN_ACCOUNT} {leg.payer_id.masked}"

@@ -27,8 +27,9 @@ from gongji.gateways import InsuranceGateway, PaymentChannel
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
-from gongji.model import Cash, LineItem, Purchase, Quote, Receipt, Visit
+from gongji.model import Cash, LineItem, Purchase, Receipt, Visit
 from gongji.reconciliation import ReconciliationReport
+from gongji.rules.quote import Quote
 from gongji.tls import require_verified
 
 if TYPE_CHECKING:

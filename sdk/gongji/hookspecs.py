@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from gongji.assess import CheckContext
     from gongji.model import Refusal
-    from gongji.planner import PayerCandidate
-    from gongji.policy import PolicyPack
     from gongji.policy.loader import PackSource
+    from gongji.policy.pack import PolicyPack
+    from gongji.rules.context import CheckContext
+    from gongji.rules.planner import PayerCandidate
 
 NAME = "gongji"
 

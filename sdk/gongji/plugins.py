@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from gongji import hookspecs
+import gongji.hookspecs as hookspecs
 from gongji.hookspecs import NAME, hookimpl
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gongji.rules.region",
     "gongji.rules.limits",
     "gongji.rules.chain",
-    "gongji.planner",
+    "gongji.rules.priority",
     "gongji.policy.builtin",
 )
 

@@ -19,7 +19,6 @@ import attrs
 import httpx
 from attrs import frozen
 
-from gongji.assess import CheckContext, assess
 from gongji.errors import (
     Declined,
     GatewayError,
@@ -43,8 +42,11 @@ from gongji.gateways import (
     SettlementRequest,
 )
 from gongji.journal import Entry, EntryState
-from gongji.model import Cash, Leg, Purchase, Quote, Receipt, Setting
+from gongji.model import Cash, Leg, Purchase, Receipt, Setting
 from gongji.money import ZERO, Fen
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
+from gongji.rules.quote import Quote
 
 T = TypeVar("T")
 
