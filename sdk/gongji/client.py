@@ -18,6 +18,7 @@ import httpx
 import pluggy
 
 from gongji.flows import reconcile as reconcile_flows
+from gongji.flows import recover as recover_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
@@ -147,7 +148,7 @@ class _Client:
         return settle_flows.settle(self.setup, purchase, key, cash or Cash.counter())
 
     def _recover(self) -> Flow[list[Entry]]:
-        return (yield from settle_flows.recover(self.setup))
+        return (yield from recover_flows.recover(self.setup))
 
     def _register_visit(
         self, credential: Credential, department: str, doctor: str, details: dict[str, str]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime
 
 from gongji.flows.exchange import Flow
-from gongji.flows.settle import read
 from gongji.flows.setup import Setup
+from gongji.flows.steps import read
 from gongji.reconciliation import ReconciliationReport, compare, journal_totals
 
 
