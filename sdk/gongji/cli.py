@@ -258,9 +258,9 @@ def _plugins(as_json: bool) -> int:
     else:
         for row in rows:
             print(f"{row['name']:<28} {row['from']:<22} {', '.join(row['hooks'])}")
-            for adapter in adapters.get(str(row["name"]), []):
-                capabilities = ", ".join(adapter["capabilities"])
-                print(f"{'':<28} adapter {adapter['name']} ({adapter['kind']}): {capabilities}")
+            for listed in adapters.get(str(row["name"]), []):
+                capabilities = ", ".join(listed["capabilities"])
+                print(f"{'':<28} adapter {listed['name']} ({listed['kind']}): {capabilities}")
     return 0
 
 
