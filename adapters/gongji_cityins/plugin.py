@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from gongji.gateways.registry import RegisterAdapter
 from gongji.hookspecs import hookimpl
 from gongji_cityins.gateway import CityInsuranceGateway
 
 
 @hookimpl
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     register(
         "cityins",
         CityInsuranceGateway.from_settings,

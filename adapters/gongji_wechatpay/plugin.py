@@ -7,18 +7,16 @@ a channel out (docs/reference/adapter-wechatpay.md lists the settings).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from gongji.gateways.registry import RegisterAdapter
 from gongji.hookspecs import hookimpl
 from gongji_wechatpay.gateway import WechatPayChannel
 
 
 @hookimpl
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     register(
         WechatPayChannel.name,
         WechatPayChannel.from_settings,
         kind="channel",
         capabilities=WechatPayChannel.capabilities,
-        origin="gongji_wechatpay",
     )

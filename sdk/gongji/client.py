@@ -22,9 +22,9 @@ from gongji.flows import recover as recover_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
-from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.gateways.exchange import Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
@@ -91,7 +91,7 @@ class _Client:
                 channels=channels or {},
                 journal=journal,
                 plugins=plugins,
-                policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
+                policy=policy or gateway.policy,
                 **options,
             )
         except BaseException:
@@ -156,11 +156,6 @@ class _Client:
         return visit_flows.register(
             self.setup, credential, department=department, doctor=doctor, **details
         )
-
-
-def _policy_of(gateway: InsuranceGateway) -> str:
-    profile = getattr(gateway, "profile", None)
-    return str(getattr(profile, "policy", "national-2024"))
 
 
 class SettlementClient(_Client):

@@ -11,7 +11,6 @@ import attrs
 import httpx
 
 from gongji.errors import GongjiError
-from gongji.flows.exchange import Flow
 from gongji.flows.setup import Setup
 from gongji.flows.steps import (
     cancel_at_centre,
@@ -24,6 +23,7 @@ from gongji.flows.steps import (
 )
 from gongji.flows.undo import finish_undo
 from gongji.gateways import PaymentState
+from gongji.gateways.exchange import Flow
 from gongji.journal import Entry, EntryState
 
 

@@ -25,7 +25,6 @@ from gongji.errors import (
     Unavailable,
     UntrustedAnswer,
 )
-from gongji.flows.exchange import Flow
 from gongji.flows.recover import resolve
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.flows.steps import (
@@ -49,6 +48,7 @@ from gongji.gateways import (
     PaymentState,
     SettlementRequest,
 )
+from gongji.gateways.exchange import Flow
 from gongji.journal import Entry, EntryState
 from gongji.model import Cash, Leg, Purchase, Receipt, Setting
 from gongji.money import ZERO, Fen

@@ -20,9 +20,9 @@ from gongji.errors import (
     Unavailable,
     UntrustedAnswer,
 )
-from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.gateways import ChannelPayment, PaymentChannel, PaymentState
+from gongji.gateways.exchange import Flow, Pause
 from gongji.journal import Entry, EntryState
 from gongji.model import Receipt
 from gongji.money import Fen
