@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import msgspec
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import (
     ConfigError,
     Declined,

@@ -22,7 +22,7 @@ import httpx
 import msgspec
 from attrs import frozen
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import (
     ConfigError,
     Declined,

@@ -38,7 +38,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import httpx
 import msgspec
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import ConfigError, Declined, GatewayError, Unavailable
 from gongji.gateways import (
     Capability,

@@ -40,7 +40,7 @@ import attrs
 import httpx
 import msgspec
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import ConfigError
 from gongji.flows.setup import Polling
 from gongji.journal import MemoryJournal

@@ -67,7 +67,7 @@ def test_a_relative_secret_file_is_read_from_the_config_files_folder_not_the_cwd
 
 
 def test_a_secret_written_into_the_profile_is_refused_and_not_repeated(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="gateway.secret holds a secret inline") as refused:
+    with pytest.raises(ConfigError, match=r"gateway\.secret holds a secret inline") as refused:
         SettlementClient.from_config(write(tmp_path, 'secret = "hunter2tif"'), profile="dalian")
     assert "hunter2tif" not in str(refused.value)
 
