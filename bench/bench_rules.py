@@ -19,10 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from stdnum.cn import ric
 
 from gongji import Credential, Fen
-from gongji.assess import CheckContext, assess
 from gongji.model import Binding, Insurance, LineItem, Person, PersonalAccount, Purchase
 from gongji.plugins import get_plugin_manager
 from gongji.policy import get_policy
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
 
 TARGET = 0.35
 

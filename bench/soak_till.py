@@ -41,7 +41,8 @@ from gongji import (
 )
 from gongji.flows.setup import Polling
 from gongji.journal import SqliteJournal
-from gongji.model import Quote, Receipt
+from gongji.model import Receipt
+from gongji.rules.quote import Quote
 
 POLLING = Polling(interval_ms=5, attempts=3, read_retries=2)
 

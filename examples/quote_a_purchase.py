@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gongji
 from gongji import clock as beijing
-from gongji.assess import CheckContext, assess
 from gongji.policy import get_policy
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
 
 son = gongji.Person(
     "210202198503170036",

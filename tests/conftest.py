@@ -9,9 +9,9 @@ import pytest
 from stdnum.cn import ric
 
 from gongji import Credential, Fen
-from gongji.assess import CheckContext
 from gongji.model import Binding, Insurance, LineItem, Person, PersonalAccount, Purchase
 from gongji.policy import PolicyPack, get_policy
+from gongji.rules.context import CheckContext
 
 TODAY = datetime.date(2026, 11, 23)
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from gongji import Fen
-from gongji.fund import YearToDate, eligible_amount, fund_share, resident_premium
 from gongji.model import Insurance
 from gongji.policy import PolicyPack
+from gongji.rules.fund import YearToDate, eligible_amount, fund_share, resident_premium
 from tests.conftest import drug
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gongji import Credential, Fen, InvalidInput
-from gongji.model import Binding, LineItem, Purchase, Quote
+from gongji.model import Binding, LineItem, Purchase
+from gongji.rules.quote import Quote
 from tests.conftest import OWNER, PATIENT, drug
 
 

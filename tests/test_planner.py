@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gongji import Fen
-from gongji.assess import assess
 from gongji.model import Binding, Person, PersonalAccount
-from gongji.planner import PayerCandidate, gongji_order_payers, plan_payer_chain
+from gongji.rules.assess import assess
+from gongji.rules.planner import PayerCandidate, plan_payer_chain
+from gongji.rules.priority import gongji_order_payers
 from tests.conftest import PATIENT, binding, context, drug, make_id, person, purchase
 
 # Owners: sons and daughters of the 1958-born patient, all in Dalian.

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 import pytest
 
 from gongji import ConfigError, Fen
-from gongji.assess import CheckContext, assess
 from gongji.hookspecs import hookimpl
 from gongji.model import Refusal
-from gongji.planner import PayerCandidate
 from gongji.plugins import make_plugin_manager
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
+from gongji.rules.planner import PayerCandidate
 from tests.conftest import OWNER, PATIENT, SISTER_BENXI, binding, context, person
 
 

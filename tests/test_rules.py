@@ -7,8 +7,9 @@ import datetime
 import pytest
 
 from gongji import Credential, Fen, OwnCardViolation, UseViolation
-from gongji.assess import assess
-from gongji.model import Quote, Refusal
+from gongji.model import Refusal
+from gongji.rules.assess import assess
+from gongji.rules.quote import Quote
 from tests.conftest import (
     BROTHER_BEIJING,
     CHILD,

@@ -1,6 +1,6 @@
 """``AlipayChannel``: the Alipay OpenAPI as a gongji ``PaymentChannel``.
 
-Every operation is a sans-I/O flow (``gongji.flows.exchange``): it builds one
+Every operation is a sans-I/O flow (``gongji.gateways.exchange``): it builds one
 ``httpx.Request`` to the gateway (system parameters in the query, ``biz_content``
 in an ``application/x-www-form-urlencoded`` body, as Alipay's own SDKs send it),
 runs it through ``AlipayAuth`` so that ``sign`` is made over the exact parameters
@@ -19,15 +19,14 @@ What an answer means for the money (docs/reference/adapter-alipay.md):
 from __future__ import annotations
 
 import datetime
-import os
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
 import msgspec
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import (
     ConfigError,
     Declined,
@@ -36,7 +35,6 @@ from gongji.errors import (
     SignatureError,
     Unavailable,
 )
-from gongji.flows.exchange import Flow, exchange
 from gongji.gateways import (
     Capability,
     CashOrder,
@@ -46,6 +44,8 @@ from gongji.gateways import (
     PaymentState,
     require,
 )
+from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.secrets import secret_source, setting_path, setting_paths
 from gongji.money import ZERO, Fen
 from gongji.signing._common import Clock, system_clock
 from gongji.signing.alipay import (
@@ -141,8 +141,10 @@ SETTINGS_KEYS = frozenset(
     {
         "app_id",
         "app_private_key_path",
+        "app_private_key_env",
         "app_private_key",
         "alipay_public_key_path",
+        "alipay_public_key_env",
         "alipay_public_key",
         "app_cert_path",
         "alipay_root_cert_path",
@@ -207,14 +209,18 @@ class AlipayChannel:
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> AlipayChannel:
+    def from_settings(
+        cls, settings: Mapping[str, Any], config_dir: Path | None = None
+    ) -> AlipayChannel:
         """A channel from a configuration profile's ``[alipay]`` table.
 
-        Public-key mode: ``app_id``, ``app_private_key_path`` (or ``app_private_key``),
-        ``alipay_public_key_path`` (or ``alipay_public_key``). Certificate mode adds
-        ``app_cert_path`` and ``alipay_root_cert_path`` and names Alipay's
-        certificate(s) in ``alipay_cert_path``. Optional: ``base_url``, ``notify_url``,
-        ``store_id``, ``terminal_id``, ``notify_max_age_seconds``. An unknown key is
+        Public-key mode: ``app_id``, ``app_private_key_path`` (or ``app_private_key_env``,
+        or ``app_private_key`` itself), ``alipay_public_key_path`` (or ``_env``, or the
+        key itself). Certificate mode adds ``app_cert_path`` and ``alipay_root_cert_path``
+        and names Alipay's certificate(s) in ``alipay_cert_path``. Optional: ``base_url``,
+        ``notify_url``, ``store_id``, ``terminal_id``, ``notify_max_age_seconds``. Keys
+        and secrets are found through ``gongji.gateways.secrets``; relative paths are
+        read from ``config_dir``, the configuration file's folder. An unknown key is
         refused, so that a misspelt one is never silently ignored; no error ever
         repeats a key's content.
         """
@@ -225,7 +231,7 @@ class AlipayChannel:
                 next_step=f"Use only: {', '.join(sorted(SETTINGS_KEYS))}.",
             )
         app_id = _text(settings, "app_id", required=True)
-        private_source = _key_source(settings, "app_private_key")
+        private_source = _key_source(settings, "app_private_key", config_dir)
         if private_source is None:
             raise ConfigError(
                 "The Alipay setting app_private_key_path is missing.",
@@ -235,8 +241,10 @@ class AlipayChannel:
                 ),
             )
         private_key = load_private_key(private_source)
-        app_cert = _optional_path(settings, "app_cert_path")
-        root_cert = _optional_path(settings, "alipay_root_cert_path")
+        app_cert = setting_path(settings, "app_cert_path", where="alipay", config_dir=config_dir)
+        root_cert = setting_path(
+            settings, "alipay_root_cert_path", where="alipay", config_dir=config_dir
+        )
         if (app_cert is None) != (root_cert is None):
             raise ConfigError(
                 "Alipay certificate mode needs both app_cert_path and alipay_root_cert_path.",
@@ -251,9 +259,12 @@ class AlipayChannel:
             )
         else:
             signer = AlipaySigner(app_id=app_id, private_key=private_key)
-        public_key_source = _key_source(settings, "alipay_public_key")
+        public_key_source = _key_source(settings, "alipay_public_key", config_dir)
         certificates = tuple(
-            _read_file(path, "alipay_cert_path") for path in _paths(settings, "alipay_cert_path")
+            _read_file(path, "alipay_cert_path")
+            for path in setting_paths(
+                settings, "alipay_cert_path", where="alipay", config_dir=config_dir
+            )
         )
         if public_key_source is None and not certificates:
             raise ConfigError(
@@ -705,48 +716,20 @@ def _text(settings: Mapping[str, Any], key: str, *, required: bool = False) -> s
     return value
 
 
-def _as_path(value: object, key: str) -> Path:
-    if isinstance(value, str | os.PathLike) and os.fspath(value):
-        return Path(os.fspath(value)).expanduser()
-    raise ConfigError(
-        f"The Alipay setting {key} must be a file path.",
-        next_step=f"Write {key} as a quoted path to the file.",
+def _key_source(
+    settings: Mapping[str, Any], name: str, config_dir: Path | None
+) -> Path | str | None:
+    """``<name>_path`` (a file), ``<name>_env`` (a variable) or ``<name>`` (the key itself,
+    as the console prints it: this adapter's reference allows it)."""
+    return secret_source(
+        settings,
+        name,
+        where="alipay",
+        config_dir=config_dir,
+        file_suffix="_path",
+        inline=True,
+        required=False,
     )
-
-
-def _optional_path(settings: Mapping[str, Any], key: str) -> Path | None:
-    value = settings.get(key)
-    return None if value is None or value == "" else _as_path(value, key)
-
-
-def _paths(settings: Mapping[str, Any], key: str) -> list[Path]:
-    value = settings.get(key)
-    if value is None or value == "":
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_as_path(item, key) for item in value]
-    return [_as_path(value, key)]
-
-
-def _key_source(settings: Mapping[str, Any], name: str) -> Path | str | None:
-    """``<name>_path`` (a file) or ``<name>`` (the key itself, e.g. from the environment)."""
-    path = _optional_path(settings, f"{name}_path")
-    inline = settings.get(name)
-    if path is not None and inline:
-        raise ConfigError(
-            f"Both {name}_path and {name} are set.",
-            next_step=f"Keep one of them (a file path is preferred for {name}).",
-        )
-    if path is not None:
-        return path
-    if inline:
-        if not isinstance(inline, str):
-            raise ConfigError(
-                f"The Alipay setting {name} must be a string.",
-                next_step=f"Set {name}_path to the key file instead.",
-            )
-        return inline
-    return None
 
 
 def _read_file(path: Path, key: str) -> bytes:

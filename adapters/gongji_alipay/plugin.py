@@ -6,13 +6,12 @@ Entry point ``alipay = "gongji_alipay.plugin"`` (group ``gongji``): the factory 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from gongji.gateways.registry import RegisterAdapter
 from gongji.hookspecs import hookimpl
 
 
 @hookimpl
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     from gongji_alipay.gateway import AlipayChannel  # when called: loading the plugin costs nothing
 
     register(

@@ -1,6 +1,6 @@
 """A city insurance gateway on the national envelope: builds, signs and reads every message.
 
-Each operation is a flow (``gongji.flows.exchange``). The envelope carries the
+Each operation is a flow (``gongji.gateways.exchange``). The envelope carries the
 institution and operator, a ``msgid`` per message, the ``sign_no`` of the day's
 sign-in (9001, renewed once when the centre no longer knows it: a message refused
 for that was not processed, so sending it again is safe), and ``inf_time``.
@@ -14,6 +14,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -21,10 +22,9 @@ import httpx
 import msgspec
 from attrs import frozen
 
+import gongji.jsonwire as jsonwire
 from gongji import clock as beijing
-from gongji import jsonwire
 from gongji.clock import Clock
-from gongji.config import resolve_secrets
 from gongji.errors import (
     ConfigError,
     Declined,
@@ -33,7 +33,6 @@ from gongji.errors import (
     Unavailable,
     UntrustedAnswer,
 )
-from gongji.flows.exchange import Flow, exchange
 from gongji.gateways import (
     Capability,
     CentreDetail,
@@ -45,6 +44,8 @@ from gongji.gateways import (
     SettlementRequest,
     require,
 )
+from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.secrets import read_secret
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
@@ -177,6 +178,7 @@ class CityInsuranceGateway:
         self.profile = profile
         self.institution = institution
         self.region = profile.region
+        self.policy = profile.policy
         self._auth = auth
         self._clock = clock
         self._url = profile.base_url.rstrip("/") + profile.path
@@ -188,9 +190,13 @@ class CityInsuranceGateway:
         )
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> CityInsuranceGateway:
-        """From a config profile's ``[gateway]`` table; ``secret_file`` / ``secret_env`` hold the secret."""
-        settings = resolve_secrets(settings, "gateway")
+    def from_settings(
+        cls, settings: Mapping[str, Any], config_dir: Path | None = None
+    ) -> CityInsuranceGateway:
+        """From a config profile's ``[gateway]`` table; ``secret_file`` (read from
+        ``config_dir`` when relative) or ``secret_env`` holds the secret, never the table."""
+        secret = read_secret(settings, "secret", where="gateway", config_dir=config_dir)
+        assert secret is not None  # required: read_secret raised otherwise
         city = str(settings.get("city", ""))
         if city not in CITIES:
             raise ConfigError(
@@ -220,7 +226,9 @@ class CityInsuranceGateway:
             operator_name=str(settings.get("operator_name", "收银员")),
             till=settings.get("till"),
         )
-        return cls(profile=profile, institution=institution, auth=_auth_for(profile, settings))
+        return cls(
+            profile=profile, institution=institution, auth=_auth_for(profile, settings, secret)
+        )
 
     def __repr__(self) -> str:
         return f"CityInsuranceGateway(city={self.profile.city!r}, url={self._url!r})"
@@ -491,13 +499,13 @@ def _scrub(message: str) -> str:
     return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), message)[:300]
 
 
-def _auth_for(profile: CityProfile, settings: Mapping[str, Any]) -> httpx.Auth:
+def _auth_for(profile: CityProfile, settings: Mapping[str, Any], secret: str) -> httpx.Auth:
     if profile.signing == "csb":
         return CsbAuth(
             CsbSigner(
                 access_key=str(settings.get("access_key", "")),
-                secret=str(settings.get("secret", "")),
+                secret=secret,
                 api_name=str(settings.get("api_name", "")),
             )
         )
-    return TifAuth(TifSigner(str(settings.get("paasid", "")), str(settings.get("secret", ""))))
+    return TifAuth(TifSigner(str(settings.get("paasid", "")), secret))

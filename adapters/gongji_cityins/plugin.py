@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from gongji.gateways.registry import RegisterAdapter
 from gongji.hookspecs import hookimpl
 
 
 @hookimpl
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     from gongji_cityins.gateway import (
         CityInsuranceGateway,  # when called: loading the plugin costs nothing
     )

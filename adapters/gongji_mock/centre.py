@@ -20,9 +20,7 @@ import msgspec
 from attrs import define, field, frozen
 
 from gongji import clock as beijing
-from gongji.assess import CheckContext, assess
 from gongji.errors import EligibilityError, GongjiError
-from gongji.fund import YearToDate, eligible_amount, fund_share
 from gongji.identity import Credential, CredentialKind, IdNumber
 from gongji.model import (
     Category,
@@ -34,13 +32,16 @@ from gongji.model import (
     PersonalAccount,
     Purchase,
     Purpose,
-    Quote,
     Refusal,
     Relation,
     Setting,
 )
 from gongji.money import ZERO, Fen
 from gongji.plugins import get_plugin_manager
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
+from gongji.rules.fund import YearToDate, eligible_amount, fund_share
+from gongji.rules.quote import Quote
 from gongji_mock.dataset import Dataset
 from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
 

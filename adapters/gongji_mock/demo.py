@@ -18,8 +18,9 @@ from attrs import field, frozen
 from gongji.client import SettlementClient
 from gongji.errors import GongjiError
 from gongji.identity import Credential, IdNumber
-from gongji.model import Cash, LineItem, Purchase, Quote, Receipt
+from gongji.model import Cash, LineItem, Purchase, Receipt
 from gongji.money import Fen
+from gongji.rules.quote import Quote
 from gongji_mock.gateway import MockGateway
 
 # Who is who in the demo dataset (gongji_mock/datasets/zhang-family.toml).

@@ -48,10 +48,10 @@ from gongji.model import (
     LineItem,
     Person,
     Purchase,
-    Quote,
     Setting,
 )
 from gongji.money import ZERO, Fen, Rounding
+from gongji.rules.quote import Quote
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji.signing.tif import verify_tif_headers
 from gongji_mock.centre import (

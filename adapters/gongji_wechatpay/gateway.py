@@ -38,9 +38,8 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import httpx
 import msgspec
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import ConfigError, Declined, GatewayError, Unavailable
-from gongji.flows.exchange import Flow, exchange
 from gongji.gateways import (
     Capability,
     CashOrder,
@@ -50,6 +49,7 @@ from gongji.gateways import (
     PaymentState,
     require,
 )
+from gongji.gateways.exchange import Flow, exchange
 from gongji.money import ZERO, Fen
 from gongji.signing._common import Clock, MemoryNonceCache, NonceCache, system_clock
 from gongji.signing.wechatpay import (
@@ -135,7 +135,7 @@ class MockWechatPay(Protocol):
 
 class WechatPayChannel:
     """WeChat Pay APIv3 for the cash share: payment code, query, reverse, refunds, med-ins
-    orders, callbacks. Sans-I/O: every operation returns a flow (``gongji.flows.exchange``).
+    orders, callbacks. Sans-I/O: every operation returns a flow (``gongji.gateways.exchange``).
 
     Construct it with keys in hand (keyword-only), from a configuration profile
     (``from_settings``), or trusting a mock gateway (``for_mock``).
@@ -194,14 +194,15 @@ class WechatPayChannel:
     def from_settings(
         cls,
         settings: Mapping[str, Any],
+        config_dir: Path | None = None,
         *,
-        base_dir: str | Path | None = None,
         environ: Mapping[str, str] | None = None,
         clock: Clock = system_clock,
     ) -> WechatPayChannel:
         """A channel from a configuration profile's settings (keys by file path, secrets from
-        files or environment variables; see docs/reference/adapter-wechatpay.md)."""
-        loaded = load_settings(settings, base_dir=base_dir, environ=environ)
+        files or environment variables; see docs/reference/adapter-wechatpay.md). Relative
+        paths are read from ``config_dir``, the configuration file's folder."""
+        loaded = load_settings(settings, config_dir, environ=environ)
         return cls(
             merchant=loaded.merchant,
             platform=loaded.platform,

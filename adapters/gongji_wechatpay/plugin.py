@@ -7,13 +7,12 @@ a channel out (docs/reference/adapter-wechatpay.md lists the settings).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from gongji.gateways.registry import RegisterAdapter
 from gongji.hookspecs import hookimpl
 
 
 @hookimpl
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     from gongji_wechatpay.gateway import (
         WechatPayChannel,  # when called: loading the plugin costs nothing
     )
@@ -23,5 +22,4 @@ def gongji_register_adapters(register: Callable[..., None]) -> None:
         WechatPayChannel.from_settings,
         kind="channel",
         capabilities=WechatPayChannel.capabilities,
-        origin="gongji_wechatpay",
     )

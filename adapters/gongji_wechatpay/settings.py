@@ -21,15 +21,15 @@ key                                   what
 ``callback_tolerance_seconds``        callback time window, default 300
 ====================================  =========================================================
 
-Relative paths are read from ``base_dir`` (the configuration file's directory).
-A secret written into the settings themselves is refused: a configuration file
-is copied, committed and printed far more often than a key file. Errors name
-the key, the file or the variable, never the secret.
+Relative paths are read from ``config_dir`` (the configuration file's folder), and
+the APIv3 key is read through ``gongji.gateways.secrets``, as every adapter's secrets
+are. A secret written into the settings themselves is refused: a configuration file
+is copied, committed and printed far more often than a key file. Errors name the
+key, the file or the variable, never the secret.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 from attrs import field, frozen
 
 from gongji.errors import ConfigError
+from gongji.gateways.secrets import read_secret, resolve_path
 from gongji.signing.keys import load_certificate, load_private_key, load_public_key
 from gongji.signing.wechatpay import CALLBACK_TOLERANCE_SECONDS, WechatPayMerchant
 from gongji.signing.wechatpay_keys import PlatformKeyStore
@@ -104,47 +105,22 @@ def _required(settings: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _path(text: str, base_dir: Path) -> Path:
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else base_dir / path
+def _apiv3_key(
+    settings: Mapping[str, Any], config_dir: Path | None, environ: Mapping[str, str] | None
+) -> str:
+    key = read_secret(
+        settings,
+        "apiv3_key",
+        where="wechatpay",
+        config_dir=config_dir,
+        file_suffix="_path",
+        environ=environ,
+    )
+    assert key is not None  # required: read_secret raised otherwise
+    return key
 
 
-def _read_secret_file(path: Path, key: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(
-            f"The file named by {key!r} ({path}) could not be read ({reason}).",
-            next_step="Check the path and its permissions.",
-        ) from None
-
-
-def _apiv3_key(settings: Mapping[str, Any], base_dir: Path, environ: Mapping[str, str]) -> str:
-    path_text = _text(settings, "apiv3_key_path")
-    variable = _text(settings, "apiv3_key_env")
-    if (path_text is None) == (variable is None):
-        raise ConfigError(
-            "The WeChat Pay settings need exactly one of 'apiv3_key_path' and 'apiv3_key_env' "
-            "for the APIv3 key.",
-            next_step=(
-                "Put the key in a file readable only by the POS service and name it with "
-                "apiv3_key_path, or name an environment variable with apiv3_key_env."
-            ),
-        )
-    if path_text is not None:
-        return _read_secret_file(_path(path_text, base_dir), "apiv3_key_path")
-    assert variable is not None
-    value = environ.get(variable, "").strip()
-    if not value:
-        raise ConfigError(
-            f"The environment variable {variable} (apiv3_key_env) is not set or is empty.",
-            next_step=f"Set {variable} to the APIv3 key in the POS service's environment.",
-        )
-    return value
-
-
-def _platform(settings: Mapping[str, Any], base_dir: Path) -> PlatformKeyStore:
+def _platform(settings: Mapping[str, Any], config_dir: Path | None) -> PlatformKeyStore:
     key_id = _text(settings, "platform_public_key_id")
     key_path = _text(settings, "platform_public_key_path")
     if (key_id is None) != (key_path is None):
@@ -172,19 +148,20 @@ def _platform(settings: Mapping[str, Any], base_dir: Path) -> PlatformKeyStore:
         )
     store = PlatformKeyStore()
     if key_id is not None and key_path is not None:
-        store.add_public_key(key_id, load_public_key(_path(key_path, base_dir)))
+        store.add_public_key(key_id, load_public_key(resolve_path(key_path, config_dir)))
     for cert in cert_paths:
-        store.add_certificate(load_certificate(_path(cert, base_dir)))
+        store.add_certificate(load_certificate(resolve_path(cert, config_dir)))
     return store
 
 
 def load_settings(
     settings: Mapping[str, Any],
+    config_dir: Path | None = None,
     *,
-    base_dir: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> WechatPaySettings:
-    """Check the settings, read the key files and the APIv3 key; ``ConfigError`` naming what is wrong."""
+    """Check the settings, read the key files and the APIv3 key; ``ConfigError`` naming
+    what is wrong. Relative paths are read from ``config_dir`` (as given when None)."""
     inline = sorted(INLINE_SECRETS & set(settings))
     if inline:
         raise ConfigError(
@@ -200,11 +177,12 @@ def load_settings(
             f"The WeChat Pay settings have unknown keys: {', '.join(map(str, unknown))}.",
             next_step=f"Use only: {', '.join(KEYS)}.",
         )
-    base = Path(base_dir) if base_dir is not None else Path.cwd()
     merchant = WechatPayMerchant(
         mchid=_required(settings, "mchid"),
         serial_no=_required(settings, "merchant_serial_no"),
-        private_key=load_private_key(_path(_required(settings, "merchant_private_key_path"), base)),
+        private_key=load_private_key(
+            resolve_path(_required(settings, "merchant_private_key_path"), config_dir)
+        ),
     )
     appid = _required(settings, "appid")
     tolerance = settings.get("callback_tolerance_seconds", CALLBACK_TOLERANCE_SECONDS)
@@ -216,8 +194,8 @@ def load_settings(
         )
     return WechatPaySettings(
         merchant=merchant,
-        platform=_platform(settings, base),
-        apiv3_key=_apiv3_key(settings, base, os.environ if environ is None else environ),
+        platform=_platform(settings, config_dir),
+        apiv3_key=_apiv3_key(settings, config_dir, environ),
         appid=appid,
         base_url=_text(settings, "base_url") or DEFAULT_BASE_URL,
         store_id=_text(settings, "store_id"),

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
         PersonalAccount,
         Purchase,
         Purpose,
-        Quote,
         Receipt,
         Refusal,
         Relation,
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
     )
     from gongji.money import Fen, Rounding
     from gongji.reconciliation import Discrepancy, ReconciliationReport
+    from gongji.rules.quote import Quote
 
 __all__ = [
     "AsyncSettlementClient",
@@ -160,7 +160,6 @@ _HOMES: dict[str, str] = {
             "PersonalAccount",
             "Purchase",
             "Purpose",
-            "Quote",
             "Receipt",
             "Refusal",
             "Relation",
@@ -183,6 +182,7 @@ _HOMES: dict[str, str] = {
         ),
         "gongji.reconciliation",
     ),
+    "Quote": "gongji.rules.quote",
 }
 
 

@@ -18,17 +18,19 @@ import httpx
 import pluggy
 
 from gongji.flows import reconcile as reconcile_flows
+from gongji.flows import recover as recover_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
-from gongji.flows.exchange import Flow, Pause
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.gateways.exchange import Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
-from gongji.model import Cash, LineItem, Purchase, Quote, Receipt, Visit
+from gongji.model import Cash, LineItem, Purchase, Receipt, Visit
 from gongji.reconciliation import ReconciliationReport
+from gongji.rules.quote import Quote
 from gongji.tls import require_verified
 
 __all__ = [
@@ -96,7 +98,7 @@ class _Client:
                 channels=channels or {},
                 journal=journal,
                 plugins=plugins,
-                policy=policy or getattr(gateway, "policy", None) or _policy_of(gateway),
+                policy=policy or gateway.policy,
                 **options,
             )
         except BaseException:
@@ -144,7 +146,7 @@ class _Client:
         return settle_flows.settle(self.setup, purchase, key, cash or Cash.counter())
 
     def _recover(self) -> Flow[list[Entry]]:
-        return (yield from settle_flows.recover(self.setup))
+        return (yield from recover_flows.recover(self.setup))
 
     def _register_visit(
         self, credential: Credential, department: str, doctor: str, details: dict[str, str]
@@ -160,11 +162,6 @@ def _options(given: Mapping[str, Any]) -> dict[str, Any]:
     return {
         key: value for key, value in given.items() if key not in ("cls", "name", "path", "profile")
     }
-
-
-def _policy_of(gateway: InsuranceGateway) -> str:
-    profile = getattr(gateway, "profile", None)
-    return str(getattr(profile, "policy", "national-2024"))
 
 
 class SettlementClient(_Client):

@@ -1,9 +1,10 @@
 """``gongji.toml`` profiles, and the profiles plugins give that need no file (``mock``).
 
-A profile names its adapters and their settings; each adapter reads its own table.
-Secrets never sit in the file: ``resolve_secrets`` (used by the city gateway) reads
-a setting ``<name>_file`` from that file and ``<name>_env`` from that environment
-variable; key files are given by path. See docs/reference/config.md.
+A profile names its adapters and their settings; each adapter's factory reads its
+own table, with the file's folder for relative paths. Secrets never sit in the file:
+every adapter reads them through ``gongji.gateways.secrets`` (a setting ``<name>_file``
+names a file, ``<name>_env`` an environment variable); key files are given by path.
+See docs/reference/config.md.
 
 ```toml
 [profiles.dalian]
@@ -30,7 +31,6 @@ read = 10
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,7 +46,7 @@ from gongji.tls import tls_settings
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["client_arguments", "client_arguments_from_file", "resolve_secrets"]
+__all__ = ["client_arguments", "client_arguments_from_file"]
 
 
 def client_arguments(
@@ -93,17 +93,18 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
     from gongji.plugins import adapter_registry
 
     registry = adapter_registry()
-    # Each adapter reads its own table, secrets included (the city gateway through
-    # resolve_secrets); ``adapter`` is the profile's key, naming who gets the table.
+    # Each adapter reads its own table, secrets included, and reads relative paths from
+    # the file's folder; ``adapter`` is the profile's key, naming who gets the table.
+    config_dir = path.resolve().parent
     gateway_settings = dict(_table(table, "gateway", where))
     adapter = str(gateway_settings.pop("adapter", "cityins"))
-    gateway = registry.get(adapter, "insurance").factory(gateway_settings)
+    gateway = registry.gateway(adapter, gateway_settings, config_dir)
     channels = {}
     channels_table = _table(table, "channels", where, required=False)
     for name in channels_table:
         settings = dict(_table(channels_table, name, f"{where}.channels"))
         adapter = str(settings.pop("adapter", name))
-        channels[name] = registry.get(adapter, "channel").factory(settings)
+        channels[name] = registry.channel(adapter, settings, config_dir)
     arguments: dict[str, Any] = {"gateway": gateway, "channels": channels}
     if not verify:
         arguments["verify"] = False
@@ -117,7 +118,7 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
     journal_settings = _table(table, "journal", where, required=False)
     if journal and journal_settings:
         arguments["journal"] = journal_from_settings(
-            journal_settings, f"{where}.journal", base=path.resolve().parent
+            journal_settings, f"{where}.journal", base=config_dir
         )
     polling = _table(table, "polling", where, required=False)
     if polling:
@@ -129,32 +130,6 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
                 next_step="Use whole numbers for interval_ms, attempts and read_retries.",
             ) from error
     return arguments
-
-
-def resolve_secrets(settings: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``x_file`` and ``x_env`` become ``x``; the secret itself never appears in an error."""
-    resolved: dict[str, Any] = {}
-    for key, value in settings.items():
-        if key.endswith("_file"):
-            name = key.removesuffix("_file")
-            try:
-                resolved[name] = Path(str(value)).read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise ConfigError(
-                    f"{where}.{key}: the file {value} cannot be read ({error.strerror}).",
-                    next_step="Check the path and the file's permissions.",
-                ) from error
-        elif key.endswith("_env"):
-            name = key.removesuffix("_env")
-            if str(value) not in os.environ:
-                raise ConfigError(
-                    f"{where}.{key}: the environment variable {value} is not set.",
-                    next_step=f"Export {value} before starting the till.",
-                )
-            resolved[name] = os.environ[str(value)]
-        else:
-            resolved[key] = value
-    return resolved
 
 
 def _table(

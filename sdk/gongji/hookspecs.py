@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from gongji.assess import CheckContext
+    from gongji.gateways.registry import RegisterAdapter
     from gongji.model import Refusal
-    from gongji.planner import PayerCandidate
-    from gongji.policy import PolicyPack
     from gongji.policy.loader import PackSource
+    from gongji.policy.pack import PolicyPack
+    from gongji.rules.context import CheckContext
+    from gongji.rules.planner import PayerCandidate
 
 NAME = "gongji"
 
@@ -25,10 +26,12 @@ hookimpl = pluggy.HookimplMarker(NAME)
 
 
 @hookspec
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     """Register gateway and payment-channel factories by name.
 
-    Call ``register(...)`` once per adapter. Collected from every plugin.
+    Call ``register(name, factory, kind=..., capabilities=...)`` once per adapter; the
+    factory is called with the adapter's settings and the configuration file's folder.
+    Collected from every plugin.
     """
 
 

@@ -517,36 +517,6 @@ class Refusal:
 
 
 @frozen
-class Quote:
-    """What a settlement will charge to whom. ``total == fund + sum(legs) + cash``, always."""
-
-    total: Fen
-    fund: Fen
-    legs: tuple[Leg, ...]
-    cash: Fen
-    refusals: tuple[Refusal, ...] = ()
-    cash_only: tuple[LineItem, ...] = ()  # lines no insurance account may pay (R6)
-
-    def __attrs_post_init__(self) -> None:
-        # Conservation of money is checked where the object is made, not hoped for later.
-        if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
-            raise InvalidInput(
-                f"A quote of {self.total} does not add up: fund + legs + cash differ from the total.",
-                next_step="This is a bug in the planner or a plugin; report it with the basket.",
-            )
-
-    @property
-    def accounts(self) -> Fen:
-        return sum((leg.amount for leg in self.legs), Fen(0))
-
-    def explain(self, language: Literal["en", "zh"] = "en") -> list[str]:
-        """The cashier's sentences: who pays what, and why anything was refused."""
-        from gongji.explain import explain_quote
-
-        return explain_quote(self, language)
-
-
-@frozen
 class Receipt:
     """A settled purchase. The amounts are the centre's, not the local plan's."""
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from gongji import hookspecs
+import gongji.hookspecs as hookspecs
 from gongji.hookspecs import NAME, hookimpl
 
 if TYPE_CHECKING:
-    from gongji.gateways import AdapterRegistry
+    from gongji.gateways.registry import AdapterRegistry
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -37,7 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gongji.rules.region",
     "gongji.rules.limits",
     "gongji.rules.chain",
-    "gongji.planner",
+    "gongji.rules.priority",
     "gongji.policy.builtin",
 )
 
@@ -81,9 +81,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 def adapter_registry(plugins: pluggy.PluginManager | None = None) -> AdapterRegistry:
     """Every adapter registered through ``gongji_register_adapters``, with the plugin it came from."""
-    from gongji.gateways import AdapterRegistry
+    from gongji.gateways.registry import AdapterRegistry
 
     registry = AdapterRegistry()
     for impl in (plugins or get_plugin_manager()).hook.gongji_register_adapters.get_hookimpls():
-        impl.function(register=functools.partial(registry.register, origin=impl.plugin_name))
+        # Each plugin's hook is called with its own ``register``, which records the
+        # plugin's name: `gongji plugins` lists an adapter under the plugin it came from.
+        impl.function(register=registry.registrar(impl.plugin_name))
     return registry

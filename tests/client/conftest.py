@@ -24,8 +24,9 @@ from gongji import (
 )
 from gongji.flows.setup import Polling
 from gongji.journal import Entry, SqliteJournal
-from gongji.model import Quote, Receipt
+from gongji.model import Receipt
 from gongji.reconciliation import ReconciliationReport
+from gongji.rules.quote import Quote
 from gongji_mock import MockGateway
 
 T = TypeVar("T")

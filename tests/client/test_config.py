@@ -54,6 +54,24 @@ def test_profile_with_the_secret_from_a_file(tmp_path: Path) -> None:
         assert client.preview(purchase(MOTHER)).cash == Fen(7_000)
 
 
+def test_a_relative_secret_file_is_read_from_the_config_files_folder_not_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "tif.secret").write_text(DEFAULT_TIF_SECRET, encoding="utf-8")
+    path = write(tmp_path / "conf", 'secret_file = "tif.secret"')
+    monkeypatch.chdir(tmp_path)  # where the till was started: no tif.secret here
+    mock = MockGateway.demo()
+    with SettlementClient.from_config(path, profile="dalian", transport=mock.transport()) as client:
+        assert client.preview(purchase(MOTHER)).cash == Fen(7_000)
+
+
+def test_a_secret_written_into_the_profile_is_refused_and_not_repeated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"gateway\.secret holds a secret inline") as refused:
+        SettlementClient.from_config(write(tmp_path, 'secret = "hunter2tif"'), profile="dalian")
+    assert "hunter2tif" not in str(refused.value)
+
+
 def test_missing_secret_variable_is_named_and_nothing_leaks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from gongji import Cash, Fen
-from gongji.assess import CheckContext
 from gongji.flows.setup import SettlementEvent
 from gongji.hookspecs import hookimpl
-from gongji.planner import PayerCandidate
 from gongji.plugins import make_plugin_manager
+from gongji.rules.context import CheckContext
+from gongji.rules.planner import PayerCandidate
 from gongji_mock import MockGateway
 from tests.client.conftest import MOTHER, SISTER, SON, drug, make_till, purchase
 

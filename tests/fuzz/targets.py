@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from gongji.flows.exchange import Pause
 from gongji.gateways import CashOrder, CentreSettlement, Holder, SettlementRequest
+from gongji.gateways.exchange import Pause
 from gongji.identity import Credential
 from gongji.model import Insurance, LineItem, Person
 from gongji.money import Fen

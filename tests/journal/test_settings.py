@@ -19,7 +19,8 @@ from tests.journal.conftest import postgres_dsn
 
 def profile(tmp_path: Path, journal: str = "") -> Path:
     path = tmp_path / "gongji.toml"
-    text = PROFILE.format(secret=f'secret = "{DEFAULT_TIF_SECRET}"')
+    (tmp_path / "tif.secret").write_text(DEFAULT_TIF_SECRET, "utf-8")
+    text = PROFILE.format(secret='secret_file = "tif.secret"')  # beside gongji.toml
     path.write_text(text + ("\n[profiles.dalian.journal]\n" + journal if journal else ""), "utf-8")
     return path
 

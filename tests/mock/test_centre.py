@@ -10,11 +10,13 @@ import pytest
 
 import gongji_mock.centre
 from gongji import Credential, Fen, LineItem, Purchase
-from gongji.assess import CheckContext, assess
 from gongji.clock import BEIJING
 from gongji.hookspecs import hookimpl
-from gongji.model import Quote, Refusal
+from gongji.model import Refusal
 from gongji.plugins import get_plugin_manager
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
+from gongji.rules.quote import Quote
 from gongji_mock.centre import Centre, CentreRefusal
 from gongji_mock.dataset import demo_dataset
 

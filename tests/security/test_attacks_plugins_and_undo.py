@@ -23,8 +23,8 @@ from gongji import (
 from gongji.client import drive
 from gongji.hookspecs import hookimpl
 from gongji.journal import EntryState
-from gongji.planner import PayerCandidate
 from gongji.plugins import make_plugin_manager
+from gongji.rules.planner import PayerCandidate
 from gongji_mock import MockGateway
 from tests.client.conftest import (
     ALIPAY_PAID,

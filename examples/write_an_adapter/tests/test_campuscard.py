@@ -3,6 +3,8 @@ signatures, its refusals, and a whole sale at gongji's mock centre paid by campu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gongji
 import httpx
 import pytest
@@ -20,7 +22,7 @@ from gongji_campuscard import (
     CampusCardChannel,
     CampusCardOffice,
 )
-from gongji_campuscard.channel import DEFAULT_BASE_URL
+from gongji_campuscard.gateway import DEFAULT_BASE_URL
 
 MOTHER = "210202195809120046"  # the mock's demo patient: resident, her son's account helps
 
@@ -29,12 +31,21 @@ def order(code: str = PAYING_CODE, fen: int = 1_250, out_trade_no: str = "T-0001
     return CashOrder(out_trade_no=out_trade_no, amount=gongji.Fen(fen), auth_code=code)
 
 
-def test_the_plugin_registers_the_channel_through_its_entry_point() -> None:
-    registered = adapter_registry(make_plugin_manager()).get("campuscard", "channel")
-    assert registered.origin == "campuscard"  # the entry point's name
-    channel = registered.factory({"terminal_id": DEMO_TERMINAL, "secret": DEMO_SECRET})
+def test_the_plugin_registers_the_channel_through_its_entry_point(tmp_path: Path) -> None:
+    registry = adapter_registry(make_plugin_manager())
+    assert registry.get("campuscard", "channel").origin == "campuscard"  # the entry point
+    # A relative secret_file is read from the configuration file's folder, as gongji.toml's.
+    (tmp_path / "campuscard.secret").write_text(DEMO_SECRET + "\n", encoding="utf-8")
+    settings = {"terminal_id": DEMO_TERMINAL, "secret_file": "campuscard.secret"}
+    channel = registry.channel("campuscard", settings, tmp_path)
     assert isinstance(channel, CampusCardChannel)
     assert isinstance(channel, gongji.gateways.PaymentChannel)
+
+
+def test_a_secret_written_into_the_settings_is_refused_and_not_shown() -> None:
+    with pytest.raises(gongji.ConfigError, match="inline") as refused:
+        CampusCardChannel.from_settings({"terminal_id": DEMO_TERMINAL, "secret": DEMO_SECRET})
+    assert DEMO_SECRET not in str(refused.value)
 
 
 def test_the_secret_comes_from_the_environment_and_never_shows(

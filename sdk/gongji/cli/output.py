@@ -21,7 +21,8 @@ from gongji.errors import GongjiError
 # is imported when printed, so that `gongji --help` stays quick.
 if TYPE_CHECKING:
     from gongji.identity import IdNumber
-    from gongji.model import Leg, Quote, Receipt, Refusal
+    from gongji.model import Leg, Receipt, Refusal
+    from gongji.rules.quote import Quote
 
 __all__ = [
     "Output",
@@ -148,7 +149,7 @@ def error_json(error: GongjiError) -> dict[str, Any]:
 
 
 def _who(leg: Leg) -> str:
-    from gongji.explain import owner_label
+    from gongji.rules.explain import owner_label
 
     if leg.source == "own_account":
         return f"{OWN_ACCOUNT} {leg.payer_id.masked}"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime
 
-from gongji.flows.exchange import Flow
-from gongji.flows.settle import read
 from gongji.flows.setup import Setup
+from gongji.flows.steps import read
+from gongji.gateways.exchange import Flow
 from gongji.reconciliation import ReconciliationReport, compare, journal_totals
 
 

@@ -12,26 +12,32 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import httpx
 from attrs import frozen
 
-from gongji.assess import CheckContext, assess
 from gongji.errors import (
     Declined,
     GatewayError,
-    GongjiError,
     InvalidInput,
-    OutcomeUnknown,
-    SignatureError,
     Unavailable,
     UntrustedAnswer,
 )
-from gongji.flows.exchange import Flow, Pause
+from gongji.flows.recover import resolve
 from gongji.flows.setup import SettlementEvent, Setup
+from gongji.flows.steps import (
+    cancel_at_centre,
+    check_paid_amount,
+    in_doubt,
+    query,
+    read,
+    record,
+    record_settled,
+    reverse_at_centre,
+    settle_pending,
+)
 from gongji.gateways import (
     Capability,
     CashOrder,
@@ -42,14 +48,14 @@ from gongji.gateways import (
     PaymentState,
     SettlementRequest,
 )
+from gongji.gateways.exchange import Flow
 from gongji.journal import Entry, EntryState
-from gongji.model import Cash, Leg, Purchase, Quote, Receipt, Setting
+from gongji.model import Cash, Leg, Purchase, Receipt, Setting
 from gongji.money import ZERO, Fen
+from gongji.rules.assess import assess
+from gongji.rules.context import CheckContext
+from gongji.rules.quote import Quote
 
-T = TypeVar("T")
-
-#: A write that ended in one of these may or may not have committed.
-UNKNOWN_OUTCOME = (httpx.HTTPError, Unavailable, SignatureError, UntrustedAnswer)
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
 
@@ -61,21 +67,6 @@ class Prepared:
     holder: Holder
     request: SettlementRequest
     quote: Quote
-
-
-def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
-    """A read, repeated on a transport failure (a repeat of a read is always safe)."""
-    tries = setup.polling.read_retries + 1
-    for attempt in range(1, tries + 1):
-        try:
-            return (yield from make())
-        except (httpx.HTTPError, Unavailable) as error:
-            if attempt == tries:
-                raise Unavailable(
-                    f"{what} failed {tries} times ({type(error).__name__}).",
-                    next_step="Check the network to the gateway, then try again (a sale with the same key).",
-                ) from error
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
@@ -225,7 +216,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
         # Nothing to collect: the settled sale is written at once, durably (a counter sale's
         # cash is already in the till, so recovery must never undo it).
         entry = attrs.evolve(entry, settlement=settlement, receipt=receipt)
-        _settled(setup, entry, receipt, durable=True)
+        record_settled(setup, entry, receipt, durable=True)
         return receipt
     # The cash share's out_trade_no and the receipt are written durably before the charge.
     entry = record(
@@ -253,7 +244,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id)
     # Not fsynced: lost with the power, the entry is cash_pending again and recovery finds
     # the payment made.
-    _settled(setup, entry, receipt, durable=False)
+    record_settled(setup, entry, receipt, durable=False)
     return receipt
 
 
@@ -272,127 +263,8 @@ def collect(setup: Setup, channel: PaymentChannel, order: CashOrder) -> Flow[Cha
             except (httpx.HTTPError, GatewayError):
                 payment = yield from query(setup, channel, order.out_trade_no)
     payment = yield from settle_pending(setup, channel, payment)
-    _check_paid_amount(payment, order.amount)
+    check_paid_amount(payment, order.amount)
     return payment
-
-
-def _check_paid_amount(payment: ChannelPayment, expected: Fen) -> None:
-    if payment.state is PaymentState.PAID and payment.amount != expected:
-        raise UntrustedAnswer(
-            f"The channel reports {payment.amount} paid for a charge of {expected}.",
-            next_step="The sale is left in doubt; check the trade with the channel before recover().",
-        )
-
-
-def settle_pending(
-    setup: Setup, channel: PaymentChannel, payment: ChannelPayment
-) -> Flow[ChannelPayment]:
-    """Poll a payment waiting for the payer, within bounds; reverse what is not paid by then."""
-    polls = 0
-    while payment.state is PaymentState.PENDING and polls < setup.polling.attempts:
-        yield Pause(setup.polling.interval_ms)
-        polls += 1
-        payment = yield from query(setup, channel, payment.out_trade_no)
-    if payment.state in (PaymentState.PENDING, PaymentState.NOT_FOUND):
-        closed = yield from channel.reverse(payment.out_trade_no)
-        reason = (
-            "the payer did not confirm in time"
-            if payment.state is PaymentState.PENDING
-            else "the payment never arrived"
-        )
-        return attrs.evolve(closed, reason=reason)
-    return payment
-
-
-def query(setup: Setup, channel: PaymentChannel, out_trade_no: str) -> Flow[ChannelPayment]:
-    return (yield from read(setup, f"Querying {channel.name}", lambda: channel.query(out_trade_no)))
-
-
-# ---------------------------------------------------------------- undoing at the centre
-
-
-def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
-    """2601 for a settlement whose answer was lost. Idempotent at the centre, so it may repeat."""
-    gateway = setup.gateway
-    msgid = gateway.new_msgid()
-    try:
-        state = yield from read(
-            setup,
-            "The reversal",
-            lambda: gateway.reverse(entry.msgid, entry.psn_no, msgid, entry.setting),
-        )
-    except (GongjiError, httpx.HTTPError) as error:
-        raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
-    setup.announce(SettlementEvent("reversed", entry.key, detail=state))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=f"reversed: {state}"))
-
-
-def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
-    """2103/2208 for a settlement whose cash share was not collected. Idempotent at the centre."""
-    gateway = setup.gateway
-    settlement = entry.settlement
-    if settlement is None:
-        return (yield from reverse_at_centre(setup, entry))
-    msgid = gateway.new_msgid()
-    try:
-        yield from read(
-            setup,
-            "The cancellation",
-            lambda: gateway.cancel(settlement, entry.psn_no, msgid, entry.setting),
-        )
-    except (GongjiError, httpx.HTTPError) as error:
-        raise in_doubt(setup, entry, "the centre could not cancel the settlement") from error
-    setup.announce(SettlementEvent("cancelled", entry.key, settlement.setl_id, reason[:200]))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=reason[:200]))
-
-
-# ---------------------------------------------------------------- resolving what was left in doubt
-
-
-def recover(setup: Setup) -> Flow[list[Entry]]:
-    """Resolve every entry left in doubt that no running flow holds; one that cannot be
-    resolved yet stays in doubt (and is returned as it is) while the others go on."""
-    ended = []
-    for entry in setup.journal.in_doubt():
-        if not setup.journal.acquire(entry.key):
-            continue  # a sale in flight: it is not in doubt, only unfinished
-        try:
-            ended.append((yield from resolve(setup, entry)))
-        except (GongjiError, httpx.HTTPError):
-            ended.append(setup.journal.get(entry.key) or entry)
-        finally:
-            setup.journal.release(entry.key)
-    return ended
-
-
-def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
-    """Finish or undo a settlement a timeout or a crash left in doubt."""
-    if entry.state is EntryState.CENTRE_PENDING:
-        return (yield from reverse_at_centre(setup, entry))
-    if entry.state is EntryState.CENTRE_SETTLED:
-        # The cash share was never asked for; the customer may be gone: give the money back.
-        return (yield from cancel_at_centre(setup, entry, "interrupted before the cash share"))
-    if entry.state is EntryState.CASH_PENDING and entry.receipt is not None:
-        receipt = entry.receipt
-        channel = setup.channel(entry.cash_kind)
-        try:
-            payment = yield from query(setup, channel, entry.out_trade_no)
-            payment = yield from settle_pending(setup, channel, payment)
-            _check_paid_amount(payment, receipt.cash)
-        except Exception as error:
-            raise in_doubt(
-                setup, entry, f"the {channel.name} payment could not be confirmed"
-            ) from error
-        if payment.state is PaymentState.PAID:
-            return _settled(
-                setup, entry, attrs.evolve(receipt, transaction_id=payment.transaction_id)
-            )
-        return (yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value))
-    if entry.state is EntryState.UNDOING:
-        from gongji.flows.undo import finish_undo
-
-        return (yield from finish_undo(setup, entry))
-    return entry
 
 
 # ---------------------------------------------------------------- the receipt
@@ -439,20 +311,6 @@ def _check_answer_is_for(
             f"The centre's settlement answer names settlement {settlement.setl_id[:40]!r}, "
             f"which is sale {earlier.key!r}'s: a replayed answer."
         )
-
-
-def _settled(setup: Setup, entry: Entry, receipt: Receipt, *, durable: bool = True) -> Entry:
-    entry = record(
-        setup, attrs.evolve(entry, state=EntryState.SETTLED, receipt=receipt), durable=durable
-    )
-    setup.announce(SettlementEvent("settled", entry.key, receipt.settlement_id))
-    if receipt.divergence:
-        setup.announce(
-            SettlementEvent(
-                "divergence", entry.key, receipt.settlement_id, "; ".join(receipt.divergence)
-            )
-        )
-    return entry
 
 
 def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
@@ -510,25 +368,6 @@ def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:
             totals.get((leg.source, leg.payer_id), ZERO) + leg.amount
         )
     return totals
-
-
-# ---------------------------------------------------------------- journal helpers
-
-
-def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Entry:
-    entry = attrs.evolve(entry, updated_at=setup.clock())
-    setup.boundary(f"before journal {entry.state.value}")
-    setup.journal.put(entry, durable=durable)
-    setup.boundary(f"after journal {entry.state.value}")
-    return entry
-
-
-def in_doubt(setup: Setup, entry: Entry, what: str) -> OutcomeUnknown:
-    setup.announce(SettlementEvent("in_doubt", entry.key, detail=what))
-    return OutcomeUnknown(
-        f"The sale with key {entry.key!r} is in doubt: {what}.",
-        key=entry.key,
-    )
 
 
 def _out_trade_no(key: str, attempt: int) -> str:

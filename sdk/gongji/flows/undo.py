@@ -12,10 +12,10 @@ from __future__ import annotations
 import attrs
 
 from gongji.errors import Declined, InvalidInput
-from gongji.flows.exchange import Flow
-from gongji.flows.settle import UNKNOWN_OUTCOME, in_doubt, read, record
 from gongji.flows.setup import SettlementEvent, Setup
+from gongji.flows.steps import UNKNOWN_OUTCOME, in_doubt, read, record
 from gongji.gateways import PaymentChannel, PaymentState
+from gongji.gateways.exchange import Flow
 from gongji.journal import Entry, EntryState
 from gongji.journal.entry import UndoKind
 from gongji.model import Receipt

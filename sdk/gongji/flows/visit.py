@@ -15,10 +15,10 @@ from collections.abc import Iterable
 import attrs
 
 from gongji.errors import ConfigError, InvalidInput, UntrustedAnswer
-from gongji.flows.exchange import Flow
-from gongji.flows.settle import read
 from gongji.flows.setup import Setup
+from gongji.flows.steps import read
 from gongji.gateways import Capability, OutpatientGateway, Registration, require
+from gongji.gateways.exchange import Flow
 from gongji.identity import Credential
 from gongji.model import LineItem, Visit, _items
 from gongji.money import ZERO

@@ -1,7 +1,7 @@
 """R9, the payer chain's integrity: only well-formed bindings of this patient enter the chain.
 
 The chain itself (own account, then priority order, each up to min(balance, limit),
-then cash) is ``gongji.planner``. Here the bindings a gateway returned are checked
+then cash) is ``gongji.rules.planner``. Here the bindings a gateway returned are checked
 before they can be drawn: each must name this patient as beneficiary, and one owner
 appears once. Inconsistent data pays nothing rather than something wrong.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from gongji.assess import CheckContext
-from gongji.explain import owner_label
 from gongji.hookspecs import hookimpl
 from gongji.model import Refusal
 from gongji.rules import refuse
+from gongji.rules.context import CheckContext
+from gongji.rules.explain import owner_label
 
 
 class ChainRule:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from gongji.assess import CheckContext
-from gongji.explain import owner_label
 from gongji.hookspecs import hookimpl
 from gongji.model import Binding, BindingStatus, InsuranceKind, Person, Refusal, Relation
 from gongji.rules import refuse
+from gongji.rules.context import CheckContext
+from gongji.rules.explain import owner_label
 
 
 def _label(binding: Binding, language: str = "en") -> str:

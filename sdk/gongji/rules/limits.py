@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gongji.assess import CheckContext
-from gongji.explain import owner_label
 from gongji.hookspecs import hookimpl
 from gongji.model import Binding, Refusal
 from gongji.rules import refuse
+from gongji.rules.context import CheckContext
+from gongji.rules.explain import owner_label
 
 
 class LimitsRule:

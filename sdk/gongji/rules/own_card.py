@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gongji.assess import CheckContext
 from gongji.hookspecs import hookimpl
 from gongji.model import Refusal
 from gongji.rules import refuse
+from gongji.rules.context import CheckContext
 
 
 class OwnCardRule:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gongji.assess import CheckContext
-from gongji.explain import owner_label
 from gongji.hookspecs import hookimpl
 from gongji.model import Refusal
 from gongji.policy import PolicyPack
 from gongji.rules import refuse
+from gongji.rules.context import CheckContext
+from gongji.rules.explain import owner_label
 
 
 def region_allows(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gongji.assess import CheckContext
-from gongji.explain import owner_label
 from gongji.hookspecs import hookimpl
 from gongji.model import InsuranceKind, Purpose, Refusal
 from gongji.rules import refuse
+from gongji.rules.context import CheckContext
+from gongji.rules.explain import owner_label
 
 _PURPOSE_ZH = {
     Purpose.MEDICAL: "医疗费用",

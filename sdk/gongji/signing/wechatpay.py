@@ -29,7 +29,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import ConfigError, SignatureError
 from gongji.signing._common import (
     Clock,

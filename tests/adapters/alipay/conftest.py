@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gongji.flows.exchange import Flow, Pause
+from gongji.gateways.exchange import Flow, Pause
 from gongji.signing.alipay import AlipayPublicKeys, AlipaySigner, AlipayVerifier
 from gongji.signing.keys import RsaPrivateKey
 from gongji_alipay import AlipayChannel

@@ -202,7 +202,7 @@ def test_half_a_certificate_mode_is_refused(key_files: dict[str, Any], tmp_path:
 
 
 def test_a_key_given_twice_is_refused(key_files: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError, match="Both app_private_key_path and app_private_key"):
+    with pytest.raises(ConfigError, match="app_private_key_path and app_private_key are both set"):
         AlipayChannel.from_settings({**key_files, "app_private_key": "MIIEvQIBADANBgkqhkiG9w0B"})
 
 

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 import respx
 
-from gongji.flows.exchange import Flow, Pause
+from gongji.gateways.exchange import Flow, Pause
 from gongji.signing.keys import RsaPrivateKey
 from gongji.signing.wechatpay import WechatPayMerchant, platform_headers
 from gongji.signing.wechatpay_keys import PlatformKeyStore

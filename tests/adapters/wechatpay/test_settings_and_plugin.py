@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from gongji.errors import ConfigError
-from gongji.gateways import AdapterRegistry, CashOrder, PaymentChannel, PaymentState
+from gongji.gateways import CashOrder, PaymentChannel, PaymentState
 from gongji.money import Fen
-from gongji.plugins import make_plugin_manager
+from gongji.plugins import adapter_registry, make_plugin_manager
 from gongji.signing.keys import RsaPrivateKey
 from gongji_mock import MockGateway
 from gongji_mock.wechatpay import DEFAULT_APPID, DEFAULT_MCHID
@@ -74,7 +74,7 @@ def profile(tmp_path: Path, mock: MockGateway, merchant_pem: bytes) -> dict[str,
 def test_a_channel_from_settings_charges_against_the_mock(
     profile: dict[str, Any], tmp_path: Path, mock: MockGateway, client: httpx.Client
 ) -> None:
-    channel = WechatPayChannel.from_settings(profile, base_dir=tmp_path)
+    channel = WechatPayChannel.from_settings(profile, config_dir=tmp_path)
     assert isinstance(channel, PaymentChannel)
     order = CashOrder(out_trade_no="CFG-0001", amount=Fen(990), auth_code=code("1"))
     assert run_flow(channel.charge(order), client).state is PaymentState.PAID
@@ -88,7 +88,7 @@ def test_the_apiv3_key_can_come_from_an_environment_variable(
     profile["apiv3_key_env"] = "POS_WECHATPAY_APIV3_KEY"
     channel = WechatPayChannel.from_settings(
         profile,
-        base_dir=tmp_path,
+        config_dir=tmp_path,
         environ={"POS_WECHATPAY_APIV3_KEY": mock.wechatpay.apiv3_key},
     )
     assert mock.wechatpay.apiv3_key not in repr(channel)
@@ -113,7 +113,7 @@ def test_platform_certificates_can_be_configured_instead_of_the_public_key(
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     del profile["platform_public_key_id"], profile["platform_public_key_path"]
     profile["platform_certificate_paths"] = ["cert.pem"]
-    channel = WechatPayChannel.from_settings(profile, base_dir=tmp_path)
+    channel = WechatPayChannel.from_settings(profile, config_dir=tmp_path)
     assert channel.platform.serials == ["4B1E"]
 
 
@@ -143,14 +143,14 @@ def test_bad_settings_are_config_errors_that_name_the_key(
         else:
             profile[key] = value
     with pytest.raises(ConfigError, match=message):
-        WechatPayChannel.from_settings(profile, base_dir=tmp_path, environ={})
+        WechatPayChannel.from_settings(profile, config_dir=tmp_path, environ={})
 
 
 def test_an_unset_environment_variable_is_named(profile: dict[str, Any], tmp_path: Path) -> None:
     del profile["apiv3_key_path"]
     profile["apiv3_key_env"] = "POS_WECHATPAY_APIV3_KEY"
     with pytest.raises(ConfigError, match="POS_WECHATPAY_APIV3_KEY"):
-        WechatPayChannel.from_settings(profile, base_dir=tmp_path, environ={})
+        WechatPayChannel.from_settings(profile, config_dir=tmp_path, environ={})
 
 
 def test_a_secret_written_inline_is_refused_and_not_echoed(
@@ -158,7 +158,7 @@ def test_a_secret_written_inline_is_refused_and_not_echoed(
 ) -> None:
     profile["apiv3_key"] = "ThisIsAnInlineApiV3KeyOf32Chars!"
     with pytest.raises(ConfigError) as caught:
-        WechatPayChannel.from_settings(profile, base_dir=tmp_path)
+        WechatPayChannel.from_settings(profile, config_dir=tmp_path)
     assert "inline" in str(caught.value)
     assert "ThisIsAnInlineApiV3KeyOf32Chars!" not in str(caught.value)
     assert "ThisIsAnInlineApiV3KeyOf32Chars!" not in repr(caught.value)
@@ -169,14 +169,14 @@ def test_an_apiv3_key_of_the_wrong_length_is_refused_without_showing_it(
 ) -> None:
     (tmp_path / "keys" / "apiv3.key").write_text("short-v2-api-key")
     with pytest.raises(ConfigError, match="32 bytes") as caught:
-        WechatPayChannel.from_settings(profile, base_dir=tmp_path)
+        WechatPayChannel.from_settings(profile, config_dir=tmp_path)
     assert "short-v2-api-key" not in str(caught.value)
 
 
 def test_reprs_show_no_secret(
     profile: dict[str, Any], tmp_path: Path, mock: MockGateway, merchant_pem: bytes
 ) -> None:
-    channel = WechatPayChannel.from_settings(profile, base_dir=tmp_path)
+    channel = WechatPayChannel.from_settings(profile, config_dir=tmp_path)
     order = CashOrder(out_trade_no="CFG-0002", amount=Fen(1), auth_code=code("1"))
     shown = repr(channel) + repr(order) + repr(channel.charge(order))
     assert mock.wechatpay.apiv3_key not in shown
@@ -212,12 +212,11 @@ def test_for_mock_takes_the_mock_or_its_wechatpay_endpoint(mock: MockGateway) ->
 def test_the_plugin_registers_the_channel_factory_with_its_capabilities() -> None:
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(plugin, name="wechatpay")
-    registry = AdapterRegistry()
-    pm.hook.gongji_register_adapters(register=registry.register)
-    found = registry.get("wechatpay", "channel")
+    found = adapter_registry(pm).get("wechatpay", "channel")
     assert found.factory == WechatPayChannel.from_settings
     assert found.capabilities == WechatPayChannel.capabilities
-    assert found.origin == "gongji_wechatpay"
+    # Recorded by gongji from the plugin's name, so `gongji plugins` lists it there.
+    assert found.origin == "wechatpay"
 
 
 def test_the_entry_point_names_the_plugin_module() -> None:

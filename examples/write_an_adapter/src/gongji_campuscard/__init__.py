@@ -4,7 +4,6 @@
 office it talks to, for tests and rehearsals. See the README beside pyproject.toml.
 """
 
-from gongji_campuscard.channel import CampusCardChannel
 from gongji_campuscard.fake import (
     DEMO_SECRET,
     DEMO_TERMINAL,
@@ -12,6 +11,7 @@ from gongji_campuscard.fake import (
     POOR_CODE,
     CampusCardOffice,
 )
+from gongji_campuscard.gateway import CampusCardChannel
 
 __all__ = [
     "DEMO_SECRET",

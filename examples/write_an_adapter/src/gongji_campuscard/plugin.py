@@ -8,15 +8,14 @@ I/O: the factory builds the channel later, from a profile's ``[channels.campusca
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from gongji.gateways.registry import RegisterAdapter
 from gongji.hookspecs import hookimpl
 
-from gongji_campuscard.channel import CAPABILITIES, CampusCardChannel
+from gongji_campuscard.gateway import CAPABILITIES, CampusCardChannel
 
 
 @hookimpl
-def gongji_register_adapters(register: Callable[..., None]) -> None:
+def gongji_register_adapters(register: RegisterAdapter) -> None:
     register(
         CampusCardChannel.name,
         CampusCardChannel.from_settings,

@@ -11,7 +11,7 @@ bytes sent or received, never a re-serialisation; an answer is verified before a
 of it is decoded.
 
 ``CampusCardAuth`` is an ``httpx.Auth``: gongji's flows run its ``auth_flow`` around
-every request (``gongji.flows.exchange.exchange``), so the sync and the async client
+every request (``gongji.gateways.exchange.exchange``), so the sync and the async client
 sign and verify alike.
 """
 

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from gongji.hookspecs import hookimpl
 from gongji.identity import IdNumber
 from gongji.model import Binding, Leg, Person, PersonalAccount
 from gongji.money import Fen
@@ -63,9 +62,3 @@ def plan_payer_chain(
             )
             remaining -= take
     return tuple(legs)
-
-
-@hookimpl(trylast=True)
-def gongji_order_payers(candidates: Sequence[PayerCandidate]) -> list[PayerCandidate]:
-    """The built-in order: the owner-set priority (顺位), ties broken by owner for determinism."""
-    return sorted(candidates, key=lambda c: (c.binding.priority, c.binding.owner.number))

@@ -1,4 +1,4 @@
-"""Sentences for the cashier, in English and Chinese.
+"""The cashier's words for an account's owner, in English and Chinese.
 
 Rules speak of the owner of an account through ``owner_label``: "the patient's
 son (210202********0036)" reads better at a till than a bare ID, and the masked
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gongji.identity import IdNumber
-from gongji.model import Quote, Relation
+from gongji.model import Relation
 
 Language = Literal["en", "zh"]
 
@@ -61,42 +61,3 @@ def owner_label(owner: IdNumber, relation: Relation | None, language: Language =
     if language == "zh":
         return f"患者的{word}({owner.masked})"
     return f"the patient's {word} ({owner.masked})"
-
-
-def explain_quote(quote: Quote, language: Language = "en") -> list[str]:
-    """The quote as sentences: fund, each leg, cash-only lines, refusals, then the cash to collect."""
-    zh = language == "zh"
-    lines = [f"合计 {quote.total}。" if zh else f"Total {quote.total}."]
-    if quote.fund:
-        lines.append(
-            f"统筹基金支付 {quote.fund}。" if zh else f"The pooled fund pays {quote.fund}."
-        )
-    for leg in quote.legs:
-        if leg.source == "own_account":
-            lines.append(
-                f"患者本人个人账户支付 {leg.amount}。"
-                if zh
-                else f"The patient's own personal account pays {leg.amount}."
-            )
-        else:
-            who = owner_label(leg.payer_id, leg.relation, language)
-            lines.append(
-                f"家庭共济:{who}的个人账户支付 {leg.amount}。"
-                if zh
-                else f"Family mutual aid: the account of {who} pays {leg.amount}."
-            )
-    for item in quote.cash_only:
-        lines.append(
-            f"「{item.name}」{item.amount} 不属于医保个人账户支付范围,只能现金支付。"
-            if zh
-            else f"{item.name!r} ({item.category.value}, {item.amount}) cannot be paid from any insurance account; it is part of the cash share."
-        )
-    lines.extend(
-        refusal.reason_zh or refusal.reason if zh else refusal.reason for refusal in quote.refusals
-    )
-    lines.append(
-        f"需收取现金(微信/支付宝/现金) {quote.cash}。"
-        if zh
-        else f"Collect {quote.cash} in cash (WeChat Pay, Alipay or at the till)."
-    )
-    return lines

@@ -1,5 +1,9 @@
 """``CampusCardChannel``: the campus card office as a gongji payment channel.
 
+The adapter's four files: ``plugin.py`` registers it, ``wire.py`` is the office's JSON,
+``transform.py`` turns gongji's objects into it and back, and this one builds the
+requests and reads the answers.
+
 A gongji adapter is sans-I/O. Every operation is a *flow*: a generator that builds
 one ``httpx.Request``, yields it (through ``exchange``, which signs it with the
 channel's ``httpx.Auth`` and verifies the answer), receives the ``httpx.Response`` and
@@ -27,14 +31,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
-from gongji.config import resolve_secrets
 from gongji.errors import ConfigError, Declined, InvalidInput, Unavailable, UntrustedAnswer
-from gongji.flows.exchange import Flow, exchange
 from gongji.gateways import (
     Capability,
     CashOrder,
@@ -44,9 +47,11 @@ from gongji.gateways import (
     PaymentState,
     require,
 )
+from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.secrets import read_secret
 from gongji.money import Fen
 
-from gongji_campuscard import wire
+from gongji_campuscard import transform, wire
 from gongji_campuscard.signing import CampusCardAuth, Clock, system_clock
 
 __all__ = ["CAPABILITIES", "DEFAULT_BASE_URL", "CampusCardChannel"]
@@ -64,12 +69,6 @@ CAPABILITIES = frozenset(
 )
 #: The campus card app's payment code: "CC", the 8-digit card number, an 8-digit counter.
 CARD_CODE = re.compile(r"CC[0-9]{16}", re.ASCII)
-_STATES = {
-    "PAID": PaymentState.PAID,
-    "DECLINED": PaymentState.FAILED,
-    "CLOSED": PaymentState.CLOSED,
-    "REFUNDED": PaymentState.REFUNDED,
-}
 
 T = TypeVar("T")
 
@@ -98,13 +97,17 @@ class CampusCardChannel:
         self._auth = CampusCardAuth(terminal_id, secret, clock)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> CampusCardChannel:
-        """The factory the plugin registers: a ``[channels.campuscard]`` table in, a channel out.
-        ``secret_file`` / ``secret_env`` keep the secret itself out of the file."""
-        settings = resolve_secrets(settings, "channels.campuscard")
+    def from_settings(
+        cls, settings: Mapping[str, Any], config_dir: Path | None = None
+    ) -> CampusCardChannel:
+        """The factory the plugin registers: a ``[channels.campuscard]`` table and the
+        configuration file's folder in, a channel out. The secret comes through gongji's
+        one secrets module: ``secret_file`` (a relative path is read from ``config_dir``)
+        or ``secret_env``, never the table itself."""
+        secret = read_secret(settings, "secret", where="campuscard", config_dir=config_dir)
         return cls(
             terminal_id=str(settings.get("terminal_id", "")),
-            secret=str(settings.get("secret", "")),
+            secret=secret or "",
             base_url=str(settings.get("base_url", DEFAULT_BASE_URL)),
         )
 
@@ -121,22 +124,15 @@ class CampusCardChannel:
                 "That is not a campus card payment code.",
                 next_step="Scan the code the campus card app shows; nothing was charged.",
             )
-        body = wire.PaymentIn(
-            out_trade_no=order.out_trade_no,
-            amount_fen=int(order.amount),
-            card_code=order.auth_code,
-            description=order.description,
-            notify_url=order.notify_url,
-        )
-        response = yield from self._send("POST", "/v1/payments", body)
-        return _payment(self._decode(response, wire.Payment))
+        response = yield from self._send("POST", "/v1/payments", transform.payment_in(order))
+        return transform.payment(self._decode(response, wire.Payment))
 
     def query(self, out_trade_no: str) -> Flow[ChannelPayment]:
         require(self, Capability.QUERY)
         response = yield from self._send("GET", f"/v1/payments/{quote(out_trade_no, safe='')}")
         if response.status_code == 404:
             return ChannelPayment(out_trade_no=out_trade_no, state=PaymentState.NOT_FOUND)
-        return _payment(self._decode(response, wire.Payment))
+        return transform.payment(self._decode(response, wire.Payment))
 
     def reverse(self, out_trade_no: str) -> Flow[ChannelPayment]:
         require(self, Capability.REVERSE)
@@ -144,7 +140,7 @@ class CampusCardChannel:
         response = yield from self._send("POST", path, {})
         if response.status_code == 404:  # never arrived: nothing to undo, nothing charged
             return ChannelPayment(out_trade_no=out_trade_no, state=PaymentState.CLOSED)
-        return _payment(self._decode(response, wire.Payment))
+        return transform.payment(self._decode(response, wire.Payment))
 
     def refund(
         self, out_trade_no: str, out_refund_no: str, amount: Fen, total: Fen
@@ -155,31 +151,15 @@ class CampusCardChannel:
                 f"A refund of {amount} for a trade of {total} cannot be right.",
                 next_step="Refund between one fen and the trade's amount; nothing was sent.",
             )
-        body = wire.RefundIn(
-            out_trade_no=out_trade_no, out_refund_no=out_refund_no, amount_fen=int(amount)
-        )
+        body = transform.refund_in(out_trade_no, out_refund_no, amount)
         response = yield from self._send("POST", "/v1/refunds", body)
-        refund = self._decode(response, wire.Refund)
-        return ChannelRefund(
-            out_trade_no=refund.out_trade_no,
-            out_refund_no=refund.out_refund_no,
-            amount=Fen(refund.amount_fen),
-            state="success" if refund.state == "SUCCESS" else "failed",
-            refund_id=refund.refund_id,
-            reason=refund.reason,
-        )
+        return transform.refund(self._decode(response, wire.Refund))
 
     def notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
         """A callback the office posted: verified on its exact bytes before it is decoded."""
         require(self, Capability.NOTIFY)
         self._auth.verify_callback(httpx.Headers(headers), body)
-        trade = _decoded(body, wire.Payment)
-        return ChannelNotification(
-            out_trade_no=trade.out_trade_no,
-            state=_STATES[trade.state],
-            amount=Fen(trade.amount_fen),
-            transaction_id=trade.transaction_id,
-        )
+        return transform.notification(_decoded(body, wire.Payment))
 
     # ------------------------------------------------------------ the wire
 
@@ -218,13 +198,3 @@ def _decoded(body: bytes, kind: type[T]) -> T:
             f"The campus card office's answer is not as documented ({error}).",
             next_step="Nothing was trusted from it; the sale is checked again before anything else.",
         ) from error
-
-
-def _payment(trade: wire.Payment) -> ChannelPayment:
-    return ChannelPayment(
-        out_trade_no=trade.out_trade_no,
-        state=_STATES[trade.state],
-        amount=Fen(trade.amount_fen),
-        transaction_id=trade.transaction_id,
-        reason=trade.reason,
-    )

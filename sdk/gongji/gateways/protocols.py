@@ -1,7 +1,7 @@
 """What an adapter is: the contract between the flows and the gateways they talk to.
 
 Two kinds, both sans-I/O (every operation is a flow: it builds and signs requests,
-yields them, and parses the verified responses; see ``gongji.flows.exchange``):
+yields them, and parses the verified responses; see ``gongji.gateways.exchange``):
 
 * an ``InsuranceGateway`` speaks to a city insurance centre (person information,
   mutual-aid bindings, pre-settlement, settlement, cancellation, reversal,
@@ -12,27 +12,26 @@ yields them, and parses the verified responses; see ``gongji.flows.exchange``):
 
 Each declares its ``capabilities``; ``require()`` refuses an operation the adapter
 does not have before anything is sent (hyperswitch's connectors do the same).
-Adapters register factories through the ``gongji_register_adapters`` hook.
+Adapters register factories through the ``gongji_register_adapters`` hook
+(``gongji.gateways.registry``).
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Literal, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
 from gongji.errors import ConfigError
-from gongji.flows.exchange import Flow
+from gongji.gateways.exchange import Flow
 from gongji.identity import Credential, IdNumber
 from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting, Visit
 from gongji.money import ZERO, Fen
 
 __all__ = [
-    "AdapterKind",
-    "AdapterRegistry",
     "Capability",
     "CashOrder",
     "CentreDetail",
@@ -71,9 +70,6 @@ class Capability(enum.StrEnum):
     REFUND = "refund"
     NOTIFY = "notify"
     MED_INS_ORDER = "med_ins_order"
-
-
-AdapterKind = Literal["insurance", "channel"]
 
 
 def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) -> None:
@@ -197,6 +193,9 @@ class InsuranceGateway(Protocol):
     name: str
     capabilities: frozenset[Capability]
     region: str  # the 6-digit insurance region the gateway serves, e.g. "210200"
+    #: The id of the policy pack the centre settles by (``gongji.policy``), e.g.
+    #: "liaoning-dalian-2025"; a client without its own ``policy=`` uses this one.
+    policy: str
 
     def new_msgid(self) -> str:
         """A fresh message id, journaled before the write that carries it is sent."""
@@ -334,58 +333,3 @@ class PaymentChannel(Protocol):
     def notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
         """Verify (before decoding) and decode a callback; ``SignatureError`` when it is not genuine."""
         ...
-
-
-# ---------------------------------------------------------------- registration
-
-
-@frozen
-class AdapterFactory:
-    name: str
-    kind: AdapterKind
-    factory: Callable[..., Any] = field(repr=False)
-    capabilities: frozenset[Capability] = frozenset()
-    origin: str = ""  # the plugin that registered it
-
-
-class AdapterRegistry:
-    """Adapter factories by name, filled through ``gongji_register_adapters``."""
-
-    def __init__(self) -> None:
-        self._factories: dict[str, AdapterFactory] = {}
-
-    def register(
-        self,
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        kind: AdapterKind,
-        capabilities: frozenset[Capability] | set[Capability] = frozenset(),
-        origin: str = "",
-    ) -> None:
-        if name in self._factories:
-            raise ConfigError(
-                f"Two adapters are registered as {name!r} "
-                f"({self._factories[name].origin or 'built in'} and {origin or 'built in'}).",
-                next_step="Uninstall one of them or block it with GONGJI_DISABLE_PLUGINS.",
-            )
-        self._factories[name] = AdapterFactory(
-            name=name,
-            kind=kind,
-            factory=factory,
-            capabilities=frozenset(capabilities),
-            origin=origin,
-        )
-
-    def get(self, name: str, kind: AdapterKind) -> AdapterFactory:
-        found = self._factories.get(name)
-        if found is None or found.kind != kind:
-            known = ", ".join(sorted(n for n, f in self._factories.items() if f.kind == kind))
-            raise ConfigError(
-                f"No {kind} adapter is registered as {name!r}.",
-                next_step=f"Use one of: {known or 'none installed'}; `gongji plugins` lists them.",
-            )
-        return found
-
-    def __iter__(self) -> Any:
-        return iter(sorted(self._factories.values(), key=lambda f: (f.kind, f.name)))

@@ -1,0 +1,71 @@
+"""Resolve what a timeout or a crash left in doubt: finish it, or undo it.
+
+A sale caught between the centre and the channel is reversed, cancelled or found
+paid; an undo caught half-way is finished (``gongji.flows.undo``). ``recover`` walks
+the journal's entries in doubt that no running flow holds.
+"""
+
+from __future__ import annotations
+
+import attrs
+import httpx
+
+from gongji.errors import GongjiError
+from gongji.flows.setup import Setup
+from gongji.flows.steps import (
+    cancel_at_centre,
+    check_paid_amount,
+    in_doubt,
+    query,
+    record_settled,
+    reverse_at_centre,
+    settle_pending,
+)
+from gongji.flows.undo import finish_undo
+from gongji.gateways import PaymentState
+from gongji.gateways.exchange import Flow
+from gongji.journal import Entry, EntryState
+
+
+def recover(setup: Setup) -> Flow[list[Entry]]:
+    """Resolve every entry left in doubt that no running flow holds; one that cannot be
+    resolved yet stays in doubt (and is returned as it is) while the others go on."""
+    ended = []
+    for entry in setup.journal.in_doubt():
+        if not setup.journal.acquire(entry.key):
+            continue  # a sale in flight: it is not in doubt, only unfinished
+        try:
+            ended.append((yield from resolve(setup, entry)))
+        except (GongjiError, httpx.HTTPError):
+            ended.append(setup.journal.get(entry.key) or entry)
+        finally:
+            setup.journal.release(entry.key)
+    return ended
+
+
+def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
+    """Finish or undo a settlement a timeout or a crash left in doubt."""
+    if entry.state is EntryState.CENTRE_PENDING:
+        return (yield from reverse_at_centre(setup, entry))
+    if entry.state is EntryState.CENTRE_SETTLED:
+        # The cash share was never asked for; the customer may be gone: give the money back.
+        return (yield from cancel_at_centre(setup, entry, "interrupted before the cash share"))
+    if entry.state is EntryState.CASH_PENDING and entry.receipt is not None:
+        receipt = entry.receipt
+        channel = setup.channel(entry.cash_kind)
+        try:
+            payment = yield from query(setup, channel, entry.out_trade_no)
+            payment = yield from settle_pending(setup, channel, payment)
+            check_paid_amount(payment, receipt.cash)
+        except Exception as error:
+            raise in_doubt(
+                setup, entry, f"the {channel.name} payment could not be confirmed"
+            ) from error
+        if payment.state is PaymentState.PAID:
+            return record_settled(
+                setup, entry, attrs.evolve(receipt, transaction_id=payment.transaction_id)
+            )
+        return (yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value))
+    if entry.state is EntryState.UNDOING:
+        return (yield from finish_undo(setup, entry))
+    return entry

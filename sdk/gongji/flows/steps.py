@@ -1,0 +1,149 @@
+"""The steps every flow shares: reads repeated on a transport failure, the journal's
+writes, the channel's polling, and undoing a settlement at the centre.
+
+Settle, undo, recover, visit and reconcile are built from these; none of those
+imports another to borrow a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+import httpx
+
+from gongji.errors import (
+    GongjiError,
+    OutcomeUnknown,
+    SignatureError,
+    Unavailable,
+    UntrustedAnswer,
+)
+from gongji.flows.setup import SettlementEvent, Setup
+from gongji.gateways import ChannelPayment, PaymentChannel, PaymentState
+from gongji.gateways.exchange import Flow, Pause
+from gongji.journal import Entry, EntryState
+from gongji.model import Receipt
+from gongji.money import Fen
+
+T = TypeVar("T")
+
+#: A write that ended in one of these may or may not have committed.
+UNKNOWN_OUTCOME = (httpx.HTTPError, Unavailable, SignatureError, UntrustedAnswer)
+
+
+def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
+    """A read, repeated on a transport failure (a repeat of a read is always safe)."""
+    tries = setup.polling.read_retries + 1
+    for attempt in range(1, tries + 1):
+        try:
+            return (yield from make())
+        except (httpx.HTTPError, Unavailable) as error:
+            if attempt == tries:
+                raise Unavailable(
+                    f"{what} failed {tries} times ({type(error).__name__}).",
+                    next_step="Check the network to the gateway, then try again (a sale with the same key).",
+                ) from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Entry:
+    """Journal ``entry`` as it stands now; ``durable=False`` only where a lost write is
+    found again by ``recover()``."""
+    entry = attrs.evolve(entry, updated_at=setup.clock())
+    setup.boundary(f"before journal {entry.state.value}")
+    setup.journal.put(entry, durable=durable)
+    setup.boundary(f"after journal {entry.state.value}")
+    return entry
+
+
+def in_doubt(setup: Setup, entry: Entry, what: str) -> OutcomeUnknown:
+    """The error for a sale left in doubt (its entry stays for ``recover()``), announced."""
+    setup.announce(SettlementEvent("in_doubt", entry.key, detail=what))
+    return OutcomeUnknown(
+        f"The sale with key {entry.key!r} is in doubt: {what}.",
+        key=entry.key,
+    )
+
+
+def record_settled(setup: Setup, entry: Entry, receipt: Receipt, *, durable: bool = True) -> Entry:
+    """Journal the sale as settled with ``receipt``, and tell the observers (a divergence too)."""
+    entry = record(
+        setup, attrs.evolve(entry, state=EntryState.SETTLED, receipt=receipt), durable=durable
+    )
+    setup.announce(SettlementEvent("settled", entry.key, receipt.settlement_id))
+    if receipt.divergence:
+        setup.announce(
+            SettlementEvent(
+                "divergence", entry.key, receipt.settlement_id, "; ".join(receipt.divergence)
+            )
+        )
+    return entry
+
+
+def query(setup: Setup, channel: PaymentChannel, out_trade_no: str) -> Flow[ChannelPayment]:
+    return (yield from read(setup, f"Querying {channel.name}", lambda: channel.query(out_trade_no)))
+
+
+def settle_pending(
+    setup: Setup, channel: PaymentChannel, payment: ChannelPayment
+) -> Flow[ChannelPayment]:
+    """Poll a payment waiting for the payer, within bounds; reverse what is not paid by then."""
+    polls = 0
+    while payment.state is PaymentState.PENDING and polls < setup.polling.attempts:
+        yield Pause(setup.polling.interval_ms)
+        polls += 1
+        payment = yield from query(setup, channel, payment.out_trade_no)
+    if payment.state in (PaymentState.PENDING, PaymentState.NOT_FOUND):
+        closed = yield from channel.reverse(payment.out_trade_no)
+        reason = (
+            "the payer did not confirm in time"
+            if payment.state is PaymentState.PENDING
+            else "the payment never arrived"
+        )
+        return attrs.evolve(closed, reason=reason)
+    return payment
+
+
+def check_paid_amount(payment: ChannelPayment, expected: Fen) -> None:
+    if payment.state is PaymentState.PAID and payment.amount != expected:
+        raise UntrustedAnswer(
+            f"The channel reports {payment.amount} paid for a charge of {expected}.",
+            next_step="The sale is left in doubt; check the trade with the channel before recover().",
+        )
+
+
+def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
+    """2601 for a settlement whose answer was lost. Idempotent at the centre, so it may repeat."""
+    gateway = setup.gateway
+    msgid = gateway.new_msgid()
+    try:
+        state = yield from read(
+            setup,
+            "The reversal",
+            lambda: gateway.reverse(entry.msgid, entry.psn_no, msgid, entry.setting),
+        )
+    except (GongjiError, httpx.HTTPError) as error:
+        raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
+    setup.announce(SettlementEvent("reversed", entry.key, detail=state))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=f"reversed: {state}"))
+
+
+def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
+    """2103/2208 for a settlement whose cash share was not collected. Idempotent at the centre."""
+    gateway = setup.gateway
+    settlement = entry.settlement
+    if settlement is None:
+        return (yield from reverse_at_centre(setup, entry))
+    msgid = gateway.new_msgid()
+    try:
+        yield from read(
+            setup,
+            "The cancellation",
+            lambda: gateway.cancel(settlement, entry.psn_no, msgid, entry.setting),
+        )
+    except (GongjiError, httpx.HTTPError) as error:
+        raise in_doubt(setup, entry, "the centre could not cancel the settlement") from error
+    setup.announce(SettlementEvent("cancelled", entry.key, settlement.setl_id, reason[:200]))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=reason[:200]))

@@ -1,0 +1,81 @@
+"""The quote: what a settlement will charge to whom, and the cashier's sentences for it.
+
+``assess`` makes it; ``Quote.explain`` reads it aloud. It lives with the rules, not
+with the domain objects of ``gongji.model``, because its sentences use the rules'
+words (``gongji.rules.explain``) and the model must not reach up to them.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from gongji.errors import InvalidInput
+from gongji.model import Leg, LineItem, Refusal
+from gongji.money import Fen
+from gongji.rules.explain import Language, owner_label
+
+__all__ = ["Quote"]
+
+
+@frozen
+class Quote:
+    """What a settlement will charge to whom. ``total == fund + sum(legs) + cash``, always."""
+
+    total: Fen
+    fund: Fen
+    legs: tuple[Leg, ...]
+    cash: Fen
+    refusals: tuple[Refusal, ...] = ()
+    cash_only: tuple[LineItem, ...] = ()  # lines no insurance account may pay (R6)
+
+    def __attrs_post_init__(self) -> None:
+        # Conservation of money is checked where the object is made, not hoped for later.
+        if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
+            raise InvalidInput(
+                f"A quote of {self.total} does not add up: fund + legs + cash differ from the total.",
+                next_step="This is a bug in the planner or a plugin; report it with the basket.",
+            )
+
+    @property
+    def accounts(self) -> Fen:
+        return sum((leg.amount for leg in self.legs), Fen(0))
+
+    def explain(self, language: Language = "en") -> list[str]:
+        """The cashier's sentences: the fund, each leg, cash-only lines, refusals, then
+        the cash to collect."""
+        zh = language == "zh"
+        lines = [f"合计 {self.total}。" if zh else f"Total {self.total}."]
+        if self.fund:
+            lines.append(
+                f"统筹基金支付 {self.fund}。" if zh else f"The pooled fund pays {self.fund}."
+            )
+        for leg in self.legs:
+            if leg.source == "own_account":
+                lines.append(
+                    f"患者本人个人账户支付 {leg.amount}。"
+                    if zh
+                    else f"The patient's own personal account pays {leg.amount}."
+                )
+            else:
+                who = owner_label(leg.payer_id, leg.relation, language)
+                lines.append(
+                    f"家庭共济:{who}的个人账户支付 {leg.amount}。"
+                    if zh
+                    else f"Family mutual aid: the account of {who} pays {leg.amount}."
+                )
+        for item in self.cash_only:
+            lines.append(
+                f"「{item.name}」{item.amount} 不属于医保个人账户支付范围,只能现金支付。"
+                if zh
+                else f"{item.name!r} ({item.category.value}, {item.amount}) cannot be paid from any insurance account; it is part of the cash share."
+            )
+        lines.extend(
+            refusal.reason_zh or refusal.reason if zh else refusal.reason
+            for refusal in self.refusals
+        )
+        lines.append(
+            f"需收取现金(微信/支付宝/现金) {self.cash}。"
+            if zh
+            else f"Collect {self.cash} in cash (WeChat Pay, Alipay or at the till)."
+        )
+        return lines
