@@ -311,10 +311,10 @@ class WechatPayEndpoint:
             return 204, None
         if method == "GET" and (match := wechatpay_close.BY_TRANSACTION_ID.fullmatch(path)):
             _require_query_mchid(request, mchid)
-            found = wechatpay_close.by_transaction_id(
+            paid = wechatpay_close.by_transaction_id(
                 self._trades.values(), mchid=mchid, transaction_id=match[1]
             )
-            return 200, self._transaction(found)
+            return 200, self._transaction(paid)
         if method == "POST" and path == CODEPAY_PATH:
             return self._codepay(_decode(request.content, wire.CodePayRequest), mchid)
         if method == "POST" and (match := _REVERSE.fullmatch(path)):

@@ -28,12 +28,18 @@ class CloseRequest(wire._In, frozen=True, kw_only=True):
 
 
 class _Trade(Protocol):
-    mchid: str
-    out_trade_no: str
     state: str
     state_desc: str
-    transaction_id: str | None
-    outcome: object  # None: a number only ever reversed, never seen paying
+
+    @property
+    def mchid(self) -> str: ...
+
+    @property
+    def transaction_id(self) -> str | None: ...
+
+    @property
+    def outcome(self) -> object:  # None: a number only ever reversed, never seen paying
+        ...
 
     @property
     def paid(self) -> bool: ...
