@@ -113,9 +113,10 @@ _Reply = TypeVar("_Reply", bound=wire.Reply)
 
 
 class _Auth(AlipayAuth):
-    """``AlipayAuth``, except that a 5xx answer (a proxy's or a load balancer's page, which
-    Alipay never signs) is handed back unverified for the channel to turn into ``Unavailable``.
-    Nothing is read from such an answer but its status."""
+    """``AlipayAuth``, except that a 5xx answer is handed back unverified: the channel
+    verifies it itself, reads it when it is Alipay's signed answer (an ``error_response``
+    may come with any status), and otherwise (a proxy's or a load balancer's page, which
+    Alipay never signs) reads nothing from it but its status: ``Unavailable``."""
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         signing = super().auth_flow(request)
@@ -539,12 +540,13 @@ class AlipayChannel:
         """
         request = self._request(method, content, notify_url)
         response = yield from exchange(request, self._auth)
-        if response.status_code >= 500:
+        if response.status_code >= 500 and not self._signed_by_alipay(response, method):
             raise Unavailable(
                 f"Alipay answered HTTP {response.status_code} to {method}.",
                 gateway=GATEWAY,
                 next_step=in_doubt,
             )
+        # <method>_response, or error_response (an app or signature refused), whatever the status.
         raw, _, _ = response_content(response.content, method)  # the very bytes that verified
         try:
             reply = jsonwire.decode(raw, type=reply_type)
@@ -559,6 +561,13 @@ class AlipayChannel:
             )
         _check_gateway_code(method, reply, in_doubt, payment=method == PAY)
         return reply
+
+    def _signed_by_alipay(self, response: httpx.Response, method: str) -> bool:
+        try:
+            self._verifier.verify_response(response.content, method)
+        except SignatureError:
+            return False
+        return True
 
     def _check_notify_time(self, notify_time: str) -> None:
         try:

@@ -1,4 +1,5 @@
-"""The mock's Alipay OpenAPI gateway: ``alipay.trade.pay`` (bar code), ``.query``, ``.cancel``, ``.refund``.
+"""The mock's Alipay OpenAPI gateway: ``alipay.trade.pay`` (bar code), ``.query``, ``.cancel``,
+``.refund``, and (``alipay_close``) ``.close`` and ``.fastpay.refund.query``.
 
 Mounted on the exact path ``/gateway.do``. Parameters come from the query string
 and from an ``application/x-www-form-urlencoded`` body (both, as Alipay's SDKs
@@ -6,9 +7,9 @@ send them). Each request is checked in this order, nothing processed before:
 
 1. ``app_id`` is an app the mock knows, ``sign_type`` is RSA2, and ``sign`` verifies
    (SHA256withRSA over the sorted ``k=v&...`` of every parameter but ``sign``) with
-   the app's public key. Otherwise HTTP 401 with code ``40002`` (see the doc:
-   Alipay itself answers HTTP 200 here; the mock is louder on purpose);
-2. ``biz_content`` (msgspec; amounts must be yuan strings);
+   the app's public key. Otherwise, as Alipay answers, HTTP 200 with a signed
+   ``error_response`` of code ``40002``;
+2. ``biz_content`` (msgspec; amounts are yuan, strings or JSON numbers, to the fen);
 3. idempotency: ``out_trade_no`` for payments and ``out_request_no`` for refunds;
    the same key with the same content answers the same trade, charged once; other
    content is refused (``ACQ.CONTEXT_INCONSISTENT``).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import decimal
 import hashlib
 import itertools
 import re
@@ -36,7 +38,7 @@ import httpx
 import msgspec
 
 from gongji import jsonwire
-from gongji.errors import InvalidInput, SignatureError
+from gongji.errors import SignatureError
 from gongji.money import ZERO, Fen
 from gongji.signing.alipay import (
     SIGN_TYPE,
@@ -48,7 +50,9 @@ from gongji.signing.alipay import (
 )
 from gongji.signing.alipay_certs import AlipayPublicKeys
 from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
+from gongji_mock import alipay_close
 from gongji_mock import alipay_wire as wire
+from gongji_mock.alipay_amounts import AmountRefused, fen_of
 from gongji_mock.codes import Outcome, outcome_by_pattern
 from gongji_mock.testkeys import test_rsa_key
 
@@ -78,6 +82,8 @@ class Answer(Exception):
     ) -> None:
         super().__init__(en)
         self.status = status
+        #: Refusals before the method is trusted (app, signature) go under error_response.
+        self.under_error_response = False
         self.content: dict[str, str] = {
             "code": code,
             "msg": "Business Failed" if code == "40004" else "Invalid Arguments",
@@ -164,6 +170,8 @@ class AlipayEndpoint:
             "alipay.trade.query": self._query,
             "alipay.trade.cancel": self._cancel,
             "alipay.trade.refund": self._refund,
+            "alipay.trade.close": self._close,
+            "alipay.trade.fastpay.refund.query": self._refund_query,
         }
 
     # ------------------------------------------------------------------ for clients and tests
@@ -219,11 +227,22 @@ class AlipayEndpoint:
                 )
             with self._lock:
                 content = handler(app_id, params, params.get("biz_content", "").encode())
+        except alipay_close.Refused as refused:
+            answer = Answer("40004", refused.sub_code, refused.zh, refused.en)
+            return self._signed(answer.status, method, answer.content)
         except Answer as answer:
+            method = "" if answer.under_error_response else method
             return self._signed(answer.status, method, answer.content)
         return self._signed(200, method, {"code": "10000", "msg": "Success", **content})
 
     def _authenticate(self, params: dict[str, str]) -> str:
+        try:
+            return self._check_signature(params)
+        except Answer as answer:
+            answer.under_error_response = True  # as Alipay answers: HTTP 200, error_response
+            raise
+
+    def _check_signature(self, params: dict[str, str]) -> str:
         app_id = params.get("app_id", "")
         key = self._app_keys.get(app_id)
         if key is None:
@@ -233,7 +252,6 @@ class AlipayEndpoint:
                 "无效的AppID参数",
                 f"app_id {app_id[:32]!r} is not an app of the mock; use mock.alipay.app_id or "
                 "register_app(). Nothing was processed.",
-                status=401,
             )
         if params.get("sign_type") != SIGN_TYPE:
             raise Answer(
@@ -241,7 +259,6 @@ class AlipayEndpoint:
                 "isv.invalid-signature-type",
                 "无效的签名类型",
                 "sign_type must be RSA2. Nothing was processed.",
-                status=401,
             )
         try:
             verify_request(params, key)
@@ -252,7 +269,6 @@ class AlipayEndpoint:
                 "验签出错",
                 f"{exc.message} Sign every parameter but sign, sorted, with the app private key. "
                 "Nothing was processed.",
-                status=401,
             ) from None
         return app_id
 
@@ -330,6 +346,7 @@ class AlipayEndpoint:
     # ------------------------------------------------------------------ query, cancel
 
     def _find(self, app_id: str, ref: wire.TradeRef | wire.TradeRefund) -> _Trade:
+        """The trade ``ref`` names, or ACQ.TRADE_NOT_EXIST."""
         trade = None
         if ref.out_trade_no:
             trade = self._trades.get((app_id, ref.out_trade_no))
@@ -442,6 +459,19 @@ class AlipayEndpoint:
             "refund_fee": trade.refunded.to_yuan(),
             "gmt_refund_pay": max(when for _, when in trade.refunds.values()),
         }
+
+    # ------------------------------------------------------------------ close, refund query
+
+    def _close(self, app_id: str, params: dict[str, str], biz: bytes) -> dict[str, Any]:
+        trade = self._find(app_id, _decode(biz, wire.TradeRef))
+        content, changed = alipay_close.close(trade, now=self._now_text())
+        if changed:
+            self._notify(trade)
+        return content
+
+    def _refund_query(self, app_id: str, params: dict[str, str], biz: bytes) -> dict[str, Any]:
+        query = _decode(biz, alipay_close.RefundQuery)
+        return alipay_close.refund_query(self._find(app_id, query), query)
 
     # ------------------------------------------------------------------ notifications
 
@@ -642,18 +672,15 @@ def _decode(biz: bytes, kind: type[_B]) -> _B:
         return jsonwire.decode(biz, type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _invalid(
-            f'biz_content cannot be read ({exc}); amounts are yuan strings such as "12.50".'
+            f'biz_content cannot be read ({exc}); amounts are yuan such as "12.50" or 12.5.'
         ) from None
 
 
-def _yuan(text: str, name: str) -> Fen:
+def _yuan(yuan: decimal.Decimal, name: str) -> Fen:
     try:
-        amount = Fen.from_yuan(text)
-    except InvalidInput as exc:
-        raise _invalid(f"{name}: {exc.message}") from None
-    if amount <= 0:
-        raise _invalid(f"{name} must be more than 0.00 yuan.")
-    return amount
+        return fen_of(yuan, name)
+    except AmountRefused as exc:
+        raise _invalid(str(exc)) from None
 
 
 def _invalid(en: str) -> Answer:

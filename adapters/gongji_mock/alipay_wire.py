@@ -1,11 +1,14 @@
 """Alipay OpenAPI ``biz_content`` formats the mock reads (``msgspec``).
 
-Amounts are yuan strings (``"12.50"``): a JSON number is refused by the decoder,
-so no float reaches the mock, and ``Fen.from_yuan`` turns the string into fen
-(more than two decimals refused, not rounded). Unknown fields are tolerated.
+Amounts are yuan, as a string (``"12.50"``) or a JSON number (``12.5``, as Alipay's
+own SDK examples send them): either is decoded from the JSON text straight into
+``Decimal``, so no float reaches the mock, and ``alipay_amounts.fen_of`` turns it
+into fen (more than two decimals refused, not rounded). Unknown fields are tolerated.
 """
 
 from __future__ import annotations
+
+import decimal
 
 import msgspec
 
@@ -21,7 +24,7 @@ class TradePay(_Biz, frozen=True, kw_only=True):
     scene: str
     auth_code: str
     subject: str
-    total_amount: str
+    total_amount: decimal.Decimal
     product_code: str = ""
     store_id: str = ""
     terminal_id: str = ""
@@ -39,7 +42,7 @@ class TradeRef(_Biz, frozen=True, kw_only=True):
 class TradeRefund(_Biz, frozen=True, kw_only=True):
     """``alipay.trade.refund``: ``out_request_no`` names a partial refund (idempotency key)."""
 
-    refund_amount: str
+    refund_amount: decimal.Decimal
     out_trade_no: str = ""
     trade_no: str = ""
     out_request_no: str = ""

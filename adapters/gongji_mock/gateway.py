@@ -42,6 +42,9 @@ from gongji_mock.wechatpay import WechatPayEndpoint
 #: the mock moves no real money, and a POS rehearsing against it needs them.
 DEFAULT_PAASID = "gongji-mock"
 DEFAULT_TIF_SECRET = "gongji-mock-tif-secret"  # noqa: S105 - a documented test credential
+#: The CSB caller it knows (a city whose profile signs with CSB), published likewise.
+DEFAULT_CSB_ACCESS_KEY = "gongji-mock-csb"
+DEFAULT_CSB_SECRET = "gongji-mock-csb-secret"  # noqa: S105 - a documented test credential
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -61,6 +64,7 @@ class MockGateway:
         *,
         clock: Clock | None = None,
         tif_secrets: dict[str, str] | None = None,
+        csb_secrets: dict[str, str] | None = None,
         faults: Faults | None = None,
         delivery: CallbackDelivery | None = None,
         notify_url: str | None = None,
@@ -74,7 +78,12 @@ class MockGateway:
         # The clock_skew fault moves the centre's clock, and with it token expiry and the TIF window.
         self.centre = Centre(dataset, clock=lambda: _skewed(base(), self.faults.skew_seconds))
         self._tif_secrets = dict(tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET})
-        self.national = NationalEndpoint(self.centre, secrets_by_paasid=self._tif_secrets)
+        self._csb_secrets = dict(csb_secrets or {DEFAULT_CSB_ACCESS_KEY: DEFAULT_CSB_SECRET})
+        self.national = NationalEndpoint(
+            self.centre,
+            secrets_by_paasid=self._tif_secrets,
+            secrets_by_access_key=self._csb_secrets,
+        )
         # Each protocol owns an exact path or a path prefix (e.g. "/v3/" for WeChat Pay).
         self._routes: dict[str, Handler] = {}
         self._prefixes: list[tuple[str, Handler]] = []
@@ -231,6 +240,12 @@ class MockGateway:
         if DEFAULT_PAASID in self._tif_secrets:
             return DEFAULT_PAASID, self._tif_secrets[DEFAULT_PAASID]
         return next(iter(self._tif_secrets.items()))
+
+    def csb_caller(self) -> tuple[str, str]:
+        """A CSB caller the mock knows, ``(access_key, secret)``, for a city signing with CSB."""
+        if DEFAULT_CSB_ACCESS_KEY in self._csb_secrets:
+            return DEFAULT_CSB_ACCESS_KEY, self._csb_secrets[DEFAULT_CSB_ACCESS_KEY]
+        return next(iter(self._csb_secrets.items()))
 
     # ------------------------------------------------------------ for tests and integrators
 

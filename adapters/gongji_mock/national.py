@@ -4,7 +4,8 @@ One endpoint for every transaction code, as the national interface for designate
 institutions has it (docs/reference/mock-national.md). Each request is checked in
 this order, and nothing is processed until every check before it has passed:
 
-1. the TIF gateway headers (HTTP 401 when they do not verify; the body is not read);
+1. the gateway headers, TIF or CSB (``national_gateway``; HTTP 401 when they do not
+   verify; the body is not read);
 2. the envelope (``msgspec``, unknown fields tolerated: real clients send extras);
 3. the sign-in number (``sign_no`` from 9001), except for 9001 itself;
 4. the message id: a ``msgid`` seen before replays the first response byte for byte
@@ -53,7 +54,6 @@ from gongji.model import (
 from gongji.money import ZERO, Fen, Rounding
 from gongji.rules.quote import Quote
 from gongji.signing._common import MemoryNonceCache, NonceCache
-from gongji.signing.tif import verify_tif_headers
 from gongji_mock.centre import (
     Centre,
     CentreRefusal,
@@ -66,6 +66,7 @@ from gongji_mock.centre import (
     line_item_row,
 )
 from gongji_mock.ledger import TransactionRow
+from gongji_mock.national_gateway import verify_gateway
 from gongji_mock.national_wire import (
     BaseInfo,
     BindingOut,
@@ -184,12 +185,14 @@ class NationalEndpoint:
         centre: Centre,
         *,
         secrets_by_paasid: Mapping[str, str],
+        secrets_by_access_key: Mapping[str, str] | None = None,
         tolerance_seconds: int = 300,
         nonce_cache: NonceCache | None = None,
         psn_key: bytes = DEFAULT_PSN_KEY,
     ) -> None:
         self.centre = centre
         self._secrets = dict(secrets_by_paasid)
+        self._csb_secrets = dict(secrets_by_access_key or {})  # CSB callers, by access key
         self._tolerance = tolerance_seconds
         self._nonces: NonceCache = nonce_cache if nonce_cache is not None else MemoryNonceCache()
         self._psn_key = psn_key
@@ -270,9 +273,10 @@ class NationalEndpoint:
         if request.method != "POST":
             return _refusal(405, "请求方法错误", f"Use POST {PATH}.")
         try:
-            verify_tif_headers(
-                request.headers,
-                secrets_by_paasid=self._secrets,
+            verify_gateway(
+                request,
+                tif_secrets=self._secrets,
+                csb_secrets=self._csb_secrets,
                 now=self.centre.clock().timestamp(),
                 tolerance_seconds=self._tolerance,
                 nonce_cache=self._nonces,

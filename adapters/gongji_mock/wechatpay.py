@@ -44,10 +44,12 @@ from gongji.signing.wechatpay import (
     platform_headers,
     verify_authorization,
 )
-from gongji.signing.wechatpay_keys import PlatformKeyStore
+from gongji.signing.wechatpay_keys import PUBLIC_KEY_ID_PREFIX, PlatformKeyStore
+from gongji_mock import wechatpay_close
 from gongji_mock import wechatpay_wire as wire
 from gongji_mock.codes import Outcome, outcome_by_pattern
 from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
+from gongji_mock.wechatpay_certificates import CERTIFICATES_PATH, PlatformCertificates
 from gongji_mock.wechatpay_errors import Refusal
 from gongji_mock.wechatpay_errors import decode as _decode
 from gongji_mock.wechatpay_errors import param_error as _param_error
@@ -155,6 +157,13 @@ class WechatPayEndpoint:
         self._nonces: NonceCache = nonce_cache if nonce_cache is not None else MemoryNonceCache()
         self.platform_key_id = PLATFORM_KEY_ID
         self._platform_key = test_rsa_key("wechatpay-platform")
+        # Certificate mode (GET /v3/certificates): a request that does not name a public key
+        # (PUB_KEY_ID_...) in Wechatpay-Serial is answered under the newest platform
+        # certificate, as during WeChat Pay's switch from certificates to the public key.
+        self.certificates = PlatformCertificates(
+            test_rsa_key("wechatpay-platform-certificate"), clock=clock
+        )
+        self._answer_key: tuple[str, RsaPrivateKey] = (PLATFORM_KEY_ID, self._platform_key)
         self.apiv3_key = test_apiv3_key()
         self.merchant = WechatPayMerchant(
             mchid=DEFAULT_MCHID,
@@ -171,8 +180,8 @@ class WechatPayEndpoint:
         self._serial = itertools.count(1)
         self.notifications: list[WechatPayCallback] = []
         self.med_ins = MedInsOrders(
-            # The key in force at each call: use_keys() (a state file) may replace it.
-            decrypt=lambda sealed: self._platform_key.decrypt_oaep_sha1(sealed),
+            # The key the request's Wechatpay-Serial names (use_keys() may replace it).
+            decrypt=lambda sealed: self._sensitive_key().decrypt_oaep_sha1(sealed),
             platform_key_id=self.platform_key_id,
             clock=self._clock,
             notify=self._callback,
@@ -188,6 +197,10 @@ class WechatPayEndpoint:
     def platform_keys(self) -> PlatformKeyStore:
         """A key store holding the mock's platform public key under its ID (public-key mode)."""
         return PlatformKeyStore(public_keys={self.platform_key_id: self.platform_public_key})
+
+    def platform_certificates(self) -> PlatformKeyStore:
+        """A key store holding the listed platform certificates (certificate mode, given by hand)."""
+        return PlatformKeyStore(certificates=self.certificates.listed())
 
     def register_merchant(self, mchid: str, serial_no: str, public_key: RsaPublicKey) -> None:
         """Trust another merchant API key (your own test key, say) for ``mchid``."""
@@ -207,6 +220,8 @@ class WechatPayEndpoint:
         Returns its ``mix_pay_status``; a confirmed order sends MEDICAL_INSURANCE.SUCCESS.
         """
         with self._lock:
+            # Med-ins results are signed with the platform public key (a product of 2024 on).
+            self._answer_key = (self.platform_key_id, self._platform_key)
             return self.med_ins.confirm(mix_trade_no, paid=paid)
 
     # ------------------------------------------------------------------ HTTP
@@ -216,13 +231,27 @@ class WechatPayEndpoint:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one HTTP request under ``/v3/``."""
+        answer_key = self._answer_key_for(request)
         try:
             mchid = self._authenticate(request)
             with self._lock:
+                # Callbacks a request causes are signed as its answer is.
+                self._answer_key = answer_key
                 status, payload = self._route(request, mchid)
         except Refusal as refusal:
-            return self._signed(refusal.status, msgspec.json.encode(refusal.error))
-        return self._signed(status, msgspec.json.encode(payload))
+            return self._signed(refusal.status, msgspec.json.encode(refusal.error), answer_key)
+        body = b"" if payload is None else msgspec.json.encode(payload)
+        return self._signed(status, body, answer_key)
+
+    def _answer_key_for(self, request: httpx.Request) -> tuple[str, RsaPrivateKey]:
+        if request.headers.get("wechatpay-serial", "").startswith(PUBLIC_KEY_ID_PREFIX):
+            return self.platform_key_id, self._platform_key
+        current = self.certificates.current
+        return current.serial, current.private_key
+
+    def _sensitive_key(self) -> RsaPrivateKey:
+        """The private key of what the request being answered named in Wechatpay-Serial."""
+        return self._answer_key[1]
 
     def _authenticate(self, request: httpx.Request) -> str:
         authorization = request.headers.get("authorization", "")
@@ -246,13 +275,19 @@ class WechatPayEndpoint:
                 f"{exc.message} Nothing was processed; sign the exact bytes sent with the merchant API key.",
             ) from None
         serial = request.headers.get("wechatpay-serial")
-        if serial is not None and serial != self.platform_key_id:
+        if (
+            serial is not None
+            and serial != self.platform_key_id
+            and self.certificates.find(serial) is None
+        ):
             raise Refusal(
                 400,
                 "INVALID_REQUEST",
                 "Wechatpay-Serial 错误",
-                f"Wechatpay-Serial {serial[:64]!r} is not the platform key {self.platform_key_id}; "
-                "configure the mock's platform public key (mock.wechatpay.platform_keys()).",
+                f"Wechatpay-Serial {serial[:64]!r} is neither the platform key "
+                f"{self.platform_key_id} nor a valid platform certificate "
+                f"({', '.join(self.certificates.serials)}); download them (GET /v3/certificates) "
+                "or configure the mock's platform public key (mock.wechatpay.platform_keys()).",
             )
         if len(body) > MAX_BODY_BYTES:
             raise Refusal(
@@ -263,10 +298,23 @@ class WechatPayEndpoint:
             )
         return mchid
 
-    def _route(self, request: httpx.Request, mchid: str) -> tuple[int, msgspec.Struct]:
+    def _route(self, request: httpx.Request, mchid: str) -> tuple[int, msgspec.Struct | None]:
         path, method = request.url.path, request.method
         if self.med_ins.serves(path):
             return self.med_ins.route(request, mchid)
+        if method == "GET" and path == CERTIFICATES_PATH:
+            return 200, self.certificates.listing(self.apiv3_key)
+        if method == "POST" and (match := wechatpay_close.CLOSE.fullmatch(path)):
+            body = _decode(request.content, wechatpay_close.CloseRequest)
+            trade = self._trades.get((mchid, match[1]))
+            wechatpay_close.close(trade, body, mchid=mchid, out_trade_no=match[1])
+            return 204, None
+        if method == "GET" and (match := wechatpay_close.BY_TRANSACTION_ID.fullmatch(path)):
+            _require_query_mchid(request, mchid)
+            paid = wechatpay_close.by_transaction_id(
+                self._trades.values(), mchid=mchid, transaction_id=match[1]
+            )
+            return 200, self._transaction(paid)
         if method == "POST" and path == CODEPAY_PATH:
             return self._codepay(_decode(request.content, wire.CodePayRequest), mchid)
         if method == "POST" and (match := _REVERSE.fullmatch(path)):
@@ -579,18 +627,18 @@ class WechatPayEndpoint:
             resource=wire.CallbackResource(original_type=original_type, **sealed),
         )
         body = msgspec.json.encode(envelope)
-        headers = platform_headers(
-            self._platform_key, body, serial=self.platform_key_id, timestamp=int(self._clock())
-        )
+        serial, key = self._answer_key
+        headers = platform_headers(key, body, serial=serial, timestamp=int(self._clock()))
         headers["Content-Type"] = "application/json"
         self.notifications.append(WechatPayCallback(url, event_type, headers, body))
 
     # ------------------------------------------------------------------ helpers
 
-    def _signed(self, status: int, body: bytes) -> httpx.Response:
-        headers = platform_headers(
-            self._platform_key, body, serial=self.platform_key_id, timestamp=int(self._clock())
-        )
+    def _signed(
+        self, status: int, body: bytes, answer_key: tuple[str, RsaPrivateKey]
+    ) -> httpx.Response:
+        serial, key = answer_key
+        headers = platform_headers(key, body, serial=serial, timestamp=int(self._clock()))
         headers["Content-Type"] = "application/json; charset=utf-8"
         headers["Request-ID"] = secrets.token_hex(16)
         return httpx.Response(status, content=body, headers=headers)
@@ -617,6 +665,7 @@ class WechatPayEndpoint:
         """Answer with these keys instead of this process's (a state file keeps them across restarts)."""
         with self._lock:
             self._platform_key = platform_key
+            self._answer_key = (self.platform_key_id, platform_key)
             self.apiv3_key = apiv3_key
             self.merchant = WechatPayMerchant(
                 mchid=DEFAULT_MCHID, serial_no=DEFAULT_MERCHANT_SERIAL, private_key=merchant_key

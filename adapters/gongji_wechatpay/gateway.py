@@ -18,6 +18,12 @@ med_ins_query      ``GET /v3/med-ins/orders/out-trade-no/{out_trade_no}``
 notification       a callback: verified, then decoded, then decrypted (APIv3 key)
 =================  ==============================================================
 
+The platform's signatures are checked with its public key (public-key mode), with
+platform certificates given by hand, or (``download_platform_certificates``) with the
+certificates this channel downloads from ``GET /v3/certificates`` itself: before the
+first operation, before they expire, and on an answer naming an unknown serial
+(``gongji_wechatpay.certificates`` says what it trusts).
+
 How answers map (docs/reference/adapter-wechatpay.md has the full tables): a
 definitive refusal by the payer's side (insufficient funds, an expired code) is a
 ``FAILED`` payment with the channel's reason; a 5xx, 429 or ``SYSTEM_ERROR`` is
@@ -39,7 +45,7 @@ import httpx
 import msgspec
 
 import gongji.jsonwire as jsonwire
-from gongji.errors import ConfigError, Declined, GatewayError, Unavailable
+from gongji.errors import ConfigError, Declined, GatewayError, SignatureError, Unavailable
 from gongji.gateways import (
     Capability,
     CashOrder,
@@ -49,11 +55,18 @@ from gongji.gateways import (
     PaymentState,
     require,
 )
-from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.exchange import Flow
 from gongji.money import ZERO, Fen
-from gongji.signing._common import Clock, MemoryNonceCache, NonceCache, system_clock
+from gongji.signing._common import (
+    Clock,
+    MemoryNonceCache,
+    NonceCache,
+    lower_keys,
+    system_clock,
+)
 from gongji.signing.wechatpay import (
     CALLBACK_TOLERANCE_SECONDS,
+    SERIAL,
     SIGNATURE,
     WechatPayAuth,
     WechatPayMerchant,
@@ -62,6 +75,7 @@ from gongji.signing.wechatpay import (
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji.signing.wechatpay_medins import encrypt_med_ins_fields
 from gongji_wechatpay import transform, wire
+from gongji_wechatpay.certificates import PlatformCertificateDownloads
 from gongji_wechatpay.medins import MedInsOrder, MedInsOrderResult
 from gongji_wechatpay.settings import DEFAULT_BASE_URL, load_settings
 
@@ -158,6 +172,7 @@ class WechatPayChannel:
         refund_notify_url: str | None = None,
         nonce_cache: NonceCache | None = None,
         callback_tolerance_seconds: int = CALLBACK_TOLERANCE_SECONDS,
+        download_platform_certificates: bool = False,
     ) -> None:
         if not appid:
             raise ConfigError(
@@ -179,6 +194,12 @@ class WechatPayChannel:
         self.refund_notify_url = refund_notify_url
         self._clock = clock
         self._auth = WechatPayAuth(merchant, platform, clock=clock)
+        # Certificate mode, downloaded: the store is filled (and refreshed) by this channel.
+        self._downloads = (
+            PlatformCertificateDownloads(platform, apiv3_key, base_url=self.base_url, clock=clock)
+            if download_platform_certificates
+            else None
+        )
         # Callbacks: a replay window, and a nonce cache so that a replayed callback is refused.
         self._notifications = WechatPayNotifications(
             platform,
@@ -214,6 +235,7 @@ class WechatPayChannel:
             device_ip=loaded.device_ip,
             refund_notify_url=loaded.refund_notify_url,
             callback_tolerance_seconds=loaded.callback_tolerance_seconds,
+            download_platform_certificates=loaded.download_platform_certificates,
         )
 
     @classmethod
@@ -226,11 +248,15 @@ class WechatPayChannel:
         **options: Any,
     ) -> WechatPayChannel:
         """A channel that trusts a ``gongji_mock`` WeChat Pay (``mock`` or ``mock.wechatpay``):
-        its test merchant, platform key and APIv3 key. No configuration needed."""
+        its test merchant, platform key and APIv3 key. No configuration needed.
+
+        With ``download_platform_certificates=True`` it starts with no platform key at all
+        and downloads the mock's platform certificates (certificate mode)."""
         endpoint = getattr(mock, "wechatpay", mock)
+        downloaded = bool(options.get("download_platform_certificates"))
         return cls(
             merchant=endpoint.merchant,
-            platform=endpoint.platform_keys(),
+            platform=PlatformKeyStore() if downloaded else endpoint.platform_keys(),
             apiv3_key=endpoint.apiv3_key,
             appid=endpoint.appid,
             base_url=base_url,
@@ -257,7 +283,7 @@ class WechatPayChannel:
         return self._charge(self._post(CODEPAY_PATH, body), order)
 
     def _charge(self, request: httpx.Request, order: CashOrder) -> Flow[ChannelPayment]:
-        response = yield from exchange(request, self._auth)
+        response = yield from self._exchange(request)
         if response.status_code == 200:
             payment = transform.payment_from_transaction(
                 _decode(response, wire.Transaction, "The codepay answer")
@@ -308,7 +334,7 @@ class WechatPayChannel:
         return self._query(self._get(path, {"mchid": self.mchid}), out_trade_no)
 
     def _query(self, request: httpx.Request, out_trade_no: str) -> Flow[ChannelPayment]:
-        response = yield from exchange(request, self._auth)
+        response = yield from self._exchange(request)
         if response.status_code == 200:
             payment = transform.payment_from_transaction(
                 _decode(response, wire.Transaction, "The order query answer")
@@ -329,7 +355,7 @@ class WechatPayChannel:
         return self._reverse(self._post(path, body), out_trade_no)
 
     def _reverse(self, request: httpx.Request, out_trade_no: str) -> Flow[ChannelPayment]:
-        response = yield from exchange(request, self._auth)
+        response = yield from self._exchange(request)
         if response.is_success:  # 200 with {appid, mchid, out_trade_no}, or 204 with no body
             return ChannelPayment(out_trade_no=out_trade_no, state=PaymentState.CLOSED)
         error = _error(response)
@@ -361,7 +387,7 @@ class WechatPayChannel:
         return self._refund(self._post(REFUNDS_PATH, body), body)
 
     def _refund(self, request: httpx.Request, body: wire.RefundRequest) -> Flow[ChannelRefund]:
-        response = yield from exchange(request, self._auth)
+        response = yield from self._exchange(request)
         if response.status_code == 200:
             return transform.refund_from_wire(_decode(response, wire.Refund, "The refund answer"))
         error = _error(response)
@@ -388,7 +414,7 @@ class WechatPayChannel:
         return self._refund_status(self._get(path), out_refund_no)
 
     def _refund_status(self, request: httpx.Request, out_refund_no: str) -> Flow[ChannelRefund]:
-        response = yield from exchange(request, self._auth)
+        response = yield from self._exchange(request)
         if response.status_code == 200:
             refund = _decode(response, wire.Refund, "The refund query answer")
             if refund.out_refund_no != out_refund_no:
@@ -415,6 +441,10 @@ class WechatPayChannel:
         """Place a medical-insurance order (医保自费混合收款下单) with the payer's name and
         ``id_digest`` encrypted under the platform key the ``Wechatpay-Serial`` header names."""
         require(self, Capability.MED_INS_ORDER)
+        return self._med_ins_order(order)
+
+    def _med_ins_order(self, order: MedInsOrder) -> Flow[MedInsOrderResult]:
+        yield from self._refresh_if_due()  # the fields are encrypted under a current key
         sensitive = encrypt_med_ins_fields(
             self.platform,
             payer_name=order.payer_name,
@@ -427,7 +457,7 @@ class WechatPayChannel:
         request = self._post(
             MED_INS_ORDERS_PATH, body, headers={"Wechatpay-Serial": sensitive.serial}
         )
-        return self._med_ins(request, order.out_trade_no, write=True)
+        return (yield from self._med_ins(request, order.out_trade_no, write=True))
 
     def med_ins_query(self, out_trade_no: str) -> Flow[MedInsOrderResult]:
         """A med-ins order's state now, by the merchant's ``out_trade_no``."""
@@ -438,7 +468,7 @@ class WechatPayChannel:
     def _med_ins(
         self, request: httpx.Request, out_trade_no: str, *, write: bool
     ) -> Flow[MedInsOrderResult]:
-        response = yield from exchange(request, self._auth)
+        response = yield from self._exchange(request)
         if response.status_code == 200:
             entity = _decode(response, wire.MedInsOrderEntity, "The med-ins order answer")
             if entity.out_trade_no != out_trade_no:
@@ -479,7 +509,21 @@ class WechatPayChannel:
         and the cash WeChat Pay collected for a med-ins result.
         """
         require(self, Capability.NOTIFY)
-        opened = self._notifications.open(headers, body)
+        try:
+            opened = self._notifications.open(headers, body)
+        except SignatureError as refused:
+            serial = lower_keys(headers).get(SERIAL, "")
+            if self._downloads is None or not serial or self.platform.holds(serial):
+                raise
+            # A rotation: the next operation (or refresh_certificates) downloads first.
+            self._downloads.mark_stale()
+            raise SignatureError(
+                refused.message,
+                next_step=(
+                    "Answer WeChat Pay with an error (it sends the callback again) and run "
+                    "refresh_certificates(): the callback names a certificate not downloaded yet."
+                ),
+            ) from None
         event = opened.event_type
         if event.startswith("TRANSACTION.") or (
             not event and opened.original_type == "transaction"
@@ -502,6 +546,29 @@ class WechatPayChannel:
                 "if it matters (payments, refunds and med-ins results are handled here)."
             ),
         )
+
+    # ------------------------------------------------------------------ platform certificates
+
+    def refresh_certificates(self) -> Flow[None]:
+        """Download the platform certificates now (certificate mode, downloaded); in any other
+        mode there is nothing to download and the flow sends nothing."""
+        if self._downloads is not None:
+            yield from self._downloads.refresh(self._auth.sign, self._headers())
+
+    def _refresh_if_due(self) -> Flow[None]:
+        if self._downloads is not None and self._downloads.due():
+            yield from self._downloads.refresh(self._auth.sign, self._headers())
+
+    def _exchange(self, request: httpx.Request) -> Flow[httpx.Response]:
+        """Sign ``request``, send it, and verify the answer on its bytes before anything is
+        read; in certificate mode, download first when due and again on an unknown serial."""
+        yield from self._refresh_if_due()
+        self._auth.sign(request)
+        response: httpx.Response = yield request
+        if self._downloads is not None and self._downloads.names_unknown_serial(response):
+            yield from self._downloads.refresh(self._auth.sign, self._headers())
+        self._auth.verify(response)
+        return response
 
     # ------------------------------------------------------------------ requests
 

@@ -11,7 +11,8 @@ key                                   what
 ``merchant_private_key_path``         ``apiclient_key.pem`` (required)
 ``platform_public_key_id``            ``PUB_KEY_ID_...`` (public-key mode, recommended) ...
 ``platform_public_key_path``          ... and the platform public key PEM, together
-``platform_certificate_paths``        platform certificate PEM file(s) (certificate mode)
+``platform_certificate_paths``        platform certificate PEM file(s) (certificate mode) ...
+``download_platform_certificates``    ... or ``true``: download them (``GET /v3/certificates``)
 ``apiv3_key_path``                    a file holding the 32-byte APIv3 key ...
 ``apiv3_key_env``                     ... or the name of an environment variable holding it
 ``base_url``                          default ``https://api.mch.weixin.qq.com``
@@ -53,6 +54,7 @@ KEYS: dict[str, str] = {
     "platform_public_key_id": "platform public key ID (PUB_KEY_ID_...)",
     "platform_public_key_path": "platform public key file",
     "platform_certificate_paths": "platform certificate file(s)",
+    "download_platform_certificates": "download the platform certificates (true or false)",
     "apiv3_key_path": "file holding the APIv3 key",
     "apiv3_key_env": "environment variable holding the APIv3 key",
     "base_url": "API base URL",
@@ -80,6 +82,7 @@ class WechatPaySettings:
     device_ip: str | None = None
     refund_notify_url: str | None = None
     callback_tolerance_seconds: int = CALLBACK_TOLERANCE_SECONDS
+    download_platform_certificates: bool = False
 
 
 def _text(settings: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -120,6 +123,16 @@ def _apiv3_key(
     return key
 
 
+def _download(settings: Mapping[str, Any]) -> bool:
+    value = settings.get("download_platform_certificates", False)
+    if type(value) is not bool:
+        raise ConfigError(
+            "The WeChat Pay setting 'download_platform_certificates' must be true or false.",
+            next_step="Write download_platform_certificates = true (without quotes).",
+        )
+    return value
+
+
 def _platform(settings: Mapping[str, Any], config_dir: Path | None) -> PlatformKeyStore:
     key_id = _text(settings, "platform_public_key_id")
     key_path = _text(settings, "platform_public_key_path")
@@ -138,11 +151,19 @@ def _platform(settings: Mapping[str, Any], config_dir: Path | None) -> PlatformK
             "The WeChat Pay setting 'platform_certificate_paths' must be a path or a list of paths.",
             next_step='Write it as ["wechatpay_cert.pem"].',
         )
-    if key_id is None and not cert_paths:
+    downloaded = _download(settings)
+    if key_id is not None and downloaded:
+        raise ConfigError(
+            "The WeChat Pay settings name a platform public key and also ask to download "
+            "platform certificates; a merchant uses one mode.",
+            next_step="Keep the public key (recommended) or download_platform_certificates.",
+        )
+    if key_id is None and not cert_paths and not downloaded:
         raise ConfigError(
             "The WeChat Pay settings name no platform key to verify WeChat Pay's answers with.",
             next_step=(
                 "Add platform_public_key_id and platform_public_key_path (recommended), or "
+                "download_platform_certificates = true (certificate mode), or "
                 "platform_certificate_paths."
             ),
         )
@@ -202,4 +223,5 @@ def load_settings(
         device_ip=_text(settings, "device_ip"),
         refund_notify_url=_text(settings, "refund_notify_url"),
         callback_tolerance_seconds=tolerance,
+        download_platform_certificates=_download(settings),
     )

@@ -9,6 +9,7 @@ objects (``CashOrder``, ``ChannelPayment``, ``ChannelRefund``,
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Literal
 
 from gongji.errors import GatewayError, InvalidInput
@@ -25,6 +26,8 @@ from gongji_wechatpay import wire
 from gongji_wechatpay.medins import MedInsOrder, MedInsOrderResult
 
 CURRENCY = "CNY"
+#: WeChat Pay's times are Beijing time (RFC 3339, +08:00).
+BEIJING = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 # WeChat Pay's rules: out_trade_no 1-32 of digits, letters and _-*| (codepay documents _-*);
 # out_refund_no 1-64 of digits, letters and _-|*@; a payment code is 18 digits starting 10-15.
@@ -202,7 +205,12 @@ def med_ins_request(
             id_digest=sensitive.relative.id_digest,
             card_type="ID_CARD",
         )
-    created = order.created_at.isoformat(timespec="seconds") if order.created_at else None
+    # Beijing time on the wire, as the centre writes its times, whatever zone the caller used.
+    created = (
+        order.created_at.astimezone(BEIJING).isoformat(timespec="seconds")
+        if order.created_at
+        else None
+    )
     return wire.MedInsOrderRequest(
         mix_pay_type=order.mix_pay_type.value,
         order_type=order.order_type,

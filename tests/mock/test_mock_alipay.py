@@ -55,7 +55,7 @@ def client(mock: MockGateway, ali: AlipayEndpoint, connect: Connect) -> Iterator
 def call(
     client: httpx.Client,
     method: str,
-    biz: dict[str, object],
+    biz: dict[str, object] | str,
     signer: AlipaySigner | None = None,
     **extra: str,
 ) -> dict[str, Any]:
@@ -71,12 +71,15 @@ def call(
     }
     if signer is not None:
         query = signer.common_params(method, **extra)
-    answer = client.post(PATH, params=query, data={"biz_content": json.dumps(biz)})
+    biz_content = biz if isinstance(biz, str) else json.dumps(biz)
+    answer = client.post(PATH, params=query, data={"biz_content": biz_content})
     raw = answer.content
     key = method.replace(".", "_") + "_response"
     body = json.loads(raw)
-    content: dict[str, Any] = body.get(key) or body["error_response"]
+    member = key if key in body else "error_response"
+    content: dict[str, Any] = body[member]
     content["_status"] = answer.status_code
+    content["_member"] = member
     return content
 
 
@@ -194,18 +197,20 @@ def test_expired_or_malformed_code_is_refused_and_creates_no_trade(
 # ---------------------------------------------------------------- signatures
 
 
-def test_unsigned_request_is_refused_401_and_nothing_is_charged(
+def test_unsigned_request_is_refused_with_a_signed_error_response_and_nothing_is_charged(
     mock: MockGateway, ali: AlipayEndpoint
 ) -> None:
     with httpx.Client(transport=mock.transport(), base_url=BASE) as unsigned:
         answer = pay(unsigned, "POS01-A010", code("1"))
-    assert answer["_status"] == 401
+    # As Alipay answers: HTTP 200, the refusal under error_response, signed.
+    assert answer["_status"] == 200
+    assert answer["_member"] == "error_response"
     assert answer["code"] == "40002"
     assert answer["sub_code"] == "isv.invalid-signature"
     assert ali.collected() == 0
 
 
-def test_tampered_request_is_refused_401_and_nothing_is_charged(
+def test_tampered_request_is_refused_and_nothing_is_charged(
     mock: MockGateway, ali: AlipayEndpoint
 ) -> None:
     params = ali.signer().signed_params(
@@ -220,7 +225,8 @@ def test_tampered_request_is_refused_401_and_nothing_is_charged(
     )
     params["biz_content"] = params["biz_content"].replace("12.50", "0.01")
     answer = mock.handle(httpx.Request("POST", BASE + PATH, data=params))
-    assert answer.status_code == 401
+    assert answer.status_code == 200
+    assert json.loads(answer.content)["error_response"]["sub_code"] == "isv.invalid-signature"
     assert ali.collected() == 0
     # The refusal itself is signed by the mock's Alipay key.
     ali.verifier().verify_response(answer.content, "alipay.trade.pay")
@@ -233,10 +239,8 @@ def test_unknown_app_is_refused(mock: MockGateway) -> None:
     )
     params = stranger.signed_params("alipay.trade.query", {"out_trade_no": "X"})
     answer = mock.handle(httpx.Request("POST", BASE + PATH, data=params))
-    assert answer.status_code == 401
-    assert json.loads(answer.content)["alipay_trade_query_response"]["sub_code"] == (
-        "isv.invalid-app-id"
-    )
+    assert answer.status_code == 200
+    assert json.loads(answer.content)["error_response"]["sub_code"] == "isv.invalid-app-id"
 
 
 def test_sdk_rejects_an_answer_the_mock_did_not_sign(
@@ -309,11 +313,36 @@ def test_same_out_trade_no_other_content_is_refused(
     assert ali.collected() == Fen(1250)
 
 
-@pytest.mark.parametrize("total", [12.5, 1250, "12.505", "-1.00", "0.00", "abc"])
-def test_amount_that_is_not_a_yuan_string_of_whole_fen_is_refused(
-    client: httpx.Client, ali: AlipayEndpoint, total: object
+def pay_raw(client: httpx.Client, out_trade_no: str, total_json: str) -> dict[str, Any]:
+    """A payment whose total_amount is written into the JSON text as given (never a float)."""
+    biz = (
+        f'{{"out_trade_no":"{out_trade_no}","scene":"bar_code","auth_code":"{code("1")}",'
+        f'"subject":"药品","total_amount":{total_json}}}'
+    )
+    return call(client, "alipay.trade.pay", biz)
+
+
+@pytest.mark.parametrize(
+    ("total_json", "fen"),
+    [("12.5", 1250), ("12.50", 1250), ("1250", 125_000), ('"12.5"', 1250), ("0.01", 1)],
+)
+def test_amount_as_a_json_number_or_string_is_read_to_the_fen(
+    client: httpx.Client, ali: AlipayEndpoint, total_json: str, fen: int
 ) -> None:
-    answer = pay(client, "POS01-A022", code("1"), total=total)
+    answer = pay_raw(client, "POS01-A023", total_json)
+    assert answer["code"] == "10000", answer
+    assert answer["total_amount"] == Fen(fen).to_yuan()
+    assert ali.collected() == Fen(fen)
+
+
+@pytest.mark.parametrize(
+    "total_json",
+    ["12.505", "12.500", '"12.505"', "-1.00", "0", '"0.00"', '"abc"', "true", '"NaN"', "1e9"],
+)
+def test_amount_that_is_not_whole_fen_within_range_is_refused_not_rounded(
+    client: httpx.Client, ali: AlipayEndpoint, total_json: str
+) -> None:
+    answer = pay_raw(client, "POS01-A022", total_json)
     assert answer["sub_code"] == "ACQ.INVALID_PARAMETER"
     assert ali.collected() == 0
 

@@ -300,10 +300,16 @@ def test_wechatpayv3_as_an_independent_client_is_accepted_and_verifies_the_mock(
             "POST",
             BASE + CODEPAY_PATH,
             content=payload.encode(),
-            headers={"Authorization": authorization, "Content-Type": "application/json"},
+            headers={
+                "Authorization": authorization,
+                "Content-Type": "application/json",
+                # Public-key mode, as wechatpayv3 sends it: the answer is signed with that key.
+                "Wechatpay-Serial": wx.platform_key_id,
+            },
         )
     )
     assert answer.status_code == 200, answer.text
+    assert answer.headers["Wechatpay-Serial"] == wx.platform_key_id
     assert peer.rsa_verify(
         answer.headers["Wechatpay-Timestamp"],
         answer.headers["Wechatpay-Nonce"],

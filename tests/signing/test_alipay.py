@@ -439,3 +439,9 @@ def test_alipay_signer_repr_shows_mode_and_fingerprint_only(
 @given(st.text())
 def test_order_string_quoting_equals_quote_plus_for_any_text(value: str) -> None:
     assert _quote_plus(value) == quote_plus(value)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), min_size=65))
+def test_order_string_quoting_of_long_ascii_equals_quote_plus(value: str) -> None:
+    # biz_content's path: ASCII (non-ASCII escaped) and longer than the cached short values.
+    assert _quote_plus(value) == quote_plus(value)

@@ -118,13 +118,37 @@ _QUOTED_BYTE = [
 ]
 
 
+_SAFE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-")
+
+
 def _quote_plus(value: str) -> str:
     """``urllib.parse.quote_plus``, the same output, without its per-byte Python loop."""
     if _ALWAYS_SAFE.fullmatch(value):
         return value
     if len(value) <= 64:
         return _quote_short(value)
+    if value.isascii():
+        return _quote_ascii(value)
     return "".join(map(_QUOTED_BYTE.__getitem__, value.encode()))
+
+
+def _quote_ascii(value: str) -> str:
+    """Quote an ASCII value one distinct character at a time, with ``str.replace`` (in C).
+
+    biz_content (JSON, non-ASCII escaped) holds a handful of distinct unsafe characters
+    (braces, quotes, colons, commas, backslashes) among hundreds of safe ones: a few passes in C beat a lookup per byte.
+    ``%`` goes first (every escape adds one) and the space last (it becomes ``+``, which
+    must itself have been escaped before).
+    """
+    unsafe = set(value).difference(_SAFE_CHARACTERS)
+    if "%" in unsafe:
+        value = value.replace("%", "%25")
+        unsafe.discard("%")
+    space = " " in unsafe
+    unsafe.discard(" ")
+    for character in unsafe:
+        value = value.replace(character, _QUOTED_BYTE[ord(character)])
+    return value.replace(" ", "+") if space else value
 
 
 @functools.lru_cache(maxsize=256)

@@ -70,6 +70,18 @@ class PlatformKeyStore:
         return [*self._public_keys, *(cert.serial_hex for cert in self._certificates.values())]
 
     @property
+    def certificates(self) -> tuple[Certificate, ...]:
+        """The platform certificates held (certificate mode), valid or not."""
+        return tuple(self._certificates.values())
+
+    def holds(self, serial: str) -> bool:
+        """Whether ``serial`` (a public key ID or a certificate serial) is in the store."""
+        if serial.startswith(PUBLIC_KEY_ID_PREFIX):
+            return serial in self._public_keys
+        number = _serial_number(serial)
+        return number is not None and number in self._certificates
+
+    @property
     def public_key_id(self) -> str | None:
         """The public key ID in public-key mode (the ``Wechatpay-Serial`` requests carry), else None."""
         return next(iter(self._public_keys), None)

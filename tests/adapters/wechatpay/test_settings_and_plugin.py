@@ -81,6 +81,28 @@ def test_a_channel_from_settings_charges_against_the_mock(
     assert mock.wechatpay.collected() == Fen(990)
 
 
+def test_a_channel_from_settings_in_certificate_mode_downloads_and_charges(
+    profile: dict[str, Any], tmp_path: Path, mock: MockGateway, client: httpx.Client
+) -> None:
+    del profile["platform_public_key_id"], profile["platform_public_key_path"]
+    profile["download_platform_certificates"] = True
+    channel = WechatPayChannel.from_settings(profile, config_dir=tmp_path)
+    order = CashOrder(out_trade_no="CFG-0002", amount=Fen(990), auth_code=code("1"))
+    assert run_flow(channel.charge(order), client).state is PaymentState.PAID
+    assert [c.serial_hex for c in channel.platform.certificates] == [
+        mock.wechatpay.certificates.current.serial
+    ]
+
+
+@pytest.mark.parametrize("value", [True, "yes"])
+def test_downloading_certificates_is_true_or_false_and_not_with_a_public_key(
+    profile: dict[str, Any], tmp_path: Path, value: object
+) -> None:
+    profile["download_platform_certificates"] = value
+    with pytest.raises(ConfigError, match="download_platform_certificates"):
+        WechatPayChannel.from_settings(profile, config_dir=tmp_path)
+
+
 def test_the_apiv3_key_can_come_from_an_environment_variable(
     profile: dict[str, Any], tmp_path: Path, mock: MockGateway
 ) -> None:
