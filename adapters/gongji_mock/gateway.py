@@ -19,23 +19,23 @@ from gongji.identity import IdNumber
 from gongji.money import Fen
 from gongji.signing.keys import load_private_key
 from gongji.signing.wechatpay_medins import id_digest
-from gongji_mock.admin import PREFIX as ADMIN_PREFIX
-from gongji_mock.admin import AdminEndpoint
-from gongji_mock.alipay import PATH as ALIPAY_PATH
-from gongji_mock.alipay import AlipayEndpoint
-from gongji_mock.centre import Centre, Clock
-from gongji_mock.dashboard import PREFIX as DASHBOARD_PREFIX
-from gongji_mock.dashboard import DashboardPage
-from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
-from gongji_mock.delivery import CallbackDelivery
+from gongji_mock.alipay.endpoint import PATH as ALIPAY_PATH
+from gongji_mock.alipay.endpoint import AlipayEndpoint
+from gongji_mock.centre.dataset import Dataset, demo_dataset, load_dataset
+from gongji_mock.centre.decisions import Centre, Clock
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
-from gongji_mock.national import PATH as NATIONAL_PATH
-from gongji_mock.national import NationalEndpoint
+from gongji_mock.national.endpoint import PATH as NATIONAL_PATH
+from gongji_mock.national.endpoint import NationalEndpoint
 from gongji_mock.recent import RecentRequests
-from gongji_mock.state import MockState
+from gongji_mock.server.admin import PREFIX as ADMIN_PREFIX
+from gongji_mock.server.admin import AdminEndpoint
+from gongji_mock.server.dashboard import PREFIX as DASHBOARD_PREFIX
+from gongji_mock.server.dashboard import DashboardPage
+from gongji_mock.server.delivery import CallbackDelivery
+from gongji_mock.statefile import MockState
 from gongji_mock.testkeys import MockKeys
-from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
-from gongji_mock.wechatpay import WechatPayEndpoint
+from gongji_mock.wechatpay.endpoint import PREFIX as WECHATPAY_PREFIX
+from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
 #: The TIF caller the mock knows out of the box. Test values, published on purpose:
 #: the mock moves no real money, and a POS rehearsing against it needs them.

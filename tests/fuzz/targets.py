@@ -504,7 +504,7 @@ ADMIN_ROUTES = (("POST", "e-voucher"), ("POST", "faults"), ("GET", "state"), ("G
 def _mock_admin(data: bytes) -> object:
     """The first byte picks the resource; the rest is the body. Fault rules accepted here are
     cleared again: they would change the next example's answers."""
-    from gongji_mock.admin import PREFIX, AdminEndpoint
+    from gongji_mock.server.admin import PREFIX, AdminEndpoint
 
     method, what = ADMIN_ROUTES[data[0] % len(ADMIN_ROUTES)] if data else ADMIN_ROUTES[0]
     mock = _served()

@@ -8,14 +8,14 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-import gongji_mock.centre
+import gongji_mock.centre.decisions
 from gongji import Credential, Fen, LineItem, Purchase
 from gongji.assess import CheckContext, assess
 from gongji.hookspecs import hookimpl
 from gongji.model import Quote, Refusal
 from gongji.plugins import get_plugin_manager
-from gongji_mock.centre import Centre, CentreRefusal
-from gongji_mock.dataset import demo_dataset
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.centre.decisions import Centre, CentreRefusal
 
 SON = "210202198503170036"
 MOTHER = "210202195809120046"
@@ -181,7 +181,7 @@ def assessed(monkeypatch: pytest.MonkeyPatch) -> list[Quote]:
         quotes.append(assess(context))
         return quotes[-1]
 
-    monkeypatch.setattr(gongji_mock.centre, "assess", counted)
+    monkeypatch.setattr(gongji_mock.centre.decisions, "assess", counted)
     return quotes
 
 

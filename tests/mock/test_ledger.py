@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gongji import Fen, InvalidInput, LimitExceeded
 from gongji.identity import IdNumber
-from gongji_mock.ledger import CASH, FUND, INSTITUTION, Ledger, Posting, Transaction
+from gongji_mock.centre.ledger import CASH, FUND, INSTITUTION, Ledger, Posting, Transaction
 from tests.conftest import OWNER, PATIENT, SISTER_BENXI
 
 SON, MOTHER, SISTER = IdNumber(OWNER), IdNumber(PATIENT), IdNumber(SISTER_BENXI)

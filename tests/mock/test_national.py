@@ -19,10 +19,10 @@ import pytest
 
 from gongji.identity import IdNumber
 from gongji.signing.tif import TifSigner
-from gongji_mock.centre import Centre
-from gongji_mock.dataset import demo_dataset
-from gongji_mock.ledger import CASH, FUND, INSTITUTION, is_personal
-from gongji_mock.national import PATH, NationalEndpoint
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.centre.decisions import Centre
+from gongji_mock.centre.ledger import CASH, FUND, INSTITUTION, is_personal
+from gongji_mock.national.endpoint import PATH, NationalEndpoint
 from tests.mock.conftest import Connect
 
 SON = "210202198503170036"

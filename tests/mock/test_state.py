@@ -32,11 +32,11 @@ from gongji.signing.tif import TifSigner
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayMerchant
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import MockGateway, testkeys
-from gongji_mock.asgi import bind, make_server
-from gongji_mock.dataset import demo_dataset, parse_dataset
+from gongji_mock.centre.dataset import demo_dataset, parse_dataset
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.state import MockKeys, dataset_digest
-from gongji_mock.wechatpay import DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL, PLATFORM_KEY_ID
+from gongji_mock.server.asgi import bind, make_server
+from gongji_mock.statefile import MockKeys, dataset_digest
+from gongji_mock.wechatpay.endpoint import DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL, PLATFORM_KEY_ID
 from tests.mock import test_mock_alipay as alipay_calls
 from tests.mock import test_mock_wechatpay as wechat_calls
 from tests.mock import test_mock_wechatpay_medins as medins
@@ -45,7 +45,7 @@ from tests.mock.test_national import MOTHER, SON, Pos, line, settle_input
 
 NATIONAL = "http://centre.test"
 DAUGHTER = "210202201506010227"
-ZHANG_FAMILY = files("gongji_mock") / "datasets" / "zhang-family.toml"
+ZHANG_FAMILY = files("gongji_mock.centre") / "datasets" / "zhang-family.toml"
 
 
 @pytest.fixture

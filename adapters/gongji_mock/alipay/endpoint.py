@@ -48,7 +48,7 @@ from gongji.signing.alipay import (
 )
 from gongji.signing.alipay_certs import AlipayPublicKeys
 from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
-from gongji_mock import alipay_wire as wire
+from gongji_mock.alipay import wire
 from gongji_mock.codes import Outcome, outcome_by_pattern
 from gongji_mock.testkeys import test_rsa_key
 

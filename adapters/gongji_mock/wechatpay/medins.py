@@ -45,8 +45,8 @@ import httpx
 import msgspec
 
 from gongji.money import ZERO, Fen
-from gongji_mock import wechatpay_wire as wire
-from gongji_mock.wechatpay_errors import Refusal, decode, param_error
+from gongji_mock.wechatpay import wire
+from gongji_mock.wechatpay.errors import Refusal, decode, param_error
 
 PREFIX = "/v3/med-ins/"
 ORDERS_PATH = "/v3/med-ins/orders"

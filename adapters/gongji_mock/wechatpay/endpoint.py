@@ -45,13 +45,13 @@ from gongji.signing.wechatpay import (
     verify_authorization,
 )
 from gongji.signing.wechatpay_keys import PlatformKeyStore
-from gongji_mock import wechatpay_wire as wire
 from gongji_mock.codes import Outcome, outcome_by_pattern
 from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
-from gongji_mock.wechatpay_errors import Refusal
-from gongji_mock.wechatpay_errors import decode as _decode
-from gongji_mock.wechatpay_errors import param_error as _param_error
-from gongji_mock.wechatpay_medins import MedInsOrders, MedInsState
+from gongji_mock.wechatpay import wire
+from gongji_mock.wechatpay.errors import Refusal
+from gongji_mock.wechatpay.errors import decode as _decode
+from gongji_mock.wechatpay.errors import param_error as _param_error
+from gongji_mock.wechatpay.medins import MedInsOrders, MedInsState
 
 PREFIX = "/v3/"
 CODEPAY_PATH = "/v3/pay/transactions/codepay"

@@ -53,7 +53,7 @@ from gongji.model import (
 from gongji.money import ZERO, Fen, Rounding
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji.signing.tif import verify_tif_headers
-from gongji_mock.centre import (
+from gongji_mock.centre.decisions import (
     Centre,
     CentreRefusal,
     CentreState,
@@ -64,8 +64,8 @@ from gongji_mock.centre import (
     line_item,
     line_item_row,
 )
-from gongji_mock.ledger import TransactionRow
-from gongji_mock.national_wire import (
+from gongji_mock.centre.ledger import TransactionRow
+from gongji_mock.national.wire import (
     BaseInfo,
     BindingOut,
     BindingsQuery,

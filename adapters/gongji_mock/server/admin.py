@@ -20,8 +20,8 @@ from gongji import jsonwire
 from gongji.errors import GongjiError, InvalidInput
 from gongji.identity import IdNumber
 from gongji.signing.keys import RsaPublicKey, load_private_key
+from gongji_mock.centre.ledger import Transaction
 from gongji_mock.faults import TARGETS, FaultKind
-from gongji_mock.ledger import Transaction
 
 if TYPE_CHECKING:
     from gongji_mock.gateway import MockGateway

@@ -40,8 +40,8 @@ from gongji.model import (
 )
 from gongji.money import ZERO, Fen
 from gongji.plugins import get_plugin_manager
-from gongji_mock.dataset import Dataset
-from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
+from gongji_mock.centre.dataset import Dataset
+from gongji_mock.centre.ledger import Ledger, LedgerState, TransactionRow
 
 Clock = Callable[[], datetime.datetime]
 

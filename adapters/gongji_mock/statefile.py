@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gongji.errors import ConfigError, GongjiError
-from gongji_mock.alipay import AlipayState
-from gongji_mock.centre import SettlementRow, TokenRow
-from gongji_mock.dataset import Dataset
-from gongji_mock.ledger import TransactionRow
-from gongji_mock.national import NationalState, SeenRow, SettledRow
+from gongji_mock.alipay.endpoint import AlipayState
+from gongji_mock.centre.dataset import Dataset
+from gongji_mock.centre.decisions import SettlementRow, TokenRow
+from gongji_mock.centre.ledger import TransactionRow
+from gongji_mock.national.endpoint import NationalState, SeenRow, SettledRow
 from gongji_mock.testkeys import MockKeys
-from gongji_mock.wechatpay import WechatPayState
+from gongji_mock.wechatpay.endpoint import WechatPayState
 
 if TYPE_CHECKING:
     from gongji_mock.gateway import MockGateway
