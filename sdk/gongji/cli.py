@@ -185,11 +185,11 @@ def _mock_serve(
     as_json: bool,
 ) -> int:
     from gongji_mock import MockGateway
-    from gongji_mock.asgi import bind, make_server
-    from gongji_mock.dataset import demo_dataset, load_dataset
-    from gongji_mock.delivery import CallbackDelivery
+    from gongji_mock.centre.dataset import demo_dataset, load_dataset
     from gongji_mock.faults import Faults
     from gongji_mock.gateway import DEFAULT_PAASID
+    from gongji_mock.server.asgi import bind, make_server
+    from gongji_mock.server.delivery import CallbackDelivery
 
     dataset = load_dataset(data) if data else demo_dataset()
     rules = Faults.load(faults) if faults else None
