@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
+import pluggy
 from attrs import define, field, frozen
 
 from gongji.assess import CheckContext, assess
@@ -39,7 +40,7 @@ from gongji.model import (
     Setting,
 )
 from gongji.money import ZERO, Fen
-from gongji.plugins import get_plugin_manager
+from gongji.plugins import make_plugin_manager
 from gongji_mock.centre.dataset import Dataset
 from gongji_mock.centre.ledger import Ledger, LedgerState, TransactionRow
 
@@ -110,11 +111,18 @@ _PRE_SETTLEMENTS_KEPT = 1024
 
 @define
 class Centre:
-    """The mock centre: people, bindings, tokens, the ledger, the settlements of each day."""
+    """The mock centre: people, bindings, tokens, the ledger, the settlements of each day.
+
+    ``rules`` is the centre's own plugin manager: the built-in rules only, whatever the
+    till's environment (``GONGJI_DISABLE_PLUGINS``) or installed plugins say, so that a
+    till's switched-off or extra plugin cannot change what the centre decides. The
+    region pack is the dataset's. A test may register a rule on ``centre.rules``.
+    """
 
     dataset: Dataset
     clock: Clock = field(factory=lambda: _utc_now)
     token_ttl: int = TOKEN_TTL_SECONDS
+    rules: pluggy.PluginManager = field(factory=lambda: centre_rules())
     ledger: Ledger = field(init=False)
     _tokens: dict[str, Token] = field(init=False, factory=dict)
     _used_tokens: set[str] = field(init=False, factory=set)
@@ -192,7 +200,7 @@ class Centre:
             pending.pop(purchase, None)
             if len(pending) >= _PRE_SETTLEMENTS_KEPT:
                 del pending[next(iter(pending))]
-            pending[purchase] = _PreSettlement(context, _rules(), quote)
+            pending[purchase] = _PreSettlement(context, self._rules_in_force(), quote)
             return quote
 
     def context(self, purchase: Purchase, day: datetime.date) -> CheckContext:
@@ -221,7 +229,7 @@ class Centre:
 
     def _assess(self, context: CheckContext) -> Quote:
         try:
-            return assess(context)
+            return assess(context, self.rules)
         except EligibilityError as exc:
             raise CentreRefusal(
                 _ZH_BY_RULE.get(exc.rule, "不符合结算条件"), exc.message, rule=exc.rule
@@ -232,7 +240,7 @@ class Centre:
         and expiry, balances, year counters); only an unchanged context skips the rules."""
         context = self.context(purchase, day)
         pre = self._pre_settlements.pop(purchase, None)
-        if pre is not None and pre.context == context and pre.rules == _rules():
+        if pre is not None and pre.context == context and pre.rules == self._rules_in_force():
             return context.holder, pre.quote
         return context.holder, self._assess(context)
 
@@ -299,6 +307,11 @@ class Centre:
                 for s in self._settlements.values()
                 if s.day == day and s.setl_id not in self._cancelled
             ]
+
+    def _rules_in_force(self) -> tuple[object, ...]:
+        """The rule implementations registered on ``rules``: registering or unregistering changes it."""
+        hook = self.rules.hook
+        return (*hook.gongji_check.get_hookimpls(), None, *hook.gongji_order_payers.get_hookimpls())
 
     def _year(self, person: IdNumber, year: int) -> _Year:
         with self._lock:
@@ -370,10 +383,9 @@ def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _rules() -> tuple[object, ...]:
-    """The rule implementations in force: registering, unregistering or blocking a plugin changes it."""
-    hook = get_plugin_manager().hook
-    return (*hook.gongji_check.get_hookimpls(), None, *hook.gongji_order_payers.get_hookimpls())
+def centre_rules() -> pluggy.PluginManager:
+    """A plugin manager holding the built-in rules only: no entry points, nothing blocked."""
+    return make_plugin_manager(load_entry_points=False, disabled=())
 
 
 _ZH_BY_RULE = {
