@@ -296,12 +296,12 @@ Trade = tuple[str, str, int, int, bool]
 def channel_trades(mock: MockGateway) -> list[Trade]:
     """Every payment-code trade the mock's channels hold, as their own records say."""
     trades: list[Trade] = [
-        ("wechatpay", w.out_trade_no, w.total, w.refunded, w.success_time is not None)
-        for w in mock.wechatpay.snapshot().trades
+        ("wechatpay", w.out_trade_no, int(w.total), int(w.refunded), w.paid)
+        for w in mock.wechatpay.trades.table.values()
     ]
     trades += [
-        ("alipay", a.out_trade_no, a.total, a.refunded, a.gmt_payment is not None)
-        for a in mock.alipay.snapshot().trades
+        ("alipay", a.out_trade_no, int(a.total), int(a.refunded), a.paid)
+        for a in mock.alipay.trades.table.values()
     ]
     return trades
 

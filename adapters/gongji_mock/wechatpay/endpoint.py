@@ -1,5 +1,5 @@
 """The mock's WeChat Pay APIv3: payment code (付款码), query, reverse, refund, refund query,
-and medical-insurance orders (``/v3/med-ins/orders``, in ``wechatpay_medins``).
+and medical-insurance orders (``/v3/med-ins/orders``, in ``medins``).
 
 Mounted on ``/v3/``. Each request is checked in this order, and nothing is
 processed until every check before it has passed:
@@ -15,27 +15,26 @@ processed until every check before it has passed:
 
 Every response, errors included, is signed with the mock's platform key
 (``Wechatpay-Timestamp/Nonce/Signature/Serial`` over ``TIMESTAMP\\nNONCE\\nBODY\\n``).
-The payment code decides the outcome (``outcome_of``), like ActiveMerchant's
-bogus gateway: see docs/reference/mock-channels.md.
+Trades live in ``trades``, refunds in ``refunds``; the payment code decides the
+outcome (``outcome_of``), like ActiveMerchant's bogus gateway: see
+docs/reference/mock-channels.md.
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import itertools
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import httpx
 import msgspec
 
 from gongji.errors import SignatureError
-from gongji.money import ZERO, Fen
+from gongji.money import Fen
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
 from gongji.signing.wechatpay import (
@@ -45,13 +44,28 @@ from gongji.signing.wechatpay import (
     verify_authorization,
 )
 from gongji.signing.wechatpay_keys import PlatformKeyStore
-from gongji_mock.codes import Outcome, outcome_by_pattern
+from gongji_mock.codes import Outcome
+from gongji_mock.records import Serial, Table
 from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
 from gongji_mock.wechatpay import wire
-from gongji_mock.wechatpay.errors import Refusal
-from gongji_mock.wechatpay.errors import decode as _decode
-from gongji_mock.wechatpay.errors import param_error as _param_error
-from gongji_mock.wechatpay.medins import MedInsOrders, MedInsState
+from gongji_mock.wechatpay.errors import Refusal, decode
+from gongji_mock.wechatpay.medins import MedInsOrders
+from gongji_mock.wechatpay.refunds import Refunds
+from gongji_mock.wechatpay.trades import Trades, outcome_of
+
+__all__ = [
+    "CODEPAY_PATH",
+    "DEFAULT_APPID",
+    "DEFAULT_MCHID",
+    "DEFAULT_MERCHANT_SERIAL",
+    "PLATFORM_KEY_ID",
+    "PREFIX",
+    "REFUNDS_PATH",
+    "Outcome",
+    "WechatPayCallback",
+    "WechatPayEndpoint",
+    "outcome_of",
+]
 
 PREFIX = "/v3/"
 CODEPAY_PATH = "/v3/pay/transactions/codepay"
@@ -64,53 +78,12 @@ DEFAULT_MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 #: Public-key mode: the platform key is named by this ID in ``Wechatpay-Serial``.
 PLATFORM_KEY_ID = "PUB_KEY_ID_0100000000GONGJIMOCK0001"
 
-#: Where a refund goes back to: the customer's WeChat balance (零钱), in this mock always.
-RECEIVED_ACCOUNT = "支付用户零钱"
 MAX_BODY_BYTES = 100_000
 TOLERANCE_SECONDS = 300
 
-_QUERY = re.compile(r"/v3/pay/transactions/out-trade-no/([^/]+)")
-_REVERSE = re.compile(r"/v3/pay/transactions/out-trade-no/([^/]+)/reverse")
-_REFUND_QUERY = re.compile(r"/v3/refund/domestic/refunds/([^/]+)")
-_AUTH_CODE = re.compile(r"1[0-5][0-9]{16}")
-_BEIJING = datetime.timezone(datetime.timedelta(hours=8))
-
 Clock = Callable[[], float]
-
-
-def outcome_of(auth_code: str) -> Outcome | None:
-    """The outcome of a WeChat payment code; None when it is not one (18 digits, 10-15 first)."""
-    return outcome_by_pattern(auth_code, _AUTH_CODE)
-
-
-@attrs.define
-class _Refund:
-    out_refund_no: str
-    refund_id: str
-    amount: Fen
-    fingerprint: str
-    create_time: str
-
-
-@attrs.define
-class _Trade:
-    mchid: str
-    appid: str
-    out_trade_no: str
-    fingerprint: str
-    total: Fen
-    state: str  # SUCCESS, REFUND, USERPAYING, PAYERROR, REVOKED
-    state_desc: str
-    outcome: Outcome | None
-    transaction_id: str | None = None
-    attach: str = ""
-    success_time: str | None = None
-    refunded: Fen = ZERO
-    refunds: list[_Refund] = attrs.field(factory=list)
-
-    @property
-    def paid(self) -> bool:
-        return self.success_time is not None
+#: Answers one route: the request, its path's match, the merchant the Authorization named.
+Route = Callable[[httpx.Request, re.Match[str], str], tuple[int, msgspec.Struct]]
 
 
 @attrs.frozen
@@ -142,6 +115,7 @@ class WechatPayEndpoint:
     ``platform_keys()`` is what a client configures to verify the mock. ``insured``
     maps a med-ins ``id_digest`` to the name on that person's e-voucher (the gateway
     passes its dataset's people); without it med-ins payers are checked for form only.
+    ``route()`` adds an answer for another method and path.
     """
 
     def __init__(
@@ -165,11 +139,12 @@ class WechatPayEndpoint:
         self._merchant_keys: dict[tuple[str, str], RsaPublicKey] = {
             (DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL): self.merchant.private_key.public_key
         }
-        self._lock = threading.RLock()
-        self._trades: dict[tuple[str, str], _Trade] = {}
-        self._refunds: dict[tuple[str, str], tuple[_Trade, _Refund]] = {}
-        self._serial = itertools.count(1)
+        self.lock = threading.RLock()
         self.notifications: list[WechatPayCallback] = []
+        # One serial numbers transaction ids and refund ids alike: neither ever repeats.
+        self._serial = Serial("wechatpay.serial")
+        self.trades = Trades(clock=clock, serial=self._serial)
+        self.refunds = Refunds(self.trades, serial=self._serial, notify=self._callback)
         self.med_ins = MedInsOrders(
             # The key in force at each call: use_keys() (a state file) may replace it.
             decrypt=lambda sealed: self._platform_key.decrypt_oaep_sha1(sealed),
@@ -178,6 +153,16 @@ class WechatPayEndpoint:
             notify=self._callback,
             insured=insured,
         )
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+        self.route("POST", re.escape(CODEPAY_PATH), self._codepay)
+        self.route("POST", r"/v3/pay/transactions/out-trade-no/([^/]+)/reverse", self._reverse)
+        self.route("GET", r"/v3/pay/transactions/out-trade-no/([^/]+)", self._query)
+        self.route("POST", re.escape(REFUNDS_PATH), self._refund)
+        self.route("GET", r"/v3/refund/domestic/refunds/([^/]+)", self._refund_query)
+
+    def route(self, method: str, path: str, answer: Route) -> None:
+        """Answer ``method`` on paths that fully match the regular expression ``path``."""
+        self._routes.append((method, re.compile(path), answer))
 
     # ------------------------------------------------------------------ for clients and tests
 
@@ -191,22 +176,21 @@ class WechatPayEndpoint:
 
     def register_merchant(self, mchid: str, serial_no: str, public_key: RsaPublicKey) -> None:
         """Trust another merchant API key (your own test key, say) for ``mchid``."""
-        with self._lock:
+        with self.lock:
             self._merchant_keys[(mchid, serial_no)] = public_key
 
     def collected(self) -> Fen:
         """Money the mock has taken from payers, net of refunds and reversals, in fen:
         payment-code trades, and the self-pay cash of confirmed med-ins orders."""
-        with self._lock:
-            paid = (trade.total - trade.refunded for trade in self._trades.values() if trade.paid)
-            return sum(paid, ZERO) + self.med_ins.collected()
+        with self.lock:
+            return self.trades.collected() + self.med_ins.collected()
 
     def confirm_med_ins(self, mix_trade_no: str, *, paid: bool = True) -> str:
         """Play the patient: confirm (or, ``paid=False``, abandon) a med-ins order in WeChat.
 
         Returns its ``mix_pay_status``; a confirmed order sends MEDICAL_INSURANCE.SUCCESS.
         """
-        with self._lock:
+        with self.lock:
             return self.med_ins.confirm(mix_trade_no, paid=paid)
 
     # ------------------------------------------------------------------ HTTP
@@ -218,8 +202,8 @@ class WechatPayEndpoint:
         """Answer one HTTP request under ``/v3/``."""
         try:
             mchid = self._authenticate(request)
-            with self._lock:
-                status, payload = self._route(request, mchid)
+            with self.lock:
+                status, payload = self._answer(request, mchid)
         except Refusal as refusal:
             return self._signed(refusal.status, msgspec.json.encode(refusal.error))
         return self._signed(status, msgspec.json.encode(payload))
@@ -263,29 +247,13 @@ class WechatPayEndpoint:
             )
         return mchid
 
-    def _route(self, request: httpx.Request, mchid: str) -> tuple[int, msgspec.Struct]:
+    def _answer(self, request: httpx.Request, mchid: str) -> tuple[int, msgspec.Struct]:
         path, method = request.url.path, request.method
         if self.med_ins.serves(path):
             return self.med_ins.route(request, mchid)
-        if method == "POST" and path == CODEPAY_PATH:
-            return self._codepay(_decode(request.content, wire.CodePayRequest), mchid)
-        if method == "POST" and (match := _REVERSE.fullmatch(path)):
-            return self._reverse(match[1], _decode(request.content, wire.ReverseRequest), mchid)
-        if method == "GET" and (match := _QUERY.fullmatch(path)):
-            _require_query_mchid(request, mchid)
-            return 200, self._transaction(self._trade(mchid, match[1]))
-        if method == "POST" and path == REFUNDS_PATH:
-            return self._refund(_decode(request.content, wire.RefundRequest), mchid)
-        if method == "GET" and (match := _REFUND_QUERY.fullmatch(path)):
-            found = self._refunds.get((mchid, match[1]))
-            if found is None:
-                raise Refusal(
-                    404,
-                    "RESOURCE_NOT_EXISTS",
-                    "退款单不存在",
-                    f"No refund {match[1][:64]!r} for merchant {mchid}; check out_refund_no.",
-                )
-            return 200, self._refund_out(*found)
+        for route_method, pattern, answer in self._routes:
+            if method == route_method and (match := pattern.fullmatch(path)):
+                return answer(request, match, mchid)
         raise Refusal(
             404,
             "NOT_FOUND",
@@ -294,277 +262,36 @@ class WechatPayEndpoint:
             "see docs/reference/mock-channels.md for what it answers.",
         )
 
-    # ------------------------------------------------------------------ payment code
+    # ------------------------------------------------------------------ routes
 
-    def _codepay(self, order: wire.CodePayRequest, mchid: str) -> tuple[int, msgspec.Struct]:
-        if order.mchid != mchid:
-            raise _param_error("mchid", "mchid differs from the Authorization header's mchid.")
-        if order.amount.total <= 0 or order.amount.currency != "CNY":
-            raise _param_error(
-                "amount.total", "amount.total must be a positive integer of fen, CNY."
-            )
-        if not order.out_trade_no or len(order.out_trade_no) > 32:
-            raise _param_error("out_trade_no", "out_trade_no must be 1 to 32 characters.")
-        outcome = outcome_of(order.payer.auth_code)
-        if outcome is None:
-            raise _param_error(
-                "payer.auth_code",
-                "The payment code is not a WeChat one (18 digits starting 10-15); scan it again.",
-                zh="付款码无效，请重新扫码",
-            )
-        fingerprint = _digest(
-            order.appid, order.description, order.payer.auth_code, str(order.amount.total)
-        )
-        key = (mchid, order.out_trade_no)
-        trade = self._trades.get(key)
-        if trade is not None:
-            if trade.fingerprint != fingerprint:
-                raise Refusal(
-                    403,
-                    "OUT_TRADE_NO_USED",
-                    "商户订单号重复",
-                    f"out_trade_no {order.out_trade_no} was already used "
-                    f"({'reversed' if trade.state == 'REVOKED' else 'for another payment'}); "
-                    "nothing was charged. Give every new payment its own out_trade_no.",
-                )
-            return self._codepay_answer(trade)
-        if outcome is Outcome.CODE_EXPIRED:
-            raise _param_error(
-                "payer.auth_code",
-                "The payment code has expired; ask the customer to refresh it and scan again.",
-                zh="二维码已过期，请用户在微信上刷新后再试",
-            )
-        trade = _Trade(
-            mchid=mchid,
-            appid=order.appid,
-            out_trade_no=order.out_trade_no,
-            fingerprint=fingerprint,
-            total=Fen(order.amount.total),
-            state="USERPAYING",
-            state_desc="需要用户输入支付密码",
-            outcome=outcome,
-            attach=order.attach,
-        )
-        self._trades[key] = trade
-        if outcome is Outcome.PAID:
-            self._pay(trade)
-        elif outcome is Outcome.INSUFFICIENT_FUNDS:
-            trade.state, trade.state_desc = "PAYERROR", "用户余额不足，支付失败"
-        return self._codepay_answer(trade)
-
-    def _codepay_answer(self, trade: _Trade) -> tuple[int, msgspec.Struct]:
-        if trade.state == "USERPAYING":
-            raise Refusal(
-                202,
-                "USERPAYING",
-                "需要用户输入支付密码",
-                "The customer must enter the payment password: query the order "
-                "(GET /v3/pay/transactions/out-trade-no/{out_trade_no}) until it is paid, "
-                "or reverse it.",
-            )
-        if trade.state == "PAYERROR":
-            raise Refusal(
-                403,
-                "NOT_ENOUGH",
-                "用户账户余额不足",
-                "The customer's balance is insufficient; nothing was charged. "
-                "Ask for another payment method and a new out_trade_no.",
-            )
-        return 200, self._transaction(trade)
-
-    def _pay(self, trade: _Trade) -> None:
-        trade.state, trade.state_desc = "SUCCESS", "支付成功"
-        trade.transaction_id = self._transaction_id()
-        trade.success_time = self._now_text()
-
-    # ------------------------------------------------------------------ query, reverse
-
-    def _trade(self, mchid: str, out_trade_no: str) -> _Trade:
-        trade = self._trades.get((mchid, out_trade_no))
-        if trade is None or (trade.outcome is None and trade.state == "REVOKED"):
-            raise Refusal(
-                404,
-                "ORDER_NOT_EXIST",
-                "订单不存在",
-                f"No order {out_trade_no[:64]!r} for merchant {mchid}; check out_trade_no.",
-            )
-        if trade.state == "USERPAYING" and trade.outcome is Outcome.USERPAYING_THEN_PAID:
-            self._pay(trade)  # the customer entered the password while the POS waited
-        return trade
+    def _codepay(
+        self, request: httpx.Request, _match: re.Match[str], mchid: str
+    ) -> tuple[int, msgspec.Struct]:
+        return self.trades.codepay(decode(request.content, wire.CodePayRequest), mchid)
 
     def _reverse(
-        self, out_trade_no: str, body: wire.ReverseRequest, mchid: str
+        self, request: httpx.Request, match: re.Match[str], mchid: str
     ) -> tuple[int, msgspec.Struct]:
-        if body.mchid != mchid:
-            raise _param_error("mchid", "mchid differs from the Authorization header's mchid.")
-        key = (mchid, out_trade_no)
-        trade = self._trades.get(key)
-        if trade is None or trade.outcome is None:
-            # Remember the number, so that a payment arriving late can never be charged.
-            self._trades[key] = trade or _Trade(
-                mchid=mchid,
-                appid=body.appid,
-                out_trade_no=out_trade_no,
-                fingerprint="",
-                total=ZERO,
-                state="REVOKED",
-                state_desc="已撤销",
-                outcome=None,
-            )
-            raise Refusal(
-                404,
-                "ORDER_NOT_EXIST",
-                "订单不存在",
-                f"No order {out_trade_no[:64]!r}: nothing was charged, and the mock now refuses "
-                "this out_trade_no, so a late payment cannot be charged either.",
-            )
-        if trade.state != "REVOKED":
-            if trade.paid:
-                trade.refunded = trade.total  # the reversal gives the customer back what is left
-            trade.state, trade.state_desc = "REVOKED", "已撤销"
-        return 200, wire.ReverseResponse(
-            appid=trade.appid or None, mchid=mchid, out_trade_no=out_trade_no
-        )
+        body = decode(request.content, wire.ReverseRequest)
+        return self.trades.reverse(match[1], body, mchid)
 
-    def _transaction(self, trade: _Trade) -> wire.Transaction:
-        return wire.Transaction(
-            appid=trade.appid,
-            mchid=trade.mchid,
-            out_trade_no=trade.out_trade_no,
-            transaction_id=trade.transaction_id,
-            trade_type="MICROPAY",
-            trade_state=trade.state,
-            trade_state_desc=trade.state_desc,
-            bank_type="OTHERS" if trade.paid else None,
-            attach=trade.attach or None,
-            success_time=trade.success_time,
-            payer=wire.Payer(openid=_openid(trade)) if trade.paid else None,
-            amount=wire.TransactionAmount(
-                total=int(trade.total),
-                payer_total=int(trade.total) if trade.paid else None,
-                currency="CNY",
-                payer_currency="CNY",
-            ),
-        )
+    def _query(
+        self, request: httpx.Request, match: re.Match[str], mchid: str
+    ) -> tuple[int, msgspec.Struct]:
+        _require_query_mchid(request, mchid)
+        return 200, self.trades.transaction(self.trades.query(mchid, match[1]))
 
-    # ------------------------------------------------------------------ refunds
+    def _refund(
+        self, request: httpx.Request, _match: re.Match[str], mchid: str
+    ) -> tuple[int, msgspec.Struct]:
+        return self.refunds.refund(decode(request.content, wire.RefundRequest), mchid)
 
-    def _refund(self, order: wire.RefundRequest, mchid: str) -> tuple[int, msgspec.Struct]:
-        if not order.out_refund_no or len(order.out_refund_no) > 64:
-            raise _param_error("out_refund_no", "out_refund_no must be 1 to 64 characters.")
-        trade = self._trade_for_refund(order, mchid)
-        fingerprint = _digest(trade.out_trade_no, str(order.amount.refund), str(order.amount.total))
-        known = self._refunds.get((mchid, order.out_refund_no))
-        if known is not None:
-            if known[1].fingerprint != fingerprint:
-                raise Refusal(
-                    400,
-                    "INVALID_REQUEST",
-                    "订单金额或退款金额与之前请求不一致，请核实后再试",
-                    f"out_refund_no {order.out_refund_no} was already used for another refund; "
-                    "nothing more was refunded. Use a new out_refund_no for a new refund.",
-                )
-            return 200, self._refund_out(*known)
-        if not trade.paid or trade.state == "REVOKED":
-            raise Refusal(
-                400,
-                "INVALID_REQUEST",
-                "订单未支付或已撤销，不能退款",
-                f"Order {trade.out_trade_no} is {trade.state}, not paid; nothing was refunded.",
-            )
-        if order.amount.total != int(trade.total):
-            raise _param_error(
-                "amount.total",
-                f"amount.total must be the order's total, {int(trade.total)} fen.",
-            )
-        remaining = trade.total - trade.refunded
-        if order.amount.refund <= 0 or order.amount.refund > int(remaining):
-            raise Refusal(
-                400,
-                "INVALID_REQUEST",
-                "申请退款金额超过订单可退金额",
-                f"The refund of {order.amount.refund} fen is not within the {int(remaining)} fen "
-                "still refundable on this order; nothing was refunded.",
-            )
-        refund = _Refund(
-            out_refund_no=order.out_refund_no,
-            refund_id=f"50{next(self._serial):030d}"[-32:],
-            amount=Fen(order.amount.refund),
-            fingerprint=fingerprint,
-            create_time=self._now_text(),
-        )
-        trade.refunded = trade.refunded + refund.amount
-        trade.refunds.append(refund)
-        trade.state, trade.state_desc = "REFUND", "转入退款"
-        self._refunds[(mchid, order.out_refund_no)] = (trade, refund)
-        self._notify_refund(trade, refund, order.notify_url)
-        return 200, self._refund_out(trade, refund)
+    def _refund_query(
+        self, _request: httpx.Request, match: re.Match[str], mchid: str
+    ) -> tuple[int, msgspec.Struct]:
+        return 200, self.refunds.query(mchid, match[1])
 
-    def _trade_for_refund(self, order: wire.RefundRequest, mchid: str) -> _Trade:
-        if order.out_trade_no:
-            trade = self._trades.get((mchid, order.out_trade_no))
-        else:
-            trade = next(
-                (
-                    t
-                    for t in self._trades.values()
-                    if t.mchid == mchid
-                    and order.transaction_id
-                    and t.transaction_id == order.transaction_id
-                ),
-                None,
-            )
-        if trade is None or trade.outcome is None:
-            raise Refusal(
-                404,
-                "RESOURCE_NOT_EXISTS",
-                "订单不存在",
-                "No such order for this merchant; check out_trade_no or transaction_id. Nothing was refunded.",
-            )
-        return trade
-
-    def _refund_amount(self, trade: _Trade, refund: _Refund) -> wire.RefundAmountOut:
-        return wire.RefundAmountOut(
-            total=int(trade.total),
-            refund=int(refund.amount),
-            payer_total=int(trade.total),
-            payer_refund=int(refund.amount),
-            settlement_total=int(trade.total),
-            settlement_refund=int(refund.amount),
-            discount_refund=0,
-            currency="CNY",
-        )
-
-    def _refund_out(self, trade: _Trade, refund: _Refund) -> wire.Refund:
-        return wire.Refund(
-            refund_id=refund.refund_id,
-            out_refund_no=refund.out_refund_no,
-            transaction_id=trade.transaction_id or "",
-            out_trade_no=trade.out_trade_no,
-            channel="ORIGINAL",
-            user_received_account=RECEIVED_ACCOUNT,
-            success_time=refund.create_time,
-            create_time=refund.create_time,
-            status="SUCCESS",
-            funds_account="AVAILABLE",
-            amount=self._refund_amount(trade, refund),
-        )
-
-    def _notify_refund(self, trade: _Trade, refund: _Refund, url: str) -> None:
-        notice = wire.RefundNotice(
-            mchid=trade.mchid,
-            out_trade_no=trade.out_trade_no,
-            transaction_id=trade.transaction_id or "",
-            out_refund_no=refund.out_refund_no,
-            refund_id=refund.refund_id,
-            refund_status="SUCCESS",
-            success_time=refund.create_time,
-            user_received_account=RECEIVED_ACCOUNT,
-            amount=self._refund_amount(trade, refund),
-        )
-        self._callback(url, "REFUND.SUCCESS", "退款成功", "refund", msgspec.json.encode(notice))
-
-    # ------------------------------------------------------------------ callbacks
+    # ------------------------------------------------------------------ callbacks and answers
 
     def _callback(
         self, url: str, event_type: str, summary: str, original_type: str, plaintext: bytes
@@ -572,7 +299,7 @@ class WechatPayEndpoint:
         sealed = encrypt_resource(self.apiv3_key, plaintext, associated_data=original_type)
         envelope = wire.CallbackEnvelope(
             id=secrets.token_hex(18),
-            create_time=self._now_text(),
+            create_time=self.trades.now_text(),
             resource_type="encrypt-resource",
             event_type=event_type,
             summary=summary,
@@ -585,8 +312,6 @@ class WechatPayEndpoint:
         headers["Content-Type"] = "application/json"
         self.notifications.append(WechatPayCallback(url, event_type, headers, body))
 
-    # ------------------------------------------------------------------ helpers
-
     def _signed(self, status: int, body: bytes) -> httpx.Response:
         headers = platform_headers(
             self._platform_key, body, serial=self.platform_key_id, timestamp=int(self._clock())
@@ -595,18 +320,10 @@ class WechatPayEndpoint:
         headers["Request-ID"] = secrets.token_hex(16)
         return httpx.Response(status, content=body, headers=headers)
 
-    def _now_text(self) -> str:
-        moment = datetime.datetime.fromtimestamp(int(self._clock()), _BEIJING)
-        return moment.isoformat()
-
-    def _transaction_id(self) -> str:
-        moment = datetime.datetime.fromtimestamp(int(self._clock()), _BEIJING)
-        return f"42000{moment:%Y%m%d}{next(self._serial):015d}"
-
     def __repr__(self) -> str:
         return (
             f"WechatPayEndpoint(mchid={DEFAULT_MCHID!r}, platform_key_id={self.platform_key_id!r}, "
-            f"trades={len(self._trades)}, med_ins_orders={len(self.med_ins)}, apiv3_key=<hidden>)"
+            f"trades={len(self.trades.table)}, med_ins_orders={len(self.med_ins)}, apiv3_key=<hidden>)"
         )
 
     # ------------------------------------------------------------------ a state file (--state)
@@ -615,7 +332,7 @@ class WechatPayEndpoint:
         self, *, platform_key: RsaPrivateKey, merchant_key: RsaPrivateKey, apiv3_key: str
     ) -> None:
         """Answer with these keys instead of this process's (a state file keeps them across restarts)."""
-        with self._lock:
+        with self.lock:
             self._platform_key = platform_key
             self.apiv3_key = apiv3_key
             self.merchant = WechatPayMerchant(
@@ -623,108 +340,15 @@ class WechatPayEndpoint:
             )
             self._merchant_keys[(DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL)] = merchant_key.public_key
 
-    def snapshot(self) -> WechatPayState:
-        """Trades and their refunds, and the med-ins orders, as plain data (the keys are kept
-        apart, see ``use_keys``)."""
-        with self._lock:
-            serial = next(self._serial)
-            self._serial = itertools.count(serial)  # reading a count consumes it: put it back
-            return WechatPayState(
-                trades=[
-                    _TradeRow(
-                        mchid=t.mchid,
-                        appid=t.appid,
-                        out_trade_no=t.out_trade_no,
-                        fingerprint=t.fingerprint,
-                        total=int(t.total),
-                        state=t.state,
-                        state_desc=t.state_desc,
-                        outcome=t.outcome,
-                        transaction_id=t.transaction_id,
-                        attach=t.attach,
-                        success_time=t.success_time,
-                        refunded=int(t.refunded),
-                        refunds=[
-                            _RefundRow(
-                                out_refund_no=r.out_refund_no,
-                                refund_id=r.refund_id,
-                                amount=int(r.amount),
-                                fingerprint=r.fingerprint,
-                                create_time=r.create_time,
-                            )
-                            for r in t.refunds
-                        ],
-                    )
-                    for t in self._trades.values()
-                ],
-                serial=serial,
-                med_ins=self.med_ins.snapshot(),
-            )
-
-    def restore(self, state: WechatPayState) -> None:
-        """Put back what ``snapshot()`` took."""
-        trades = {}
-        refunds = {}
-        for row in state.trades:
-            trade = _Trade(
-                mchid=row.mchid,
-                appid=row.appid,
-                out_trade_no=row.out_trade_no,
-                fingerprint=row.fingerprint,
-                total=Fen(row.total),
-                state=row.state,
-                state_desc=row.state_desc,
-                outcome=row.outcome,
-                transaction_id=row.transaction_id,
-                attach=row.attach,
-                success_time=row.success_time,
-                refunded=Fen(row.refunded),
-                refunds=[
-                    _Refund(
-                        r.out_refund_no, r.refund_id, Fen(r.amount), r.fingerprint, r.create_time
-                    )
-                    for r in row.refunds
-                ],
-            )
-            trades[(row.mchid, row.out_trade_no)] = trade
-            for refund in trade.refunds:
-                refunds[(row.mchid, refund.out_refund_no)] = (trade, refund)
-        with self._lock:
-            self._trades = trades
-            self._refunds = refunds
-            self._serial = itertools.count(state.serial)
-            self.med_ins.restore(state.med_ins)
-
-
-class _RefundRow(msgspec.Struct, frozen=True, kw_only=True):
-    out_refund_no: str
-    refund_id: str
-    amount: int  # fen
-    fingerprint: str
-    create_time: str
-
-
-class _TradeRow(msgspec.Struct, frozen=True, kw_only=True):
-    mchid: str
-    appid: str
-    out_trade_no: str
-    fingerprint: str
-    total: int  # fen
-    state: str
-    state_desc: str
-    outcome: Outcome | None
-    transaction_id: str | None
-    attach: str
-    success_time: str | None
-    refunded: int  # fen
-    refunds: list[_RefundRow]
-
-
-class WechatPayState(msgspec.Struct, frozen=True, kw_only=True):
-    trades: list[_TradeRow]
-    serial: int  # the next serial of transaction and refund ids
-    # Absent from state files written before med-ins orders were kept: none then.
-    med_ins: MedInsState = msgspec.field(default_factory=MedInsState)
+    def tables(self) -> list[Table[Any, Any]]:
+        """What the mock's WeChat Pay remembers (``gongji_mock.records``); its keys are kept
+        apart (``use_keys``)."""
+        return [
+            self.trades.table,
+            self.refunds.table,
+            self._serial.table,
+            *self.med_ins.tables(),
+        ]
 
 
 def _require_query_mchid(request: httpx.Request, mchid: str) -> None:
@@ -736,11 +360,3 @@ def _require_query_mchid(request: httpx.Request, mchid: str) -> None:
             "The query needs ?mchid= with the merchant id of the Authorization header.",
             detail=wire.ErrorDetail(field="mchid", location="query", issue="missing or different"),
         )
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def _openid(trade: _Trade) -> str:
-    return "oMock" + hashlib.sha256(f"{trade.mchid}/{trade.out_trade_no}".encode()).hexdigest()[:23]
