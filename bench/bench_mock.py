@@ -35,10 +35,10 @@ from gongji import Fen
 from gongji.signing.tif import TifSigner
 from gongji.signing.wechatpay import WechatPayAuth
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.national import PATH
-from gongji_mock.wechatpay import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID
+from gongji_mock.national.endpoint import PATH
+from gongji_mock.server.asgi import bind, make_server
+from gongji_mock.wechatpay.endpoint import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID
 
 TARGET_PER_SECOND = 300
 MOTHER = "210202195809120046"  # resident, pays through her son's account; the rest is cash

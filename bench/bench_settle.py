@@ -32,8 +32,8 @@ from gongji.signing.tif import TifAuth, TifSigner
 from gongji.signing.wechatpay import WechatPayAuth
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
+from gongji_mock.server.asgi import bind, make_server
 from gongji_wechatpay import WechatPayChannel
 
 TARGET_RATIO = 1.5

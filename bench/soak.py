@@ -43,10 +43,10 @@ import httpx
 from gongji.journal import Entry, EntryState, SqliteJournal
 from gongji.money import Fen
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
-from gongji_mock.delivery import CallbackDelivery
+from gongji_mock.centre.population import population_toml
 from gongji_mock.faults import Faults
-from gongji_mock.population import population_toml
+from gongji_mock.server.asgi import bind, make_server
+from gongji_mock.server.delivery import CallbackDelivery
 from soak_plan import fault_schedule, make_plan, rounds_for
 
 HERE = Path(__file__).resolve().parent
@@ -118,7 +118,7 @@ class Soak:
         families = self.args.families or max(20, min(400, self.args.ops // 40))
         text = population_toml(self.seed, families=families)
         (self.workdir / "population.toml").write_text(text, encoding="utf-8")
-        from gongji_mock.dataset import parse_dataset
+        from gongji_mock.centre.dataset import parse_dataset
 
         self.population = parse_dataset(text, "population.toml")
         rounds, per_round = rounds_for(self.args.ops, self.tills)
@@ -296,12 +296,12 @@ Trade = tuple[str, str, int, int, bool]
 def channel_trades(mock: MockGateway) -> list[Trade]:
     """Every payment-code trade the mock's channels hold, as their own records say."""
     trades: list[Trade] = [
-        ("wechatpay", w.out_trade_no, w.total, w.refunded, w.success_time is not None)
-        for w in mock.wechatpay.snapshot().trades
+        ("wechatpay", w.out_trade_no, int(w.total), int(w.refunded), w.paid)
+        for w in mock.wechatpay.trades.table.values()
     ]
     trades += [
-        ("alipay", a.out_trade_no, a.total, a.refunded, a.gmt_payment is not None)
-        for a in mock.alipay.snapshot().trades
+        ("alipay", a.out_trade_no, int(a.total), int(a.refunded), a.paid)
+        for a in mock.alipay.trades.table.values()
     ]
     return trades
 

@@ -6,7 +6,7 @@ run's seed (a string seed is hashed with SHA-512, so it does not depend on PYTHO
 - ``plan``: the operations, in order, with their patient, basket, payment code, idempotency
   key, and the checkpoint at which the till is to kill itself (0: none);
 - ``faults``: the mock's fault rules, one set per round;
-- the population: ``gongji_mock.population`` with the run's seed.
+- the population: ``gongji_mock.centre.population`` with the run's seed.
 
 Operation ``i`` belongs to till ``i % tills`` and to round ``i // (tills * per_round)``.
 What a plan cannot fix is how the tills' requests interleave at the mock, hence which
@@ -19,7 +19,7 @@ import random
 from typing import Any
 
 from gongji.model import InsuranceKind
-from gongji_mock.dataset import Dataset
+from gongji_mock.centre.dataset import Dataset
 from gongji_mock.faults import FaultKind
 
 #: How operations are mixed (weights).

@@ -34,7 +34,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *said: str) 
 
 
 def family_numbers() -> list[str]:
-    from gongji_mock.dataset import demo_dataset
+    from gongji_mock.centre.dataset import demo_dataset
 
     return [*demo_dataset().people, OWNER, PATIENT]
 

@@ -24,8 +24,8 @@ from gongji.cli import main
 from gongji.identity import mask_id
 from gongji.journal import EntryState, MemoryJournal
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
+from gongji_mock.server.asgi import bind, make_server
 from tests.client.conftest import (
     DAUGHTER,
     FAST_POLLING,

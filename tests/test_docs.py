@@ -185,7 +185,7 @@ def test_python_blocks_marked_not_run_are_skipped() -> None:
 def served_mock_url() -> Iterator[str]:
     """A demo mock over HTTP on a free port, as `gongji mock serve` runs it."""
     from gongji_mock import MockGateway
-    from gongji_mock.asgi import bind, make_server
+    from gongji_mock.server.asgi import bind, make_server
 
     server = make_server(MockGateway.demo(), bind("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, daemon=True)

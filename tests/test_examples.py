@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
+from gongji_mock.server.asgi import bind, make_server
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EVERY_EXAMPLE = sorted(EXAMPLES_DIR.glob("*.py"))

@@ -10,10 +10,8 @@ is not a circle by itself. docs/explanation/architecture.md draws the layers.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (
@@ -24,16 +22,6 @@ SOURCES = (
 
 Edge = tuple[str, str]
 Graph = dict[str, set[str]]
-
-#: Imports that another branch of issue 13 (arch-mock) takes out, exempted until it
-#: lands; each must still be needed (test below), so the list empties itself. The
-#: core's imports of adapters close no circle today; arch-cli's no-adapter-import
-#: test forbids them outright.
-PENDING: dict[str, Callable[[str, str], bool]] = {
-    "the mock's insides (arch-mock)": lambda a, b: (
-        a.split(".")[0] == "gongji_mock" and b.split(".")[0] == "gongji_mock"
-    ),
-}
 
 
 def modules() -> dict[str, Path]:
@@ -80,10 +68,6 @@ def import_graph() -> Graph:
                     targets.add(target)
         graph[module] = targets
     return graph
-
-
-def without(graph: Graph, exempt: list[Callable[[str, str], bool]]) -> Graph:
-    return {a: {b for b in bs if not any(rule(a, b) for rule in exempt)} for a, bs in graph.items()}
 
 
 def circles(graph: Graph) -> list[list[str]]:
@@ -137,17 +121,9 @@ def _shortest_circle(graph: Graph, group: set[str]) -> list[str]:
 
 
 def test_no_import_circle_in_sdk_or_adapters() -> None:
-    found = circles(without(import_graph(), list(PENDING.values())))
+    found = circles(import_graph())
     assert found == [], "import circles (an arrow must only point down):\n" + "\n".join(
         " -> ".join(circle) for circle in found
-    )
-
-
-@pytest.mark.parametrize("reason", sorted(PENDING))
-def test_each_pending_exemption_still_hides_a_circle(reason: str) -> None:
-    others = [rule for name, rule in PENDING.items() if name != reason]
-    assert circles(without(import_graph(), others)), (
-        f"Nothing is exempted for {reason!r} any more: delete it from PENDING."
     )
 
 

@@ -23,10 +23,10 @@ from gongji import (
 )
 from gongji.identity import IdNumber
 from gongji_mock import MockGateway, load_dataset
-from gongji_mock import alipay as mock_alipay
-from gongji_mock import wechatpay as mock_wechatpay
+from gongji_mock.alipay import endpoint as mock_alipay
 from gongji_mock.codes import Outcome
 from gongji_mock.testing import DatasetBuilder, MockLedger, alipay_code, make_id_number, wechat_code
+from gongji_mock.wechatpay import endpoint as mock_wechatpay
 
 pytest_plugins = ["pytester"]
 

@@ -177,11 +177,11 @@ def _port(text: str) -> int:
 
 def run_mock(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     """``gongji mock serve``: the mock over HTTP until Ctrl-C or SIGTERM."""
-    from gongji_mock.asgi import bind, make_server
-    from gongji_mock.dataset import demo_dataset, load_dataset
-    from gongji_mock.delivery import CallbackDelivery
+    from gongji_mock.centre.dataset import demo_dataset, load_dataset
     from gongji_mock.faults import Faults
     from gongji_mock.gateway import DEFAULT_PAASID, MockGateway
+    from gongji_mock.server.asgi import bind, make_server
+    from gongji_mock.server.delivery import CallbackDelivery
 
     dataset = load_dataset(args.data) if args.data else demo_dataset()
     rules = Faults.load(args.faults) if args.faults else None

@@ -23,7 +23,7 @@ from gongji.money import Fen
 from gongji.rules.quote import Quote
 from gongji_mock.gateway import MockGateway
 
-# Who is who in the demo dataset (gongji_mock/datasets/zhang-family.toml).
+# Who is who in the demo dataset (gongji_mock/centre/datasets/zhang-family.toml).
 ZHANG_WEI = IdNumber("210202198503170036")  # in-service employee, 5000 yuan (seed 000)
 MOTHER = IdNumber("210202195809120046")  # resident insurance: no personal account
 DAUGHTER = IdNumber("210202201506010227")  # resident insurance; her mother's binding is pending

@@ -24,7 +24,7 @@ from attrs import define, field, frozen
 from gongji.errors import ConfigError
 
 if TYPE_CHECKING:
-    from gongji_mock.delivery import CallbackDelivery, Deliverable
+    from gongji_mock.server.delivery import CallbackDelivery, Deliverable
 
 
 class FaultKind(enum.StrEnum):

@@ -10,6 +10,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -20,23 +21,24 @@ from gongji.identity import IdNumber
 from gongji.money import Fen
 from gongji.signing.keys import load_private_key
 from gongji.signing.wechatpay_medins import id_digest
-from gongji_mock.admin import PREFIX as ADMIN_PREFIX
-from gongji_mock.admin import AdminEndpoint
-from gongji_mock.alipay import PATH as ALIPAY_PATH
-from gongji_mock.alipay import AlipayEndpoint
-from gongji_mock.centre import Centre, Clock
-from gongji_mock.dashboard import PREFIX as DASHBOARD_PREFIX
-from gongji_mock.dashboard import DashboardPage
-from gongji_mock.dataset import Dataset, demo_dataset, load_dataset
-from gongji_mock.delivery import CallbackDelivery
+from gongji_mock.alipay.endpoint import PATH as ALIPAY_PATH
+from gongji_mock.alipay.endpoint import AlipayEndpoint
+from gongji_mock.centre.dataset import Dataset, demo_dataset, load_dataset
+from gongji_mock.centre.decisions import Centre, Clock
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
-from gongji_mock.national import PATH as NATIONAL_PATH
-from gongji_mock.national import NationalEndpoint
+from gongji_mock.national.endpoint import PATH as NATIONAL_PATH
+from gongji_mock.national.endpoint import NationalEndpoint
 from gongji_mock.recent import RecentRequests
-from gongji_mock.state import MockState
+from gongji_mock.records import Table
+from gongji_mock.server.admin import PREFIX as ADMIN_PREFIX
+from gongji_mock.server.admin import AdminEndpoint
+from gongji_mock.server.dashboard import PREFIX as DASHBOARD_PREFIX
+from gongji_mock.server.dashboard import DashboardPage
+from gongji_mock.server.delivery import CallbackDelivery
+from gongji_mock.statefile import MockState, Room
 from gongji_mock.testkeys import MockKeys
-from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
-from gongji_mock.wechatpay import WechatPayEndpoint
+from gongji_mock.wechatpay.endpoint import PREFIX as WECHATPAY_PREFIX
+from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
 #: The TIF caller the mock knows out of the box. Test values, published on purpose:
 #: the mock moves no real money, and a POS rehearsing against it needs them.
@@ -111,7 +113,7 @@ class MockGateway:
         self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay", delivery)
         self.alipay.notifications = CallbackOutbox(self.faults, "alipay", delivery)
         # With a state file, restore from it (or start it), and write to it after each request.
-        self._state = MockState(self, state) if state is not None else None
+        self._state = self._open_state(state) if state is not None else None
 
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
@@ -199,6 +201,26 @@ class MockGateway:
         return httpx.MockTransport(self.handle)
 
     # ------------------------------------------------------------ the state file
+
+    def tables(self) -> list[Table[Any, Any]]:
+        """Every record the mock keeps (``gongji_mock.records``): what a state file holds."""
+        return [*self.national.tables(), *self.wechatpay.tables(), *self.alipay.tables()]
+
+    def _open_state(self, path: str | Path) -> MockState:
+        centre = Room(self.national.lock, self.national.tables())
+        return MockState(
+            path,
+            dataset=self.centre.dataset,
+            # What a request to each protocol can change (admin: e-voucher tokens).
+            rooms={
+                "national": centre,
+                "admin": centre,
+                "wechatpay": Room(self.wechatpay.lock, self.wechatpay.tables()),
+                "alipay": Room(self.alipay.lock, self.alipay.tables()),
+            },
+            keys=lambda: self._keys,
+            use_keys=self.use_keys,
+        )
 
     def save(self) -> None:
         """Write what changed to the state file now; nothing to do without one.

@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from gongji.flows.setup import Polling
     from gongji.money import Fen
     from gongji_mock import Dataset, MockGateway
-    from gongji_mock.builder import DatasetBuilder, make_id_number
+    from gongji_mock.centre.builder import DatasetBuilder, make_id_number
+    from gongji_mock.centre.ledger import Transaction
     from gongji_mock.faults import FaultRule
-    from gongji_mock.ledger import Transaction
 
 __all__ = [
     "DatasetBuilder",
@@ -55,7 +55,7 @@ MARKER = "gongji_dataset"
 def __getattr__(name: str) -> Any:
     """The builder's names, imported on first use (see the module docstring)."""
     if name in ("DatasetBuilder", "make_id_number"):
-        from gongji_mock import builder
+        from gongji_mock.centre import builder
 
         return getattr(builder, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -206,7 +206,7 @@ class MockLedger:
 
 def _dataset_from(source: object, request: pytest.FixtureRequest) -> Dataset:
     from gongji_mock import Dataset, load_dataset
-    from gongji_mock.builder import DatasetBuilder
+    from gongji_mock.centre.builder import DatasetBuilder
 
     if isinstance(source, Dataset):
         return source
@@ -234,7 +234,7 @@ def _marked_dataset(request: pytest.FixtureRequest) -> Dataset | None:
 def gongji_dataset(request: pytest.FixtureRequest) -> Dataset:
     """The dataset ``gongji_mock`` runs on: the marker's, else the demo (the Zhang family
     of Dalian). Override this fixture in a conftest or module to give a suite its own."""
-    from gongji_mock.dataset import demo_dataset
+    from gongji_mock.centre.dataset import demo_dataset
 
     return _marked_dataset(request) or demo_dataset()
 

@@ -178,8 +178,7 @@ def test_a_lost_answer_to_a_fee_upload_is_asked_again_and_takes_the_lines_once(
 def test_a_lost_answer_to_a_registration_registers_one_visit(till: Till, mock: MockGateway) -> None:
     mock.faults.add("drop_after_commit", target="national", code="2201", times=1)
     visit = registered(till)
-    state, _records = mock.national.snapshot({})
-    assert [v.mdtrt_id for v in state.visits] == [visit.visit_id]
+    assert list(mock.national.records.visits) == [visit.visit_id]
 
 
 def test_registration_is_refused_before_the_network_when_the_gateway_does_not_offer_it(

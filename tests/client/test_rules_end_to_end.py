@@ -9,7 +9,7 @@ import pytest
 from gongji import Cash, Credential, Declined, Fen, OwnCardViolation, Purchase, UseViolation
 from gongji.model import Receipt
 from gongji_mock import MockGateway
-from gongji_mock.dataset import parse_dataset
+from gongji_mock.centre.dataset import parse_dataset
 from tests.client.conftest import (
     DAUGHTER,
     FATHER,

@@ -15,8 +15,8 @@ import pytest
 from gongji import AsyncSettlementClient, Cash, ConfigError, Fen, SettlementClient
 from gongji.config import client_arguments
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
 from gongji_mock.profile import _fetch_served_mock_keys
+from gongji_mock.server.asgi import bind, make_server
 from tests.client.conftest import (
     ALIPAY_PAID,
     FAST_POLLING,

@@ -142,10 +142,20 @@ for _infno in _CITY_OPERATIONS:
 # ------------------------------------------------------------------ WeChat Pay
 
 # A signed answer reaches the decoders only once WechatPayAuth has verified it; with the
-# signature layer passed through (``_auth = None``), fuzzed bodies reach them as a
+# signature layer passed through (``_PassedThrough``), fuzzed bodies reach them as a
 # verified answer would. The signature layer gets garbage of its own (``*-verify``).
 WECHAT_STATUSES = (200, 200, 200, 202, 400, 403, 404, 429, 500)
 SIGNED = {"Wechatpay-Signature": "verified", "Request-ID": "REQ-1"}
+
+
+class _PassedThrough:
+    """The signature layer of a channel, passed through (see above)."""
+
+    def sign(self, request: httpx.Request) -> None:
+        """Nothing is signed: the answers are fuzzed, not computed from the request."""
+
+    def verify(self, response: httpx.Response) -> None:
+        """Every answer counts as verified."""
 
 
 @functools.cache
@@ -153,7 +163,7 @@ def _wechat() -> Any:
     from gongji_wechatpay.gateway import WechatPayChannel
 
     channel = WechatPayChannel.for_mock(_mock(), clock=lambda: 1_795_000_000)
-    channel._auth = None  # type: ignore[assignment]  # verified: see above
+    channel._auth = _PassedThrough()  # type: ignore[assignment]  # verified: see above
     return channel
 
 
@@ -377,6 +387,7 @@ def _config(data: bytes) -> object:
     from gongji.config import client_arguments_from_file
 
     path = _file("gongji.toml", data)
+    _file("fuzz-secret.txt", b"fuzz-secret")  # the seeds' secret_file, beside the config
     try:
         profiles = tomllib.loads(data.decode("utf-8")).get("profiles")
     except (ValueError, RecursionError):  # the loader says what is wrong with the file itself
@@ -504,7 +515,7 @@ ADMIN_ROUTES = (("POST", "e-voucher"), ("POST", "faults"), ("GET", "state"), ("G
 def _mock_admin(data: bytes) -> object:
     """The first byte picks the resource; the rest is the body. Fault rules accepted here are
     cleared again: they would change the next example's answers."""
-    from gongji_mock.admin import PREFIX, AdminEndpoint
+    from gongji_mock.server.admin import PREFIX, AdminEndpoint
 
     method, what = ADMIN_ROUTES[data[0] % len(ADMIN_ROUTES)] if data else ADMIN_ROUTES[0]
     mock = _served()

@@ -32,7 +32,9 @@ extends = "liaoning-dalian-2025"
 region = "210299"
 """
 MAKERS = {
-    "dataset": toml_maker((files("gongji_mock") / "datasets" / "zhang-family.toml").read_bytes()),
+    "dataset": toml_maker(
+        (files("gongji_mock.centre") / "datasets" / "zhang-family.toml").read_bytes()
+    ),
     "policy": toml_maker(
         (PACKS / "national-2024.toml")
         .read_bytes()

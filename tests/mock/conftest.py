@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gongji_mock.asgi import bind, make_server
+from gongji_mock.server.asgi import bind, make_server
 
 Handler = Callable[[httpx.Request], httpx.Response]
 Connect = Callable[..., httpx.Client]

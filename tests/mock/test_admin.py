@@ -10,9 +10,9 @@ from gongji.signing.keys import load_private_key, load_public_key
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayMerchant
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import MockGateway, testkeys
-from gongji_mock.alipay import DEFAULT_APP_ID
+from gongji_mock.alipay.endpoint import DEFAULT_APP_ID
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.wechatpay import (
+from gongji_mock.wechatpay.endpoint import (
     DEFAULT_APPID,
     DEFAULT_MCHID,
     DEFAULT_MERCHANT_SERIAL,

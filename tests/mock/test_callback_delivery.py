@@ -18,8 +18,8 @@ import pytest
 from gongji.signing.alipay import AlipayAuth
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayNotifications
 from gongji_mock import MockGateway
-from gongji_mock.dataset import demo_dataset
-from gongji_mock.delivery import DEFAULT_BACKOFF, CallbackDelivery
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.server.delivery import DEFAULT_BACKOFF, CallbackDelivery
 from tests.mock.test_mock_alipay import code, pay
 from tests.mock.test_mock_alipay import refund as alipay_refund
 from tests.mock.test_mock_wechatpay import code as wechat_code

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from gongji_mock import MockGateway
-from gongji_mock.alipay import AlipayEndpoint
+from gongji_mock.alipay.endpoint import AlipayEndpoint
 from tests.mock.test_mock_alipay import ali, client, code, mock, pay, refund
 
 __all__ = ["ali", "client", "mock"]  # fixtures used below

@@ -4,11 +4,12 @@ impersonate, overdraw, exceed a limit, use a pending binding, or replay a token.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
+import pluggy
 import pytest
 
-import gongji_mock.centre
+import gongji_mock.centre.decisions
 from gongji import Credential, Fen, LineItem, Purchase
 from gongji.clock import BEIJING
 from gongji.hookspecs import hookimpl
@@ -17,8 +18,8 @@ from gongji.plugins import get_plugin_manager
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.quote import Quote
-from gongji_mock.centre import Centre, CentreRefusal
-from gongji_mock.dataset import demo_dataset
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.centre.decisions import Centre, CentreRefusal
 
 SON = "210202198503170036"
 MOTHER = "210202195809120046"
@@ -180,11 +181,11 @@ def assessed(monkeypatch: pytest.MonkeyPatch) -> list[Quote]:
     """Every quote the centre's rules computed."""
     quotes: list[Quote] = []
 
-    def counted(context: CheckContext) -> Quote:
-        quotes.append(assess(context))
+    def counted(context: CheckContext, plugins: pluggy.PluginManager) -> Quote:
+        quotes.append(assess(context, plugins))
         return quotes[-1]
 
-    monkeypatch.setattr(gongji_mock.centre, "assess", counted)
+    monkeypatch.setattr(gongji_mock.centre.decisions, "assess", counted)
     return quotes
 
 
@@ -250,20 +251,21 @@ class _NoMutualAid:
         ]
 
 
-@pytest.fixture
-def no_mutual_aid() -> Iterator[object]:
-    plugin = _NoMutualAid()
-    yield plugin
-    if get_plugin_manager().is_registered(plugin):
-        get_plugin_manager().unregister(plugin)
-
-
-def test_settlement_after_a_rule_was_registered_obeys_it(
-    centre: Centre, no_mutual_aid: object
-) -> None:
+def test_settlement_after_a_rule_was_registered_on_the_centre_obeys_it(centre: Centre) -> None:
     purchase = buy(Credential.id_card(MOTHER), drug("100.00", coverage="C"))
     assert centre.decide(purchase).legs
-    get_plugin_manager().register(no_mutual_aid)
+    centre.rules.register(_NoMutualAid())
     settled = centre.settle(purchase, msgid="M1")
     assert settled.quote.legs == () and settled.quote.cash == Fen(10_000)
     assert centre.ledger.balance(SON) == Fen(500_000)
+
+
+def test_a_rule_registered_at_the_till_does_not_change_the_centre(centre: Centre) -> None:
+    purchase = buy(Credential.id_card(MOTHER), drug("100.00", coverage="C"))
+    till_rule = _NoMutualAid()
+    get_plugin_manager().register(till_rule)
+    try:
+        settled = centre.settle(purchase, msgid="M1")
+    finally:
+        get_plugin_manager().unregister(till_rule)
+    assert settled.quote.legs and not settled.quote.refusals

@@ -13,10 +13,10 @@ import pytest
 from gongji import Cash, ConfigError, SettlementClient, Unavailable
 from gongji.errors import GongjiError
 from gongji_mock import MockGateway
-from gongji_mock.admin import AdminEndpoint
-from gongji_mock.dashboard import static_file
 from gongji_mock.faults import Faults
 from gongji_mock.recent import RecentRequests, scrub
+from gongji_mock.server.admin import AdminEndpoint
+from gongji_mock.server.dashboard import static_file
 from tests.client.conftest import FAST_POLLING, MOTHER, SON, WECHAT_PAID, purchase
 
 NOT_INSURED = "110101199003070011"  # a valid ID number the demo centre does not know

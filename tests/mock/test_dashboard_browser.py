@@ -20,7 +20,7 @@ import pytest
 
 from gongji import Cash, Fen, SettlementClient, Unavailable
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
+from gongji_mock.server.asgi import bind, make_server
 from tests.client.conftest import FAST_POLLING, MOTHER, SISTER, SON, WECHAT_PAID, purchase
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gongji import ConfigError, Fen
-from gongji_mock.dataset import demo_dataset, parse_dataset
+from gongji_mock.centre.dataset import demo_dataset, parse_dataset
 from tests.conftest import OWNER, PATIENT
 
 HEAD = 'policy = "liaoning-dalian-2025"\n'

@@ -13,7 +13,7 @@ from gongji import ConfigError, Fen
 from gongji.signing.tif import TifSigner
 from gongji_mock import MockGateway
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.national import PATH
+from gongji_mock.national.endpoint import PATH
 
 SON = "210202198503170036"
 MOTHER = "210202195809120046"

@@ -18,9 +18,9 @@ import pytest
 
 from gongji.signing.tif import TifSigner
 from gongji_mock import MockGateway
-from gongji_mock.asgi import bind, make_server
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.national import PATH
+from gongji_mock.national.endpoint import PATH
+from gongji_mock.server.asgi import bind, make_server
 from tests.mock.test_gateway import envelope
 
 GONGJI = shutil.which("gongji", path=str(Path(sys.executable).parent)) or "gongji"
@@ -178,7 +178,7 @@ def test_mock_serve_applies_a_faults_file(tmp_path: Path) -> None:
 def test_signed_wechat_pay_request_verifies_over_real_http(served: tuple[MockGateway, str]) -> None:
     # Signatures cover the exact path and query: the server must hand the core the bytes sent.
     from gongji.signing.wechatpay import WechatPayAuth
-    from gongji_mock.wechatpay import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID
+    from gongji_mock.wechatpay.endpoint import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID
 
     mock, url = served
     wx = mock.wechatpay
@@ -241,8 +241,8 @@ def test_served_mock_delivers_notifications_to_the_trade_url_over_real_http(
     receiver: tuple[str, type[_Receiver]],
 ) -> None:
     from gongji.signing.alipay import AlipayAuth
-    from gongji_mock.dataset import demo_dataset
-    from gongji_mock.delivery import CallbackDelivery
+    from gongji_mock.centre.dataset import demo_dataset
+    from gongji_mock.server.delivery import CallbackDelivery
     from tests.mock.test_mock_alipay import code, pay
 
     notify_url, handler = receiver

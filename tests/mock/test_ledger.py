@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gongji import Fen, InvalidInput, LimitExceeded
 from gongji.identity import IdNumber
-from gongji_mock.ledger import CASH, FUND, INSTITUTION, Ledger, Posting, Transaction
+from gongji_mock.centre.ledger import CASH, FUND, INSTITUTION, Ledger, Posting, Transaction
 from tests.conftest import OWNER, PATIENT, SISTER_BENXI
 
 SON, MOTHER, SISTER = IdNumber(OWNER), IdNumber(PATIENT), IdNumber(SISTER_BENXI)
@@ -72,11 +72,11 @@ def test_reversing_an_unknown_settlement_is_refused() -> None:
 def test_check_notices_a_tampered_balance_and_an_unbalanced_transaction() -> None:
     book = ledger()
     book.settle("S1", Fen(1_000), Fen(0), [(SON, Fen(1_000))], Fen(0))
-    book._balances[SON] = Fen(99_999)  # tampering, as a bug would
+    book._balances.put(SON, Fen(99_999))  # tampering, as a bug would
     forged = Transaction(
         2, "settle", "S2", (Posting(INSTITUTION, Fen(500)), Posting(SON, Fen(-400))), Fen(500)
     )
-    book._transactions.append(forged)
+    book._transactions.put(forged.number, forged)
     violations = book.check()
     assert any("does not match" in v for v in violations)
     assert any("do not sum to zero" in v for v in violations)
@@ -86,7 +86,7 @@ def test_check_notices_a_tampered_balance_and_an_unbalanced_transaction() -> Non
 def test_ledger_reprs_and_violations_never_show_a_full_id_number() -> None:
     book = ledger()
     t = book.settle("S1", Fen(1_000), Fen(0), [(SON, Fen(1_000))], Fen(0))
-    book._balances[SON] = Fen(1)
+    book._balances.put(SON, Fen(1))
     assert OWNER not in repr(t)
     assert OWNER not in " ".join(book.check())
 

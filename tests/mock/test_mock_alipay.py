@@ -23,8 +23,8 @@ from gongji import Fen, SignatureError
 from gongji.signing.alipay import AlipayAuth, AlipaySigner
 from gongji.signing.keys import RsaPrivateKey
 from gongji_mock import MockGateway
-from gongji_mock.alipay import PATH, AlipayEndpoint, outcome_of
-from gongji_mock.wechatpay import Outcome
+from gongji_mock.alipay.endpoint import PATH, AlipayEndpoint, outcome_of
+from gongji_mock.wechatpay.endpoint import Outcome
 from tests.mock.conftest import Connect
 
 BASE = "https://openapi.alipay.com"

@@ -27,7 +27,7 @@ from gongji.signing.wechatpay import (
     verify_platform_signature,
 )
 from gongji_mock import MockGateway
-from gongji_mock.wechatpay import (
+from gongji_mock.wechatpay.endpoint import (
     CODEPAY_PATH,
     DEFAULT_APPID,
     DEFAULT_MCHID,

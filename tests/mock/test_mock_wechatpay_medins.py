@@ -22,8 +22,8 @@ from gongji.signing.keys import RsaPrivateKey
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayNotifications
 from gongji.signing.wechatpay_medins import SensitiveFields
 from gongji_mock import MockGateway
-from gongji_mock.wechatpay import DEFAULT_APPID, WechatPayEndpoint
-from gongji_mock.wechatpay_medins import ORDERS_PATH, SUCCESS_EVENT
+from gongji_mock.wechatpay.endpoint import DEFAULT_APPID, WechatPayEndpoint
+from gongji_mock.wechatpay.medins import ORDERS_PATH, SUCCESS_EVENT
 from tests.mock.conftest import Connect
 
 BASE = "https://api.mch.weixin.qq.com"

@@ -17,13 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
+from gongji import Credential, Purchase
 from gongji.clock import BEIJING
 from gongji.identity import IdNumber
+from gongji.plugins import get_plugin_manager
 from gongji.signing.tif import TifSigner
-from gongji_mock.centre import Centre
-from gongji_mock.dataset import demo_dataset
-from gongji_mock.ledger import CASH, FUND, INSTITUTION, is_personal
-from gongji_mock.national import PATH, NationalEndpoint
+from gongji_mock import MockGateway
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.centre.decisions import Centre, CentreRefusal
+from gongji_mock.centre.ledger import CASH, FUND, INSTITUTION, is_personal
+from gongji_mock.national.endpoint import PATH, NationalEndpoint
+from tests.client.conftest import drug
 from tests.mock.conftest import Connect
 
 SON = "210202198503170036"
@@ -525,6 +529,33 @@ def test_r1_raw_client_cannot_settle_the_mother_with_the_sons_token(
     assert answer["infcode"] == -1
     assert "冒名" in answer["err_msg"]
     assert centre.ledger.transactions == ()
+
+
+@pytest.fixture
+def till_without_r1(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The till's environment switches R1 off: the process-wide plugin manager blocks it."""
+    monkeypatch.setenv("GONGJI_DISABLE_PLUGINS", "gongji.rules.R1")
+    get_plugin_manager.cache_clear()
+    assert get_plugin_manager().is_blocked("gongji.rules.R1")
+    yield
+    monkeypatch.delenv("GONGJI_DISABLE_PLUGINS")
+    get_plugin_manager.cache_clear()
+
+
+@pytest.mark.parametrize("infno", ["2101", "2102"])
+def test_r1_switched_off_at_the_till_still_refused_by_the_centre(
+    till_without_r1: None, client: httpx.Client, signer: TifSigner, infno: str
+) -> None:
+    mock = MockGateway.demo()  # made under the till's environment, too
+    pos = Pos(client, signer)
+    pos.sign_in()
+    answer = pos.call(infno, settle_input(pos.psn_no(MOTHER), SON))  # the son's ID card
+    assert answer["infcode"] == -1 and "冒名" in answer["err_msg"]
+    stolen = Purchase(credential=Credential.id_card(SON), patient_id=MOTHER, items=[drug(9_000)])
+    with pytest.raises(CentreRefusal) as refused:
+        mock.centre.settle(stolen, msgid="M1")
+    assert refused.value.rule == "R1" and mock.centre.ledger.transactions == ()
+    assert not mock.centre.rules.is_blocked("gongji.rules.R1")
 
 
 def test_r8_raw_client_cannot_exceed_the_per_transaction_limit(pos: Pos) -> None:

@@ -14,7 +14,7 @@ from gongji.identity import Credential
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji_cityins.gateway import CITIES, CityInsuranceGateway, Institution
 from gongji_mock import MockGateway
-from gongji_mock.national import PATH
+from gongji_mock.national.endpoint import PATH
 from tests.adapters.wechatpay.conftest import run_flow
 from tests.client.conftest import MOTHER
 from tests.mock.conftest import Switchboard

@@ -1,4 +1,4 @@
-"""The generated population (gongji_mock.population): a sound dataset, the same for a seed,
+"""The generated population (gongji_mock.centre.population): a sound dataset, the same for a seed,
 covering every binding state, every relation and every kind of region and account."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 
 from gongji.model import BindingStatus, InsuranceKind, Relation
 from gongji_mock import MockGateway
-from gongji_mock.dataset import parse_dataset
-from gongji_mock.population import REGIONS, generate_population, population_toml
+from gongji_mock.centre.dataset import parse_dataset
+from gongji_mock.centre.population import REGIONS, generate_population, population_toml
 
 
 @pytest.mark.parametrize("seed", [0, 1, 20261123])

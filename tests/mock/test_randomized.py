@@ -12,7 +12,7 @@ import pytest
 
 from gongji.signing.tif import TifSigner
 from gongji_mock import MockGateway
-from gongji_mock.dataset import demo_dataset
+from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
 from tests.mock.test_national import Clock, Pos, line, settle_input
 

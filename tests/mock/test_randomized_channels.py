@@ -33,12 +33,12 @@ from gongji.signing.keys import RsaPrivateKey
 from gongji.signing.tif import TifSigner
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayMerchant, WechatPayNotifications
 from gongji_mock import MockGateway
-from gongji_mock.alipay import PATH as ALIPAY_PATH
-from gongji_mock.dataset import demo_dataset
-from gongji_mock.delivery import CallbackDelivery
+from gongji_mock.alipay.endpoint import PATH as ALIPAY_PATH
+from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.wechatpay import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID, REFUNDS_PATH
-from gongji_mock.wechatpay_medins import ORDERS_PATH
+from gongji_mock.server.delivery import CallbackDelivery
+from gongji_mock.wechatpay.endpoint import CODEPAY_PATH, DEFAULT_APPID, DEFAULT_MCHID, REFUNDS_PATH
+from gongji_mock.wechatpay.medins import ORDERS_PATH
 from tests.mock.test_national import Clock, Pos, conserved, line, settle_input
 
 OPERATIONS = 2_000

@@ -32,11 +32,13 @@ from gongji.signing.tif import TifSigner
 from gongji.signing.wechatpay import WechatPayAuth, WechatPayMerchant
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import MockGateway, testkeys
-from gongji_mock.asgi import bind, make_server
-from gongji_mock.dataset import demo_dataset, parse_dataset
+from gongji_mock.centre.dataset import demo_dataset, parse_dataset
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
-from gongji_mock.state import MockKeys, dataset_digest
-from gongji_mock.wechatpay import DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL, PLATFORM_KEY_ID
+from gongji_mock.records import ENCODER
+from gongji_mock.server.asgi import bind, make_server
+from gongji_mock.statefile import dataset_digest
+from gongji_mock.testkeys import MockKeys
+from gongji_mock.wechatpay.endpoint import DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL, PLATFORM_KEY_ID
 from tests.mock import test_mock_alipay as alipay_calls
 from tests.mock import test_mock_wechatpay as wechat_calls
 from tests.mock import test_mock_wechatpay_medins as medins
@@ -45,7 +47,7 @@ from tests.mock.test_national import MOTHER, SON, Pos, line, settle_input
 
 NATIONAL = "http://centre.test"
 DAUGHTER = "210202201506010227"
-ZHANG_FAMILY = files("gongji_mock") / "datasets" / "zhang-family.toml"
+ZHANG_FAMILY = files("gongji_mock.centre") / "datasets" / "zhang-family.toml"
 
 
 @pytest.fixture
@@ -180,6 +182,20 @@ def restarted(
     return mock, Till.at(mock, rehearsal.till.pos)
 
 
+def state_of(mock: MockGateway, prefix: str = "") -> dict[str, list[tuple[bytes, bytes]]]:
+    """Every record of the mock, as the state file would write it."""
+    return {
+        table.name: [(ENCODER.encode(key), ENCODER.encode(row)) for key, row in table.items()]
+        for table in mock.tables()
+        if table.name.startswith(prefix)
+    }
+
+
+def rows(path: Path, table: str) -> list[Any]:
+    """One table's rows in a state file, in order, as JSON."""
+    return [json.loads(data) for data in records(path, table)]
+
+
 def row(path: Path, component: str) -> Any:
     """One component of a state file, as JSON (the file is readable with any SQLite client)."""
     db = sqlite3.connect(path)
@@ -195,13 +211,37 @@ def writes(path: Path) -> int:
     return int(row(path, "meta")["writes"])
 
 
-def records(path: Path, log: str) -> list[bytes]:
+def records(path: Path, table: str) -> list[bytes]:
     db = sqlite3.connect(path)
     try:
         return [
             data
-            for (data,) in db.execute("SELECT data FROM record WHERE log = ? ORDER BY seq", (log,))
+            for (data,) in db.execute(
+                "SELECT data FROM record WHERE tbl = ? ORDER BY seq", (table,)
+            )
         ]
+    finally:
+        db.close()
+
+
+@contextlib.contextmanager
+def watched(path: Path) -> Iterator[list[tuple[str, str]]]:
+    """The (table, key) of every row the mock writes to the state file meanwhile."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE written (tbl TEXT, key TEXT)")
+        for trigger in (
+            "CREATE TRIGGER watch_insert AFTER INSERT ON record "
+            "BEGIN INSERT INTO written VALUES (new.tbl, new.key); END",
+            "CREATE TRIGGER watch_update AFTER UPDATE ON record "
+            "BEGIN INSERT INTO written VALUES (new.tbl, new.key); END",
+        ):
+            db.execute(trigger)
+    db.close()
+    written: list[tuple[str, str]] = []
+    yield written
+    db = sqlite3.connect(path)
+    try:
+        written += db.execute("SELECT tbl, key FROM written").fetchall()
     finally:
         db.close()
 
@@ -213,20 +253,39 @@ def test_a_restart_restores_every_record_exactly(
     rehearsal: Rehearsal, restarted: tuple[MockGateway, Till]
 ) -> None:
     mock, _ = restarted
-    assert mock.national.snapshot({}) == rehearsal.mock.national.snapshot({})
-    assert mock.wechatpay.snapshot() == rehearsal.mock.wechatpay.snapshot()
-    assert mock.alipay.snapshot() == rehearsal.mock.alipay.snapshot()
+    assert state_of(mock) == state_of(rehearsal.mock)
 
 
 def test_a_write_appends_new_records_and_leaves_the_old_ones_as_they_were(
     rehearsal: Rehearsal,
 ) -> None:
-    seen = records(rehearsal.path, "seen")
-    transactions = records(rehearsal.path, "transactions")
+    seen = records(rehearsal.path, "national.seen")
+    transactions = records(rehearsal.path, "ledger.transactions")
     pos = rehearsal.till.pos
     pos.ok("2102", settle_input(rehearsal.mock.psn_no(MOTHER), MOTHER, line("5.00")))
-    assert records(rehearsal.path, "seen")[:-1] == seen  # one message more, the rest untouched
-    assert records(rehearsal.path, "transactions")[:-1] == transactions
+    # one message more, the rest untouched
+    assert records(rehearsal.path, "national.seen")[:-1] == seen
+    assert records(rehearsal.path, "ledger.transactions")[:-1] == transactions
+
+
+def test_a_payment_writes_its_own_trade_only_not_every_trade_before_it(
+    rehearsal: Rehearsal,
+) -> None:
+    wechat = rehearsal.till.wechat
+    for n in range(5):
+        assert (
+            wechat_calls.codepay(wechat, f"WX-MANY-{n}", wechat_calls.code("1")).status_code == 200
+        )
+    trades = len(rehearsal.mock.wechatpay.trades.table)
+    with watched(rehearsal.path) as written:
+        assert (
+            wechat_calls.codepay(wechat, "WX-ONE-MORE", wechat_calls.code("1")).status_code == 200
+        )
+    assert trades > 5
+    assert sorted(written) == [
+        ("wechatpay.serial", '"next"'),
+        ("wechatpay.trades", f'["{DEFAULT_MCHID}","WX-ONE-MORE"]'),
+    ]
 
 
 # ---------------------------------------------------------------- the insurance centre
@@ -418,7 +477,7 @@ def test_med_ins_orders_survive_a_restart_and_a_repeated_out_trade_no_gets_the_s
         assert confirmed["mix_pay_status"] == "MIX_PAY_SUCCESS"
     forget_this_process_keys()  # the platform key that decrypts payer and relative comes from the file
     restarted = gateways(path)
-    assert restarted.wechatpay.snapshot() == mock.wechatpay.snapshot()
+    assert state_of(restarted, "wechatpay.") == state_of(mock, "wechatpay.")
     with httpx.Client(transport=restarted.transport(), base_url=medins.BASE, auth=auth) as pos:
         assert medins.by_mix(pos, paid["mix_trade_no"]).json() == confirmed
         # Still waiting for the patient before the restart: the first query after it confirms.
@@ -433,22 +492,18 @@ def test_med_ins_orders_survive_a_restart_and_a_repeated_out_trade_no_gets_the_s
         assert new["mix_trade_no"] not in {waiting["mix_trade_no"], paid["mix_trade_no"]}
     assert len(restarted.wechatpay.med_ins) == 3
     assert restarted.wechatpay.collected() == Fen(1500 + 1500)  # the two confirmed orders' cash
-    assert [o["request"]["out_trade_no"] for o in row(path, "wechatpay")["med_ins"]["orders"]] == [
+    assert [o["request"]["out_trade_no"] for o in rows(path, "wechatpay.med_ins.orders")] == [
         "MI-WAIT",
         "MI-PAID",
         "MI-NEW",
     ]
 
 
-def test_a_state_file_written_before_med_ins_orders_were_kept_still_opens(
+def test_a_state_file_without_rows_of_a_table_opens_with_that_table_empty(
     rehearsal: Rehearsal, gateways: Callable[[Path], MockGateway]
 ) -> None:
-    document = row(rehearsal.path, "wechatpay")
-    del document["med_ins"]
-    with sqlite3.connect(rehearsal.path) as db:
-        db.execute(
-            "UPDATE component SET data = ? WHERE name = 'wechatpay'", (json.dumps(document),)
-        )
+    with sqlite3.connect(rehearsal.path) as db:  # as a file from before med-ins orders
+        db.execute("DELETE FROM record WHERE tbl LIKE 'wechatpay.med_ins.%'")
     db.close()
     mock = gateways(rehearsal.path)
     assert len(mock.wechatpay.med_ins) == 0
@@ -570,10 +625,10 @@ def test_a_corrupt_state_file_is_refused_and_left_unchanged(tmp_path: Path) -> N
 
 def test_a_damaged_component_is_refused_naming_it(rehearsal: Rehearsal) -> None:
     with sqlite3.connect(rehearsal.path) as db:
-        db.execute("UPDATE component SET data = '{\"trades\": 7}' WHERE name = 'alipay'")
+        db.execute("UPDATE record SET data = '{\"trades\": 7}' WHERE tbl = 'alipay.trades'")
     db.close()
     unchanged = rehearsal.path.read_bytes()
-    with pytest.raises(ConfigError, match=r"damaged: its 'alipay' cannot be read"):
+    with pytest.raises(ConfigError, match=r"damaged: its 'alipay.trades' cannot be read"):
         MockGateway.demo(state=rehearsal.path)
     assert rehearsal.path.read_bytes() == unchanged
 
@@ -588,7 +643,7 @@ def test_a_second_mock_writing_the_same_state_file_is_refused(
     first = rehearsal.till
     with pytest.raises(ConfigError, match="Another mock has written the state file"):
         wechat_calls.codepay(first.wechat, "WX-FIRST", wechat_calls.code("1"))
-    trades = {trade["out_trade_no"] for trade in row(rehearsal.path, "wechatpay")["trades"]}
+    trades = {trade["out_trade_no"] for trade in rows(rehearsal.path, "wechatpay.trades")}
     assert "WX-SECOND" in trades and "WX-FIRST" not in trades
 
 
@@ -599,7 +654,7 @@ def test_no_full_id_number_or_key_material_in_state_errors_or_reprs(
     db = sqlite3.connect(rehearsal.path)
     with db:  # the son's ID number with a wrong check digit, wherever the centre names him
         db.execute(
-            "UPDATE component SET data = replace(data, ?, ?) WHERE name = 'centre'",
+            "UPDATE record SET data = replace(data, ?, ?) WHERE tbl = 'centre.settlements'",
             (SON, SON[:-1] + "9"),
         )
     db.close()
@@ -651,7 +706,7 @@ def test_concurrent_tills_over_http_are_all_written(
         thread.join(timeout=10)
     assert answers == [0] * 12
     restarted = gateways(path)
-    assert restarted.national.snapshot({}) == mock.national.snapshot({})
+    assert state_of(restarted) == state_of(mock)
     assert len(restarted.centre.ledger.transactions) == 12
     assert restarted.check() == []
 

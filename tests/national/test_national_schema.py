@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gongji_mock.national_schema import (
+from gongji_mock.national.schema import (
     DRUGINFO_NODES,
     ENVELOPE,
     Field,

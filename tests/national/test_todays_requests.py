@@ -18,7 +18,7 @@ import pytest
 from gongji import Credential, Fen, LineItem, Purchase, SettlementClient, Unavailable
 from gongji.config import client_arguments
 from gongji_mock import MockGateway
-from gongji_mock.national_schema import check_request
+from gongji_mock.national.schema import check_request
 
 MOTHER = "210202195809120046"  # resident; mutual aid from her son
 SON = "210202198503170036"  # employee with an own account

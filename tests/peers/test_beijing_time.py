@@ -20,7 +20,7 @@ from gongji.money import Fen
 from gongji.signing.alipay import AlipaySigner
 from gongji_alipay import AlipayChannel
 from gongji_mock import MockGateway
-from gongji_mock.dataset import demo_dataset
+from gongji_mock.centre.dataset import demo_dataset
 from gongji_wechatpay import WechatPayChannel
 from gongji_wechatpay.medins import MedInsOrder
 from tests.adapters.wechatpay.conftest import run_flow

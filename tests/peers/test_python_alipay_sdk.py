@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gongji import Fen
 from gongji_mock import MockGateway
-from gongji_mock.alipay import PATH
+from gongji_mock.alipay.endpoint import PATH
 
 NOTIFY_URL = "https://pos.example/alipay/notify"
 

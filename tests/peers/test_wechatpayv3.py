@@ -20,7 +20,7 @@ from wechatpayv3.core import Core
 
 from gongji import Fen
 from gongji_mock import MockGateway
-from gongji_mock.wechatpay import DEFAULT_APPID, DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL
+from gongji_mock.wechatpay.endpoint import DEFAULT_APPID, DEFAULT_MCHID, DEFAULT_MERCHANT_SERIAL
 
 NOTIFY_URL = "https://pos.example/wechat/refund"
 

@@ -13,7 +13,7 @@ import pytest
 
 from gongji import Fen
 from gongji_mock import MockGateway
-from gongji_mock.national import PATH as NATIONAL_PATH
+from gongji_mock.national.endpoint import PATH as NATIONAL_PATH
 from tests.client.conftest import FATHER, MOTHER, SISTER, SON, WIFE, Till, make_till
 
 Match = Callable[[httpx.Request], bool]

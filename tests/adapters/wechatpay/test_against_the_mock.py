@@ -15,7 +15,7 @@ from gongji.gateways import CashOrder, PaymentChannel, PaymentState
 from gongji.money import Fen
 from gongji.signing.wechatpay import platform_headers
 from gongji_mock import MockGateway, testkeys
-from gongji_mock.wechatpay import PLATFORM_KEY_ID
+from gongji_mock.wechatpay.endpoint import PLATFORM_KEY_ID
 from gongji_wechatpay import WechatPayChannel
 from tests.adapters.wechatpay.conftest import code, run_flow
 

@@ -19,8 +19,8 @@ from gongji.gateways import CashOrder, PaymentState
 from gongji.money import Fen
 from gongji.signing.wechatpay import platform_headers
 from gongji_mock import MockGateway, testkeys
-from gongji_mock.dataset import demo_dataset
-from gongji_mock.wechatpay_certificates import PlatformCertificates
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.wechatpay.certificates import PlatformCertificates
 from gongji_wechatpay import WechatPayChannel
 from gongji_wechatpay.certificates import REFRESH_SECONDS
 from tests.adapters.wechatpay.conftest import code, run_flow

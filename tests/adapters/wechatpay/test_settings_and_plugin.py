@@ -22,7 +22,7 @@ from gongji.money import Fen
 from gongji.plugins import adapter_registry, make_plugin_manager
 from gongji.signing.keys import RsaPrivateKey
 from gongji_mock import MockGateway
-from gongji_mock.wechatpay import DEFAULT_APPID, DEFAULT_MCHID
+from gongji_mock.wechatpay.endpoint import DEFAULT_APPID, DEFAULT_MCHID
 from gongji_wechatpay import WechatPayChannel, plugin
 from gongji_wechatpay.settings import KEYS
 from gongji_wechatpay.transform import TRADE_STATES

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
-import msgspec
 from attrs import frozen
 
 from gongji.errors import InvalidInput, LimitExceeded
 from gongji.identity import IdNumber
 from gongji.money import ZERO, Fen
+from gongji_mock.records import Table
 
 INSTITUTION = "institution"  # what the designated pharmacy or clinic is owed
 FUND = "fund"  # the pooled fund
 CASH = "cash"  # collected through WeChat Pay, Alipay or at the till
+
+_NAMED = frozenset({INSTITUTION, FUND, CASH})
 
 TransactionKind = Literal["settle", "reverse"]
 
@@ -36,6 +38,11 @@ def is_personal(account: str) -> bool:
 class Posting:
     account: str  # INSTITUTION, FUND, CASH, or the owner's IdNumber for a personal account
     amount: Fen  # positive: the account receives; negative: the account pays
+
+    def __attrs_post_init__(self) -> None:
+        # Read back from a state file, a personal account's name is its owner's number as text.
+        if self.account not in _NAMED and not isinstance(self.account, IdNumber):
+            object.__setattr__(self, "account", IdNumber(self.account))
 
 
 @frozen
@@ -57,20 +64,23 @@ class Ledger:
         self._opening: dict[str, Fen] = {
             IdNumber(owner): Fen(balance) for owner, balance in opening.items()
         }
-        self._balances = dict(self._opening)
-        self._transactions: list[Transaction] = []
+        self._balances: Table[str, Fen] = Table("ledger.balances", IdNumber, Fen)
+        self._balances.load(self._opening.items())
+        self._transactions: Table[int, Transaction] = Table(
+            "ledger.transactions", int, Transaction, on_load=self._index
+        )
         self._settlements: dict[str, Transaction] = {}
         self._reversals: dict[str, Transaction] = {}
         self._lock = threading.Lock()
 
     def balance(self, owner: IdNumber) -> Fen:
         with self._lock:
-            return self._balances.get(IdNumber(owner), ZERO)
+            return self._balances.get(IdNumber(owner)) or ZERO
 
     @property
     def transactions(self) -> tuple[Transaction, ...]:
         with self._lock:
-            return tuple(self._transactions)
+            return tuple(self._transactions.values())
 
     def settlement(self, settlement_id: str) -> Transaction | None:
         with self._lock:
@@ -107,7 +117,7 @@ class Ledger:
                     next_step="Look the settlement up instead of posting it again.",
                 )
             for posting in postings[3:]:
-                if self._balances.get(posting.account, ZERO) + posting.amount < 0:
+                if (self._balances.get(posting.account) or ZERO) + posting.amount < 0:
                     raise LimitExceeded(
                         "A personal account would go below zero; nothing was posted.",
                         next_step="Draw less from that account; the next account or cash covers the rest.",
@@ -137,18 +147,17 @@ class Ledger:
         )
         for posting in postings:
             if is_personal(posting.account):
-                self._balances[posting.account] = (
-                    self._balances.get(posting.account, ZERO) + posting.amount
-                )
-        self._transactions.append(transaction)
+                balance = self._balances.get(posting.account) or ZERO
+                self._balances.put(posting.account, balance + posting.amount)
+        self._transactions.put(transaction.number, transaction)
         (self._settlements if kind == "settle" else self._reversals)[settlement_id] = transaction
         return transaction
 
     def check(self) -> list[str]:
         """Invariant violations, recomputed from the postings; empty when the ledger is sound."""
         with self._lock:
-            transactions = list(self._transactions)
-            stored = dict(self._balances)
+            transactions = list(self._transactions.values())
+            stored = dict(self._balances.items())
             opening = dict(self._opening)
         violations: list[str] = []
         replayed = dict(opening)
@@ -206,72 +215,12 @@ class Ledger:
 
     # ------------------------------------------------------------ a state file (--state)
 
-    def snapshot(self, written: int = 0) -> tuple[LedgerState, list[TransactionRow]]:
-        """The balances, and the transactions after the first ``written``.
+    def tables(self) -> list[Table[Any, Any]]:
+        """What the ledger remembers (``gongji_mock.records``): the balances as they are
+        stored, so that ``check()`` still compares them with the postings after a restart."""
+        return [self._balances, self._transactions]
 
-        Transactions are only ever appended and never change, so a state file that
-        holds the first ``written`` needs only the rest. Full ID numbers: the centre's own.
-        """
-        with self._lock:
-            balances = {IdNumber(owner).number: int(fen) for owner, fen in self._balances.items()}
-            return LedgerState(balances=balances), [
-                TransactionRow(
-                    number=t.number,
-                    kind=t.kind,
-                    settlement_id=t.settlement_id,
-                    total=int(t.total),
-                    postings=[
-                        PostingRow(
-                            account=IdNumber(p.account).number
-                            if is_personal(p.account)
-                            else p.account,
-                            amount=int(p.amount),
-                            personal=is_personal(p.account),
-                        )
-                        for p in t.postings
-                    ],
-                )
-                for t in self._transactions[written:]
-            ]
-
-    def restore(self, state: LedgerState, transactions: Sequence[TransactionRow]) -> None:
-        """Put back what ``snapshot()`` took. The balances are kept as stored, so that
-        ``check()`` still compares them with the postings after a restart."""
-        restored = [
-            Transaction(
-                row.number,
-                row.kind,
-                row.settlement_id,
-                tuple(
-                    Posting(IdNumber(p.account) if p.personal else p.account, Fen(p.amount))
-                    for p in row.postings
-                ),
-                Fen(row.total),
-            )
-            for row in transactions
-        ]
-        with self._lock:
-            self._balances = {
-                IdNumber(owner): Fen(balance) for owner, balance in state.balances.items()
-            }
-            self._transactions = restored
-            self._settlements = {t.settlement_id: t for t in restored if t.kind == "settle"}
-            self._reversals = {t.settlement_id: t for t in restored if t.kind == "reverse"}
-
-
-class PostingRow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    account: str  # INSTITUTION, FUND, CASH, or the owner's full ID number when ``personal``
-    amount: int  # fen
-    personal: bool = False
-
-
-class TransactionRow(msgspec.Struct, frozen=True, kw_only=True):
-    number: int
-    kind: TransactionKind
-    settlement_id: str
-    total: int  # fen
-    postings: list[PostingRow]
-
-
-class LedgerState(msgspec.Struct, frozen=True, kw_only=True):
-    balances: dict[str, int]  # full ID number -> fen
+    def _index(self) -> None:
+        transactions = self._transactions.values()
+        self._settlements = {t.settlement_id: t for t in transactions if t.kind == "settle"}
+        self._reversals = {t.settlement_id: t for t in transactions if t.kind == "reverse"}

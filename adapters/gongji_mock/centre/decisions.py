@@ -10,40 +10,33 @@ pair a real centre would send, in Chinese and English.
 from __future__ import annotations
 
 import datetime
-import itertools
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
-from attrs import define, field, frozen
+import pluggy
+from attrs import define, evolve, field, frozen
 
 from gongji import clock as beijing
 from gongji.errors import EligibilityError, GongjiError
 from gongji.identity import Credential, CredentialKind, IdNumber
 from gongji.model import (
-    Category,
-    Coverage,
-    Leg,
-    LegSource,
-    LineItem,
     Person,
     PersonalAccount,
     Purchase,
     Purpose,
-    Refusal,
-    Relation,
     Setting,
 )
 from gongji.money import ZERO, Fen
-from gongji.plugins import get_plugin_manager
+from gongji.plugins import make_plugin_manager
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.fund import YearToDate, eligible_amount, fund_share
 from gongji.rules.quote import Quote
-from gongji_mock.dataset import Dataset
-from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
+from gongji_mock.centre.dataset import Dataset
+from gongji_mock.centre.ledger import Ledger
+from gongji_mock.records import Table
 
 Clock = Callable[[], datetime.datetime]
 
@@ -69,6 +62,7 @@ class CentreRefusal(GongjiError):
 class Token:
     holder: IdNumber
     expires: datetime.datetime | None  # None: a fixed test token from the dataset
+    used: bool = False  # by a settlement (fixed test tokens never are)
 
 
 @frozen
@@ -85,8 +79,10 @@ class Settlement:
     eligible: Fen  # what counted towards the year's deductible, undone on cancel
 
 
-@define
-class _Year:
+@frozen
+class Year:
+    """A person's year so far: what counted towards the deductible, what the fund paid."""
+
     eligible: Fen = ZERO
     fund_paid: Fen = ZERO
 
@@ -112,17 +108,32 @@ _PRE_SETTLEMENTS_KEPT = 1024
 
 @define
 class Centre:
-    """The mock centre: people, bindings, tokens, the ledger, the settlements of each day."""
+    """The mock centre: people, bindings, tokens, the ledger, the settlements of each day.
+
+    ``rules`` is the centre's own plugin manager: the built-in rules only, whatever the
+    till's environment (``GONGJI_DISABLE_PLUGINS``) or installed plugins say, so that a
+    till's switched-off or extra plugin cannot change what the centre decides. The
+    region pack is the dataset's. A test may register a rule on ``centre.rules``.
+    """
 
     dataset: Dataset
     clock: Clock = field(factory=lambda: beijing.now)  # any zone: days are taken in Beijing
     token_ttl: int = TOKEN_TTL_SECONDS
+    rules: pluggy.PluginManager = field(factory=lambda: centre_rules())
     ledger: Ledger = field(init=False)
-    _tokens: dict[str, Token] = field(init=False, factory=dict)
-    _used_tokens: set[str] = field(init=False, factory=set)
-    _settlements: dict[str, Settlement] = field(init=False, factory=dict)
-    _cancelled: set[str] = field(init=False, factory=set)
-    _years: dict[tuple[IdNumber, int], _Year] = field(init=False, factory=dict)
+    _tokens: Table[str, Token] = field(
+        init=False, factory=lambda: Table("centre.tokens", str, Token)
+    )
+    _settlements: Table[str, Settlement] = field(
+        init=False, factory=lambda: Table("centre.settlements", str, Settlement)
+    )
+    # setl_id -> True: cancelled by 2103/2208 or reversed by 2601 (the record stays as it was)
+    _cancelled: Table[str, bool] = field(
+        init=False, factory=lambda: Table("centre.cancelled", str, bool)
+    )
+    _years: Table[tuple[IdNumber, int], Year] = field(
+        init=False, factory=lambda: Table("centre.years", tuple[IdNumber, int], Year)
+    )
     _pre_settlements: dict[Purchase, _PreSettlement] = field(init=False, factory=dict)
     _lock: threading.RLock = field(init=False, factory=threading.RLock)
 
@@ -131,7 +142,7 @@ class Centre:
             {p.id: p.account.balance for p in self.dataset.people.values() if p.account is not None}
         )
         for token, holder in self.dataset.e_vouchers.items():
-            self._tokens[token] = Token(holder, None)
+            self._tokens.put(token, Token(holder, None))
 
     # ------------------------------------------------------------ who is who
 
@@ -140,8 +151,8 @@ class Centre:
         person = self.person(IdNumber(holder))
         token = f"ev-{secrets.token_urlsafe(18)}"
         with self._lock:
-            self._tokens[token] = Token(
-                person.id, self.clock() + datetime.timedelta(seconds=self.token_ttl)
+            self._tokens.put(
+                token, Token(person.id, self.clock() + datetime.timedelta(seconds=self.token_ttl))
             )
         return token
 
@@ -164,10 +175,9 @@ class Centre:
         if credential.kind is CredentialKind.E_VOUCHER:
             with self._lock:
                 token = self._tokens.get(credential.value)
-                used = credential.value in self._used_tokens
             if token is None:
                 raise CentreRefusal("医保电子凭证无效", "The e-voucher token is not valid.")
-            if used:
+            if token.used:
                 raise CentreRefusal(
                     "医保电子凭证已使用，请刷新后重试",
                     "The e-voucher was already used for a settlement; refresh the QR code.",
@@ -194,7 +204,7 @@ class Centre:
             pending.pop(purchase, None)
             if len(pending) >= _PRE_SETTLEMENTS_KEPT:
                 del pending[next(iter(pending))]
-            pending[purchase] = _PreSettlement(context, _rules(), quote)
+            pending[purchase] = _PreSettlement(context, self._rules_in_force(), quote)
             return quote
 
     def context(self, purchase: Purchase, day: datetime.date) -> CheckContext:
@@ -223,7 +233,7 @@ class Centre:
 
     def _assess(self, context: CheckContext) -> Quote:
         try:
-            return assess(context)
+            return assess(context, self.rules)
         except EligibilityError as exc:
             raise CentreRefusal(
                 _ZH_BY_RULE.get(exc.rule, "不符合结算条件"), exc.message, rule=exc.rule
@@ -234,7 +244,7 @@ class Centre:
         and expiry, balances, year counters); only an unchanged context skips the rules."""
         context = self.context(purchase, day)
         pre = self._pre_settlements.pop(purchase, None)
-        if pre is not None and pre.context == context and pre.rules == _rules():
+        if pre is not None and pre.context == context and pre.rules == self._rules_in_force():
             return context.holder, pre.quote
         return context.holder, self._assess(context)
 
@@ -254,21 +264,17 @@ class Centre:
                 [(leg.payer_id, leg.amount) for leg in quote.legs],
                 quote.cash,
             )
-            if (
-                purchase.credential.kind is CredentialKind.E_VOUCHER
-                and self._tokens[purchase.credential.value].expires
-            ):
-                self._used_tokens.add(purchase.credential.value)
+            if purchase.credential.kind is CredentialKind.E_VOUCHER:
+                token = self._tokens[purchase.credential.value]
+                if token.expires:
+                    self._tokens.put(purchase.credential.value, evolve(token, used=True))
             counts = purchase.purpose == Purpose.MEDICAL and person.insurance.is_active
             eligible = eligible_amount(purchase.items, self.dataset.policy) if counts else ZERO
-            year = self._year(holder, day.year)
-            year.eligible += eligible
-            year.fund_paid += quote.fund
+            self._add_to_year(holder, day.year, eligible, quote.fund)
             settlement = Settlement(
                 setl_id, msgid, day, holder, quote, purchase.setting, purchase.purpose, eligible
             )
-            self._settlements[setl_id] = settlement
-            return settlement
+            return self._settlements.put(setl_id, settlement)
 
     def cancel(self, setl_id: str) -> Settlement:
         """Cancel (2103/2208): reverse the ledger and the year's counters. Idempotent."""
@@ -278,10 +284,13 @@ class Centre:
                 raise CentreRefusal("未找到该结算记录", f"There is no settlement {setl_id[:40]}.")
             if setl_id not in self._cancelled:
                 self.ledger.reverse(setl_id)
-                year = self._year(settlement.patient, settlement.day.year)
-                year.fund_paid -= settlement.quote.fund
-                year.eligible -= settlement.eligible
-                self._cancelled.add(setl_id)
+                self._add_to_year(
+                    settlement.patient,
+                    settlement.day.year,
+                    -settlement.eligible,
+                    -settlement.quote.fund,
+                )
+                self._cancelled.put(setl_id, True)
             return settlement
 
     def settlement(self, setl_id: str) -> Settlement | None:
@@ -302,235 +311,41 @@ class Centre:
                 if s.day == day and s.setl_id not in self._cancelled
             ]
 
-    def _year(self, person: IdNumber, year: int) -> _Year:
+    def _rules_in_force(self) -> tuple[object, ...]:
+        """The rule implementations registered on ``rules``: registering or unregistering changes it."""
+        hook = self.rules.hook
+        return (*hook.gongji_check.get_hookimpls(), None, *hook.gongji_order_payers.get_hookimpls())
+
+    def _year(self, person: IdNumber, year: int) -> Year:
         with self._lock:
-            return self._years.setdefault((person, year), _Year())
+            return self._years.get((person, year)) or Year()
+
+    def _add_to_year(self, person: IdNumber, year: int, eligible: Fen, fund_paid: Fen) -> None:
+        so_far = self._year(person, year)
+        self._years.put(
+            (person, year),
+            Year(so_far.eligible + eligible, so_far.fund_paid + fund_paid),
+        )
 
     # ------------------------------------------------------------ a state file (--state)
 
-    def snapshot(self, written: Mapping[str, int]) -> tuple[CentreState, dict[str, list[Any]]]:
-        """The centre's small records whole, and its growing ones after the first ``written[name]``.
-
-        E-voucher tokens, settlements and the ledger's transactions are only ever added,
-        never changed or removed: a state file that holds the first N of them needs only
-        the rest. Full ID numbers: the centre's own.
-        """
-        with self._lock:
-            ledger, transactions = self.ledger.snapshot(written.get("transactions", 0))
-            state = CentreState(
-                used_tokens=sorted(self._used_tokens),
-                cancelled=sorted(self._cancelled),
-                years=[
-                    YearRow(
-                        person=person.number,
-                        year=year,
-                        eligible=int(y.eligible),
-                        fund_paid=int(y.fund_paid),
-                    )
-                    for (person, year), y in self._years.items()
-                ],
-                ledger=ledger,
-            )
-            tokens = itertools.islice(self._tokens.items(), written.get("tokens", 0), None)
-            settlements = itertools.islice(
-                self._settlements.values(), written.get("settlements", 0), None
-            )
-            return state, {
-                "tokens": [
-                    TokenRow(token=token, holder=t.holder.number, expires=t.expires)
-                    for token, t in tokens
-                ],
-                "settlements": [_settlement_row(s) for s in settlements],
-                "transactions": transactions,
-            }
-
-    def restore(
-        self,
-        state: CentreState,
-        *,
-        tokens: Sequence[TokenRow],
-        settlements: Sequence[SettlementRow],
-        transactions: Sequence[TransactionRow],
-    ) -> None:
-        """Put back what ``snapshot()`` took (every record, from the first)."""
-        restored_tokens = {row.token: Token(IdNumber(row.holder), row.expires) for row in tokens}
-        restored_settlements = {row.setl_id: _settlement(row) for row in settlements}
-        years = {
-            (IdNumber(row.person), row.year): _Year(Fen(row.eligible), Fen(row.fund_paid))
-            for row in state.years
-        }
-        with self._lock:
-            self._tokens = restored_tokens
-            self._used_tokens = set(state.used_tokens)
-            self._settlements = restored_settlements
-            self._cancelled = set(state.cancelled)
-            self._years = years
-            self.ledger.restore(state.ledger, transactions)
+    def tables(self) -> list[Table[Any, Any]]:
+        """What the centre remembers (``gongji_mock.records``), its ledger's too."""
+        return [
+            self._tokens,
+            self._settlements,
+            self._cancelled,
+            self._years,
+            *self.ledger.tables(),
+        ]
 
 
-def _rules() -> tuple[object, ...]:
-    """The rule implementations in force: registering, unregistering or blocking a plugin changes it."""
-    hook = get_plugin_manager().hook
-    return (*hook.gongji_check.get_hookimpls(), None, *hook.gongji_order_payers.get_hookimpls())
+def centre_rules() -> pluggy.PluginManager:
+    """A plugin manager holding the built-in rules only: no entry points, nothing blocked."""
+    return make_plugin_manager(load_entry_points=False, disabled=())
 
 
 _ZH_BY_RULE = {
     "R1": "冒名就医：所出示凭证不属于患者本人，请使用患者本人医保凭证",
     "R6": "该费用不属于医保个人账户支付范围",
 }
-
-
-# ---------------------------------------------------------------- a state file (--state)
-
-
-class LineItemRow(msgspec.Struct, frozen=True, kw_only=True):
-    code: str
-    name: str
-    unit_price: int  # fen
-    quantity: int
-    category: Category
-    coverage: Coverage
-
-
-class LegRow(msgspec.Struct, frozen=True, kw_only=True):
-    source: LegSource
-    payer: str  # full ID number
-    amount: int  # fen
-    relation: Relation | None = None
-
-
-class RefusalRow(msgspec.Struct, frozen=True, kw_only=True):
-    rule: str
-    reason: str
-    reason_zh: str = ""
-    owner: str | None = None  # full ID number
-
-
-class QuoteRow(msgspec.Struct, frozen=True, kw_only=True):
-    total: int
-    fund: int
-    legs: list[LegRow]
-    cash: int
-    refusals: list[RefusalRow]
-    cash_only: list[LineItemRow]
-
-
-class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
-    setl_id: str
-    msgid: str
-    day: datetime.date
-    patient: str  # full ID number
-    quote: QuoteRow
-    setting: Setting
-    purpose: Purpose
-    eligible: int
-
-
-class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
-    token: str
-    holder: str  # full ID number
-    expires: datetime.datetime | None
-
-
-class YearRow(msgspec.Struct, frozen=True, kw_only=True):
-    person: str  # full ID number
-    year: int
-    eligible: int
-    fund_paid: int
-
-
-class CentreState(msgspec.Struct, frozen=True, kw_only=True):
-    """The centre's small records; tokens and settlements are kept apart, as they only grow."""
-
-    used_tokens: list[str]
-    cancelled: list[str]
-    years: list[YearRow]
-    ledger: LedgerState
-
-
-def line_item_row(item: LineItem) -> LineItemRow:
-    return LineItemRow(
-        code=item.code,
-        name=item.name,
-        unit_price=int(item.unit_price),
-        quantity=item.quantity,
-        category=item.category,
-        coverage=item.coverage,
-    )
-
-
-def line_item(row: LineItemRow) -> LineItem:
-    return LineItem(
-        code=row.code,
-        name=row.name,
-        unit_price=Fen(row.unit_price),
-        quantity=row.quantity,
-        category=row.category,
-        coverage=row.coverage,
-    )
-
-
-def _settlement_row(settlement: Settlement) -> SettlementRow:
-    quote = settlement.quote
-    return SettlementRow(
-        setl_id=settlement.setl_id,
-        msgid=settlement.msgid,
-        day=settlement.day,
-        patient=settlement.patient.number,
-        quote=QuoteRow(
-            total=int(quote.total),
-            fund=int(quote.fund),
-            legs=[
-                LegRow(
-                    source=leg.source,
-                    payer=leg.payer_id.number,
-                    amount=int(leg.amount),
-                    relation=leg.relation,
-                )
-                for leg in quote.legs
-            ],
-            cash=int(quote.cash),
-            refusals=[
-                RefusalRow(
-                    rule=r.rule,
-                    reason=r.reason,
-                    reason_zh=r.reason_zh,
-                    owner=None if r.owner_id is None else r.owner_id.number,
-                )
-                for r in quote.refusals
-            ],
-            cash_only=[line_item_row(item) for item in quote.cash_only],
-        ),
-        setting=settlement.setting,
-        purpose=settlement.purpose,
-        eligible=int(settlement.eligible),
-    )
-
-
-def _settlement(row: SettlementRow) -> Settlement:
-    quote = row.quote
-    return Settlement(
-        row.setl_id,
-        row.msgid,
-        row.day,
-        IdNumber(row.patient),
-        Quote(
-            total=Fen(quote.total),
-            fund=Fen(quote.fund),
-            legs=tuple(
-                Leg(leg.source, IdNumber(leg.payer), Fen(leg.amount), leg.relation)
-                for leg in quote.legs
-            ),
-            cash=Fen(quote.cash),
-            refusals=tuple(
-                Refusal(
-                    r.rule, r.reason, r.reason_zh, None if r.owner is None else IdNumber(r.owner)
-                )
-                for r in quote.refusals
-            ),
-            cash_only=tuple(line_item(item) for item in quote.cash_only),
-        ),
-        row.setting,
-        row.purpose,
-        Fen(row.eligible),
-    )

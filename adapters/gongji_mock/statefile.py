@@ -1,28 +1,16 @@
 """``--state FILE``: the mock's state in a SQLite file, so that a restart changes nothing.
 
-Two tables. ``component`` has one row per component, each the component's small,
-changing records as one JSON document (msgspec; never pickle: a state file is data
-and cannot run code):
+Two tables. ``component`` holds the file's ``meta`` (its format, a digest of the
+dataset it was started from, a write counter) and the channels' ``keys`` (PEM, and
+the APIv3 key), written once, on first start. ``record`` holds every row of every
+``Table`` the mock's rooms keep (``gongji_mock.records``): one SQLite row per record,
+by table name and key, with the order its key was first written. Rows are JSON
+(msgspec; never pickle: a state file is data and cannot run code).
 
-- ``meta``: the file format, a digest of the dataset the file was started from, and
-  a write counter;
-- ``keys``: the channel keys (PEM) and the APIv3 key, written once, on first start;
-- ``centre``: sign-ins, reversals, visits, person numbers, used tokens, cancellations,
-  the year's counters, balances (the national endpoint, the centre and its ledger);
-- ``wechatpay``: trades, refunds and medical-insurance orders;
-- ``alipay``: trades and refunds.
-
-``record`` holds what only grows and never changes once made, one row per entry, in
-order: the messages the centre has seen with their first answers (``seen``), the
-settlements as the endpoint answered them (``settled``) and as the centre recorded
-them (``settlements``), e-voucher tokens (``tokens``), ledger transactions
-(``transactions``). A write appends the new ones, so its cost does not grow with the
-number of settlements.
-
-After every request the gateway answers, the components the request could touch
-are snapshotted; documents that differ from the file's, and new records, are
+After every request the gateway answers, the rows the request put or removed are
 written in one transaction and committed (WAL, ``synchronous=FULL``) before the
-answer is returned. A request that changed nothing writes nothing.
+answer is returned: the cost of a write does not grow with the number of trades or
+settlements, and a request that changed nothing writes nothing.
 
 The file holds full ID numbers and the mock's private test keys: it is the mock
 centre's database. Errors and reprs name neither.
@@ -32,51 +20,35 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
+from attrs import frozen
 
 from gongji.errors import ConfigError, GongjiError
-from gongji_mock.alipay import AlipayState
-from gongji_mock.centre import SettlementRow, TokenRow
-from gongji_mock.dataset import Dataset
-from gongji_mock.ledger import TransactionRow
-from gongji_mock.national import NationalState, SeenRow, SettledRow
+from gongji_mock.centre.dataset import Dataset
+from gongji_mock.records import ENCODER, Table, decode
 from gongji_mock.testkeys import MockKeys
-from gongji_mock.wechatpay import WechatPayState
 
-if TYPE_CHECKING:
-    from gongji_mock.gateway import MockGateway
-
-FORMAT = 1
+#: Format 1 kept each room's records as documents written whole; format 2 writes rows.
+FORMAT = 2
 #: In the SQLite header (``PRAGMA application_id``): "gjmk", a gongji mock state file.
 APPLICATION_ID = 0x676A6D6B
-COMPONENTS = ("centre", "wechatpay", "alipay")
-#: The centre's records that only grow, and how each reads back (a list, in order).
-RECORDS: dict[str, Any] = {
-    "seen": list[SeenRow],
-    "settled": list[SettledRow],
-    "settlements": list[SettlementRow],
-    "tokens": list[TokenRow],
-    "transactions": list[TransactionRow],
-}
-#: What a request to each protocol can change; any other target may change anything.
-_TOUCHES = {
-    "national": ("centre",),
-    "admin": ("centre",),  # e-voucher tokens
-    "wechatpay": ("wechatpay",),
-    "alipay": ("alipay",),
-}
 _SCHEMA = (
     "CREATE TABLE component (name TEXT PRIMARY KEY, data BLOB NOT NULL)",
-    "CREATE TABLE record (log TEXT NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL, "
-    "PRIMARY KEY (log, seq))",
+    "CREATE TABLE record (tbl TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "data BLOB NOT NULL, PRIMARY KEY (tbl, key))",
+    "CREATE INDEX record_order ON record (tbl, seq)",
 )
-_ENCODER = msgspec.json.Encoder()
+_UPSERT = (
+    "INSERT INTO record (tbl, key, seq, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (tbl, key) DO UPDATE SET data = excluded.data"
+)
 
 
 class _Meta(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,12 +58,12 @@ class _Meta(msgspec.Struct, frozen=True, kw_only=True):
     writes: int  # counts writes: a second mock writing the same file is noticed
 
 
-class _Changes(msgspec.Struct, kw_only=True):
-    documents: dict[str, bytes]  # component -> its document, where it changed
-    records: dict[str, list[bytes]]  # log -> its new entries
+@frozen
+class Room:
+    """Tables changed together, and the lock their changes are made under."""
 
-    def __bool__(self) -> bool:
-        return bool(self.documents or self.records)
+    lock: contextlib.AbstractContextManager[Any]
+    tables: Sequence[Table[Any, Any]]
 
 
 def dataset_digest(dataset: Dataset) -> str:
@@ -137,14 +109,29 @@ def _summary(dataset: Dataset) -> str:
 
 
 class MockState:
-    """A ``MockGateway``'s state file: restores the mock on opening, writes what changed after."""
+    """A mock's state file: restores the rooms' tables on opening, writes what changed after.
 
-    def __init__(self, mock: MockGateway, path: str | Path) -> None:
+    ``rooms`` by the protocol whose requests change them (national, wechatpay, alipay,
+    admin); ``keys()`` are the keys in force, kept on first start, and ``use_keys``
+    puts the file's back.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        dataset: Dataset,
+        rooms: Mapping[str, Room],
+        keys: Callable[[], MockKeys],
+        use_keys: Callable[[MockKeys], None],
+    ) -> None:
         self.path = Path(path)
-        self._mock = mock
+        self._dataset = dataset
+        self._rooms = dict(rooms)
+        self._keys = keys
+        self._use_keys = use_keys
         self._lock = threading.Lock()
-        self._documents: dict[str, bytes] = {}  # as the file holds them
-        self._logged: dict[str, int] = dict.fromkeys(RECORDS, 0)  # entries the file holds
+        self._seq = itertools.count(1)  # the order of keys first written; gaps are harmless
         self._writes = 0
         new = not self.path.exists() or self.path.stat().st_size == 0
         if not new:
@@ -158,6 +145,10 @@ class MockState:
         except BaseException:
             self.close()
             raise
+
+    def _tables(self, rooms: Sequence[Room] | None = None) -> list[Table[Any, Any]]:
+        unique = {id(t): t for room in (rooms or self._rooms.values()) for t in room.tables}
+        return list(unique.values())
 
     # ------------------------------------------------------------ opening
 
@@ -176,15 +167,17 @@ class MockState:
 
     def _create(self) -> None:
         db = self._connection()
-        keys = self._mock.keys  # this process's, kept from now on
-        dataset = self._mock.centre.dataset
         meta = _Meta(
             format=FORMAT,
-            dataset=dataset_digest(dataset),
-            dataset_summary=_summary(dataset),
+            dataset=dataset_digest(self._dataset),
+            dataset_summary=_summary(self._dataset),
             writes=0,
         )
-        changes = self._changes(COMPONENTS)
+        # Everything the rooms hold from the start (the dataset's balances and tokens).
+        rows = []
+        for table in self._tables():
+            table.take_changes()
+            rows += [(table, key, row) for key, row in table.items()]
         try:
             # The application id goes into the file header with this first commit, before
             # WAL is switched on: _check_header() can then tell the file by its first bytes.
@@ -194,9 +187,9 @@ class MockState:
                 db.execute(statement)
             db.executemany(
                 "INSERT INTO component (name, data) VALUES (?, ?)",
-                [("meta", _ENCODER.encode(meta)), ("keys", _ENCODER.encode(keys))],
+                [("meta", ENCODER.encode(meta)), ("keys", ENCODER.encode(self._keys()))],
             )
-            self._put_changes(db, changes)
+            self._put_rows(db, rows)
             db.execute("COMMIT")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -205,54 +198,50 @@ class MockState:
                 f"The state file {self.path.name} cannot be created ({exc}).",
                 next_step="Check that its directory is writable, or give another --state path.",
             ) from None
-        self._written(changes)
 
     def _restore(self) -> None:
         db = self._connection()
         name = self.path.name
         try:
             documents: dict[str, bytes] = dict(db.execute("SELECT name, data FROM component"))
-            logs: dict[str, list[bytes]] = {log: [] for log in RECORDS}
-            for log, seq, data in db.execute("SELECT log, seq, data FROM record ORDER BY log, seq"):
-                if log not in logs or seq != len(logs[log]):
-                    raise _damaged(name, str(log)[:20], f"record {seq} is out of place")
-                logs[log].append(data)
+            meta = _decode(name, "meta", documents.get("meta"), _Meta)
+            if meta.format != FORMAT:
+                raise ConfigError(
+                    f"The state file {name} has format {meta.format}; this mock reads format {FORMAT}.",
+                    next_step="Use the gongji version that wrote it, or start afresh with a new --state file.",
+                )
+            rows: dict[str, list[tuple[str, bytes]]] = {}
+            last = 0
+            for table, key, seq, data in db.execute(
+                "SELECT tbl, key, seq, data FROM record ORDER BY tbl, seq"
+            ):
+                rows.setdefault(table, []).append((key, data))
+                last = max(last, seq)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"{name} is not a gongji mock state file, or it is damaged ({exc}); nothing was changed.",
                 next_step="Give --state a new file name (it is created), or restore the file from a copy.",
             ) from None
-        meta = _decode(name, "meta", documents.get("meta"), _Meta)
-        if meta.format != FORMAT:
-            raise ConfigError(
-                f"The state file {name} has format {meta.format}; this mock reads format {FORMAT}.",
-                next_step="Use the gongji version that wrote it, or start afresh with a new --state file.",
-            )
-        dataset = self._mock.centre.dataset
-        if meta.dataset != dataset_digest(dataset):
+        if meta.dataset != dataset_digest(self._dataset):
             raise ConfigError(
                 f"The state file {name} was started from another dataset "
                 f"({meta.dataset_summary}, digest {meta.dataset[:12]}); this one is "
-                f"{_summary(dataset)}, digest {dataset_digest(dataset)[:12]}. Nothing was changed.",
+                f"{_summary(self._dataset)}, digest {dataset_digest(self._dataset)[:12]}. "
+                "Nothing was changed.",
                 next_step="Start the mock with the dataset the state file was made from (--data), "
                 "or give a new --state file to start afresh from this dataset.",
             )
         keys = _decode(name, "keys", documents.get("keys"), MockKeys)
         with _reading(name, "keys"):
-            self._mock.use_keys(keys)
-        records = {
-            log: _decode(name, log, b"[" + b",".join(logs[log]) + b"]", kind)
-            for log, kind in RECORDS.items()
-        }
-        centre = _decode(name, "centre", documents.get("centre"), NationalState)
-        with _reading(name, "centre"):
-            self._mock.national.restore(centre, **records)
-        wechatpay = _decode(name, "wechatpay", documents.get("wechatpay"), WechatPayState)
-        with _reading(name, "wechatpay"):
-            self._mock.wechatpay.restore(wechatpay)
-        alipay = _decode(name, "alipay", documents.get("alipay"), AlipayState)
-        with _reading(name, "alipay"):
-            self._mock.alipay.restore(alipay)
+            self._use_keys(keys)
+        for table in self._tables():
+            with _reading(name, table.name):
+                table.load(
+                    [
+                        (decode(key.encode(), table.key_type), decode(data, table.row_type))
+                        for key, data in rows.get(table.name, [])
+                    ]
+                )
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -262,9 +251,7 @@ class MockState:
                 next_step="Check its permissions, and that no other program holds it.",
             ) from None
         self._writes = meta.writes
-        self._logged = {log: len(entries) for log, entries in logs.items()}
-        # What restore() put back, taken again: a request that changes nothing writes nothing.
-        self._written(self._changes(COMPONENTS))
+        self._seq = itertools.count(last + 1)
 
     # ------------------------------------------------------------ writing
 
@@ -272,53 +259,30 @@ class MockState:
         """Write what a request to ``target`` changed, if anything; committed before this returns.
 
         ``target`` is a protocol (national, wechatpay, alipay, admin); anything else
-        checks every component.
+        writes what changed in every room.
         """
+        room = self._rooms.get(target)
+        rooms = [room] if room is not None else list(self._rooms.values())
         with self._lock:
-            changes = self._changes(_TOUCHES.get(target, COMPONENTS))
-            if changes:
-                self._write(changes)
-                self._written(changes)
+            rows = []
+            for each in rooms:
+                with each.lock:  # a request's changes are taken whole, never half made
+                    for table in each.tables:
+                        rows += [(table, key, row) for key, row in table.take_changes()]
+            if rows:
+                self._write(rows)
 
-    def _changes(self, components: tuple[str, ...]) -> _Changes:
-        """Documents that differ from the file's, and records the file does not hold yet."""
-        changes = _Changes(documents={}, records={})
-        for component in components:
-            document: msgspec.Struct
-            if component == "centre":
-                document, records = self._mock.national.snapshot(self._logged)
-                for log, entries in records.items():
-                    if entries:
-                        changes.records[log] = [_ENCODER.encode(entry) for entry in entries]
-            elif component == "wechatpay":
-                document = self._mock.wechatpay.snapshot()
+    def _put_rows(
+        self, db: sqlite3.Connection, rows: Sequence[tuple[Table[Any, Any], Any, Any]]
+    ) -> None:
+        for table, key, row in rows:
+            key_text = ENCODER.encode(key).decode()
+            if row is None:
+                db.execute("DELETE FROM record WHERE tbl = ? AND key = ?", (table.name, key_text))
             else:
-                document = self._mock.alipay.snapshot()
-            data = _ENCODER.encode(document)
-            if data != self._documents.get(component):
-                changes.documents[component] = data
-        return changes
+                db.execute(_UPSERT, (table.name, key_text, next(self._seq), ENCODER.encode(row)))
 
-    def _written(self, changes: _Changes) -> None:
-        self._documents.update(changes.documents)
-        for log, entries in changes.records.items():
-            self._logged[log] += len(entries)
-
-    def _put_changes(self, db: sqlite3.Connection, changes: _Changes) -> None:
-        db.executemany(
-            "INSERT OR REPLACE INTO component (name, data) VALUES (?, ?)",
-            changes.documents.items(),
-        )
-        db.executemany(
-            "INSERT INTO record (log, seq, data) VALUES (?, ?, ?)",
-            (
-                (log, self._logged[log] + n, data)
-                for log, entries in changes.records.items()
-                for n, data in enumerate(entries)
-            ),
-        )
-
-    def _write(self, changes: _Changes) -> None:
+    def _write(self, rows: Sequence[tuple[Table[Any, Any], Any, Any]]) -> None:
         db = self._connection()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -333,9 +297,9 @@ class MockState:
                     )
                 meta = msgspec.structs.replace(meta, writes=meta.writes + 1)
                 db.execute(
-                    "UPDATE component SET data = ? WHERE name = 'meta'", (_ENCODER.encode(meta),)
+                    "UPDATE component SET data = ? WHERE name = 'meta'", (ENCODER.encode(meta),)
                 )
-                self._put_changes(db, changes)
+                self._put_rows(db, rows)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -395,7 +359,7 @@ def _decode(name: str, component: str, data: bytes | None, kind: Any) -> Any:
     if data is None:
         raise _damaged(name, component, "it is missing")
     try:
-        return msgspec.json.decode(data, type=kind)
+        return decode(data, kind)
     except msgspec.MsgspecError as exc:
         raise _damaged(name, component, str(exc)[:200]) from None
 
@@ -407,6 +371,8 @@ def _reading(name: str, component: str) -> Iterator[None]:
         yield
     except GongjiError as exc:  # messages mask ID numbers and hold no key material
         raise _damaged(name, component, exc.message) from None
+    except msgspec.MsgspecError as exc:  # names the field and the type, never the value
+        raise _damaged(name, component, str(exc)[:200]) from None
     except (ValueError, TypeError, KeyError) as exc:
         raise _damaged(name, component, type(exc).__name__) from None
 

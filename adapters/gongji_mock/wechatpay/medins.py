@@ -35,18 +35,19 @@ import base64
 import binascii
 import datetime
 import hashlib
-import itertools
 import re
-import urllib.parse
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import httpx
 import msgspec
 
 from gongji.money import ZERO, Fen
-from gongji_mock import wechatpay_wire as wire
-from gongji_mock.wechatpay_errors import Refusal, decode, param_error
+from gongji_mock.records import Serial, Table
+from gongji_mock.wechatpay import wire
+from gongji_mock.wechatpay.errors import Refusal, decode, param_error
+from gongji_mock.wechatpay.medins_checks import check_amounts, check_fields
 
 PREFIX = "/v3/med-ins/"
 ORDERS_PATH = "/v3/med-ins/orders"
@@ -54,48 +55,17 @@ SUCCESS_EVENT = "MEDICAL_INSURANCE.SUCCESS"
 #: Not published for this callback; the mock's choice (it is also the associated data).
 ORIGINAL_TYPE = "mix_order"
 
-MIX_PAY_TYPES = frozenset({"CASH_ONLY", "INSURANCE_ONLY", "CASH_AND_INSURANCE"})
-ORDER_TYPES = frozenset(
-    {
-        "REG_PAY",
-        "DIAG_PAY",
-        "COVID_EXAM_PAY",
-        "IN_HOSP_PAY",
-        "PHARMACY_PAY",
-        "INSURANCE_PAY",
-        "INT_REG_PAY",
-        "INT_RE_DIAG_PAY",
-        "INT_RX_PAY",
-        "COVID_ANTIGEN_PAY",
-        "MED_PAY",
-    }
-)
-CASH_ADD_TYPES = frozenset({"DEFAULT_ADD_TYPE", "FREIGHT", "OTHER_MEDICAL_EXPENSES"})
-CASH_REDUCE_TYPES = frozenset(
-    {
-        "DEFAULT_REDUCE_TYPE",
-        "HOSPITAL_REDUCE",
-        "PHARMACY_DISCOUNT",
-        "DISCOUNT",
-        "PRE_PAYMENT",
-        "DEPOSIT_DEDUCTION",
-    }
-)
-#: The insurance order's own fields: never with CASH_ONLY, always with the other two types.
-INSURANCE_FIELDS = ("pay_order_id", "pay_auth_no", "geo_location", "med_ins_order_create_time")
-INSURANCE_FEES = ("med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee", "med_ins_cash_fee")
 
 _BY_MIX = re.compile(r"/v3/med-ins/orders/mix-trade-no/([^/]+)")
 _BY_OUT = re.compile(r"/v3/med-ins/orders/out-trade-no/([^/]+)")
 _DIGEST = re.compile(r"[0-9a-f]{32}")
-_GEO = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,10})?,-?[0-9]{1,2}(\.[0-9]{1,10})?")
 _BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 
 #: ``(url, event_type, summary, original_type, plaintext)``: the endpoint seals and sends it.
 Notify = Callable[[str, str, str, str, bytes], None]
 
 
-@attrs.define
+@attrs.frozen
 class _Order:
     mchid: str
     mix_trade_no: str
@@ -139,9 +109,11 @@ class MedInsOrders:
         self._clock = clock
         self._notify = notify
         self.insured = insured
-        self._orders: dict[tuple[str, str], _Order] = {}  # (mchid, out_trade_no)
-        self._by_mix: dict[tuple[str, str], _Order] = {}  # (mchid, mix_trade_no)
-        self._serial = itertools.count(1)
+        self._orders: Table[tuple[str, str], _Order] = Table(  # (mchid, out_trade_no)
+            "wechatpay.med_ins.orders", tuple[str, str], _Order, on_load=self._index
+        )
+        self._by_mix: dict[tuple[str, str], str] = {}  # (mchid, mix_trade_no) -> out_trade_no
+        self._serial = Serial("wechatpay.med_ins.serial")  # of mix_trade_no
 
     def serves(self, path: str) -> bool:
         return path.startswith(PREFIX)
@@ -151,9 +123,10 @@ class MedInsOrders:
         if method == "POST" and path == ORDERS_PATH:
             return self._create(request, mchid)
         if method == "GET" and (match := _BY_MIX.fullmatch(path)):
-            return 200, self._answer(self._query(self._by_mix.get((mchid, match[1])), match[1]))
+            out_trade_no = self._by_mix.get((mchid, match[1]), "")
+            return 200, self._answer(self._query(mchid, out_trade_no, match[1]))
         if method == "GET" and (match := _BY_OUT.fullmatch(path)):
-            return 200, self._answer(self._query(self._orders.get((mchid, match[1])), match[1]))
+            return 200, self._answer(self._query(mchid, match[1], match[1]))
         raise Refusal(
             404,
             "NOT_FOUND",
@@ -169,11 +142,11 @@ class MedInsOrders:
 
         Only a ``MIX_PAY_CREATED`` order changes; a confirmed one sends its callback.
         """
-        order = next((o for o in self._by_mix.values() if o.mix_trade_no == mix_trade_no), None)
+        order = next((o for o in self._orders.values() if o.mix_trade_no == mix_trade_no), None)
         if order is None:
             raise KeyError(f"No med-ins order {mix_trade_no[:40]!r}.")
         if order.mix_pay_status == "MIX_PAY_CREATED":
-            self._settle(order, paid=paid)
+            order = self._settle(order, paid=paid)
         return order.mix_pay_status
 
     def collected(self) -> Fen:
@@ -187,42 +160,14 @@ class MedInsOrders:
 
     # ------------------------------------------------------------------ a state file (--state)
 
-    def snapshot(self) -> MedInsState:
-        """The orders as plain data, in the order they were created, and the serial."""
-        serial = next(self._serial)
-        self._serial = itertools.count(serial)  # reading a count consumes it: put it back
-        return MedInsState(
-            orders=[
-                _OrderRow(
-                    mchid=o.mchid,
-                    mix_trade_no=o.mix_trade_no,
-                    request=o.request,
-                    fingerprint=o.fingerprint,
-                    mix_pay_status=o.mix_pay_status,
-                    paid_time=o.paid_time,
-                )
-                for o in self._orders.values()
-            ],
-            serial=serial,
-        )
+    def tables(self) -> list[Table[Any, Any]]:
+        """What the med-ins orders are (``gongji_mock.records``), and the serial of their numbers."""
+        return [self._orders, self._serial.table]
 
-    def restore(self, state: MedInsState) -> None:
-        """Put back what ``snapshot()`` took."""
-        orders: dict[tuple[str, str], _Order] = {}
-        by_mix: dict[tuple[str, str], _Order] = {}
-        for row in state.orders:
-            order = _Order(
-                mchid=row.mchid,
-                mix_trade_no=row.mix_trade_no,
-                request=row.request,
-                fingerprint=row.fingerprint,
-                mix_pay_status=row.mix_pay_status,
-                paid_time=row.paid_time,
-            )
-            orders[(row.mchid, row.request.out_trade_no)] = order
-            by_mix[(row.mchid, row.mix_trade_no)] = order
-        self._orders, self._by_mix = orders, by_mix
-        self._serial = itertools.count(state.serial)
+    def _index(self) -> None:
+        self._by_mix = {
+            (o.mchid, o.mix_trade_no): o.request.out_trade_no for o in self._orders.values()
+        }
 
     # ------------------------------------------------------------------ create
 
@@ -239,8 +184,8 @@ class MedInsOrders:
                 ),
             )
         order = decode(request.content, wire.MedInsOrderRequest)
-        _check_fields(order)
-        _check_amounts(order)
+        check_fields(order)
+        check_amounts(order)
         payer = self._identify(order.payer, "payer")
         relative = None
         if order.relative is not None:
@@ -273,8 +218,8 @@ class MedInsOrders:
         created = _Order(
             mchid=mchid, mix_trade_no=self._mix_trade_no(), request=order, fingerprint=fingerprint
         )
-        self._orders[key] = created
-        self._by_mix[(mchid, created.mix_trade_no)] = created
+        self._orders.put(key, created)
+        self._by_mix[(mchid, created.mix_trade_no)] = order.out_trade_no
         return 200, self._answer(created)
 
     def _identify(self, person: wire.PersonIdentification, field: str) -> wire.PersonIdentification:
@@ -328,7 +273,8 @@ class MedInsOrders:
 
     # ------------------------------------------------------------------ query, confirmation
 
-    def _query(self, order: _Order | None, number: str) -> _Order:
+    def _query(self, mchid: str, out_trade_no: str, number: str) -> _Order:
+        order = self._orders.get((mchid, out_trade_no))
         if order is None:
             raise Refusal(
                 404,
@@ -338,15 +284,17 @@ class MedInsOrders:
                 "no answer, nothing was stored: create it again with the same out_trade_no.",
             )
         if order.mix_pay_status == "MIX_PAY_CREATED":
-            self._settle(order, paid=True)  # the patient confirmed while the POS waited
+            order = self._settle(order, paid=True)  # the patient confirmed while the POS waited
         return order
 
-    def _settle(self, order: _Order, *, paid: bool) -> None:
+    def _settle(self, order: _Order, *, paid: bool) -> _Order:
+        key = (order.mchid, order.request.out_trade_no)
         if not paid:
-            order.mix_pay_status = "MIX_PAY_FAIL"
-            return
-        order.mix_pay_status = "MIX_PAY_SUCCESS"
-        order.paid_time = self._now_text()
+            return self._orders.put(key, attrs.evolve(order, mix_pay_status="MIX_PAY_FAIL"))
+        order = self._orders.put(
+            key,
+            attrs.evolve(order, mix_pay_status="MIX_PAY_SUCCESS", paid_time=self._now_text()),
+        )
         self._notify(
             order.request.callback_url,
             SUCCESS_EVENT,
@@ -354,6 +302,7 @@ class MedInsOrders:
             ORIGINAL_TYPE,
             msgspec.json.encode(self._answer(order)),
         )
+        return order
 
     def _answer(self, order: _Order) -> wire.MedInsOrder:
         request, status = order.request, order.mix_pay_status
@@ -400,142 +349,4 @@ class MedInsOrders:
 
     def _mix_trade_no(self) -> str:
         moment = datetime.datetime.fromtimestamp(int(self._clock()), _BEIJING)
-        return f"{moment:%Y%m%d%H%M%S}{next(self._serial):016d}"
-
-
-class _OrderRow(msgspec.Struct, frozen=True, kw_only=True):
-    mchid: str
-    mix_trade_no: str
-    request: wire.MedInsOrderRequest  # as received: payer and relative still encrypted
-    fingerprint: str
-    mix_pay_status: str
-    paid_time: str | None
-
-
-class MedInsState(msgspec.Struct, frozen=True, kw_only=True):
-    orders: list[_OrderRow] = msgspec.field(default_factory=list)  # in the order created
-    serial: int = 1  # the next serial of mix_trade_no
-
-
-def _check_fields(order: wire.MedInsOrderRequest) -> None:
-    """Enumerations, and what each ``mix_pay_type`` must and must not carry (PARAM_ERROR)."""
-    if order.mix_pay_type not in MIX_PAY_TYPES:
-        raise param_error(
-            "mix_pay_type", f"mix_pay_type must be one of {', '.join(sorted(MIX_PAY_TYPES))}."
-        )
-    if order.order_type not in ORDER_TYPES:
-        raise param_error(
-            "order_type", "order_type must be a documented type (PHARMACY_PAY at a pharmacy)."
-        )
-    for index, add in enumerate(order.cash_add_detail):
-        if add.cash_add_type not in CASH_ADD_TYPES:
-            raise param_error(
-                f"cash_add_detail[{index}].cash_add_type",
-                f"cash_add_type must be one of {', '.join(sorted(CASH_ADD_TYPES))}.",
-            )
-    for index, reduce in enumerate(order.cash_reduce_detail):
-        if reduce.cash_reduce_type not in CASH_REDUCE_TYPES:
-            raise param_error(
-                f"cash_reduce_detail[{index}].cash_reduce_type",
-                f"cash_reduce_type must be one of {', '.join(sorted(CASH_REDUCE_TYPES))}.",
-            )
-    if order.pay_for_relatives and order.relative is None:
-        raise param_error(
-            "relative",
-            "pay_for_relatives is true: relative (name, id_digest, card_type) is required.",
-        )
-    if not order.pay_for_relatives and order.relative is not None:
-        raise param_error(
-            "relative",
-            "relative is sent only with pay_for_relatives true; the payer pays for self.",
-        )
-    kind = order.mix_pay_type
-    sent = {name: getattr(order, name) is not None for name in (*INSURANCE_FIELDS, *INSURANCE_FEES)}
-    if kind == "CASH_ONLY":
-        for name in INSURANCE_FIELDS:
-            if sent[name]:
-                raise param_error(name, f"{name} is not sent with CASH_ONLY (no insurance order).")
-        if sum(getattr(order, name) or 0 for name in INSURANCE_FEES):
-            raise param_error(
-                "med_ins_cash_fee",
-                "With CASH_ONLY the four med_ins_*_fee must sum to 0; the self-pay amount is "
-                "wechat_pay_cash_fee, carried in cash_add_detail.",
-            )
-    else:
-        for name in (*INSURANCE_FIELDS, *INSURANCE_FEES):
-            if not sent[name]:
-                raise param_error(name, f"{name} is required with {kind}.")
-    if kind == "INSURANCE_ONLY":
-        if order.wechat_pay_cash_fee:
-            raise param_error(
-                "wechat_pay_cash_fee", "With INSURANCE_ONLY wechat_pay_cash_fee must be 0."
-            )
-        if order.prepay_id is not None:
-            raise param_error("prepay_id", "prepay_id is not sent with INSURANCE_ONLY.")
-    else:
-        if not order.wechat_pay_cash_fee:
-            raise param_error(
-                "wechat_pay_cash_fee", f"With {kind} wechat_pay_cash_fee must be more than 0."
-            )
-        if not order.prepay_id:
-            raise param_error(
-                "prepay_id", f"With {kind} the self-pay order's prepay_id is required."
-            )
-    if kind == "CASH_AND_INSURANCE" and not sum(getattr(order, n) or 0 for n in INSURANCE_FEES):
-        raise param_error(
-            "med_ins_gov_fee",
-            "With CASH_AND_INSURANCE the four med_ins_*_fee cannot all be 0; use CASH_ONLY.",
-        )
-    if order.total_fee <= 0:
-        raise param_error("total_fee", "total_fee must be more than 0 fen.")
-    if order.med_ins_order_create_time is not None and not _rfc3339(
-        order.med_ins_order_create_time
-    ):
-        raise param_error(
-            "med_ins_order_create_time",
-            "med_ins_order_create_time must be RFC 3339 with its offset, e.g. 2026-11-23T09:00:00+08:00.",
-        )
-    if order.geo_location is not None and not _GEO.fullmatch(order.geo_location):
-        raise param_error(
-            "geo_location", "geo_location must be 'longitude,latitude', e.g. 121.614682,38.914003."
-        )
-    url = urllib.parse.urlsplit(order.callback_url)
-    if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
-        raise param_error(
-            "callback_url",
-            "callback_url must be an absolute http(s) URL without query parameters.",
-        )
-
-
-def _check_amounts(order: wire.MedInsOrderRequest) -> None:
-    """The two documented amount rules, in integer fen (RULE_LIMIT)."""
-    added = sum(add.cash_add_fee for add in order.cash_add_detail)
-    reduced = sum(reduce.cash_reduce_fee for reduce in order.cash_reduce_detail)
-    gov, own, other, cash_share = (getattr(order, name) or 0 for name in INSURANCE_FEES)
-    wechat = order.wechat_pay_cash_fee or 0
-    parts = gov + own + other + wechat + reduced
-    if order.total_fee != parts:
-        raise Refusal(
-            403,
-            "RULE_LIMIT",
-            "订单总金额校验不通过",
-            f"total_fee is {order.total_fee} fen but med_ins_gov_fee + med_ins_self_fee + "
-            f"med_ins_other_fee + wechat_pay_cash_fee + cash_reduce_detail make {parts} fen. "
-            "Nothing was processed.",
-        )
-    if wechat != cash_share + added - reduced:
-        raise Refusal(
-            403,
-            "RULE_LIMIT",
-            "自费金额校验不通过",
-            f"wechat_pay_cash_fee is {wechat} fen but med_ins_cash_fee + cash_add_detail - "
-            f"cash_reduce_detail make {cash_share + added - reduced} fen. Nothing was processed.",
-        )
-
-
-def _rfc3339(text: str) -> bool:
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return "T" in text and moment.tzinfo is not None
+        return f"{moment:%Y%m%d%H%M%S}{self._serial.next():016d}"

@@ -19,7 +19,7 @@ from gongji.errors import InvalidInput
 from gongji.identity import IdNumber
 from gongji.model import Binding, Insurance
 from gongji.money import Fen
-from gongji_mock.dataset import Dataset, parse_dataset
+from gongji_mock.centre.dataset import Dataset, parse_dataset
 
 Sex = Literal["male", "female"]
 

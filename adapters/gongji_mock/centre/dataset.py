@@ -87,7 +87,7 @@ def load_dataset(source: Path | Traversable | str) -> Dataset:
 
 def demo_dataset() -> Dataset:
     """The Zhang family of seed 000, in Dalian."""
-    return load_dataset(files("gongji_mock") / "datasets" / "zhang-family.toml")
+    return load_dataset(files("gongji_mock.centre") / "datasets" / "zhang-family.toml")
 
 
 def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:

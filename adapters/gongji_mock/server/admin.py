@@ -10,7 +10,7 @@ to "no secret in an answer": it hands out the mock's own test credentials.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 import msgspec
@@ -20,11 +20,14 @@ from gongji import jsonwire
 from gongji.errors import GongjiError, InvalidInput
 from gongji.identity import IdNumber
 from gongji.signing.keys import RsaPublicKey, load_private_key
-from gongji_mock.faults import TARGETS, FaultKind
-from gongji_mock.ledger import Transaction
-
-if TYPE_CHECKING:
-    from gongji_mock.gateway import MockGateway
+from gongji_mock.alipay.endpoint import AlipayEndpoint
+from gongji_mock.centre.decisions import Centre
+from gongji_mock.centre.ledger import Transaction
+from gongji_mock.faults import TARGETS, FaultKind, Faults
+from gongji_mock.recent import RecentRequests
+from gongji_mock.server.delivery import CallbackDelivery
+from gongji_mock.testkeys import MockKeys
+from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
 PREFIX = "/gongji-admin/"
 #: Rows of each list the dashboard shows, and the most a ``?limit=`` may ask for.
@@ -46,8 +49,30 @@ class _VoucherRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     id_number: str
 
 
+class AdminView(Protocol):
+    """What the admin endpoint shows and changes of a mock (``MockGateway`` is one)."""
+
+    centre: Centre
+    wechatpay: WechatPayEndpoint
+    alipay: AlipayEndpoint
+    faults: Faults
+    delivery: CallbackDelivery | None
+    recent: RecentRequests
+
+    @property
+    def keys(self) -> MockKeys: ...
+
+    def tif_caller(self) -> tuple[str, str]: ...
+
+    def check(self) -> list[str]: ...
+
+    def psn_no(self, id_number: str) -> str: ...
+
+    def issue_e_voucher(self, id_number: str) -> str: ...
+
+
 class AdminEndpoint:
-    def __init__(self, mock: MockGateway) -> None:
+    def __init__(self, mock: AdminView) -> None:
         self.mock = mock
 
     def __call__(self, request: httpx.Request) -> httpx.Response:

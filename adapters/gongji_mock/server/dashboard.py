@@ -1,6 +1,6 @@
 """The mock's dashboard: one HTML page at ``/`` and its script and style under ``/dashboard/``.
 
-Plain files shipped in the package (``gongji_mock/static``), no build step and nothing
+Plain files shipped in the package (``gongji_mock/server/static``), no build step and nothing
 fetched from elsewhere: the page reads ``GET /gongji-admin/dashboard`` every two seconds
 and switches faults with ``POST`` / ``DELETE /gongji-admin/faults``
 (docs/reference/mock-dashboard.md). Like the admin endpoint it is for one machine.
@@ -29,7 +29,7 @@ _HEADERS = {
 
 def static_file(name: str) -> bytes:
     """One of the dashboard's files, as shipped in the package."""
-    return resources.files("gongji_mock").joinpath("static", name).read_bytes()
+    return resources.files("gongji_mock.server").joinpath("static", name).read_bytes()
 
 
 class DashboardPage:

@@ -12,7 +12,7 @@ from typing import TypeVar
 import msgspec
 
 from gongji import jsonwire
-from gongji_mock import wechatpay_wire as wire
+from gongji_mock.wechatpay import wire
 
 _S = TypeVar("_S", bound=msgspec.Struct)
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
 
-from gongji_mock import wechatpay_wire as wire
-from gongji_mock.wechatpay_errors import Refusal, param_error
+import attrs
+
+from gongji_mock.wechatpay import wire
+from gongji_mock.wechatpay.errors import Refusal, param_error
+from gongji_mock.wechatpay.trades import Trade
 
 CLOSE = re.compile(r"/v3/pay/transactions/out-trade-no/([^/]+)/close")
 BY_TRANSACTION_ID = re.compile(r"/v3/pay/transactions/id/([^/]+)")
@@ -27,29 +29,8 @@ class CloseRequest(wire._In, frozen=True, kw_only=True):
     mchid: str
 
 
-class _Trade(Protocol):
-    state: str
-    state_desc: str
-
-    @property
-    def mchid(self) -> str: ...
-
-    @property
-    def transaction_id(self) -> str | None: ...
-
-    @property
-    def outcome(self) -> object:  # None: a number only ever reversed, never seen paying
-        ...
-
-    @property
-    def paid(self) -> bool: ...
-
-
-_T = TypeVar("_T", bound=_Trade)
-
-
-def close(trade: _Trade | None, body: CloseRequest, *, mchid: str, out_trade_no: str) -> None:
-    """Close ``trade`` (the order ``out_trade_no`` of ``mchid``), or refuse as WeChat Pay does."""
+def close(trade: Trade | None, body: CloseRequest, *, mchid: str, out_trade_no: str) -> Trade:
+    """``trade`` (the order ``out_trade_no`` of ``mchid``) closed, or WeChat Pay's refusal."""
     if body.mchid != mchid:
         raise param_error("mchid", "mchid differs from the Authorization header's mchid.")
     if trade is None or trade.outcome is None:
@@ -68,11 +49,12 @@ def close(trade: _Trade | None, body: CloseRequest, *, mchid: str, out_trade_no:
             "Give the money back with a refund (or reverse it the same day).",
         )
     if trade.state in ("USERPAYING", "NOTPAY", "PAYERROR"):
-        trade.state, trade.state_desc = "CLOSED", "已关闭"
+        return attrs.evolve(trade, state="CLOSED", state_desc="已关闭")
     # CLOSED or REVOKED already: closing again changes nothing (204, as WeChat Pay answers).
+    return trade
 
 
-def by_transaction_id(trades: Iterable[_T], *, mchid: str, transaction_id: str) -> _T:
+def by_transaction_id(trades: Iterable[Trade], *, mchid: str, transaction_id: str) -> Trade:
     """The order of ``mchid`` paid under ``transaction_id``, or WeChat Pay's 404."""
     found = next(
         (

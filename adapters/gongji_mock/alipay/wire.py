@@ -2,7 +2,7 @@
 
 Amounts are yuan, as a string (``"12.50"``) or a JSON number (``12.5``, as Alipay's
 own SDK examples send them): either is decoded from the JSON text straight into
-``Decimal``, so no float reaches the mock, and ``alipay_amounts.fen_of`` turns it
+``Decimal``, so no float reaches the mock, and ``amounts.fen_of`` turns it
 into fen (more than two decimals refused, not rounded). Unknown fields are tolerated.
 """
 
@@ -37,6 +37,12 @@ class TradeRef(_Biz, frozen=True, kw_only=True):
 
     out_trade_no: str = ""
     trade_no: str = ""
+
+
+class RefundQuery(TradeRef, frozen=True, kw_only=True):
+    """``alipay.trade.fastpay.refund.query``: the refund's ``out_request_no`` and its trade."""
+
+    out_request_no: str = ""
 
 
 class TradeRefund(_Biz, frozen=True, kw_only=True):

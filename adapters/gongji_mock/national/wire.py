@@ -322,3 +322,14 @@ class StatementDetail(_Out, frozen=True, kw_only=True):
 
 
 # ====================================================================== the endpoint's state
+
+
+class ReversalState(_Out, frozen=True, kw_only=True):
+    omsgid: str
+    oinfno: str
+    setl_id: str
+    state: str  # reversed | original_refused | original_not_received
+
+
+class ReversalOut(_Out, frozen=True, kw_only=True):
+    gongji_reversal: ReversalState

@@ -1,0 +1,1 @@
+"""The mock's Alipay OpenAPI gateway: bar-code payments, query, cancel, refund."""

@@ -1,0 +1,1 @@
+"""The mock insurance centre: its dataset, its own decisions and state, its ledger."""

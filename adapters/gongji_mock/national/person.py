@@ -1,0 +1,71 @@
+"""1101, who a credential belongs to, and X101 (gongji extension), a beneficiary's bindings."""
+
+from __future__ import annotations
+
+from gongji_mock.national.office import Office
+from gongji_mock.national.transform import (
+    INSU_STAS,
+    INSUTYPE,
+    Answer,
+    balance,
+    credential,
+    decode_input,
+    wrapped,
+)
+from gongji_mock.national.wire import (
+    BindingOut,
+    BindingsQuery,
+    Data,
+    InsuInfo,
+    PersonQuery,
+    RequestEnvelope,
+)
+
+#: gongji extension (not in the national interface): a beneficiary's mutual-aid bindings.
+BINDINGS_INFNO = "X101"
+
+
+def person_info(office: Office, envelope: RequestEnvelope) -> Answer:
+    query = decode_input(envelope, Data[PersonQuery]).data
+    person = office.centre.resolve(
+        credential(query.mdtrt_cert_type, query.mdtrt_cert_no, query.card_sn)
+    )
+    insuinfo = []
+    if person.insurance.kind in INSUTYPE:
+        insuinfo.append(
+            InsuInfo(
+                balc=balance(person).to_yuan(),
+                insutype=INSUTYPE[person.insurance.kind],
+                psn_insu_stas=INSU_STAS[person.insurance.status],
+                insuplc_admdvs=person.insurance.region,
+            )
+        )
+    return Answer(wrapped(baseinfo=office.people.base_info(person), insuinfo=insuinfo))
+
+
+def bindings(office: Office, envelope: RequestEnvelope) -> Answer:
+    query = decode_input(envelope, Data[BindingsQuery]).data
+    beneficiary = office.people.person(query.psn_no)
+    centre = office.centre
+    found = []
+    for binding in centre.dataset.bindings:
+        if binding.beneficiary != beneficiary.id:
+            continue
+        owner = centre.person(binding.owner)
+        limit = binding.per_transaction_limit
+        found.append(
+            BindingOut(
+                psn_no=office.people.psn_no(owner.id),
+                certno=owner.id.number,
+                psn_name=owner.name,
+                relation=binding.relation.value,
+                status=binding.status.value,
+                priority=binding.priority,
+                per_transaction_limit=None if limit is None else limit.to_yuan(),
+                insutype=INSUTYPE.get(owner.insurance.kind, ""),
+                psn_insu_stas=INSU_STAS[owner.insurance.status],
+                insuplc_admdvs=owner.insurance.region,
+                balc=balance(owner).to_yuan(),
+            )
+        )
+    return Answer(wrapped(gongji_bindings=found))

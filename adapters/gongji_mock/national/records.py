@@ -1,0 +1,91 @@
+"""What the national endpoint remembers beyond the centre's own records (``gongji_mock.records``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import frozen
+
+from gongji.identity import IdNumber
+from gongji.model import LineItem
+from gongji_mock.national.wire import SettlementOut
+from gongji_mock.records import Serial, Table
+
+
+@frozen
+class SignIn:
+    fixmedins_code: str
+    opter_no: str
+
+
+@frozen
+class Seen:
+    """A message that reached its transaction code: what it said and what was answered."""
+
+    infno: str
+    fingerprint: str
+    body: bytes  # the first answer, replayed byte for byte
+
+
+@frozen
+class Visit:
+    """An outpatient visit (2201) and the fee lines uploaded for it (2204)."""
+
+    psn_no: str
+    patient: IdNumber
+    fixmedins_code: str
+    items: tuple[tuple[str, LineItem], ...] = ()  # (feedetl_sn, item)
+    setl_id: str | None = None
+
+
+@frozen
+class Settled:
+    """What the endpoint knows about a settlement beyond the centre's record."""
+
+    fixmedins_code: str
+    msgid: str
+    mdtrt_id: str
+    psn_no: str
+    setl_time: str
+    output: SettlementOut
+
+
+class NationalRecords:
+    """Sign-ins, messages seen, reversals, settlements as answered, visits, the reply serial."""
+
+    def __init__(self) -> None:
+        self.sign_ins: Table[str, SignIn] = Table("national.sign_ins", str, SignIn)
+        self.seen: Table[str, Seen] = Table("national.seen", str, Seen)
+        # (omsgid, oinfno) -> the first answer to that 2601
+        self.reversals: Table[tuple[str, str], bytes] = Table(
+            "national.reversals", tuple[str, str], bytes, on_load=self._index
+        )
+        self.settled: Table[str, Settled] = Table(
+            "national.settled", str, Settled, on_load=self._index
+        )
+        self.visits: Table[str, Visit] = Table("national.visits", str, Visit)
+        self.serial = Serial("national.serial")  # of inf_refmsgid
+        self.reversed: set[str] = set()  # msgids named by a 2601
+        self.setl_id_by_msgid: dict[str, str] = {}
+
+    def tables(self) -> list[Table[Any, Any]]:
+        return [
+            self.sign_ins,
+            self.seen,
+            self.reversals,
+            self.settled,
+            self.visits,
+            self.serial.table,
+        ]
+
+    def add_reversal(self, omsgid: str, oinfno: str, answer: bytes) -> None:
+        self.reversals.put((omsgid, oinfno), answer)
+        self.reversed.add(omsgid)
+
+    def add_settled(self, setl_id: str, settled: Settled) -> None:
+        self.settled.put(setl_id, settled)
+        self.setl_id_by_msgid[settled.msgid] = setl_id
+
+    def _index(self) -> None:
+        self.reversed = {omsgid for omsgid, _ in self.reversals}
+        self.setl_id_by_msgid = {s.msgid: setl_id for setl_id, s in self.settled.items()}

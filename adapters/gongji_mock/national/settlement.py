@@ -1,0 +1,308 @@
+"""Pre-settlement and settlement (2101/2102 pharmacy, 2206/2207 outpatient) and their
+cancellation (2103/2208): the centre decides, this module says it in the national fields."""
+
+from __future__ import annotations
+
+import msgspec
+from attrs import evolve
+
+from gongji.model import Coverage, Purchase, Setting
+from gongji.money import ZERO, Fen, Rounding
+from gongji.rules.quote import Quote
+from gongji_mock.centre.decisions import CentreRefusal, Settlement
+from gongji_mock.national.office import Office
+from gongji_mock.national.records import Settled, Visit
+from gongji_mock.national.transform import (
+    FUND_PAY_TYPE,
+    INSUTYPE,
+    Answer,
+    Malformed,
+    balance,
+    credential,
+    decode_input,
+    fen,
+    legs,
+    line_item,
+    time_text,
+    warnings,
+)
+from gongji_mock.national.visits import is_settled, visit_of
+from gongji_mock.national.wire import (
+    CancelData,
+    Data,
+    MulaidDetail,
+    RefusalOut,
+    RequestEnvelope,
+    SetlDetail,
+    SetlInfo,
+    SettleData,
+    SettleInput,
+    SettlementOut,
+)
+
+#: The amounts of a settlement that a cancellation answers negated.
+_NEGATED = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "hifp_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+)
+
+
+def pre_settle(office: Office, envelope: RequestEnvelope) -> Answer:
+    purchase, data, _visit = _purchase(office, envelope)
+    quote = office.centre.decide(purchase)
+    output = _settlement_out(
+        office,
+        purchase,
+        quote,
+        data,
+        setl_id="",
+        mdtrt_id=data.mdtrt_id or "",
+        msgid=envelope.msgid,
+        balance_after=_own_balance_after(office, purchase, quote),
+    )
+    return Answer(output, warnings(quote))
+
+
+def settle(office: Office, envelope: RequestEnvelope) -> Answer:
+    purchase, data, visit = _purchase(office, envelope)
+    if visit is not None and is_settled(office, visit):
+        assert visit.setl_id is not None
+        raise CentreRefusal(
+            "该就诊已结算",
+            f"Visit {visit.setl_id[:30]} is already settled; cancel it (2208) before settling it again.",
+        )
+    centre, records = office.centre, office.records
+    settlement = centre.settle(purchase, msgid=envelope.msgid)
+    mdtrt_id = data.mdtrt_id or f"MDT{settlement.setl_id[4:]}"
+    if visit is not None and data.mdtrt_id:
+        records.visits.put(data.mdtrt_id, evolve(visit, setl_id=settlement.setl_id))
+    output = _settlement_out(
+        office,
+        purchase,
+        settlement.quote,
+        data,
+        setl_id=settlement.setl_id,
+        mdtrt_id=mdtrt_id,
+        msgid=envelope.msgid,
+        balance_after=balance(centre.person(settlement.patient)),
+    )
+    settled = Settled(
+        envelope.fixmedins_code,
+        envelope.msgid,
+        mdtrt_id,
+        data.psn_no,
+        output.setlinfo.setl_time,
+        output,
+    )
+    records.add_settled(settlement.setl_id, settled)
+    return Answer(output, warnings(settlement.quote))
+
+
+def cancel(office: Office, envelope: RequestEnvelope) -> Answer:
+    data = decode_input(envelope, Data[CancelData]).data
+    settlement, settled = _own_settlement(office, data.setl_id, data.psn_no, envelope)
+    expected = "2103" if settlement.setting is Setting.PHARMACY else "2208"
+    if envelope.infno != expected:
+        raise CentreRefusal(
+            "撤销交易类型与原结算不符",
+            f"Settlement {data.setl_id[:30]} was a {settlement.setting.value} settlement; cancel it with {expected}.",
+        )
+    office.centre.cancel(settlement.setl_id)
+    return Answer(_cancellation_out(office, settlement, settled))
+
+
+def _purchase(
+    office: Office, envelope: RequestEnvelope
+) -> tuple[Purchase, SettleData, Visit | None]:
+    request = decode_input(envelope, SettleInput)
+    data = request.data
+    setting = Setting.PHARMACY if envelope.infno.startswith("21") else Setting.OUTPATIENT
+    patient = office.people.person(data.psn_no)
+    if setting is Setting.OUTPATIENT and not data.mdtrt_id:
+        raise Malformed(
+            "就诊ID为空，门诊结算须先挂号(2201)",
+            f"{envelope.infno} settles a registered visit: register it with 2201, upload its fees "
+            "with 2204 and send its mdtrt_id. Nothing was processed.",
+        )
+    visit = None
+    if data.mdtrt_id:
+        visit = visit_of(office, data.mdtrt_id, data.psn_no, envelope.fixmedins_code)
+    lines = [line_item(detail) for detail in request.feedetail]
+    if not lines and visit is not None:
+        lines = [item for _, item in visit.items]
+    if not lines:
+        raise Malformed(
+            "费用明细为空",
+            "The basket is empty: send feedetail[] with the message, or upload it with 2204 "
+            "under the mdtrt_id first. Nothing was processed.",
+        )
+    if data.medfee_sumamt is not None:
+        claimed = fen(data.medfee_sumamt, "medfee_sumamt")
+        total = sum((item.amount for item in lines), ZERO)
+        if claimed != total:
+            raise Malformed(
+                "医疗费总额与明细合计不符",
+                f"medfee_sumamt {claimed.to_yuan()} differs from the lines' sum {total.to_yuan()}; "
+                "fix the basket. Nothing was processed.",
+            )
+    purchase = Purchase(
+        credential=credential(data.mdtrt_cert_type, data.mdtrt_cert_no, data.card_sn),
+        items=lines,
+        patient_id=patient.id,
+        agent_id=data.gongji_agent_certno,
+        purpose=data.gongji_purpose,
+        setting=setting,
+    )
+    return purchase, data, visit
+
+
+def _own_balance_after(office: Office, purchase: Purchase, quote: Quote) -> Fen:
+    if purchase.patient_id is None:
+        return ZERO
+    return balance(office.centre.person(purchase.patient_id)) - legs(quote, "own_account")
+
+
+def _settlement_out(
+    office: Office,
+    purchase: Purchase,
+    quote: Quote,
+    data: SettleData,
+    *,
+    setl_id: str,
+    mdtrt_id: str,
+    msgid: str,
+    balance_after: Fen,
+) -> SettlementOut:
+    assert purchase.patient_id is not None  # set from psn_no by _purchase
+    centre, people = office.centre, office.people
+    patient = centre.person(purchase.patient_id)
+    policy = centre.dataset.policy
+    keep_b = 100 - policy.catalogue.class_b_self_first_percent
+    banned = policy.use.cash_only_categories
+    own_pay = sum(
+        (i.amount for i in purchase.items if i.coverage is Coverage.C or i.category in banned),
+        ZERO,
+    )
+    pre_self = sum(
+        (
+            i.amount - i.amount.times_ratio(keep_b, 100, Rounding.DOWN)
+            for i in purchase.items
+            if i.coverage is Coverage.B and i.category not in banned
+        ),
+        ZERO,
+    )
+    in_scope = purchase.total - own_pay - pre_self
+    mutual_aid = [leg for leg in quote.legs if leg.source == "mutual_aid"]
+    base = people.base_info(patient)
+    detail = []
+    if quote.fund and patient.insurance.kind in FUND_PAY_TYPE:
+        code, name = FUND_PAY_TYPE[patient.insurance.kind]
+        detail.append(
+            SetlDetail(
+                fund_pay_type=code,
+                fund_pay_type_name=name,
+                inscp_scp_amt=in_scope.to_yuan(),
+                fund_payamt=quote.fund.to_yuan(),
+            )
+        )
+    return SettlementOut(
+        setlinfo=SetlInfo(
+            setl_id=setl_id,
+            mdtrt_id=mdtrt_id,
+            psn_no=base.psn_no,
+            psn_name=base.psn_name,
+            psn_cert_type=base.psn_cert_type,
+            certno=base.certno,
+            gend=base.gend,
+            brdy=base.brdy,
+            age=base.age,
+            insutype=INSUTYPE.get(patient.insurance.kind, ""),
+            setl_time=time_text(centre.clock()),
+            mdtrt_cert_type=data.mdtrt_cert_type,
+            med_type=data.med_type,
+            medfee_sumamt=quote.total.to_yuan(),
+            fulamt_ownpay_amt=own_pay.to_yuan(),
+            overlmt_selfpay=ZERO.to_yuan(),
+            preselfpay_amt=pre_self.to_yuan(),
+            inscp_scp_amt=in_scope.to_yuan(),
+            hifp_pay=quote.fund.to_yuan(),
+            fund_pay_sumamt=quote.fund.to_yuan(),
+            psn_part_amt=(quote.total - quote.fund).to_yuan(),
+            acct_pay=legs(quote, "own_account").to_yuan(),
+            acct_mulaid_pay=sum((leg.amount for leg in mutual_aid), ZERO).to_yuan(),
+            psn_cash_pay=quote.cash.to_yuan(),
+            balc=balance_after.to_yuan(),
+            medins_setl_id=msgid,
+        ),
+        setldetail=detail,
+        gongji_mulaid_detail=[
+            MulaidDetail(
+                psn_no=people.psn_no(leg.payer_id),
+                certno=leg.payer_id.number,
+                relation=leg.relation.value if leg.relation else "",
+                amount=leg.amount.to_yuan(),
+            )
+            for leg in mutual_aid
+        ],
+        gongji_refusals=[
+            RefusalOut(
+                rule=refusal.rule,
+                psn_no=people.psn_no(refusal.owner_id) if refusal.owner_id else "",
+                reason=refusal.reason,
+                reason_zh=refusal.reason_zh,
+            )
+            for refusal in quote.refusals
+        ],
+    )
+
+
+def _own_settlement(
+    office: Office, setl_id: str, psn_no: str, envelope: RequestEnvelope
+) -> tuple[Settlement, Settled]:
+    settlement = office.centre.settlement(setl_id)
+    settled = office.records.settled.get(setl_id)
+    if settlement is None or settled is None or settled.fixmedins_code != envelope.fixmedins_code:
+        raise CentreRefusal(
+            "未找到该结算记录", f"There is no settlement {setl_id[:30]} of this institution."
+        )
+    if settled.psn_no != psn_no:
+        raise CentreRefusal(
+            "结算记录与人员编号不符",
+            f"Settlement {setl_id[:30]} belongs to another psn_no; nothing was cancelled.",
+        )
+    return settlement, settled
+
+
+def _cancellation_out(office: Office, settlement: Settlement, settled: Settled) -> SettlementOut:
+    # The money going back: the original amounts negated; the balance as it is now.
+    original = settled.output.setlinfo
+    negated = {name: (-Fen.from_yuan(getattr(original, name))).to_yuan() for name in _NEGATED}
+    centre = office.centre
+    setlinfo = msgspec.structs.replace(
+        original,
+        **negated,
+        balc=balance(centre.person(settlement.patient)).to_yuan(),
+        setl_time=time_text(centre.clock()),
+    )
+    return msgspec.structs.replace(
+        settled.output,
+        setlinfo=setlinfo,
+        setldetail=[
+            msgspec.structs.replace(d, fund_payamt=(-Fen.from_yuan(d.fund_payamt)).to_yuan())
+            for d in settled.output.setldetail
+        ],
+        gongji_mulaid_detail=[
+            msgspec.structs.replace(m, amount=(-Fen.from_yuan(m.amount)).to_yuan())
+            for m in settled.output.gongji_mulaid_detail
+        ],
+        gongji_refusals=[],
+    )
