@@ -89,7 +89,13 @@ def add_commands(commands: Any) -> None:
         "list", parents=[profile], help="list the journal's entries, oldest first"
     )
     listing.add_argument("--date", metavar="YYYY-MM-DD", help="only the sales of this day")
-    listing.add_argument(
+    which = listing.add_mutually_exclusive_group()
+    which.add_argument(
+        "--attention",
+        action="store_true",
+        help="only the entries that need a person (needs_attention), with what is wrong",
+    )
+    which.add_argument(
         "--state",
         metavar="STATE",
         help=f"only entries in this state: {', '.join(s.value for s in EntryState)}, "
@@ -123,6 +129,8 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
         return 0 if all(report.clean for report in reports) else 1
     command = args.journal_command
     state = _state(args.state) if command == "list" else None
+    if command == "list" and args.attention:
+        state = EntryState.NEEDS_ATTENTION
     day = _day(args.date) if command == "list" and args.date else None
     with _client(args, client_options) as client:
         journal = client.journal
@@ -251,6 +259,7 @@ def entry_row(entry: Entry) -> dict[str, Any]:
         "total": _fen(receipt.total if receipt else settlement.total if settlement else None),
         "cash": _fen(receipt.cash if receipt else settlement.cash if settlement else None),
         "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
+        "reason": scrub(entry.reason),
     }
 
 
@@ -446,6 +455,12 @@ class _Output(Output):
         )
         if doubtful:
             self.line(f"{doubtful} in doubt: run `gongji journal recover`.")
+        for r, entry in zip(rows, entries, strict=True):
+            if entry.state is EntryState.NEEDS_ATTENTION:
+                self.line(
+                    f"{r['key']} needs a person: {r['reason'] or 'no reason was recorded'} "
+                    "(docs/how-to/recover-after-a-crash.md says what to do)."
+                )
 
     def entry(self, entry: Entry) -> None:
         shown = entry_detail(entry)

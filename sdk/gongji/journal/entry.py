@@ -21,6 +21,9 @@ class EntryState(enum.StrEnum):
     UNDOING = "undoing"  # a refund or cancellation is under way
     REFUNDED = "refunded"
     CANCELLED = "cancelled"
+    #: Only a person can settle it (a reversal the centre refuses for good, say): not in
+    #: doubt, so ``recover()`` leaves it alone; ``reason`` says what is wrong (no secret).
+    NEEDS_ATTENTION = "needs_attention"
 
     @property
     def in_doubt(self) -> bool:
@@ -66,7 +69,7 @@ class Entry:
     undo: UndoKind | None = None
     undo_msgid: str = ""
     out_refund_no: str = ""
-    reason: str = ""  # why it failed, in the gateway's words (no secret)
+    reason: str = ""  # why it failed or needs a person, in the gateway's words (no secret)
     updated_at: datetime.datetime | None = None
     #: A keyed digest of the e-voucher token the sale was made with ("" for other
     #: credentials): a retry showing the same, now spent, token is the same patient.
