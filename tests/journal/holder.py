@@ -7,11 +7,13 @@ commands from stdin, one a line, and answers each on stdout:
     release KEY  ->  released
     exit
 
-``race`` is the body of the processes that race for one key from a barrier.
+``race`` is the body of the processes that race for one key from a barrier,
+``allocate_msgids`` of those that ask for message ids at once.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from typing import Any
@@ -19,6 +21,8 @@ from typing import Any
 from gongji.journal import Journal
 from gongji.journal.postgres import PostgresJournal
 from gongji.journal.sqlite import SqliteJournal
+
+INSTITUTION = "H21020200001"
 
 
 def open_journal(spec: dict[str, str]) -> Journal:
@@ -32,6 +36,16 @@ def race(spec: dict[str, str], key: str, barrier: Any, results: Any) -> None:
     barrier.wait()
     results.put(journal.acquire(key))
     barrier.wait()  # hold the lease until every racer has asked
+
+
+def allocate_msgids(
+    spec: dict[str, str], at: datetime.datetime, count: int, barrier: Any, results: Any
+) -> None:
+    """``count`` msgids of till 5 asked for one second, as fast as the journal gives them."""
+    journal = open_journal(spec)
+    barrier.wait()
+    results.put([journal.allocate_msgid(INSTITUTION, at, 5) for _ in range(count)])
+    journal.close()
 
 
 def main() -> None:

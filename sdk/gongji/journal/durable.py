@@ -15,16 +15,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from gongji.errors import ConfigError, GongjiError
-from gongji.journal import codec
+from gongji.journal import codec, msgids
 from gongji.journal.codec import Columns, EntryRow
 from gongji.journal.entry import Entry, EntryState
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, forget, new_holder
+from gongji.journal.msgids import MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 _log = logging.getLogger("gongji.journal")
 
-#: The version of the tables; a journal of another version is refused when opened.
-SCHEMA_VERSION = 1
+#: The version of the tables; a journal of another version is refused when opened, but
+#: version 1 (before the msgids table) gains the table and becomes version 2.
+SCHEMA_VERSION = 2
 
 _LOAD = "load a sale for recovery"
 
@@ -35,6 +37,9 @@ class DurableJournal(ABC):
     """A journal kept outside the process. ``where`` names it in every error."""
 
     where: str
+    #: Every till of the institution allocates its msgids here (a chain's journal): the
+    #: tills need no range of their own (``gongji.journal.msgids``).
+    shares_msgids: bool = False
 
     @property
     def where_capitalised(self) -> str:  # ``where`` at the start of a sentence
@@ -188,6 +193,24 @@ class DurableJournal(ABC):
                 # and others once the lease expires. A release must not hide the flow's outcome.
                 _log.warning("The lease on a journal key was not released: %s", error.code)
 
+    def allocate_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+        durable: bool = True,
+    ) -> str:
+        request = MsgidRequest.of(
+            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
+        )
+        return self._allocate_msgid(request, durable)
+
+    def msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        return self._msgid_owner(msgid)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -238,6 +261,13 @@ class DurableJournal(ABC):
 
     @abstractmethod
     def _drop_lease(self, key: str, owner: str) -> None: ...
+
+    @abstractmethod
+    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
+        """``msgids.allocate`` in one transaction: a row per msgid, keyed by the msgid."""
+
+    @abstractmethod
+    def _msgid_owner(self, msgid: str) -> MsgidOwner | None: ...
 
     @abstractmethod
     def _disconnect(self) -> None: ...

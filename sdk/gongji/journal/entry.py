@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from attrs import frozen
 
 from gongji.gateways import CentreSettlement
+from gongji.journal.msgids import MsgidOwner
 from gongji.model import CashKind, Purpose, Receipt, Setting
 
 
@@ -112,6 +113,30 @@ class Journal(Protocol):
         ...
 
     def release(self, key: str) -> None: ...
+
+    def allocate_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+        durable: bool = True,
+    ) -> str:
+        """A new centre msgid: ``institution`` (12) + ``at`` as Beijing-time
+        ``yyyyMMddHHmmss`` + 4 digits, never handed out before by this journal, whatever
+        the processes, restarts or tills (``gongji.journal.msgids``). ``at`` is passed in,
+        never read, so a virtual clock can drive it. ``till`` (0-99) keeps the tills of one
+        institution apart where each has its own journal. ``key`` and ``purpose`` (the
+        ``infno``, or ``"read"``) record what the id is for (``msgid_owner``).
+        ``durable=False``, as for ``put``: only for an id that a durable ``put`` carries
+        before the message is sent (a sale's 2102, an undo's 2103)."""
+        ...
+
+    def msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        """What ``allocate_msgid`` gave ``msgid`` to; None for an id it never gave out."""
+        ...
 
 
 def entry_day(entry: Entry) -> datetime.date | None:

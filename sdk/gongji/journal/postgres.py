@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gongji.errors import ConfigError, JournalUnavailable
+from gongji.journal import msgids
 from gongji.journal.codec import Columns
 from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
+from gongji.journal.msgids import MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 if TYPE_CHECKING:
@@ -62,6 +64,17 @@ _TABLES = [
         expires_at timestamptz NOT NULL
     )""",
 ]
+#: Added by schema version 2 (a journal of version 1 gains it when opened).
+_MSGIDS = (
+    "CREATE TABLE {s}.msgids (msgid text PRIMARY KEY, key text NOT NULL, purpose text NOT NULL)"
+)
+
+_HIGHEST_MSGID = "SELECT max(msgid) FROM {s}.msgids WHERE msgid BETWEEN %s AND %s"
+
+_CLAIM_MSGID = """
+INSERT INTO {s}.msgids (msgid, key, purpose) VALUES (%s, %s, %s)
+ON CONFLICT (msgid) DO NOTHING RETURNING msgid
+"""
 
 _PUT = """
 WITH renewed AS (
@@ -123,6 +136,8 @@ class PostgresJournal(DurableJournal):
     ``key_file`` (created, 0600, by the first till that opens a new journal with it) or
     ``key_env``; without one the journal can be listed masked (``rows()``) only.
     """
+
+    shares_msgids = True
 
     def __init__(
         self,
@@ -199,6 +214,7 @@ class PostgresJournal(DurableJournal):
                     db.execute(self._sql("CREATE SCHEMA {s}"))
                 for statement in _TABLES:
                     db.execute(self._sql(statement))
+                db.execute(self._sql(_MSGIDS))
                 db.execute(
                     self._sql("INSERT INTO {s}.meta (name, value) VALUES (%s, %s), (%s, %s)"),
                     ("schema_version", str(SCHEMA_VERSION), "salt", secrets.token_hex(16)),
@@ -207,6 +223,13 @@ class PostgresJournal(DurableJournal):
                 str(name): str(value)
                 for name, value in db.execute(self._sql("SELECT name, value FROM {s}.meta"))
             }
+            if stored.get("schema_version") == "1":  # an addition only: no row changes
+                db.execute(self._sql(_MSGIDS))
+                db.execute(
+                    self._sql("UPDATE {s}.meta SET value = %s WHERE name = 'schema_version'"),
+                    (str(SCHEMA_VERSION),),
+                )
+                stored["schema_version"] = str(SCHEMA_VERSION)
         version = stored.get("schema_version")
         if version != str(SCHEMA_VERSION) or "salt" not in stored:
             raise ConfigError(
@@ -318,6 +341,35 @@ class PostgresJournal(DurableJournal):
     def _drop_lease(self, key: str, owner: str) -> None:
         query = self._sql("DELETE FROM {s}.leases WHERE key = %s AND owner = %s")
         self._run(lambda db: db.execute(query, (key, owner)))
+
+    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
+        del durable  # every PostgreSQL commit waits for its WAL flush
+        owner = request.owner
+        highest_query, claim_query = self._sql(_HIGHEST_MSGID), self._sql(_CLAIM_MSGID)
+
+        def allocate(db: psycopg.Connection[Any]) -> str:
+            def claim(low: str, high: str) -> str | None:
+                while True:
+                    found = db.execute(highest_query, (low, high)).fetchone()
+                    candidate = msgids.following(found[0] if found else None, low, high)
+                    if candidate is None:
+                        return None
+                    taken = db.execute(claim_query, (candidate, owner.key, owner.purpose))
+                    if taken.fetchone() is not None:
+                        return candidate
+                    # Another till committed it between the two statements: look again
+                    # (each statement sees what was committed before it began).
+
+            return msgids.allocate(request, claim)
+
+        # Repeated after a broken connection, it allocates anew: an id the first attempt
+        # may have taken is never handed out, which costs nothing.
+        return self._run(allocate)
+
+    def _msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        query = self._sql("SELECT key, purpose FROM {s}.msgids WHERE msgid = %s")
+        found = self._run(lambda db: db.execute(query, (msgid,)).fetchone())
+        return None if found is None else MsgidOwner(key=found[0], purpose=found[1])
 
     def _disconnect(self) -> None:
         if self._connection is not None:

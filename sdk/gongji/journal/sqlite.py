@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Literal
 
 from gongji.errors import ConfigError, JournalUnavailable
+from gongji.journal import msgids
 from gongji.journal.codec import Columns
 from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
+from gongji.journal.msgids import MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 __all__ = ["SqliteJournal", "default_journal_path"]
@@ -57,6 +59,11 @@ CREATE TABLE leases (
     process TEXT NOT NULL,
     expires_at REAL NOT NULL
 );
+"""
+#: Added by schema version 2 (a journal of version 1 gains it when opened).
+_MSGIDS = """
+CREATE TABLE msgids (msgid TEXT PRIMARY KEY, key TEXT NOT NULL, purpose TEXT NOT NULL)
+WITHOUT ROWID
 """
 
 _UPSERT = """
@@ -171,11 +178,19 @@ class SqliteJournal(DurableJournal):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                db.execute(_MSGIDS)
                 db.executemany(
                     "INSERT INTO meta (name, value) VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("salt", secrets.token_hex(16))],
                 )
             stored = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            if stored.get("schema_version") == "1":  # an addition only: no row changes
+                db.execute(_MSGIDS)
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
+                stored["schema_version"] = str(SCHEMA_VERSION)
         version = stored.get("schema_version")
         if version != str(SCHEMA_VERSION) or "salt" not in stored:
             raise ConfigError(
@@ -277,6 +292,33 @@ class SqliteJournal(DurableJournal):
     def _drop_lease(self, key: str, owner: str) -> None:
         with self._transaction(synchronous="NORMAL") as db:
             db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+
+    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
+        owner = request.owner
+        # The write lock is held from the first look to the insert: the highest id of the
+        # range cannot change in between, whichever process shares the file.
+        with self._transaction(synchronous=None if durable else "NORMAL") as db:
+
+            def claim(low: str, high: str) -> str | None:
+                highest = db.execute(
+                    "SELECT max(msgid) FROM msgids WHERE msgid BETWEEN ? AND ?", (low, high)
+                ).fetchone()[0]
+                found = msgids.following(highest, low, high)
+                if found is not None:
+                    db.execute(
+                        "INSERT INTO msgids (msgid, key, purpose) VALUES (?, ?, ?)",
+                        (found, owner.key, owner.purpose),
+                    )
+                return found
+
+            return msgids.allocate(request, claim)
+
+    def _msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        with self._guard():
+            found = self._connection.execute(
+                "SELECT key, purpose FROM msgids WHERE msgid = ?", (msgid,)
+            ).fetchone()
+        return None if found is None else MsgidOwner(key=found[0], purpose=found[1])
 
     def _disconnect(self) -> None:
         self._connection.close()
