@@ -20,7 +20,7 @@ from gongji.journal.codec import Columns, EntryRow
 from gongji.journal.entry import Entry, EntryState
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, forget, new_holder
 from gongji.journal.msgids import MsgidOwner, MsgidRequest
-from gongji.journal.sealing import JournalKey, KeySource
+from gongji.journal.sealing import JournalKey, KeySource, SealCache
 
 _log = logging.getLogger("gongji.journal")
 
@@ -62,6 +62,7 @@ class DurableJournal(ABC):
         self._given_key = key
         self._key_source = key_source
         self._key: JournalKey | None = None
+        self._sealer: SealCache | None = None
         self._stored_salt = b""
         self._salt = b""
         self._held: set[str] = set()
@@ -100,6 +101,7 @@ class DurableJournal(ABC):
                 "till, or the chain's shared key).",
             )
         self._key = key
+        self._sealer = SealCache(key)
         self._salt = key.fingerprint_salt(self._stored_salt)
 
     @abstractmethod
@@ -148,9 +150,10 @@ class DurableJournal(ABC):
         return None if found is None else self._entry(found)
 
     def put(self, entry: Entry, *, durable: bool = True) -> None:
-        secret = self._require_key("record a sale")
-        row = codec.row_of(entry, secret)
+        self._require_key("record a sale")
+        assert self._sealer is not None
         with self._lock:
+            row = codec.row_of(entry, self._sealer)
             self._write(codec.columns(row), codec.encode_row(row), entry.key in self._held, durable)
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
@@ -186,6 +189,8 @@ class DurableJournal(ABC):
     def release(self, key: str) -> None:
         with self._lock:
             self._held.discard(key)
+            if self._sealer is not None:
+                self._sealer.forget(key)
             try:
                 self._drop_lease(key, self._holder.owner)
             except GongjiError as error:

@@ -2,7 +2,8 @@
 
 The same rows as ``SqliteJournal`` in a schema of their own (``gongji`` by default).
 Every write is one autocommitted statement, so it is durable on the server when ``put``
-returns. ``acquire`` is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``:
+returns; a ``put(durable=False)`` and a lease's release commit without waiting for the
+server's WAL flush (``synchronous_commit`` off for that transaction alone). ``acquire`` is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``:
 two tills asking for one key at once get one lease between them, whatever the timing.
 Lease expiry is measured on the server's clock, so the tills' clocks need not agree.
 
@@ -128,6 +129,21 @@ def dsn_has_password(dsn: str) -> bool:
         return False
 
 
+def _unflushed(
+    work: Callable[[psycopg.Connection[Any]], T],
+) -> Callable[[psycopg.Connection[Any]], T]:
+    """``work`` in a transaction whose commit does not wait for its WAL flush: for a write
+    recovery can make again (``put(durable=False)``), which only a crash of the server in
+    the next instant could lose, never a crash of the till."""
+
+    def run(db: psycopg.Connection[Any]) -> T:
+        with db.transaction():
+            db.execute("SET LOCAL synchronous_commit TO OFF")
+            return work(db)
+
+    return run
+
+
 class PostgresJournal(DurableJournal):
     """The journal in a PostgreSQL schema, shared by every till whose configuration names it.
 
@@ -171,6 +187,7 @@ class PostgresJournal(DurableJournal):
             f" (schema {schema})"
         )
         self.schema = schema
+        self._composed: dict[str, Any] = {}  # a statement's text -> it, for this schema
         super().__init__(
             key=key,
             key_source=KeySource(
@@ -192,8 +209,12 @@ class PostgresJournal(DurableJournal):
     # ---------------------------------------------------------------- opening
 
     def _sql(self, text: str) -> Any:
-        psycopg = _psycopg()
-        return psycopg.sql.SQL(text).format(s=psycopg.sql.Identifier(self.schema))
+        composed = self._composed.get(text)
+        if composed is None:
+            psycopg = _psycopg()
+            composed = psycopg.sql.SQL(text).format(s=psycopg.sql.Identifier(self.schema))
+            self._composed[text] = composed
+        return composed
 
     def _open_schema(self, db: psycopg.Connection[Any], create: bool) -> dict[str, str]:
         with db.transaction():
@@ -259,7 +280,6 @@ class PostgresJournal(DurableJournal):
     # ---------------------------------------------------------------- storage
 
     def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
-        del durable  # every PostgreSQL commit waits for its WAL flush (synchronous_commit on)
         updated = columns.updated_at
         if updated is not None and updated.tzinfo is None:
             updated = updated.astimezone()  # a naive clock is the till's local time
@@ -276,7 +296,12 @@ class PostgresJournal(DurableJournal):
             "owner": self._holder.owner,
             "lease": float(self.lease_seconds),  # float-ok: seconds
         }
-        self._run(lambda db: db.execute(self._sql(_PUT), arguments))
+        query = self._sql(_PUT)
+
+        def put(db: psycopg.Connection[Any]) -> None:
+            db.execute(query, arguments)
+
+        self._run(put if durable else _unflushed(put))
 
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
@@ -340,7 +365,13 @@ class PostgresJournal(DurableJournal):
 
     def _drop_lease(self, key: str, owner: str) -> None:
         query = self._sql("DELETE FROM {s}.leases WHERE key = %s AND owner = %s")
-        self._run(lambda db: db.execute(query, (key, owner)))
+
+        def drop(db: psycopg.Connection[Any]) -> None:
+            db.execute(query, (key, owner))
+
+        # A release lost with the server only keeps the key until the lease expires. The
+        # taking of a lease is flushed: the server may crash while its holder runs on.
+        self._run(_unflushed(drop))
 
     def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
         del durable  # every PostgreSQL commit waits for its WAL flush

@@ -76,6 +76,20 @@ ON CONFLICT (key) DO UPDATE SET
 """
 
 
+_TAKE = """
+INSERT INTO leases AS held (key, owner, host, pid, process, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+    process = excluded.process, expires_at = excluded.expires_at
+WHERE held.expires_at <= ? OR held.owner = excluded.owner
+"""
+
+_TAKE_FROM_DEAD = """
+UPDATE leases SET owner = ?, host = ?, pid = ?, process = ?, expires_at = ?
+WHERE key = ? AND owner = ?
+"""
+
+
 def default_journal_path() -> Path:
     """Where a till's journal lives unless configured: ``$XDG_DATA_HOME/gongji/journal.sqlite3``
     (``~/.local/share/gongji/journal.sqlite3``); ``%LOCALAPPDATA%\\gongji`` on Windows."""
@@ -221,13 +235,18 @@ class SqliteJournal(DurableJournal):
         )
         # A write recovery can redo is committed without the fsync (WAL, NORMAL): atomic,
         # and lost only with the power, never with the process.
-        with self._transaction(synchronous=None if durable else "NORMAL") as db:
+        synchronous: Synchronous | None = None if durable else "NORMAL"
+        if not renew:  # one statement is one transaction of its own
+            with self._statement(synchronous) as db:
+                db.execute(_UPSERT, values)
+            return
+        with self._transaction(synchronous) as db:
             db.execute(_UPSERT, values)
-            if renew:  # a flow that writes is alive: its lease runs on
-                db.execute(
-                    "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?",
-                    (time.time() + self.lease_seconds, columns.key, self._holder.owner),
-                )
+            # A flow that writes is alive: its lease runs on.
+            db.execute(
+                "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?",
+                (time.time() + self.lease_seconds, columns.key, self._holder.owner),
+            )
 
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
@@ -263,34 +282,33 @@ class SqliteJournal(DurableJournal):
 
     def _take_lease(self, key: str, holder: LeaseHolder) -> bool:
         now = time.time()
+        arguments = (
+            key,
+            holder.owner,
+            holder.host,
+            holder.pid,
+            holder.process,
+            now + self.lease_seconds,
+        )
         # A lease need not survive a power cut (its owner would not either): NORMAL spares
-        # the two fsyncs a sale's acquire and release would otherwise cost.
-        with self._transaction(synchronous="NORMAL") as db:
+        # the two fsyncs a sale's acquire and release would otherwise cost. Each statement
+        # is one write-locked transaction: free, expired or ours, the lease is taken at once.
+        with self._statement("NORMAL") as db:
+            if db.execute(_TAKE, (*arguments, now)).rowcount:
+                return True
             found = db.execute(
-                "SELECT owner, host, pid, process, expires_at FROM leases WHERE key = ?", (key,)
+                "SELECT owner, host, pid, process FROM leases WHERE key = ?", (key,)
             ).fetchone()
-            if found is not None and found[0] != holder.owner and found[4] > now:
-                current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
-                if not provably_dead(current):
-                    return False
-            db.execute(
-                "INSERT INTO leases (key, owner, host, pid, process, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
-                "host = excluded.host, pid = excluded.pid, process = excluded.process, "
-                "expires_at = excluded.expires_at",
-                (
-                    key,
-                    holder.owner,
-                    holder.host,
-                    holder.pid,
-                    holder.process,
-                    now + self.lease_seconds,
-                ),
-            )
-            return True
+            if found is None:  # released meanwhile: ask once more
+                return bool(db.execute(_TAKE, (*arguments, now)).rowcount)
+            current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
+            if not provably_dead(current):
+                return False
+            # Only if the dead owner still holds it: another process may have been quicker.
+            return bool(db.execute(_TAKE_FROM_DEAD, (*arguments[1:], key, current.owner)).rowcount)
 
     def _drop_lease(self, key: str, owner: str) -> None:
-        with self._transaction(synchronous="NORMAL") as db:
+        with self._statement("NORMAL") as db:
             db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
 
     def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
@@ -344,6 +362,21 @@ class SqliteJournal(DurableJournal):
                     raise
             finally:
                 if synchronous is not None and synchronous != self.synchronous:
+                    db.execute(f"PRAGMA synchronous={self.synchronous}")
+
+    @contextmanager
+    def _statement(self, synchronous: Synchronous | None = None) -> Iterator[sqlite3.Connection]:
+        """Writes of one statement each, outside a transaction: each is atomic on its own
+        (SQLite takes the write lock when a write statement starts), and commits itself."""
+        with self._lock, self._guard():
+            db = self._connection
+            switch = synchronous is not None and synchronous != self.synchronous
+            if switch:
+                db.execute(f"PRAGMA synchronous={synchronous}")
+            try:
+                yield db
+            finally:
+                if switch:
                     db.execute(f"PRAGMA synchronous={self.synchronous}")
 
     @contextmanager
