@@ -13,6 +13,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from time import monotonic as _monotonic
 
 from gongji.errors import ConfigError, GongjiError
 from gongji.journal import codec, msgids
@@ -65,7 +66,8 @@ class DurableJournal(ABC):
         self._sealer: SealCache | None = None
         self._stored_salt = b""
         self._salt = b""
-        self._held: set[str] = set()
+        #: The keys this object holds, and when (``_monotonic``) each lease was last set.
+        self._held: dict[str, float] = {}
         self._lock = threading.RLock()
         self._holder: LeaseHolder = new_holder()
         # A journal dropped without close(): its leases are free for this process at once.
@@ -154,7 +156,7 @@ class DurableJournal(ABC):
         assert self._sealer is not None
         with self._lock:
             row = codec.row_of(entry, self._sealer)
-            self._write(codec.columns(row), codec.encode_row(row), entry.key in self._held, durable)
+            self._write(codec.columns(row), codec.encode_row(row), self._renew(entry.key), durable)
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
         self._require_key(_LOAD)
@@ -183,12 +185,22 @@ class DurableJournal(ABC):
                 return False  # another flow of this very journal object holds it
             if not self._take_lease(key, self._holder):
                 return False
-            self._held.add(key)
+            self._held[key] = _monotonic()
             return True
+
+    def _renew(self, key: str) -> bool:
+        """Whether a write of ``key`` renews its lease: a flow that writes is alive, and
+        its lease runs on once a quarter of it is gone (renewing at every write would
+        cost a sale three more rows written for nothing: its lease has minutes to run)."""
+        taken = self._held.get(key)
+        if taken is None or _monotonic() - taken < self.lease_seconds / 4:
+            return False
+        self._held[key] = _monotonic()
+        return True
 
     def release(self, key: str) -> None:
         with self._lock:
-            self._held.discard(key)
+            self._held.pop(key, None)
             if self._sealer is not None:
                 self._sealer.forget(key)
             try:

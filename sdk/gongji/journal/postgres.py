@@ -15,6 +15,7 @@ is safe to repeat.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import secrets
@@ -137,7 +138,9 @@ def _unflushed(
     the next instant could lose, never a crash of the till."""
 
     def run(db: psycopg.Connection[Any]) -> T:
-        with db.transaction():
+        # Pipelined (libpq 14 and later): BEGIN, SET, the work and COMMIT in one round trip.
+        pipelined = _psycopg().Pipeline.is_supported()
+        with db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
             db.execute("SET LOCAL synchronous_commit TO OFF")
             return work(db)
 
