@@ -5,6 +5,7 @@ commands from stdin, one a line, and answers each on stdout:
 
     acquire KEY  ->  acquired True|False
     release KEY  ->  released
+    msgids N AT  ->  allocated MSGID (the last of N msgids of till 5 asked for at AT, ISO 8601)
     exit
 
 ``race`` is the body of the processes that race for one key from a barrier,
@@ -58,6 +59,11 @@ def main() -> None:
         elif command == "release":
             journal.release(key)
             print("released", flush=True)
+        elif command == "msgids":
+            count, _, at = key.partition(" ")
+            moment = datetime.datetime.fromisoformat(at)
+            given = [journal.allocate_msgid(INSTITUTION, moment, 5) for _ in range(int(count))]
+            print(f"allocated {given[-1]}", flush=True)
         else:
             break
 
