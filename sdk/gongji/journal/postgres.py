@@ -3,8 +3,9 @@
 The same rows as ``SqliteJournal`` in a schema of their own (``gongji`` by default).
 Every write is one autocommitted statement, so it is durable on the server when ``put``
 returns; a ``put(durable=False)`` and a lease's release commit without waiting for the
-server's WAL flush (``synchronous_commit`` off for that transaction alone). ``acquire`` is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``:
-two tills asking for one key at once get one lease between them, whatever the timing.
+server's WAL flush (``synchronous_commit`` off for that transaction alone). ``acquire``
+is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``: two tills asking
+for one key at once get one lease between them, whatever the timing.
 Lease expiry is measured on the server's clock, so the tills' clocks need not agree.
 
 The journal key is never in the database: every till gets it from its configuration

@@ -4,8 +4,8 @@ Every ``put`` is committed before it returns, with ``synchronous=FULL`` by defau
 an entry a flow has written survives ``kill -9`` and a power cut, as far as the disk
 honours ``fsync``. ``NORMAL`` trades the last commits before a power cut (never a
 kill) for speed. Several processes of one machine may share the file; ``acquire``
-takes a lease row inside an immediate (write-locked) transaction, so two of them
-never run a flow for the same key at once.
+takes a lease row by one conditional upsert (write-locked while it runs), so two of
+them never run a flow for the same key at once.
 
 One connection per journal object, behind a lock: the async client calls it from
 its event loop, so every call is one short transaction.
