@@ -36,9 +36,9 @@ test: $(STAMP_DEV)
 fuzz: $(STAMP_DEV)
 	GONGJI_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz -m fuzz
 
-# A throwaway PostgreSQL for bench_journal, as for the tests.
+# A throwaway PostgreSQL for bench_journal, as for the tests, but with fsync on.
 bench: $(STAMP_DEV)
-	@bash scripts/postgres-for-tests.sh sh -c 'status=0; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status'
+	@GONGJI_TEST_POSTGRES_FSYNC=on bash scripts/postgres-for-tests.sh sh -c 'status=0; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status'
 
 # The documentation site, rebuilt as you edit, at http://127.0.0.1:8000/.
 docs: $(STAMP_DEV)

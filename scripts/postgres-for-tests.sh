@@ -9,6 +9,7 @@
 #
 # - GONGJI_TEST_POSTGRES_DSN already set: the command runs against that server as it is.
 # - GONGJI_TEST_POSTGRES=off: no server; the PostgreSQL tests skip (and fail under CI=true).
+# - GONGJI_TEST_POSTGRES_FSYNC=on: the server syncs its WAL (for benchmarks); else fsync=off.
 # - No PostgreSQL here: as root (CI), it is installed from the distribution's packages
 #   (apt-get, without creating the distribution's default cluster); otherwise the command
 #   runs without a server, and the PostgreSQL tests skip (and fail under CI=true).
@@ -106,12 +107,15 @@ free_port() {
     exit 1
 }
 
+# A test server: fsync off (the tests prove the journal's logic, not this disk), unless
+# GONGJI_TEST_POSTGRES_FSYNC=on (make bench: a benchmark measures the durable commits).
+fsync="off"
+[[ "${GONGJI_TEST_POSTGRES_FSYNC:-}" == "on" ]] && fsync="on"
 started=""
 for _ in 1 2 3; do
     port="$(free_port)"
-    # A test server: fsync off (the tests prove the journal's logic, not this disk).
     if (cd "$workdir" && "${run_as[@]}" "$bindir/pg_ctl" -D "$workdir/data" -l "$workdir/server.log" \
-        -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $workdir -c fsync=off" start) \
+        -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $workdir -c fsync=$fsync" start) \
         >/dev/null 2>&1; then
         started=yes
         break

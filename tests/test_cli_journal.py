@@ -444,3 +444,38 @@ def test_settle_with_mock_url_charges_the_served_mock_which_keeps_it(
     assert document["rehearsal"] is False and document["receipt"]["legs"][0]["amount"] == 2500
     assert served.mock.balance(SON) == before - 2500
     assert served.mock.check() == []
+
+
+def test_journal_list_attention_shows_what_needs_a_person_and_recover_leaves_it(
+    shop: Shop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop.till.settle(purchase(MOTHER), key="SHOP-0001", cash=Cash.wechat(WECHAT_PAID))
+    shop.till.settle(purchase(SON, drug(9_000)), key="SHOP-0002")
+    stuck = shop.journal.get("SHOP-0002")
+    assert stuck is not None
+    # What the centre said may carry an ID number: it is scrubbed wherever it is shown.
+    why = f"2601 refused for good: 已冲正 {SON}"
+    shop.journal.put(attrs.evolve(stuck, state=EntryState.NEEDS_ATTENTION, reason=why))
+    assert shop.gongji("journal", "list", "--attention", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["key"], r["state"]) for r in rows] == [("SHOP-0002", "needs_attention")]
+    assert rows[0]["reason"].startswith("2601 refused for good: 已冲正 ")
+    assert shop.gongji("journal", "list", "--attention") == 0
+    out = capsys.readouterr().out
+    assert "Journal: 1 entry" in out and "SHOP-0002 needs a person: 2601 refused" in out
+    assert "SHOP-0001" not in out
+    # Not in doubt: recover() neither retries it nor counts it as left over.
+    assert shop.gongji("journal", "recover", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"resolved": [], "in_doubt": []}
+    assert shop.journal.get("SHOP-0002") == attrs.evolve(
+        stuck, state=EntryState.NEEDS_ATTENTION, reason=why
+    )
+    assert_no_full_id(json.dumps(rows, ensure_ascii=False) + out)
+
+
+def test_journal_list_takes_attention_or_a_state_not_both(tmp_path: Path) -> None:
+    result = run(
+        "journal", "list", "--attention", "--state", "failed",
+        "--config", str(config(tmp_path)), "--profile", "till",
+    )  # fmt: skip
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr

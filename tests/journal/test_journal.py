@@ -4,9 +4,11 @@ queries find what they should, and one key is held by one flow at a time."""
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 
+import gongji.journal.durable
 from gongji.identity import IdNumber
 from gongji.journal import EntryState
 from gongji.journal.codec import masked
@@ -149,10 +151,15 @@ def test_journal_objects_on_one_store_share_the_fingerprint_salt(durable: Backen
     assert len(durable.open().salt) == 32
 
 
-def test_a_write_renews_the_writers_lease(durable: Backend) -> None:
+def test_a_write_renews_the_writers_lease(
+    durable: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal = durable.open(lease_seconds=60)
     assert journal.acquire("SALE-1")
-    durable.age_leases(3600)  # as if the flow had run for an hour: its lease has expired
+    # As if the flow had run for an hour: its lease has expired.
+    durable.age_leases(3600)
+    ran = time.monotonic() + 3600
+    monkeypatch.setattr(gongji.journal.durable, "_monotonic", lambda: ran)
     journal.put(bare_entry("SALE-1", EntryState.CENTRE_PENDING))
     # Renewed by the write: another till must wait (it would take an expired lease).
     assert not durable.open().acquire("SALE-1")

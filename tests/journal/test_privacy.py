@@ -164,3 +164,30 @@ def test_no_repr_or_error_shows_the_key(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="not pickled"):
         pickle.dumps(key)
     journal.close()
+
+
+def test_one_person_in_two_sales_is_sealed_apart_though_a_sale_seals_once(
+    durable: Backend,
+) -> None:
+    journal = durable.open()
+    assert journal.acquire("K-1") and journal.acquire("K-2")
+    journal.put(full_entry("K-1", EntryState.CASH_PENDING))
+    journal.put(full_entry("K-2", EntryState.CASH_PENDING))
+    first = journal.rows(state=EntryState.CASH_PENDING)  # type: ignore[attr-defined]
+    journal.put(full_entry("K-1", EntryState.SETTLED))  # the sale's next write
+    again = journal.rows(state=EntryState.SETTLED)  # type: ignore[attr-defined]
+    patient = {row.key: row.settlement.patient_id.sealed for row in first}
+    # The same patient in two sales: two sealed texts, so rows cannot be linked by them.
+    assert patient["K-1"] != patient["K-2"]
+    # One sale's writes carry its sealed forms unchanged (sealed once, not per write)...
+    assert again[0].settlement.patient_id.sealed == patient["K-1"]
+    journal.release("K-1")
+    # ...and after its release, a write seals anew; every form opens to the number.
+    journal.put(full_entry("K-1", EntryState.REFUNDED))
+    (refunded,) = journal.rows(state=EntryState.REFUNDED)  # type: ignore[attr-defined]
+    assert refunded.settlement.patient_id.sealed != patient["K-1"]
+    reader = durable.open()
+    for key in ("K-1", "K-2"):
+        found = reader.get(key)
+        assert found is not None and found.settlement is not None
+        assert found.settlement.patient_id == full_entry(key).settlement.patient_id  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ what they did on their stdout; nothing here waits on a clock."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import multiprocessing
 import signal
@@ -13,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gongji.journal.msgids import BEIJING
 from tests.journal.conftest import Backend
-from tests.journal.holder import race
+from tests.journal.holder import INSTITUTION, race
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,3 +103,22 @@ def test_of_four_processes_racing_for_one_key_exactly_one_wins(durable: Backend)
         racer.join(timeout=60)
     assert sorted(won) == [False, False, False, True]
     assert all(racer.exitcode == 0 for racer in racers)
+
+
+def test_a_busy_till_killed_leaves_its_successor_no_msgid_it_gave(durable: Backend) -> None:
+    """D5: a till that took ids of the next second (its own used up) is killed; the till
+    started after it, in that next second, numbers after them, never among them."""
+    journal = durable.open()
+    at = datetime.datetime(2026, 11, 23, 10, 15, 30, tzinfo=BEIJING)
+    with another_till(durable) as busy:
+        # 150 ids: till 5's 100 of the second, then 50 of the next (PostgreSQL: 150 of 10,000).
+        last = busy.ask(f"msgids 150 {at.isoformat()}").removeprefix("allocated ")
+        busy.kill()
+    successor = journal.allocate_msgid(INSTITUTION, at + datetime.timedelta(seconds=1), 5)
+    if durable.name == "postgres":
+        assert last == f"{INSTITUTION}202611231015300149"
+        assert successor == f"{INSTITUTION}202611231015310000"
+    else:
+        assert last == f"{INSTITUTION}202611231015310549"
+        assert successor == f"{INSTITUTION}202611231015310550"
+    assert journal.msgid_owner(last) is not None

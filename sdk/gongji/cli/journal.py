@@ -44,6 +44,7 @@ ENTRY_STATES = (
     "undoing",
     "refunded",
     "cancelled",
+    "needs_attention",
 )
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -92,7 +93,13 @@ def add_commands(commands: Any) -> None:
         "list", parents=[profile], help="list the journal's entries, oldest first"
     )
     listing.add_argument("--date", metavar="YYYY-MM-DD", help="only the sales of this day")
-    listing.add_argument(
+    which = listing.add_mutually_exclusive_group()
+    which.add_argument(
+        "--attention",
+        action="store_true",
+        help="only the entries that need a person (needs_attention), with what is wrong",
+    )
+    which.add_argument(
         "--state",
         metavar="STATE",
         help=f"only entries in this state: {', '.join(ENTRY_STATES)}, "
@@ -129,6 +136,8 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
         return 0 if all(report.clean for report in reports) else 1
     command = args.journal_command
     state = _state(args.state) if command == "list" else None
+    if command == "list" and args.attention:
+        state = _state("needs_attention")
     day = _day(args.date) if command == "list" and args.date else None
     with _client(args, client_options) as client:
         journal = client.journal

@@ -12,7 +12,7 @@ from typing import Any
 
 from gongji.cli.output import Output, receipt_json, scrub
 from gongji.identity import IdNumber
-from gongji.journal import Entry
+from gongji.journal import Entry, EntryState
 from gongji.money import Fen
 from gongji.reconciliation import AMOUNT_FIELDS, Discrepancy, ReconciliationReport
 
@@ -50,6 +50,7 @@ def entry_row(entry: Entry) -> dict[str, Any]:
         "total": _fen(receipt.total if receipt else settlement.total if settlement else None),
         "cash": _fen(receipt.cash if receipt else settlement.cash if settlement else None),
         "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
+        "reason": scrub(entry.reason),
     }
 
 
@@ -245,6 +246,12 @@ class JournalOutput(Output):
         )
         if doubtful:
             self.line(f"{doubtful} in doubt: run `gongji journal recover`.")
+        for r, entry in zip(rows, entries, strict=True):
+            if entry.state is EntryState.NEEDS_ATTENTION:
+                self.line(
+                    f"{r['key']} needs a person: {r['reason'] or 'no reason was recorded'} "
+                    "(docs/how-to/recover-after-a-crash.md says what to do)."
+                )
 
     def entry(self, entry: Entry) -> None:
         shown = entry_detail(entry)

@@ -13,6 +13,7 @@ and keep every ID number sealed with a ``JournalKey`` kept outside the database.
 
 from gongji.journal.entry import Entry, EntryState, Journal
 from gongji.journal.memory import MemoryJournal
+from gongji.journal.msgids import MsgidOwner
 from gongji.journal.postgres import PostgresJournal  # psycopg itself is imported when used
 from gongji.journal.sealing import JournalKey
 from gongji.journal.sqlite import SqliteJournal, default_journal_path
@@ -23,6 +24,7 @@ __all__ = [
     "Journal",
     "JournalKey",
     "MemoryJournal",
+    "MsgidOwner",
     "PostgresJournal",
     "SqliteJournal",
     "default_journal_path",

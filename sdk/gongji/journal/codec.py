@@ -20,7 +20,7 @@ from gongji.errors import ConfigError
 from gongji.gateways import CentreSettlement, MutualAidShare
 from gongji.identity import IdNumber
 from gongji.journal.entry import Entry, EntryState, UndoKind
-from gongji.journal.sealing import JournalKey
+from gongji.journal.sealing import JournalKey, Sealer
 from gongji.model import CashKind, Leg, LegSource, Purpose, Receipt, Refusal, Relation, Setting
 from gongji.money import Fen
 
@@ -152,7 +152,7 @@ _version = msgspec.json.Decoder(_Version)
 # ---------------------------------------------------------------- Entry -> row
 
 
-def row_of(entry: Entry, key: JournalKey) -> EntryRow:
+def row_of(entry: Entry, key: Sealer) -> EntryRow:
     def seal(number: IdNumber) -> SealedId:
         return SealedId(masked=number.masked, sealed=key.seal(number.number, entry.key))
 

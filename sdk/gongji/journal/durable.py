@@ -13,18 +13,21 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from time import monotonic as _monotonic
 
 from gongji.errors import ConfigError, GongjiError
-from gongji.journal import codec
+from gongji.journal import codec, msgids
 from gongji.journal.codec import Columns, EntryRow
 from gongji.journal.entry import Entry, EntryState
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, forget, new_holder
-from gongji.journal.sealing import JournalKey, KeySource
+from gongji.journal.msgids import MsgidOwner, MsgidRequest
+from gongji.journal.sealing import JournalKey, KeySource, SealCache
 
 _log = logging.getLogger("gongji.journal")
 
-#: The version of the tables; a journal of another version is refused when opened.
-SCHEMA_VERSION = 1
+#: The version of the tables; a journal of another version is refused when opened, but
+#: version 1 (before the msgids table) gains the table and becomes version 2.
+SCHEMA_VERSION = 2
 
 _LOAD = "load a sale for recovery"
 
@@ -35,6 +38,9 @@ class DurableJournal(ABC):
     """A journal kept outside the process. ``where`` names it in every error."""
 
     where: str
+    #: Every till of the institution allocates its msgids here (a chain's journal): the
+    #: tills need no range of their own (``gongji.journal.msgids``).
+    shares_msgids: bool = False
 
     @property
     def where_capitalised(self) -> str:  # ``where`` at the start of a sentence
@@ -57,9 +63,11 @@ class DurableJournal(ABC):
         self._given_key = key
         self._key_source = key_source
         self._key: JournalKey | None = None
+        self._sealer: SealCache | None = None
         self._stored_salt = b""
         self._salt = b""
-        self._held: set[str] = set()
+        #: The keys this object holds, and when (``_monotonic``) each lease was last set.
+        self._held: dict[str, float] = {}
         self._lock = threading.RLock()
         self._holder: LeaseHolder = new_holder()
         # A journal dropped without close(): its leases are free for this process at once.
@@ -95,6 +103,7 @@ class DurableJournal(ABC):
                 "till, or the chain's shared key).",
             )
         self._key = key
+        self._sealer = SealCache(key)
         self._salt = key.fingerprint_salt(self._stored_salt)
 
     @abstractmethod
@@ -143,10 +152,11 @@ class DurableJournal(ABC):
         return None if found is None else self._entry(found)
 
     def put(self, entry: Entry, *, durable: bool = True) -> None:
-        secret = self._require_key("record a sale")
-        row = codec.row_of(entry, secret)
+        self._require_key("record a sale")
+        assert self._sealer is not None
         with self._lock:
-            self._write(codec.columns(row), codec.encode_row(row), entry.key in self._held, durable)
+            row = codec.row_of(entry, self._sealer)
+            self._write(codec.columns(row), codec.encode_row(row), self._renew(entry.key), durable)
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
         self._require_key(_LOAD)
@@ -175,18 +185,48 @@ class DurableJournal(ABC):
                 return False  # another flow of this very journal object holds it
             if not self._take_lease(key, self._holder):
                 return False
-            self._held.add(key)
+            self._held[key] = _monotonic()
             return True
+
+    def _renew(self, key: str) -> bool:
+        """Whether a write of ``key`` renews its lease: a flow that writes is alive, and
+        its lease runs on once a quarter of it is gone (renewing at every write would
+        cost a sale three more rows written for nothing: its lease has minutes to run)."""
+        taken = self._held.get(key)
+        if taken is None or _monotonic() - taken < self.lease_seconds / 4:
+            return False
+        self._held[key] = _monotonic()
+        return True
 
     def release(self, key: str) -> None:
         with self._lock:
-            self._held.discard(key)
+            self._held.pop(key, None)
+            if self._sealer is not None:
+                self._sealer.forget(key)
             try:
                 self._drop_lease(key, self._holder.owner)
             except GongjiError as error:
                 # The flow is over either way: this object may take the key again at once,
                 # and others once the lease expires. A release must not hide the flow's outcome.
                 _log.warning("The lease on a journal key was not released: %s", error.code)
+
+    def allocate_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+        durable: bool = True,
+    ) -> str:
+        request = MsgidRequest.of(
+            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
+        )
+        return self._allocate_msgid(request, durable)
+
+    def msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        return self._msgid_owner(msgid)
 
     def close(self) -> None:
         with self._lock:
@@ -238,6 +278,13 @@ class DurableJournal(ABC):
 
     @abstractmethod
     def _drop_lease(self, key: str, owner: str) -> None: ...
+
+    @abstractmethod
+    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
+        """``msgids.allocate`` in one transaction: a row per msgid, keyed by the msgid."""
+
+    @abstractmethod
+    def _msgid_owner(self, msgid: str) -> MsgidOwner | None: ...
 
     @abstractmethod
     def _disconnect(self) -> None: ...

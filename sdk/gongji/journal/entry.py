@@ -10,6 +10,7 @@ from attrs import frozen
 
 from gongji import clock as beijing
 from gongji.gateways import CentreSettlement
+from gongji.journal.msgids import MsgidOwner
 from gongji.model import CashKind, Purpose, Receipt, Setting
 
 
@@ -22,6 +23,9 @@ class EntryState(enum.StrEnum):
     UNDOING = "undoing"  # a refund or cancellation is under way
     REFUNDED = "refunded"
     CANCELLED = "cancelled"
+    #: Only a person can settle it (a reversal the centre refuses for good, say): not in
+    #: doubt, so ``recover()`` leaves it alone; ``reason`` says what is wrong (no secret).
+    NEEDS_ATTENTION = "needs_attention"
 
     @property
     def in_doubt(self) -> bool:
@@ -67,7 +71,7 @@ class Entry:
     undo: UndoKind | None = None
     undo_msgid: str = ""
     out_refund_no: str = ""
-    reason: str = ""  # why it failed, in the gateway's words (no secret)
+    reason: str = ""  # why it failed or needs a person, in the gateway's words (no secret)
     updated_at: datetime.datetime | None = None
     #: A keyed digest of the e-voucher token the sale was made with ("" for other
     #: credentials): a retry showing the same, now spent, token is the same patient.
@@ -110,6 +114,30 @@ class Journal(Protocol):
         ...
 
     def release(self, key: str) -> None: ...
+
+    def allocate_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+        durable: bool = True,
+    ) -> str:
+        """A new centre msgid: ``institution`` (12) + ``at`` as Beijing-time
+        ``yyyyMMddHHmmss`` + 4 digits, never handed out before by this journal, whatever
+        the processes, restarts or tills (``gongji.journal.msgids``). ``at`` is passed in,
+        never read, so a virtual clock can drive it. ``till`` (0-99) keeps the tills of one
+        institution apart where each has its own journal. ``key`` and ``purpose`` (the
+        ``infno``, or ``"read"``) record what the id is for (``msgid_owner``).
+        ``durable=False``, as for ``put``: only for an id that a durable ``put`` carries
+        before the message is sent (a sale's 2102, an undo's 2103)."""
+        ...
+
+    def msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        """What ``allocate_msgid`` gave ``msgid`` to; None for an id it never gave out."""
+        ...
 
 
 def entry_day(entry: Entry) -> datetime.date | None:

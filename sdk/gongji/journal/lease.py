@@ -27,7 +27,8 @@ from attrs import frozen
 __all__ = ["DEFAULT_LEASE_SECONDS", "LeaseHolder", "new_holder", "provably_dead"]
 
 #: Longer than any flow runs: every request is bounded (connect 3 s, read 10 s, reads
-#: retried twice, a payment polled 15 x 2 s), and each journal write renews the lease.
+#: retried twice, a payment polled 15 x 2 s), and a journal write by the holder
+#: renews the lease once a quarter of it is gone.
 DEFAULT_LEASE_SECONDS = 300
 
 _live_owners: set[str] = set()

@@ -7,7 +7,9 @@ import secrets
 import threading
 from typing import TYPE_CHECKING
 
+from gongji.journal import msgids
 from gongji.journal.entry import Entry, EntryState, entry_day
+from gongji.journal.msgids import MsgidOwner
 
 if TYPE_CHECKING:
     from gongji.journal.codec import EntryRow
@@ -20,6 +22,8 @@ class MemoryJournal:
         self.salt = secrets.token_bytes(16)
         self._entries: dict[str, Entry] = {}
         self._held: set[str] = set()
+        self._owners: dict[str, MsgidOwner] = {}
+        self._highest: dict[str, str] = {}  # the highest msgid taken in a range (its low end)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Entry | None:
@@ -55,6 +59,37 @@ class MemoryJournal:
     def release(self, key: str) -> None:
         with self._lock:
             self._held.discard(key)
+
+    def allocate_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+        durable: bool = True,
+    ) -> str:
+        """A msgid unique in this process (a memory journal is one process's alone)."""
+        request = msgids.MsgidRequest.of(
+            institution, at, till, key=key, purpose=purpose, shared=False
+        )
+
+        def claim(low: str, high: str) -> str | None:
+            found = msgids.following(self._highest.get(low), low, high)
+            while found is not None and found in self._owners:  # a range overlapping it
+                found = msgids.following(found, low, high)
+            if found is not None:
+                self._highest[low] = found
+                self._owners[found] = request.owner
+            return found
+
+        with self._lock:
+            return msgids.allocate(request, claim)
+
+    def msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        with self._lock:
+            return self._owners.get(msgid)
 
     def entries(self, *, day: datetime.date | None = None) -> list[Entry]:
         with self._lock:

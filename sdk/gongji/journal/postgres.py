@@ -2,8 +2,10 @@
 
 The same rows as ``SqliteJournal`` in a schema of their own (``gongji`` by default).
 Every write is one autocommitted statement, so it is durable on the server when ``put``
-returns. ``acquire`` is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``:
-two tills asking for one key at once get one lease between them, whatever the timing.
+returns; a ``put(durable=False)`` and a lease's release commit without waiting for the
+server's WAL flush (``synchronous_commit`` off for that transaction alone). ``acquire``
+is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``: two tills asking
+for one key at once get one lease between them, whatever the timing.
 Lease expiry is measured on the server's clock, so the tills' clocks need not agree.
 
 The journal key is never in the database: every till gets it from its configuration
@@ -14,6 +16,7 @@ is safe to repeat.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import secrets
@@ -23,9 +26,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gongji import clock as beijing
 from gongji.errors import ConfigError, JournalUnavailable
+from gongji.journal import msgids
 from gongji.journal.codec import Columns
 from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
+from gongji.journal.msgids import MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 if TYPE_CHECKING:
@@ -63,6 +68,17 @@ _TABLES = [
         expires_at timestamptz NOT NULL
     )""",
 ]
+#: Added by schema version 2 (a journal of version 1 gains it when opened).
+_MSGIDS = (
+    "CREATE TABLE {s}.msgids (msgid text PRIMARY KEY, key text NOT NULL, purpose text NOT NULL)"
+)
+
+_HIGHEST_MSGID = "SELECT max(msgid) FROM {s}.msgids WHERE msgid BETWEEN %s AND %s"
+
+_CLAIM_MSGID = """
+INSERT INTO {s}.msgids (msgid, key, purpose) VALUES (%s, %s, %s)
+ON CONFLICT (msgid) DO NOTHING RETURNING msgid
+"""
 
 _PUT = """
 WITH renewed AS (
@@ -116,6 +132,23 @@ def dsn_has_password(dsn: str) -> bool:
         return False
 
 
+def _unflushed(
+    work: Callable[[psycopg.Connection[Any]], T],
+) -> Callable[[psycopg.Connection[Any]], T]:
+    """``work`` in a transaction whose commit does not wait for its WAL flush: for a write
+    recovery can make again (``put(durable=False)``), which only a crash of the server in
+    the next instant could lose, never a crash of the till."""
+
+    def run(db: psycopg.Connection[Any]) -> T:
+        # Pipelined (libpq 14 and later): BEGIN, SET, the work and COMMIT in one round trip.
+        pipelined = _psycopg().Pipeline.is_supported()
+        with db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
+            db.execute("SET LOCAL synchronous_commit TO OFF")
+            return work(db)
+
+    return run
+
+
 class PostgresJournal(DurableJournal):
     """The journal in a PostgreSQL schema, shared by every till whose configuration names it.
 
@@ -124,6 +157,8 @@ class PostgresJournal(DurableJournal):
     ``key_file`` (created, 0600, by the first till that opens a new journal with it) or
     ``key_env``; without one the journal can be listed masked (``rows()``) only.
     """
+
+    shares_msgids = True
 
     def __init__(
         self,
@@ -157,6 +192,7 @@ class PostgresJournal(DurableJournal):
             f" (schema {schema})"
         )
         self.schema = schema
+        self._composed: dict[str, Any] = {}  # a statement's text -> it, for this schema
         super().__init__(
             key=key,
             key_source=KeySource(
@@ -178,8 +214,12 @@ class PostgresJournal(DurableJournal):
     # ---------------------------------------------------------------- opening
 
     def _sql(self, text: str) -> Any:
-        psycopg = _psycopg()
-        return psycopg.sql.SQL(text).format(s=psycopg.sql.Identifier(self.schema))
+        composed = self._composed.get(text)
+        if composed is None:
+            psycopg = _psycopg()
+            composed = psycopg.sql.SQL(text).format(s=psycopg.sql.Identifier(self.schema))
+            self._composed[text] = composed
+        return composed
 
     def _open_schema(self, db: psycopg.Connection[Any], create: bool) -> dict[str, str]:
         with db.transaction():
@@ -200,6 +240,7 @@ class PostgresJournal(DurableJournal):
                     db.execute(self._sql("CREATE SCHEMA {s}"))
                 for statement in _TABLES:
                     db.execute(self._sql(statement))
+                db.execute(self._sql(_MSGIDS))
                 db.execute(
                     self._sql("INSERT INTO {s}.meta (name, value) VALUES (%s, %s), (%s, %s)"),
                     ("schema_version", str(SCHEMA_VERSION), "salt", secrets.token_hex(16)),
@@ -208,6 +249,13 @@ class PostgresJournal(DurableJournal):
                 str(name): str(value)
                 for name, value in db.execute(self._sql("SELECT name, value FROM {s}.meta"))
             }
+            if stored.get("schema_version") == "1":  # an addition only: no row changes
+                db.execute(self._sql(_MSGIDS))
+                db.execute(
+                    self._sql("UPDATE {s}.meta SET value = %s WHERE name = 'schema_version'"),
+                    (str(SCHEMA_VERSION),),
+                )
+                stored["schema_version"] = str(SCHEMA_VERSION)
         version = stored.get("schema_version")
         if version != str(SCHEMA_VERSION) or "salt" not in stored:
             raise ConfigError(
@@ -237,7 +285,6 @@ class PostgresJournal(DurableJournal):
     # ---------------------------------------------------------------- storage
 
     def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
-        del durable  # every PostgreSQL commit waits for its WAL flush (synchronous_commit on)
         updated = columns.updated_at
         if updated is not None:
             updated = beijing.in_beijing(updated)  # stored as read back: Beijing time
@@ -254,7 +301,12 @@ class PostgresJournal(DurableJournal):
             "owner": self._holder.owner,
             "lease": float(self.lease_seconds),  # float-ok: seconds
         }
-        self._run(lambda db: db.execute(self._sql(_PUT), arguments))
+        query = self._sql(_PUT)
+
+        def put(db: psycopg.Connection[Any]) -> None:
+            db.execute(query, arguments)
+
+        self._run(put if durable else _unflushed(put))
 
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
@@ -318,7 +370,42 @@ class PostgresJournal(DurableJournal):
 
     def _drop_lease(self, key: str, owner: str) -> None:
         query = self._sql("DELETE FROM {s}.leases WHERE key = %s AND owner = %s")
-        self._run(lambda db: db.execute(query, (key, owner)))
+
+        def drop(db: psycopg.Connection[Any]) -> None:
+            db.execute(query, (key, owner))
+
+        # A release lost with the server only keeps the key until the lease expires. The
+        # taking of a lease is flushed: the server may crash while its holder runs on.
+        self._run(_unflushed(drop))
+
+    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
+        del durable  # every PostgreSQL commit waits for its WAL flush
+        owner = request.owner
+        highest_query, claim_query = self._sql(_HIGHEST_MSGID), self._sql(_CLAIM_MSGID)
+
+        def allocate(db: psycopg.Connection[Any]) -> str:
+            def claim(low: str, high: str) -> str | None:
+                while True:
+                    found = db.execute(highest_query, (low, high)).fetchone()
+                    candidate = msgids.following(found[0] if found else None, low, high)
+                    if candidate is None:
+                        return None
+                    taken = db.execute(claim_query, (candidate, owner.key, owner.purpose))
+                    if taken.fetchone() is not None:
+                        return candidate
+                    # Another till committed it between the two statements: look again
+                    # (each statement sees what was committed before it began).
+
+            return msgids.allocate(request, claim)
+
+        # Repeated after a broken connection, it allocates anew: an id the first attempt
+        # may have taken is never handed out, which costs nothing.
+        return self._run(allocate)
+
+    def _msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        query = self._sql("SELECT key, purpose FROM {s}.msgids WHERE msgid = %s")
+        found = self._run(lambda db: db.execute(query, (msgid,)).fetchone())
+        return None if found is None else MsgidOwner(key=found[0], purpose=found[1])
 
     def _disconnect(self) -> None:
         if self._connection is not None:

@@ -20,7 +20,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import frozen
 from cryptography.exceptions import InvalidTag
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gongji.errors import ConfigError
 
-__all__ = ["JournalKey", "KeySource"]
+__all__ = ["JournalKey", "KeySource", "SealCache", "Sealer"]
 
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -155,6 +155,47 @@ class JournalKey:
 
     def __reduce__(self) -> str | tuple[Any, ...]:
         raise TypeError("A journal key is not pickled; pass its file or variable instead.")
+
+
+class Sealer(Protocol):
+    """What seals the ID numbers of a row: a ``JournalKey``, or a ``SealCache`` over one."""
+
+    def seal(self, text: str, context: str) -> str: ...
+
+
+class SealCache:
+    """The sealed forms of the entries a journal object is writing, sealed once each.
+
+    A sale writes its entry several times (pending, then with the centre's settlement,
+    then settled), and every write after the second carries the same ID numbers under
+    the same entry key: the same sealed text serves them all, as a second seal would
+    only differ by its nonce. A sale's sealed forms are dropped when its lease is
+    released (``forget``), and all of them past ``limit`` entries.
+    """
+
+    __slots__ = ("_by_context", "_key", "_limit")
+
+    def __init__(self, key: JournalKey, limit: int = 64) -> None:
+        self._key = key
+        self._limit = limit
+        self._by_context: dict[str, dict[str, str]] = {}
+
+    def seal(self, text: str, context: str) -> str:
+        sealed = self._by_context.get(context)
+        if sealed is None:
+            if len(self._by_context) >= self._limit:
+                self._by_context.clear()
+            sealed = self._by_context[context] = {}
+        found = sealed.get(text)
+        if found is None:
+            found = sealed[text] = self._key.seal(text, context)
+        return found
+
+    def forget(self, context: str) -> None:
+        self._by_context.pop(context, None)
+
+    def __repr__(self) -> str:
+        return f"SealCache(entries={len(self._by_context)})"
 
 
 @frozen

@@ -4,8 +4,8 @@ Every ``put`` is committed before it returns, with ``synchronous=FULL`` by defau
 an entry a flow has written survives ``kill -9`` and a power cut, as far as the disk
 honours ``fsync``. ``NORMAL`` trades the last commits before a power cut (never a
 kill) for speed. Several processes of one machine may share the file; ``acquire``
-takes a lease row inside an immediate (write-locked) transaction, so two of them
-never run a flow for the same key at once.
+takes a lease row by one conditional upsert (write-locked while it runs), so two of
+them never run a flow for the same key at once.
 
 One connection per journal object, behind a lock: the async client calls it from
 its event loop, so every call is one short transaction.
@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Literal
 
 from gongji.errors import ConfigError, JournalUnavailable
+from gongji.journal import msgids
 from gongji.journal.codec import Columns
 from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
+from gongji.journal.msgids import MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 __all__ = ["SqliteJournal", "default_journal_path"]
@@ -58,6 +60,11 @@ CREATE TABLE leases (
     expires_at REAL NOT NULL
 );
 """
+#: Added by schema version 2 (a journal of version 1 gains it when opened).
+_MSGIDS = """
+CREATE TABLE msgids (msgid TEXT PRIMARY KEY, key TEXT NOT NULL, purpose TEXT NOT NULL)
+WITHOUT ROWID
+"""
 
 _UPSERT = """
 INSERT INTO entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
@@ -66,6 +73,20 @@ ON CONFLICT (key) DO UPDATE SET
     state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
     psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
     document = excluded.document
+"""
+
+
+_TAKE = """
+INSERT INTO leases AS held (key, owner, host, pid, process, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+    process = excluded.process, expires_at = excluded.expires_at
+WHERE held.expires_at <= ? OR held.owner = excluded.owner
+"""
+
+_TAKE_FROM_DEAD = """
+UPDATE leases SET owner = ?, host = ?, pid = ?, process = ?, expires_at = ?
+WHERE key = ? AND owner = ?
 """
 
 
@@ -171,11 +192,19 @@ class SqliteJournal(DurableJournal):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                db.execute(_MSGIDS)
                 db.executemany(
                     "INSERT INTO meta (name, value) VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("salt", secrets.token_hex(16))],
                 )
             stored = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            if stored.get("schema_version") == "1":  # an addition only: no row changes
+                db.execute(_MSGIDS)
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
+                stored["schema_version"] = str(SCHEMA_VERSION)
         version = stored.get("schema_version")
         if version != str(SCHEMA_VERSION) or "salt" not in stored:
             raise ConfigError(
@@ -206,13 +235,18 @@ class SqliteJournal(DurableJournal):
         )
         # A write recovery can redo is committed without the fsync (WAL, NORMAL): atomic,
         # and lost only with the power, never with the process.
-        with self._transaction(synchronous=None if durable else "NORMAL") as db:
+        synchronous: Synchronous | None = None if durable else "NORMAL"
+        if not renew:  # one statement is one transaction of its own
+            with self._statement(synchronous) as db:
+                db.execute(_UPSERT, values)
+            return
+        with self._transaction(synchronous) as db:
             db.execute(_UPSERT, values)
-            if renew:  # a flow that writes is alive: its lease runs on
-                db.execute(
-                    "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?",
-                    (time.time() + self.lease_seconds, columns.key, self._holder.owner),
-                )
+            # A flow that writes is alive: its lease runs on.
+            db.execute(
+                "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?",
+                (time.time() + self.lease_seconds, columns.key, self._holder.owner),
+            )
 
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
@@ -248,35 +282,61 @@ class SqliteJournal(DurableJournal):
 
     def _take_lease(self, key: str, holder: LeaseHolder) -> bool:
         now = time.time()
+        arguments = (
+            key,
+            holder.owner,
+            holder.host,
+            holder.pid,
+            holder.process,
+            now + self.lease_seconds,
+        )
         # A lease need not survive a power cut (its owner would not either): NORMAL spares
-        # the two fsyncs a sale's acquire and release would otherwise cost.
-        with self._transaction(synchronous="NORMAL") as db:
+        # the two fsyncs a sale's acquire and release would otherwise cost. Each statement
+        # is one write-locked transaction: free, expired or ours, the lease is taken at once.
+        with self._statement("NORMAL") as db:
+            if db.execute(_TAKE, (*arguments, now)).rowcount:
+                return True
             found = db.execute(
-                "SELECT owner, host, pid, process, expires_at FROM leases WHERE key = ?", (key,)
+                "SELECT owner, host, pid, process FROM leases WHERE key = ?", (key,)
             ).fetchone()
-            if found is not None and found[0] != holder.owner and found[4] > now:
-                current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
-                if not provably_dead(current):
-                    return False
-            db.execute(
-                "INSERT INTO leases (key, owner, host, pid, process, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, "
-                "host = excluded.host, pid = excluded.pid, process = excluded.process, "
-                "expires_at = excluded.expires_at",
-                (
-                    key,
-                    holder.owner,
-                    holder.host,
-                    holder.pid,
-                    holder.process,
-                    now + self.lease_seconds,
-                ),
-            )
-            return True
+            if found is None:  # released meanwhile: ask once more
+                return bool(db.execute(_TAKE, (*arguments, now)).rowcount)
+            current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
+            if not provably_dead(current):
+                return False
+            # Only if the dead owner still holds it: another process may have been quicker.
+            return bool(db.execute(_TAKE_FROM_DEAD, (*arguments[1:], key, current.owner)).rowcount)
 
     def _drop_lease(self, key: str, owner: str) -> None:
-        with self._transaction(synchronous="NORMAL") as db:
+        with self._statement("NORMAL") as db:
             db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+
+    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
+        owner = request.owner
+        # The write lock is held from the first look to the insert: the highest id of the
+        # range cannot change in between, whichever process shares the file.
+        with self._transaction(synchronous=None if durable else "NORMAL") as db:
+
+            def claim(low: str, high: str) -> str | None:
+                highest = db.execute(
+                    "SELECT max(msgid) FROM msgids WHERE msgid BETWEEN ? AND ?", (low, high)
+                ).fetchone()[0]
+                found = msgids.following(highest, low, high)
+                if found is not None:
+                    db.execute(
+                        "INSERT INTO msgids (msgid, key, purpose) VALUES (?, ?, ?)",
+                        (found, owner.key, owner.purpose),
+                    )
+                return found
+
+            return msgids.allocate(request, claim)
+
+    def _msgid_owner(self, msgid: str) -> MsgidOwner | None:
+        with self._guard():
+            found = self._connection.execute(
+                "SELECT key, purpose FROM msgids WHERE msgid = ?", (msgid,)
+            ).fetchone()
+        return None if found is None else MsgidOwner(key=found[0], purpose=found[1])
 
     def _disconnect(self) -> None:
         self._connection.close()
@@ -302,6 +362,21 @@ class SqliteJournal(DurableJournal):
                     raise
             finally:
                 if synchronous is not None and synchronous != self.synchronous:
+                    db.execute(f"PRAGMA synchronous={self.synchronous}")
+
+    @contextmanager
+    def _statement(self, synchronous: Synchronous | None = None) -> Iterator[sqlite3.Connection]:
+        """Writes of one statement each, outside a transaction: each is atomic on its own
+        (SQLite takes the write lock when a write statement starts), and commits itself."""
+        with self._lock, self._guard():
+            db = self._connection
+            switch = synchronous is not None and synchronous != self.synchronous
+            if switch:
+                db.execute(f"PRAGMA synchronous={synchronous}")
+            try:
+                yield db
+            finally:
+                if switch:
                     db.execute(f"PRAGMA synchronous={self.synchronous}")
 
     @contextmanager

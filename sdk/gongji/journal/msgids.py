@@ -1,0 +1,160 @@
+"""The centre's message ids, allocated by the journal: never one id for two messages.
+
+A national ``msgid`` is the institution code (12), the Beijing-time second
+(``yyyyMMddHHmmss``) and 4 digits (NATIONAL.md section 2). The centre refuses a msgid it
+has seen, or answers it with the first message's answer, so two messages under one id
+can reverse the wrong sale. A process cannot number them alone: the POS and
+``gongji journal recover`` run side by side on one till, and a process restarting after
+a crash does not know what its predecessor sent. So every msgid is a row of the
+journal, inserted in the journal's own transaction under the id itself as the primary
+key: the database refuses a second row with one id, whoever asks.
+
+The 4 digits are the next after the highest taken in the second, within the range of
+the asker: on a journal shared by every till of the institution (PostgreSQL) all
+10,000; on a till's own file (SQLite, memory), ``till * 100`` and the 100 after it when
+the till has a number (so two tills of one institution, each with its own file, never
+meet), else all 10,000 (the institution's only till).
+
+When a second's range is used up, the id is taken from the next second that has room,
+as a row like any other: a successor after a crash, another process, or this one when
+its clock reaches that second, sees it and numbers after it. Nothing is borrowed in
+memory, so nothing can be handed out twice; the cost is an id whose time is a second
+or so ahead of its ``inf_time``, which the centre only needs to be unique. More than
+``MAX_SECONDS_AHEAD`` ahead means a loop is sending messages: refused.
+
+Each row also records what the id was allocated for (the sale's key and the ``infno``,
+or ``read``), so a reversal (2601) can be sent only for a msgid that this journal gave
+to this sale's 2102 or 2103: ``Journal.msgid_owner``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+
+from attrs import frozen
+
+from gongji.errors import ConfigError, JournalUnavailable
+
+__all__ = [
+    "BEIJING",
+    "MAX_SECONDS_AHEAD",
+    "READ",
+    "MsgidOwner",
+    "MsgidRequest",
+    "allocate",
+]
+
+BEIJING = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
+#: The purpose of a msgid carried by a message that changes nothing at the centre.
+READ = "read"
+#: How far past the asked second an id may be taken when the seconds before are used up.
+MAX_SECONDS_AHEAD = 60
+
+_INSTITUTION = re.compile(r"[0-9A-Za-z]{12}")
+_PURPOSE = re.compile(r"[0-9]{4}[A-Z]?|read")
+_KEY = re.compile(r"[A-Za-z0-9._:-]{0,64}")
+
+
+@frozen
+class MsgidOwner:
+    """What a msgid was allocated for: a sale (its key; "" for none) and an ``infno``."""
+
+    key: str
+    purpose: str  # "2102", "2103", "2207", "2208", "2601", ... or "read"
+
+
+@frozen
+class MsgidRequest:
+    """One allocation asked for: the institution, the second, the range of the 4 digits."""
+
+    institution: str
+    second: datetime.datetime  # Beijing time, whole seconds
+    first: int  # the lowest 4-digit serial the asker may take
+    last: int  # the highest
+    owner: MsgidOwner
+
+    @classmethod
+    def of(
+        cls,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None,
+        *,
+        key: str,
+        purpose: str,
+        shared: bool,
+    ) -> MsgidRequest:
+        """Checked arguments of ``Journal.allocate_msgid``; ``shared``: every till of the
+        institution allocates from this journal, so the till needs no range of its own."""
+        if not isinstance(institution, str) or not _INSTITUTION.fullmatch(institution):
+            raise ConfigError(
+                "A msgid starts with the 12-character institution code (fixmedins_code); "
+                f"{str(institution)[:20]!r} is not one.",
+                next_step="Copy the code of the designated institution from its agreement "
+                "into the gateway settings.",
+            )
+        if not isinstance(at, datetime.datetime) or at.utcoffset() is None:
+            raise ConfigError(
+                "A msgid's time must be an aware datetime (the till's clock, with its offset).",
+                next_step="Pass the clock's time with its time zone; it is turned into Beijing time.",
+            )
+        if till is not None and (type(till) is not int or not 0 <= till <= 99):
+            raise ConfigError(
+                "A till number must be a whole number from 0 to 99.",
+                next_step="Number the tills of one institution 0, 1, 2, ... in the gateway settings.",
+            )
+        if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
+            raise ConfigError(
+                f"A msgid is allocated for an infno (e.g. '2102') or {READ!r}, "
+                f"not {str(purpose)[:10]!r}.",
+                next_step="Name the transaction the message carries.",
+            )
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ConfigError(
+                "A msgid's owner is a sale's idempotency key (1-64 letters, digits or . _ : -), "
+                "or '' for a message of no sale.",
+                next_step="Pass the key of the sale the message is for.",
+            )
+        first, last = (0, 9_999) if shared or till is None else (till * 100, till * 100 + 99)
+        return cls(
+            institution=institution,
+            second=at.astimezone(BEIJING).replace(microsecond=0),
+            first=first,
+            last=last,
+            owner=MsgidOwner(key=key, purpose=purpose),
+        )
+
+    def bounds(self, ahead: int) -> tuple[str, str]:
+        """The lowest and highest msgid of the asker's range, ``ahead`` seconds on."""
+        prefix = f"{self.institution}{self.second + datetime.timedelta(seconds=ahead):%Y%m%d%H%M%S}"
+        return f"{prefix}{self.first:04d}", f"{prefix}{self.last:04d}"
+
+
+def following(highest: str | None, low: str, high: str) -> str | None:
+    """The msgid after ``highest`` (the highest taken between ``low`` and ``high``), or
+    ``low`` when none is taken; None when the range is used up."""
+    if highest is None:
+        return low
+    if highest >= high:
+        return None
+    return f"{highest[:-4]}{int(highest[-4:]) + 1:04d}"
+
+
+def allocate(request: MsgidRequest, claim: Callable[[str, str], str | None]) -> str:
+    """The first free msgid of ``request``'s second, or of the next one with room.
+
+    ``claim(low, high)`` takes, in the journal's store, the next free msgid of the range
+    and records ``request.owner`` for it; None when the range is used up.
+    """
+    for ahead in range(MAX_SECONDS_AHEAD + 1):
+        found = claim(*request.bounds(ahead))
+        if found is not None:
+            return found
+    raise JournalUnavailable(
+        f"The message ids of institution {request.institution} are used up for the "
+        f"{MAX_SECONDS_AHEAD} s after {request.second:%Y-%m-%d %H:%M:%S}: "
+        f"{request.last - request.first + 1} a second were asked for.",
+        next_step="Something is sending messages in a loop: stop it, then try again.",
+    )
