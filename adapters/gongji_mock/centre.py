@@ -40,6 +40,7 @@ from gongji.model import (
 )
 from gongji.money import ZERO, Fen
 from gongji.plugins import get_plugin_manager
+from gongji.policy import PolicyPack, beijing_date, policy_on
 from gongji_mock.dataset import Dataset
 from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
 
@@ -183,7 +184,7 @@ class Centre:
 
     def decide(self, purchase: Purchase, *, today: datetime.date | None = None) -> Quote:
         """Pre-settlement (2101/2206): the centre's own split, from its own data."""
-        day = today or self.clock().date()
+        day = today or beijing_date(self.clock())
         with self._lock:
             context = self.context(purchase, day)
             quote = self._assess(context)
@@ -201,23 +202,28 @@ class Centre:
         bindings = tuple(b for b in self.dataset.bindings if b.beneficiary == holder.id)
         owners = {b.owner: self.person(b.owner) for b in bindings if b.owner in self.dataset.people}
         year = self._year(holder.id, day.year)
+        policy = self.policy_on(day)
         fund = fund_share(
             purchase.items,
             holder.insurance,
             purchase.setting,
             purchase.purpose,
-            self.dataset.policy,
+            policy,
             YearToDate(year.eligible, year.fund_paid),
         )
         return CheckContext(
             purchase=purchase,
             holder=holder,
-            policy=self.dataset.policy,
+            policy=policy,
             today=day,
             fund=fund,
             bindings=bindings,
             owners=owners,
         )
+
+    def policy_on(self, day: datetime.date) -> PolicyPack:
+        """The pack of the dataset's line in force on ``day`` (the sale's Beijing date)."""
+        return policy_on(self.dataset.policy, day)
 
     def _assess(self, context: CheckContext) -> Quote:
         try:
@@ -240,7 +246,7 @@ class Centre:
         self, purchase: Purchase, *, msgid: str, today: datetime.date | None = None
     ) -> Settlement:
         """Settlement (2102/2207): decide again on current data, post to the ledger, consume the token."""
-        day = today or self.clock().date()
+        day = today or beijing_date(self.clock())
         with self._lock:
             person, quote = self._decide_again(purchase, day)
             holder = person.id
@@ -258,7 +264,7 @@ class Centre:
             ):
                 self._used_tokens.add(purchase.credential.value)
             counts = purchase.purpose == Purpose.MEDICAL and person.insurance.is_active
-            eligible = eligible_amount(purchase.items, self.dataset.policy) if counts else ZERO
+            eligible = eligible_amount(purchase.items, self.policy_on(day)) if counts else ZERO
             year = self._year(holder, day.year)
             year.eligible += eligible
             year.fund_paid += quote.fund

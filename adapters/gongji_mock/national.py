@@ -51,6 +51,7 @@ from gongji.model import (
     Setting,
 )
 from gongji.money import ZERO, Fen, Rounding
+from gongji.policy import beijing_date
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji.signing.tif import verify_tif_headers
 from gongji_mock.centre import (
@@ -500,6 +501,7 @@ class NationalEndpoint:
             agent_id=data.gongji_agent_certno,
             purpose=data.gongji_purpose,
             setting=setting,
+            use_mutual_aid=_mutual_aid_asked(data),
         )
         return purchase, data, visit
 
@@ -579,8 +581,9 @@ class NationalEndpoint:
     ) -> SettlementOut:
         assert purchase.patient_id is not None  # set from psn_no by _purchase
         patient = self.centre.person(purchase.patient_id)
-        policy = self.centre.dataset.policy
-        keep_b = 100 - policy.catalogue.class_b_self_first_percent
+        policy = self.centre.policy_on(beijing_date(self.centre.clock()))
+        catalogue = policy.catalogue
+        keep_b = 100 - (catalogue.class_b_self_first_percent if catalogue is not None else 0)
         banned = policy.use.cash_only_categories
         own_pay = sum(
             (i.amount for i in purchase.items if i.coverage is Coverage.C or i.category in banned),
@@ -1248,3 +1251,17 @@ def _json(status: int, body: bytes) -> httpx.Response:
 
 def _refusal(status: int, zh: str, en: str) -> httpx.Response:
     return _json(status, msgspec.json.encode(GatewayRefusal(infcode=-1, err_msg=f"{zh} / {en}")))
+
+
+def _mutual_aid_asked(data: SettleData) -> bool:
+    """The patient's choice of mutual aid: gongji's extension field when sent, else the
+    national flag (a real till sends acct_used_flag 1 to use the accounts)."""
+    asked = data.gongji_use_mutual_aid
+    if asked is None:
+        return data.acct_used_flag != "0"
+    if asked not in ("0", "1"):
+        raise _Malformed(
+            "gongji_use_mutual_aid 取值错误",
+            f"gongji_use_mutual_aid must be 0 or 1, got {asked[:8]!r}. Nothing was processed.",
+        )
+    return asked == "1"

@@ -39,6 +39,7 @@ from gongji.model import (
     Receipt,
     Refusal,
     Relation,
+    RuleWarning,
     Setting,
     Visit,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "RegionViolation",
     "Relation",
     "Rounding",
+    "RuleWarning",
     "Setting",
     "SettlementClient",
     "SignatureError",

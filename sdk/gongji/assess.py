@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 
+import attrs
 import pluggy
 from attrs import field, frozen
 
@@ -25,7 +26,7 @@ from gongji.errors import (
     UseViolation,
 )
 from gongji.identity import IdNumber
-from gongji.model import Binding, LineItem, Person, Purchase, Quote, Refusal
+from gongji.model import Binding, LineItem, Person, Purchase, Quote, Refusal, RuleWarning
 from gongji.money import ZERO, Fen
 from gongji.planner import PayerCandidate, plan_payer_chain
 from gongji.policy import PolicyPack
@@ -95,7 +96,13 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
             f"The fund share {context.fund} is outside 0..{context.purchase.total}.",
             next_step="The gateway's pre-settlement is inconsistent; do not settle, and report it.",
         )
-    refusals = _collect_refusals(context, plugins)
+    if not context.purchase.use_mutual_aid and context.bindings:
+        # The patient did not ask for mutual aid (seed 002 l.19): no relative's account is
+        # drawn, and none is judged either, so no refusal speaks of a binding not asked for.
+        context = attrs.evolve(context, bindings=(), owners={})
+    findings = _collect_findings(context, plugins)
+    refusals = tuple(found for found in findings if isinstance(found, Refusal))
+    warnings = tuple(found for found in findings if isinstance(found, RuleWarning))
     for refusal in refusals:
         if refusal.owner_id is None:
             raise _RAISES.get(refusal.rule, EligibilityError)(refusal.reason, rule=refusal.rule)
@@ -118,10 +125,13 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
         cash=total - context.fund - sum((leg.amount for leg in legs), Fen(0)),
         refusals=refusals,
         cash_only=context.cash_only,
+        warnings=warnings,
     )
 
 
-def _collect_refusals(context: CheckContext, plugins: pluggy.PluginManager) -> tuple[Refusal, ...]:
+def _collect_findings(
+    context: CheckContext, plugins: pluggy.PluginManager
+) -> tuple[Refusal | RuleWarning, ...]:
     try:
         results = plugins.hook.gongji_check(context=context)
     except GongjiError:
@@ -132,7 +142,7 @@ def _collect_refusals(context: CheckContext, plugins: pluggy.PluginManager) -> t
             f"A gongji plugin failed while checking the purchase ({type(exc).__name__}); nothing was charged.",
             next_step="Fix or disable the plugin (GONGJI_DISABLE_PLUGINS=name) and try again.",
         ) from exc
-    return tuple(refusal for result in reversed(results) if result for refusal in result)
+    return tuple(found for result in reversed(results) if result for found in result)
 
 
 def _order(

@@ -41,7 +41,9 @@ def argument_parser() -> argparse.ArgumentParser:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     policy_commands.add_parser("list", parents=[as_json], help="list the registered packs")
     show = policy_commands.add_parser(
-        "show", parents=[as_json], help="show one pack, with what it extends resolved (JSON)"
+        "show",
+        parents=[as_json],
+        help="show one pack, with what it extends resolved: each value and its source",
     )
     show.add_argument("pack", help="a pack id, or the path of a pack file")
     commands.add_parser(
@@ -161,7 +163,7 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     from pathlib import Path
 
     from gongji.policy import policies
-    from gongji.policy.loader import pack_table
+    from gongji.policy.loader import pack_table, setting_keys
 
     registry = policies()
     if command == "list":
@@ -171,7 +173,25 @@ def _policy(command: str, pack_ref: str | None, as_json: bool) -> int:
     assert pack_ref is not None
     path = Path(pack_ref)
     pack = registry.load_file(path) if path.suffix == ".toml" else registry.get(pack_ref)
-    print(json.dumps(pack_table(pack), ensure_ascii=False, indent=2, default=str))
+    table = pack_table(pack)
+    if as_json:
+        print(json.dumps(table, ensure_ascii=False, indent=2, default=str))
+        return 0
+    # Each value with its source, so that a reader can check the pack against the sources.
+    print(f"{pack.id}: {pack.name}")
+    if pack.illustrative:
+        print("ILLUSTRATIVE: made-up values for demonstrations and tests, never for a real till")
+    print(
+        f"line {pack.line_name}, in force from {pack.effective} to {pack.until or 'a later pack'}"
+    )
+    for key in setting_keys(table):
+        value: Any = table
+        for part in key.split("."):
+            value = value[part]
+        shown = json.dumps(
+            sorted(value) if isinstance(value, list) else value, ensure_ascii=False, default=str
+        )
+        print(f"{key} = {shown}\n    source: {pack.source_of(key)}")
     return 0
 
 

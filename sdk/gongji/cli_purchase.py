@@ -57,6 +57,7 @@ class PurchaseFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agent: str | None = None  # the ID number of who presents it (a proxy purchase)
     purpose: Purpose = Purpose.MEDICAL
     setting: Setting = Setting.PHARMACY
+    use_mutual_aid: bool = False  # the patient asked to pay from relatives' accounts
 
     def __repr__(self) -> str:  # a token or an ID number never lands in a log
         return f"PurchaseFile(items={len(self.items)}, purpose={self.purpose.value!r})"
@@ -154,6 +155,7 @@ def to_purchase(typed: PurchaseFile, where: str) -> Purchase:
             agent_id=agent,
             purpose=typed.purpose,
             setting=typed.setting,
+            use_mutual_aid=typed.use_mutual_aid,
         )
     except GongjiError as error:  # the basket as a whole (an empty one, ...)
         raise InvalidInput(f"{where}: {error.message}", next_step=error.next_step) from None
@@ -234,15 +236,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_argument("--setting", help=f"one of {', '.join(s.value for s in Setting)}")
     flags.add_argument("--patient", metavar="ID", help="the ID number of who is treated")
     flags.add_argument("--agent", metavar="ID", help="the ID number of who presents it (proxy)")
+    flags.add_argument(
+        "--use-mutual-aid",
+        action="store_const",
+        const=True,
+        help="the patient asks to pay from relatives' accounts (family mutual aid); "
+        "without it no relative's account is drawn",
+    )
+
+
+_PURCHASE_FLAGS = (
+    "e_voucher",
+    "id_card",
+    "purpose",
+    "setting",
+    "patient",
+    "agent",
+    "use_mutual_aid",
+)
 
 
 def purchase_from_args(args: argparse.Namespace) -> Purchase:
     """The purchase of ``--purchase FILE``, or of the flags; never both."""
-    flagged = [
-        flag
-        for flag in ("e_voucher", "id_card", "item", "purpose", "setting", "patient", "agent")
-        if getattr(args, flag) is not None
-    ]
+    flagged = [flag for flag in (*_PURCHASE_FLAGS, "item") if getattr(args, flag) is not None]
     if args.purchase is not None:
         if flagged:
             raise InvalidInput(
@@ -259,9 +275,7 @@ def purchase_from_args(args: argparse.Namespace) -> Purchase:
     document = {
         "items": [_item_fields(text) for text in args.item],
         **{
-            name: getattr(args, name)
-            for name in ("e_voucher", "id_card", "purpose", "setting", "patient", "agent")
-            if getattr(args, name) is not None
+            name: getattr(args, name) for name in _PURCHASE_FLAGS if getattr(args, name) is not None
         },
     }
     # strict=False: a quantity typed on the command line is text, "2" means 2.

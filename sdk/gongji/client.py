@@ -158,7 +158,7 @@ class _Client:
 
 def _policy_of(gateway: InsuranceGateway) -> str:
     profile = getattr(gateway, "profile", None)
-    return str(getattr(profile, "policy", "national-2024"))
+    return str(getattr(profile, "policy", "national-2025"))
 
 
 class SettlementClient(_Client):
