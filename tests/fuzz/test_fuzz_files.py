@@ -34,9 +34,9 @@ region = "210299"
 MAKERS = {
     "dataset": toml_maker((files("gongji_mock") / "datasets" / "zhang-family.toml").read_bytes()),
     "policy": toml_maker(
-        (PACKS / "national-2024.toml")
+        (PACKS / "national-2025.toml")
         .read_bytes()
-        .replace(b'id = "national-2024"', b'id = "fuzz-2026"'),
+        .replace(b'id = "national-2025"', b'id = "fuzz-2026"'),
         DERIVED_PACK,
     ),
     "config": toml_maker(seed("config.toml")),
