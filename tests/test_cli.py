@@ -198,7 +198,10 @@ def test_policy_show_prints_each_values_source() -> None:
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     adult = lines.index('premium.adult = "380.00"')
-    assert lines[adult + 1].strip() == f"source: {get_policy('liaoning-dalian-2025').cite['premium.adult']}"
+    assert (
+        lines[adult + 1].strip()
+        == f"source: {get_policy('liaoning-dalian-2025').cite['premium.adult']}"
+    )
     assert "    source: public: 民法典" in result.stdout  # inherited from the national pack
 
 

@@ -123,7 +123,7 @@ def test_a_cite_must_name_a_seed_line_or_a_public_document(tmp_path: Path) -> No
 
 
 def test_an_overridden_value_never_keeps_the_parents_source(tmp_path: Path) -> None:
-    body = '[plausibility]\nmarriage_age_male = 18\n'
+    body = "[plausibility]\nmarriage_age_male = 18\n"
     registry, path = _registry_with(tmp_path, BASE + body)
     assert registry.load_file(path).source_of("plausibility.marriage_age_male") == (
         "illustrative: no source"

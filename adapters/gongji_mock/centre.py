@@ -40,7 +40,7 @@ from gongji.model import (
 )
 from gongji.money import ZERO, Fen
 from gongji.plugins import get_plugin_manager
-from gongji.policy import PolicyPack, beijing_date, policy_on
+from gongji.policy import PolicyPack, policy_on
 from gongji_mock.dataset import Dataset
 from gongji_mock.ledger import Ledger, LedgerState, TransactionRow
 
@@ -184,7 +184,7 @@ class Centre:
 
     def decide(self, purchase: Purchase, *, today: datetime.date | None = None) -> Quote:
         """Pre-settlement (2101/2206): the centre's own split, from its own data."""
-        day = today or beijing_date(self.clock())
+        day = today or self.clock().date()
         with self._lock:
             context = self.context(purchase, day)
             quote = self._assess(context)
@@ -246,7 +246,7 @@ class Centre:
         self, purchase: Purchase, *, msgid: str, today: datetime.date | None = None
     ) -> Settlement:
         """Settlement (2102/2207): decide again on current data, post to the ledger, consume the token."""
-        day = today or beijing_date(self.clock())
+        day = today or self.clock().date()
         with self._lock:
             person, quote = self._decide_again(purchase, day)
             holder = person.id

@@ -51,7 +51,6 @@ from gongji.model import (
     Setting,
 )
 from gongji.money import ZERO, Fen, Rounding
-from gongji.policy import beijing_date
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji.signing.tif import verify_tif_headers
 from gongji_mock.centre import (
@@ -581,7 +580,7 @@ class NationalEndpoint:
     ) -> SettlementOut:
         assert purchase.patient_id is not None  # set from psn_no by _purchase
         patient = self.centre.person(purchase.patient_id)
-        policy = self.centre.policy_on(beijing_date(self.centre.clock()))
+        policy = self.centre.policy_on(self.centre.clock().date())
         catalogue = policy.catalogue
         keep_b = 100 - (catalogue.class_b_self_first_percent if catalogue is not None else 0)
         banned = policy.use.cash_only_categories
