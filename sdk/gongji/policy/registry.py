@@ -73,11 +73,16 @@ class PolicyRegistry:
         """The pack of ``pack_id``'s line that is in force on ``day`` (the sale's Beijing date).
 
         A line's packs follow each other in time (``effective`` to ``until``), so a till
-        configured with one of them settles each sale under the pack of its day.
+        configured with one of them settles each sale under the pack of its day. Where
+        two are in force, the one that took effect later wins.
         """
         line = self.get(pack_id).line_name
         packs = [pack for pack in map(self.get, self.ids()) if pack.line_name == line]
         found = [pack for pack in packs if pack.in_force(day)]
+        # A later pack supersedes an open-ended earlier one: a region's new notice ships as
+        # a pack of the same line, without editing the pack it replaces.
+        latest = max((pack.effective for pack in found), default=None)
+        found = [pack for pack in found if pack.effective == latest]
         if len(found) == 1:
             return found[0]
         dates = "; ".join(
@@ -91,7 +96,7 @@ class PolicyRegistry:
             )
         raise ConfigError(
             f"{len(found)} policy packs of the line {line!r} are in force on {day} ({dates}).",
-            next_step="Give the earlier pack an 'until' the day before the later one's 'effective'.",
+            next_step="Give each pack of a line its own 'effective' date.",
         )
 
     def load_file(self, source: PackSource) -> PolicyPack:
