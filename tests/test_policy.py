@@ -109,7 +109,7 @@ def test_a_value_without_a_source_is_refused_unless_the_pack_is_illustrative(
 ) -> None:
     body = '[premium]\nadult = "400.00"\nchild = "400.00"\n'
     registry, path = _registry_with(tmp_path, SOURCED + body)
-    with pytest.raises(ConfigError, match="'premium.adult' has no source"):
+    with pytest.raises(ConfigError, match=r"'premium\.adult' has no source"):
         registry.load_file(path)
     registry, path = _registry_with(tmp_path, BASE + body)
     assert registry.load_file(path).source_of("premium.adult") == "illustrative: no source"

@@ -40,6 +40,7 @@ from gongji.gateways import (
     Holder,
     PaymentChannel,
     PaymentState,
+    ReversalState,
     SettlementRequest,
 )
 from gongji.journal import Entry, EntryState
@@ -326,7 +327,15 @@ def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
     except (GongjiError, httpx.HTTPError) as error:
         raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
     setup.announce(SettlementEvent("reversed", entry.key, detail=state))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=f"reversed: {state}"))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state]))
+
+
+#: Why a sale whose answer was lost ended unsettled, as the cashier can say it.
+REVERSED_WHY: dict[ReversalState, str] = {
+    "reversed": "The centre reversed the settlement whose answer was lost; nothing was charged.",
+    "original_refused": "The centre had refused the settlement; nothing was charged.",
+    "original_not_received": "The centre never received the settlement; nothing was charged.",
+}
 
 
 def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
