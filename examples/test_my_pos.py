@@ -23,9 +23,11 @@ MOTHER = "210202195809120046"
 
 
 def basket(holder: str, price: int = 12_000, coverage: str = "A") -> gongji.Purchase:
-    """What the till rings up: one drug, the patient's own ID card."""
+    """What the till rings up: one drug, the patient's own ID card; the patient asks to pay
+    from relatives' accounts too (family mutual aid is used only when asked)."""
     return gongji.Purchase(
         credential=gongji.Credential.id_card(holder),
+        use_mutual_aid=True,
         items=[
             gongji.LineItem(
                 code="XA01",

@@ -61,6 +61,8 @@ def drug(price: int = 10_000, quantity: int = 1, **kwargs: str) -> LineItem:
 def purchase(
     holder: str = PATIENT, items: Iterable[LineItem] | None = None, **kwargs: object
 ) -> Purchase:
+    """A purchase whose patient asked for mutual aid (the rules under test judge the bindings)."""
+    kwargs.setdefault("use_mutual_aid", True)
     return Purchase(credential=Credential.id_card(holder), items=list(items or [drug()]), **kwargs)  # type: ignore[arg-type]
 
 
@@ -76,7 +78,7 @@ def context(
     holder: Person | None = None,
     bindings: Iterable[Binding] = (),
     owners: Iterable[Person] = (),
-    policy: str | PolicyPack = "national-2024",
+    policy: str | PolicyPack = "national-2025",
     fund: int = 0,
     buy: Purchase | None = None,
     today: datetime.date = TODAY,
@@ -95,12 +97,18 @@ def context(
 
 @pytest.fixture
 def national() -> PolicyPack:
-    return get_policy("national-2024")
+    return get_policy("national-2025")
 
 
 @pytest.fixture
 def dalian() -> PolicyPack:
     return get_policy("liaoning-dalian-2025")
+
+
+@pytest.fixture
+def demo() -> PolicyPack:
+    """The mock's demo pack: made-up fund, catalogue and age numbers (illustrative)."""
+    return get_policy("demo-dalian")
 
 
 @pytest.fixture(autouse=True)

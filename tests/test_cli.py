@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gongji.policy import get_policy
 from tests.conftest import OWNER, PATIENT
 
 GONGJI = shutil.which("gongji", path=str(Path(sys.executable).parent)) or "gongji"
@@ -181,20 +182,38 @@ def test_keys_generate_writes_owner_only_files_and_never_prints_a_private_key(
 def test_policy_list_json_names_the_registered_packs() -> None:
     result = run("policy", "list", "--json")
     assert result.returncode == 0
-    assert {"national-2024", "liaoning-dalian-2025"} <= set(json.loads(result.stdout))
+    assert {"national-2025", "liaoning-dalian-2025"} <= set(json.loads(result.stdout))
 
 
 def test_policy_show_prints_the_resolved_pack() -> None:
-    result = run("policy", "show", "liaoning-dalian-2025")
+    result = run("policy", "show", "liaoning-dalian-2025", "--json")
     assert result.returncode == 0
     pack = json.loads(result.stdout)
     assert pack["premium"]["adult"] == "380.00" and pack["plausibility"]["marriage_age_male"] == 22
+    assert pack["cite"]["premium.adult"].startswith("seed 000 l.51")
+
+
+def test_policy_show_prints_each_values_source() -> None:
+    result = run("policy", "show", "liaoning-dalian-2025")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    adult = lines.index('premium.adult = "380.00"')
+    assert (
+        lines[adult + 1].strip()
+        == f"source: {get_policy('liaoning-dalian-2025').cite['premium.adult']}"
+    )
+    assert "    source: public: 民法典" in result.stdout  # inherited from the national pack
+
+
+def test_policy_show_marks_an_illustrative_pack() -> None:
+    result = run("policy", "show", "demo-dalian")
+    assert "ILLUSTRATIVE" in result.stdout and "source: illustrative: no source" in result.stdout
 
 
 def test_unknown_pack_is_one_line_error_and_non_zero_exit() -> None:
     result = run("policy", "show", "nowhere-1999")
     assert result.returncode == 1
-    assert_one_line_error(result, "config_error", "national-2024")
+    assert_one_line_error(result, "config_error", "national-2025")
 
 
 def test_missing_pack_file_is_one_line_error(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 
+import msgspec
 import pytest
 
 from gongji import Credential, Fen, OwnCardViolation, UseViolation
 from gongji.model import Refusal
+from gongji.policy import PolicyPack, get_policy
 from gongji.rules.assess import assess
 from gongji.rules.quote import Quote
 from tests.conftest import (
@@ -34,6 +36,13 @@ MOTHER = person(PATIENT, "resident")
 
 def refused(quote: Quote, rule: str) -> list[Refusal]:
     return [r for r in quote.refusals if r.rule == rule]
+
+
+def pack_with(pack: PolicyPack, **mutual_aid: object) -> PolicyPack:
+    """``pack`` with some ``[mutual_aid]`` settings changed, as a region's pack would."""
+    return msgspec.structs.replace(
+        pack, mutual_aid=msgspec.structs.replace(pack.mutual_aid, **mutual_aid)
+    )
 
 
 def mutual_aid_paid(quote: Quote) -> int:
@@ -103,16 +112,22 @@ def test_r1_refusal_stops_the_purchase_before_any_account_is_planned() -> None:
 
 @pytest.mark.parametrize(
     "owner",
-    [
-        person(OWNER, "resident"),
-        person(OWNER, status="suspended"),
-        person(OWNER, "none"),
-    ],
-    ids=["resident-owner", "suspended-owner", "uninsured-owner"],
+    [person(OWNER, "resident"), person(OWNER, "none")],
+    ids=["resident-owner", "uninsured-owner"],
 )
 def test_r2_owner_must_be_active_employee_with_account(owner: object) -> None:
     quote = assess(context(holder=MOTHER, bindings=[binding()], owners=[owner]))  # type: ignore[list-item]
     assert refused(quote, "R2") and mutual_aid_paid(quote) == 0
+
+
+def test_r2_owner_who_left_a_job_still_funds_relatives_where_the_pack_says_so() -> None:
+    # Seed 000 l.98: after leaving a job contributions pause, and the account stays usable.
+    suspended = person(OWNER, status="suspended", balance=50_000)
+    quote = assess(context(holder=MOTHER, bindings=[binding()], owners=[suspended]))
+    assert not refused(quote, "R2") and mutual_aid_paid(quote) > 0
+    strict = pack_with(get_policy("national-2025"), suspended_owner_may_pay=False)
+    quote = assess(context(holder=MOTHER, bindings=[binding()], owners=[suspended], policy=strict))
+    assert "suspended" in refused(quote, "R2")[0].reason and mutual_aid_paid(quote) == 0
 
 
 def test_r2_owner_missing_from_the_gateways_answer_does_not_pay() -> None:
@@ -148,7 +163,7 @@ def test_r4_relation_outside_the_regions_set_is_refused() -> None:
         bindings=[binding(beneficiary=SISTER_BENXI, relation="sibling")],
         owners=[SON],
     )
-    assert not refused(assess(context(**ctx, policy="national-2024")), "R4")  # type: ignore[arg-type]
+    assert not refused(assess(context(**ctx, policy="national-2025")), "R4")  # type: ignore[arg-type]
     quote = assess(context(**ctx, policy="liaoning-dalian-2025"))  # type: ignore[arg-type]
     assert refused(quote, "R4") and mutual_aid_paid(quote) == 0
 
@@ -164,8 +179,8 @@ def test_r4_legacy_pack_refuses_grandparents() -> None:
     assert refused(assess(context(**ctx, policy="legacy-2021")), "R4")  # type: ignore[arg-type]
 
 
-def test_r4_parent_younger_than_the_child_is_implausible() -> None:
-    # The child (born 2015) is claimed as the 1985-born owner's parent.
+def test_r4_parent_born_after_the_child_is_refused_as_impossible() -> None:
+    # The child (born 2015) is recorded as the 1985-born owner's parent.
     quote = assess(
         context(
             holder=person(CHILD, "resident"),
@@ -173,23 +188,35 @@ def test_r4_parent_younger_than_the_child_is_implausible() -> None:
             owners=[SON],
         )
     )
-    assert "implausible" in refused(quote, "R4")[0].reason
+    assert "born after the owner" in refused(quote, "R4")[0].reason
+    assert mutual_aid_paid(quote) == 0
 
 
-def test_r4_parent_must_be_older_by_the_packs_margin() -> None:
-    # Ten years older is not enough for a parent (the national pack asks 15).
-    too_young_parent = make_id("210202", "19750317", "004")
-    quote = assess(
-        context(
-            holder=person(too_young_parent, "resident"),
-            bindings=[binding(beneficiary=too_young_parent, relation="parent")],
-            owners=[SON],
-        )
+def test_r4_child_born_before_the_owner_is_refused_as_impossible() -> None:
+    # The 1958-born mother is recorded as her 1985-born son's child.
+    quote = assess(context(holder=MOTHER, bindings=[binding(relation="child")], owners=[SON]))
+    assert "born before the owner" in refused(quote, "R4")[0].reason
+    assert mutual_aid_paid(quote) == 0
+
+
+def test_r4_young_parent_is_a_warning_never_a_refusal() -> None:
+    # Ten years older: a step-parent can be; the centre approved the binding.
+    young_parent = make_id("210202", "19750317", "004")
+    ctx = dict(
+        holder=person(young_parent, "resident"),
+        bindings=[binding(beneficiary=young_parent, relation="parent")],
+        owners=[SON],
     )
-    assert refused(quote, "R4")
+    national = assess(context(**ctx))  # type: ignore[arg-type]
+    assert not national.refusals and not national.warnings  # no source gives an age gap
+    demo = assess(context(**ctx, policy="demo-dalian"))  # type: ignore[arg-type]
+    assert not refused(demo, "R4") and mutual_aid_paid(demo) > 0
+    (warning,) = demo.warnings
+    assert warning.rule == "R4" and "10 years apart" in warning.reason
+    assert any(warning.reason_zh in line for line in demo.explain("zh"))
 
 
-def test_r4_spouse_under_marriageable_age_is_implausible() -> None:
+def test_r4_spouse_under_marriageable_age_is_a_warning() -> None:
     young = make_id("210202", "20100101", "024")  # female, 16 in 2026
     quote = assess(
         context(
@@ -198,7 +225,31 @@ def test_r4_spouse_under_marriageable_age_is_implausible() -> None:
             owners=[SON],
         )
     )
-    assert "marriageable" in refused(quote, "R4")[0].reason
+    assert not quote.refusals and mutual_aid_paid(quote) > 0
+    assert "marriageable" in quote.warnings[0].reason
+
+
+def test_r4_widening_switches_on_from_its_date() -> None:
+    # Dalian follows seed 000's nuclear family until the pack dates the national widening.
+    dalian = get_policy("liaoning-dalian-2025")
+    assert dalian.mutual_aid.widening is not None and dalian.mutual_aid.widening.since is None
+    widened = pack_with(
+        dalian,
+        widening=msgspec.structs.replace(
+            dalian.mutual_aid.widening, since=datetime.date(2026, 7, 1)
+        ),
+    )
+    sister = person(SISTER_BENXI, "resident", region="210202")
+    ctx = dict(
+        holder=sister,
+        bindings=[binding(beneficiary=SISTER_BENXI, relation="sibling")],
+        owners=[SON],
+        policy=widened,
+    )
+    before = assess(context(**ctx, today=datetime.date(2026, 6, 30)))  # type: ignore[arg-type]
+    after = assess(context(**ctx, today=datetime.date(2026, 7, 1)))  # type: ignore[arg-type]
+    assert refused(before, "R4") and mutual_aid_paid(before) == 0
+    assert not refused(after, "R4") and mutual_aid_paid(after) > 0
 
 
 def test_r4_plausible_spouse_and_child_are_allowed() -> None:
@@ -337,40 +388,24 @@ def test_r7_legacy_pack_keeps_mutual_aid_within_one_pooling_region() -> None:
     assert refused(quote, "R7")
 
 
-def test_r7_other_province_needs_both_provinces_switched_on() -> None:
+def test_r7_other_province_is_refused_while_the_national_pack_names_no_partner() -> None:
     gansu_owner = person(COUSIN_GANSU, region="620102", balance=50_000)
     beijing_owner = person(BROTHER_BEIJING, region="110101", balance=50_000)
     gansu_patient = person(PATIENT, "resident", region="620102")
-    # Liaoning patient, Gansu owner: only Gansu is switched on in the national pack.
-    quote = assess(
-        context(
-            holder=MOTHER,
-            bindings=[binding(owner=COUSIN_GANSU, relation="parent")],
-            owners=[gansu_owner],
+    assert get_policy("national-2025").mutual_aid.cross_province == frozenset()
+    for patient, owner in ((MOTHER, gansu_owner), (gansu_patient, beijing_owner)):
+        quote = assess(
+            context(
+                holder=patient,
+                bindings=[binding(owner=owner.id, relation="parent")],
+                owners=[owner],
+            )
         )
-    )
-    assert refused(quote, "R7")
-    # Both ends in Gansu (different cities would still be same-province; use Beijing->Gansu too).
-    quote = assess(
-        context(
-            holder=gansu_patient,
-            bindings=[binding(owner=BROTHER_BEIJING, relation="parent")],
-            owners=[beijing_owner],
-        )
-    )
-    assert refused(quote, "R7")
+        assert refused(quote, "R7") and mutual_aid_paid(quote) == 0
 
 
-def test_r7_cross_province_allowed_when_the_pack_switches_both_on() -> None:
-    import msgspec
-
-    from gongji.policy import get_policy
-
-    pack = get_policy("national-2024")
-    both_on = msgspec.structs.replace(
-        pack,
-        mutual_aid=msgspec.structs.replace(pack.mutual_aid, cross_province=frozenset({"21", "62"})),
-    )
+def test_r7_cross_province_passes_when_both_provinces_are_listed() -> None:
+    both_on = pack_with(get_policy("national-2025"), cross_province=frozenset({"21", "62"}))
     gansu_owner = person(COUSIN_GANSU, region="620102", balance=50_000)
     quote = assess(
         context(
@@ -381,6 +416,30 @@ def test_r7_cross_province_allowed_when_the_pack_switches_both_on() -> None:
         )
     )
     assert not refused(quote, "R7") and mutual_aid_paid(quote) > 0
+
+
+def test_r7_cross_province_passes_for_a_declared_pair_only() -> None:
+    paired = pack_with(get_policy("national-2025"), cross_province_pairs=frozenset({("62", "21")}))
+    gansu_owner = person(COUSIN_GANSU, region="620102", balance=50_000)
+    beijing_owner = person(BROTHER_BEIJING, region="110101", balance=50_000)
+    liaoning_gansu = assess(
+        context(
+            holder=MOTHER,
+            bindings=[binding(owner=COUSIN_GANSU, relation="parent")],
+            owners=[gansu_owner],
+            policy=paired,
+        )
+    )
+    liaoning_beijing = assess(
+        context(
+            holder=MOTHER,
+            bindings=[binding(owner=BROTHER_BEIJING, relation="parent")],
+            owners=[beijing_owner],
+            policy=paired,
+        )
+    )
+    assert not refused(liaoning_gansu, "R7") and mutual_aid_paid(liaoning_gansu) > 0
+    assert refused(liaoning_beijing, "R7")
 
 
 # ------------------------------------------------------------------ R8
@@ -480,4 +539,32 @@ def test_age_rules_use_the_purchase_date() -> None:
     )
     before = assess(context(**ctx, today=datetime.date(2024, 5, 31)))  # type: ignore[arg-type]
     after = assess(context(**ctx, today=datetime.date(2024, 6, 1)))  # type: ignore[arg-type]
-    assert refused(before, "R4") and not refused(after, "R4")
+    assert before.warnings and not after.warnings
+    assert not before.refusals and not after.refusals
+
+
+def test_patient_who_did_not_ask_for_mutual_aid_draws_on_no_relative() -> None:
+    # Seed 002 l.19: the patient tells the cashier to use the mutual-aid account.
+    declined = purchase(PATIENT, use_mutual_aid=False)
+    quote = assess(
+        context(holder=MOTHER, buy=declined, bindings=[binding(status="pending")], owners=[SON])
+    )
+    assert quote.legs == () and quote.cash == quote.total
+    assert not quote.refusals  # no sentence about a binding nobody asked for
+    asked = assess(context(holder=MOTHER, bindings=[binding()], owners=[SON]))
+    assert mutual_aid_paid(asked) == asked.total
+
+
+def test_patient_who_declines_mutual_aid_still_pays_from_their_own_account() -> None:
+    father = person(FATHER, balance=3_000)
+    buy = purchase(FATHER, items=[drug(10_000)], use_mutual_aid=False)
+    quote = assess(
+        context(
+            holder=father,
+            buy=buy,
+            bindings=[binding(owner=OWNER, beneficiary=FATHER, relation="parent")],
+            owners=[SON],
+        )
+    )
+    assert [(leg.source, int(leg.amount)) for leg in quote.legs] == [("own_account", 3_000)]
+    assert quote.cash == 7_000

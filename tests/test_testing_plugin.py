@@ -60,6 +60,7 @@ def basket(holder, price=12_000, coverage="A"):
         credential=gongji.Credential.id_card(holder),
         items=[gongji.LineItem(code="XA01", name="x", unit_price=gongji.Fen(price),
                                quantity=1, coverage=coverage)],
+        use_mutual_aid=True,
     )
 """
 
@@ -344,6 +345,7 @@ def test_a_payment_code_settles_or_is_declined_as_its_outcome_says(
     purchase = Purchase(
         credential=Credential.id_card(MOTHER),
         items=[LineItem(code="XC01", name="x", unit_price=Fen(50_000), quantity=1, coverage="C")],
+        use_mutual_aid=True,
     )
     cash = Cash(channel, code)  # type: ignore[arg-type]
     if pays:

@@ -105,7 +105,9 @@ CITIES: Mapping[str, CityProfile] = {
     "dalian": CityProfile(
         city="dalian", region="210200", policy="liaoning-dalian-2025", extensions=True
     ),
-    "benxi": CityProfile(city="benxi", region="210500", policy="national-2024", extensions=True),
+    "benxi": CityProfile(
+        city="benxi", region="210500", policy="liaoning-benxi-2025", extensions=True
+    ),
 }
 
 

@@ -172,6 +172,8 @@ def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, A
     if extensions:
         data["gongji_purpose"] = request.purpose.value
         data["gongji_agent_certno"] = request.agent_id.number if request.agent_id else None
+        # The patient's choice of mutual aid, until acct_used_flag carries it (issue 14).
+        data["gongji_use_mutual_aid"] = "1" if request.use_mutual_aid else "0"
     if request.visit_id:
         data["mdtrt_id"] = request.visit_id
         return {"data": data}

@@ -112,6 +112,7 @@ def stories() -> list[Story]:
                     _drug("X02", "硝苯地平缓释片", "36.80", 2),
                     _drug("X03", "阿托伐他汀钙片", "45.00", 1, "B"),
                 ],
+                use_mutual_aid=True,  # she asks the cashier to use her son's account
             ),
             _pays("mutual_aid", cash=False),
         ),
@@ -130,6 +131,7 @@ def stories() -> list[Story]:
                 credential=mother_card,
                 agent_id=ZHANG_WEI,
                 items=[_drug("X04", "阿莫西林胶囊", "18.00")],
+                use_mutual_aid=True,
             ),
             _pays("mutual_aid", cash=False),
         ),
@@ -148,7 +150,9 @@ def stories() -> list[Story]:
         Story(
             "A large bill for the mother: son (400-yuan limit), then daughter, then cash",
             Purchase(
-                credential=mother_card, items=[_drug("X05", "胰岛素注射液", "268.00", 6, "B")]
+                credential=mother_card,
+                items=[_drug("X05", "胰岛素注射液", "268.00", 6, "B")],
+                use_mutual_aid=True,
             ),
             _pays("mutual_aid", "mutual_aid", cash=True),
             cash=Cash.alipay(ALIPAY_CODE),
@@ -158,6 +162,7 @@ def stories() -> list[Story]:
             Purchase(
                 credential=Credential.id_card(GRANDMOTHER),
                 items=[_drug("X06", "复方丹参滴丸", "29.90")],
+                use_mutual_aid=True,
             ),
             _pays(cash=True),
             cash=Cash.counter(),
@@ -167,6 +172,7 @@ def stories() -> list[Story]:
             Purchase(
                 credential=Credential.id_card(DAUGHTER),
                 purpose="vaccine",
+                use_mutual_aid=True,
                 items=[
                     LineItem(
                         code="V01",

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         Receipt,
         Refusal,
         Relation,
+        RuleWarning,
         Setting,
         Visit,
     )
@@ -97,6 +98,7 @@ __all__ = [
     "RegionViolation",
     "Relation",
     "Rounding",
+    "RuleWarning",
     "Setting",
     "SettlementClient",
     "SignatureError",
@@ -163,6 +165,7 @@ _HOMES: dict[str, str] = {
             "Receipt",
             "Refusal",
             "Relation",
+            "RuleWarning",
             "Setting",
             "Visit",
         ),

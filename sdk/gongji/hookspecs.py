@@ -13,7 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from gongji.gateways.registry import RegisterAdapter
-    from gongji.model import Refusal
+    from gongji.model import Refusal, RuleWarning
     from gongji.policy.loader import PackSource
     from gongji.policy.pack import PolicyPack
     from gongji.rules.context import CheckContext
@@ -61,10 +61,11 @@ def gongji_register_policies(register: Callable[[PackSource | PolicyPack], None]
 
 
 @hookspec
-def gongji_check(context: CheckContext) -> Sequence[Refusal] | None:
-    """Check a purchase against one rule; return the refusals, or None when nothing is refused.
+def gongji_check(context: CheckContext) -> Sequence[Refusal | RuleWarning] | None:
+    """Check a purchase against one rule; return the refusals and warnings, or None.
 
-    Every implementation runs. A refusal with ``rule == "R1"`` stops the purchase
+    Every implementation runs. A ``RuleWarning`` refuses nothing: the cashier sees it
+    and the receipt keeps it. A refusal with ``rule == "R1"`` stops the purchase
     (``OwnCardViolation``); any other refusal names the account (``owner_id``) that
     will not pay, and the payer chain goes on without it.
     """

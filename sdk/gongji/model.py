@@ -95,6 +95,10 @@ class Purpose(enum.StrEnum):
     VACCINE = "vaccine"
     PHYSICAL_EXAM = "physical_exam"
     SUPPLEMENTARY_INSURANCE = "supplementary_insurance"  # 惠民保, government-guided
+    #: A flexibly-employed relative's employee-insurance premium (灵活就业人员职工医保缴费).
+    FLEXIBLE_EMPLOYMENT_PREMIUM = "flexible_employment_premium"
+    LONG_TERM_CARE = "long_term_care"  # 长期护理保险缴费
+    COMMERCIAL_INSURANCE = "commercial_insurance"  # 商业健康保险, where a region allows it
 
 
 class Setting(enum.StrEnum):
@@ -407,6 +411,17 @@ class Purchase:
     purpose: Purpose = field(default=Purpose.MEDICAL, converter=_to_purpose)
     setting: Setting = field(default=Setting.PHARMACY, converter=_to_setting)
     visit: Visit | None = field(default=None)
+    #: The patient asked the cashier to draw on relatives' accounts (seed 002 l.19: "告知收费人员
+    #: 使用共济账户支付"). Off unless asked: a declined sale draws on no relative's account.
+    use_mutual_aid: bool = field(default=False)
+
+    @use_mutual_aid.validator
+    def _check_use_mutual_aid(self, _attribute: object, value: bool) -> None:
+        if type(value) is not bool:
+            raise InvalidInput(
+                f"use_mutual_aid must be True or False, got {str(value)[:20]!r}.",
+                next_step="Pass use_mutual_aid=True when the patient asks to pay from a relative's account.",
+            )
 
     @credential.validator
     def _check_credential(self, _attribute: object, value: Credential) -> None:
@@ -455,6 +470,7 @@ class Purchase:
         *,
         agent_id: IdNumber | str | None = None,
         purpose: Purpose | str = Purpose.MEDICAL,
+        use_mutual_aid: bool = False,
     ) -> Purchase:
         """The settlement of an outpatient ``visit``: its uploaded lines, for its patient.
 
@@ -475,6 +491,7 @@ class Purchase:
             purpose=purpose,
             setting=Setting.OUTPATIENT,
             visit=visit,
+            use_mutual_aid=use_mutual_aid,
         )
 
     @cached_property
@@ -517,6 +534,18 @@ class Refusal:
 
 
 @frozen
+class RuleWarning:
+    """Something unusual that does not stop anyone paying: shown to the cashier and kept
+    on the receipt (an R4 age gap that is possible but rare, such as a young step-parent).
+    ``reason`` and ``reason_zh`` are sentences a cashier can read aloud."""
+
+    rule: str
+    reason: str
+    reason_zh: str = ""
+    owner_id: IdNumber | None = None
+
+
+@frozen
 class Receipt:
     """A settled purchase. The amounts are the centre's, not the local plan's."""
 
@@ -532,6 +561,7 @@ class Receipt:
     purpose: Purpose = Purpose.MEDICAL  # a resident_premium receipt is a premium receipt
     cash_channel: str = ""  # "wechatpay", "alipay", "counter"; empty when nothing was cash
     transaction_id: str = ""  # the channel's id of the cash payment
+    warnings: tuple[RuleWarning, ...] = ()  # the quote's warnings, kept for the record
 
     def __attrs_post_init__(self) -> None:
         if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:

@@ -65,6 +65,8 @@ def drug(
 
 
 def purchase(credential_id: str, *items: LineItem, **kwargs: Any) -> Purchase:
+    """A sale whose patient asks for mutual aid (seed 002 l.19), as the family's sales do."""
+    kwargs.setdefault("use_mutual_aid", True)
     return Purchase(
         credential=Credential.id_card(credential_id),
         items=items or (drug(50_000, coverage="C"),),

@@ -52,7 +52,7 @@ def test_registration_then_fee_upload_then_settle_settles_that_visit(
     assert visit.items == (CONSULTATION, TABLETS, SYRUP)
     assert visit.total == Fen(1_000 + 24_000 + 3_550)
 
-    purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER))
+    purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER), use_mutual_aid=True)
     quote = till.preview(purchase)
     receipt = till.settle(purchase, key="CLINIC-0001", cash=Cash.wechat(WECHAT_PAID))
 
@@ -67,7 +67,7 @@ def test_registration_then_fee_upload_then_settle_settles_that_visit(
 
 def test_a_visit_settles_once_even_under_a_new_key(till: Till, mock: MockGateway) -> None:
     visit = till.upload_fees(registered(till), [CONSULTATION])
-    purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER))
+    purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER), use_mutual_aid=True)
     till.settle(purchase, key="CLINIC-0002")
     with pytest.raises(Declined, match="already settled"):
         till.settle(purchase, key="CLINIC-0003")
@@ -193,6 +193,6 @@ def test_registration_is_refused_before_the_network_when_the_gateway_does_not_of
 
 def test_a_visit_and_its_purchase_show_no_full_id_number() -> None:
     visit = Visit(visit_id="MDT1", psn_no="P1", patient_id=MOTHER, items=[CONSULTATION])
-    purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER))
+    purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER), use_mutual_aid=True)
     assert MOTHER not in repr(visit) and MOTHER not in repr(purchase)
     assert "210202********0046" in repr(visit)

@@ -126,6 +126,7 @@ def test_resident_premium_on_behalf_is_paid_by_the_sons_account(
     till: Till, mock: MockGateway
 ) -> None:
     premium = Purchase(
+        use_mutual_aid=True,
         credential=Credential.id_card(MOTHER),
         items=[drug(38_000, category="premium")],
         purpose="resident_premium",
@@ -143,6 +144,7 @@ def test_resident_premium_for_someone_on_employee_insurance_is_refused(
     till: Till, mock: MockGateway
 ) -> None:
     premium = Purchase(
+        use_mutual_aid=True,
         credential=Credential.id_card(SON),
         items=[drug(38_000, category="premium")],
         purpose="resident_premium",
@@ -211,11 +213,17 @@ def test_e_voucher_pays_once_and_cannot_be_replayed_for_another_sale(
     till: Till, mock: MockGateway
 ) -> None:
     token = mock.issue_e_voucher(MOTHER)
-    sale = Purchase(credential=Credential.e_voucher(token), items=[drug(50_000, coverage="C")])
+    sale = Purchase(
+        credential=Credential.e_voucher(token),
+        items=[drug(50_000, coverage="C")],
+        use_mutual_aid=True,
+    )
     receipt = till.settle(sale, key="EV-0001")
     # The patient's app shows a new token on every scan: the same sale, the same receipt.
     rescanned = Purchase(
-        credential=Credential.e_voucher(mock.issue_e_voucher(MOTHER)), items=sale.items
+        use_mutual_aid=True,
+        credential=Credential.e_voucher(mock.issue_e_voucher(MOTHER)),
+        items=sale.items,
     )
     assert till.settle(rescanned, key="EV-0001") == receipt
     with pytest.raises(Declined):
@@ -229,6 +237,7 @@ def test_a_retry_with_the_sales_own_spent_e_voucher_returns_the_first_receipt(
     # After a crash the POS retries with what it had: the token the centre already spent.
     # The journal's digest of that token stands for the patient: no look-up is refused.
     sale = Purchase(
+        use_mutual_aid=True,
         credential=Credential.e_voucher(mock.issue_e_voucher(MOTHER)),
         items=[drug(50_000, coverage="C")],
     )
@@ -239,6 +248,7 @@ def test_a_retry_with_the_sales_own_spent_e_voucher_returns_the_first_receipt(
 
 def test_social_security_card_resolves_to_its_holder(till: Till, mock: MockGateway) -> None:
     card = Purchase(
+        use_mutual_aid=True,
         credential=Credential.social_card(MOTHER, card_sn="D21020012345"),
         items=[drug(50_000, coverage="C")],
     )

@@ -36,9 +36,9 @@ MAKERS = {
         (files("gongji_mock.centre") / "datasets" / "zhang-family.toml").read_bytes()
     ),
     "policy": toml_maker(
-        (PACKS / "national-2024.toml")
+        (PACKS / "national-2025.toml")
         .read_bytes()
-        .replace(b'id = "national-2024"', b'id = "fuzz-2026"'),
+        .replace(b'id = "national-2025"', b'id = "fuzz-2026"'),
         DERIVED_PACK,
     ),
     "config": toml_maker(seed("config.toml")),

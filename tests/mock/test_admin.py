@@ -32,7 +32,7 @@ def admin() -> httpx.Client:
 
 def test_state_shows_people_balances_and_bindings_with_masked_ids(admin: httpx.Client) -> None:
     state = admin.get("state").json()
-    assert state["policy"] == "liaoning-dalian-2025"
+    assert state["policy"] == "demo-dalian"
     son = next(p for p in state["people"] if p["id"].endswith("0036"))
     assert son["balance"] == "5000.00"
     assert SON not in admin.get("state").text
@@ -77,7 +77,7 @@ def test_keys_hand_out_the_test_credentials_the_mock_uses() -> None:
     assert answer.headers["cache-control"] == "no-store"
     keys = answer.json()
     assert "moves no real money" in keys["notice"]
-    assert keys["policy"] == "liaoning-dalian-2025"
+    assert keys["policy"] == "demo-dalian"
     assert keys["tif"] == {"paasid": DEFAULT_PAASID, "secret": DEFAULT_TIF_SECRET}
     wx, ali = keys["wechatpay"], keys["alipay"]
     assert (wx["mchid"], wx["appid"], wx["merchant_serial_no"]) == (

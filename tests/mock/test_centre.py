@@ -55,6 +55,7 @@ def drug(yuan: str, quantity: int = 1, **kwargs: str) -> LineItem:
 
 
 def buy(credential: Credential, *items: LineItem, **kwargs: object) -> Purchase:
+    kwargs.setdefault("use_mutual_aid", True)  # the patient asks for mutual aid
     return Purchase(credential=credential, items=list(items or [drug("100.00")]), **kwargs)  # type: ignore[arg-type]
 
 
@@ -132,9 +133,10 @@ def test_cancel_restores_balances_and_year_counters_and_is_idempotent(centre: Ce
 
 
 def test_deductible_is_consumed_across_the_year(centre: Centre) -> None:
-    # Dalian employee: 200 yuan deductible, then 50%.
-    first = centre.settle(buy(Credential.id_card(FATHER), drug("150.00")), msgid="M1")
-    second = centre.settle(buy(Credential.id_card(FATHER), drug("150.00")), msgid="M2")
+    # The demo pack's (illustrative) employee outpatient share: 200 yuan deductible, then 50%.
+    visit = {"setting": "outpatient"}
+    first = centre.settle(buy(Credential.id_card(FATHER), drug("150.00"), **visit), msgid="M1")
+    second = centre.settle(buy(Credential.id_card(FATHER), drug("150.00"), **visit), msgid="M2")
     assert first.quote.fund == 0
     assert second.quote.fund == Fen(5_000)  # (300 - 200) x 50%
 
@@ -215,9 +217,9 @@ def test_settlement_after_a_balance_changed_decides_again_and_never_overdraws(
 
 
 def test_settlement_after_the_year_counters_changed_decides_again(centre: Centre) -> None:
-    purchase = buy(Credential.id_card(FATHER), drug("150.00"))
+    purchase = buy(Credential.id_card(FATHER), drug("150.00"), setting="outpatient")
     assert centre.decide(purchase).fund == 0  # within the 200-yuan deductible
-    centre.settle(buy(Credential.id_card(FATHER), drug("160.00")), msgid="M0")
+    centre.settle(buy(Credential.id_card(FATHER), drug("160.00"), setting="outpatient"), msgid="M0")
     assert centre.settle(purchase, msgid="M1").quote.fund == Fen(5_500)  # (310 - 200) x 50%
 
 

@@ -27,7 +27,7 @@ def refused_at(text: str) -> tuple[int, str]:
 
 def test_demo_dataset_is_seed_000s_zhang_family() -> None:
     dataset = demo_dataset()
-    assert dataset.policy.id == "liaoning-dalian-2025"
+    assert dataset.policy.id == "demo-dalian"
     assert len(dataset.people) == 7
     son, mother = dataset.people[OWNER], dataset.people[PATIENT]
     assert son.account is not None

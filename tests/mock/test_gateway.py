@@ -122,7 +122,7 @@ def test_load_refuses_a_bad_dataset_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_repr_shows_no_person_data() -> None:
-    assert repr(MockGateway.demo()) == "MockGateway(policy='liaoning-dalian-2025', people=7)"
+    assert repr(MockGateway.demo()) == "MockGateway(policy='demo-dalian', people=7)"
 
 
 def test_a_protocol_mounted_on_a_prefix_serves_every_path_under_it() -> None:

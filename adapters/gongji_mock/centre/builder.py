@@ -54,7 +54,7 @@ class DatasetBuilder:
     ``MockGateway`` runs on.
 
     ```python
-    family = DatasetBuilder("liaoning-dalian-2025")
+    family = DatasetBuilder("demo-dalian")
     son = family.person(insurance="employee", balance=Fen(500_000), born="1985-03-17", sex="male")
     mother = family.person(insurance="resident", born="1958-09-12")
     family.bind(son, mother, "parent", limit=Fen(40_000))
@@ -62,7 +62,7 @@ class DatasetBuilder:
     ```
     """
 
-    def __init__(self, policy: str = "liaoning-dalian-2025") -> None:
+    def __init__(self, policy: str = "demo-dalian") -> None:
         self.policy = policy
         self._people: list[dict[str, object]] = []
         self._bindings: list[dict[str, object]] = []

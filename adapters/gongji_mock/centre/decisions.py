@@ -30,6 +30,7 @@ from gongji.model import (
 )
 from gongji.money import ZERO, Fen
 from gongji.plugins import make_plugin_manager
+from gongji.policy import PolicyPack, policy_on
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.fund import YearToDate, eligible_amount, fund_share
@@ -213,23 +214,28 @@ class Centre:
         bindings = tuple(b for b in self.dataset.bindings if b.beneficiary == holder.id)
         owners = {b.owner: self.person(b.owner) for b in bindings if b.owner in self.dataset.people}
         year = self._year(holder.id, day.year)
+        policy = self.policy_on(day)
         fund = fund_share(
             purchase.items,
             holder.insurance,
             purchase.setting,
             purchase.purpose,
-            self.dataset.policy,
+            policy,
             YearToDate(year.eligible, year.fund_paid),
         )
         return CheckContext(
             purchase=purchase,
             holder=holder,
-            policy=self.dataset.policy,
+            policy=policy,
             today=day,
             fund=fund,
             bindings=bindings,
             owners=owners,
         )
+
+    def policy_on(self, day: datetime.date) -> PolicyPack:
+        """The pack of the dataset's line in force on ``day`` (the sale's Beijing date)."""
+        return policy_on(self.dataset.policy, day)
 
     def _assess(self, context: CheckContext) -> Quote:
         try:
@@ -269,7 +275,7 @@ class Centre:
                 if token.expires:
                     self._tokens.put(purchase.credential.value, evolve(token, used=True))
             counts = purchase.purpose == Purpose.MEDICAL and person.insurance.is_active
-            eligible = eligible_amount(purchase.items, self.dataset.policy) if counts else ZERO
+            eligible = eligible_amount(purchase.items, self.policy_on(day)) if counts else ZERO
             self._add_to_year(holder, day.year, eligible, quote.fund)
             settlement = Settlement(
                 setl_id, msgid, day, holder, quote, purchase.setting, purchase.purpose, eligible

@@ -120,7 +120,7 @@ def _person_toml(row: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def population_toml(seed: int, *, families: int = 50, policy: str = "national-2024") -> str:
+def population_toml(seed: int, *, families: int = 50, policy: str = "national-2025") -> str:
     """The dataset file of ``families`` generated families; the same seed, the same text.
 
     The first family has every binding of the layout, their states taking each value in
@@ -206,7 +206,7 @@ def population_toml(seed: int, *, families: int = 50, policy: str = "national-20
     return header + "\n\n" + "\n\n".join(people + bindings) + "\n"
 
 
-def generate_population(seed: int, *, families: int = 50, policy: str = "national-2024") -> Dataset:
+def generate_population(seed: int, *, families: int = 50, policy: str = "national-2025") -> Dataset:
     """The population of ``population_toml``, loaded and checked as a dataset."""
     return parse_dataset(
         population_toml(seed, families=families, policy=policy), f"population-{seed}"

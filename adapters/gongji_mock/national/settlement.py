@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 from attrs import evolve
 
+from gongji import clock as beijing
 from gongji.model import Coverage, Purchase, Setting
 from gongji.money import ZERO, Fen, Rounding
 from gongji.rules.quote import Quote
@@ -161,8 +162,23 @@ def _purchase(
         agent_id=data.gongji_agent_certno,
         purpose=data.gongji_purpose,
         setting=setting,
+        use_mutual_aid=_mutual_aid_asked(data),
     )
     return purchase, data, visit
+
+
+def _mutual_aid_asked(data: SettleData) -> bool:
+    """The patient's choice of mutual aid: gongji's extension field when sent, else the
+    national flag (a real till sends acct_used_flag 1 to use the accounts)."""
+    asked = data.gongji_use_mutual_aid
+    if asked is None:
+        return data.acct_used_flag != "0"
+    if asked not in ("0", "1"):
+        raise Malformed(
+            "gongji_use_mutual_aid 取值错误",
+            f"gongji_use_mutual_aid must be 0 or 1, got {asked[:8]!r}. Nothing was processed.",
+        )
+    return asked == "1"
 
 
 def _own_balance_after(office: Office, purchase: Purchase, quote: Quote) -> Fen:
@@ -185,8 +201,9 @@ def _settlement_out(
     assert purchase.patient_id is not None  # set from psn_no by _purchase
     centre, people = office.centre, office.people
     patient = centre.person(purchase.patient_id)
-    policy = centre.dataset.policy
-    keep_b = 100 - policy.catalogue.class_b_self_first_percent
+    policy = centre.policy_on(beijing.day(centre.clock()))
+    catalogue = policy.catalogue
+    keep_b = 100 - (catalogue.class_b_self_first_percent if catalogue is not None else 0)
     banned = policy.use.cash_only_categories
     own_pay = sum(
         (i.amount for i in purchase.items if i.coverage is Coverage.C or i.category in banned),

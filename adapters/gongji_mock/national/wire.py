@@ -133,6 +133,8 @@ class SettleData(_Wire, frozen=True, kw_only=True):
     acct_used_flag: str | None = None
     gongji_purpose: str = "medical"
     gongji_agent_certno: str | None = None
+    #: "1" when the patient asked for mutual aid; absent, the centre follows acct_used_flag.
+    gongji_use_mutual_aid: str | None = None
 
 
 class SettleInput(_Wire, frozen=True, kw_only=True):

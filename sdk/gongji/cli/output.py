@@ -21,7 +21,7 @@ from gongji.errors import GongjiError
 # is imported when printed, so that `gongji --help` stays quick.
 if TYPE_CHECKING:
     from gongji.identity import IdNumber
-    from gongji.model import Leg, Receipt, Refusal
+    from gongji.model import Leg, Receipt, Refusal, RuleWarning
     from gongji.rules.quote import Quote
 
 __all__ = [
@@ -97,7 +97,7 @@ def leg_json(leg: Leg) -> dict[str, Any]:
     }
 
 
-def refusal_json(refusal: Refusal) -> dict[str, Any]:
+def refusal_json(refusal: Refusal | RuleWarning) -> dict[str, Any]:
     return {
         "rule": refusal.rule,
         "owner": _masked(refusal.owner_id),
@@ -112,6 +112,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
         "legs": [leg_json(leg) for leg in quote.legs],
         "cash": int(quote.cash),
         "refusals": [refusal_json(r) for r in quote.refusals],
+        "warnings": [refusal_json(w) for w in quote.warnings],
         "cash_only": [
             {"code": item.code, "name": item.name, "category": item.category.value}
             for item in quote.cash_only
@@ -133,6 +134,7 @@ def receipt_json(receipt: Receipt) -> dict[str, Any]:
         "agent": _masked(receipt.agent_id),
         "purpose": receipt.purpose.value,
         "refusals": [refusal_json(r) for r in receipt.refusals],
+        "warnings": [refusal_json(w) for w in receipt.warnings],
         "divergence": [scrub(line) for line in receipt.divergence],
     }
 
@@ -253,12 +255,14 @@ class Output:
         self._notes(quote, receipt)
 
     def _notes(self, quote: Quote | None, receipt: Receipt | None) -> None:
-        """Under the table: the agent, the refusals, the cash-only items, any divergence."""
+        """Under the table: the agent, the refusals, the warnings, the cash-only items, any divergence."""
         if receipt is not None and receipt.agent_id is not None:
             self.line(f"  presented by an agent 代购人 {receipt.agent_id.masked}")
         answer = receipt or quote
         for refusal in answer.refusals if answer is not None else ():
             self.line(f"  {refusal.rule}: {scrub(refusal.reason)}", "yellow")
+        for warning in answer.warnings if answer is not None else ():
+            self.line(f"  {warning.rule} warning 提示: {scrub(warning.reason)}", "yellow")
         for item in quote.cash_only if quote is not None else ():
             self.line(f"  {item.name} ({item.category.value}) is cash only 自费.", "yellow")
         for line in receipt.divergence if receipt is not None else ():

@@ -54,6 +54,7 @@ class PurchaseFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agent: str | None = None  # the ID number of who presents it (a proxy purchase)
     purpose: Purpose = Purpose.MEDICAL
     setting: Setting = Setting.PHARMACY
+    use_mutual_aid: bool = False  # the patient asked to pay from relatives' accounts
 
     def __repr__(self) -> str:  # a token or an ID number never lands in a log
         return f"PurchaseFile(items={len(self.items)}, purpose={self.purpose.value!r})"
@@ -151,6 +152,7 @@ def to_purchase(typed: PurchaseFile, where: str) -> Purchase:
             agent_id=agent,
             purpose=typed.purpose,
             setting=typed.setting,
+            use_mutual_aid=typed.use_mutual_aid,
         )
     except GongjiError as error:  # the basket as a whole (an empty one, ...)
         raise InvalidInput(f"{where}: {error.message}", next_step=error.next_step) from None
@@ -205,15 +207,20 @@ def _named(where: str, field: str) -> str:
 
 
 _ITEM_FIELDS = ("code", "name", "price", "quantity", "coverage", "category")
+_PURCHASE_FLAGS = (
+    "e_voucher",
+    "id_card",
+    "purpose",
+    "setting",
+    "patient",
+    "agent",
+    "use_mutual_aid",
+)
 
 
 def purchase_from_args(args: argparse.Namespace) -> Purchase:
     """The purchase of ``FILE`` (or ``--purchase FILE``), or of the flags; never both."""
-    flagged = [
-        flag
-        for flag in ("e_voucher", "id_card", "item", "purpose", "setting", "patient", "agent")
-        if getattr(args, flag) is not None
-    ]
+    flagged = [flag for flag in (*_PURCHASE_FLAGS, "item") if getattr(args, flag) is not None]
     if args.file is not None and args.purchase is not None:
         raise InvalidInput(
             f"The purchase file was given twice: {args.file} and --purchase {args.purchase}.",
@@ -236,9 +243,7 @@ def purchase_from_args(args: argparse.Namespace) -> Purchase:
     document = {
         "items": [_item_fields(text) for text in args.item],
         **{
-            name: getattr(args, name)
-            for name in ("e_voucher", "id_card", "purpose", "setting", "patient", "agent")
-            if getattr(args, name) is not None
+            name: getattr(args, name) for name in _PURCHASE_FLAGS if getattr(args, name) is not None
         },
     }
     # strict=False: a quantity typed on the command line is text, "2" means 2.

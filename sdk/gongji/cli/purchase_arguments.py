@@ -19,7 +19,16 @@ FORMAT_DOC = "docs/reference/cli.md#the-purchase-file"
 ITEM_FORMAT = "CODE:NAME:PRICE_YUAN[:QTY[:COVERAGE[:CATEGORY]]]"
 #: ``gongji.Purpose`` and ``gongji.Setting``'s values, written out for the help text (a
 #: test keeps them the same as the model's).
-PURPOSES = ("medical", "resident_premium", "vaccine", "physical_exam", "supplementary_insurance")
+PURPOSES = (
+    "medical",
+    "resident_premium",
+    "vaccine",
+    "physical_exam",
+    "supplementary_insurance",
+    "flexible_employment_premium",
+    "long_term_care",
+    "commercial_insurance",
+)
 SETTINGS = ("pharmacy", "outpatient")
 
 
@@ -53,3 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_argument("--setting", help=f"one of {', '.join(SETTINGS)}")
     flags.add_argument("--patient", metavar="ID", help="the ID number of who is treated")
     flags.add_argument("--agent", metavar="ID", help="the ID number of who presents it (proxy)")
+    flags.add_argument(
+        "--use-mutual-aid",
+        action="store_const",
+        const=True,
+        help="the patient asks to pay from relatives' accounts (family mutual aid); "
+        "without it no relative's account is drawn",
+    )

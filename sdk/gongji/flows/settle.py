@@ -76,8 +76,9 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     holder = yield from read(
         setup, "Resolving the credential", lambda: gateway.person(purchase.credential)
     )
+    today = setup.today()
     context = CheckContext(
-        purchase=purchase, holder=holder.person, policy=setup.policy, today=setup.today()
+        purchase=purchase, holder=holder.person, policy=setup.policy_on(today), today=today
     )
     # R1 (and anything else that refuses the whole purchase) before another question is asked.
     assess(context, setup.plugins)
@@ -95,6 +96,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         setting=purchase.setting,
         agent_id=purchase.agent_id,
         visit_id=purchase.visit.visit_id if purchase.visit is not None else "",
+        use_mutual_aid=purchase.use_mutual_aid,
     )
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
     if pre.total != purchase.total:
@@ -287,6 +289,7 @@ def _receipt(
         legs=legs,
         cash=settlement.cash,
         refusals=plan.refusals,
+        warnings=plan.warnings,
         agent_id=purchase.agent_id,
         divergence=_divergence(plan, settlement, legs),
         purpose=entry.purpose,

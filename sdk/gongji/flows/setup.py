@@ -22,7 +22,7 @@ from gongji.gateways import InsuranceGateway, PaymentChannel
 from gongji.identity import Credential, CredentialKind
 from gongji.journal import Journal
 from gongji.model import Purchase
-from gongji.policy import PolicyPack, get_policy
+from gongji.policy import PolicyPack, get_policy, policy_on
 
 _log = logging.getLogger("gongji")
 
@@ -87,7 +87,12 @@ class Setup:
         )
 
     def today(self) -> datetime.date:
+        """The sale's date: the Beijing calendar day, whatever the till's time zone."""
         return beijing.day(self.clock())
+
+    def policy_on(self, day: datetime.date) -> PolicyPack:
+        """The pack of the configured pack's line in force on ``day`` (``effective``..``until``)."""
+        return policy_on(self.policy, day)
 
     def channel(self, kind: str) -> PaymentChannel:
         found = self.channels.get(kind)
@@ -131,6 +136,9 @@ class Setup:
         if purchase.visit is not None:
             # Only for a visit, so that the keys of earlier sales keep their fingerprints.
             parts.append(f"visit:{purchase.visit.visit_id}")
+        if purchase.use_mutual_aid:
+            # Asked for or declined, the same basket is another sale: a retry may not switch it.
+            parts.append("mutual-aid")
         for item in purchase.items:
             parts += [
                 item.code,

@@ -21,7 +21,7 @@ from gongji.errors import (
     UntrustedAnswer,
 )
 from gongji.flows.setup import SettlementEvent, Setup
-from gongji.gateways import ChannelPayment, PaymentChannel, PaymentState
+from gongji.gateways import ChannelPayment, PaymentChannel, PaymentState, ReversalState
 from gongji.gateways.exchange import Flow, Pause
 from gongji.journal import Entry, EntryState
 from gongji.model import Receipt
@@ -127,7 +127,15 @@ def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
     except (GongjiError, httpx.HTTPError) as error:
         raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
     setup.announce(SettlementEvent("reversed", entry.key, detail=state))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=f"reversed: {state}"))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state]))
+
+
+#: Why a sale whose answer was lost ended unsettled, as the cashier can say it.
+REVERSED_WHY: dict[ReversalState, str] = {
+    "reversed": "The centre reversed the settlement whose answer was lost; nothing was charged.",
+    "original_refused": "The centre had refused the settlement; nothing was charged.",
+    "original_not_received": "The centre never received the settlement; nothing was charged.",
+}
 
 
 def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:

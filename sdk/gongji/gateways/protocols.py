@@ -109,6 +109,8 @@ class SettlementRequest:
     #: The outpatient visit settled (its ``mdtrt_id``): the centre settles the lines
     #: uploaded for it, and ``items`` are the same lines.
     visit_id: str = ""
+    #: The patient asked to draw on relatives' accounts (``Purchase.use_mutual_aid``).
+    use_mutual_aid: bool = False
 
 
 @frozen

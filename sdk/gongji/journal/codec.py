@@ -21,7 +21,17 @@ from gongji.gateways import CentreSettlement, MutualAidShare
 from gongji.identity import IdNumber
 from gongji.journal.entry import Entry, EntryState, UndoKind
 from gongji.journal.sealing import JournalKey, Sealer
-from gongji.model import CashKind, Leg, LegSource, Purpose, Receipt, Refusal, Relation, Setting
+from gongji.model import (
+    CashKind,
+    Leg,
+    LegSource,
+    Purpose,
+    Receipt,
+    Refusal,
+    Relation,
+    RuleWarning,
+    Setting,
+)
 from gongji.money import Fen
 
 __all__ = [
@@ -96,6 +106,7 @@ class ReceiptRow(msgspec.Struct, frozen=True, kw_only=True):
     purpose: Purpose = Purpose.MEDICAL
     cash_channel: str = ""
     transaction_id: str = ""
+    warnings: tuple[RefusalRow, ...] = ()  # a warning is stored in a refusal's shape
 
 
 class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,7 +170,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
     def seal_optional(number: IdNumber | None) -> SealedId | None:
         return None if number is None else seal(number)
 
-    def refusal(found: Refusal) -> RefusalRow:
+    def refusal(found: Refusal | RuleWarning) -> RefusalRow:
         return RefusalRow(
             rule=found.rule,
             reason=found.reason,
@@ -223,6 +234,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             purpose=receipt.purpose,
             cash_channel=receipt.cash_channel,
             transaction_id=receipt.transaction_id,
+            warnings=tuple(refusal(w) for w in receipt.warnings),
         ),
         undo=entry.undo,
         undo_msgid=entry.undo_msgid,
@@ -354,6 +366,15 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
             purpose=receipt.purpose,
             cash_channel=receipt.cash_channel,
             transaction_id=receipt.transaction_id,
+            warnings=tuple(
+                RuleWarning(
+                    rule=w.rule,
+                    reason=w.reason,
+                    reason_zh=w.reason_zh,
+                    owner_id=open_optional(w.owner_id),
+                )
+                for w in receipt.warnings
+            ),
         ),
         undo=row.undo,
         undo_msgid=row.undo_msgid,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from gongji.policy.pack import (
     PolicyPack,
     Premium,
     Use,
+    Widening,
 )
 from gongji.policy.registry import PolicyRegistry
 
@@ -41,7 +43,29 @@ def get_policy(pack_id: str) -> PolicyPack:
     return policies().get(pack_id)
 
 
+#: Beijing time, in which every sale is dated (no daylight saving since 1991).
+BEIJING = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
+
+
+def beijing_date(moment: datetime.datetime) -> datetime.date:
+    """The Beijing calendar day of ``moment`` (a naive moment is taken as the machine's time)."""
+    return moment.astimezone(BEIJING).date()
+
+
+def policy_on(pack: PolicyPack, day: datetime.date) -> PolicyPack:
+    """The pack of ``pack``'s line in force on ``day``, the sale's Beijing date.
+
+    A pack that is not registered (made in code, or read from a file) is a line of its
+    own: it is used as it is.
+    """
+    registry = policies()
+    if pack.id not in registry.ids() or registry.get(pack.id) != pack:
+        return pack
+    return registry.in_force(pack.id, day)
+
+
 __all__ = [
+    "BEIJING",
     "Catalogue",
     "FundRule",
     "MutualAid",
@@ -50,6 +74,9 @@ __all__ = [
     "PolicyRegistry",
     "Premium",
     "Use",
+    "Widening",
+    "beijing_date",
     "get_policy",
     "policies",
+    "policy_on",
 ]

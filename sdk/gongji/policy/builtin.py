@@ -9,7 +9,14 @@ from gongji.hookspecs import hookimpl
 from gongji.policy.loader import PackSource
 from gongji.policy.pack import PolicyPack
 
-BUILTIN_PACKS = ("national-2024", "liaoning-dalian-2025", "legacy-2021")
+BUILTIN_PACKS = (
+    "national-2025",
+    "legacy-2021",
+    "liaoning-dalian-2025",
+    "liaoning-benxi-2025",
+    # Made-up numbers for the mock's demo dataset; marked illustrative in the file.
+    "demo-dalian",
+)
 
 
 @hookimpl

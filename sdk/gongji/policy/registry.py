@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
 from gongji.errors import ConfigError
-from gongji.policy.loader import PackSource, build_pack, merge, pack_table, read_pack_table
+from gongji.policy.loader import (
+    PackSource,
+    decode_pack,
+    pack_table,
+    read_pack_table,
+    resolve_table,
+)
 from gongji.policy.pack import PolicyPack
 
 
@@ -15,6 +22,7 @@ class PolicyRegistry:
 
     def __init__(self) -> None:
         self._tables: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        self._resolved: dict[str, Mapping[str, Any]] = {}
         self._packs: dict[str, PolicyPack] = {}
 
     def register(self, source: PackSource | PolicyPack) -> None:
@@ -23,7 +31,9 @@ class PolicyRegistry:
             self._claim(source.id, source.id)
             self._packs[source.id] = source
             # Kept as a table too, so that other packs can extend it.
-            self._tables[source.id] = (source.id, pack_table(source))
+            table = pack_table(source)
+            self._tables[source.id] = (source.id, table)
+            self._resolved[source.id] = table
             return
         table = read_pack_table(source)
         pack_id = table.get("id")
@@ -49,42 +59,74 @@ class PolicyRegistry:
         """The pack with this id; ``ConfigError`` listing the known ids if there is none."""
         pack = self._packs.get(pack_id)
         if pack is None:
-            pack = self._build(pack_id, chain=())
+            if pack_id not in self._tables:
+                known = ", ".join(self.ids()) or "none"
+                raise ConfigError(
+                    f"Unknown policy pack {pack_id!r}.",
+                    next_step=f"Use one of: {known}; or register a pack file through a gongji plugin.",
+                )
+            pack = decode_pack(self._resolve(pack_id, ()), self._tables[pack_id][0])
+            self._packs[pack_id] = pack
         return pack
+
+    def in_force(self, pack_id: str, day: datetime.date) -> PolicyPack:
+        """The pack of ``pack_id``'s line that is in force on ``day`` (the sale's Beijing date).
+
+        A line's packs follow each other in time (``effective`` to ``until``), so a till
+        configured with one of them settles each sale under the pack of its day. Where
+        two are in force, the one that took effect later wins.
+        """
+        line = self.get(pack_id).line_name
+        packs = [pack for pack in map(self.get, self.ids()) if pack.line_name == line]
+        found = [pack for pack in packs if pack.in_force(day)]
+        # A later pack supersedes an open-ended earlier one: a region's new notice ships as
+        # a pack of the same line, without editing the pack it replaces.
+        latest = max((pack.effective for pack in found), default=None)
+        found = [pack for pack in found if pack.effective == latest]
+        if len(found) == 1:
+            return found[0]
+        dates = "; ".join(
+            f"{pack.id} from {pack.effective} to {pack.until or 'open'}"
+            for pack in sorted(packs, key=lambda p: p.effective)
+        )
+        if not found:
+            raise ConfigError(
+                f"No policy pack of the line {line!r} is in force on {day} ({dates}).",
+                next_step="Check the till's date, or register a pack in force on that day; nothing was charged.",
+            )
+        raise ConfigError(
+            f"{len(found)} policy packs of the line {line!r} are in force on {day} ({dates}).",
+            next_step="Give each pack of a line its own 'effective' date.",
+        )
 
     def load_file(self, source: PackSource) -> PolicyPack:
         """Decode a pack file that is not registered (its ``extends`` may name registered ones)."""
-        return build_pack(read_pack_table(source), source.name, self._parent_table)
+        table = read_pack_table(source)
+        return decode_pack(
+            resolve_table(table, source.name, lambda parent: self._parent(parent, ())),
+            source.name,
+        )
 
-    def _build(self, pack_id: str, chain: tuple[str, ...]) -> PolicyPack:
-        if pack_id not in self._tables:
-            known = ", ".join(self.ids()) or "none"
-            raise ConfigError(
-                f"Unknown policy pack {pack_id!r}.",
-                next_step=f"Use one of: {known}; or register a pack file through a gongji plugin.",
+    def _resolve(self, pack_id: str, chain: tuple[str, ...]) -> Mapping[str, Any]:
+        resolved = self._resolved.get(pack_id)
+        if resolved is None:
+            source_name, table = self._tables[pack_id]
+            if pack_id in chain or len(chain) > 8:
+                raise ConfigError(
+                    f"Policy pack {source_name}: 'extends' goes round in a circle.",
+                    next_step="Make the chain of extends end at a pack without one.",
+                )
+            resolved = resolve_table(
+                table, source_name, lambda parent: self._parent(parent, (*chain, pack_id))
             )
-        source_name, table = self._tables[pack_id]
-        pack = build_pack(table, source_name, self._parent_table)
-        if pack.id != pack_id:  # pragma: no cover - register() keyed it by this id
-            raise ConfigError(f"Policy pack {source_name}: id changed while loading.")
-        self._packs[pack_id] = pack
-        return pack
+            self._resolved[pack_id] = resolved
+        return resolved
 
-    def _parent_table(self, parent_id: str, _depth: int = 0) -> Mapping[str, Any]:
+    def _parent(self, parent_id: str, chain: tuple[str, ...]) -> Mapping[str, Any]:
         if parent_id not in self._tables:
             known = ", ".join(self.ids()) or "none"
             raise ConfigError(
                 f"Policy pack extends unknown pack {parent_id!r}.",
                 next_step=f"Extend one of: {known}.",
             )
-        source_name, table = self._tables[parent_id]
-        grandparent = table.get("extends")
-        if grandparent is None:
-            return table
-        if _depth > 8:
-            raise ConfigError(
-                f"Policy pack {source_name}: 'extends' goes round in a circle.",
-                next_step="Make the chain of extends end at a pack without one.",
-            )
-        base = self._parent_table(grandparent, _depth + 1)
-        return merge({k: v for k, v in base.items() if k != "region"}, table)
+        return self._resolve(parent_id, chain)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import pluggy
 
 from gongji.errors import (
@@ -21,7 +22,7 @@ from gongji.errors import (
     RegionViolation,
     UseViolation,
 )
-from gongji.model import Refusal
+from gongji.model import Refusal, RuleWarning
 from gongji.money import Fen
 from gongji.rules.context import CheckContext
 from gongji.rules.planner import PayerCandidate, plan_payer_chain
@@ -58,7 +59,13 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
             f"The fund share {context.fund} is outside 0..{context.purchase.total}.",
             next_step="The gateway's pre-settlement is inconsistent; do not settle, and report it.",
         )
-    refusals = _collect_refusals(context, plugins)
+    if not context.purchase.use_mutual_aid and context.bindings:
+        # The patient did not ask for mutual aid (seed 002 l.19): no relative's account is
+        # drawn, and none is judged either, so no refusal speaks of a binding not asked for.
+        context = attrs.evolve(context, bindings=(), owners={})
+    findings = _collect_findings(context, plugins)
+    refusals = tuple(found for found in findings if isinstance(found, Refusal))
+    warnings = tuple(found for found in findings if isinstance(found, RuleWarning))
     for refusal in refusals:
         if refusal.owner_id is None:
             raise _RAISES.get(refusal.rule, EligibilityError)(refusal.reason, rule=refusal.rule)
@@ -81,10 +88,13 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
         cash=total - context.fund - sum((leg.amount for leg in legs), Fen(0)),
         refusals=refusals,
         cash_only=context.cash_only,
+        warnings=warnings,
     )
 
 
-def _collect_refusals(context: CheckContext, plugins: pluggy.PluginManager) -> tuple[Refusal, ...]:
+def _collect_findings(
+    context: CheckContext, plugins: pluggy.PluginManager
+) -> tuple[Refusal | RuleWarning, ...]:
     try:
         results = plugins.hook.gongji_check(context=context)
     except GongjiError:
@@ -95,7 +105,7 @@ def _collect_refusals(context: CheckContext, plugins: pluggy.PluginManager) -> t
             f"A gongji plugin failed while checking the purchase ({type(exc).__name__}); nothing was charged.",
             next_step="Fix or disable the plugin (GONGJI_DISABLE_PLUGINS=name) and try again.",
         ) from exc
-    return tuple(refusal for result in reversed(results) if result for refusal in result)
+    return tuple(found for result in reversed(results) if result for found in result)
 
 
 def _order(

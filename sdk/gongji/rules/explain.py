@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gongji.identity import IdNumber
-from gongji.model import Relation
+from gongji.model import Purpose, Relation
 
 Language = Literal["en", "zh"]
 
@@ -46,6 +46,46 @@ _WORDS: dict[Relation, dict[Language, tuple[str, str]]] = {
         "zh": ("外孙", "外孙女"),
     },
 }
+
+
+# A relation as a cashier says it, whatever the sexes: "not among the relations ... allows".
+_RELATION_WORDS: dict[Relation, dict[Language, str]] = {
+    Relation.SPOUSE: {"en": "spouse", "zh": "配偶"},
+    Relation.PARENT: {"en": "parent", "zh": "父母"},
+    Relation.CHILD: {"en": "child", "zh": "子女"},
+    Relation.SIBLING: {"en": "brother or sister", "zh": "兄弟姐妹"},
+    Relation.PATERNAL_GRANDPARENT: {"en": "paternal grandparent", "zh": "祖父母"},
+    Relation.MATERNAL_GRANDPARENT: {"en": "maternal grandparent", "zh": "外祖父母"},
+    Relation.PATERNAL_GRANDCHILD: {"en": "son's child", "zh": "孙子女"},
+    Relation.MATERNAL_GRANDCHILD: {"en": "daughter's child", "zh": "外孙子女"},
+}
+
+_PURPOSE_WORDS: dict[Purpose, dict[Language, str]] = {
+    Purpose.MEDICAL: {"en": "medical costs", "zh": "医疗费用"},
+    Purpose.RESIDENT_PREMIUM: {"en": "a resident-insurance premium", "zh": "居民医保缴费"},
+    Purpose.VACCINE: {"en": "a self-paid vaccine", "zh": "自费疫苗"},
+    Purpose.PHYSICAL_EXAM: {"en": "a physical exam", "zh": "体检"},
+    Purpose.SUPPLEMENTARY_INSURANCE: {
+        "en": "government-guided supplementary insurance",
+        "zh": "惠民保等补充保险",
+    },
+    Purpose.FLEXIBLE_EMPLOYMENT_PREMIUM: {
+        "en": "a flexibly employed worker's employee-insurance premium",
+        "zh": "灵活就业人员职工医保缴费",
+    },
+    Purpose.LONG_TERM_CARE: {"en": "long-term-care contributions", "zh": "长期护理保险缴费"},
+    Purpose.COMMERCIAL_INSURANCE: {"en": "commercial health insurance", "zh": "商业健康保险"},
+}
+
+
+def relation_words(relation: Relation, language: Language = "en") -> str:
+    """The relation as a cashier says it ("paternal grandparent", "祖父母")."""
+    return _RELATION_WORDS[relation][language]
+
+
+def purpose_words(purpose: Purpose, language: Language = "en") -> str:
+    """What the money is for, as a cashier says it ("a self-paid vaccine", "自费疫苗")."""
+    return _PURPOSE_WORDS[purpose][language]
 
 
 def owner_label(owner: IdNumber, relation: Relation | None, language: Language = "en") -> str:

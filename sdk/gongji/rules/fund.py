@@ -26,9 +26,12 @@ class YearToDate:
 
 def eligible_amount(items: Iterable[LineItem], policy: PolicyPack) -> Fen:
     """The part of a basket the fund may consider: class A whole, class B less its
-    self-pay-first percentage, class C and cash-only categories not at all."""
+    self-pay-first percentage, class C and cash-only categories not at all.
+
+    A pack without a ``[catalogue]`` knows no self-pay-first percentage, and takes none."""
     banned = policy.use.cash_only_categories
-    keep_b = 100 - policy.catalogue.class_b_self_first_percent
+    catalogue = policy.catalogue
+    keep_b = 100 - (catalogue.class_b_self_first_percent if catalogue is not None else 0)
     eligible = ZERO
     for item in items:
         if item.category in banned or item.coverage is Coverage.C:
@@ -64,8 +67,13 @@ def fund_share(
 
 
 def resident_premium(age: int, policy: PolicyPack) -> Fen | None:
-    """The resident premium for a person of this age under the pack; None if the pack sets none."""
+    """The resident premium for a person of this age under the pack; None if the pack sets
+    none, or cannot tell a child's premium from an adult's (no age given: the centre decides)."""
     premium = policy.premium
     if premium is None:
+        return None
+    if premium.child == premium.adult:
+        return premium.adult
+    if premium.child_max_age is None:
         return None
     return premium.child if age <= premium.child_max_age else premium.adult

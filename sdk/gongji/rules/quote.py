@@ -10,7 +10,7 @@ from __future__ import annotations
 from attrs import frozen
 
 from gongji.errors import InvalidInput
-from gongji.model import Leg, LineItem, Refusal
+from gongji.model import Leg, LineItem, Refusal, RuleWarning
 from gongji.money import Fen
 from gongji.rules.explain import Language, owner_label
 
@@ -27,6 +27,7 @@ class Quote:
     cash: Fen
     refusals: tuple[Refusal, ...] = ()
     cash_only: tuple[LineItem, ...] = ()  # lines no insurance account may pay (R6)
+    warnings: tuple[RuleWarning, ...] = ()  # unusual but allowed: shown, kept on the receipt
 
     def __attrs_post_init__(self) -> None:
         # Conservation of money is checked where the object is made, not hoped for later.
@@ -41,8 +42,8 @@ class Quote:
         return sum((leg.amount for leg in self.legs), Fen(0))
 
     def explain(self, language: Language = "en") -> list[str]:
-        """The cashier's sentences: the fund, each leg, cash-only lines, refusals, then
-        the cash to collect."""
+        """The cashier's sentences: the fund, each leg, cash-only lines, refusals,
+        warnings, then the cash to collect."""
         zh = language == "zh"
         lines = [f"合计 {self.total}。" if zh else f"Total {self.total}."]
         if self.fund:
@@ -72,6 +73,10 @@ class Quote:
         lines.extend(
             refusal.reason_zh or refusal.reason if zh else refusal.reason
             for refusal in self.refusals
+        )
+        lines.extend(
+            warning.reason_zh or warning.reason if zh else warning.reason
+            for warning in self.warnings
         )
         lines.append(
             f"需收取现金(微信/支付宝/现金) {self.cash}。"

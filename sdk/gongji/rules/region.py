@@ -1,5 +1,6 @@
 """R7, region: same pooling region always; same province where the pack allows (nationwide since
-2025); another province only where both provinces have cross-province mutual aid switched on."""
+2025, seed 002 l.7); another province only where the pack pairs the two: both listed as partner
+provinces, or the pair declared."""
 
 from __future__ import annotations
 
@@ -30,12 +31,12 @@ def region_allows(
             "this region's policy allows mutual aid only within one pooling region",
             "本地政策仅允许统筹区内共济",
         )
-    if owner_region[:2] in aid.cross_province and beneficiary_region[:2] in aid.cross_province:
+    if aid.provinces_paired(owner_region[:2], beneficiary_region[:2]):
         return None
     return (
         f"the accounts are insured in different provinces ({owner_region[:2]} and {beneficiary_region[:2]}) "
-        "and cross-province mutual aid is not switched on for both",
-        "双方参保地属于不同省份，且未同时开通跨省共济",
+        f"and {policy.name} does not pair them for cross-province mutual aid",
+        f"双方参保地属于不同省份，{policy.name}未开通这两省之间的跨省共济",
     )
 
 
