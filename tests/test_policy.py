@@ -96,9 +96,8 @@ def _value(pack: PolicyPack, key: str) -> object:
 
 
 def test_only_the_demo_dataset_uses_an_illustrative_pack() -> None:
-    from gongji_mock.centre.dataset import demo_dataset
-
     from gongji_cityins.gateway import CITIES
+    from gongji_mock.centre.dataset import demo_dataset
 
     illustrative = {i for i in policies().ids() if get_policy(i).illustrative}
     assert illustrative == {"demo-dalian"} == {demo_dataset().policy.id}
