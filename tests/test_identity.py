@@ -167,3 +167,18 @@ def test_permit_and_foreigner_numbers_are_credentials_shown_masked() -> None:
         credential = Credential.id_card(number)
         assert credential.kind.value == "02" and credential.id_number == number
         assert number not in repr(credential) and number not in str(IdNumber(number))
+
+
+def test_the_province_codes_are_python_stdnums() -> None:
+    # identity.PROVINCES is written out for start-up; it must say what stdnum's database says.
+    from stdnum import numdb
+
+    from gongji.identity import PROVINCES
+
+    regions = numdb.get("cn/loc")
+    known = {
+        f"{code:02d}"
+        for code in range(100)
+        if any(props.get("province") for _, props in regions.info(f"{code:02d}0000"))
+    }
+    assert known == PROVINCES

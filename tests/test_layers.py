@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import gongji
+import gongji.signing
 import gongji_alipay
 import gongji_cityins
 import gongji_mock
@@ -79,7 +80,14 @@ def test_the_adapters_exist_for_the_walk_to_look_for() -> None:
 
 # ---------------------------------------------------------------- names on first use
 
-LAZY_PACKAGES = [gongji, gongji_cityins, gongji_wechatpay, gongji_alipay, gongji_mock]
+LAZY_PACKAGES = [
+    gongji,
+    gongji.signing,
+    gongji_cityins,
+    gongji_wechatpay,
+    gongji_alipay,
+    gongji_mock,
+]
 
 
 def _type_checking_names(package: object) -> set[str]:

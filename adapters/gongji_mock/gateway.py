@@ -6,11 +6,12 @@ process through ``transport()``, and ``gongji mock serve`` puts it behind uvicor
 from __future__ import annotations
 
 import datetime
+import functools
 import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
@@ -19,10 +20,7 @@ from gongji import clock as beijing
 from gongji import jsonwire
 from gongji.identity import IdNumber
 from gongji.money import Fen
-from gongji.signing.keys import load_private_key
-from gongji.signing.wechatpay_medins import id_digest
-from gongji_mock.alipay.endpoint import PATH as ALIPAY_PATH
-from gongji_mock.alipay.endpoint import AlipayEndpoint
+from gongji_mock.alipay import PATH as ALIPAY_PATH
 from gongji_mock.centre.dataset import Dataset, demo_dataset, load_dataset
 from gongji_mock.centre.decisions import Centre, Clock
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
@@ -36,9 +34,12 @@ from gongji_mock.server.dashboard import PREFIX as DASHBOARD_PREFIX
 from gongji_mock.server.dashboard import DashboardPage
 from gongji_mock.server.delivery import CallbackDelivery
 from gongji_mock.statefile import MockState, Room
-from gongji_mock.testkeys import MockKeys
-from gongji_mock.wechatpay.endpoint import PREFIX as WECHATPAY_PREFIX
-from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
+from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
+
+if TYPE_CHECKING:
+    from gongji_mock.alipay.endpoint import AlipayEndpoint
+    from gongji_mock.testkeys import MockKeys
+    from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
 #: The TIF caller the mock knows out of the box. Test values, published on purpose:
 #: the mock moves no real money, and a POS rehearsing against it needs them.
@@ -98,22 +99,39 @@ class MockGateway:
         self.mount(DASHBOARD_PREFIX, page, target="admin")
         # What the protocols were asked lately, and how the mock answered (not admin calls).
         self.recent = RecentRequests()
-        # The payment channels keep the centre's time, so moving it moves their windows too.
-        # Med-ins payers are checked against the people the centre insures (digest -> name).
-        insured = {id_digest(person.id): person.name for person in dataset.people.values()}
-        self.wechatpay = WechatPayEndpoint(
-            clock=lambda: self.centre.clock().timestamp(), insured=insured
-        )
-        self.mount(WECHATPAY_PREFIX, self.wechatpay)
-        self.alipay = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
-        self.mount(ALIPAY_PATH, self.alipay)
+        # WeChat Pay and Alipay are made when first used (``wechatpay``, ``alipay``): their
+        # test keys take about 100 ms each to generate, and a preview never needs them.
+        self.mount(WECHATPAY_PREFIX, lambda request: self.wechatpay.handle(request))
+        self.mount(ALIPAY_PATH, lambda request: self.alipay.handle(request))
         # The channels start with this process's test keys; a state file replaces them (use_keys).
-        self._keys = MockKeys.of_this_process()
-        # Callbacks go out through outboxes that apply the duplicate / out-of-order faults.
-        self.wechatpay.notifications = CallbackOutbox(self.faults, "wechatpay", delivery)
-        self.alipay.notifications = CallbackOutbox(self.faults, "alipay", delivery)
+        self._keys: MockKeys | None = None
         # With a state file, restore from it (or start it), and write to it after each request.
         self._state = self._open_state(state) if state is not None else None
+
+    @functools.cached_property
+    def wechatpay(self) -> WechatPayEndpoint:
+        """The mock's WeChat Pay. It keeps the centre's time, so moving that moves its windows
+        too; med-ins payers are checked against the people the centre insures."""
+        from gongji.signing.wechatpay_medins import id_digest
+        from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
+
+        people = self.centre.dataset.people.values()
+        endpoint = WechatPayEndpoint(
+            clock=lambda: self.centre.clock().timestamp(),
+            insured={id_digest(person.id): person.name for person in people},
+        )
+        # Callbacks go out through an outbox that applies the duplicate / out-of-order faults.
+        endpoint.notifications = CallbackOutbox(self.faults, "wechatpay", self.delivery)
+        return endpoint
+
+    @functools.cached_property
+    def alipay(self) -> AlipayEndpoint:
+        """The mock's Alipay, on the centre's time."""
+        from gongji_mock.alipay.endpoint import AlipayEndpoint
+
+        endpoint = AlipayEndpoint(clock=lambda: self.centre.clock().timestamp())
+        endpoint.notifications = CallbackOutbox(self.faults, "alipay", self.delivery)
+        return endpoint
 
     def mount(self, path: str, handler: Handler, *, target: str | None = None) -> None:
         """Serve ``path`` (exact), or every path under it when it ends with "/", with ``handler``.
@@ -218,7 +236,7 @@ class MockGateway:
                 "wechatpay": Room(self.wechatpay.lock, self.wechatpay.tables()),
                 "alipay": Room(self.alipay.lock, self.alipay.tables()),
             },
-            keys=lambda: self._keys,
+            keys=lambda: self.keys,
             use_keys=self.use_keys,
         )
 
@@ -241,10 +259,16 @@ class MockGateway:
     @property
     def keys(self) -> MockKeys:
         """The channels' keys in force, as PEM: test keys (the mock moves no real money)."""
+        if self._keys is None:
+            from gongji_mock.testkeys import MockKeys
+
+            self._keys = MockKeys.of_this_process()
         return self._keys
 
     def use_keys(self, keys: MockKeys) -> None:
         """Answer with these keys instead of this process's (a state file keeps them)."""
+        from gongji.signing.keys import load_private_key
+
         self.wechatpay.use_keys(
             platform_key=load_private_key(keys.wechatpay_platform),
             merchant_key=load_private_key(keys.wechatpay_merchant),

@@ -9,26 +9,20 @@ the test keys it hands out at ``GET {url}/gongji-admin/keys``
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
 import httpx
 import msgspec
 
-from gongji import jsonwire
+import gongji.jsonwire as jsonwire
 from gongji.errors import ConfigError
+from gongji.gateways import PaymentChannel
 from gongji.journal import MemoryJournal
-from gongji.signing.alipay import AlipaySigner, AlipayVerifier
-from gongji.signing.alipay_certs import AlipayPublicKeys
-from gongji.signing.keys import load_private_key, load_public_key
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji.signing.wechatpay import WechatPayMerchant
-from gongji.signing.wechatpay_keys import PlatformKeyStore
-from gongji_alipay import AlipayChannel
-from gongji_alipay.gateway import DEFAULT_BASE_URL as ALIPAY_URL
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET, MockGateway
-from gongji_wechatpay import WechatPayChannel
 
 __all__ = ["MOCK_CENTRE_URL", "MOCK_INSTITUTION", "MOCK_NOTIFY_URL", "mock_profile"]
 
@@ -71,18 +65,46 @@ def mock_profile(
     mock = mock if mock is not None else MockGateway.demo()
     policy = mock.centre.dataset.policy.id
     gateway = _mock_centre(MOCK_CENTRE_URL, policy, DEFAULT_PAASID, DEFAULT_TIF_SECRET, till)
-    channels = {
-        "wechatpay": WechatPayChannel.for_mock(mock.wechatpay, refund_notify_url=MOCK_NOTIFY_URL),
-        "alipay": AlipayChannel.for_mock(mock.alipay, notify_url=MOCK_NOTIFY_URL),
-    }
     return {
         "gateway": gateway,
-        "channels": channels,
+        "channels": _ChannelsOnFirstUse(mock),
         "transport": mock.transport(),
         "policy": policy,
         # A rehearsal writes nothing to the user's home; pass journal= to keep one.
         "journal": MemoryJournal(),
     }
+
+
+class _ChannelsOnFirstUse(Mapping[str, PaymentChannel]):
+    """The in-process mock's WeChat Pay and Alipay channels, each made when first asked for:
+    making one makes the mock's side of it, test keys and all, which a preview never needs."""
+
+    def __init__(self, mock: MockGateway) -> None:
+        self._mock = mock
+        self._made: dict[str, PaymentChannel] = {}
+
+    def __getitem__(self, kind: str) -> PaymentChannel:
+        if kind not in self._made:
+            from gongji_alipay import AlipayChannel
+            from gongji_wechatpay import WechatPayChannel
+
+            if kind == "wechatpay":
+                self._made[kind] = WechatPayChannel.for_mock(
+                    self._mock.wechatpay, refund_notify_url=MOCK_NOTIFY_URL
+                )
+            elif kind == "alipay":
+                self._made[kind] = AlipayChannel.for_mock(
+                    self._mock.alipay, notify_url=MOCK_NOTIFY_URL
+                )
+            else:
+                raise KeyError(kind)
+        return self._made[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("wechatpay", "alipay"))
+
+    def __len__(self) -> int:
+        return 2
 
 
 class _TifCaller(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,6 +164,16 @@ def _mock_centre(
 
 def _served_mock_arguments(url: str, till: int | None) -> dict[str, Any]:
     """The mock profile against ``gongji mock serve`` at ``url``: real HTTP, its test keys."""
+    # Imported here: the in-process mock, the common case, makes its channels on first use.
+    from gongji.signing.alipay import AlipaySigner, AlipayVerifier
+    from gongji.signing.alipay_certs import AlipayPublicKeys
+    from gongji.signing.keys import load_private_key, load_public_key
+    from gongji.signing.wechatpay import WechatPayMerchant
+    from gongji.signing.wechatpay_keys import PlatformKeyStore
+    from gongji_alipay import AlipayChannel
+    from gongji_alipay.gateway import DEFAULT_BASE_URL as ALIPAY_URL
+    from gongji_wechatpay import WechatPayChannel
+
     base = url.rstrip("/")
     keys = _fetch_served_mock_keys(base)
     gateway = _mock_centre(base, keys.policy, keys.tif.paasid, keys.tif.secret, till)

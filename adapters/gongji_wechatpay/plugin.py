@@ -7,8 +7,13 @@ a channel out (docs/reference/adapter-wechatpay.md lists the settings).
 
 from __future__ import annotations
 
-from gongji.gateways.registry import RegisterAdapter
+from typing import TYPE_CHECKING
+
 from gongji.hookspecs import hookimpl
+
+# The registry's type only: loading a plugin (every `gongji` command does) imports no gateway.
+if TYPE_CHECKING:
+    from gongji.gateways.registry import RegisterAdapter
 
 
 @hookimpl

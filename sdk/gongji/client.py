@@ -6,7 +6,6 @@ error is all they do.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import socket
 import time
@@ -452,6 +451,8 @@ async def drive_async(
         step = next(flow)
         while True:
             if isinstance(step, Pause):
+                import asyncio  # the async driver's alone: a sync till does not load it
+
                 await asyncio.sleep(step.milliseconds / 1000)
                 step = flow.send(None)
                 continue

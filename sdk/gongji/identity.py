@@ -25,7 +25,6 @@ import functools
 import re
 from typing import Literal
 
-from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
@@ -116,8 +115,20 @@ def _issuer_known(number: str, *, legacy: bool) -> bool:
     return _province_known(number[:2])
 
 
+#: The province-level codes of GB/T 2260 (the first two digits of a region code). Written
+#: out rather than read from python-stdnum's region database at each start: loading that
+#: database costs a preview about 20 ms, and a test keeps this set equal to it.
+# fmt: off
+PROVINCES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+    "65", "71", "81", "82",
+})
+# fmt: on
+
+
 def _province_known(code: str) -> bool:
-    return any(props.get("province") for _, props in numdb.get("cn/loc").info(code + "0000"))
+    return code in PROVINCES
 
 
 def _birth_date_ok(number: str) -> bool:

@@ -44,6 +44,7 @@ from gongji.signing.alipay import (
 )
 from gongji.signing.alipay_certs import AlipayPublicKeys
 from gongji.signing.keys import RsaPrivateKey, RsaPublicKey
+from gongji_mock.alipay import PATH
 from gongji_mock.alipay.trades import Answer, Trade, Trades, outcome_of
 from gongji_mock.records import Serial, Table
 from gongji_mock.testkeys import test_rsa_key
@@ -58,7 +59,6 @@ __all__ = [
     "outcome_of",
 ]
 
-PATH = "/gateway.do"
 #: The test app the mock knows out of the box: published on purpose (the mock moves no money).
 DEFAULT_APP_ID = "2021000100000001"
 SELLER_ID = "2088000000000001"

@@ -10,24 +10,25 @@ to "no secret in an answer": it hands out the mock's own test credentials.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import msgspec
-from cryptography.hazmat.primitives import serialization
 
 from gongji import jsonwire
 from gongji.errors import GongjiError, InvalidInput
 from gongji.identity import IdNumber
-from gongji.signing.keys import RsaPublicKey, load_private_key
-from gongji_mock.alipay.endpoint import AlipayEndpoint
 from gongji_mock.centre.decisions import Centre
 from gongji_mock.centre.ledger import Transaction
 from gongji_mock.faults import TARGETS, FaultKind, Faults
 from gongji_mock.recent import RecentRequests
 from gongji_mock.server.delivery import CallbackDelivery
-from gongji_mock.testkeys import MockKeys
-from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
+
+if TYPE_CHECKING:
+    from gongji.signing.keys import RsaPublicKey
+    from gongji_mock.alipay.endpoint import AlipayEndpoint
+    from gongji_mock.testkeys import MockKeys
+    from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
 PREFIX = "/gongji-admin/"
 #: Rows of each list the dashboard shows, and the most a ``?limit=`` may ask for.
@@ -53,8 +54,13 @@ class AdminView(Protocol):
     """What the admin endpoint shows and changes of a mock (``MockGateway`` is one)."""
 
     centre: Centre
-    wechatpay: WechatPayEndpoint
-    alipay: AlipayEndpoint
+
+    @property
+    def wechatpay(self) -> WechatPayEndpoint: ...
+
+    @property
+    def alipay(self) -> AlipayEndpoint: ...
+
     faults: Faults
     delivery: CallbackDelivery | None
     recent: RecentRequests
@@ -161,6 +167,8 @@ class AdminEndpoint:
         gongji that carries private keys and secrets; never point a real till at them.
         None when the keys in force are not the ones ``mock.keys`` describes.
         """
+        from gongji.signing.keys import load_private_key  # keys are asked for rarely
+
         mock = self.mock
         keys = mock.keys
         wechatpay, alipay = mock.wechatpay, mock.alipay
@@ -313,6 +321,8 @@ def _limit(request: httpx.Request) -> int:
 
 def _pem(key: RsaPublicKey) -> str:
     """A public key as PEM (SubjectPublicKeyInfo), as the consoles hand them out."""
+    from cryptography.hazmat.primitives import serialization
+
     return (
         key.cryptography_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -47,7 +47,7 @@ from gongji.signing.wechatpay_keys import PUBLIC_KEY_ID_PREFIX, PlatformKeyStore
 from gongji_mock.codes import Outcome
 from gongji_mock.records import Serial, Table
 from gongji_mock.testkeys import test_apiv3_key, test_rsa_key
-from gongji_mock.wechatpay import close, wire
+from gongji_mock.wechatpay import PREFIX, close, wire
 from gongji_mock.wechatpay.certificates import CERTIFICATES_PATH, PlatformCertificates
 from gongji_mock.wechatpay.errors import Refusal, decode
 from gongji_mock.wechatpay.medins import MedInsOrders
@@ -68,7 +68,6 @@ __all__ = [
     "outcome_of",
 ]
 
-PREFIX = "/v3/"
 CODEPAY_PATH = "/v3/pay/transactions/codepay"
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
 

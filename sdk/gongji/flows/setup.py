@@ -79,7 +79,8 @@ class Setup:
     ) -> Setup:
         return cls(
             gateway=gateway,
-            channels=dict(channels),
+            # Kept as given, not copied: a profile may make its channels when first used.
+            channels=channels,
             journal=journal,
             plugins=plugins,
             policy=get_policy(policy),

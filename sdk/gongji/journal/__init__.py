@@ -11,12 +11,18 @@ for the tills of a chain, extra ``postgres``), implement the same ``Journal`` pr
 and keep every ID number sealed with a ``JournalKey`` kept outside the database.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from gongji.journal.entry import Entry, EntryState, Journal
 from gongji.journal.memory import MemoryJournal
 from gongji.journal.msgids import MsgidOwner
-from gongji.journal.postgres import PostgresJournal  # psycopg itself is imported when used
 from gongji.journal.sealing import JournalKey
 from gongji.journal.sqlite import SqliteJournal, default_journal_path
+
+if TYPE_CHECKING:
+    from gongji.journal.postgres import PostgresJournal
 
 __all__ = [
     "Entry",
@@ -29,3 +35,13 @@ __all__ = [
     "SqliteJournal",
     "default_journal_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PostgresJournal (a chain's shared journal) is imported when asked for: a till on its
+    # own SQLite file does not pay for it at start-up (bench/bench_startup.py).
+    if name == "PostgresJournal":
+        from gongji.journal.postgres import PostgresJournal
+
+        return PostgresJournal
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,8 +8,13 @@ I/O: the factory builds the channel later, from a profile's ``[channels.campusca
 
 from __future__ import annotations
 
-from gongji.gateways.registry import RegisterAdapter
+from typing import TYPE_CHECKING
+
 from gongji.hookspecs import hookimpl
+
+# The registry's type only: loading a plugin (every `gongji` command does) imports no gateway.
+if TYPE_CHECKING:
+    from gongji.gateways.registry import RegisterAdapter
 
 from gongji_campuscard.gateway import CAPABILITIES, CampusCardChannel
 
