@@ -93,12 +93,17 @@ FIRST = "2025-01-01 08:00:00"
 REVISION = "2025-07-01 08:00:00"
 
 
+def first(second: int) -> str:
+    """A time of the first version: its records were written one second apart."""
+    return f"2025-01-01 08:00:{second:02d}"
+
+
 def demo_records() -> list[CatalogueRecord]:
     """The demo catalogue: a first version and a revision."""
     return [
-        _drug("XC08CAN057A001010100001", "硝苯地平缓释片", "01", "MOCK-R0001", FIRST),
-        _drug("XC10AAA143A001010100002", "阿托伐他汀钙片", "02", "MOCK-R0002", FIRST),
-        _drug("XJ01CAA076E001010100003", "阿莫西林胶囊", "01", "MOCK-R0003", FIRST),
+        _drug("XC08CAN057A001010100001", "硝苯地平缓释片", "01", "MOCK-R0001", first(1)),
+        _drug("XC10AAA143A001010100002", "阿托伐他汀钙片", "02", "MOCK-R0002", first(2)),
+        _drug("XJ01CAA076E001010100003", "阿莫西林胶囊", "01", "MOCK-R0003", first(3)),
         # Revised: class A until 2025-06-30 (the first record, ended), class B from 07-01.
         _drug(
             "ZA01BAG0331010100000004",
@@ -118,12 +123,14 @@ def demo_records() -> list[CatalogueRecord]:
             begins="2025-07-01",
             charge_type="10",
         ),
-        _drug("XR06AEB084A001010100005", "氯雷他定片", "02", "MOCK-R0005", FIRST),
+        _drug("XR06AEB084A001010100005", "氯雷他定片", "02", "MOCK-R0005", first(4)),
         # Withdrawn by the revision.
         _drug(
             "XA02BCA211A001010100006", "奥美拉唑肠溶胶囊", "01", "MOCK-R0006", REVISION, valid="0"
         ),
-        _drug("T000200581", "党参片", "02", "MOCK-R0007", FIRST, list_type="102", charge_type="11"),
+        _drug(
+            "T000200581", "党参片", "02", "MOCK-R0007", first(5), list_type="102", charge_type="11"
+        ),
         _drug(
             "C14030102000000000000008",
             "一次性使用医用口罩",
@@ -159,6 +166,10 @@ class MockCatalogue:
 
     def tables(self) -> list[Table[Any, Any]]:
         return [self.mappings]
+
+    def load(self, records: list[CatalogueRecord]) -> None:
+        """Serve ``records`` instead of every record served so far (a test's catalogue)."""
+        self._records = {record.rid: record for record in records}
 
     def publish(self, *records: CatalogueRecord) -> None:
         """Add or replace records (by ``rid``); each is served from its ``updt_time``."""
