@@ -12,7 +12,10 @@ import pytest
 
 from gongji.catalogue import CatalogueStore
 from gongji_mock.national.hilist import demo_records
-from tests.test_cli_journal import Served, config, run, served  # noqa: F401 - the fixture
+from tests import test_cli_journal
+from tests.test_cli_journal import Served, config, run
+
+served = test_cli_journal.served  # the fixture: the demo mock served over HTTP
 
 COLD_REMEDY = "ZA01BAG0331010100000004"
 MAPPINGS = (
