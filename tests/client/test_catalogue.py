@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from gongji.journal import MemoryJournal
 from gongji_mock import MockGateway
 from gongji_mock.national.hilist import REVISION, CatalogueRecord, demo_records
 
+MOTHER = "210202195809120046"  # in the demo dataset
 NOW = datetime.datetime(2026, 1, 5, 9, tzinfo=BEIJING)
 COLD_REMEDY = "ZA01BAG0331010100000004"  # class A, then B from the revision (2025-07-01)
 WITHDRAWN = "XA02BCA211A001010100006"  # withdrawn by the revision
@@ -298,3 +300,25 @@ def test_a_memory_journal_keeps_the_catalogue_in_memory(mock: MockGateway) -> No
     assert isinstance(arguments["journal"], MemoryJournal)
     with SettlementClient(**arguments) as till:
         assert till.catalogue.store.path is None
+
+
+def test_a_line_from_the_catalogue_sends_the_national_code_and_the_sku(
+    till: Any, mock: MockGateway
+) -> None:
+    from gongji import Credential, Purchase
+
+    till.catalogue.map(mapping("SKU-0042", COLD_REMEDY))
+    till.upload_mappings()
+    line = till.catalogue.line("SKU-0042", quantity=1, unit_price=Fen(1_250))
+    sent: list[dict[str, Any]] = []
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        if b'"infno":"2101"' in request.content:
+            sent.append(json.loads(request.content))
+        return mock.handle(request)
+
+    arguments = client_arguments("mock", mock=mock) | {"transport": httpx.MockTransport(spy)}
+    with SettlementClient(**arguments) as other:
+        other.preview(Purchase(credential=Credential.id_card(MOTHER), items=[line]))
+    (detail,) = sent[0]["input"]["feedetail"]
+    assert (detail["med_list_codg"], detail["medins_list_codg"]) == (COLD_REMEDY, "SKU-0042")
