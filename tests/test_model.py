@@ -69,3 +69,17 @@ def test_a_quote_that_does_not_conserve_money_cannot_exist() -> None:
 def test_purchase_total_is_the_sum_of_its_lines() -> None:
     buy = Purchase(credential=Credential.id_card(PATIENT), items=[drug(1250, 2), drug(99, 3)])
     assert buy.total == 2 * 1250 + 3 * 99 and type(buy.total) is Fen
+
+
+def test_a_line_keeps_the_national_code_apart_from_the_sku() -> None:
+    item = LineItem(
+        code="SKU-0042", name="药品", unit_price=Fen(100), quantity=1, national_code="XA01"
+    )
+    assert (item.code, item.national_code) == ("SKU-0042", "XA01")
+    assert LineItem(code="XA01", name="药品", unit_price=Fen(100), quantity=1).national_code == ""
+
+
+@pytest.mark.parametrize("code", ["X" * 51, "XA 01", "ＸA01"])
+def test_a_national_code_that_cannot_be_one_is_invalid_input(code: str) -> None:
+    with pytest.raises(InvalidInput, match="national code"):
+        LineItem(code="SKU-1", name="药品", unit_price=Fen(100), quantity=1, national_code=code)

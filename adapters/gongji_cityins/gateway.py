@@ -24,6 +24,7 @@ from attrs import frozen
 
 import gongji.jsonwire as jsonwire
 from gongji import clock as beijing
+from gongji.catalogue import CatalogueMapping, CataloguePage
 from gongji.clock import Clock
 from gongji.errors import (
     ConfigError,
@@ -51,7 +52,7 @@ from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import transform, wire
+from gongji_cityins import catalogue, transform, wire
 
 PATH = "/fsi/api/rsfComIfsService/callService"
 #: Where ``gongji mock serve`` listens by default.
@@ -166,6 +167,7 @@ class CityInsuranceGateway:
             Capability.RECONCILE,
             Capability.REGISTER,
             Capability.UPLOAD_FEES,
+            Capability.CATALOGUE,
         }
     )
 
@@ -479,6 +481,20 @@ class CityInsuranceGateway:
         output = yield from self._call("3202", {"data": data})
         answer = self._decode(output, wire.DetailsAnswer)
         return tuple(transform.detail_from(found) for found in answer.gongji_details)
+
+    def catalogue_page(
+        self, since: datetime.datetime | None, page: int, page_size: int
+    ) -> Flow[CataloguePage]:
+        """One page of the national catalogue's records updated since ``since`` (1312)."""
+        require(self, Capability.CATALOGUE)
+        data = catalogue.query_input(since, page, page_size, self.region)
+        output = yield from self._call("1312", data)
+        return catalogue.page_from(self._decode(output, catalogue.CataloguePageOut), page)
+
+    def upload_mapping(self, mapping: CatalogueMapping) -> Flow[None]:
+        """One SKU-to-national-code mapping (3301)."""
+        require(self, Capability.CATALOGUE)
+        yield from self._call("3301", catalogue.mapping_input(mapping))
 
 
 def _trusted(infno: str, build: Callable[[], _T]) -> _T:

@@ -234,7 +234,8 @@ def fees_accepted(answer: wire.FeeUploadAnswer) -> Fen:
 def _line(number: int, item: LineItem, extensions: bool) -> dict[str, Any]:
     line: dict[str, Any] = {
         "feedetl_sn": str(number),
-        "med_list_codg": item.code,
+        # The national code when the line has one (``Catalogue.line``); the SKU otherwise.
+        "med_list_codg": item.national_code or item.code,
         "medins_list_codg": item.code,
         "cnt": item.quantity,
         "pric": item.unit_price.to_yuan(),

@@ -16,6 +16,8 @@ from typing import Any, Self, TypeVar
 import httpx
 import pluggy
 
+from gongji.catalogue import Catalogue, CatalogueStore, MappingReport, SyncReport, store_beside
+from gongji.flows import catalogue as catalogue_flows
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import recover as recover_flows
 from gongji.flows import settle as settle_flows
@@ -71,7 +73,11 @@ class _Client:
         polling: Polling | None = None,
         clock: Any = None,
         checkpoint: Checkpoint | None = None,
+        catalogue: CatalogueStore | None = None,
     ) -> None:
+        # The catalogue store opens on first use, beside the journal unless given.
+        self._catalogue_store = catalogue
+        self._owns_catalogue = catalogue is None
         if plugins is None:
             from gongji.plugins import get_plugin_manager
 
@@ -109,6 +115,24 @@ class _Client:
     def journal(self) -> Journal:
         return self.setup.journal
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The national catalogue as this till holds it: ``line(sku, ...)``, ``find``, ``map``."""
+        if self._catalogue_store is None:
+            self._catalogue_store = store_beside(self.setup.journal)
+        return Catalogue(self._catalogue_store, self.setup.clock)
+
+    def _sync_catalogue(
+        self, full: bool, page_size: int, progress: catalogue_flows.Progress | None
+    ) -> Flow[SyncReport]:
+        store = self.catalogue.store
+        return catalogue_flows.sync(
+            self.setup, store, full=full, page_size=page_size, progress=progress
+        )
+
+    def _upload_mappings(self) -> Flow[MappingReport]:
+        return catalogue_flows.upload_mappings(self.setup, self.catalogue.store)
+
     @classmethod
     def _from_profile(cls, name: str, given: Mapping[str, Any]) -> Self:
         from gongji.config import client_arguments
@@ -120,6 +144,9 @@ class _Client:
         return cls(**(client_arguments(name, **profile_options) | options))
 
     def _close_journal(self) -> None:
+        if self._owns_catalogue and self._catalogue_store is not None:
+            self._catalogue_store.close()
+            self._catalogue_store = None
         if self._owns_journal:
             close = getattr(self.setup.journal, "close", None)
             if close is not None:
@@ -284,6 +311,22 @@ class SettlementClient(_Client):
         ``report.clean`` when nothing differs. Reads only: nothing is changed anywhere."""
         return self._drive(reconcile_flows.reconcile(self.setup, day))
 
+    def sync_catalogue(
+        self,
+        *,
+        full: bool = False,
+        page_size: int = catalogue_flows.DEFAULT_PAGE_SIZE,
+        progress: catalogue_flows.Progress | None = None,
+    ) -> SyncReport:
+        """Download the national catalogue's changes since the last sync (1312) into
+        ``client.catalogue``; a sync cut off goes on where it stopped. ``full``: all of it.
+        ``progress(pages_done, pages)`` is called after each page."""
+        return self._drive(self._sync_catalogue(full, page_size, progress))
+
+    def upload_mappings(self) -> MappingReport:
+        """Upload the SKU mappings the centre does not have yet (3301)."""
+        return self._drive(self._upload_mappings())
+
     def close(self) -> None:
         """Close the HTTP client, and the journal when the client opened it."""
         self._http.close()
@@ -403,6 +446,18 @@ class AsyncSettlementClient(_Client):
 
     async def reconcile(self, day: datetime.date) -> ReconciliationReport:
         return await self._drive(reconcile_flows.reconcile(self.setup, day))
+
+    async def sync_catalogue(
+        self,
+        *,
+        full: bool = False,
+        page_size: int = catalogue_flows.DEFAULT_PAGE_SIZE,
+        progress: catalogue_flows.Progress | None = None,
+    ) -> SyncReport:
+        return await self._drive(self._sync_catalogue(full, page_size, progress))
+
+    async def upload_mappings(self) -> MappingReport:
+        return await self._drive(self._upload_mappings())
 
     async def aclose(self) -> None:
         await self._http.aclose()

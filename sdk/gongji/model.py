@@ -266,6 +266,8 @@ MAX_QUANTITY = 100_000
 
 #: A line item's code: catalogue codes (医保目录编码) and SKUs are visible ASCII.
 _ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
+#: ``med_list_codg`` is C 50 (NATIONAL.md §7).
+_NATIONAL_CODE = re.compile(r"[!-~]{1,50}", re.ASCII)
 
 
 @frozen
@@ -276,6 +278,10 @@ class LineItem:
     quantity: int = field()
     category: Category = field(default=Category.DRUG, converter=_to_category)
     coverage: Coverage = field(default=Coverage.A, converter=_to_coverage)
+    #: The national catalogue code (医疗目录编码, ``med_list_codg``) when ``code`` is the
+    #: pharmacy's own SKU (``medins_list_codg``); empty when ``code`` is the national code.
+    #: ``gongji.catalogue.Catalogue.line`` fills it in from the mapping uploaded with 3301.
+    national_code: str = field(default="", kw_only=True)
 
     @code.validator
     def _check_code(self, _attribute: object, value: str) -> None:
@@ -285,6 +291,14 @@ class LineItem:
             raise InvalidInput(
                 "A line item needs a code of 1 to 64 visible ASCII characters (no spaces).",
                 next_step="Use the item's catalogue code (医保目录编码) or your own SKU.",
+            )
+
+    @national_code.validator
+    def _check_national_code(self, _attribute: object, value: str) -> None:
+        if not isinstance(value, str) or (value and not _NATIONAL_CODE.fullmatch(value)):
+            raise InvalidInput(
+                f"Item {self.code!r} has a national code that is not 1 to 50 visible ASCII characters.",
+                next_step="Take the national code (医疗目录编码) from the catalogue: `gongji catalogue find`.",
             )
 
     @name.validator

@@ -1,7 +1,8 @@
 """Golden national messages, written from NATIONAL.md (not from gongji's own wire).
 
-``requests/``: one request per transaction of the pharmacy path as a centre following
-NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node names).
+``requests/``: one request per transaction of the pharmacy path and of the catalogue
+(1312, 3301) as a centre following NATIONAL.md accepts it (2102 also with the
+``druginfo`` / ``drugdetail`` node names).
 ``answers/``: answers in the shapes real centres send and gongji's decoders must read:
 
 | file | what it shows |
@@ -15,6 +16,9 @@ NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node na
 | ``2103-cancelled`` | ``psn_pay`` and ``cash_payamt``, no ``psn_cash_pay``; negative amounts |
 | ``2208-cancelled`` | the cash field spelt ``pdn_cash_pay`` |
 | ``2601-reversed-*`` | success with an empty, a null and no ``output`` |
+| ``1312-page-as-text`` | a middle page, paging numbers as strings, ``""`` and ``null`` fields, a withdrawn record (``vali_flag`` 0) with times in its dates, an ``updt_time`` that is only a date |
+| ``1312-last-page-numbers`` | paging numbers as numbers, an empty ``data`` past the last page |
+| ``3301-accepted-empty-output`` | acceptance: ``output`` ``{}`` |
 | ``refused-string-infcode`` | ``infcode`` ``"-1"``, ``inf_refmsgid`` empty |
 """
 

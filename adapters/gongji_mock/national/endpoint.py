@@ -38,7 +38,15 @@ from gongji.errors import GongjiError, SignatureError
 from gongji.identity import IdNumber
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji_mock.centre.decisions import Centre, CentreRefusal
-from gongji_mock.national import person, reversal, settlement, signin, statement, visits
+from gongji_mock.national import (
+    catalogue,
+    person,
+    reversal,
+    settlement,
+    signin,
+    statement,
+    visits,
+)
 from gongji_mock.national.gateway import verify_gateway
 from gongji_mock.national.office import Handler, Office
 from gongji_mock.national.people import DEFAULT_PSN_KEY, PersonNumbers
@@ -55,6 +63,7 @@ MAX_BODY_BYTES = 1_000_000  # a basket is a few kilobytes; a megabyte is a clien
 HANDLERS: dict[str, Handler] = {
     "9002": signin.sign_out,
     "1101": person.person_info,
+    "1312": catalogue.query,
     person.BINDINGS_INFNO: person.bindings,
     "2101": settlement.pre_settle,
     "2102": settlement.settle,
@@ -67,6 +76,7 @@ HANDLERS: dict[str, Handler] = {
     "2601": reversal.reverse,
     "3201": statement.day_totals,
     "3202": statement.day_details,
+    "3301": catalogue.map_items,
 }
 
 
@@ -94,6 +104,8 @@ class NationalEndpoint:
         self._nonces: NonceCache = nonce_cache if nonce_cache is not None else MemoryNonceCache()
         self.records = NationalRecords()
         self._office = Office(centre, PersonNumbers(centre, psn_key), self.records)
+        #: The national catalogue the centre serves (1312) and the mappings it took (3301).
+        self.catalogue = self._office.catalogue
         # One message at a time: it holds the lock for as long as it changes the centre.
         self.lock = threading.RLock()
 
@@ -103,7 +115,7 @@ class NationalEndpoint:
 
     def tables(self) -> list[Table[Any, Any]]:
         """What the endpoint and its centre remember (``gongji_mock.records``)."""
-        return [*self.records.tables(), *self.centre.tables()]
+        return [*self.records.tables(), *self.catalogue.tables(), *self.centre.tables()]
 
     # ------------------------------------------------------------------ HTTP
 

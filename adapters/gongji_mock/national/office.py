@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from attrs import frozen
+from attrs import field, frozen
 
 from gongji_mock.centre.decisions import Centre
+from gongji_mock.national.hilist import MockCatalogue
 from gongji_mock.national.people import PersonNumbers
 from gongji_mock.national.records import NationalRecords
 from gongji_mock.national.transform import Answer
@@ -15,11 +16,12 @@ from gongji_mock.national.wire import RequestEnvelope
 
 @frozen
 class Office:
-    """The centre, its person numbers, and the endpoint's own records."""
+    """The centre, its person numbers, the endpoint's own records, and the catalogue."""
 
     centre: Centre
     people: PersonNumbers
     records: NationalRecords
+    catalogue: MockCatalogue = field(factory=MockCatalogue)
 
 
 #: A transaction code's handler: the message in, the answer out (or a ``CentreRefusal``).

@@ -1,7 +1,7 @@
 """The national interface's requests as the mock knows them, and a checker for them.
 
 One table per request of the pharmacy path (9001, 1101, 2101, 2102, 2103, 2601, 3505,
-3506) and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
+3506), of the catalogue (1312, 3301), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
 field reference taken from public code that talks to real centres), never from
 gongji_cityins' own wire structs: the mock is the rehearsal of a real centre, so its
 knowledge of the interface must not follow the client's mistakes.
@@ -372,8 +372,70 @@ RETURN_UPLOAD = one_node(
 )
 
 
+# ---------------------------------------------------------------- 1312, 3301 (§10)
+# 1312 from S1 (ML1312.cs): every query field optional but updt_time and the paging.
+
+CATALOGUE_QUERY = one_node(
+    "1312",
+    "data",
+    (
+        field("query_date", "D"),
+        field("hilist_code", "C 30"),
+        field("insu_admdvs", "C 6"),
+        field("begndate", "D"),
+        field("hilist_name", "C 200"),
+        field("wubi", "C 30"),
+        field("pinyin", "C 30"),
+        field("med_chrgitm_type", "C 6"),
+        field("chrgitm_lv", "C 3"),
+        field("lmt_used_flag", "C 3"),
+        field("list_type", "C 30"),
+        field("med_use_flag", "C 3"),
+        field("matn_used_flag", "C 3"),
+        field("hilist_use_type", "C 3"),
+        field("lmt_cpnd_type", "C 3"),
+        field("vali_flag", "C 3"),
+        # S1 types it 日期型 (a date); public clients send a time: unconfirmed.
+        field("updt_time", "DT", "Y", unconfirmed=True),
+        field("page_num", "N 4", "Y"),
+        field("page_size", "N 4", "Y"),
+    ),
+)
+
+# NATIONAL.md's summary names the node data; both public clients that send 3301 (S10's
+# Input3301Catalogcompin, a Guangzhou client's RequestGzsiModel3301) send a catalogcompin
+# list: the node is unconfirmed. The lengths of the optional fields are unconfirmed too.
+CATALOGUE_MAPPING = Request(
+    "3301",
+    (
+        field(
+            "catalogcompin",
+            "list",
+            "Y",
+            fields=(
+                field("fixmedins_hilist_id", "C 30", "Y"),
+                field("fixmedins_hilist_name", "C 200", "Y"),
+                field("list_type", "C 30", "Y"),
+                field("med_list_codg", "C 50", "Y"),
+                field("begndate", "D", "Y"),
+                field("enddate", "D", "Y"),
+                field("aprvno", "C 100", unconfirmed=True),
+                field("dosform", "C 50", unconfirmed=True),
+                field("exct_cont", "C 500", unconfirmed=True),
+                field("item_cont", "C 500", unconfirmed=True),
+                field("prcunt", "C 50", unconfirmed=True),
+                field("spec", "C 500", unconfirmed=True),
+                field("pacspec", "C 100", unconfirmed=True),
+                field("memo", "C 500", unconfirmed=True),
+            ),
+        ),
+    ),
+    unconfirmed=True,
+)
+
+
 def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
-    """Every table of the pharmacy path, by transaction code."""
+    """Every table (the pharmacy path, the catalogue), by transaction code."""
     return {
         table.infno: table
         for table in (
@@ -385,6 +447,8 @@ def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
             REVERSAL,
             SALE_UPLOAD,
             RETURN_UPLOAD,
+            CATALOGUE_QUERY,
+            CATALOGUE_MAPPING,
         )
     }
 

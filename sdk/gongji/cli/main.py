@@ -3,7 +3,7 @@
 Errors print one line (the rule, infcode or code first) and exit non-zero; ``--json``
 gives machine output. The core's command groups are the modules of this package
 (``settle``: preview and settle, with ``purchase``, the purchase file and flags;
-``journal``: reconcile and journal; ``keys``; ``policy``; ``plugins``); what they
+``journal``: reconcile and journal; ``catalogue``; ``keys``; ``policy``; ``plugins``); what they
 print is ``output``'s. Plugins add theirs through ``gongji_register_commands``
 (``gongji demo`` and ``gongji mock serve`` are ``gongji_mock``'s).
 
@@ -33,6 +33,7 @@ BUILT_IN: dict[str, str] = {
     "settle": "settle",
     "reconcile": "journal",
     "journal": "journal",
+    "catalogue": "catalogue",
     "keys": "keys",
     "policy": "policy",
     "plugins": "plugins",
