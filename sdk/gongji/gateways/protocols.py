@@ -64,6 +64,7 @@ class Capability(enum.StrEnum):
     RECONCILE = "reconcile"
     REGISTER = "register"  # outpatient registration (2201)
     UPLOAD_FEES = "upload_fees"  # outpatient fee lines (2204)
+    PREMIUM = "premium"  # a premium paid on behalf (gongji.gateways.premium); off unless configured
     # payment channels (REVERSE too)
     CODE_PAYMENT = "code_payment"
     QUERY = "query"
