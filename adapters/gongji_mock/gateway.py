@@ -108,7 +108,7 @@ class MockGateway:
         self._prefixes: list[tuple[str, Handler]] = []
         self._targets: dict[str, str] = {}
         self.mount(NATIONAL_PATH, self.national)
-        self.mount(PREMIUM_PREFIX, self.premium, target="national")
+        self.mount(PREMIUM_PREFIX, self.premium, target="premium")
         self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
         # The dashboard: its page at "/", its script and style under /dashboard/.
         page = DashboardPage()
@@ -240,6 +240,7 @@ class MockGateway:
             rooms={
                 "national": centre,
                 "admin": centre,
+                "premium": centre,  # the premium channel moves the centre's ledger
                 "wechatpay": Room(self.wechatpay.lock, self.wechatpay.tables()),
                 "alipay": Room(self.alipay.lock, self.alipay.tables()),
             },

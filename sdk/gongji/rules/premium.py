@@ -98,10 +98,10 @@ def assess_premium(context: CheckContext, plugins: pluggy.PluginManager | None =
     or the ``EligibilityError`` of the first refusal, with nothing charged."""
     payer = next(iter(context.owners.values()))
     kind = context.purchase.purpose
+    quote = assess(context, plugins)  # raises for a premium refused as a whole (R1, R6)
     if not context.bindings:
         # No binding: no rule speaks of it, and the chain would leave it all to cash.
         raise_refusal(no_binding(payer, context.patient, kind))
-    quote = assess(context, plugins)  # raises for a premium refused as a whole (R1, R6)
     for refusal in quote.refusals:
         if refusal.owner_id == payer.id:
             raise_refusal(refusal)
