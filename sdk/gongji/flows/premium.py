@@ -367,7 +367,7 @@ def premium_receipt(entry: Entry) -> PremiumReceipt:
 # ---------------------------------------------------------------- in doubt
 
 #: Why a premium whose answer was lost ended unpaid, as the cashier can say it.
-_REVERSED_WHY: dict[ReversalState, str] = {
+REVERSED_WHY: dict[ReversalState, str] = {
     "reversed": "The premium channel reversed the payment whose answer was lost; nothing was charged.",
     "original_refused": "The premium channel had refused the payment; nothing was charged.",
     "original_not_received": "The premium channel never received the payment; nothing was charged.",
@@ -394,4 +394,4 @@ def _reverse_at_channel(setup: Setup, entry: Entry) -> Flow[Entry]:
     except (GongjiError, httpx.HTTPError) as error:
         raise in_doubt(setup, entry, "the premium channel could not reverse the payment") from error
     setup.announce(SettlementEvent("reversed", entry.key, detail=state))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=_REVERSED_WHY[state]))
+    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state]))

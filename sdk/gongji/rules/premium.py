@@ -119,10 +119,10 @@ def no_binding(payer: Person, insured: Person, kind: Purpose) -> Refusal:
     """R5 for a payer with no binding at all to the insured."""
     return refuse(
         "R5",
-        f"{payer.id.masked} has no mutual-aid binding with {insured.id.masked}, so "
-        f"{purpose_words(kind)} cannot be paid from that account.",
-        f"{payer.id.masked} 与 {insured.id.masked} 之间没有家庭共济绑定，"
-        f"不能用该账户支付{purpose_words(kind, 'zh')}。",
+        f"there is no mutual-aid binding between the payer {payer.id.masked} and "
+        f"{insured.id.masked}, so the payer's account cannot pay {purpose_words(kind)}.",
+        f"付款人 {payer.id.masked} 与 {insured.id.masked} 之间没有家庭共济绑定，"
+        f"不能用付款人的账户支付{purpose_words(kind, 'zh')}。",
         payer.id,
     )
 
