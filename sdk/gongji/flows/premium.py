@@ -116,7 +116,7 @@ def prepare_premium(setup: Setup, payment: PremiumPayment) -> Flow[PreparedPremi
     if payer.person.id == payment.insured_id:
         raise InvalidInput(
             "The credential shown is the insured person's own: a premium on behalf is paid from a relative's account.",
-            next_step="Ask the relative who pays to show his own e-voucher or card; nothing was sent.",
+            next_step="Ask the relative who pays to show his own e-voucher or card; nothing was charged.",
         )
     insured = yield from read(
         setup,
