@@ -15,10 +15,13 @@ import msgspec
 import pytest
 
 from gongji import EligibilityError, Fen, OwnCardViolation, Person
+from gongji.flows.premium import REVERSED_WHY as PREMIUM_REVERSED_WHY
 from gongji.flows.steps import REVERSED_WHY
 from gongji.model import BindingStatus, Purpose, Relation, RuleWarning
 from gongji.plugins import get_plugin_manager
 from gongji.policy import PolicyPack, get_policy
+from gongji.premium import PREMIUM_KINDS
+from gongji.rules import premium as premium_rules
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from tests.conftest import (
@@ -318,6 +321,37 @@ def _warnings(make: Callable[[], CheckContext]) -> tuple[RuleWarning, ...]:
 @pytest.mark.parametrize("state", sorted(REVERSED_WHY))
 def test_why_a_reversed_sale_failed_is_a_sentence(state: str) -> None:
     why = REVERSED_WHY[state]  # type: ignore[index]
+    assert why[:1].isupper() and why.endswith(".")
+    for what, pattern in FORBIDDEN.items():
+        assert not pattern.search(why), f"{state}: {what}: {why}"
+
+
+# A premium on behalf (gongji.rules.premium) adds two refusals of its own.
+PREMIUM_SENTENCES = {
+    f"{name} {kind.value}": make(kind)
+    for kind in PREMIUM_KINDS
+    for name, make in {
+        "no binding": lambda kind: premium_rules.no_binding(SON, MOTHER, kind),
+        "short of the premium": lambda kind: premium_rules.short_of_premium(
+            SON, Fen(38_000), Fen(30_000), kind
+        ),
+    }.items()
+}
+
+
+@pytest.mark.parametrize("name", sorted(PREMIUM_SENTENCES))
+def test_the_premium_refusals_read_as_sentences(name: str) -> None:
+    said = PREMIUM_SENTENCES[name]
+    assert said.reason[:1].isupper() and said.reason.endswith(".")
+    for what, pattern in FORBIDDEN.items():
+        assert not pattern.search(said.reason), f"{name} en has {what}: {said.reason}"
+    for what, pattern in FORBIDDEN_ZH.items():
+        assert not pattern.search(said.reason_zh), f"{name} zh has {what}: {said.reason_zh}"
+
+
+@pytest.mark.parametrize("state", sorted(PREMIUM_REVERSED_WHY))
+def test_why_a_reversed_premium_failed_is_a_sentence(state: str) -> None:
+    why = PREMIUM_REVERSED_WHY[state]  # type: ignore[index]
     assert why[:1].isupper() and why.endswith(".")
     for what, pattern in FORBIDDEN.items():
         assert not pattern.search(why), f"{state}: {what}: {why}"

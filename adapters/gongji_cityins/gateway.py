@@ -46,6 +46,7 @@ from gongji.gateways import (
     require,
 )
 from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.premium import PremiumPaid, PremiumRequest
 from gongji.gateways.secrets import read_secret
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.model import Binding, LineItem, Person, Setting, Visit
@@ -53,6 +54,7 @@ from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import catalogue, transform, wire
+from gongji_cityins.premium import PremiumChannel
 
 PATH = "/fsi/api/rsfComIfsService/callService"
 #: Where ``gongji mock serve`` listens by default.
@@ -100,6 +102,10 @@ class CityProfile:
     #: gongji's documented extensions (X101 bindings, ``gongji_*`` fields). A real centre
     #: without them still settles mutual aid; the client then cannot plan it in advance.
     extensions: bool = False
+    #: The premium channel's address (``gongji_cityins.premium``): absolute, or a path on
+    #: ``base_url``. Empty (the default, and every real city's): no premium on behalf, since
+    #: no region is known to take one from a till (unconfirmed: docs/how-to/pay-a-premium.md).
+    premium_url: str = ""
 
 
 CITIES: Mapping[str, CityProfile] = {
@@ -144,9 +150,10 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "signing": str,
     "extensions": bool,
     "policy": str,
+    "premium_url": str,
 }
 _OVERRIDE_HELP = (
-    'Write base_url, path and policy as strings, signing as "tif" or "csb", and extensions '
+    'Write base_url, path, policy and premium_url as strings, signing as "tif" or "csb", and extensions '
     "as true or false (docs/reference/config.md)."
 )
 
@@ -189,9 +196,18 @@ class CityInsuranceGateway:
         self._sign_no: str | None = None
         # The national msgid: institution code + yyyyMMddHHmmss + 4 digits. The counter
         # starts at random so that two tills of one institution rarely meet.
-        self.capabilities = (
+        capabilities = (
             self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
         )
+        self._premium: PremiumChannel | None = None
+        if profile.premium_url:
+            # A premium channel only where the profile names one (off for real centres).
+            url = profile.premium_url
+            if url.startswith("/"):
+                url = profile.base_url.rstrip("/") + url
+            self._premium = PremiumChannel(url=url, institution=institution, auth=auth, clock=clock)
+            capabilities |= {Capability.PREMIUM}
+        self.capabilities = capabilities
 
     @classmethod
     def from_settings(
@@ -207,11 +223,7 @@ class CityInsuranceGateway:
                 f"No city profile is called {city!r}.",
                 next_step=f"Set gateway.city to one of: {', '.join(sorted(CITIES))}.",
             )
-        overrides = {
-            key: settings[key]
-            for key in ("base_url", "path", "signing", "extensions", "policy")
-            if key in settings
-        }
+        overrides = {key: settings[key] for key in _OVERRIDE_TYPES if key in settings}
         for key, value in overrides.items():
             if not isinstance(value, _OVERRIDE_TYPES[key]) or (
                 key == "signing" and value not in ("tif", "csb")
@@ -495,6 +507,19 @@ class CityInsuranceGateway:
         """One SKU-to-national-code mapping (3301)."""
         require(self, Capability.CATALOGUE)
         yield from self._call("3301", catalogue.mapping_input(mapping))
+
+    def pay_premium(self, request: PremiumRequest, msgid: str) -> Flow[PremiumPaid]:
+        """A relative's premium, paid through the profile's premium channel (not a 2102)."""
+        require(self, Capability.PREMIUM)
+        assert self._premium is not None  # declared only with a channel
+        return (yield from self._premium.pay(request, msgid))
+
+    def reverse_premium(
+        self, original_msgid: str, payer_psn_no: str, msgid: str
+    ) -> Flow[ReversalState]:
+        require(self, Capability.PREMIUM)
+        assert self._premium is not None
+        return (yield from self._premium.reverse(original_msgid, payer_psn_no, msgid))
 
 
 def _trusted(infno: str, build: Callable[[], _T]) -> _T:

@@ -16,6 +16,7 @@ from gongji.cli.output import json_option
 
 if TYPE_CHECKING:
     from gongji.cli.output import Output
+    from gongji.premium import PremiumReceipt
     from gongji_mock.demo import Told
 
 __all__ = ["add_demo", "add_mock", "run_demo", "run_mock"]
@@ -92,6 +93,14 @@ def _show(out: Output, number: int, told: Told) -> None:
         return
     if told.quote is not None:
         out.settlement(told.quote, told.receipt, f"Story {number}")
+    if told.premium is not None:
+        paid = told.premium
+        out.line(
+            f"  premium paid 代缴成功: {paid.payment_id}, {paid.amount.to_yuan()} yuan from the "
+            f"account of {paid.payer_id.masked} for {paid.insured_id.masked}, through the premium "
+            "channel (not a sale).",
+            "green",
+        )
     if told.refund is not None:
         out.line(
             f"  refunded 已退款: {told.refund.settlement_id}, {told.refund.total.to_yuan()} yuan: "
@@ -117,6 +126,21 @@ def _json(told: Told) -> dict[str, Any]:
         "receipt": receipt_json(told.receipt) if told.receipt is not None else None,
         "refused": error_json(told.refused) if told.refused is not None else None,
         "refund": receipt_json(told.refund) if told.refund is not None else None,
+        "premium": _premium_json(told.premium) if told.premium is not None else None,
+    }
+
+
+def _premium_json(paid: PremiumReceipt) -> dict[str, Any]:
+    """A premium receipt as the demo's JSON shows it: amounts in fen, ID numbers masked."""
+    return {
+        "payment_id": paid.payment_id,
+        "key": paid.key,
+        "kind": paid.kind.value,
+        "amount": int(paid.amount),
+        "payer_id": paid.payer_id.masked,
+        "insured_id": paid.insured_id.masked,
+        "relation": paid.relation.value if paid.relation else None,
+        "balance": int(paid.balance),
     }
 
 

@@ -1,9 +1,10 @@
 """The stories ``gongji demo`` tells: seed 000's Zhang family in Dalian at the pharmacy.
 
-Each story is a purchase at a Dalian pharmacy and the outcome its script expects. It
-runs end to end, as a POS would: ``SettlementClient.from_profile("mock", mock=...)``
-previews it (the quote), settles it (the receipt, the cash share collected through a
-channel of the mock), and for one story refunds it. A story ends as scripted only when
+Each story is a purchase at a Dalian pharmacy (or, for one, a premium paid on behalf
+through the mock's premium channel) and the outcome its script expects. It runs end to
+end, as a POS would: ``SettlementClient.from_profile("mock", mock=...)`` previews it
+(the quote), settles it (the receipt, the cash share collected through a channel of
+the mock) or pays it (``pay_premium``), and for one story refunds it. A story ends as scripted only when
 its outcome is the expected one AND the mock's ledger moved exactly as the receipt says;
 after the last story the ledger's own invariants are checked (``mock.check()``).
 """
@@ -20,6 +21,7 @@ from gongji.errors import GongjiError
 from gongji.identity import Credential, IdNumber
 from gongji.model import Cash, LineItem, Purchase, Receipt
 from gongji.money import Fen
+from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.rules.quote import Quote
 from gongji_mock.gateway import MockGateway
 
@@ -38,7 +40,8 @@ ALIPAY_CODE = "2887654321012341"
 @frozen
 class Story:
     title: str
-    purchase: Purchase
+    #: A purchase to settle, or a premium to pay on behalf (never a sale: its own operation).
+    purchase: Purchase | PremiumPayment
     #: What the script expects; returns a failure description, or None when the outcome is right.
     expect: Callable[[Quote | GongjiError], str | None]
     #: How the cash share is collected when the story settles.
@@ -58,6 +61,7 @@ class Told:
     receipt: Receipt | None = None
     refund: Receipt | None = None
     problem: str | None = None
+    premium: PremiumReceipt | None = None
 
 
 def _pays(*sources: str, cash: bool) -> Callable[[Quote | GongjiError], str | None]:
@@ -206,6 +210,17 @@ def stories() -> list[Story]:
             cash=Cash.wechat(WECHAT_CODE),
             refund=True,
         ),
+        Story(
+            "Zhang Wei pays his mother's 380-yuan resident premium from his account (seed 000): "
+            "a premium on behalf, through the premium channel, not a pharmacy sale",
+            PremiumPayment(
+                credential=son_card,  # his own: it is his account that pays
+                insured_id=MOTHER,
+                kind="resident_premium",
+                amount=Fen(38_000),
+            ),
+            _pays("mutual_aid", cash=False),
+        ),
     ]
 
 
@@ -218,6 +233,8 @@ def tell(stories: list[Story], mock: MockGateway) -> tuple[list[Told], list[str]
 
 
 def _tell(client: SettlementClient, mock: MockGateway, number: int, story: Story) -> Told:
+    if isinstance(story.purchase, PremiumPayment):
+        return _tell_premium(client, mock, number, story, story.purchase)
     before = _balances(mock)
     try:
         quote = client.preview(story.purchase)
@@ -246,6 +263,32 @@ def _tell(client: SettlementClient, mock: MockGateway, number: int, story: Story
     return Told(story, quote=quote, receipt=receipt, refund=refund, problem=problem)
 
 
+def _tell_premium(
+    client: SettlementClient, mock: MockGateway, number: int, story: Story, payment: PremiumPayment
+) -> Told:
+    """A premium on behalf: previewed, paid once, and the payer's account alone moved by it."""
+    before = _balances(mock)
+    try:
+        quote = client.preview_premium(payment)
+    except GongjiError as refused:
+        return Told(
+            story, refused=refused, problem=story.expect(refused) or _unchanged(mock, before)
+        )
+    problem = story.expect(quote)
+    if problem is not None:
+        return Told(story, quote=quote, problem=problem)
+    try:
+        paid = client.pay_premium(payment, key=_key(number))
+    except GongjiError as error:
+        return Told(story, quote=quote, problem=f"the premium was not paid: {error.code}: {error}")
+    quoted = [(leg.payer_id, leg.amount) for leg in quote.legs]
+    problem = (
+        None if quoted == [(paid.payer_id, paid.amount)] else "the premium differs from the quote"
+    )
+    moved = Counter({paid.payer_id: int(paid.amount)})
+    return Told(story, quote=quote, premium=paid, problem=problem or _moved(mock, before, moved))
+
+
 def _key(number: int) -> str:
     return f"DEMO-{number:02d}"
 
@@ -255,9 +298,12 @@ def _balances(mock: MockGateway) -> dict[IdNumber, Fen]:
 
 
 def _refused_at_settle(client: SettlementClient, story: Story, number: int) -> str | None:
-    """A refused preview must refuse the settlement too: nothing may be charged."""
+    """A refused preview must refuse the settlement (or the payment) too: nothing may be charged."""
     try:
-        client.settle(story.purchase, key=_key(number), cash=story.cash)
+        if isinstance(story.purchase, PremiumPayment):
+            client.pay_premium(story.purchase, key=_key(number))
+        else:
+            client.settle(story.purchase, key=_key(number), cash=story.cash)
     except GongjiError:
         return None
     return "the preview was refused, yet the settlement went through"
@@ -279,6 +325,11 @@ def _debited(mock: MockGateway, before: dict[IdNumber, Fen], receipt: Receipt) -
     paid: Counter[IdNumber] = Counter()
     for leg in receipt.legs:
         paid[leg.payer_id] += int(leg.amount)
+    return _moved(mock, before, paid)
+
+
+def _moved(mock: MockGateway, before: dict[IdNumber, Fen], paid: Counter[IdNumber]) -> str | None:
+    """Each account moved by exactly what it ``paid``, and no other account moved."""
     after = _balances(mock)
     for person, balance in before.items():
         if after[person] != balance - Fen(paid[person]):

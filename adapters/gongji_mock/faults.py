@@ -38,7 +38,7 @@ class FaultKind(enum.StrEnum):
     OUT_OF_ORDER_CALLBACKS = "out_of_order_callbacks"  # callbacks are delivered newest first
 
 
-TARGETS = frozenset({"national", "wechatpay", "alipay", "*"})
+TARGETS = frozenset({"national", "premium", "wechatpay", "alipay", "*"})
 
 #: Faults that act on a callback the mock sends, not on a request it answers.
 CALLBACK_KINDS = frozenset({FaultKind.DUPLICATE_CALLBACK, FaultKind.OUT_OF_ORDER_CALLBACKS})

@@ -20,12 +20,16 @@ from gongji import clock as beijing
 from gongji import jsonwire
 from gongji.identity import IdNumber
 from gongji.money import Fen
+from gongji.signing._common import MemoryNonceCache
 from gongji_mock.alipay import PATH as ALIPAY_PATH
 from gongji_mock.centre.dataset import Dataset, demo_dataset, load_dataset
 from gongji_mock.centre.decisions import Centre, Clock
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national.endpoint import PATH as NATIONAL_PATH
 from gongji_mock.national.endpoint import NationalEndpoint
+from gongji_mock.premium.collector import Collector
+from gongji_mock.premium.endpoint import PREFIX as PREMIUM_PREFIX
+from gongji_mock.premium.endpoint import PremiumEndpoint
 from gongji_mock.recent import RecentRequests
 from gongji_mock.records import Table
 from gongji_mock.server.admin import PREFIX as ADMIN_PREFIX
@@ -82,16 +86,30 @@ class MockGateway:
         self.centre = Centre(dataset, clock=lambda: _skewed(base(), self.faults.skew_seconds))
         self._tif_secrets = dict(tif_secrets or {DEFAULT_PAASID: DEFAULT_TIF_SECRET})
         self._csb_secrets = dict(csb_secrets or {DEFAULT_CSB_ACCESS_KEY: DEFAULT_CSB_SECRET})
+        # One nonce cache for the centre's gateway: a TIF signature seen at one of its
+        # endpoints is a replay at the other.
+        nonces = MemoryNonceCache()
         self.national = NationalEndpoint(
             self.centre,
             secrets_by_paasid=self._tif_secrets,
             secrets_by_access_key=self._csb_secrets,
+            nonce_cache=nonces,
+        )
+        # The mock's own premium channel (not the national interface): gongji_mock.premium.
+        self.premium = PremiumEndpoint(
+            Collector(self.centre),
+            self.national.people,
+            lock=self.national.lock,
+            secrets_by_paasid=self._tif_secrets,
+            secrets_by_access_key=self._csb_secrets,
+            nonce_cache=nonces,
         )
         # Each protocol owns an exact path or a path prefix (e.g. "/v3/" for WeChat Pay).
         self._routes: dict[str, Handler] = {}
         self._prefixes: list[tuple[str, Handler]] = []
         self._targets: dict[str, str] = {}
         self.mount(NATIONAL_PATH, self.national)
+        self.mount(PREMIUM_PREFIX, self.premium, target="premium")
         self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
         # The dashboard: its page at "/", its script and style under /dashboard/.
         page = DashboardPage()
@@ -222,10 +240,17 @@ class MockGateway:
 
     def tables(self) -> list[Table[Any, Any]]:
         """Every record the mock keeps (``gongji_mock.records``): what a state file holds."""
-        return [*self.national.tables(), *self.wechatpay.tables(), *self.alipay.tables()]
+        return [
+            *self.national.tables(),
+            *self.premium.collector.tables(),
+            *self.wechatpay.tables(),
+            *self.alipay.tables(),
+        ]
 
     def _open_state(self, path: str | Path) -> MockState:
-        centre = Room(self.national.lock, self.national.tables())
+        centre = Room(
+            self.national.lock, [*self.national.tables(), *self.premium.collector.tables()]
+        )
         return MockState(
             path,
             dataset=self.centre.dataset,
@@ -233,6 +258,7 @@ class MockGateway:
             rooms={
                 "national": centre,
                 "admin": centre,
+                "premium": centre,  # the premium channel moves the centre's ledger
                 "wechatpay": Room(self.wechatpay.lock, self.wechatpay.tables()),
                 "alipay": Room(self.alipay.lock, self.alipay.tables()),
             },

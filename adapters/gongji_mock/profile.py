@@ -23,6 +23,7 @@ from gongji.journal import MemoryJournal
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET, MockGateway
+from gongji_mock.premium.endpoint import PREFIX as PREMIUM_PREFIX
 
 __all__ = ["MOCK_CENTRE_URL", "MOCK_INSTITUTION", "MOCK_NOTIFY_URL", "mock_profile"]
 
@@ -32,6 +33,9 @@ MOCK_INSTITUTION = ("H21020200001", "大连共济测试药房")
 #: Where the channels are told to post their callbacks; in process the mock collects them.
 MOCK_NOTIFY_URL = "https://pos.gongji-mock.invalid/notify"
 
+
+#: Where the mock's premium channel answers, on the centre's address.
+PREMIUM_PATH = PREMIUM_PREFIX.rstrip("/")
 
 #: How long a till waits for a served mock's keys: it is on this machine, or nowhere.
 MOCK_KEYS_TIMEOUT = httpx.Timeout(3.0)
@@ -156,7 +160,8 @@ def _mock_centre(
     """The mock's insurance centre, as the city gateway of the mock's policy sees it."""
     city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
     return CityInsuranceGateway(
-        profile=attrs.evolve(city, base_url=base_url, policy=policy),
+        # The mock runs a premium channel of its own (gongji_mock.premium); real cities do not.
+        profile=attrs.evolve(city, base_url=base_url, policy=policy, premium_url=PREMIUM_PATH),
         institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
         auth=TifAuth(TifSigner(paasid, secret)),
     )

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Visit,
     )
     from gongji.money import Fen, Rounding
+    from gongji.premium import PremiumPayment, PremiumReceipt
     from gongji.reconciliation import Discrepancy, ReconciliationReport
     from gongji.rules.quote import Quote
 
@@ -89,6 +90,8 @@ __all__ = [
     "OwnCardViolation",
     "Person",
     "PersonalAccount",
+    "PremiumPayment",
+    "PremiumReceipt",
     "Purchase",
     "Purpose",
     "Quote",
@@ -177,6 +180,13 @@ _HOMES: dict[str, str] = {
             "Rounding",
         ),
         "gongji.money",
+    ),
+    **dict.fromkeys(
+        (
+            "PremiumPayment",
+            "PremiumReceipt",
+        ),
+        "gongji.premium",
     ),
     **dict.fromkeys(
         (

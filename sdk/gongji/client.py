@@ -18,6 +18,7 @@ import pluggy
 
 from gongji.catalogue import Catalogue, CatalogueStore, MappingReport, SyncReport, store_beside
 from gongji.flows import catalogue as catalogue_flows
+from gongji.flows import premium as premium_flows
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import recover as recover_flows
 from gongji.flows import settle as settle_flows
@@ -30,6 +31,7 @@ from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
 from gongji.model import Cash, LineItem, Purchase, Receipt, Visit
+from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
 from gongji.tls import require_verified
@@ -272,6 +274,16 @@ class SettlementClient(_Client):
         """Settle once per ``key``: a retry with the same key never charges twice."""
         return self._drive(self._settle(purchase, key, cash))
 
+    def preview_premium(self, payment: PremiumPayment) -> Quote:
+        """Whether the payer's account may pay the relative's premium, and what; nothing is charged."""
+        return self._drive(premium_flows.preview_premium(self.setup, payment))
+
+    def pay_premium(self, payment: PremiumPayment, *, key: str) -> PremiumReceipt:
+        """Pay a relative's premium from the payer's account, once per ``key``, through the
+        region's premium channel (``Capability.PREMIUM``; refused before anything is sent
+        by a gateway without one). Never a pharmacy sale."""
+        return self._drive(premium_flows.pay_premium(self.setup, payment, key))
+
     def register_visit(
         self,
         credential: Credential,
@@ -414,6 +426,12 @@ class AsyncSettlementClient(_Client):
 
     async def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
         return await self._drive(self._settle(purchase, key, cash))
+
+    async def preview_premium(self, payment: PremiumPayment) -> Quote:
+        return await self._drive(premium_flows.preview_premium(self.setup, payment))
+
+    async def pay_premium(self, payment: PremiumPayment, *, key: str) -> PremiumReceipt:
+        return await self._drive(premium_flows.pay_premium(self.setup, payment, key))
 
     async def register_visit(
         self,

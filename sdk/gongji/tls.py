@@ -35,7 +35,7 @@ ALLOW_INSECURE_ENV = "GONGJI_ALLOW_INSECURE_TLS"
 _VERIFY_KEYS = frozenset({"verify", "tls_verify", "ssl_verify", "verify_ssl", "verify_tls"})
 #: ... and when true.
 _INSECURE_KEYS = frozenset({"insecure", "insecure_skip_verify", "insecure_skip_tls_verify"})
-_URL_KEYS = frozenset({"base_url", "url", "gateway_url"})
+_URL_KEYS = frozenset({"base_url", "url", "gateway_url", "premium_url"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _NEXT_STEP = (
     "Remove the setting and use the gateway's https:// address (a private CA goes in "

@@ -18,6 +18,8 @@ from gongji import (
     Credential,
     Fen,
     LineItem,
+    PremiumPayment,
+    PremiumReceipt,
     Purchase,
     SettlementClient,
     Visit,
@@ -93,6 +95,12 @@ class Till:
 
     def settle(self, purchase: Purchase, *, key: str, cash: Cash | None = None) -> Receipt:
         return self._run(self.client.settle(purchase, key=key, cash=cash))
+
+    def preview_premium(self, payment: PremiumPayment) -> Quote:
+        return self._run(self.client.preview_premium(payment))
+
+    def pay_premium(self, payment: PremiumPayment, *, key: str) -> PremiumReceipt:
+        return self._run(self.client.pay_premium(payment, key=key))
 
     def refund(self, settlement_id: str) -> Receipt:
         return self._run(self.client.refund(settlement_id))

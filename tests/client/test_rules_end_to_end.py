@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gongji import Cash, Credential, Declined, Fen, OwnCardViolation, Purchase, UseViolation
+from gongji import Cash, Credential, Declined, Fen, OwnCardViolation, Purchase
 from gongji.model import Receipt
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import parse_dataset
@@ -120,38 +120,6 @@ def test_mixed_basket_fund_accounts_and_cash_add_up(till: Till, mock: MockGatewa
     assert (receipt.fund, receipt.cash) == (quote.fund, quote.cash)
     assert receipt.cash >= Fen(5_000)  # the supplement is cash only
     conserved(receipt, mock)
-
-
-def test_resident_premium_on_behalf_is_paid_by_the_sons_account(
-    till: Till, mock: MockGateway
-) -> None:
-    premium = Purchase(
-        use_mutual_aid=True,
-        credential=Credential.id_card(MOTHER),
-        items=[drug(38_000, category="premium")],
-        purpose="resident_premium",
-    )
-    quote = till.preview(premium)
-    assert [leg.payer_id for leg in quote.legs] == [SON]
-    receipt = till.settle(premium, key="PREMIUM-0001")
-    assert receipt.purpose == "resident_premium"
-    assert paid_by(receipt) == {SON: Fen(38_000)} and receipt.cash == Fen(0)
-    assert mock.balance(SON) == Fen(462_000)
-    conserved(receipt, mock)
-
-
-def test_resident_premium_for_someone_on_employee_insurance_is_refused(
-    till: Till, mock: MockGateway
-) -> None:
-    premium = Purchase(
-        use_mutual_aid=True,
-        credential=Credential.id_card(SON),
-        items=[drug(38_000, category="premium")],
-        purpose="resident_premium",
-    )
-    with pytest.raises(UseViolation):
-        till.settle(premium, key="PREMIUM-0002")
-    assert mock.balance(SON) == Fen(500_000) and mock.check() == []
 
 
 R2_R3_DATASET = """

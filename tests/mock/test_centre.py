@@ -141,7 +141,8 @@ def test_deductible_is_consumed_across_the_year(centre: Centre) -> None:
     assert second.quote.fund == Fen(5_000)  # (300 - 200) x 50%
 
 
-def test_resident_premium_on_behalf_is_paid_by_the_sons_account(centre: Centre) -> None:
+def test_a_resident_premium_is_not_a_sale_at_the_centre(centre: Centre) -> None:
+    # The premium goes to the collector (gongji_mock.premium), never into a 2102.
     premium = LineItem(
         code="PREM",
         name="居民医保缴费",
@@ -150,27 +151,11 @@ def test_resident_premium_on_behalf_is_paid_by_the_sons_account(centre: Centre) 
         category="premium",
         coverage="C",
     )
-    settled = centre.settle(
-        buy(Credential.id_card(MOTHER), premium, purpose="resident_premium"), msgid="M1"
-    )
-    assert [(leg.payer_id, leg.amount) for leg in settled.quote.legs] == [(SON, Fen(38_000))]
-    assert settled.quote.fund == 0
-
-
-def test_resident_premium_for_someone_on_employee_insurance_is_refused(centre: Centre) -> None:
-    premium = LineItem(
-        code="PREM",
-        name="居民医保缴费",
-        unit_price=Fen(38_000),
-        quantity=1,
-        category="premium",
-        coverage="C",
-    )
-    with pytest.raises(CentreRefusal) as caught:
-        centre.settle(
-            buy(Credential.id_card(FATHER), premium, purpose="resident_premium"), msgid="M1"
-        )
-    assert caught.value.rule == "R6"
+    for settle in (centre.decide, lambda p: centre.settle(p, msgid="M1")):
+        with pytest.raises(CentreRefusal, match="premium channel") as caught:
+            settle(buy(Credential.id_card(MOTHER), premium, purpose="resident_premium"))
+        assert caught.value.rule == "R6"
+    assert centre.ledger.check() == [] and centre.ledger.transactions == ()
 
 
 # The settlement (2102) reuses its pre-settlement's (2101) decision only when everything the

@@ -31,8 +31,10 @@ from gongji.model import (
 from gongji.money import ZERO, Fen
 from gongji.plugins import make_plugin_manager
 from gongji.policy import PolicyPack, policy_on
+from gongji.premium import PREMIUM_KINDS
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
+from gongji.rules.explain import purpose_words
 from gongji.rules.fund import YearToDate, eligible_amount, fund_share
 from gongji.rules.quote import Quote
 from gongji_mock.centre.dataset import Dataset
@@ -210,6 +212,14 @@ class Centre:
 
     def context(self, purchase: Purchase, day: datetime.date) -> CheckContext:
         """What the rules look at for this purchase, from the centre's own data."""
+        if purchase.purpose in PREMIUM_KINDS:
+            # A premium goes to the collector (gongji_mock.premium), never into a sale.
+            raise CentreRefusal(
+                "保费不能作为药店销售结算，请通过代缴渠道缴纳",
+                f"{purpose_words(purchase.purpose).capitalize()} is not a pharmacy sale; pay it "
+                "through the premium channel. Nothing was settled.",
+                rule="R6",
+            )
         holder = self.resolve(purchase.credential)
         bindings = tuple(b for b in self.dataset.bindings if b.beneficiary == holder.id)
         owners = {b.owner: self.person(b.owner) for b in bindings if b.owner in self.dataset.people}

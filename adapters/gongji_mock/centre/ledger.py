@@ -23,8 +23,10 @@ from gongji_mock.records import Table
 INSTITUTION = "institution"  # what the designated pharmacy or clinic is owed
 FUND = "fund"  # the pooled fund
 CASH = "cash"  # collected through WeChat Pay, Alipay or at the till
+#: Who a premium paid on behalf is owed to: the insurer's or the tax office's collection.
+COLLECTOR = "premium_collector"
 
-_NAMED = frozenset({INSTITUTION, FUND, CASH})
+_NAMED = frozenset({INSTITUTION, FUND, CASH, COLLECTOR})
 
 TransactionKind = Literal["settle", "reverse"]
 
@@ -97,9 +99,12 @@ class Ledger:
         fund: Fen,
         legs: Iterable[tuple[IdNumber, Fen]],
         cash: Fen,
+        *,
+        payee: str = INSTITUTION,
     ) -> Transaction:
-        """Post a settlement. All or nothing: an overdraft or a split that does not add up posts nothing."""
-        postings = [Posting(INSTITUTION, total), Posting(FUND, -fund), Posting(CASH, -cash)]
+        """Post a settlement, owed to ``payee`` (the institution; the collector for a
+        premium). All or nothing: an overdraft or a split that does not add up posts nothing."""
+        postings = [Posting(payee, total), Posting(FUND, -fund), Posting(CASH, -cash)]
         postings += [Posting(IdNumber(owner), -amount) for owner, amount in legs]
         if any(p.amount > 0 for p in postings[1:]) or total < 0:
             raise InvalidInput(

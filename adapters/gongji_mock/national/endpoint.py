@@ -109,6 +109,11 @@ class NationalEndpoint:
         # One message at a time: it holds the lock for as long as it changes the centre.
         self.lock = threading.RLock()
 
+    @property
+    def people(self) -> PersonNumbers:
+        """The centre's person numbers, as this endpoint gives them (1101)."""
+        return self._office.people
+
     def psn_no(self, number: IdNumber | str) -> str:
         """The opaque person number (``psn_no``) the centre gives this ID number."""
         return self._office.people.psn_no(number)

@@ -14,12 +14,14 @@ import datetime
 from gongji.flows.setup import Setup
 from gongji.flows.steps import read
 from gongji.gateways.exchange import Flow
+from gongji.premium import is_premium
 from gongji.reconciliation import ReconciliationReport, compare, journal_totals
 
 
 def reconcile(setup: Setup, day: datetime.date) -> Flow[ReconciliationReport]:
     gateway = setup.gateway
-    entries = setup.journal.entries()
+    # A premium paid on behalf is the collector's, never one of the centre's settlements.
+    entries = [entry for entry in setup.journal.entries() if not is_premium(entry.purpose)]
     ours = journal_totals(entries, day)
     theirs = yield from read(
         setup, "The day's totals (3201)", lambda: gateway.day_totals(day, ours)

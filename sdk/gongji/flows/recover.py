@@ -11,6 +11,7 @@ import attrs
 import httpx
 
 from gongji.errors import GongjiError
+from gongji.flows.premium import resolve_premium
 from gongji.flows.setup import Setup
 from gongji.flows.steps import (
     cancel_at_centre,
@@ -25,6 +26,7 @@ from gongji.flows.undo import finish_undo
 from gongji.gateways import PaymentState
 from gongji.gateways.exchange import Flow
 from gongji.journal import Entry, EntryState
+from gongji.premium import is_premium
 
 
 def recover(setup: Setup) -> Flow[list[Entry]]:
@@ -45,6 +47,8 @@ def recover(setup: Setup) -> Flow[list[Entry]]:
 
 def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
     """Finish or undo a settlement a timeout or a crash left in doubt."""
+    if is_premium(entry.purpose):
+        return (yield from resolve_premium(setup, entry))
     if entry.state is EntryState.CENTRE_PENDING:
         return (yield from reverse_at_centre(setup, entry))
     if entry.state is EntryState.CENTRE_SETTLED:

@@ -25,10 +25,12 @@ from gongji.errors import (
     Unavailable,
     UntrustedAnswer,
 )
+from gongji.flows.premium import refuse_premium_as_sale
 from gongji.flows.recover import resolve
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.flows.steps import (
     cancel_at_centre,
+    check_key,
     check_paid_amount,
     in_doubt,
     query,
@@ -56,7 +58,6 @@ from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.quote import Quote
 
-_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
 
 
@@ -72,6 +73,7 @@ class Prepared:
 def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     """Everything up to the plan; nothing is charged."""
     gateway = setup.gateway
+    refuse_premium_as_sale(purchase)
     purchase = _visit_checked(purchase)
     holder = yield from read(
         setup, "Resolving the credential", lambda: gateway.person(purchase.credential)
@@ -102,7 +104,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     if pre.total != purchase.total:
         raise InvalidInput(
             f"The centre priced the purchase at {pre.total}, the till at {purchase.total}.",
-            next_step="Check the line prices (a resident premium is priced by the centre); nothing was charged.",
+            next_step="Check the line prices; nothing was charged.",
         )
     quote = assess(attrs.evolve(context, fund=pre.fund), setup.plugins)
     return Prepared(holder=holder, request=request, quote=quote)
@@ -129,11 +131,8 @@ def preview(setup: Setup, purchase: Purchase) -> Flow[Quote]:
 
 
 def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Receipt]:
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise InvalidInput(
-            "The idempotency key must be 1-64 letters, digits or . _ : -",
-            next_step="Use one key per sale, e.g. 'POS01-20261123-0001', and reuse it only to retry that sale.",
-        )
+    check_key(key)
+    refuse_premium_as_sale(purchase)
     # While this flow runs, no other flow (a second settle, recover()) may touch the key.
     if not setup.journal.acquire(key):
         raise InvalidInput(

@@ -7,6 +7,7 @@ imports another to borrow a step.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ import httpx
 
 from gongji.errors import (
     GongjiError,
+    InvalidInput,
     OutcomeUnknown,
     SignatureError,
     Unavailable,
@@ -31,6 +33,18 @@ T = TypeVar("T")
 
 #: A write that ended in one of these may or may not have committed.
 UNKNOWN_OUTCOME = (httpx.HTTPError, Unavailable, SignatureError, UntrustedAnswer)
+
+
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def check_key(key: str) -> None:
+    """Refuse, before anything else, an idempotency key the journal cannot hold."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise InvalidInput(
+            "The idempotency key must be 1-64 letters, digits or . _ : -",
+            next_step="Use one key per sale, e.g. 'POS01-20261123-0001', and reuse it only to retry that sale.",
+        )
 
 
 def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import attrs
 
 from gongji.errors import Declined, InvalidInput
+from gongji.flows.premium import refuse_premium_undo
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.flows.steps import UNKNOWN_OUTCOME, in_doubt, read, record
 from gongji.gateways import PaymentChannel, PaymentState
@@ -32,6 +33,7 @@ def undo(setup: Setup, settlement_id: str, how: UndoKind) -> Flow[Receipt]:
             f"This client's journal has no settlement {settlement_id[:40]!r}.",
             next_step="Refund from the till that settled it (its journal), or check the settlement id.",
         )
+    refuse_premium_undo(entry)
     # Like a sale, an undo holds its key: two tills cannot refund one sale at once.
     if not setup.journal.acquire(entry.key):
         raise InvalidInput(

@@ -4,11 +4,13 @@ come from.
 
 * ``gongji.gateways.protocols``: ``InsuranceGateway``, ``OutpatientGateway``,
   ``PaymentChannel``, their capabilities and the values they exchange;
+* ``gongji.gateways.premium``: ``PremiumGateway``, the optional premium channel;
 * ``gongji.gateways.exchange``: ``Flow`` and ``exchange(request, auth)``;
 * ``gongji.gateways.registry``: adapter factories by name;
 * ``gongji.gateways.secrets``: secrets and key files, the same way for every adapter.
 """
 
+from gongji.gateways.premium import PremiumGateway, PremiumPaid, PremiumRequest
 from gongji.gateways.protocols import (
     Capability,
     CashOrder,
@@ -59,6 +61,9 @@ __all__ = [
     "OutpatientGateway",
     "PaymentChannel",
     "PaymentState",
+    "PremiumGateway",
+    "PremiumPaid",
+    "PremiumRequest",
     "RegisterAdapter",
     "RegisteredAdapter",
     "Registration",

@@ -65,6 +65,7 @@ class Capability(enum.StrEnum):
     REGISTER = "register"  # outpatient registration (2201)
     UPLOAD_FEES = "upload_fees"  # outpatient fee lines (2204)
     CATALOGUE = "catalogue"  # the national catalogue (1312) and SKU mappings (3301)
+    PREMIUM = "premium"  # a premium paid on behalf (gongji.gateways.premium); off unless configured
     # payment channels (REVERSE too)
     CODE_PAYMENT = "code_payment"
     QUERY = "query"

@@ -8,6 +8,7 @@ call it between I/O steps; the mock gateway calls it as the centre's authority.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NoReturn
 
 import attrs
 import pluggy
@@ -28,7 +29,7 @@ from gongji.rules.context import CheckContext
 from gongji.rules.planner import PayerCandidate, plan_payer_chain
 from gongji.rules.quote import Quote
 
-__all__ = ["assess"]
+__all__ = ["assess", "raise_refusal"]
 
 
 _RAISES: dict[str, type[EligibilityError]] = {
@@ -68,7 +69,7 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
     warnings = tuple(found for found in findings if isinstance(found, RuleWarning))
     for refusal in refusals:
         if refusal.owner_id is None:
-            raise _RAISES.get(refusal.rule, EligibilityError)(refusal.reason, rule=refusal.rule)
+            raise_refusal(refusal)
 
     refused = {refusal.owner_id for refusal in refusals}
     patient = context.patient
@@ -90,6 +91,11 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
         cash_only=context.cash_only,
         warnings=warnings,
     )
+
+
+def raise_refusal(refusal: Refusal) -> NoReturn:
+    """Raise ``refusal`` as the error of its rule (R1 ``OwnCardViolation``, R6 ``UseViolation``...)."""
+    raise _RAISES.get(refusal.rule, EligibilityError)(refusal.reason, rule=refusal.rule)
 
 
 def _collect_findings(
