@@ -148,13 +148,14 @@ def stories() -> list[Story]:
             cash=Cash.wechat(WECHAT_CODE),
         ),
         Story(
-            "A large bill for the mother: son (400-yuan limit), then daughter, then cash",
+            "A large bill for the mother: son (400-yuan limit), then daughter, then cash "
+            "(the centre reports the mutual aid as one amount)",
             Purchase(
                 credential=mother_card,
                 items=[_drug("X05", "胰岛素注射液", "268.00", 6, "B")],
                 use_mutual_aid=True,
             ),
-            _pays("mutual_aid", "mutual_aid", cash=True),
+            _pays("mutual_aid", cash=True),
             cash=Cash.alipay(ALIPAY_CODE),
         ),
         Story(

@@ -9,7 +9,7 @@ import msgspec
 from attrs import evolve
 
 from gongji import clock as beijing
-from gongji.model import Coverage, Purchase, Setting
+from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Setting
 from gongji.money import ZERO, Fen, Rounding
 from gongji.rules.quote import Quote
 from gongji_mock.centre.decisions import CentreRefusal, Settlement
@@ -171,11 +171,27 @@ def _purchase(
         items=lines,
         patient_id=patient.id,
         agent_id=data.gongji_agent_certno if extended else None,
-        purpose=data.gongji_purpose if extended else "medical",
+        purpose=data.gongji_purpose if extended else _purpose_of(lines),
         setting=setting,
         use_mutual_aid=_mutual_aid_asked(data, extended),
     )
     return purchase, data, visit
+
+
+#: What the centre's catalogue says a basket is for, when every line is of one category.
+_PURPOSE_BY_CATEGORY = {
+    Category.VACCINE: Purpose.VACCINE,
+    Category.PHYSICAL_EXAM: Purpose.PHYSICAL_EXAM,
+}
+
+
+def _purpose_of(lines: list[LineItem]) -> Purpose:
+    """Without extensions the till cannot say what a sale is for: the centre knows it from
+    its catalogue (a basket of vaccines is a vaccine purchase); anything else is medical."""
+    categories = {item.category for item in lines}
+    if len(categories) == 1:
+        return _PURPOSE_BY_CATEGORY.get(categories.pop(), Purpose.MEDICAL)
+    return Purpose.MEDICAL
 
 
 def _settle_input(office: Office, envelope: RequestEnvelope) -> SettleInput:
