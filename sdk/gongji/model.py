@@ -278,14 +278,9 @@ QUANTITY_DECIMALS = 4
 _QUANTITY_SCALE = 10**QUANTITY_DECIMALS
 
 
-def _quantity(value: int | decimal.Decimal | str) -> int | decimal.Decimal:
-    """A whole number stays an ``int``; a split-pack quantity is a ``Decimal`` (a string is
-    read as one). Floats are refused by the validator: 0.1 of a pack is not 0.1 in binary."""
-    if isinstance(value, str):
-        try:
-            value = decimal.Decimal(value)
-        except decimal.InvalidOperation:
-            return value  # type: ignore[return-value]  # the validator refuses it
+def _quantity(value: int | decimal.Decimal) -> int | decimal.Decimal:
+    """A whole number stays an ``int``; a split-pack quantity is a ``Decimal``. Strings and
+    floats are refused by the validator: 0.1 of a pack is not 0.1 in binary."""
     if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral():
         return int(value)
     return value

@@ -428,3 +428,9 @@ def test_an_alipay_answer_stripped_of_its_sign_is_refused_before_its_body_is_tru
         pytest.raises(SignatureError, match="sign"),
     ):
         drive(client.setup.channel("alipay").query("ATK-STRIP-2"), http)
+
+
+@pytest.fixture
+def mock() -> MockGateway:
+    """The X101 attacks need X101: a mock with gongji's extensions, and a till using them."""
+    return MockGateway.demo(extensions=True)
