@@ -58,9 +58,10 @@ class Till:
         self.client, self.wechat = client, wechat
         self.signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
         self.sign_no = ""
-        self.sign_no = self.call("9001", {"signIn": {"opter_no": "001", "mac": "", "ip": ""}})[
-            "signinoutb"
-        ]["sign_no"]
+        self.sign_no = self.call(
+            "9001",
+            {"signIn": {"opter_no": "001", "mac": "00-1A-2B-3C-4D-5E", "ip": "192.168.1.20"}},
+        )["signinoutb"]["sign_no"]
         self.psn_no = self.call(
             "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}}
         )["baseinfo"]["psn_no"]

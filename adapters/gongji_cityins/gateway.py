@@ -22,7 +22,6 @@ import httpx
 import msgspec
 from attrs import frozen
 
-import gongji.jsonwire as jsonwire
 from gongji import clock as beijing
 from gongji.catalogue import CatalogueMapping, CataloguePage
 from gongji.clock import Clock
@@ -61,9 +60,11 @@ PATH = "/fsi/api/rsfComIfsService/callService"
 MOCK_URL = "http://127.0.0.1:8930"
 
 _T = TypeVar("_T")
-_SIGN_IN_LOST = "未签到"  # the start of the centre's refusal of an unknown sign_no
-_MSGID_TAKEN = "报文ID重复"  # ... of a msgid another message already used
-_MSGID_REVERSED = "该报文已被冲正"  # ... of a msgid a 2601 reversal named
+# The centre's refusals that must be told apart by their words (NATIONAL.md §3: the exact
+# wordings are unconfirmed): region settings on ``CityProfile``, defaulting to the mock's.
+SIGN_IN_LOST = ("未签到",)  # an unknown or expired sign_no: not processed
+MSGID_TAKEN = ("报文ID重复",)  # a msgid another message already used: not processed
+MSGID_REVERSED = ("该报文已被冲正",)  # a msgid a 2601 reversal named: not processed
 #: ``Declined.code`` when the centre refused a message, unprocessed, for its msgid alone:
 #: the caller may send it again under a new msgid (a journaled one must be journaled anew).
 MSGID_REFUSED = "msgid_refused"
@@ -82,6 +83,9 @@ _ISSUED: dict[int | None, tuple[datetime.datetime, int]] = {}  # till -> (second
 _ISSUED_LOCK = threading.Lock()
 #: A clock further back than this is another clock (a test's), not a borrowed second.
 _CLOCK_SET_BACK = datetime.timedelta(seconds=60)
+#: How many patients' regions a gateway remembers (the oldest are forgotten first).
+_REGIONS_KEPT = 4096
+_REGIONS_LOCK = threading.Lock()
 _REVERSAL_STATES: tuple[ReversalState, ...] = (
     "reversed",
     "original_refused",
@@ -91,7 +95,8 @@ _REVERSAL_STATES: tuple[ReversalState, ...] = (
 
 @frozen
 class CityProfile:
-    """What differs from city to city: address, signing, policy pack, extensions."""
+    """What differs from city to city: address, signing, policy pack, and the region's
+    dialect of the national interface (docs/reference/config.md lists each setting)."""
 
     city: str
     region: str  # the pooling region the gateway serves (mdtrtarea_admvs)
@@ -99,23 +104,51 @@ class CityProfile:
     base_url: str = MOCK_URL
     path: str = PATH
     signing: Literal["tif", "csb"] = "tif"
-    #: gongji's documented extensions (X101 bindings, ``gongji_*`` fields). A real centre
-    #: without them still settles mutual aid; the client then cannot plan it in advance.
+    #: gongji's documented extensions (X101 bindings, ``gongji_*`` fields): off, as a real
+    #: centre refuses them; on only against a mock started with them. Without them a centre
+    #: still settles mutual aid; the client then cannot plan it in advance.
     extensions: bool = False
     #: The premium channel's address (``gongji_cityins.premium``): absolute, or a path on
     #: ``base_url``. Empty (the default, and every real city's): no premium on behalf, since
     #: no region is known to take one from a till (unconfirmed: docs/how-to/pay-a-premium.md).
     premium_url: str = ""
+    #: The receiver system code the region gives (``recer_sys_code``).
+    receiver: str = "YBXT"
+    #: 2101/2102 input nodes: "data" (``data`` + ``feedetail``) or "druginfo"
+    #: (``druginfo`` + ``drugdetail``). Unconfirmed for Liaoning.
+    pharmacy_nodes: Literal["data", "druginfo"] = "data"
+    #: ``psn_setlway`` for 2101/2102 where the region asks for it ("01" by item); "" sends none.
+    psn_setlway: str = ""
+    #: Whether the centre's ``acct_pay`` includes ``acct_mulaid_pay`` (unconfirmed): read first.
+    mutual_aid_reading: Literal["separate", "included"] = "separate"
+    #: How the centre's ``err_msg`` begins when it refuses, unprocessed, an unknown sign-in,
+    #: a msgid already used, a msgid already reversed. The defaults are the mock's words.
+    sign_in_lost: tuple[str, ...] = SIGN_IN_LOST
+    msgid_taken: tuple[str, ...] = MSGID_TAKEN
+    msgid_reversed: tuple[str, ...] = MSGID_REVERSED
 
+    @property
+    def dialect(self) -> transform.Dialect:
+        header, detail = _NODES[self.pharmacy_nodes]
+        return transform.Dialect(
+            header_node=header,
+            detail_node=detail,
+            psn_setlway=self.psn_setlway,
+            mutual_aid_reading=self.mutual_aid_reading,
+            extensions=self.extensions,
+        )
+
+
+_NODES = {"data": ("data", "feedetail"), "druginfo": ("druginfo", "drugdetail")}
 
 CITIES: Mapping[str, CityProfile] = {
-    "dalian": CityProfile(
-        city="dalian", region="210200", policy="liaoning-dalian-2025", extensions=True
-    ),
-    "benxi": CityProfile(
-        city="benxi", region="210500", policy="liaoning-benxi-2025", extensions=True
-    ),
+    "dalian": CityProfile(city="dalian", region="210200", policy="liaoning-dalian-2025"),
+    "benxi": CityProfile(city="benxi", region="210500", policy="liaoning-benxi-2025"),
 }
+
+
+#: What 9001 sends where the till's MAC and IP address are not configured.
+NO_MAC, NO_IP = "00-00-00-00-00-00", "127.0.0.1"
 
 
 @frozen
@@ -129,6 +162,10 @@ class Institution:
     device: str = ""
     #: 0-99 for each till of one institution: its msgids then never meet another till's.
     till: int | None = None
+    #: The till's MAC and IP address for sign-in (9001 requires both; how strictly
+    #: centres check them is unconfirmed). Set them as the region requires.
+    mac: str = NO_MAC
+    ip: str = NO_IP
 
     def __attrs_post_init__(self) -> None:
         if not self.code or len(self.code) > 20:
@@ -151,10 +188,26 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "extensions": bool,
     "policy": str,
     "premium_url": str,
+    "receiver": str,
+    "pharmacy_nodes": str,
+    "psn_setlway": str,
+    "mutual_aid_reading": str,
+    "sign_in_lost": list,
+    "msgid_taken": list,
+    "msgid_reversed": list,
 }
+#: The settings that take one of a few words.
+_OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "signing": ("tif", "csb"),
+    "pharmacy_nodes": ("data", "druginfo"),
+    "mutual_aid_reading": ("separate", "included"),
+}
+_WORDINGS = ("sign_in_lost", "msgid_taken", "msgid_reversed")
 _OVERRIDE_HELP = (
-    'Write base_url, path, policy and premium_url as strings, signing as "tif" or "csb", and extensions '
-    "as true or false (docs/reference/config.md)."
+    "Write base_url, path, policy, premium_url, receiver and psn_setlway as strings, signing "
+    'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
+    '"separate" or "included", extensions as true or false, and sign_in_lost, msgid_taken '
+    "and msgid_reversed as lists of non-empty strings (docs/reference/config.md)."
 )
 
 
@@ -194,6 +247,7 @@ class CityInsuranceGateway:
         self._clock = clock
         self._url = profile.base_url.rstrip("/") + profile.path
         self._sign_no: str | None = None
+        self._regions: dict[str, str] = {}  # psn_no -> insuplc_admdvs, the newest last
         # The national msgid: institution code + yyyyMMddHHmmss + 4 digits. The counter
         # starts at random so that two tills of one institution rarely meet.
         capabilities = (
@@ -225,13 +279,20 @@ class CityInsuranceGateway:
             )
         overrides = {key: settings[key] for key in _OVERRIDE_TYPES if key in settings}
         for key, value in overrides.items():
-            if not isinstance(value, _OVERRIDE_TYPES[key]) or (
-                key == "signing" and value not in ("tif", "csb")
+            wording = key in _WORDINGS and (
+                not value or not all(isinstance(v, str) and v for v in value)
+            )
+            if (
+                not isinstance(value, _OVERRIDE_TYPES[key])
+                or value not in _OVERRIDE_CHOICES.get(key, (value,))
+                or wording
             ):
                 raise ConfigError(
-                    f"gateway.{key} is a {type(value).__name__}, which it cannot be.",
+                    f"gateway.{key} is a {type(value).__name__} it cannot be.",
                     next_step=_OVERRIDE_HELP,
                 )
+            if key in _WORDINGS and isinstance(value, list):
+                overrides[key] = tuple(value)
         profile = CITIES[city]
         if overrides:
             profile = attrs.evolve(profile, **overrides)
@@ -241,6 +302,8 @@ class CityInsuranceGateway:
             operator=str(settings.get("operator", "001")),
             operator_name=str(settings.get("operator_name", "收银员")),
             till=settings.get("till"),
+            mac=str(settings.get("mac", NO_MAC)),
+            ip=str(settings.get("ip", NO_IP)),
         )
         return cls(
             profile=profile, institution=institution, auth=_auth_for(profile, settings, secret)
@@ -274,7 +337,7 @@ class CityInsuranceGateway:
             msgid=msgid,
             mdtrtarea_admvs=self.region,
             insuplc_admdvs=insured_in or self.region,
-            recer_sys_code="POS",
+            recer_sys_code=self.profile.receiver,
             dev_no=self.institution.device,
             dev_safe_info="",
             cainfo="",
@@ -307,14 +370,15 @@ class CityInsuranceGateway:
         signed_in_again = False
         for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
-            if answer.infcode == 0:
+            if answer.succeeded:
                 return answer.output
             message = _scrub(answer.err_msg or "")
-            if not signed_in_again and infno != "9001" and message.startswith(_SIGN_IN_LOST):
+            profile = self.profile
+            if not signed_in_again and infno != "9001" and _says(message, profile.sign_in_lost):
                 signed_in_again = True
                 yield from self.sign_in()  # not processed: the same msgid may go again
                 continue
-            unusable = message.startswith((_MSGID_TAKEN, _MSGID_REVERSED))
+            unusable = _says(message, (*profile.msgid_taken, *profile.msgid_reversed))
             if unusable and ours and attempt < _MSGID_TRIES:
                 # Another message (of another till, or of this till's process before a
                 # restart) had it; ours was not processed: send it again under a new one.
@@ -322,7 +386,7 @@ class CityInsuranceGateway:
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
-                infcode=str(answer.infcode),
+                infcode=str(answer.infcode)[:10],
                 err_msg=message[:300],
                 gateway=self.name,
                 request_id=msgid,
@@ -344,7 +408,7 @@ class CityInsuranceGateway:
                 gateway=self.name,
             )
         try:
-            return jsonwire.decode(response.content, type=wire.Answer)
+            return wire.decode(response.content, wire.Answer)
         except msgspec.DecodeError as error:
             raise Unavailable(
                 f"The insurance centre's answer could not be read (HTTP {response.status_code}).",
@@ -355,7 +419,7 @@ class CityInsuranceGateway:
     @staticmethod
     def _decode(output: msgspec.Raw, kind: type[Any]) -> Any:
         try:
-            return jsonwire.decode(output, type=kind)
+            return wire.decode(output, kind)
         except msgspec.DecodeError as error:  # ValidationError included
             raise UntrustedAnswer(
                 f"The insurance centre's output is not as documented: {error}",
@@ -366,32 +430,60 @@ class CityInsuranceGateway:
 
     def sign_in(self) -> Flow[str]:
         output = yield from self._call(
-            "9001", {"signIn": {"opter_no": self.institution.operator, "mac": "", "ip": ""}}
+            "9001",
+            {
+                "signIn": {
+                    "opter_no": self.institution.operator,
+                    "mac": self.institution.mac,
+                    "ip": self.institution.ip,
+                }
+            },
         )
         self._sign_no = self._decode(output, wire.SignInAnswer).signinoutb.sign_no
         return self._sign_no
 
     def person(self, credential: Credential) -> Flow[Holder]:
         require(self, Capability.PERSON_INFO)
-        output = yield from self._call(
+        query: dict[str, Any] = {
+            "mdtrt_cert_type": credential.kind.value,
+            "mdtrt_cert_no": transform.cert_no(credential),
+        }
+        if credential.card_sn:
+            query["card_sn"] = credential.card_sn
+        output = yield from self._call("1101", {"data": query})
+        holder: Holder = _trusted(
             "1101",
-            {
-                "data": {
-                    "mdtrt_cert_type": credential.kind.value,
-                    "mdtrt_cert_no": transform.cert_no(credential),
-                    "card_sn": credential.card_sn,
-                }
-            },
+            lambda: transform.person_from(
+                self._decode(output, wire.PersonAnswer), self.profile.dialect
+            ),
         )
-        return _trusted(
-            "1101", lambda: transform.person_from(self._decode(output, wire.PersonAnswer))
-        )
+        self._remember_region(holder.psn_no, holder.person.insurance.region)
+        return holder
+
+    def _remember_region(self, psn_no: str, region: str) -> None:
+        """The patient's region of insurance, from the entry 1101 chose: every later call
+        for the patient names it (``insuplc_admdvs``), also a refund without a 1101 first."""
+        if psn_no and region:
+            with _REGIONS_LOCK:
+                self._regions.pop(psn_no, None)
+                self._regions[psn_no] = region
+                while len(self._regions) > _REGIONS_KEPT:
+                    del self._regions[next(iter(self._regions))]
+
+    def insured_in(self, psn_no: str) -> str:
+        """The region of insurance 1101 gave for ``psn_no`` in this process ("" unknown)."""
+        with _REGIONS_LOCK:
+            return self._regions.get(psn_no, "")
 
     def bindings(
         self, beneficiary: Holder
     ) -> Flow[tuple[tuple[Binding, ...], dict[IdNumber, Person]]]:
         require(self, Capability.BINDINGS)
-        output = yield from self._call("X101", {"data": {"psn_no": beneficiary.psn_no}})
+        output = yield from self._call(
+            "X101",
+            {"data": {"psn_no": beneficiary.psn_no}},
+            insured_in=beneficiary.person.insurance.region,
+        )
         answer = self._decode(output, wire.BindingsAnswer)
         return _trusted("X101", lambda: transform.bindings_from(answer, beneficiary.person.id))
 
@@ -408,9 +500,17 @@ class CityInsuranceGateway:
     def _settlement(
         self, infno: str, request: SettlementRequest, msgid: str
     ) -> Flow[CentreSettlement]:
-        data = transform.settle_input(request, extensions=self.profile.extensions)
-        output = yield from self._call(infno, data, msgid=msgid)
-        return transform.settlement_from(self._decode(output, wire.SettlementAnswer), msgid)
+        region = request.patient.insurance.region
+        self._remember_region(request.psn_no, region)
+        data = transform.settle_input(request, self._clock(), self.profile.dialect)
+        output = yield from self._call(infno, data, msgid=msgid, insured_in=region)
+        answer = self._decode(output, wire.SettlementAnswer)
+        return _trusted(
+            infno,
+            lambda: transform.settlement_from(
+                answer, msgid, reading=self.profile.mutual_aid_reading
+            ),
+        )
 
     def register(self, registration: Registration, msgid: str) -> Flow[str]:
         require(self, Capability.REGISTER)
@@ -439,37 +539,62 @@ class CityInsuranceGateway:
         psn_no: str,
         msgid: str,
         setting: Setting = Setting.PHARMACY,
+        *,
+        insured_in: str = "",
     ) -> Flow[CentreSettlement]:
+        """2103 / 2208. ``insured_in``: the patient's region (the journal keeps it); else
+        the one 1101 gave in this process, else the gateway's own."""
         require(self, Capability.CANCEL)
         infno = "2103" if setting is Setting.PHARMACY else "2208"
         data = {
             "data": {
                 "setl_id": settlement.setl_id,
-                "psn_no": psn_no,
                 "mdtrt_id": settlement.mdtrt_id,
+                "psn_no": psn_no,
             }
         }
-        output = yield from self._call(infno, data, msgid=msgid)
+        region = insured_in or self.insured_in(psn_no)
+        output = yield from self._call(infno, data, msgid=msgid, insured_in=region)
         answer = self._decode(output, wire.SettlementAnswer)
-        return transform.settlement_from(answer, msgid, cancellation=True)
+        return _trusted(
+            infno,
+            lambda: transform.settlement_from(
+                answer, msgid, cancellation=True, reading=self.profile.mutual_aid_reading
+            ),
+        )
 
     def reverse(
-        self, original_msgid: str, psn_no: str, msgid: str, setting: Setting = Setting.PHARMACY
+        self,
+        original_msgid: str,
+        psn_no: str,
+        msgid: str,
+        setting: Setting = Setting.PHARMACY,
+        *,
+        insured_in: str = "",
     ) -> Flow[ReversalState]:
+        """2601. Success is ``infcode`` 0, and a real centre's output is empty: the
+        original is undone if the centre processed it, so the sale ends ``reversed``.
+        gongji's extension (a mock with extensions) says more."""
         require(self, Capability.REVERSE)
         oinfno = "2102" if setting is Setting.PHARMACY else "2207"
         output = yield from self._call(
             "2601",
             {"data": {"psn_no": psn_no, "omsgid": original_msgid, "oinfno": oinfno}},
             msgid=msgid,
+            insured_in=insured_in or self.insured_in(psn_no),
         )
-        state = self._decode(output, wire.ReversalAnswer).gongji_reversal.state
+        if bytes(output).strip() in (b"", b"null", b"{}"):
+            return "reversed"
+        found = self._decode(output, wire.ReversalAnswer).gongji_reversal
+        if found is None:
+            return "reversed"
+        state = found.state
         if state not in _REVERSAL_STATES:
             raise Declined(
                 f"The centre answered the reversal with an unknown state {_scrub(state[:40])!r}."
             )
-        found: ReversalState = state
-        return found
+        reversal: ReversalState = state
+        return reversal
 
     def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
         require(self, Capability.RECONCILE)
@@ -520,6 +645,11 @@ class CityInsuranceGateway:
         require(self, Capability.PREMIUM)
         assert self._premium is not None
         return (yield from self._premium.reverse(original_msgid, payer_psn_no, msgid))
+
+
+def _says(message: str, wordings: tuple[str, ...]) -> bool:
+    """The centre's ``err_msg`` begins with one of the region's wordings for a refusal."""
+    return message.strip().startswith(wordings)
 
 
 def _trusted(infno: str, build: Callable[[], _T]) -> _T:

@@ -1,8 +1,11 @@
 """Domain <-> national wire: credentials, baskets, people, bindings and settlements.
 
 Amounts leave as yuan strings with two decimals (``Fen.to_yuan``) and come back
-as ``Decimal`` read from the JSON text; anything that is not a whole number of fen
-is refused, never rounded.
+as ``Decimal`` read from the JSON text (``""`` and ``null`` are 0, as NATIONAL.md
+says centres send them); anything that is not a whole number of fen is refused,
+never rounded. The region's own choices (node names, ``psn_setlway``, which
+``insuinfo`` entry is the main one, how ``acct_pay`` relates to mutual aid) come in
+a ``Dialect`` from the city profile.
 """
 
 from __future__ import annotations
@@ -10,8 +13,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import decimal
-from collections.abc import Iterator
-from typing import Any
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+from attrs import frozen
 
 from gongji import clock as beijing
 from gongji.errors import InvalidInput, UntrustedAnswer
@@ -44,17 +50,59 @@ from gongji_cityins import wire
 #: insutype codes of the national interface.
 EMPLOYEE, RESIDENT = "310", "390"
 _INSURANCE_KIND = {EMPLOYEE: InsuranceKind.EMPLOYEE, RESIDENT: InsuranceKind.RESIDENT}
-#: chrgitm_lv: the catalogue class (甲 / 乙 / 丙).
+_INSUTYPE = {kind: code for code, kind in _INSURANCE_KIND.items()}
+#: psn_insu_stas: 1 is normal; 0 not insured, 2 suspended, 4 terminated (NATIONAL.md §6).
+_INSURED = "1"
+#: chrgitm_lv: the catalogue class (甲 / 乙 / 丙); sent only as gongji's extension.
 _CLASS = {Coverage.A: "01", Coverage.B: "02", Coverage.C: "03"}
-#: med_type: 41 pharmacy purchase with the card, 11 general outpatient.
+#: med_type: 41 pharmacy purchase, 11 general outpatient.
 MED_TYPE = {"pharmacy": "41", "outpatient": "11"}
 
 _FEN = decimal.Decimal("0.01")
+_NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*", re.ASCII)
+
+MutualAidReading = Literal["separate", "included"]
 
 
-def fen(amount: decimal.Decimal, what: str = "an amount", *, signed: bool = False) -> Fen:
+@frozen
+class Dialect:
+    """What a region chooses within the national interface (docs/reference/config.md)."""
+
+    #: The input nodes of 2101/2102: ``data`` + ``feedetail``, or ``druginfo`` + ``drugdetail``.
+    header_node: str = "data"
+    detail_node: str = "feedetail"
+    #: ``psn_setlway`` of 2101/2102 ("01" by item) where the region asks for it; "" sends none.
+    psn_setlway: str = ""
+    #: Which insurance types may be a sale's main ``insuinfo`` entry, the preferred first.
+    insutypes: tuple[str, ...] = (EMPLOYEE, RESIDENT)
+    #: Whether ``acct_pay`` already includes ``acct_mulaid_pay`` (unconfirmed): the reading
+    #: tried first; an answer that balances under the other one is accepted too.
+    mutual_aid_reading: MutualAidReading = "separate"
+    #: gongji's extensions (``gongji_*`` fields, X101): only against a centre that has them.
+    extensions: bool = False
+
+
+def yuan(value: Any, what: str = "an amount") -> decimal.Decimal:
+    """An amount of an answer as ``Decimal``: a number, a numeric string, or ``""`` /
+    ``null`` (0, as real centres send it). Anything else is not trusted."""
+    if value is None or value == "":
+        return decimal.Decimal(0)
+    if isinstance(value, decimal.Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return decimal.Decimal(value)
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        return decimal.Decimal(value.strip())
+    raise UntrustedAnswer(
+        f"The centre sent {what} that is not a number.",
+        next_step="Nothing was trusted from this answer; report it to the centre.",
+    )
+
+
+def fen(amount: Any, what: str = "an amount", *, signed: bool = False) -> Fen:
     """A yuan amount from the centre as ``Fen``; refused unless it is whole fen, and
     unless it is zero or more where money only goes one way (``signed`` for cancellations)."""
+    amount = yuan(amount, what)
     try:
         whole = amount.quantize(_FEN) if amount.is_finite() else None
     except decimal.InvalidOperation:  # more digits than the context holds (1E+999999)
@@ -74,15 +122,35 @@ def cert_no(credential: Credential) -> str:
 
 
 def insurance_code(person: Person) -> str:
-    return EMPLOYEE if person.insurance.kind is InsuranceKind.EMPLOYEE else RESIDENT
+    return _INSUTYPE.get(person.insurance.kind, RESIDENT)
 
 
-def person_from(answer: wire.PersonAnswer) -> Holder:
+def person_from(answer: wire.PersonAnswer, dialect: Dialect = Dialect()) -> Holder:
     base = answer.baseinfo
-    insurance, account = _insurance(answer.insuinfo[:1])
+    insurance, account = _insurance(main_entry(answer.insuinfo or [], dialect.insutypes))
     with _from_centre("a person"):
-        person = Person(id=base.certno, name=base.psn_name, insurance=insurance, account=account)
+        person = Person(
+            id=base.certno, name=base.psn_name or "", insurance=insurance, account=account
+        )
     return Holder(psn_no=base.psn_no, person=person)
+
+
+def main_entry(entries: Sequence[wire.InsuInfo], insutypes: Sequence[str]) -> wire.InsuInfo | None:
+    """The ``insuinfo`` entry a sale settles under, never simply the first: an active one
+    (``psn_insu_stas`` 1) of the preferred insurance type, in ``insutypes`` order (310
+    before 390 by default; a 320/330 supplement is never the main entry). With none
+    active, the first entry of those types (the person shows as suspended); None when
+    there is none of them (not insured for this sale)."""
+    kinds = [entry for entry in entries if entry.insutype in insutypes]
+    for insutype in insutypes:
+        for entry in kinds:
+            if entry.insutype == insutype and (entry.psn_insu_stas or "") == _INSURED:
+                return entry
+    for insutype in insutypes:
+        for entry in kinds:
+            if entry.insutype == insutype:
+                return entry
+    return None
 
 
 @contextlib.contextmanager
@@ -100,13 +168,14 @@ def _from_centre(what: str) -> Iterator[None]:
         ) from None
 
 
-def _insurance(infos: list[wire.InsuInfo]) -> tuple[Insurance, PersonalAccount | None]:
-    if not infos:
+def _insurance(info: wire.InsuInfo | None) -> tuple[Insurance, PersonalAccount | None]:
+    if info is None:
         return Insurance(kind=InsuranceKind.NONE), None
-    info = infos[0]
     kind = _INSURANCE_KIND.get(info.insutype, InsuranceKind.NONE)
-    status = InsuranceStatus.ACTIVE if info.psn_insu_stas == "1" else InsuranceStatus.SUSPENDED
-    insurance = Insurance(kind=kind, status=status, region=info.insuplc_admdvs)
+    active = (info.psn_insu_stas or "") == _INSURED
+    status = InsuranceStatus.ACTIVE if active else InsuranceStatus.SUSPENDED
+    with _from_centre("an insurance region"):
+        insurance = Insurance(kind=kind, status=status, region=info.insuplc_admdvs or "")
     account = None
     if kind is InsuranceKind.EMPLOYEE:
         account = PersonalAccount(balance=fen(info.balc, "a balance"))
@@ -128,14 +197,12 @@ def bindings_from(
 def _binding(found: wire.BindingOut, beneficiary: IdNumber) -> tuple[Binding, Person]:
     owner_id = IdNumber(found.certno)
     insurance, account = _insurance(
-        [
-            wire.InsuInfo(
-                balc=found.balc,
-                insutype=found.insutype,
-                psn_insu_stas=found.psn_insu_stas,
-                insuplc_admdvs=found.insuplc_admdvs,
-            )
-        ]
+        wire.InsuInfo(
+            balc=found.balc,
+            insutype=found.insutype,
+            psn_insu_stas=found.psn_insu_stas,
+            insuplc_admdvs=found.insuplc_admdvs,
+        )
     )
     owner = Person(id=owner_id, name=found.psn_name, insurance=insurance, account=account)
     limit = found.per_transaction_limit
@@ -150,8 +217,17 @@ def _binding(found: wire.BindingOut, beneficiary: IdNumber) -> tuple[Binding, Pe
     return binding, owner
 
 
-def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, Any]:
-    """The input of 2101/2102 (pharmacy) or 2206/2207 (outpatient).
+def settle_input(
+    request: SettlementRequest, begins: datetime.datetime, dialect: Dialect = Dialect()
+) -> dict[str, Any]:
+    """The input of 2101/2102 (pharmacy) or 2206/2207 (outpatient), as NATIONAL.md §7 lists it.
+
+    ``begins`` is the start of the visit (``begntime``, and each line's ``fee_ocur_time``):
+    the moment the sale was rung up. ``acct_used_flag`` is "use the personal account"
+    (NATIONAL.md §7): 1 for a patient who has one, so that the own account pays as it
+    always has, and otherwise 1 only when the patient asked for mutual aid (seed 002).
+    Whether a centre reads 0 as "no mutual aid" or as "no account at all" is unconfirmed
+    (§13), so 0 is sent only when no account of the patient's would pay anyway.
 
     An outpatient visit's lines are at the centre already (2204): the message names the
     visit (``mdtrt_id``) and its total, and carries no lines; the centre settles the
@@ -159,27 +235,33 @@ def settle_input(request: SettlementRequest, *, extensions: bool) -> dict[str, A
     """
     total = sum((item.amount for item in request.items), ZERO)
     credential = request.credential
+    when = beijing.wire_time(begins)
     data: dict[str, Any] = {
         "psn_no": request.psn_no,
         "mdtrt_cert_type": credential.kind.value,
         "mdtrt_cert_no": cert_no(credential),
-        "card_sn": credential.card_sn,
-        "med_type": MED_TYPE[request.setting.value],
+        "begntime": when,
         "medfee_sumamt": total.to_yuan(),
         "insutype": insurance_code(request.patient),
-        "acct_used_flag": "1",
+        "med_type": MED_TYPE[request.setting.value],
+        "acct_used_flag": "1" if request.use_mutual_aid or request.patient.account else "0",
     }
-    if extensions:
+    if credential.card_sn:
+        data["card_sn"] = credential.card_sn
+    if dialect.psn_setlway:
+        data["psn_setlway"] = dialect.psn_setlway
+    if dialect.extensions:
         data["gongji_purpose"] = request.purpose.value
         data["gongji_agent_certno"] = request.agent_id.number if request.agent_id else None
-        # The patient's choice of mutual aid, until acct_used_flag carries it (issue 14).
         data["gongji_use_mutual_aid"] = "1" if request.use_mutual_aid else "0"
     if request.visit_id:
         data["mdtrt_id"] = request.visit_id
         return {"data": data}
     return {
-        "data": data,
-        "feedetail": [_line(n, item, extensions) for n, item in enumerate(request.items, 1)],
+        dialect.header_node: data,
+        dialect.detail_node: [
+            _line(n, item, dialect.extensions, when) for n, item in enumerate(request.items, 1)
+        ],
     }
 
 
@@ -210,13 +292,13 @@ def fee_upload_input(
     """The input of 2204: ``items`` numbered on from the lines ``visit`` already has
     (``feedetl_sn`` is unique within a visit), billed by the visit's department and doctor."""
     first = len(visit.items) + 1
+    when = beijing.wire_time(occurred)
     lines = []
     for number, item in enumerate(items, first):
-        line = _line(number, item, extensions)
+        line = _line(number, item, extensions, when)
         line |= {
             "mdtrt_id": visit.visit_id,
             "psn_no": visit.psn_no,
-            "fee_ocur_time": beijing.wire_time(occurred),
             "bilg_dept_codg": visit.department_code,
             "bilg_dept_name": visit.department,
             "bilg_dr_codg": visit.doctor_code,
@@ -231,33 +313,115 @@ def fees_accepted(answer: wire.FeeUploadAnswer) -> Fen:
     return sum((fen(line.det_item_fee_sumamt, "a fee line") for line in answer.result), ZERO)
 
 
-def _line(number: int, item: LineItem, extensions: bool) -> dict[str, Any]:
+def _line(number: int, item: LineItem, extensions: bool, occurred: str) -> dict[str, Any]:
+    """One detail line: the national code and the pharmacy's own code as two fields, the
+    prescription's number and flag, and for a split pack (拆零) a ``cnt`` with up to four
+    decimals whose money is exact at the line total (``det_item_fee_sumamt``)."""
     line: dict[str, Any] = {
         "feedetl_sn": str(number),
-        # The national code when the line has one (``Catalogue.line``); the SKU otherwise.
-        "med_list_codg": item.national_code or item.code,
+        "rx_circ_flag": "1" if item.outside_prescription else "0",
+        "fee_ocur_time": occurred,
+        "med_list_codg": item.listed_code,
         "medins_list_codg": item.code,
-        "cnt": item.quantity,
-        "pric": item.unit_price.to_yuan(),
         "det_item_fee_sumamt": item.amount.to_yuan(),
-        "chrgitm_lv": _CLASS[item.coverage],
+        "cnt": item.quantity,  # an int, or a Decimal (sent as its text) for a split pack
+        "pric": item.unit_price.to_yuan(),
     }
+    if item.prescription:
+        line["rxno"] = item.prescription
     if extensions:
+        # The mock (with extensions) has no catalogue to class an item: the till says it.
+        line["gongji_chrgitm_lv"] = _CLASS[item.coverage]
         line["gongji_category"] = item.category.value
         line["gongji_item_name"] = item.name
     return line
 
 
 def settlement_from(
-    answer: wire.SettlementAnswer, msgid: str, *, cancellation: bool = False
+    answer: wire.SettlementAnswer,
+    msgid: str,
+    *,
+    cancellation: bool = False,
+    reading: MutualAidReading = "separate",
 ) -> CentreSettlement:
-    """The centre's split; a cancellation's amounts are negative (the money going back)."""
+    """The centre's split. Mutual aid is an amount without owners (``acct_mulaid_pay``),
+    unless gongji's extension names them. The cash is ``psn_cash_pay`` (2103: ``cash_payamt``,
+    2208: ``pdn_cash_pay``). What the institution bears (``hosp_part_amt``) is not the
+    patient's: it counts with the fund. The own account is ``acct_pay``, less the mutual aid
+    where ``acct_pay`` includes it: the region's ``reading`` is tried first, and an answer
+    that balances under the other reading is accepted too. A cancellation's amounts may
+    come back negative or positive: they are read as magnitudes of money going back."""
     info = answer.setlinfo
 
-    def amount(value: decimal.Decimal, what: str) -> Fen:
-        return fen(value, what, signed=cancellation)
+    def amount(value: Any, what: str) -> Fen:
+        found = fen(value, what, signed=cancellation)
+        return abs(found) if cancellation else found
 
-    shares = tuple(
+    total = amount(info.medfee_sumamt, "a total")
+    fund = amount(info.fund_pay_sumamt, "a fund share") + amount(
+        info.hosp_part_amt, "the institution's part"
+    )
+    account = amount(info.acct_pay, "an account share")
+    mutual_aid = amount(info.acct_mulaid_pay, "a mutual-aid share")
+    cash_field = next(
+        (
+            v
+            for v in (info.psn_cash_pay, info.cash_payamt, info.pdn_cash_pay)
+            if v not in (None, "")
+        ),
+        None,
+    )
+    if cash_field is None and info.psn_pay not in (None, ""):
+        cash = amount(info.psn_pay, "the person's share") - account - mutual_aid
+    else:
+        cash = amount(cash_field, "a cash share")
+    readings = ("separate", "included") if reading == "separate" else ("included", "separate")
+    own_account = next(
+        (
+            own
+            for own in (
+                account if read == "separate" else account - mutual_aid for read in readings
+            )
+            if own >= 0 and fund + own + mutual_aid + cash == total
+        ),
+        None,
+    )
+    if own_account is None:
+        raise UntrustedAnswer(
+            f"The centre's split does not add up to its total ({total}) under either reading "
+            "of acct_pay.",
+            next_step="Nothing was trusted from this answer; run reconcile() and report it.",
+        )
+    shares = _named_shares(answer, amount)
+    if shares and sum((share.amount for share in shares), ZERO) != mutual_aid:
+        raise UntrustedAnswer(
+            "The centre's mutual-aid detail does not add up to its acct_mulaid_pay.",
+            next_step="Nothing was trusted from this answer; run reconcile() and report it.",
+        )
+    if not shares and mutual_aid:
+        shares = (MutualAidShare(owner_id=None, amount=mutual_aid),)
+    return CentreSettlement(
+        setl_id=info.setl_id or "",
+        mdtrt_id=info.mdtrt_id or "",
+        msgid=msgid,
+        total=total,
+        fund=fund,
+        own_account=own_account,
+        mutual_aid=shares,
+        cash=cash,
+        balance=fen(info.balc, "a balance"),
+        patient_id=_id_from_centre(info.certno) if info.certno else None,
+        refusals=tuple(
+            Refusal(rule=r.rule, reason=r.reason, reason_zh=r.reason_zh)
+            for r in answer.gongji_refusals
+        ),
+        settled_at=beijing.from_wire_time(info.setl_time or ""),
+    )
+
+
+def _named_shares(answer: wire.SettlementAnswer, amount: Any) -> tuple[MutualAidShare, ...]:
+    """Mutual-aid owners, where gongji's extension names them (a real centre never does)."""
+    return tuple(
         MutualAidShare(
             owner_id=_id_from_centre(share.certno),
             amount=amount(share.amount, "a mutual-aid share"),
@@ -265,36 +429,6 @@ def settlement_from(
         )
         for share in answer.gongji_mulaid_detail
     )
-    settlement = CentreSettlement(
-        setl_id=info.setl_id,
-        mdtrt_id=info.mdtrt_id,
-        msgid=msgid,
-        total=amount(info.medfee_sumamt, "a total"),
-        fund=amount(info.fund_pay_sumamt, "a fund share"),
-        own_account=amount(info.acct_pay, "an account share"),
-        mutual_aid=shares,
-        cash=amount(info.psn_cash_pay, "a cash share"),
-        balance=fen(info.balc, "a balance"),
-        patient_id=_id_from_centre(info.certno) if info.certno else None,
-        refusals=tuple(
-            Refusal(rule=r.rule, reason=r.reason, reason_zh=r.reason_zh)
-            for r in answer.gongji_refusals
-        ),
-        settled_at=beijing.from_wire_time(info.setl_time),
-    )
-    mutual_aid = amount(info.acct_mulaid_pay, "a mutual-aid share")
-    if settlement.mutual_aid_total != mutual_aid:
-        raise UntrustedAnswer(
-            "The centre's mutual-aid detail does not add up to its acct_mulaid_pay.",
-            next_step="Nothing was trusted from this answer; run reconcile() and report it.",
-        )
-    parts = settlement.fund + settlement.own_account + mutual_aid + settlement.cash
-    if parts != settlement.total:
-        raise UntrustedAnswer(
-            f"The centre's split ({parts}) does not add up to its total ({settlement.total}).",
-            next_step="Nothing was trusted from this answer; run reconcile() and report it.",
-        )
-    return settlement
 
 
 def totals_from(answer: wire.TotalsAnswer) -> DayTotals:

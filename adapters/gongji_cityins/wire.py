@@ -1,25 +1,48 @@
 """The national interface's wire, as an institution's client writes and reads it.
 
-Written from the published national interface (field names as the centres use
-them); ``gongji_*`` fields and code ``X101`` are gongji's documented extensions
-(docs/reference/mock-national.md), sent or read only where a city declares them.
-Responses tolerate unknown fields (msgspec's default); amounts arrive as yuan
-strings or JSON numbers and are decoded into ``Decimal`` from the text, never
-through a float.
+Written from the published national interface (../shared/NATIONAL.md: field names as
+the centres use them); ``gongji_*`` fields and code ``X101`` are gongji's documented
+extensions (docs/reference/mock-national.md), sent or read only where a city's
+profile says ``extensions = true``. Answers are read as real centres send them:
+unknown fields are ignored, ``infcode`` is a number or a string, and an amount is a
+JSON number, a string, ``""`` or ``null`` (``Amount``: the last two are 0). Numbers are
+decoded into ``Decimal`` from the text, never through a float.
 """
 
 from __future__ import annotations
 
 import decimal
-from typing import Any
+import functools
+from typing import Any, TypeVar
 
 import msgspec
 
-Yuan = decimal.Decimal | str
+T = TypeVar("T")
+
+#: An amount as an answer carries it: a number (decoded as ``Decimal``), a numeric
+#: string, ``""`` or ``null``. ``transform.yuan`` reads it; anything else is refused there.
+Amount = Any
 
 
 class _Out(msgspec.Struct, frozen=True, kw_only=True):
     """Response structs: unknown fields are ignored, optional ones default."""
+
+
+@functools.cache
+def _decoder(kind: Any) -> msgspec.json.Decoder[Any]:
+    # float_hook: a JSON number in an ``Any`` (an Amount) is a Decimal of its text.
+    return msgspec.json.Decoder(kind, float_hook=decimal.Decimal)
+
+
+def decode(data: bytes | msgspec.Raw, kind: type[T]) -> T:
+    """``data`` as ``kind``; invalid UTF-8 and too deep a nesting are a ``DecodeError``."""
+    try:
+        decoded: T = _decoder(kind).decode(data)  # type: ignore[arg-type]  # a type is hashable
+    except UnicodeDecodeError as error:
+        raise msgspec.DecodeError(f"Invalid UTF-8 in a JSON string (byte {error.start})") from None
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested too deeply") from None
+    return decoded
 
 
 # ---------------------------------------------------------------- the envelope
@@ -47,11 +70,16 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Answer(_Out, frozen=True, kw_only=True):
-    infcode: int
+    #: 0 or "0" is success (real centres send both); anything else is a failure.
+    infcode: int | str
     err_msg: str | None = None
     warn_msg: str | None = None
-    inf_refmsgid: str = ""
+    inf_refmsgid: str | None = ""
     output: msgspec.Raw = msgspec.Raw(b"null")
+
+    @property
+    def succeeded(self) -> bool:
+        return str(self.infcode).strip() == "0"
 
 
 # ---------------------------------------------------------------- outputs
@@ -69,20 +97,20 @@ class SignInAnswer(_Out, frozen=True, kw_only=True):
 class BaseInfo(_Out, frozen=True, kw_only=True):
     psn_no: str
     certno: str
-    psn_name: str = ""
-    psn_cert_type: str = "01"
+    psn_name: str | None = ""
+    psn_cert_type: str | None = "01"
 
 
 class InsuInfo(_Out, frozen=True, kw_only=True):
-    balc: decimal.Decimal = decimal.Decimal(0)
+    balc: Amount = None
     insutype: str = ""
-    psn_insu_stas: str = "1"
-    insuplc_admdvs: str = ""
+    psn_insu_stas: str | None = ""
+    insuplc_admdvs: str | None = ""
 
 
 class PersonAnswer(_Out, frozen=True, kw_only=True):
     baseinfo: BaseInfo
-    insuinfo: list[InsuInfo] = msgspec.field(default_factory=list)
+    insuinfo: list[InsuInfo] | None = None
 
 
 class BindingOut(_Out, frozen=True, kw_only=True):
@@ -94,11 +122,11 @@ class BindingOut(_Out, frozen=True, kw_only=True):
     relation: str
     status: str
     priority: int = 1
-    per_transaction_limit: decimal.Decimal | None = None
+    per_transaction_limit: Amount = None
     insutype: str = ""
     psn_insu_stas: str = "1"
     insuplc_admdvs: str = ""
-    balc: decimal.Decimal = decimal.Decimal(0)
+    balc: Amount = None
 
 
 class BindingsAnswer(_Out, frozen=True, kw_only=True):
@@ -106,25 +134,36 @@ class BindingsAnswer(_Out, frozen=True, kw_only=True):
 
 
 class SetlInfo(_Out, frozen=True, kw_only=True):
-    setl_id: str = ""
-    mdtrt_id: str = ""
-    psn_no: str = ""
-    certno: str = ""
-    setl_time: str = ""
-    medfee_sumamt: decimal.Decimal
-    fund_pay_sumamt: decimal.Decimal
-    acct_pay: decimal.Decimal
-    acct_mulaid_pay: decimal.Decimal = decimal.Decimal(0)
-    psn_cash_pay: decimal.Decimal
-    balc: decimal.Decimal = decimal.Decimal(0)
-    medins_setl_id: str = ""
+    """``setlinfo`` of 2101/2102, 2206/2207, and of the cancellations 2103/2208, which
+    name the cash ``cash_payamt`` (2103) or ``pdn_cash_pay`` (2208, the spec's own
+    spelling) and the person's share ``psn_pay``."""
+
+    setl_id: str | None = ""
+    mdtrt_id: str | None = ""
+    psn_no: str | None = ""
+    certno: str | None = ""
+    setl_time: str | None = ""
+    medfee_sumamt: Amount = None
+    fund_pay_sumamt: Amount = None
+    psn_part_amt: Amount = None
+    psn_pay: Amount = None
+    acct_pay: Amount = None
+    acct_mulaid_pay: Amount = None
+    psn_cash_pay: Amount = None
+    cash_payamt: Amount = None
+    pdn_cash_pay: Amount = None
+    hosp_part_amt: Amount = None
+    balc: Amount = None
+    medins_setl_id: str | None = ""
 
 
 class MulaidDetail(_Out, frozen=True, kw_only=True):
+    """Extension: one owner's mutual-aid share (only where the profile has extensions)."""
+
     psn_no: str = ""
     certno: str
     relation: str = ""
-    amount: decimal.Decimal
+    amount: Amount
 
 
 class RefusalOut(_Out, frozen=True, kw_only=True):
@@ -148,7 +187,10 @@ class ReversalOut(_Out, frozen=True, kw_only=True):
 
 
 class ReversalAnswer(_Out, frozen=True, kw_only=True):
-    gongji_reversal: ReversalOut
+    """2601: success is ``infcode`` 0 with an empty output (``{}``, ``null`` or none);
+    gongji's extension adds what the reversal found."""
+
+    gongji_reversal: ReversalOut | None = None
 
 
 class StmtInfo(_Out, frozen=True, kw_only=True):

@@ -181,6 +181,13 @@ def add_mock(commands: Any) -> None:
     )
     serve.add_argument("--faults", help="a faults file (docs/reference/mock-faults.md)")
     serve.add_argument(
+        "--extensions",
+        action="store_true",
+        help="also read gongji's extensions on the national endpoint (gongji_* fields, X101); "
+        "without it (or the dataset's extensions = true) the mock is strict, as a real centre "
+        "(docs/reference/mock-national.md)",
+    )
+    serve.add_argument(
         "--notify-url",
         metavar="URL",
         help="deliver every callback and notification to this http(s) URL instead of the "
@@ -210,7 +217,13 @@ def run_mock(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int
     dataset = load_dataset(args.data) if args.data else demo_dataset()
     rules = Faults.load(args.faults) if args.faults else None
     delivery = CallbackDelivery(notify_url=args.notify_url)
-    mock = MockGateway(dataset, faults=rules, delivery=delivery, state=args.state)
+    mock = MockGateway(
+        dataset,
+        faults=rules,
+        delivery=delivery,
+        state=args.state,
+        extensions=True if args.extensions else None,
+    )
     server = make_server(mock, bind(args.host, args.port))
     callbacks = args.notify_url or "each trade's notify_url"
     # The first line says where the mock listens (with --port 0, the port the system chose).

@@ -76,7 +76,11 @@ class MockGateway:
         delivery: CallbackDelivery | None = None,
         notify_url: str | None = None,
         state: str | Path | None = None,
+        extensions: bool | None = None,
     ) -> None:
+        """``extensions``: the national endpoint also reads gongji's extensions (``gongji_*``
+        fields, X101); None takes the dataset's ``extensions``. Off, as by default, it is
+        strict: only the interface of NATIONAL.md, as a real centre."""
         self.faults = faults or Faults()
         if delivery is None and notify_url is not None:
             delivery = CallbackDelivery(notify_url=notify_url)
@@ -94,6 +98,7 @@ class MockGateway:
             secrets_by_paasid=self._tif_secrets,
             secrets_by_access_key=self._csb_secrets,
             nonce_cache=nonces,
+            extensions=dataset.extensions if extensions is None else extensions,
         )
         # The mock's own premium channel (not the national interface): gongji_mock.premium.
         self.premium = PremiumEndpoint(
@@ -168,18 +173,22 @@ class MockGateway:
             self._routes[path] = handler
 
     @classmethod
-    def demo(cls, *, state: str | Path | None = None) -> MockGateway:
-        """The Zhang family of seed 000, in Dalian. ``state``: see ``__init__``."""
-        return cls(demo_dataset(), state=state)
+    def demo(
+        cls, *, state: str | Path | None = None, extensions: bool | None = None
+    ) -> MockGateway:
+        """The Zhang family of seed 000, in Dalian. ``state``, ``extensions``: see ``__init__``."""
+        return cls(demo_dataset(), state=state, extensions=extensions)
 
     @classmethod
-    def load(cls, path: str | Path, *, state: str | Path | None = None) -> MockGateway:
+    def load(
+        cls, path: str | Path, *, state: str | Path | None = None, extensions: bool | None = None
+    ) -> MockGateway:
         """A mock over a dataset file (docs/reference/dataset.md); bad data fails with the line.
 
         ``state``: a SQLite file that keeps the mock's state across restarts
         (docs/reference/mock-state.md); without it, state lives in memory only.
         """
-        return cls(load_dataset(Path(path)), state=state)
+        return cls(load_dataset(Path(path)), state=state, extensions=extensions)
 
     # ------------------------------------------------------------ serving
 
@@ -281,6 +290,11 @@ class MockGateway:
             self._state.close()
 
     # ------------------------------------------------------------ the mock's test keys
+
+    @property
+    def extensions(self) -> bool:
+        """Whether the national endpoint reads gongji's extensions (else it is strict)."""
+        return self.national.extensions
 
     @property
     def keys(self) -> MockKeys:

@@ -68,7 +68,9 @@ def mock_profile(
         )
     mock = mock if mock is not None else MockGateway.demo()
     policy = mock.centre.dataset.policy.id
-    gateway = _mock_centre(MOCK_CENTRE_URL, policy, DEFAULT_PAASID, DEFAULT_TIF_SECRET, till)
+    gateway = _mock_centre(
+        MOCK_CENTRE_URL, policy, DEFAULT_PAASID, DEFAULT_TIF_SECRET, till, mock.extensions
+    )
     return {
         "gateway": gateway,
         "channels": _ChannelsOnFirstUse(mock),
@@ -155,13 +157,26 @@ class _ServedMockKeys(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _mock_centre(
-    base_url: str, policy: str, paasid: str, secret: str, till: int | None
+    base_url: str,
+    policy: str,
+    paasid: str,
+    secret: str,
+    till: int | None,
+    extensions: bool = False,
 ) -> CityInsuranceGateway:
-    """The mock's insurance centre, as the city gateway of the mock's policy sees it."""
+    """The mock's insurance centre, as the city gateway of the mock's policy sees it: with
+    gongji's extensions where the mock was started with them (bindings known at the till),
+    else the interface of NATIONAL.md only, as against a real centre."""
     city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
     return CityInsuranceGateway(
         # The mock runs a premium channel of its own (gongji_mock.premium); real cities do not.
-        profile=attrs.evolve(city, base_url=base_url, policy=policy, premium_url=PREMIUM_PATH),
+        profile=attrs.evolve(
+            city,
+            base_url=base_url,
+            policy=policy,
+            premium_url=PREMIUM_PATH,
+            extensions=extensions,
+        ),
         institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
         auth=TifAuth(TifSigner(paasid, secret)),
     )

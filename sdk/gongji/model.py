@@ -7,6 +7,7 @@ anything is sent, and every object in the SDK is well formed by construction.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import re
 import unicodedata
@@ -18,7 +19,7 @@ from attrs import field, frozen
 
 from gongji.errors import InvalidInput
 from gongji.identity import Credential, IdNumber, id_number, optional_id_number
-from gongji.money import Fen
+from gongji.money import Fen, Rounding
 
 
 class InsuranceKind(enum.StrEnum):
@@ -107,6 +108,7 @@ class Setting(enum.StrEnum):
 
 
 LegSource = Literal["own_account", "mutual_aid"]
+OwnerNamedBy = Literal["centre", "plan"]
 
 E = TypeVar("E", bound=enum.StrEnum)
 
@@ -266,22 +268,48 @@ MAX_QUANTITY = 100_000
 
 #: A line item's code: catalogue codes (医保目录编码) and SKUs are visible ASCII.
 _ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
-#: ``med_list_codg`` is C 50 (NATIONAL.md §7).
-_NATIONAL_CODE = re.compile(r"[!-~]{1,50}", re.ASCII)
+_NATIONAL_CODE = re.compile(r"[!-~]{1,50}", re.ASCII)  # med_list_codg, C 50
+_PRESCRIPTION = re.compile(r"[!-~]{1,30}", re.ASCII)  # rxno, C 30
+
+
+#: A split-pack line (拆零) sells part of a pack: its quantity has at most this many decimals
+#: (``cnt`` is N 16,4 on the national wire).
+QUANTITY_DECIMALS = 4
+_QUANTITY_SCALE = 10**QUANTITY_DECIMALS
+
+
+def _quantity(value: int | decimal.Decimal) -> int | decimal.Decimal:
+    """A whole number stays an ``int``; a split-pack quantity is a ``Decimal``. Strings and
+    floats are refused by the validator: 0.1 of a pack is not 0.1 in binary."""
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral():
+        return int(value)
+    return value
 
 
 @frozen
 class LineItem:
+    """One line of a basket.
+
+    ``code`` is the pharmacy's own code for the item (its SKU, 医药机构目录编码);
+    ``national_code`` the national catalogue code (医保目录编码) it is mapped to, which is
+    what the centre prices and classes: the POS gives it until a catalogue fills it in
+    (empty: the item's own code is taken as both). ``quantity`` is a whole number of units,
+    or, for a split pack (拆零), a ``Decimal`` with at most four decimals: the line's money
+    is then ``unit_price × quantity`` rounded half up to a whole fen, and stays exact at the
+    line total. ``prescription`` is the prescription number (``rxno``) of a prescription
+    drug, ``outside_prescription`` True when that prescription came from outside
+    (``rx_circ_flag``).
+    """
+
     code: str = field()
     name: str = field()
     unit_price: Fen = field(converter=_fen)
-    quantity: int = field()
+    quantity: int | decimal.Decimal = field(converter=_quantity)
     category: Category = field(default=Category.DRUG, converter=_to_category)
     coverage: Coverage = field(default=Coverage.A, converter=_to_coverage)
-    #: The national catalogue code (医疗目录编码, ``med_list_codg``) when ``code`` is the
-    #: pharmacy's own SKU (``medins_list_codg``); empty when ``code`` is the national code.
-    #: ``gongji.catalogue.Catalogue.line`` fills it in from the mapping uploaded with 3301.
     national_code: str = field(default="", kw_only=True)
+    prescription: str = field(default="", kw_only=True)
+    outside_prescription: bool = field(default=False, kw_only=True)
 
     @code.validator
     def _check_code(self, _attribute: object, value: str) -> None:
@@ -298,7 +326,29 @@ class LineItem:
         if not isinstance(value, str) or (value and not _NATIONAL_CODE.fullmatch(value)):
             raise InvalidInput(
                 f"Item {self.code!r} has a national code that is not 1 to 50 visible ASCII characters.",
-                next_step="Take the national code (医疗目录编码) from the catalogue: `gongji catalogue find`.",
+                next_step="Copy the national catalogue code (医保目录编码, e.g. a 23-character X... "
+                "or Z... drug code) from the catalogue (`gongji catalogue find`), or leave it empty.",
+            )
+
+    @prescription.validator
+    def _check_prescription(self, _attribute: object, value: str) -> None:
+        if not isinstance(value, str) or (value and not _PRESCRIPTION.fullmatch(value)):
+            raise InvalidInput(
+                f"Item {self.code!r} has a prescription number that is not 1 to 30 visible ASCII characters.",
+                next_step="Type the prescription number (处方号) as printed, or leave it empty.",
+            )
+
+    @outside_prescription.validator
+    def _check_outside(self, _attribute: object, value: bool) -> None:
+        if type(value) is not bool:
+            raise InvalidInput(
+                f"Item {self.code!r}: outside_prescription must be True or False.",
+                next_step="Pass outside_prescription=True for a prescription from another institution.",
+            )
+        if value and not self.prescription:
+            raise InvalidInput(
+                f"Item {self.code!r} is sold on an outside prescription without its number.",
+                next_step="Give the prescription number (prescription=...) of the outside prescription.",
             )
 
     @name.validator
@@ -331,17 +381,45 @@ class LineItem:
             )
 
     @quantity.validator
-    def _check_quantity(self, _attribute: object, value: int) -> None:
+    def _check_quantity(self, _attribute: object, value: int | decimal.Decimal) -> None:
+        if isinstance(value, decimal.Decimal):
+            exponent = value.as_tuple().exponent if value.is_finite() else None
+            if (
+                not isinstance(exponent, int)
+                or exponent < -QUANTITY_DECIMALS
+                or not 0 < value <= MAX_QUANTITY
+            ):
+                raise InvalidInput(
+                    f"Item {self.code!r} has quantity {str(value)[:20]!r}; part of a pack is a "
+                    f"number above 0 with at most {QUANTITY_DECIMALS} decimals.",
+                    next_step="Enter a split-pack quantity as decimal.Decimal('0.25') "
+                    "(a quarter of the pack), never as a float.",
+                )
+            return
         if type(value) is not int or not 0 < value <= MAX_QUANTITY:
             raise InvalidInput(
                 f"Item {self.code!r} has quantity {str(value)[:20]!r}; it must be a whole "
-                f"number from 1 to {MAX_QUANTITY}.",
+                f"number from 1 to {MAX_QUANTITY}, or part of a pack as a Decimal.",
                 next_step="Remove the line instead of entering zero, and enter whole units.",
             )
 
     @property
+    def split_pack(self) -> bool:
+        """Part of a pack is sold (拆零)."""
+        return isinstance(self.quantity, decimal.Decimal)
+
+    @property
+    def listed_code(self) -> str:
+        """The national catalogue code the centre is sent (the item's own code until mapped)."""
+        return self.national_code or self.code
+
+    @property
     def amount(self) -> Fen:
-        return self.unit_price * self.quantity
+        """The line's money: exact fen; a split pack's rounded half up once, at the line."""
+        if isinstance(self.quantity, int):
+            return self.unit_price * self.quantity
+        scaled = int(self.quantity.scaleb(QUANTITY_DECIMALS))
+        return self.unit_price.times_ratio(scaled, _QUANTITY_SCALE, Rounding.HALF_UP)
 
 
 def _items(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
@@ -407,7 +485,7 @@ class Visit:
     @property
     def total(self) -> Fen:
         """What the fee lines uploaded so far come to."""
-        return Fen(sum(int(item.unit_price) * item.quantity for item in self.items))
+        return sum((item.amount for item in self.items), Fen(0))
 
 
 @frozen
@@ -510,7 +588,7 @@ class Purchase:
 
     @cached_property
     def total(self) -> Fen:
-        return Fen(sum(int(item.unit_price) * item.quantity for item in self.items))
+        return sum((item.amount for item in self.items), Fen(0))
 
 
 def _no_fees(visit: Visit) -> InvalidInput:
@@ -528,9 +606,14 @@ class Leg:
     """One account's share of a settlement. Cash is never a leg: it is what is left."""
 
     source: LegSource
-    payer_id: IdNumber  # the account owner; masked in every repr
+    #: The account owner; masked in every repr. None for mutual aid whose owner the centre
+    #: did not report (a real centre reports only the amount, ``acct_mulaid_pay``).
+    payer_id: IdNumber | None
     amount: Fen
     relation: Relation | None = None  # for mutual aid: the patient's relation to the owner
+    #: Who named the owner: the centre, or the local plan (bindings known outside the
+    #: interface) explaining a centre that reported only the amount.
+    named_by: OwnerNamedBy = "centre"
 
 
 @frozen

@@ -22,11 +22,11 @@ def test_every_journal_write_and_request_is_a_boundary() -> None:
         for side in ("before", "after")
     ]
     sends = [name for name in seen if "send" in name]
-    assert len(sends) == 2 * 6  # 9001, 1101, X101, 2101, 2102 and the payment code
+    assert len(sends) == 2 * 5  # 9001, 1101, 2101, 2102 and the payment code
     assert sends[-2:] == [
         "before send POST /v3/pay/transactions/codepay",
         "after send POST /v3/pay/transactions/codepay",
     ]
     # The settlement message goes out only after its intent is journaled.
-    settlement_sent = [i for i, name in enumerate(seen) if name.startswith("before send")][4]
+    settlement_sent = [i for i, name in enumerate(seen) if name.startswith("before send")][3]
     assert seen.index("after journal centre_pending") < settlement_sent

@@ -50,11 +50,14 @@ def plugins(*extra: object) -> Any:
 
 def test_divergence_between_plan_and_centre_is_on_the_receipt_and_announced(driver: str) -> None:
     observer = Observer()
-    mock = MockGateway.demo()
+    mock = MockGateway.demo(extensions=True)  # the plan needs the bindings (X101)
     for till in make_till(mock, driver, plugins=plugins(SisterFirst(), observer)):
         basket = purchase(MOTHER, drug(10_000, coverage="C"))  # less than the two accounts hold
         quote = till.preview(basket)
-        assert [(leg.payer_id, leg.amount) for leg in quote.legs] == [
+        # The preview shows the centre's split (2101); the local plan is its explanation.
+        assert [(leg.payer_id, leg.amount) for leg in quote.legs] == [(SON, Fen(10_000))]
+        assert quote.plan is not None
+        assert [(leg.payer_id, leg.amount) for leg in quote.plan.legs] == [
             (SISTER, Fen(3_000)),
             (SON, Fen(7_000)),
         ]
@@ -67,7 +70,7 @@ def test_divergence_between_plan_and_centre_is_on_the_receipt_and_announced(driv
 
 
 def test_a_failing_observer_never_undoes_a_settled_sale(driver: str) -> None:
-    mock = MockGateway.demo()
+    mock = MockGateway.demo(extensions=True)  # the plan needs the bindings (X101)
     for till in make_till(mock, driver, plugins=plugins(Broken())):
         receipt = till.settle(purchase(MOTHER), key="OBS-0001", cash=Cash.counter())
         assert receipt.total == Fen(50_000)

@@ -44,6 +44,13 @@ from tests.client.conftest import (
 PAY = "/gongji-mock/premium/pay"
 
 
+@pytest.fixture
+def mock() -> MockGateway:
+    # The premium's local rules read the relative's bindings, which reach a till only
+    # through gongji's extensions (X101); without them the premium channel decides alone.
+    return MockGateway.demo(extensions=True)
+
+
 def mothers_premium(**changes: object) -> PremiumPayment:
     """Seed 000: Zhang Wei's account pays his mother's 380-yuan resident premium."""
     fields: dict[str, object] = {

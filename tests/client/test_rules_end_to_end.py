@@ -167,7 +167,7 @@ priority = 1
 def test_r2_owner_and_r3_beneficiary_must_be_insured(
     driver: str, patient: str, owner: str, rule: str
 ) -> None:
-    mock = MockGateway(parse_dataset(R2_R3_DATASET))
+    mock = MockGateway(parse_dataset(R2_R3_DATASET), extensions=True)
     for till in make_till(mock, driver):
         before = mock.balance(owner)
         receipt = till.settle(purchase(patient), key=f"{rule}-0001", cash=Cash.counter())
@@ -221,3 +221,10 @@ def test_social_security_card_resolves_to_its_holder(till: Till, mock: MockGatew
         items=[drug(50_000, coverage="C")],
     )
     assert till.preview(card).cash == Fen(7_000)
+
+
+@pytest.fixture
+def mock() -> MockGateway:
+    """The rules at the till need the bindings: a mock with gongji's extensions (X101,
+    owners named), where the mock profile's gateway uses them too."""
+    return MockGateway.demo(extensions=True)

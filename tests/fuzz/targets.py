@@ -436,7 +436,9 @@ def _journal(data: bytes) -> object:
 
 @functools.cache
 def _served() -> MockGateway:
-    mock = MockGateway.demo()
+    # With gongji's extensions read: the recorded seeds speak them, and the extension
+    # fields' decoders take outside bytes too.
+    mock = MockGateway.demo(extensions=True)
     sign_in = (SEEDS / "national-9001.request").read_bytes()
     answer = mock.national._message(sign_in)
     mock.fuzz_sign_no = answer.json()["output"]["signinoutb"]["sign_no"]  # type: ignore[attr-defined]

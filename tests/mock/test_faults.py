@@ -27,7 +27,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def mock(clock: Clock) -> Iterator[MockGateway]:
-    mock = MockGateway(demo_dataset(), clock=clock)
+    mock = MockGateway(demo_dataset(), clock=clock, extensions=True)  # raw extension dialect
     yield mock
     assert mock.check() == []
 
@@ -151,6 +151,6 @@ def test_latency_delays_the_answer_without_changing_it(pos: Pos, mock: MockGatew
 
 
 def test_clock_skew_rule_sets_the_skew(clock: Clock) -> None:
-    mock = MockGateway(demo_dataset(), clock=clock)
+    mock = MockGateway(demo_dataset(), clock=clock, extensions=True)  # raw extension dialect
     mock.faults.add("clock_skew", skew_seconds=-90)
     assert mock.centre.clock() == clock.now - datetime.timedelta(seconds=90)

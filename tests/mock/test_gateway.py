@@ -48,7 +48,7 @@ def sign_in(client: httpx.Client) -> str:
     body = envelope(
         "9001",
         "H2102020000120261123090000" + "0001",
-        {"signIn": {"opter_no": "001", "mac": "", "ip": ""}},
+        {"signIn": {"opter_no": "001", "mac": "00-1A-2B-3C-4D-5E", "ip": "192.168.1.20"}},
     )
     answer = client.post(PATH, content=body, headers=signer.headers()).json()
     assert answer["infcode"] == 0, answer
@@ -84,7 +84,7 @@ async def _async_sign_in(mock: MockGateway) -> int:
     body = envelope(
         "9001",
         "H2102020000120261123090000" + "0003",
-        {"signIn": {"opter_no": "001", "mac": "", "ip": ""}},
+        {"signIn": {"opter_no": "001", "mac": "00-1A-2B-3C-4D-5E", "ip": "192.168.1.20"}},
     )
     async with httpx.AsyncClient(transport=mock.transport(), base_url="http://mock.test") as client:
         response = await client.post(PATH, content=body, headers=signer.headers())

@@ -24,7 +24,7 @@ from gongji_mock.server.asgi import bind, make_server
 from tests.mock.test_gateway import envelope
 
 GONGJI = shutil.which("gongji", path=str(Path(sys.executable).parent)) or "gongji"
-SIGN_IN = {"signIn": {"opter_no": "001", "mac": "", "ip": ""}}
+SIGN_IN = {"signIn": {"opter_no": "001", "mac": "00-1A-2B-3C-4D-5E", "ip": "192.168.1.20"}}
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ OPERATIONS = 2_000
 @pytest.fixture
 def run() -> Iterator[tuple[MockGateway, Pos]]:
     clock = Clock()
-    mock = MockGateway(demo_dataset(), clock=clock)
+    mock = MockGateway(demo_dataset(), clock=clock, extensions=True)  # raw extension dialect
     signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET, clock=lambda: clock.now.timestamp())
     with httpx.Client(transport=mock.transport(), base_url="http://mock.test") as client:
         pos = Pos(client, signer)

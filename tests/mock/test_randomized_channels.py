@@ -270,7 +270,7 @@ def run() -> Iterator[tuple[MockGateway, Till, Receiver]]:
         transport=httpx.MockTransport(lambda request: receiver_box[0](request)),
         sleep=lambda _: None,  # the backoff is tested elsewhere; here only the retries count
     )
-    mock = MockGateway(demo_dataset(), clock=clock, delivery=delivery)
+    mock = MockGateway(demo_dataset(), clock=clock, delivery=delivery, extensions=True)
     receiver_box.append(Receiver(mock, clock, rng))
     pos = Till(mock, clock)
     pos.sign_in()

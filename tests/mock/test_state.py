@@ -57,7 +57,7 @@ def gateways() -> Iterator[Callable[[Path], MockGateway]]:
     opened: list[MockGateway] = []
 
     def open_mock(path: Path) -> MockGateway:
-        mock = MockGateway.demo(state=path)
+        mock = MockGateway.demo(state=path, extensions=True)  # raw extension dialect
         opened.append(mock)
         return mock
 
@@ -719,7 +719,7 @@ def killed_at_exit(*options: str) -> Iterator[str]:
     """`gongji mock serve --port 0 ...` in a subprocess, killed with SIGKILL after the block:
     no shutdown, no close, so whatever it answered must already be on disk."""
     process = subprocess.Popen(
-        [GONGJI, "--json", "mock", "serve", "--port", "0", *options],
+        [GONGJI, "--json", "mock", "serve", "--port", "0", "--extensions", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

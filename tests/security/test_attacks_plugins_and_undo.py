@@ -239,3 +239,10 @@ def test_a_revoked_binding_replayed_as_active_is_not_charged(
     receipt = till.settle(purchase(MOTHER), key="ATK-REVOKED-MITM", cash=Cash.counter())
     assert mock.balance(SON) == son
     assert all(leg.payer_id != SON for leg in receipt.legs) and receipt.divergence
+
+
+@pytest.fixture
+def mock() -> MockGateway:
+    """Plugins that order or refuse payers need the bindings at the till: a mock with
+    gongji's extensions (X101), where the mock profile's gateway uses them too."""
+    return MockGateway.demo(extensions=True)

@@ -91,7 +91,8 @@ def test_x101_answer_with_an_owner_added_charges_no_stranger_the_centre_decides(
 ) -> None:
     mitm.on(national("X101"), edit_output(add_owner), times=2)  # preview's and settle's
     wife = mock.balance(WIFE)
-    assert any(leg.payer_id == WIFE for leg in till.preview(purchase(MOTHER)).legs)
+    plan = till.preview(purchase(MOTHER)).plan  # the local plan: the forged owner in it
+    assert plan is not None and any(leg.payer_id == WIFE for leg in plan.legs)
     receipt = till.settle(purchase(MOTHER), key="ATK-X101-ADD", cash=Cash.counter())
     assert mock.balance(WIFE) == wife  # the forged owner paid nothing
     assert all(leg.payer_id != WIFE for leg in receipt.legs)
@@ -428,3 +429,9 @@ def test_an_alipay_answer_stripped_of_its_sign_is_refused_before_its_body_is_tru
         pytest.raises(SignatureError, match="sign"),
     ):
         drive(client.setup.channel("alipay").query("ATK-STRIP-2"), http)
+
+
+@pytest.fixture
+def mock() -> MockGateway:
+    """The X101 attacks need X101: a mock with gongji's extensions, and a till using them."""
+    return MockGateway.demo(extensions=True)

@@ -18,11 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from attrs import frozen
+from attrs import field, frozen
 
 from gongji.errors import ConfigError, GongjiError
 from gongji.identity import IdNumber
-from gongji.model import Binding, Insurance, InsuranceKind, Person, PersonalAccount
+from gongji.model import (
+    Binding,
+    Category,
+    Coverage,
+    Insurance,
+    InsuranceKind,
+    Person,
+    PersonalAccount,
+    parse_enum,
+)
 from gongji.money import Fen
 from gongji.policy import PolicyPack, get_policy
 
@@ -36,6 +45,7 @@ class _PersonRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     retired: bool = False
     account_balance: str | None = None
     e_voucher: str | None = None
+    insuinfo: list[_InsuinfoRow] = msgspec.field(default_factory=list)
 
 
 class _BindingRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,10 +57,52 @@ class _BindingRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     per_transaction_limit: str | None = None
 
 
+class _InsuinfoRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Another insurance of a person (a 330 supplement, an old suspended 390), answered by
+    1101 before the person's main entry."""
+
+    insutype: str
+    status: str = "active"
+    region: str | None = None
+
+
+class _CatalogueRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: str
+    name: str = ""
+    coverage: str = "A"
+    category: str = "drug"
+
+
 class _DatasetFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     policy: str
+    extensions: bool = False
     person: list[_PersonRow] = msgspec.field(default_factory=list)
     binding: list[_BindingRow] = msgspec.field(default_factory=list)
+    catalogue: list[_CatalogueRow] = msgspec.field(default_factory=list)
+
+
+#: insutype codes a dataset may give a person's other insurances, and statuses (psn_insu_stas).
+INSUTYPES = ("310", "320", "330", "340", "390", "391", "392")
+INSU_STATUS = {"active": "1", "suspended": "2", "terminated": "4", "none": "0"}
+
+
+@frozen
+class OtherInsurance:
+    """An ``insuinfo`` entry beside the person's main insurance."""
+
+    insutype: str
+    status: str  # psn_insu_stas
+    region: str
+
+
+@frozen
+class CatalogueItem:
+    """What the centre's catalogue says of a national code: its class and category."""
+
+    code: str
+    name: str
+    coverage: Coverage
+    category: Category
 
 
 @frozen
@@ -62,9 +114,16 @@ class Dataset:
     bindings: tuple[Binding, ...]
     #: Fixed e-voucher tokens for tests (token -> holder); the mock issues others on request.
     e_vouchers: Mapping[str, IdNumber]
+    #: The catalogue, by national code (``med_list_codg``). A code it does not list is a
+    #: class-A drug, unless the till says otherwise through gongji's extensions.
+    catalogue: Mapping[str, CatalogueItem] = field(factory=dict)
+    #: Each person's other insurances, answered by 1101 before the main one.
+    other_insurance: Mapping[IdNumber, tuple[OtherInsurance, ...]] = field(factory=dict)
+    #: The national endpoint reads gongji's extensions (``gongji_*``, X101); off, it is strict.
+    extensions: bool = False
 
 
-_PATH = re.compile(r"`\$\.(person|binding)\[(\d+)\](?:\.(\w+))?`")
+_PATH = re.compile(r"`\$\.(person|binding|catalogue)\[(\d+)\](?:\.(\w+))?`")
 
 
 def load_dataset(source: Path | Traversable | str) -> Dataset:
@@ -117,6 +176,7 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
 
     people: dict[IdNumber, Person] = {}
     e_vouchers: dict[str, IdNumber] = {}
+    other_insurance: dict[IdNumber, tuple[OtherInsurance, ...]] = {}
     for index, row in enumerate(rows.person):
         with where.problem("person", index):
             person = _person(row, policy)
@@ -126,6 +186,8 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
                     next_step="Keep one [[person]] entry per ID number.",
                 )
             people[person.id] = person
+            if row.insuinfo:
+                other_insurance[person.id] = tuple(_other(entry, row) for entry in row.insuinfo)
             if row.e_voucher is not None:
                 if row.e_voucher in e_vouchers:
                     raise ConfigError(
@@ -152,7 +214,40 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
                         next_step="Add that person, or correct the ID number.",
                     )
             bindings.append(binding)
-    return Dataset(policy=policy, people=people, bindings=tuple(bindings), e_vouchers=e_vouchers)
+    catalogue: dict[str, CatalogueItem] = {}
+    for index, crow in enumerate(rows.catalogue):
+        with where.problem("catalogue", index):
+            catalogue[crow.code] = CatalogueItem(
+                crow.code,
+                crow.name,
+                parse_enum(Coverage, crow.coverage, "coverage"),
+                parse_enum(Category, crow.category, "category"),
+            )
+    return Dataset(
+        policy=policy,
+        people=people,
+        bindings=tuple(bindings),
+        e_vouchers=e_vouchers,
+        catalogue=catalogue,
+        other_insurance=other_insurance,
+        extensions=rows.extensions,
+    )
+
+
+def _other(entry: _InsuinfoRow, row: _PersonRow) -> OtherInsurance:
+    if entry.insutype not in INSUTYPES or entry.status not in INSU_STATUS:
+        raise ConfigError(
+            f"an insuinfo entry has insutype {entry.insutype[:6]!r} and status {entry.status[:12]!r}.",
+            next_step=f"Use an insutype of {', '.join(INSUTYPES)} and a status of "
+            f"{', '.join(INSU_STATUS)}.",
+        )
+    region = entry.region or row.region
+    if len(region) != 6 or not region.isdigit():
+        raise ConfigError(
+            "an insuinfo entry's region is not a 6-digit code.",
+            next_step="Write the region of insurance as 6 digits, e.g. 210200.",
+        )
+    return OtherInsurance(entry.insutype, INSU_STATUS[entry.status], region)
 
 
 def _person(row: _PersonRow, policy: PolicyPack) -> Person:

@@ -277,7 +277,7 @@ class Centre:
                 setl_id,
                 quote.total,
                 quote.fund,
-                [(leg.payer_id, leg.amount) for leg in quote.legs],
+                [(leg.payer_id, leg.amount) for leg in quote.legs if leg.payer_id is not None],
                 quote.cash,
             )
             if purchase.credential.kind is CredentialKind.E_VOUCHER:

@@ -49,8 +49,15 @@ from gongji_mock.national import (
 )
 from gongji_mock.national.gateway import verify_gateway
 from gongji_mock.national.office import Handler, Office
-from gongji_mock.national.people import DEFAULT_PSN_KEY, PersonNumbers
+from gongji_mock.national.people import DEFAULT_PSN_KEY, PersonNumbers, pooling_region
 from gongji_mock.national.records import NationalRecords, Seen
+from gongji_mock.national.schema import (
+    DATA_NODES,
+    PharmacyNodes,
+    check_envelope,
+    check_request,
+    requests,
+)
 from gongji_mock.national.transform import Answer, Malformed, gateway_refusal, json_response
 from gongji_mock.national.wire import RequestEnvelope, ResponseEnvelope
 from gongji_mock.records import Table
@@ -96,6 +103,8 @@ class NationalEndpoint:
         tolerance_seconds: int = 300,
         nonce_cache: NonceCache | None = None,
         psn_key: bytes = DEFAULT_PSN_KEY,
+        extensions: bool = False,
+        nodes: PharmacyNodes = DATA_NODES,
     ) -> None:
         self.centre = centre
         self._secrets = dict(secrets_by_paasid)
@@ -103,7 +112,15 @@ class NationalEndpoint:
         self._tolerance = tolerance_seconds
         self._nonces: NonceCache = nonce_cache if nonce_cache is not None else MemoryNonceCache()
         self.records = NationalRecords()
-        self._office = Office(centre, PersonNumbers(centre, psn_key), self.records)
+        self.extensions = extensions
+        self.nodes = nodes
+        self._office = Office(
+            centre,
+            PersonNumbers(centre, psn_key),
+            self.records,
+            extensions=extensions,
+            nodes=nodes,
+        )
         #: The national catalogue the centre serves (1312) and the mappings it took (3301).
         self.catalogue = self._office.catalogue
         # One message at a time: it holds the lock for as long as it changes the centre.
@@ -171,6 +188,8 @@ class NationalEndpoint:
             )
         try:
             self._check_envelope(envelope)
+            if not self.extensions:
+                self._check_interface(envelope, body)
         except CentreRefusal as exc:
             return self._respond(envelope, error=exc)
         fingerprint = _fingerprint(envelope)
@@ -232,6 +251,36 @@ class NationalEndpoint:
                 "in every later message. Nothing was processed.",
             )
 
+    def _check_interface(self, envelope: RequestEnvelope, body: bytes) -> None:
+        """Strict (no extensions): the message is what NATIONAL.md's tables allow, and its
+        ``insuplc_admdvs`` is the patient's region of insurance. Nothing was processed."""
+        infno = envelope.infno
+        if infno in requests(self.nodes):
+            problems = check_request(infno, body, nodes=self.nodes)
+        else:
+            problems = check_envelope(infno, body)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Malformed(
+                "报文不符合接口规范",
+                f"{problems[0]}{more} Send the interface's fields only (NATIONAL.md); "
+                "nothing was processed.",
+            )
+        psn_no = _input_psn_no(envelope)
+        if not psn_no:
+            return
+        try:
+            patient = self._office.people.person(psn_no)
+        except CentreRefusal:
+            return  # the handler refuses an unknown psn_no in its own words
+        expected = pooling_region(patient.insurance.region)
+        if envelope.insuplc_admdvs != expected:
+            raise Malformed(
+                "参保地医保区划与人员不符",
+                f"insuplc_admdvs is not the patient's region of insurance: send {expected}, "
+                "the insuplc_admdvs of the insuinfo entry 1101 gave. Nothing was processed.",
+            )
+
     def _dispatch(self, envelope: RequestEnvelope) -> Answer:
         if envelope.infno == "9001":
             return signin.sign_in(self._office, envelope)
@@ -261,6 +310,20 @@ class NationalEndpoint:
 
 
 _CANONICAL = msgspec.json.Decoder(Any, float_hook=decimal.Decimal)
+
+
+def _input_psn_no(envelope: RequestEnvelope) -> str:
+    """The ``psn_no`` of a message's header node (``data`` and the like), if any."""
+    try:
+        found = _CANONICAL.decode(envelope.input)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return ""
+    if not isinstance(found, dict):
+        return ""
+    for node in found.values():
+        if isinstance(node, dict) and isinstance(node.get("psn_no"), str):
+            return str(node["psn_no"])
+    return ""
 
 
 def _fingerprint(envelope: RequestEnvelope) -> str:

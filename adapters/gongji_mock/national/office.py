@@ -10,6 +10,7 @@ from gongji_mock.centre.decisions import Centre
 from gongji_mock.national.hilist import MockCatalogue
 from gongji_mock.national.people import PersonNumbers
 from gongji_mock.national.records import NationalRecords
+from gongji_mock.national.schema import DATA_NODES, PharmacyNodes
 from gongji_mock.national.transform import Answer
 from gongji_mock.national.wire import RequestEnvelope
 
@@ -22,6 +23,11 @@ class Office:
     people: PersonNumbers
     records: NationalRecords
     catalogue: MockCatalogue = field(factory=MockCatalogue)
+    #: gongji's extensions (``gongji_*`` fields, X101) are read: only when the mock was
+    #: started with them. Off, the mock is strict: the interface of NATIONAL.md only.
+    extensions: bool = False
+    #: The 2101/2102 input node names of the mock's region.
+    nodes: PharmacyNodes = DATA_NODES
 
 
 #: A transaction code's handler: the message in, the answer out (or a ``CentreRefusal``).

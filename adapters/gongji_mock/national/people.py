@@ -68,3 +68,9 @@ class PersonNumbers:
         # national interface keeps apart from the person number.
         digest = hmac.new(self._key, number.number.encode(), hashlib.sha256).digest()
         return f"{region or number.region}{int.from_bytes(digest[:8], 'big') % 10**14:014d}"
+
+
+def pooling_region(region: str) -> str:
+    """The pooling region (统筹区) of a region code: a county's code names its city
+    (210202 -> 210200). This is the ``insuplc_admdvs`` the centre answers and expects."""
+    return f"{region[:4]}00" if len(region) == 6 else region

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gongji_mock.national.office import Office
+from gongji_mock.national.people import pooling_region
 from gongji_mock.national.transform import (
     INSU_STAS,
     INSUTYPE,
@@ -26,18 +27,29 @@ BINDINGS_INFNO = "X101"
 
 
 def person_info(office: Office, envelope: RequestEnvelope) -> Answer:
+    """1101: the person and every insurance entry, the person's other ones (a 330
+    supplement, an old suspended 390) before the main one, as real answers list them in
+    no useful order. Regions are pooling regions (``insuplc_admdvs``)."""
     query = decode_input(envelope, Data[PersonQuery]).data
     person = office.centre.resolve(
         credential(query.mdtrt_cert_type, query.mdtrt_cert_no, query.card_sn)
     )
-    insuinfo = []
+    insuinfo = [
+        InsuInfo(
+            balc="",
+            insutype=other.insutype,
+            psn_insu_stas=other.status,
+            insuplc_admdvs=pooling_region(other.region),
+        )
+        for other in office.centre.dataset.other_insurance.get(person.id, ())
+    ]
     if person.insurance.kind in INSUTYPE:
         insuinfo.append(
             InsuInfo(
                 balc=balance(person).to_yuan(),
                 insutype=INSUTYPE[person.insurance.kind],
                 psn_insu_stas=INSU_STAS[person.insurance.status],
-                insuplc_admdvs=person.insurance.region,
+                insuplc_admdvs=pooling_region(person.insurance.region),
             )
         )
     return Answer(wrapped(baseinfo=office.people.base_info(person), insuinfo=insuinfo))
@@ -64,7 +76,7 @@ def bindings(office: Office, envelope: RequestEnvelope) -> Answer:
                 per_transaction_limit=None if limit is None else limit.to_yuan(),
                 insutype=INSUTYPE.get(owner.insurance.kind, ""),
                 psn_insu_stas=INSU_STAS[owner.insurance.status],
-                insuplc_admdvs=owner.insurance.region,
+                insuplc_admdvs=pooling_region(owner.insurance.region),
                 balc=balance(owner).to_yuan(),
             )
         )

@@ -27,7 +27,7 @@ def reverse(office: Office, envelope: RequestEnvelope) -> Answer:
     records = office.records
     done = records.reversals.get((data.omsgid, data.oinfno))
     if done is not None:
-        return Answer(msgspec.json.decode(done, type=ReversalOut))
+        return _answer(office, msgspec.json.decode(done, type=ReversalOut))
     if data.oinfno not in REVERSIBLE:
         raise CentreRefusal(
             "该交易不支持冲正",
@@ -57,4 +57,10 @@ def reverse(office: Office, envelope: RequestEnvelope) -> Answer:
         )
     )
     records.add_reversal(data.omsgid, data.oinfno, msgspec.json.encode(output))
-    return Answer(output)
+    return _answer(office, output)
+
+
+def _answer(office: Office, found: ReversalOut) -> Answer:
+    """A real centre answers 2601 with ``infcode`` 0 and an empty output, whatever it found;
+    what it found is gongji's extension."""
+    return Answer(found if office.extensions else {})

@@ -113,6 +113,7 @@ class PharmacyNodes:
     detail: str = "feedetail"
 
 
+DATA_NODES = PharmacyNodes()
 DRUGINFO_NODES = PharmacyNodes("druginfo", "drugdetail")
 
 
@@ -493,6 +494,21 @@ def check_request(
     if isinstance(given, Mapping):
         problems += _check_record(infno, "input", table.nodes, given, request)
     return problems
+
+
+def check_envelope(infno: str, body: bytes | str | Mapping[str, Any]) -> list[str]:
+    """What ``check_request`` says of a transaction the mock has no input table for: the
+    envelope's fields, and no ``gongji_*`` field or ``X`` code anywhere."""
+    if infno.upper().startswith("X"):
+        return [
+            f"{infno} is not a transaction of the national interface (X codes are gongji's own)."
+        ]
+    try:
+        request = _parse(body)
+    except ValueError:
+        return [f"{infno}: the request is not a JSON object."]
+    problems = list(_extensions(infno, request))
+    return problems + _check_record(infno, "envelope", ENVELOPE, request, request)
 
 
 def _parse(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -3,15 +3,18 @@ cancellation (2103/2208): the centre decides, this module says it in the nationa
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from attrs import evolve
 
 from gongji import clock as beijing
-from gongji.model import Coverage, Purchase, Setting
+from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Setting
 from gongji.money import ZERO, Fen, Rounding
 from gongji.rules.quote import Quote
 from gongji_mock.centre.decisions import CentreRefusal, Settlement
 from gongji_mock.national.office import Office
+from gongji_mock.national.people import pooling_region
 from gongji_mock.national.records import Settled, Visit
 from gongji_mock.national.transform import (
     FUND_PAY_TYPE,
@@ -31,6 +34,7 @@ from gongji_mock.national.visits import is_settled, visit_of
 from gongji_mock.national.wire import (
     CancelData,
     Data,
+    DrugSettleInput,
     MulaidDetail,
     RefusalOut,
     RequestEnvelope,
@@ -124,9 +128,10 @@ def cancel(office: Office, envelope: RequestEnvelope) -> Answer:
 def _purchase(
     office: Office, envelope: RequestEnvelope
 ) -> tuple[Purchase, SettleData, Visit | None]:
-    request = decode_input(envelope, SettleInput)
+    request = _settle_input(office, envelope)
     data = request.data
     setting = Setting.PHARMACY if envelope.infno.startswith("21") else Setting.OUTPATIENT
+    # The patient is the psn_no's person: the centre's own record, whatever the till says.
     patient = office.people.person(data.psn_no)
     if setting is Setting.OUTPATIENT and not data.mdtrt_id:
         raise Malformed(
@@ -137,7 +142,10 @@ def _purchase(
     visit = None
     if data.mdtrt_id:
         visit = visit_of(office, data.mdtrt_id, data.psn_no, envelope.fixmedins_code)
-    lines = [line_item(detail) for detail in request.feedetail]
+    catalogue = office.centre.dataset.catalogue
+    lines = [
+        line_item(detail, catalogue, extensions=office.extensions) for detail in request.feedetail
+    ]
     if not lines and visit is not None:
         lines = [item for _, item in visit.items]
     if not lines:
@@ -155,24 +163,53 @@ def _purchase(
                 f"medfee_sumamt {claimed.to_yuan()} differs from the lines' sum {total.to_yuan()}; "
                 "fix the basket. Nothing was processed.",
             )
+    # Without extensions a sale is a medical purchase by the patient: other purposes and a
+    # proxy's ID number are gongji's extensions (or other operations of the interface).
+    extended = office.extensions
     purchase = Purchase(
         credential=credential(data.mdtrt_cert_type, data.mdtrt_cert_no, data.card_sn),
         items=lines,
         patient_id=patient.id,
-        agent_id=data.gongji_agent_certno,
-        purpose=data.gongji_purpose,
+        agent_id=data.gongji_agent_certno if extended else None,
+        purpose=data.gongji_purpose if extended else _purpose_of(lines),
         setting=setting,
-        use_mutual_aid=_mutual_aid_asked(data),
+        use_mutual_aid=_mutual_aid_asked(data, extended),
     )
     return purchase, data, visit
 
 
-def _mutual_aid_asked(data: SettleData) -> bool:
-    """The patient's choice of mutual aid: gongji's extension field when sent, else the
-    national flag (a real till sends acct_used_flag 1 to use the accounts)."""
-    asked = data.gongji_use_mutual_aid
+#: What the centre's catalogue says a basket is for, when every line is of one category.
+_PURPOSE_BY_CATEGORY = {
+    Category.VACCINE: Purpose.VACCINE,
+    Category.PHYSICAL_EXAM: Purpose.PHYSICAL_EXAM,
+}
+
+
+def _purpose_of(lines: list[LineItem]) -> Purpose:
+    """Without extensions the till cannot say what a sale is for: the centre knows it from
+    its catalogue (a basket of vaccines is a vaccine purchase); anything else is medical."""
+    categories = {item.category for item in lines}
+    if len(categories) == 1:
+        return _PURPOSE_BY_CATEGORY.get(categories.pop(), Purpose.MEDICAL)
+    return Purpose.MEDICAL
+
+
+def _settle_input(office: Office, envelope: RequestEnvelope) -> SettleInput:
+    """The input in the region's node names (``data`` / ``feedetail`` or ``druginfo`` /
+    ``drugdetail``): the other shape is not read, as a centre of that region would not."""
+    if envelope.infno in ("2101", "2102") and office.nodes.header == "druginfo":
+        drug = decode_input(envelope, DrugSettleInput)
+        return SettleInput(data=drug.druginfo, feedetail=drug.drugdetail)
+    return decode_input(envelope, SettleInput)
+
+
+def _mutual_aid_asked(data: SettleData, extensions: bool) -> bool:
+    """The patient's choice of the accounts, mutual aid among them: ``acct_used_flag`` 1
+    (the national flag, the centre then applies its own bindings); with extensions,
+    gongji's own field when sent."""
+    asked = data.gongji_use_mutual_aid if extensions else None
     if asked is None:
-        return data.acct_used_flag != "0"
+        return data.acct_used_flag == "1"
     if asked not in ("0", "1"):
         raise Malformed(
             "gongji_use_mutual_aid 取值错误",
@@ -261,6 +298,8 @@ def _settlement_out(
             medins_setl_id=msgid,
         ),
         setldetail=detail,
+        # A real centre names no owner of a mutual-aid share (acct_mulaid_pay only) and
+        # gives no reasons: these lists are gongji's extensions.
         gongji_mulaid_detail=[
             MulaidDetail(
                 psn_no=people.psn_no(leg.payer_id),
@@ -269,7 +308,10 @@ def _settlement_out(
                 amount=leg.amount.to_yuan(),
             )
             for leg in mutual_aid
-        ],
+            if leg.payer_id is not None
+        ]
+        if office.extensions
+        else [],
         gongji_refusals=[
             RefusalOut(
                 rule=refusal.rule,
@@ -278,7 +320,9 @@ def _settlement_out(
                 reason_zh=refusal.reason_zh,
             )
             for refusal in quote.refusals
-        ],
+        ]
+        if office.extensions
+        else [],
     )
 
 
@@ -299,27 +343,38 @@ def _own_settlement(
     return settlement, settled
 
 
-def _cancellation_out(office: Office, settlement: Settlement, settled: Settled) -> SettlementOut:
-    # The money going back: the original amounts negated; the balance as it is now.
+def _cancellation_out(office: Office, settlement: Settlement, settled: Settled) -> Any:
+    """2103 / 2208 as real centres answer: the original amounts negated; the person's share
+    as ``psn_pay`` and the cash given back as ``cash_payamt`` (2103) or ``pdn_cash_pay``
+    (2208, the spec's own spelling); no ``psn_cash_pay``; the balance as it is now."""
     original = settled.output.setlinfo
     negated = {name: (-Fen.from_yuan(getattr(original, name))).to_yuan() for name in _NEGATED}
     centre = office.centre
-    setlinfo = msgspec.structs.replace(
-        original,
+    cash = negated.pop("psn_cash_pay")
+    setlinfo = {
+        "mdtrt_id": original.mdtrt_id,
+        "setl_id": original.setl_id,
+        "clr_optins": pooling_region(centre.person(settlement.patient).insurance.region),
+        "setl_time": time_text(centre.clock()),
         **negated,
-        balc=balance(centre.person(settlement.patient)).to_yuan(),
-        setl_time=time_text(centre.clock()),
-    )
-    return msgspec.structs.replace(
-        settled.output,
-        setlinfo=setlinfo,
-        setldetail=[
+        "balc": balance(centre.person(settlement.patient)).to_yuan(),
+        "medins_setl_id": original.medins_setl_id,
+    }
+    if settlement.setting is Setting.PHARMACY:
+        setlinfo["psn_pay"] = setlinfo.pop("psn_part_amt")
+        setlinfo["cash_payamt"] = cash
+    else:
+        setlinfo["pdn_cash_pay"] = cash
+    output: dict[str, Any] = {
+        "setlinfo": setlinfo,
+        "setldetail": [
             msgspec.structs.replace(d, fund_payamt=(-Fen.from_yuan(d.fund_payamt)).to_yuan())
             for d in settled.output.setldetail
         ],
-        gongji_mulaid_detail=[
+    }
+    if office.extensions and settled.output.gongji_mulaid_detail:
+        output["gongji_mulaid_detail"] = [
             msgspec.structs.replace(m, amount=(-Fen.from_yuan(m.amount)).to_yuan())
             for m in settled.output.gongji_mulaid_detail
-        ],
-        gongji_refusals=[],
-    )
+        ]
+    return output

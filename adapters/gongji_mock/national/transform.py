@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -18,10 +19,12 @@ from attrs import frozen
 
 from gongji import clock as beijing
 from gongji import jsonwire
+from gongji.errors import InvalidInput
 from gongji.identity import Credential, CredentialKind
-from gongji.model import Coverage, InsuranceKind, InsuranceStatus, LineItem, Person
+from gongji.model import Category, Coverage, InsuranceKind, InsuranceStatus, LineItem, Person
 from gongji.money import ZERO, Fen
 from gongji.rules.quote import Quote
+from gongji_mock.centre.dataset import CatalogueItem
 from gongji_mock.centre.decisions import CentreRefusal
 from gongji_mock.national.wire import FeeDetail, GatewayRefusal, RequestEnvelope
 
@@ -96,26 +99,48 @@ def fen(value: decimal.Decimal, name: str) -> Fen:
     return Fen(int(value.scaleb(2)))
 
 
-def line_item(detail: FeeDetail) -> LineItem:
-    coverage = _COVERAGE_BY_LEVEL.get(detail.chrgitm_lv)
-    if coverage is None:
-        raise Malformed(
-            "收费项目等级错误", f"chrgitm_lv {detail.chrgitm_lv[:4]!r} is not 01, 02 or 03."
-        )
-    if detail.cnt != detail.cnt.to_integral_value() or detail.cnt <= 0:
+def line_item(
+    detail: FeeDetail, catalogue: Mapping[str, CatalogueItem], *, extensions: bool
+) -> LineItem:
+    """A detail line as the centre reads it: class and category from its catalogue by the
+    national code; a code the catalogue does not list is a class-A drug, unless the till
+    says otherwise through gongji's extensions. ``cnt`` may hold part of a pack (up to four
+    decimals): ``det_item_fee_sumamt`` is then ``cnt x pric`` rounded half up to the fen."""
+    listed = catalogue.get(detail.med_list_codg)
+    coverage, category = Coverage.A, Category.DRUG
+    if listed is not None:
+        coverage, category = listed.coverage, listed.category
+    elif extensions:
+        level = detail.gongji_chrgitm_lv or detail.chrgitm_lv or "01"
+        found = _COVERAGE_BY_LEVEL.get(level)
+        if found is None:
+            raise Malformed("收费项目等级错误", f"chrgitm_lv {level[:4]!r} is not 01, 02 or 03.")
+        coverage = found
+        category = _category(detail.gongji_category or Category.DRUG.value)
+    cnt = detail.cnt
+    exponent = cnt.normalize().as_tuple().exponent if cnt.is_finite() else None
+    if not isinstance(exponent, int) or cnt <= 0 or exponent < -4:
         raise Malformed(
             "数量错误",
-            f"cnt {detail.cnt} of line {detail.feedetl_sn[:30]!r} must be a whole number from 1.",
+            f"cnt {str(cnt)[:20]} of line {detail.feedetl_sn[:30]!r} must be above 0 with at "
+            "most four decimals.",
         )
     price = fen(detail.pric, "pric")
-    item = LineItem(
-        code=detail.med_list_codg or detail.medins_list_codg,
-        name=detail.gongji_item_name,
-        unit_price=price,
-        quantity=int(detail.cnt),
-        category=detail.gongji_category,
-        coverage=coverage,
+    quantity: int | decimal.Decimal = (
+        int(cnt) if cnt == cnt.to_integral_value() else cnt.normalize()
     )
+    try:
+        item = LineItem(
+            code=detail.medins_list_codg or detail.med_list_codg,
+            national_code=detail.med_list_codg,
+            name=listed.name if listed is not None else detail.gongji_item_name,
+            unit_price=price,
+            quantity=quantity,
+            category=category,
+            coverage=coverage,
+        )
+    except InvalidInput as exc:
+        raise Malformed("明细格式错误", f"Line {detail.feedetl_sn[:30]!r}: {exc.message}") from None
     if (
         detail.det_item_fee_sumamt is not None
         and fen(detail.det_item_fee_sumamt, "det_item_fee_sumamt") != item.amount
@@ -125,6 +150,15 @@ def line_item(detail: FeeDetail) -> LineItem:
             f"det_item_fee_sumamt of line {detail.feedetl_sn[:30]!r} is not pric x cnt ({item.amount.to_yuan()}).",
         )
     return item
+
+
+def _category(value: str) -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        raise Malformed(
+            "商品类别错误", f"gongji_category {value[:20]!r} is not a category."
+        ) from None
 
 
 def balance(person: Person) -> Fen:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from attrs import evolve
 
 from gongji import clock as beijing
+from gongji.model import Coverage
 from gongji_mock.centre.decisions import CentreRefusal
 from gongji_mock.national.office import Office
 from gongji_mock.national.records import Visit
@@ -23,6 +24,8 @@ from gongji_mock.national.wire import (
     RegistrationData,
     RequestEnvelope,
 )
+
+_LEVEL = {Coverage.A: "01", Coverage.B: "02", Coverage.C: "03"}
 
 
 def visit_of(office: Office, mdtrt_id: str, psn_no: str, fixmedins_code: str) -> Visit:
@@ -88,7 +91,7 @@ def upload_fees(office: Office, envelope: RequestEnvelope) -> Answer:
                 "费用明细流水号重复",
                 f"feedetl_sn {detail.feedetl_sn[:30]} was already uploaded for this visit.",
             )
-        item = line_item(detail)
+        item = line_item(detail, office.centre.dataset.catalogue, extensions=office.extensions)
         so_far = added.get(detail.mdtrt_id, visit)
         added[detail.mdtrt_id] = evolve(so_far, items=(*so_far.items, (detail.feedetl_sn, item)))
         results.append(
@@ -97,7 +100,7 @@ def upload_fees(office: Office, envelope: RequestEnvelope) -> Answer:
                 det_item_fee_sumamt=item.amount.to_yuan(),
                 cnt=str(item.quantity),
                 pric=item.unit_price.to_yuan(),
-                chrgitm_lv=detail.chrgitm_lv,
+                chrgitm_lv=_LEVEL[item.coverage],
             )
         )
     for mdtrt_id, visit in added.items():  # all lines checked before any is kept

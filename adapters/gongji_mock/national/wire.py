@@ -12,8 +12,6 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from gongji.model import Category
-
 T = TypeVar("T")
 
 
@@ -109,13 +107,17 @@ class FeeDetail(_Wire, frozen=True, kw_only=True):
     psn_no: str | None = None
     med_list_codg: str = ""
     medins_list_codg: str = ""
+    rxno: str | None = None
+    rx_circ_flag: str | None = None
     cnt: decimal.Decimal
     pric: decimal.Decimal
     det_item_fee_sumamt: decimal.Decimal | None = None
-    #: 01 class A, 02 class B, 03 class C. In production the centre takes it from its
-    #: catalogue; the mock has none, so the client says it.
-    chrgitm_lv: str = "01"
-    gongji_category: str = Category.DRUG.value
+    #: Extension: the class (01 A, 02 B, 03 C) and category the till gives, for a code the
+    #: mock's catalogue does not list. ``chrgitm_lv`` is the older spelling (an output of
+    #: the real interface, never an input).
+    gongji_chrgitm_lv: str | None = None
+    chrgitm_lv: str | None = None
+    gongji_category: str | None = None
     gongji_item_name: str = ""
 
 
@@ -124,6 +126,7 @@ class SettleData(_Wire, frozen=True, kw_only=True):
     mdtrt_cert_type: str
     mdtrt_cert_no: str
     card_sn: str | None = None
+    begntime: str | None = None
     med_type: str = ""
     medfee_sumamt: decimal.Decimal | None = None
     psn_setlway: str | None = None
@@ -140,6 +143,13 @@ class SettleData(_Wire, frozen=True, kw_only=True):
 class SettleInput(_Wire, frozen=True, kw_only=True):
     data: SettleData
     feedetail: list[FeeDetail] = msgspec.field(default_factory=list)
+
+
+class DrugSettleInput(_Wire, frozen=True, kw_only=True):
+    """2101/2102 in the ``druginfo`` / ``drugdetail`` node names (a region setting)."""
+
+    druginfo: SettleData
+    drugdetail: list[FeeDetail] = msgspec.field(default_factory=list)
 
 
 class CancelData(_Wire, frozen=True, kw_only=True):
@@ -283,11 +293,13 @@ class RefusalOut(_Out, frozen=True, kw_only=True):
     reason_zh: str
 
 
-class SettlementOut(_Out, frozen=True, kw_only=True):
+class SettlementOut(_Out, frozen=True, kw_only=True, omit_defaults=True):
+    """The extensions' lists are left out when empty: always, unless extensions are on."""
+
     setlinfo: SetlInfo
     setldetail: list[SetlDetail]
-    gongji_mulaid_detail: list[MulaidDetail]
-    gongji_refusals: list[RefusalOut]
+    gongji_mulaid_detail: list[MulaidDetail] = msgspec.field(default_factory=list)
+    gongji_refusals: list[RefusalOut] = msgspec.field(default_factory=list)
 
 
 class FeeResult(_Out, frozen=True, kw_only=True):

@@ -88,7 +88,7 @@ def entry_detail(entry: Entry) -> dict[str, Any]:
             "own_account": int(settlement.own_account),
             "mutual_aid": [
                 {
-                    "owner": share.owner_id.masked,
+                    "owner": _masked(share.owner_id),
                     "relation": share.relation.value if share.relation else None,
                     "amount": int(share.amount),
                 }

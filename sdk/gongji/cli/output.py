@@ -91,9 +91,10 @@ def _masked(number: IdNumber | None) -> str | None:
 def leg_json(leg: Leg) -> dict[str, Any]:
     return {
         "source": leg.source,
-        "payer": leg.payer_id.masked,
+        "payer": _masked(leg.payer_id),
         "relation": leg.relation.value if leg.relation else None,
         "amount": int(leg.amount),
+        "named_by": leg.named_by,
     }
 
 
@@ -151,11 +152,16 @@ def error_json(error: GongjiError) -> dict[str, Any]:
 
 
 def _who(leg: Leg) -> str:
-    from gongji.rules.explain import owner_label
+    from gongji.rules.explain import OWNER_NOT_REPORTED, owner_label
 
     if leg.source == "own_account":
-        return f"{OWN_ACCOUNT} {leg.payer_id.masked}"
-    return f"{MUTUAL_AID}: {owner_label(leg.payer_id, leg.relation)}"
+        return f"{OWN_ACCOUNT} {_masked(leg.payer_id)}"
+    if leg.payer_id is None:
+        return f"{MUTUAL_AID}: {OWNER_NOT_REPORTED['en']} {OWNER_NOT_REPORTED['zh']}"
+    owner = owner_label(leg.payer_id, leg.relation)
+    return f"{MUTUAL_AID}: {owner}" + (
+        " (the local plan's attribution)" if leg.named_by == "plan" else ""
+    )
 
 
 _CHANNELS = {

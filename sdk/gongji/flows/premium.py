@@ -350,6 +350,8 @@ def premium_receipt(entry: Entry) -> PremiumReceipt:
     if settlement is None or receipt is None or settlement.patient_id is None:
         raise InvalidInput(f"The journal entry {entry.key!r} holds no paid premium.")
     share = settlement.mutual_aid[0]
+    if share.owner_id is None:  # the premium channel always names its payer
+        raise InvalidInput(f"The journal entry {entry.key!r} holds a premium without its payer.")
     return PremiumReceipt(
         payment_id=settlement.setl_id,
         key=entry.key,

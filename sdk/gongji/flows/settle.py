@@ -67,7 +67,8 @@ class Prepared:
 
     holder: Holder
     request: SettlementRequest
-    quote: Quote
+    quote: Quote  # the local plan, on the centre's fund share
+    pre: CentreSettlement  # the centre's own pre-settlement (2101 / 2206)
 
 
 def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
@@ -107,7 +108,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
             next_step="Check the line prices; nothing was charged.",
         )
     quote = assess(attrs.evolve(context, fund=pre.fund), setup.plugins)
-    return Prepared(holder=holder, request=request, quote=quote)
+    return Prepared(holder=holder, request=request, quote=quote, pre=pre)
 
 
 def _visit_checked(purchase: Purchase) -> Purchase:
@@ -126,8 +127,31 @@ def _visit_checked(purchase: Purchase) -> Purchase:
 
 
 def preview(setup: Setup, purchase: Purchase) -> Flow[Quote]:
+    """The centre's pre-settlement split (2101 / 2206), explained by the local plan: the
+    amounts are the centre's; the refusals, warnings and cash-only lines are the plan's,
+    and ``Quote.plan`` is the whole plan."""
     prepared = yield from prepare(setup, purchase)
-    return prepared.quote
+    return centre_quote(prepared.pre, prepared.quote)
+
+
+def centre_quote(pre: CentreSettlement, plan: Quote) -> Quote:
+    """The centre's split as a quote, with the local plan as its explanation."""
+    try:
+        return Quote(
+            total=pre.total,
+            fund=pre.fund,
+            legs=centre_legs(pre, plan),
+            cash=pre.cash,
+            refusals=plan.refusals,
+            cash_only=plan.cash_only,
+            warnings=plan.warnings,
+            plan=plan,
+        )
+    except InvalidInput as error:
+        raise UntrustedAnswer(
+            f"The centre's pre-settlement does not add up: {error.message}",
+            next_step="Nothing was charged; report the answer to the centre.",
+        ) from error
 
 
 def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Receipt]:
@@ -279,7 +303,7 @@ def _receipt(
         raise UntrustedAnswer(
             f"The centre settled {settlement.total} for a purchase of {purchase.total}."
         )
-    legs = centre_legs(settlement)
+    legs = centre_legs(settlement, plan)
     return Receipt(
         settlement_id=settlement.setl_id,
         key=entry.key,
@@ -315,8 +339,14 @@ def _check_answer_is_for(
         )
 
 
-def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
-    """The accounts' legs as the centre settled them: the patient's own, then mutual aid."""
+def centre_legs(settlement: CentreSettlement, plan: Quote | None = None) -> tuple[Leg, ...]:
+    """The accounts' legs as the centre settled them: the patient's own, then mutual aid.
+
+    A real centre reports mutual aid as one amount without owners (``acct_mulaid_pay``):
+    it becomes one leg whose owner is not reported, unless the local ``plan`` (bindings
+    known outside the interface) drew the same amount from relatives: then the plan's
+    attribution is shown, each leg labelled as the plan's (``named_by="plan"``).
+    """
     legs = []
     if settlement.own_account > 0:
         if settlement.patient_id is None:
@@ -326,6 +356,14 @@ def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
         legs.append(
             Leg(source="own_account", payer_id=settlement.patient_id, amount=settlement.own_account)
         )
+    named = [share for share in settlement.mutual_aid if share.amount > 0]
+    if any(share.owner_id is None for share in named):
+        planned = [leg for leg in plan.legs if leg.source == "mutual_aid"] if plan else []
+        if planned and sum((leg.amount for leg in planned), ZERO) == settlement.mutual_aid_total:
+            legs.extend(attrs.evolve(leg, named_by="plan") for leg in planned)
+        else:
+            legs.append(Leg(source="mutual_aid", payer_id=None, amount=settlement.mutual_aid_total))
+        return tuple(legs)
     legs.extend(
         Leg(
             source="mutual_aid",
@@ -333,8 +371,7 @@ def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
             amount=share.amount,
             relation=share.relation,
         )
-        for share in settlement.mutual_aid
-        if share.amount > 0
+        for share in named
     )
     return tuple(legs)
 
@@ -342,7 +379,9 @@ def centre_legs(settlement: CentreSettlement) -> tuple[Leg, ...]:
 def _divergence(
     plan: Quote, settlement: CentreSettlement, legs: tuple[Leg, ...]
 ) -> tuple[str, ...]:
-    """How the centre's split differs from the local plan, line by line (masked IDs only)."""
+    """How the centre's split differs from the local plan, line by line (masked IDs only).
+
+    Where the centre named no owner, mutual aid is compared as one amount."""
     found: list[str] = []
 
     def differ(what: str, planned: Fen, settled: Fen) -> None:
@@ -350,17 +389,29 @@ def _divergence(
             found.append(f"{what}: planned {planned.to_yuan()}, centre {settled.to_yuan()}")
 
     differ("fund", plan.fund, settlement.fund)
-    planned = _by_payer(plan.legs)
+    plan_legs = plan.legs
+    if any(leg.payer_id is None for leg in legs):
+        plan_legs = tuple(
+            attrs.evolve(leg, payer_id=None, relation=None) if leg.source == "mutual_aid" else leg
+            for leg in plan_legs
+        )
+    planned = _by_payer(plan_legs)
     settled = _by_payer(legs)
-    for payer in sorted(set(planned) | set(settled), key=lambda p: (p[0], p[1].masked)):
+    for payer in sorted(set(planned) | set(settled), key=_payer_order):
         source, owner = payer
+        who = owner.masked if owner is not None else "owners not reported by the centre"
         differ(
-            f"{source.replace('_', ' ')} of {owner.masked}",
+            f"{source.replace('_', ' ')} of {who}",
             planned.get(payer, ZERO),
             settled.get(payer, ZERO),
         )
     differ("cash", plan.cash, settlement.cash)
     return tuple(found)
+
+
+def _payer_order(payer: tuple[str, Any]) -> tuple[str, str]:
+    source, owner = payer
+    return source, owner.masked if owner is not None else ""
 
 
 def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:

@@ -148,6 +148,9 @@ class Setup:
                 item.category.value,
                 item.coverage.value,
             ]
+            if item.national_code or item.prescription or item.outside_prescription:
+                # Only when set, so that the keys of earlier sales keep their fingerprints.
+                parts += [item.national_code, item.prescription, str(item.outside_prescription)]
         return self._keyed("\x1f".join(parts).encode())
 
     def voucher(self, credential: Credential) -> str:

@@ -132,7 +132,10 @@ class Registration:
 
 @frozen
 class MutualAidShare:
-    owner_id: IdNumber
+    """What relatives' accounts paid. ``owner_id`` None: the centre reported the amount
+    only (``acct_mulaid_pay``), as a real centre does; gongji's extension names owners."""
+
+    owner_id: IdNumber | None
     amount: Fen
     relation: Relation | None = None
 
@@ -223,12 +226,21 @@ class InsuranceGateway(Protocol):
         psn_no: str,
         msgid: str,
         setting: Setting = Setting.PHARMACY,
+        *,
+        insured_in: str = "",
     ) -> Flow[CentreSettlement]:
-        """Undo a standing settlement (2103 / 2208). Idempotent at the centre."""
+        """Undo a standing settlement (2103 / 2208). Idempotent at the centre.
+        ``insured_in``: the patient's region of insurance, as 1101 gave it ("" unknown)."""
         ...
 
     def reverse(
-        self, original_msgid: str, psn_no: str, msgid: str, setting: Setting = Setting.PHARMACY
+        self,
+        original_msgid: str,
+        psn_no: str,
+        msgid: str,
+        setting: Setting = Setting.PHARMACY,
+        *,
+        insured_in: str = "",
     ) -> Flow[ReversalState]:
         """Reverse a settlement whose outcome is unknown (2601), by its message id."""
         ...

@@ -141,8 +141,15 @@ def secret_source(
 def _read_file(path: Path, setting: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+    except ValueError as error:  # a NUL in the path (UnicodeDecodeError is a ValueError too)
+        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "a NUL in its name"
+        raise ConfigError(
+            f"{setting}: the file {str(path)!r} cannot be read ({reason}).",
+            next_step="Check the path (a relative one is read from the configuration file's "
+            "folder) and the file's contents.",
+        ) from None
+    except OSError as error:
+        reason = error.strerror or "unreadable"
         raise ConfigError(
             f"{setting}: the file {path} cannot be read ({reason}).",
             next_step="Check the path (a relative one is read from the configuration file's "

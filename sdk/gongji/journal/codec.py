@@ -25,6 +25,7 @@ from gongji.model import (
     CashKind,
     Leg,
     LegSource,
+    OwnerNamedBy,
     Purpose,
     Receipt,
     Refusal,
@@ -59,7 +60,7 @@ class SealedId(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ShareRow(msgspec.Struct, frozen=True, kw_only=True):
-    owner_id: SealedId
+    owner_id: SealedId | None  # None: the centre did not name the owner
     amount: int
     relation: Relation | None = None
 
@@ -88,9 +89,10 @@ class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
 
 class LegRow(msgspec.Struct, frozen=True, kw_only=True):
     source: LegSource
-    payer_id: SealedId
+    payer_id: SealedId | None  # None: mutual aid whose owner the centre did not name
     amount: int
     relation: Relation | None = None
+    named_by: OwnerNamedBy = "centre"
 
 
 class ReceiptRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -202,7 +204,9 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             fund=int(settlement.fund),
             own_account=int(settlement.own_account),
             mutual_aid=tuple(
-                ShareRow(owner_id=seal(s.owner_id), amount=int(s.amount), relation=s.relation)
+                ShareRow(
+                    owner_id=seal_optional(s.owner_id), amount=int(s.amount), relation=s.relation
+                )
                 for s in settlement.mutual_aid
             ),
             cash=int(settlement.cash),
@@ -221,9 +225,10 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             legs=tuple(
                 LegRow(
                     source=leg.source,
-                    payer_id=seal(leg.payer_id),
+                    payer_id=seal_optional(leg.payer_id),
                     amount=int(leg.amount),
                     relation=leg.relation,
+                    named_by=leg.named_by,
                 )
                 for leg in receipt.legs
             ),
@@ -333,7 +338,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
             own_account=Fen(settlement.own_account),
             mutual_aid=tuple(
                 MutualAidShare(
-                    owner_id=open_id(s.owner_id), amount=Fen(s.amount), relation=s.relation
+                    owner_id=open_optional(s.owner_id), amount=Fen(s.amount), relation=s.relation
                 )
                 for s in settlement.mutual_aid
             ),
@@ -353,9 +358,10 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
             legs=tuple(
                 Leg(
                     source=leg.source,
-                    payer_id=open_id(leg.payer_id),
+                    payer_id=open_optional(leg.payer_id),
                     amount=Fen(leg.amount),
                     relation=leg.relation,
+                    named_by=leg.named_by,
                 )
                 for leg in receipt.legs
             ),

@@ -130,9 +130,12 @@ def _dsn(settings: Mapping[str, Any], where: str) -> str:
     if name == "dsn_file":
         try:
             return Path(value).expanduser().read_text(encoding="utf-8").strip()
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a NUL in the path, or not UTF-8
+            reason = (
+                error.strerror if isinstance(error, OSError) else "a NUL in its name or not UTF-8"
+            )
             raise ConfigError(
-                f"{where}.dsn_file: the file {value} cannot be read ({error.strerror}).",
+                f"{where}.dsn_file: the file {value!r} cannot be read ({reason}).",
                 next_step="Check the path and the file's permissions.",
             ) from None
     from gongji.journal.postgres import dsn_has_password

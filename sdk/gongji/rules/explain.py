@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gongji.identity import IdNumber
-from gongji.model import Purpose, Relation
+from gongji.model import Leg, Purpose, Relation
 
 Language = Literal["en", "zh"]
 
@@ -101,3 +101,35 @@ def owner_label(owner: IdNumber, relation: Relation | None, language: Language =
     if language == "zh":
         return f"患者的{word}({owner.masked})"
     return f"the patient's {word} ({owner.masked})"
+
+
+#: The owner of a mutual-aid share a centre reported as an amount only (acct_mulaid_pay).
+OWNER_NOT_REPORTED: dict[Language, str] = {
+    "en": "owner not reported by the centre",
+    "zh": "共济账户持有人未由医保中心告知",
+}
+
+
+def mutual_aid_sentence(leg: Leg, language: Language = "en") -> str:
+    """A mutual-aid leg as the cashier reads it: the owner the centre named, the local
+    plan's attribution labelled as the plan's, or "not reported by the centre"."""
+    zh = language == "zh"
+    if leg.payer_id is None:
+        return (
+            f"家庭共济支付 {leg.amount}({OWNER_NOT_REPORTED['zh']})。"
+            if zh
+            else f"Family mutual aid pays {leg.amount} ({OWNER_NOT_REPORTED['en']})."
+        )
+    who = owner_label(leg.payer_id, leg.relation, language)
+    if leg.named_by == "plan":
+        return (
+            f"家庭共济支付 {leg.amount};按本地计划为{who}的个人账户(医保中心只告知金额)。"
+            if zh
+            else f"Family mutual aid pays {leg.amount}: by the local plan, the account of {who} "
+            "(the centre reported the amount only)."
+        )
+    return (
+        f"家庭共济:{who}的个人账户支付 {leg.amount}。"
+        if zh
+        else f"Family mutual aid: the account of {who} pays {leg.amount}."
+    )

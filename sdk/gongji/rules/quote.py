@@ -12,7 +12,7 @@ from attrs import frozen
 from gongji.errors import InvalidInput
 from gongji.model import Leg, LineItem, Refusal, RuleWarning
 from gongji.money import Fen
-from gongji.rules.explain import Language, owner_label
+from gongji.rules.explain import Language, mutual_aid_sentence
 
 __all__ = ["Quote"]
 
@@ -28,6 +28,9 @@ class Quote:
     refusals: tuple[Refusal, ...] = ()
     cash_only: tuple[LineItem, ...] = ()  # lines no insurance account may pay (R6)
     warnings: tuple[RuleWarning, ...] = ()  # unusual but allowed: shown, kept on the receipt
+    #: A preview that reached the centre: its amounts are the centre's pre-settlement, and
+    #: this is the local plan that explains them (None: the quote is itself the plan).
+    plan: Quote | None = None
 
     def __attrs_post_init__(self) -> None:
         # Conservation of money is checked where the object is made, not hoped for later.
@@ -58,12 +61,7 @@ class Quote:
                     else f"The patient's own personal account pays {leg.amount}."
                 )
             else:
-                who = owner_label(leg.payer_id, leg.relation, language)
-                lines.append(
-                    f"家庭共济:{who}的个人账户支付 {leg.amount}。"
-                    if zh
-                    else f"Family mutual aid: the account of {who} pays {leg.amount}."
-                )
+                lines.append(mutual_aid_sentence(leg, language))
         for item in self.cash_only:
             lines.append(
                 f"「{item.name}」{item.amount} 不属于医保个人账户支付范围,只能现金支付。"

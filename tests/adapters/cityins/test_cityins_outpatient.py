@@ -87,7 +87,7 @@ def test_fee_upload_numbers_lines_on_within_the_visit_and_names_visit_and_patien
     assert line["feedetl_sn"] == "2"  # the visit's first line is 1
     assert (line["mdtrt_id"], line["psn_no"]) == (VISIT.visit_id, "P1")
     assert (line["pric"], line["cnt"], line["det_item_fee_sumamt"]) == ("12.75", 2, "25.50")
-    assert (line["chrgitm_lv"], line["bilg_dept_name"], line["bilg_dr_codg"]) == (
+    assert (line["gongji_chrgitm_lv"], line["bilg_dept_name"], line["bilg_dr_codg"]) == (
         "02",
         "内科",
         "D1",

@@ -116,12 +116,10 @@ def test_envelope_carries_the_national_fields_and_the_sign_in_number() -> None:
     holder = drive(gateway().person(Credential.id_card(MOTHER)), client)
     sign_in, person = sent
     assert sign_in["infno"] == "9001" and sign_in["input"] == {
-        "signIn": {"opter_no": "001", "mac": "", "ip": ""}
+        "signIn": {"opter_no": "001", "mac": "00-00-00-00-00-00", "ip": "127.0.0.1"}
     }
     assert person["infno"] == "1101" and person["sign_no"] == "SIGN1"
-    assert person["input"] == {
-        "data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER, "card_sn": None}
-    }
+    assert person["input"] == {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}}
     assert len(person["msgid"]) == 30 and person["msgid"].startswith("H21020200001")
     for field in (
         "mdtrtarea_admvs",
@@ -159,12 +157,14 @@ def test_settle_sends_yuan_strings_with_two_decimals_and_class_codes() -> None:
     )
     assert line == {
         "feedetl_sn": "1",
+        "rx_circ_flag": "0",
+        "fee_ocur_time": line["fee_ocur_time"],
         "med_list_codg": "XA01",
         "medins_list_codg": "XA01",
         "cnt": 3,
         "pric": "33.30",
         "det_item_fee_sumamt": "99.90",
-        "chrgitm_lv": "01",
+        "gongji_chrgitm_lv": "01",
         "gongji_category": "drug",
         "gongji_item_name": "阿莫西林",
     }
