@@ -234,7 +234,7 @@ def _state(text: str | None) -> EntryState | str | None:
 
 
 def _selected(entry: Entry, day: datetime.date | None, state: EntryState | str | None) -> bool:
-    from gongji.reconciliation import entry_day
+    from gongji.journal.entry import entry_day
 
     if day is not None and entry_day(entry) != day:
         return False

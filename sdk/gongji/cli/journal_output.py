@@ -145,8 +145,8 @@ class JournalOutput(Output):
             *(
                 [
                     _LABELS[name],
-                    getattr(report.journal, name).to_yuan(),
-                    getattr(report.centre, name).to_yuan(),
+                    _yuan(getattr(report.journal, name)),
+                    _yuan(getattr(report.centre, name)),
                 ]
                 for name in AMOUNT_FIELDS
             ),

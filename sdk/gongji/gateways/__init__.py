@@ -5,6 +5,7 @@ come from.
 * ``gongji.gateways.protocols``: ``InsuranceGateway``, ``OutpatientGateway``,
   ``PaymentChannel``, their capabilities and the values they exchange;
 * ``gongji.gateways.exchange``: ``Flow`` and ``exchange(request, auth)``;
+* ``gongji.gateways.statement``: what a day's reconciliation exchanges (3201, 3202);
 * ``gongji.gateways.registry``: adapter factories by name;
 * ``gongji.gateways.secrets``: secrets and key files, the same way for every adapter.
 """
@@ -12,7 +13,6 @@ come from.
 from gongji.gateways.protocols import (
     Capability,
     CashOrder,
-    CentreDetail,
     CentreSettlement,
     ChannelNotification,
     ChannelPayment,
@@ -38,6 +38,7 @@ from gongji.gateways.registry import (
     RegisterAdapter,
     RegisteredAdapter,
 )
+from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
 
 __all__ = [
     "AdapterFactory",
@@ -45,12 +46,13 @@ __all__ = [
     "AdapterRegistry",
     "Capability",
     "CashOrder",
-    "CentreDetail",
+    "CentreDifference",
     "CentreSettlement",
     "ChannelFactory",
     "ChannelNotification",
     "ChannelPayment",
     "ChannelRefund",
+    "Clearing",
     "DayTotals",
     "GatewayFactory",
     "Holder",
@@ -64,5 +66,7 @@ __all__ = [
     "Registration",
     "ReversalState",
     "SettlementRequest",
+    "StatementLine",
+    "TotalsVerdict",
     "require",
 ]
