@@ -226,6 +226,9 @@ class CityInsuranceGateway:
         profile = CITIES[city]
         if overrides:
             profile = attrs.evolve(profile, **overrides)
+        if "statement" in settings:
+            form = StatementFormat.from_settings(settings["statement"])
+            profile = attrs.evolve(profile, statement=form)
         institution = Institution(
             code=str(settings.get("institution_code", "")),
             name=str(settings.get("institution_name", "")),

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import attrs
 import msgspec
 from attrs import frozen
 
@@ -100,6 +101,38 @@ class StatementFormat:
                 "The reconciliation file separator must be one or more characters, not a newline.",
                 next_step='Set statement.separator to the region\'s, e.g. "\\t" or "|".',
             )
+
+    @classmethod
+    def from_settings(cls, table: Any) -> StatementFormat:
+        """From a config profile's ``[gateway.statement]`` table; lists become tuples."""
+        names = {field.name for field in attrs.fields(cls)}
+        if not isinstance(table, dict) or not set(table) <= names:
+            raise ConfigError(
+                "gateway.statement is not a table of reconciliation settings gongji knows.",
+                next_step=f"Use only: {', '.join(sorted(names))} (docs/reference/config.md).",
+            )
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in table.items()
+        }
+        for key, value in values.items():
+            if key == "zipped":
+                fits = isinstance(value, bool)
+            elif key.endswith("_columns"):
+                fits = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+            else:
+                fits = isinstance(value, str)
+            if not fits:
+                raise ConfigError(
+                    f"gateway.statement.{key} is a {type(value).__name__}, which it cannot be.",
+                    next_step="Write the columns as lists of strings, zipped as true or false, "
+                    "the rest as strings (docs/reference/config.md).",
+                )
+        if values.get("file_bytes", "base64") not in ("base64", "byte_array"):
+            raise ConfigError(
+                'gateway.statement.file_bytes is "base64" or "byte_array".',
+                next_step="Ask the centre how 9101 carries a file, and set it.",
+            )
+        return cls(**values)
 
     def clr_type(self, setting: Setting) -> str:
         return self.pharmacy_clr_type if setting is Setting.PHARMACY else self.outpatient_clr_type
