@@ -273,9 +273,9 @@ def details_file(
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         # A fixed date inside: the same lines make the same file, whenever it is written.
-        archive.writestr(
-            zipfile.ZipInfo(name, date_time=(day.year, day.month, day.day, 0, 0, 0)), content
-        )
+        member = zipfile.ZipInfo(name, date_time=(day.year, day.month, day.day, 0, 0, 0))
+        member.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(member, content)
     return f"{name}.zip", packed.getvalue()
 
 
