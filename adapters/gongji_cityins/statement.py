@@ -16,6 +16,7 @@ import datetime
 import decimal
 import io
 import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -61,6 +62,8 @@ RESULT_COLUMNS = (
 )
 _RESULT_NEEDS = frozenset({"setl_id"})
 _ZIP_MAGIC = b"PK\x03\x04"
+#: A result file unpacked beyond this is refused: a day's differences are far fewer lines.
+MAX_RESULT_BYTES = 64_000_000
 #: 3201 ``stmt_rslt``: the values are unconfirmed; another code is no verdict (None).
 _VERDICTS = {"0": True, "1": False}
 
@@ -330,7 +333,14 @@ def download_input(result: FileInfo, institution: str) -> dict[str, Any]:
 
 def differences_from(content: bytes, form: StatementFormat) -> tuple[CentreDifference, ...]:
     """The centre's result file, one ``CentreDifference`` a line; empty lines skipped."""
-    text = _unpacked(content).decode(form.encoding, errors="strict")
+    try:
+        text = _unpacked(content).decode(form.encoding)
+    except UnicodeDecodeError:
+        raise UntrustedAnswer(
+            f"The centre's reconciliation result is not {form.encoding} text.",
+            next_step="Nothing was trusted from the result; check the region's encoding "
+            "(statement.encoding) with the centre.",
+        ) from None
     found = []
     for number, row in enumerate(text.splitlines(), 1):
         if not row.strip():
@@ -391,17 +401,25 @@ def _unpacked(content: bytes) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
-            if len(members) != 1:
+            if len(members) != 1 or members[0].file_size > MAX_RESULT_BYTES:
                 raise UntrustedAnswer(
-                    f"The centre's reconciliation result holds {len(members)} files, not one.",
+                    "The centre's reconciliation result is not one file of at most "
+                    f"{MAX_RESULT_BYTES // 1_000_000} MB.",
                     next_step="Nothing was trusted from the result; report it to the centre.",
                 )
-            return archive.read(members[0])
-    except zipfile.BadZipFile:
+            with archive.open(members[0]) as member:
+                text = member.read(MAX_RESULT_BYTES + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
         raise UntrustedAnswer(
             "The centre's reconciliation result is a damaged zip file.",
             next_step="Reconcile again; if it stays damaged, report it to the centre.",
         ) from None
+    if len(text) > MAX_RESULT_BYTES:  # the zip said less than it held
+        raise UntrustedAnswer(
+            "The centre's reconciliation result is larger than its zip file says.",
+            next_step="Nothing was trusted from the result; report it to the centre.",
+        )
+    return text
 
 
 def is_file(content: bytes) -> bool:
