@@ -151,7 +151,7 @@ class CentreSettlement:
     patient_id: IdNumber | None = None  # whom the centre settled (its certno)
     refusals: tuple[Refusal, ...] = ()
     settled_at: datetime.datetime | None = None
-    #: What the centre clears it under (3201 groups by it); None on a pre-settlement.
+    #: What the centre clears it under (3201 groups by it); None in entries journaled before.
     clearing: Clearing | None = None
 
     @property
