@@ -13,7 +13,7 @@ import datetime
 import re
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -35,13 +35,15 @@ from gongji.errors import (
 )
 from gongji.gateways import (
     Capability,
-    CentreDetail,
+    CentreDifference,
     CentreSettlement,
-    DayTotals,
+    Clearing,
     Holder,
     Registration,
     ReversalState,
     SettlementRequest,
+    StatementLine,
+    TotalsVerdict,
     require,
 )
 from gongji.gateways.exchange import Flow, exchange
@@ -52,8 +54,9 @@ from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, transform, wire
+from gongji_cityins import catalogue, statement, transform, wire
 from gongji_cityins.premium import PremiumChannel
+from gongji_cityins.statement import StatementFormat
 
 PATH = "/fsi/api/rsfComIfsService/callService"
 #: Where ``gongji mock serve`` listens by default.
@@ -126,6 +129,8 @@ class CityProfile:
     sign_in_lost: tuple[str, ...] = SIGN_IN_LOST
     msgid_taken: tuple[str, ...] = MSGID_TAKEN
     msgid_reversed: tuple[str, ...] = MSGID_REVERSED
+    #: Reconciliation files and clearing types (3201, 3202, 9101, 9102).
+    statement: StatementFormat = attrs.field(factory=StatementFormat)
 
     @property
     def dialect(self) -> transform.Dialect:
@@ -296,6 +301,9 @@ class CityInsuranceGateway:
         profile = CITIES[city]
         if overrides:
             profile = attrs.evolve(profile, **overrides)
+        if "statement" in settings:
+            form = StatementFormat.from_settings(settings["statement"])
+            profile = attrs.evolve(profile, statement=form)
         institution = Institution(
             code=str(settings.get("institution_code", "")),
             name=str(settings.get("institution_name", "")),
@@ -395,6 +403,10 @@ class CityInsuranceGateway:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, request: httpx.Request) -> Flow[wire.Answer]:
+        response = yield from self._exchange(request)
+        return self._answer(response)
+
+    def _exchange(self, request: httpx.Request) -> Flow[httpx.Response]:
         response = yield from exchange(request, self._auth)
         if response.status_code in (401, 403):
             raise SignatureError(
@@ -407,6 +419,9 @@ class CityInsuranceGateway:
                 f"The insurance centre answered HTTP {response.status_code}.",
                 gateway=self.name,
             )
+        return response
+
+    def _answer(self, response: httpx.Response) -> wire.Answer:
         try:
             return wire.decode(response.content, wire.Answer)
         except msgspec.DecodeError as error:
@@ -425,6 +440,30 @@ class CityInsuranceGateway:
                 f"The insurance centre's output is not as documented: {error}",
                 next_step="Nothing was trusted from this answer; report it to the centre.",
             ) from error
+
+    def _download(self, infno: str, data: Any) -> Flow[bytes]:
+        """A message answered with a file (9102) rather than an envelope; a refusal is an
+        envelope all the same, read as ``_call`` reads one."""
+        if self._sign_no is None:
+            yield from self.sign_in()
+        for attempt in (1, 2):
+            msgid = self.new_msgid()
+            response = yield from self._exchange(self._request(infno, data, msgid, ""))
+            if statement.is_file(response.content):
+                return response.content
+            answer = self._answer(response)
+            message = _scrub(answer.err_msg or "")
+            if attempt == 1 and _says(message, self.profile.sign_in_lost):
+                yield from self.sign_in()  # not processed: it may go again
+                continue
+            raise Declined(
+                f"The insurance centre refused {infno}: {message[:300] or 'no file'}",
+                infcode=str(answer.infcode),
+                err_msg=message[:300],
+                gateway=self.name,
+                request_id=msgid,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------ operations
 
@@ -505,12 +544,22 @@ class CityInsuranceGateway:
         data = transform.settle_input(request, self._clock(), self.profile.dialect)
         output = yield from self._call(infno, data, msgid=msgid, insured_in=region)
         answer = self._decode(output, wire.SettlementAnswer)
-        return _trusted(
+        settled = _trusted(
             infno,
             lambda: transform.settlement_from(
                 answer, msgid, reading=self.profile.mutual_aid_reading
             ),
         )
+        info = answer.setlinfo
+        clearing = statement.clearing_of(
+            info.insutype or "",
+            info.clr_type or "",
+            info.clr_optins or "",
+            request,
+            self.profile.statement,
+            self.region,
+        )
+        return attrs.evolve(settled, clearing=clearing)
 
     def register(self, registration: Registration, msgid: str) -> Flow[str]:
         require(self, Capability.REGISTER)
@@ -596,28 +645,34 @@ class CityInsuranceGateway:
         reversal: ReversalState = state
         return reversal
 
-    def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
+    def day_totals(
+        self, day: datetime.date, clearing: Clearing, lines: Sequence[StatementLine]
+    ) -> Flow[TotalsVerdict]:
         require(self, Capability.RECONCILE)
-        data: dict[str, Any] = {
-            "stmt_begndate": beijing.wire_day(day),
-            "stmt_enddate": beijing.wire_day(day),
-        }
-        if expected is not None:
-            data |= {
-                "medfee_sumamt": expected.total.to_yuan(),
-                "fund_pay_sumamt": expected.fund.to_yuan(),
-                "acct_pay": expected.own_account.to_yuan(),
-                "fixmedins_setl_cnt": expected.count,
-            }
-        output = yield from self._call("3201", {"data": data})
-        return transform.totals_from(self._decode(output, wire.TotalsAnswer))
+        clearing = statement.completed(clearing, lines, self.profile.statement, self.region)
+        output = yield from self._call("3201", statement.totals_input(day, clearing, lines))
+        answer = self._decode(output, statement.TotalsAnswer)
+        return statement.verdict_from(answer, clearing, lines)
 
-    def day_details(self, day: datetime.date) -> Flow[tuple[CentreDetail, ...]]:
+    def day_details(
+        self, day: datetime.date, setl_optins: str, lines: Sequence[StatementLine]
+    ) -> Flow[tuple[CentreDifference, ...]]:
+        """The details file up (9101), compared (3202), the centre's result down (9102)."""
         require(self, Capability.RECONCILE)
-        data = {"stmt_begndate": beijing.wire_day(day), "stmt_enddate": beijing.wire_day(day)}
-        output = yield from self._call("3202", {"data": data})
-        answer = self._decode(output, wire.DetailsAnswer)
-        return tuple(transform.detail_from(found) for found in answer.gongji_details)
+        form, institution = self.profile.statement, self.institution.code
+        name, content = statement.details_file(day, setl_optins, lines, form, institution)
+        output = yield from self._call(
+            "9101", statement.upload_input(content, name, institution, form)
+        )
+        uploaded = self._decode(output, statement.UploadAnswer)
+        data = statement.details_input(day, setl_optins, uploaded.file_qury_no, lines)
+        output = yield from self._call("3202", data)
+        result = self._decode(output, statement.DetailsAnswer).fileinfo
+        content = yield from self._download("9102", statement.download_input(result, institution))
+        return tuple(
+            attrs.evolve(found, memo=_scrub(found.memo))
+            for found in statement.differences_from(content, form)
+        )
 
     def catalogue_page(
         self, since: datetime.datetime | None, page: int, page_size: int

@@ -22,9 +22,7 @@ from attrs import frozen
 from gongji import clock as beijing
 from gongji.errors import InvalidInput, UntrustedAnswer
 from gongji.gateways import (
-    CentreDetail,
     CentreSettlement,
-    DayTotals,
     Holder,
     MutualAidShare,
     Registration,
@@ -428,47 +426,6 @@ def _named_shares(answer: wire.SettlementAnswer, amount: Any) -> tuple[MutualAid
             relation=_relation(share.relation),
         )
         for share in answer.gongji_mulaid_detail
-    )
-
-
-def totals_from(answer: wire.TotalsAnswer) -> DayTotals:
-    agreed = {"0": True, "1": False}.get(answer.stmtinfo.stmt_rslt)
-    found = answer.gongji_totals
-    if found is None:
-        return DayTotals(
-            count=0,
-            total=ZERO,
-            fund=ZERO,
-            own_account=ZERO,
-            mutual_aid=ZERO,
-            cash=ZERO,
-            agreed=agreed,
-        )
-    return DayTotals(
-        count=found.fixmedins_setl_cnt,
-        total=fen(found.medfee_sumamt),
-        fund=fen(found.fund_pay_sumamt),
-        own_account=fen(found.acct_pay),
-        mutual_aid=fen(found.acct_mulaid_pay),
-        cash=fen(found.psn_cash_pay),
-        agreed=agreed,
-    )
-
-
-def detail_from(found: wire.Detail) -> CentreDetail:
-    """One line of the day's details, as the centre states it: reconciliation compares it
-    with the journal, so a line that does not add up is reported there, not refused here."""
-    return CentreDetail(
-        setl_id=found.setl_id,
-        msgid=found.msgid,
-        psn_no=found.psn_no,
-        total=fen(found.medfee_sumamt),
-        fund=fen(found.fund_pay_sumamt),
-        own_account=fen(found.acct_pay),
-        mutual_aid=fen(found.acct_mulaid_pay),
-        cash=fen(found.psn_cash_pay),
-        mdtrt_id=found.mdtrt_id,
-        settled_at=beijing.from_wire_time(found.setl_time),
     )
 
 

@@ -155,6 +155,9 @@ class SetlInfo(_Out, frozen=True, kw_only=True):
     hosp_part_amt: Amount = None
     balc: Amount = None
     medins_setl_id: str | None = ""
+    insutype: str | None = ""
+    clr_type: str | None = ""
+    clr_optins: str | None = ""
 
 
 class MulaidDetail(_Out, frozen=True, kw_only=True):
@@ -191,42 +194,6 @@ class ReversalAnswer(_Out, frozen=True, kw_only=True):
     gongji's extension adds what the reversal found."""
 
     gongji_reversal: ReversalOut | None = None
-
-
-class StmtInfo(_Out, frozen=True, kw_only=True):
-    stmt_rslt: str = ""
-    stmt_rslt_dscr: str = ""
-
-
-class Totals(_Out, frozen=True, kw_only=True):
-    fixmedins_setl_cnt: int
-    medfee_sumamt: decimal.Decimal
-    fund_pay_sumamt: decimal.Decimal
-    acct_pay: decimal.Decimal
-    acct_mulaid_pay: decimal.Decimal = decimal.Decimal(0)
-    psn_cash_pay: decimal.Decimal
-
-
-class TotalsAnswer(_Out, frozen=True, kw_only=True):
-    stmtinfo: StmtInfo = StmtInfo()
-    gongji_totals: Totals | None = None
-
-
-class Detail(_Out, frozen=True, kw_only=True):
-    setl_id: str
-    mdtrt_id: str = ""
-    psn_no: str = ""
-    msgid: str = ""
-    setl_time: str = ""
-    medfee_sumamt: decimal.Decimal
-    fund_pay_sumamt: decimal.Decimal
-    acct_pay: decimal.Decimal
-    acct_mulaid_pay: decimal.Decimal = decimal.Decimal(0)
-    psn_cash_pay: decimal.Decimal
-
-
-class DetailsAnswer(_Out, frozen=True, kw_only=True):
-    gongji_details: list[Detail] = msgspec.field(default_factory=list)
 
 
 class RegisteredVisit(_Out, frozen=True, kw_only=True):

@@ -318,10 +318,13 @@ class SettlementClient(_Client):
         """Resolve every sale a timeout or a crash left in doubt; returns the entries as they end."""
         return self._drive(self._recover())
 
-    def reconcile(self, day: datetime.date) -> ReconciliationReport:
-        """The day's totals (3201) and settlements (3202) at the centre against this journal;
-        ``report.clean`` when nothing differs. Reads only: nothing is changed anywhere."""
-        return self._drive(reconcile_flows.reconcile(self.setup, day))
+    def reconcile(
+        self, day: datetime.date, *, progress: reconcile_flows.Progress | None = None
+    ) -> ReconciliationReport:
+        """The day's totals (3201) and settlements (3202, by file) at the centre against this
+        journal; ``report.clean`` when nothing differs. Reads only: nothing is changed
+        anywhere. ``progress(what, done, total)`` is told before each step."""
+        return self._drive(reconcile_flows.reconcile(self.setup, day, progress))
 
     def sync_catalogue(
         self,
@@ -462,8 +465,10 @@ class AsyncSettlementClient(_Client):
     async def recover(self) -> list[Entry]:
         return await self._drive(self._recover())
 
-    async def reconcile(self, day: datetime.date) -> ReconciliationReport:
-        return await self._drive(reconcile_flows.reconcile(self.setup, day))
+    async def reconcile(
+        self, day: datetime.date, *, progress: reconcile_flows.Progress | None = None
+    ) -> ReconciliationReport:
+        return await self._drive(reconcile_flows.reconcile(self.setup, day, progress))
 
     async def sync_catalogue(
         self,

@@ -1,11 +1,13 @@
-"""Reconciliation (3201 totals, 3202 details) against the journal, through both drivers:
-each injected discrepancy is found and named, and a clean day reports nothing, however
-many faults, reversals and refunds it had."""
+"""Reconciliation as the centre does it (3201 totals per clearing group, 3202 details by
+file through 9101 and 9102) against the journal, through both drivers: each injected
+discrepancy is found and named, and a clean day reports nothing, however many faults,
+reversals and refunds it had."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from typing import Any
 
 import attrs
 import httpx
@@ -54,8 +56,13 @@ def a_days_sales(till: Till) -> list[str]:
 
 
 def assert_totals_match(report: ReconciliationReport) -> None:
+    """The centre's totals, as its answers show them, are the journal's; the centre states
+    no mutual-aid or cash total."""
     ours, theirs = report.journal, report.centre
-    assert attrs.evolve(ours, agreed=None) == attrs.evolve(theirs, agreed=None)
+    assert (theirs.mutual_aid, theirs.cash) == (None, None)
+    assert attrs.evolve(ours, agreed=None, mutual_aid=None, cash=None) == attrs.evolve(
+        theirs, agreed=None
+    )
 
 
 # ---------------------------------------------------------------- clean days
@@ -72,7 +79,8 @@ def test_a_clean_day_reports_nothing(till: Till, mock: MockGateway) -> None:
 
 def test_a_day_without_sales_is_clean(till: Till, mock: MockGateway) -> None:
     report = till.reconcile(centre_day(mock))
-    assert report.clean and report.agreed is True
+    # No clearing group had a sale, so no totals went to 3201; the empty file did to 3202.
+    assert report.clean and report.agreed is None and report.statements == ()
     assert (report.journal.count, report.centre.count) == (0, 0)
 
 
@@ -179,7 +187,7 @@ def share_changed(settlement: CentreSettlement, field: str) -> CentreSettlement:
     return changed
 
 
-@pytest.mark.parametrize("field", ["total", "fund", "own_account", "mutual_aid", "cash"])
+@pytest.mark.parametrize("field", ["total", "fund", "own_account"])
 def test_an_amount_changed_in_the_journal_is_named(
     till: Till, mock: MockGateway, field: str
 ) -> None:
@@ -189,28 +197,49 @@ def test_an_amount_changed_in_the_journal_is_named(
     assert entry is not None and entry.settlement is not None
     journal.put(attrs.evolve(entry, settlement=share_changed(entry.settlement, field)))
     report = till.reconcile(centre_day(mock))
-    assert not report.clean
+    assert not report.clean and report.agreed is False  # 3201 judges these three
     [found] = report.discrepancies
     assert (found.kind, found.setl_id, found.key) == ("amount_differs", sold[2], "DAY-0003")
     assert found.fields == (field,)
     assert found.journal is not None and found.centre is not None
     assert getattr(found.journal, field) == getattr(found.centre, field) + 1
-    # 3201 compares the total, the fund and the own accounts; mutual aid and cash only 3202 finds.
-    assert report.agreed is (field in ("mutual_aid", "cash"))
+    assert "金额不符" in found.memo  # the centre's own remark, from its result file
 
 
-def test_a_split_changed_in_the_journal_names_each_share(till: Till, mock: MockGateway) -> None:
+@pytest.mark.parametrize("field", ["mutual_aid", "cash"])
+def test_a_mutual_aid_or_cash_share_alone_is_not_the_centres_to_reconcile(
+    till: Till, mock: MockGateway, field: str
+) -> None:
+    # 3201 and 3202 carry the total, the fund and the accounts (acct_pay): a centre cannot
+    # see how the rest was split between relatives' accounts and cash (the cash is the
+    # payment channel's statement's to reconcile).
+    a_days_sales(till)
+    journal = till.client.journal
+    entry = journal.get("DAY-0003")
+    assert entry is not None and entry.settlement is not None
+    journal.put(attrs.evolve(entry, settlement=share_changed(entry.settlement, field)))
+    report = till.reconcile(centre_day(mock))
+    assert report.clean and report.discrepancies == ()
+    assert getattr(report.centre, field) is None and getattr(report.journal, field) is not None
+
+
+def test_a_split_changed_in_the_journal_names_each_share_the_centre_states(
+    till: Till, mock: MockGateway
+) -> None:
     a_days_sales(till)
     journal = till.client.journal
     entry = journal.get("DAY-0001")
     assert entry is not None and entry.settlement is not None
     changed = attrs.evolve(
-        entry.settlement, fund=entry.settlement.fund + 500, cash=entry.settlement.cash - 500
+        entry.settlement,
+        fund=entry.settlement.fund + 500,
+        own_account=entry.settlement.own_account + 300,
+        cash=entry.settlement.cash - 800,
     )
     journal.put(attrs.evolve(entry, settlement=changed))
     [found] = till.reconcile(centre_day(mock)).discrepancies
-    assert found.kind == "amount_differs" and found.fields == ("fund", "cash")
-    assert "fund, cash" in found.next_step
+    assert found.kind == "amount_differs" and found.fields == ("fund", "own_account")
+    assert "fund, own_account" in found.next_step
 
 
 def test_a_refund_the_centre_never_saw_is_state_differs(till: Till, mock: MockGateway) -> None:
@@ -256,7 +285,7 @@ def test_every_kind_at_once_in_a_stable_order(till: Till, mock: MockGateway) -> 
     journal = till.client.journal
     entry = journal.get("DAY-0003")
     assert entry is not None and entry.settlement is not None
-    journal.put(attrs.evolve(entry, settlement=share_changed(entry.settlement, "cash")))
+    journal.put(attrs.evolve(entry, settlement=share_changed(entry.settlement, "fund")))
     report = till.reconcile(centre_day(mock))
     kinds = [d.kind for d in report.discrepancies]
     assert kinds == ["amount_differs", "centre_only", "journal_only"]
@@ -266,33 +295,57 @@ def test_every_kind_at_once_in_a_stable_order(till: Till, mock: MockGateway) -> 
 # ---------------------------------------------------------------- what is sent and shown
 
 
-def test_the_journals_totals_go_to_3201_as_the_centre_takes_them(
+def test_the_journals_totals_go_to_3201_once_per_clearing_group(
     till: Till, mock: MockGateway
 ) -> None:
-    a_days_sales(till)
-    sent: list[dict[str, object]] = []
+    a_days_sales(till)  # the mother is insured as a resident (390), the son as an employee (310)
+    sent: dict[str, list[dict[str, Any]]] = {}
+    uploaded: list[str] = []
     transport = mock.transport()
 
     def watch(request: httpx.Request) -> httpx.Response:
         envelope = msgspec.json.decode(request.content)
-        if envelope["infno"] == "3201":
-            sent.append(envelope["input"]["data"])
-        return transport.handle_request(request)
+        sent.setdefault(envelope["infno"], []).append(envelope["input"])
+        response = transport.handle_request(request)
+        if envelope["infno"] == "9101":
+            uploaded.append(json.loads(response.read())["output"]["file_qury_no"])
+        return response
 
     day = centre_day(mock)
     with httpx.Client(transport=httpx.MockTransport(watch)) as http:
         report = drive(reconcile_flows.reconcile(till.client.setup, day), http)
-    ours = report.journal
-    assert sent == [
+    journal = till.client.journal
+    by_insutype: dict[str, list[CentreSettlement]] = {"310": [], "390": []}
+    for key in ("DAY-0001", "DAY-0002", "DAY-0003"):
+        entry = journal.get(key)
+        assert entry is not None and entry.settlement is not None
+        assert entry.settlement.clearing is not None
+        by_insutype[entry.settlement.clearing.insutype].append(entry.settlement)
+    assert [len(by_insutype["310"]), len(by_insutype["390"])] == [1, 2]
+    assert sent["3201"] == [
         {
-            "stmt_begndate": day.isoformat(),
-            "stmt_enddate": day.isoformat(),
-            "medfee_sumamt": ours.total.to_yuan(),
-            "fund_pay_sumamt": ours.fund.to_yuan(),
-            "acct_pay": ours.own_account.to_yuan(),
-            "fixmedins_setl_cnt": 3,
+            "data": {
+                "insutype": insutype,
+                "clr_type": "41",
+                "setl_optins": "210200",
+                "stmt_begndate": day.isoformat(),
+                "stmt_enddate": day.isoformat(),
+                "medfee_sumamt": sum((s.total for s in settled), Fen(0)).to_yuan(),
+                "fund_pay_sumamt": sum((s.fund for s in settled), Fen(0)).to_yuan(),
+                "acct_pay": sum((s.own_account for s in settled), Fen(0)).to_yuan(),
+                "fixmedins_setl_cnt": len(settled),
+                "refd_setl_flag": "0",
+            }
         }
+        for insutype, settled in sorted(by_insutype.items())
     ]
+    assert [v.agreed for v in report.statements] == [True, True]
+    # Then the file: up (9101), compared (3202), the centre's result down (9102).
+    assert [len(sent[infno]) for infno in ("9101", "3202", "9102")] == [1, 1, 1]
+    details = sent["3202"][0]["data"]
+    assert details["file_qury_no"] == uploaded[0]
+    assert sent["9102"][0]["fsDownloadIn"]["file_qury_no"] != uploaded[0]  # the result's own
+    assert details["fixmedins_setl_cnt"] == 3 and details["setl_optins"] == "210200"
 
 
 def test_the_report_shows_no_full_id_number(till: Till, mock: MockGateway) -> None:
@@ -314,5 +367,6 @@ def test_the_report_as_json_carries_fen_and_each_sides_totals(
     a_days_sales(till)
     report = json.loads(json.dumps(till.reconcile(centre_day(mock)).as_dict()))
     assert report["clean"] is True and report["agreed"] is True and report["discrepancies"] == []
-    assert report["journal"] == report["centre"]
+    assert report["centre"] == report["journal"] | {"mutual_aid": None, "cash": None}
     assert report["journal"]["count"] == 3 and isinstance(report["journal"]["total"], int)
+    assert [s["insutype"] for s in report["statements"]] == ["310", "390"]

@@ -23,13 +23,21 @@ from typing import Any
 
 import httpx
 
-from gongji.gateways import CashOrder, CentreSettlement, Holder, SettlementRequest
+from gongji.gateways import (
+    CashOrder,
+    CentreSettlement,
+    Clearing,
+    Holder,
+    SettlementRequest,
+    StatementLine,
+)
 from gongji.gateways.exchange import Pause
 from gongji.identity import Credential
 from gongji.model import Insurance, LineItem, Person
 from gongji.money import Fen
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins.gateway import CITIES, CityInsuranceGateway, Institution
+from gongji_cityins.statement import StatementFormat, differences_from
 from gongji_mock import MockGateway
 
 PATIENT = "210202195809120046"
@@ -108,6 +116,23 @@ def _settled() -> CentreSettlement:
     )
 
 
+_CLEARING = Clearing(insutype="390", clr_type="41", setl_optins="210200")
+
+
+def _line() -> StatementLine:
+    return StatementLine(
+        setl_id="SETL1",
+        mdtrt_id="MDT1",
+        psn_no="P1",
+        total=Fen(50_000),
+        fund=Fen(0),
+        own_account=Fen(0),
+        mutual_aid=Fen(0),
+        cash=Fen(50_000),
+        clearing=_CLEARING,
+    )
+
+
 def _holder() -> Holder:
     return Holder(psn_no="P1", person=_request().patient)
 
@@ -122,8 +147,8 @@ _CITY_OPERATIONS: dict[str, Callable[[CityInsuranceGateway], Generator[Any, Any,
     "2601": lambda g: g.reverse(
         "H210202000012026112310000000001", "P1", "H21020200001202611231000000003"
     ),
-    "3201": lambda g: g.day_totals(datetime.date(2026, 11, 23)),
-    "3202": lambda g: g.day_details(datetime.date(2026, 11, 23)),
+    "3201": lambda g: g.day_totals(datetime.date(2026, 11, 23), _CLEARING, (_line(),)),
+    "3202": lambda g: g.day_details(datetime.date(2026, 11, 23), "210200", (_line(),)),
 }
 
 
@@ -137,6 +162,12 @@ def _city_target(infno: str) -> Decode:
 CITY_INFNOS = sorted(_CITY_OPERATIONS)
 for _infno in _CITY_OPERATIONS:
     TARGETS[f"cityins-{_infno}"] = _city_target(_infno)
+
+
+@target("cityins-statement-result")
+def _statement_result(data: bytes) -> object:
+    """The centre's 3202 result file as 9102 hands it back: a file, not an envelope."""
+    return differences_from(data, StatementFormat())
 
 
 # ------------------------------------------------------------------ WeChat Pay

@@ -25,7 +25,7 @@ from gongji.signing.tif import TifSigner
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.centre.decisions import Centre, CentreRefusal
-from gongji_mock.centre.ledger import CASH, FUND, INSTITUTION, is_personal
+from gongji_mock.centre.ledger import FUND
 from gongji_mock.national.endpoint import PATH, NationalEndpoint
 from tests.client.conftest import drug
 from tests.mock.conftest import Connect
@@ -638,57 +638,234 @@ def test_r1_registration_with_someone_elses_credential_is_refused(pos: Pos) -> N
     assert answer["infcode"] == -1 and "冒名" in answer["err_msg"]
 
 
-# ---------------------------------------------------------------- 3201 / 3202 reconciliation
+# ---------------------------------------------------------------- 3201 / 3202 / 9101 / 9102 reconciliation
 
 
-def test_3201_and_3202_match_the_ledger(pos: Pos, centre: Centre) -> None:
+DAY = {"stmt_begndate": "2026-11-23", "stmt_enddate": "2026-11-23"}
+
+
+def totals_of(setlinfos: list[dict[str, str]], **group: str) -> dict[str, Any]:
     from gongji import Fen
 
-    mother, daughter = pos.psn_no(MOTHER), pos.psn_no(DAUGHTER)
-    pos.ok("2102", settle_input(mother, MOTHER, line("120.00")))
-    pos.ok("2102", settle_input(daughter, DAUGHTER, line("88.80")))
-    cancelled = pos.ok("2102", settle_input(mother, MOTHER, line("10.00")))["setlinfo"]
-    pos.ok("2103", {"data": {"setl_id": cancelled["setl_id"], "psn_no": mother}})
+    def total(name: str) -> str:
+        return sum((Fen.from_yuan(s[name]) for s in setlinfos), Fen(0)).to_yuan()
 
-    reversed_ids = {t.settlement_id for t in centre.ledger.transactions if t.kind == "reverse"}
-    standing = [
-        t
-        for t in centre.ledger.transactions
-        if t.kind == "settle" and t.settlement_id not in reversed_ids
-    ]
-    personal = sum(
-        (t.paid_by(p.account) for t in standing for p in t.postings if is_personal(p.account)),
-        Fen(0),
-    )
-    day = {"stmt_begndate": "2026-11-23", "stmt_enddate": "2026-11-23"}
-    totals = pos.ok("3201", {"data": day})["gongji_totals"]
-    assert totals["fixmedins_setl_cnt"] == len(standing) == 2
-    assert Fen.from_yuan(totals["medfee_sumamt"]) == sum(
-        (-t.paid_by(INSTITUTION) for t in standing), Fen(0)
-    )
-    assert Fen.from_yuan(totals["fund_pay_sumamt"]) == sum(
-        (t.paid_by(FUND) for t in standing), Fen(0)
-    )
-    assert Fen.from_yuan(totals["psn_cash_pay"]) == sum((t.paid_by(CASH) for t in standing), Fen(0))
-    assert Fen.from_yuan(totals["acct_pay"]) + Fen.from_yuan(totals["acct_mulaid_pay"]) == personal
-
-    claimed = {
-        k: totals[k] for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
+    return {
+        "data": {
+            "insutype": "390",
+            "clr_type": "41",
+            "setl_optins": "210200",
+            **DAY,
+            "medfee_sumamt": total("medfee_sumamt"),
+            "fund_pay_sumamt": total("fund_pay_sumamt"),
+            "acct_pay": total("acct_pay"),
+            "fixmedins_setl_cnt": len(setlinfos),
+            **group,
+        }
     }
-    assert pos.ok("3201", {"data": {**day, **claimed}})["stmtinfo"]["stmt_rslt"] == "0"
-    claimed["medfee_sumamt"] = "1.00"
-    assert pos.ok("3201", {"data": {**day, **claimed}})["stmtinfo"]["stmt_rslt"] == "1"
 
-    details = pos.ok("3202", {"data": day})["gongji_details"]
-    assert {d["setl_id"] for d in details} == {t.settlement_id for t in standing}
-    for detail in details:
-        transaction = centre.ledger.settlement(detail["setl_id"])
-        assert transaction is not None
-        assert Fen.from_yuan(detail["medfee_sumamt"]) == transaction.total
-        assert Fen.from_yuan(detail["fund_pay_sumamt"]) == transaction.paid_by(FUND)
-        assert Fen.from_yuan(detail["psn_cash_pay"]) == transaction.paid_by(CASH)
-    other_day = {"stmt_begndate": "2026-11-24", "stmt_enddate": "2026-11-24"}
-    assert pos.ok("3201", {"data": other_day})["gongji_totals"]["fixmedins_setl_cnt"] == 0
+
+def file_line(setlinfo: dict[str, str], **changed: str) -> str:
+    fields = {
+        "setl_id": setlinfo["setl_id"],
+        "mdtrt_id": setlinfo["mdtrt_id"],
+        "psn_no": setlinfo["psn_no"],
+        "medfee_sumamt": setlinfo["medfee_sumamt"],
+        "fund_pay_sumamt": setlinfo["fund_pay_sumamt"],
+        "acct_pay": setlinfo["acct_pay"],
+        "refd_setl_flag": "0",
+    } | changed
+    return "\t".join(fields.values()) + "\n"
+
+
+def zipped(text: str) -> bytes:
+    import io
+    import zipfile
+
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("details.txt", text.encode())
+    return packed.getvalue()
+
+
+def upload(pos: Pos, content: bytes, *, as_array: bool = False) -> str:
+    import base64
+
+    carried: Any = list(content) if as_array else base64.b64encode(content).decode()
+    fs = {"in": carried, "filename": "details.txt.zip", "fixmedins_code": PHARMACY}
+    output = pos.ok("9101", {"fsUploadIn": fs})
+    assert set(output) == {"file_qury_no", "filename", "fixmedins_code", "dld_endtime"}
+    return str(output["file_qury_no"])
+
+
+def details(pos: Pos, file_qury_no: str, lines: list[str]) -> dict[str, Any]:
+    from gongji import Fen
+
+    rows = [line.rstrip("\n").split("\t") for line in lines]
+    return {
+        "data": {
+            "setl_optins": "210200",
+            "file_qury_no": file_qury_no,
+            **DAY,
+            "medfee_sumamt": sum((Fen.from_yuan(r[3]) for r in rows), Fen(0)).to_yuan(),
+            "fund_pay_sumamt": sum((Fen.from_yuan(r[4]) for r in rows), Fen(0)).to_yuan(),
+            "cash_payamt": "0.00",
+            "fixmedins_setl_cnt": len(rows),
+        }
+    }
+
+
+def result_lines(pos: Pos, fileinfo: dict[str, str]) -> list[list[str]]:
+    import io
+    import zipfile
+
+    down = {"fsDownloadIn": {**fileinfo, "fixmedins_code": PHARMACY}}
+    down["fsDownloadIn"].pop("dld_endtime")
+    response = pos.post(pos.envelope("9102", down))
+    assert response.status_code == 200 and response.content.startswith(b"PK")  # not an envelope
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        [member] = archive.namelist()
+        text = archive.read(member).decode()
+    return [row.split("\t") for row in text.splitlines()]
+
+
+def test_3201_judges_one_clearing_groups_totals_against_the_ledger(
+    pos: Pos, centre: Centre
+) -> None:
+    mother, daughter = pos.psn_no(MOTHER), pos.psn_no(DAUGHTER)
+    residents = [
+        pos.ok("2102", settle_input(mother, MOTHER, line("120.00")))["setlinfo"],
+        pos.ok("2102", settle_input(daughter, DAUGHTER, line("88.80")))["setlinfo"],
+    ]
+    cancelled = pos.ok("2102", settle_input(mother, MOTHER, line("10.00")))["setlinfo"]
+    pos.ok(
+        "2103",
+        {
+            "data": {
+                "setl_id": cancelled["setl_id"],
+                "psn_no": mother,
+                "mdtrt_id": cancelled["mdtrt_id"],
+            }
+        },
+    )
+    employee = pos.ok("2102", settle_input(pos.psn_no(SON), SON, line("50.00"), insutype="310"))
+    assert [s["clr_optins"] for s in residents] == ["210200", "210200"]
+    assert {s["insutype"] for s in residents} == {"390"} and employee["setlinfo"][
+        "insutype"
+    ] == "310"
+
+    answer = pos.ok("3201", totals_of(residents))
+    assert answer == {
+        "stmtinfo": {
+            "setl_optins": "210200",
+            "stmt_rslt": "0",
+            "stmt_rslt_dscr": "对账一致 / The totals agree.",
+        }
+    }  # a verdict only: no totals of the centre's own, no gongji_ field
+    assert (
+        pos.ok("3201", totals_of([employee["setlinfo"]], insutype="310"))["stmtinfo"]["stmt_rslt"]
+        == "0"
+    )
+    # The cancelled settlement does not stand; another group's does not count here.
+    for wrong in (
+        totals_of([*residents, cancelled]),
+        totals_of([*residents, employee["setlinfo"]]),
+        totals_of(residents, acct_pay="1.00"),
+        totals_of(residents, clr_type="11"),
+        totals_of(residents, setl_optins="210500"),
+    ):
+        assert pos.ok("3201", wrong)["stmtinfo"]["stmt_rslt"] == "1"
+
+
+def test_3202_compares_the_uploaded_file_and_9102_hands_back_each_difference(
+    pos: Pos, centre: Centre
+) -> None:
+    mother, daughter = pos.psn_no(MOTHER), pos.psn_no(DAUGHTER)
+    alike = pos.ok("2102", settle_input(mother, MOTHER, line("120.00")))["setlinfo"]
+    changed = pos.ok("2102", settle_input(daughter, DAUGHTER, line("88.80")))["setlinfo"]
+    cancelled = pos.ok("2102", settle_input(mother, MOTHER, line("10.00")))["setlinfo"]
+    pos.ok(
+        "2103",
+        {
+            "data": {
+                "setl_id": cancelled["setl_id"],
+                "psn_no": mother,
+                "mdtrt_id": cancelled["mdtrt_id"],
+            }
+        },
+    )
+    missing = pos.ok("2102", settle_input(mother, MOTHER, line("30.00")))["setlinfo"]
+    lines = [
+        file_line(alike),
+        file_line(changed, medfee_sumamt="88.81", fund_pay_sumamt=changed["fund_pay_sumamt"]),
+        file_line(cancelled),
+    ]
+    file_qury_no = upload(pos, zipped("".join(lines)))
+    fileinfo = pos.ok("3202", details(pos, file_qury_no, lines))["fileinfo"]
+    assert set(fileinfo) == {"file_qury_no", "filename", "dld_endtime"}
+    rows = {row[2]: row for row in result_lines(pos, fileinfo)}
+    assert set(rows) == {changed["setl_id"], cancelled["setl_id"], missing["setl_id"]}
+    # psn_no, mdtrt_id, setl_id, msgid, stmt_rslt, refd_setl_flag, memo, and the centre's amounts
+    differing = rows[changed["setl_id"]]
+    assert differing[:3] == [changed["psn_no"], changed["mdtrt_id"], changed["setl_id"]]
+    assert differing[3] == changed["medins_setl_id"]  # the msgid that settled it
+    assert differing[7:] == [
+        changed["medfee_sumamt"],
+        changed["fund_pay_sumamt"],
+        changed["acct_pay"],
+    ]
+    assert "金额不符" in differing[6]
+    assert rows[cancelled["setl_id"]][7:] == ["", "", ""]  # nothing standing at the centre
+    assert rows[missing["setl_id"]][7] == missing["medfee_sumamt"]
+    assert all(row[4] == "1" and len(row) == 10 for row in rows.values())
+
+
+def test_9101_takes_the_file_as_base64_or_as_an_array_of_bytes(pos: Pos) -> None:
+    settled = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("20.00")))["setlinfo"]
+    lines = [file_line(settled)]
+    for as_array in (False, True):
+        file_qury_no = upload(pos, "".join(lines).encode(), as_array=as_array)  # unzipped too
+        fileinfo = pos.ok("3202", details(pos, file_qury_no, lines))["fileinfo"]
+        assert result_lines(pos, fileinfo) == []
+
+
+def test_reconciliation_messages_are_checked_as_national_md_has_them(pos: Pos) -> None:
+    without_group = pos.call("3201", {"data": DAY})
+    assert without_group["infcode"] == -1
+    assert all(
+        f"{name} (C 6) is required" in without_group["err_msg"]
+        for name in ("insutype", "clr_type", "setl_optins")
+    )
+    extension = totals_of([])
+    extension["data"]["gongji_totals"] = "1"
+    assert "gongji_totals is gongji's own extension" in pos.call("3201", extension)["err_msg"]
+    not_bytes = {
+        "fsUploadIn": {"in": "not base64!", "filename": "f.txt", "fixmedins_code": PHARMACY}
+    }
+    assert "in must be bytes" in pos.call("9101", not_bytes)["err_msg"]
+
+
+def test_3202_refuses_a_file_it_cannot_use_and_totals_that_are_not_the_files(pos: Pos) -> None:
+    settled = pos.ok("2102", settle_input(pos.psn_no(MOTHER), MOTHER, line("20.00")))["setlinfo"]
+    lines = [file_line(settled)]
+    file_qury_no = upload(pos, zipped("".join(lines)))
+    wrong_sum = details(pos, file_qury_no, lines)
+    wrong_sum["data"]["medfee_sumamt"] = "1.00"
+    assert "汇总与明细文件不符" in pos.call("3202", wrong_sum)["err_msg"]
+    unknown = details(pos, "FQ2026112399999999", lines)
+    assert "文件查询号不存在" in pos.call("3202", unknown)["err_msg"]
+    bad_file = upload(pos, b"only\ttwo\n")
+    assert "明细文件格式错误" in pos.call("3202", details(pos, bad_file, []))["err_msg"]
+    fileinfo = pos.ok("3202", details(pos, file_qury_no, lines))["fileinfo"]
+    renamed = {
+        "fsDownloadIn": {
+            "file_qury_no": fileinfo["file_qury_no"],
+            "filename": "other.zip",
+            "fixmedins_code": PHARMACY,
+        }
+    }
+    refused = pos.call("9102", renamed)
+    assert refused["infcode"] == -1 and "文件名" in refused["err_msg"]  # a refusal is an envelope
 
 
 def test_centre_looks_up_a_settlement_by_setl_id_cancelled_or_not(pos: Pos, centre: Centre) -> None:

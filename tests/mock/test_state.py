@@ -42,6 +42,7 @@ from gongji_mock.wechatpay.endpoint import DEFAULT_MCHID, DEFAULT_MERCHANT_SERIA
 from tests.mock import test_mock_alipay as alipay_calls
 from tests.mock import test_mock_wechatpay as wechat_calls
 from tests.mock import test_mock_wechatpay_medins as medins
+from tests.mock import test_national as national
 from tests.mock.test_http import GONGJI
 from tests.mock.test_national import MOTHER, SON, Pos, line, settle_input
 
@@ -324,18 +325,20 @@ def test_2601_after_a_restart_reverses_a_settlement_made_before_it(
     assert mock.check() == []
 
 
-def test_3201_and_3202_after_a_restart_count_settlements_made_before_it(
+def test_3202_after_a_restart_counts_settlements_made_before_it(
     rehearsal: Rehearsal, restarted: tuple[MockGateway, Till]
 ) -> None:
     mock, till = restarted
-    day = f"{mock.centre.clock():%Y-%m-%d}"
+    day = mock.centre.clock().date()
     till.pos.ok("2102", settle_input(mock.psn_no(MOTHER), MOTHER, line("5.00")))
-    period = {"data": {"stmt_begndate": day, "stmt_enddate": day}}
-    totals = till.pos.ok("3201", period)["gongji_totals"]
-    assert totals["fixmedins_setl_cnt"] == 4  # three before the restart, one after
-    assert totals["medfee_sumamt"] == "163.00"
-    details = till.pos.ok("3202", period)["gongji_details"]
-    assert rehearsal.setl_id in {d["setl_id"] for d in details}
+    # An empty details file: the centre's result lists every settlement it counts.
+    file_qury_no = national.upload(till.pos, national.zipped(""))
+    data = national.details(till.pos, file_qury_no, [])
+    data["data"] |= {"stmt_begndate": f"{day}", "stmt_enddate": f"{day}"}
+    rows = national.result_lines(till.pos, till.pos.ok("3202", data)["fileinfo"])
+    assert len(rows) == 4  # three before the restart, one after
+    assert sum((Fen.from_yuan(row[7]) for row in rows), Fen(0)) == Fen(16_300)
+    assert rehearsal.setl_id in {row[2] for row in rows}
 
 
 def test_e_vouchers_after_a_restart_a_used_one_stays_used_an_issued_one_still_pays(

@@ -20,6 +20,14 @@
 | ``1312-last-page-numbers`` | paging numbers as numbers, an empty ``data`` past the last page |
 | ``3301-accepted-empty-output`` | acceptance: ``output`` ``{}`` |
 | ``refused-string-infcode`` | ``infcode`` ``"-1"``, ``inf_refmsgid`` empty |
+| ``3201-balanced`` / ``-not-balanced`` | ``stmtinfo`` only (no totals); ``infcode`` ``"0"`` and ``0`` |
+| ``9101-uploaded`` | a ``file_qury_no`` in the ``fsi/plc/...`` shape public samples show |
+| ``3202-fileinfo`` | ``fileinfo`` naming the result file |
+| ``9102-refused`` | a download refused: an envelope, where a file was expected |
+
+``files/``: centres' result files (9102): zipped, with CRLF line ends, an empty last
+line, ``""`` amounts (no standing settlement) and negative ones (a refund); the same
+text in GBK.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Any
 HERE = Path(__file__).parent
 REQUESTS = HERE / "requests"
 ANSWERS = HERE / "answers"
+FILES = HERE / "files"
 
 
 def request_bytes(name: str) -> bytes:

@@ -70,10 +70,26 @@ def test_a_request_written_from_national_md_passes(name: str) -> None:
     assert check_request(GOLDEN[name], request_bytes(name), nodes=nodes_of(name)) == []
 
 
-def test_every_transaction_of_the_pharmacy_path_has_a_table() -> None:
+def test_every_transaction_of_the_pharmacy_path_the_catalogue_and_reconciliation_has_a_table() -> (
+    None
+):
     pharmacy = {"9001", "1101", "2101", "2102", "2103", "2601", "3505", "3506"}
-    assert set(requests()) == pharmacy | {"1312", "3301"}
+    reconciliation = {"3201", "3202", "9101", "9102"}
+    assert set(requests()) == pharmacy | {"1312", "3301"} | reconciliation
     assert set(GOLDEN.values()) == set(requests())
+
+
+@pytest.mark.parametrize("value", [[80, 75, 3, 4, -1, 255], "UEsDBA=="])
+def test_a_file_goes_to_9101_as_base64_or_as_an_array_of_bytes(value: object) -> None:
+    assert check_request("9101", edited("9101", ("input", "fsUploadIn", "in"), value)) == []
+
+
+@pytest.mark.parametrize("value", ["not base64!", [256], [1.5], [{"b": 1}], 80])
+def test_what_is_not_a_files_bytes_is_named(value: object) -> None:
+    problems = check_request("9101", edited("9101", ("input", "fsUploadIn", "in"), value))
+    assert problems == [
+        "9101 input.fsUploadIn: in must be bytes (a file's bytes, as base64 text or an array of byte values)."
+    ]
 
 
 # ---------------------------------------------------------------- missing fields

@@ -84,6 +84,8 @@ HANDLERS: dict[str, Handler] = {
     "3201": statement.day_totals,
     "3202": statement.day_details,
     "3301": catalogue.map_items,
+    "9101": statement.upload,
+    "9102": statement.download,
 }
 
 
@@ -293,6 +295,10 @@ class NationalEndpoint:
         answer: Answer | None = None,
         error: CentreRefusal | None = None,
     ) -> httpx.Response:
+        if answer is not None and answer.file is not None:
+            return httpx.Response(
+                200, content=answer.file, headers={"content-type": "application/octet-stream"}
+            )
         now = self.centre.clock()
         region = (envelope.mdtrtarea_admvs if envelope else None) or "000000"
         seconds = beijing.msgid_time(now)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from typing import Any, Literal
 
 from attrs import frozen
 
@@ -50,8 +51,20 @@ class Settled:
     output: SettlementOut
 
 
+@frozen
+class StoredFile:
+    """A file uploaded with 9101, or a result the centre wrote for 9102 to hand back."""
+
+    fixmedins_code: str
+    filename: str
+    content: bytes
+    kind: Literal["upload", "result"]
+    expires: datetime.datetime  # dld_endtime
+
+
 class NationalRecords:
-    """Sign-ins, messages seen, reversals, settlements as answered, visits, the reply serial."""
+    """Sign-ins, messages seen, reversals, settlements as answered, visits, files, the
+    reply serial."""
 
     def __init__(self) -> None:
         self.sign_ins: Table[str, SignIn] = Table("national.sign_ins", str, SignIn)
@@ -64,6 +77,7 @@ class NationalRecords:
             "national.settled", str, Settled, on_load=self._index
         )
         self.visits: Table[str, Visit] = Table("national.visits", str, Visit)
+        self.files: Table[str, StoredFile] = Table("national.files", str, StoredFile)
         self.serial = Serial("national.serial")  # of inf_refmsgid
         self.reversed: set[str] = set()  # msgids named by a 2601
         self.setl_id_by_msgid: dict[str, str] = {}
@@ -75,6 +89,7 @@ class NationalRecords:
             self.reversals,
             self.settled,
             self.visits,
+            self.files,
             self.serial.table,
         ]
 

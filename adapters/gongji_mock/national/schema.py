@@ -1,7 +1,8 @@
 """The national interface's requests as the mock knows them, and a checker for them.
 
 One table per request of the pharmacy path (9001, 1101, 2101, 2102, 2103, 2601, 3505,
-3506), of the catalogue (1312, 3301), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
+3506), of the catalogue (1312, 3301) and of reconciliation (3201, 3202, 9101, 9102), and one
+for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
 field reference taken from public code that talks to real centres), never from
 gongji_cityins' own wire structs: the mock is the rehearsal of a real centre, so its
 knowledge of the interface must not follow the client's mistakes.
@@ -22,6 +23,7 @@ never its value: values may be ID numbers.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import decimal
 import json
@@ -32,15 +34,16 @@ from typing import Any, Literal
 from attrs import frozen
 
 Required = Literal["Y", "C", ""]
-Kind = Literal["C", "N", "D", "DT", "object", "list"]
-_KINDS: dict[str, Kind] = {k: k for k in ("C", "N", "D", "DT", "object", "list")}
+Kind = Literal["C", "N", "D", "DT", "object", "list", "bytes"]
+_KINDS: dict[str, Kind] = {k: k for k in ("C", "N", "D", "DT", "object", "list", "bytes")}
 #: A condition of a ``C`` field: (the record the field belongs to, the whole request).
 Condition = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 
 
 @frozen
 class FieldType:
-    """``C``, ``N``, ``D``, ``DT``, or a nested ``object`` / ``list`` of fields."""
+    """``C``, ``N``, ``D``, ``DT``, a nested ``object`` / ``list`` of fields, or ``bytes``
+    (a file's content, 字节数组: base64 text or a JSON array of byte values)."""
 
     kind: Kind
     length: int | None = None  # C: characters; N: digits in all
@@ -435,8 +438,68 @@ CATALOGUE_MAPPING = Request(
 )
 
 
+# ---------------------------------------------------------------- 3201, 3202, 9101, 9102 (§10)
+# Reconciliation: totals per (insutype, clr_type, setl_optins), then details by file.
+
+STATEMENT_TOTALS = one_node(
+    "3201",
+    "data",
+    (
+        field("insutype", "C 6", "Y"),
+        field("clr_type", "C 6", "Y"),
+        field("setl_optins", "C 6", "Y"),
+        field("stmt_begndate", "D", "Y"),
+        field("stmt_enddate", "D", "Y"),
+        field("medfee_sumamt", "N 16,2", "Y"),
+        field("fund_pay_sumamt", "N 16,2", "Y"),
+        field("acct_pay", "N 16,2", "Y"),
+        field("fixmedins_setl_cnt", "N 10", "Y"),
+        field("refd_setl_flag", "C 3", unconfirmed=True),  # 0/1 in S6, S2, S3
+    ),
+)
+
+STATEMENT_DETAILS = one_node(
+    "3202",
+    "data",
+    (
+        field("setl_optins", "C 6", "Y"),
+        field("file_qury_no", "C 30", "Y"),
+        field("stmt_begndate", "D", "Y"),
+        field("stmt_enddate", "D", "Y"),
+        field("medfee_sumamt", "N 16,2", "Y"),
+        field("fund_pay_sumamt", "N 16,2", "Y"),
+        field("cash_payamt", "N 16,2", "Y"),
+        field("fixmedins_setl_cnt", "N 10", "Y"),
+        # Some regions add these (S3).
+        field("clr_type", "C 6", unconfirmed=True),
+        field("refd_setl_flag", "C 3", unconfirmed=True),
+    ),
+)
+
+FILE_UPLOAD = one_node(
+    "9101",
+    "fsUploadIn",
+    (
+        # 字节数组: how a JSON body carries it (base64 or an array) is unconfirmed.
+        field("in", "bytes", "Y", unconfirmed=True),
+        field("filename", "C 200", "Y"),
+        field("fixmedins_code", "C 30", "Y"),
+    ),
+)
+
+FILE_DOWNLOAD = one_node(
+    "9102",
+    "fsDownloadIn",
+    (
+        field("file_qury_no", "C 30", "Y"),
+        field("filename", "C 200", "Y"),
+        field("fixmedins_code", "C 30", "Y"),
+    ),
+)
+
+
 def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
-    """Every table (the pharmacy path, the catalogue), by transaction code."""
+    """Every table (the pharmacy path, the catalogue, reconciliation), by transaction code."""
     return {
         table.infno: table
         for table in (
@@ -450,6 +513,10 @@ def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
             RETURN_UPLOAD,
             CATALOGUE_QUERY,
             CATALOGUE_MAPPING,
+            STATEMENT_TOTALS,
+            STATEMENT_DETAILS,
+            FILE_UPLOAD,
+            FILE_DOWNLOAD,
         )
     }
 
@@ -466,6 +533,7 @@ _TYPE_WORDS = {
     "DT": "a time yyyy-MM-dd HH:mm:ss",
     "object": "an object",
     "list": "a list of objects",
+    "bytes": "a file's bytes, as base64 text or an array of byte values",
 }
 
 
@@ -509,6 +577,19 @@ def check_envelope(infno: str, body: bytes | str | Mapping[str, Any]) -> list[st
         return [f"{infno}: the request is not a JSON object."]
     problems = list(_extensions(infno, request))
     return problems + _check_record(infno, "envelope", ENVELOPE, request, request)
+
+
+def check_input(infno: str, given: Mapping[str, Any]) -> list[str]:
+    """Each problem of a transaction's ``input`` alone, as ``check_request`` finds it
+    (the envelope is checked elsewhere)."""
+    table = requests().get(infno)
+    if table is None:
+        return [f"{infno}: the mock has no table for this transaction."]
+    request = {"infno": infno, "input": given}
+    return [
+        *_extensions(infno, given),
+        *_check_record(infno, "input", table.nodes, given, request),
+    ]
 
 
 def _parse(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -599,7 +680,22 @@ def _fits(kind: FieldType, value: Any) -> bool:
             and _DATE_TIME.fullmatch(value) is not None
             and _parses(value, "%Y-%m-%d %H:%M:%S")
         )
+    if kind.kind == "bytes":
+        return file_bytes(value) is not None
     return False
+
+
+def file_bytes(value: Any) -> bytes | None:
+    """A file's content as a JSON body carries it (字节数组): base64 text, or an array of
+    byte values (Java's signed bytes too); None when it is neither."""
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:  # binascii.Error is a ValueError
+            return None
+    if isinstance(value, list) and all(type(b) is int and -128 <= b <= 255 for b in value):
+        return bytes(b % 256 for b in value)
+    return None
 
 
 def _number_fits(kind: FieldType, value: Any) -> bool:
@@ -617,10 +713,15 @@ def _number_fits(kind: FieldType, value: Any) -> bool:
         return False
     if not number.is_finite():
         return False
+    if number.is_zero():
+        return True
+    if not -40 <= number.adjusted() <= 40:  # no field holds it; and 1E+999999999 stays cheap
+        return False
     # Trailing zeros are the same number ("12.500000" is 12.50).
     exponent = number.normalize().as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    whole_digits = len(str(abs(int(number)))) if abs(number) >= 1 else 0
+    # adjusted(): the exponent of the leading digit, so 1E+999999999 is not built as an int.
+    whole_digits = number.adjusted() + 1 if abs(number) >= 1 else 0
     return decimals <= kind.decimals and whole_digits <= (kind.length or 0) - kind.decimals
 
 

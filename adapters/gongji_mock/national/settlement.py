@@ -73,6 +73,7 @@ def pre_settle(office: Office, envelope: RequestEnvelope) -> Answer:
         mdtrt_id=data.mdtrt_id or "",
         msgid=envelope.msgid,
         balance_after=_own_balance_after(office, purchase, quote),
+        region=envelope.mdtrtarea_admvs or "",
     )
     return Answer(output, warnings(quote))
 
@@ -99,6 +100,7 @@ def settle(office: Office, envelope: RequestEnvelope) -> Answer:
         mdtrt_id=mdtrt_id,
         msgid=envelope.msgid,
         balance_after=balance(centre.person(settlement.patient)),
+        region=envelope.mdtrtarea_admvs or "",
     )
     settled = Settled(
         envelope.fixmedins_code,
@@ -234,6 +236,7 @@ def _settlement_out(
     mdtrt_id: str,
     msgid: str,
     balance_after: Fen,
+    region: str,
 ) -> SettlementOut:
     assert purchase.patient_id is not None  # set from psn_no by _purchase
     centre, people = office.centre, office.people
@@ -296,6 +299,9 @@ def _settlement_out(
             psn_cash_pay=quote.cash.to_yuan(),
             balc=balance_after.to_yuan(),
             medins_setl_id=msgid,
+            # The institution's own pooling region clears with it, the patient's too.
+            clr_optins=region,
+            clr_type=data.med_type or ("41" if purchase.setting is Setting.PHARMACY else "11"),
         ),
         setldetail=detail,
         # A real centre names no owner of a mutual-aid share (acct_mulaid_pay only) and

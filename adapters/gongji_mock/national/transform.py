@@ -47,6 +47,8 @@ class Malformed(CentreRefusal):
 class Answer:
     output: Any  # a struct or a dict of them; encoded once, into the response
     warn_msg: str | None = None
+    #: A file handed back as it is (9102), instead of an envelope.
+    file: bytes | None = None
 
 
 def wrapped(**fields: Any) -> dict[str, Any]:

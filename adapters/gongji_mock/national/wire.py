@@ -178,18 +178,6 @@ class FeeUploadInput(_Wire, frozen=True, kw_only=True):
     feedetail: list[FeeDetail]
 
 
-class StatementData(_Wire, frozen=True, kw_only=True):
-    stmt_begndate: str
-    stmt_enddate: str
-    insutype: str | None = None
-    clr_type: str | None = None
-    setl_optins: str | None = None
-    medfee_sumamt: decimal.Decimal | None = None
-    fund_pay_sumamt: decimal.Decimal | None = None
-    acct_pay: decimal.Decimal | None = None
-    fixmedins_setl_cnt: int | None = None
-
-
 # ====================================================================== wire: outputs
 
 
@@ -266,6 +254,8 @@ class SetlInfo(_Out, frozen=True, kw_only=True):
     psn_cash_pay: str
     balc: str
     medins_setl_id: str
+    clr_optins: str  # the settling agency: 3201's setl_optins
+    clr_type: str
 
 
 class SetlDetail(_Out, frozen=True, kw_only=True):
@@ -308,31 +298,6 @@ class FeeResult(_Out, frozen=True, kw_only=True):
     cnt: str
     pric: str
     chrgitm_lv: str
-
-
-class StatementTotals(_Out, frozen=True, kw_only=True):
-    """gongji extension (3201): the centre's own totals, so a mismatch can be located."""
-
-    fixmedins_setl_cnt: int
-    medfee_sumamt: str
-    fund_pay_sumamt: str
-    acct_pay: str
-    acct_mulaid_pay: str
-    psn_cash_pay: str
-
-
-class StatementDetail(_Out, frozen=True, kw_only=True):
-    setl_id: str
-    mdtrt_id: str
-    psn_no: str
-    msgid: str
-    setl_time: str
-    refd_setl_flag: str
-    medfee_sumamt: str
-    fund_pay_sumamt: str
-    acct_pay: str
-    acct_mulaid_pay: str
-    psn_cash_pay: str
 
 
 # ====================================================================== the endpoint's state

@@ -67,12 +67,13 @@ def add_commands(commands: Any) -> None:
     reconcile = commands.add_parser(
         "reconcile",
         parents=[profile],
-        help="reconcile a day with the centre (3201 totals, 3202 details) against the journal",
+        help="reconcile a day with the centre (3201 totals, 3202 details by file) against the journal",
         description=(
-            "Send the journal's totals of the day to the centre (3201), compare its "
-            "settlements (3202) with the journal one by one, and print what differs. "
-            "--from/--to reconciles each day of a range (one report per day, then a summary), "
-            "with a progress bar on a terminal. Exit code 0 when every day is clean, 1 when "
+            "Send the journal's totals of the day to the centre per clearing group (3201), "
+            "upload its settlements as a file for the centre to compare (9101, 3202, 9102), "
+            "and print what differs. "
+            "--from/--to reconciles each day of a range (one report per day, then a summary). "
+            "A progress bar shows on a terminal. Exit code 0 when every day is clean, 1 when "
             "something differs, 2 on an error."
         ),
     )
@@ -117,14 +118,16 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     """Run ``reconcile`` or ``journal ...``; errors propagate (the caller prints them)."""
     from gongji.cli.journal_output import JournalOutput
-    from gongji.cli.output import progress
+    from gongji.cli.output import progress, steps
 
     out = JournalOutput(args.json)
     if args.command == "reconcile":
         days = _days(args)
         with _client(args, client_options) as client:
             if args.date is not None:
-                report = client.reconcile(days[0])
+                # A large day takes a while: its steps (3201 per group, the file) are shown.
+                with steps(f"reconciling {days[0]}", show=not args.json) as tell:
+                    report = client.reconcile(days[0], progress=tell)
                 out.reconciliation(report)
                 return 0 if report.clean else 1
             reports = []
@@ -234,7 +237,7 @@ def _state(text: str | None) -> EntryState | str | None:
 
 
 def _selected(entry: Entry, day: datetime.date | None, state: EntryState | str | None) -> bool:
-    from gongji.reconciliation import entry_day
+    from gongji.journal.entry import entry_day
 
     if day is not None and entry_day(entry) != day:
         return False

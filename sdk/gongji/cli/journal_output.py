@@ -127,6 +127,8 @@ class JournalOutput(Output):
             self.json(report.as_dict())
             return
         verdict = {True: "agree", False: "DIFFER", None: "were not judged"}[report.agreed]
+        if not report.statements:
+            verdict = "had nothing to judge (no settlement to total)"
         found = len(report.discrepancies)
         headline = (
             "clean"
@@ -145,13 +147,32 @@ class JournalOutput(Output):
             *(
                 [
                     _LABELS[name],
-                    getattr(report.journal, name).to_yuan(),
-                    getattr(report.centre, name).to_yuan(),
+                    _yuan(getattr(report.journal, name)),
+                    _yuan(getattr(report.centre, name)),
                 ]
                 for name in AMOUNT_FIELDS
             ),
         ]
         self.table("Totals", ["", "journal", "centre"], rows, right=2)
+        if report.statements:
+            self.table(
+                "The centre's verdict on each clearing group (3201)",
+                ["insutype", "clr_type", "setl_optins", "count", "total", "verdict"],
+                [
+                    [
+                        v.clearing.insutype,
+                        v.clearing.clr_type,
+                        v.clearing.setl_optins,
+                        str(v.count),
+                        v.total.to_yuan(),
+                        {True: "balanced", False: "NOT BALANCED", None: f"code {v.result!r}"}[
+                            v.agreed
+                        ],
+                    ]
+                    for v in report.statements
+                ],
+                right=3,
+            )
         if report.discrepancies:
             self.table(
                 "Discrepancies",
@@ -162,7 +183,8 @@ class JournalOutput(Output):
                 ],
             )
             for number, d in enumerate(report.discrepancies, 1):
-                self.line(f"{number}. {d.setl_id or d.key}: {d.next_step}")
+                remark = f" The centre's remark: {d.memo}" if d.memo else ""
+                self.line(f"{number}. {d.setl_id or d.key}: {d.next_step}{remark}")
         if report.unresolved:
             self.line(
                 f"Still in doubt on this day: {', '.join(report.unresolved)}. "

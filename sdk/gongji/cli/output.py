@@ -321,3 +321,25 @@ def progress(total: int, what: str, *, show: bool) -> Iterator[Callable[[], None
                 yield lambda: bar.advance(task)
             return
     yield lambda: None
+
+
+@contextlib.contextmanager
+def steps(what: str, *, show: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr for work that tells its own steps (``step, done, total``),
+    when ``show`` and stderr is a terminal with ``rich`` installed; otherwise silent."""
+    if show and sys.stderr.isatty():
+        try:
+            from rich.console import Console
+            from rich.progress import Progress
+        except ImportError:  # the cli extra is not installed
+            pass
+        else:
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(what, total=None)
+
+                def tell(step: str, done: int, total: int) -> None:
+                    bar.update(task, description=f"{what}: {step}", completed=done, total=total)
+
+                yield tell
+            return
+    yield lambda step, done, total: None

@@ -6,6 +6,7 @@ come from.
   ``PaymentChannel``, their capabilities and the values they exchange;
 * ``gongji.gateways.premium``: ``PremiumGateway``, the optional premium channel;
 * ``gongji.gateways.exchange``: ``Flow`` and ``exchange(request, auth)``;
+* ``gongji.gateways.statement``: what a day's reconciliation exchanges (3201, 3202);
 * ``gongji.gateways.registry``: adapter factories by name;
 * ``gongji.gateways.secrets``: secrets and key files, the same way for every adapter.
 """
@@ -14,7 +15,6 @@ from gongji.gateways.premium import PremiumGateway, PremiumPaid, PremiumRequest
 from gongji.gateways.protocols import (
     Capability,
     CashOrder,
-    CentreDetail,
     CentreSettlement,
     ChannelNotification,
     ChannelPayment,
@@ -40,6 +40,7 @@ from gongji.gateways.registry import (
     RegisterAdapter,
     RegisteredAdapter,
 )
+from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
 
 __all__ = [
     "AdapterFactory",
@@ -47,12 +48,13 @@ __all__ = [
     "AdapterRegistry",
     "Capability",
     "CashOrder",
-    "CentreDetail",
+    "CentreDifference",
     "CentreSettlement",
     "ChannelFactory",
     "ChannelNotification",
     "ChannelPayment",
     "ChannelRefund",
+    "Clearing",
     "DayTotals",
     "GatewayFactory",
     "Holder",
@@ -69,5 +71,7 @@ __all__ = [
     "Registration",
     "ReversalState",
     "SettlementRequest",
+    "StatementLine",
+    "TotalsVerdict",
     "require",
 ]

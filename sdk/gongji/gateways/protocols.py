@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
 from gongji.errors import ConfigError
 from gongji.gateways.exchange import Flow
+from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
 from gongji.identity import Credential, IdNumber
 from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting, Visit
 from gongji.money import ZERO, Fen
@@ -34,7 +35,6 @@ from gongji.money import ZERO, Fen
 __all__ = [
     "Capability",
     "CashOrder",
-    "CentreDetail",
     "CentreSettlement",
     "ChannelNotification",
     "ChannelPayment",
@@ -156,27 +156,12 @@ class CentreSettlement:
     patient_id: IdNumber | None = None  # whom the centre settled (its certno)
     refusals: tuple[Refusal, ...] = ()
     settled_at: datetime.datetime | None = None
+    #: What the centre clears it under (3201 groups by it); None in entries journaled before.
+    clearing: Clearing | None = None
 
     @property
     def mutual_aid_total(self) -> Fen:
         return sum((share.amount for share in self.mutual_aid), ZERO)
-
-
-@frozen
-class CentreDetail:
-    """One settlement that stands at the centre, as its day details (3202) list it: the
-    shares summed per source (mutual aid as one amount), and whose it is by ``psn_no``."""
-
-    setl_id: str
-    msgid: str  # the message that settled it: matches a journal entry the answer never reached
-    psn_no: str
-    total: Fen
-    fund: Fen
-    own_account: Fen
-    mutual_aid: Fen
-    cash: Fen
-    mdtrt_id: str = ""
-    settled_at: datetime.datetime | None = None
 
 
 ReversalState = Literal["reversed", "original_refused", "original_not_received"]
@@ -184,12 +169,15 @@ ReversalState = Literal["reversed", "original_refused", "original_not_received"]
 
 @frozen
 class DayTotals:
+    """A day's standing settlements summed. The centre's side names no mutual-aid or
+    cash total (None): 3201 and 3202 reconcile the total, the fund and the accounts."""
+
     count: int
     total: Fen
     fund: Fen
     own_account: Fen
-    mutual_aid: Fen
-    cash: Fen
+    mutual_aid: Fen | None
+    cash: Fen | None
     agreed: bool | None = None  # None: the centre was not asked to compare
 
 
@@ -245,12 +233,18 @@ class InsuranceGateway(Protocol):
         """Reverse a settlement whose outcome is unknown (2601), by its message id."""
         ...
 
-    def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
-        """The centre's totals of ``day`` (3201); with ``expected``, ``agreed`` is its verdict."""
+    def day_totals(
+        self, day: datetime.date, clearing: Clearing, lines: Sequence[StatementLine]
+    ) -> Flow[TotalsVerdict]:
+        """3201: the totals of ``lines`` (the day's settlements under ``clearing``), and the
+        centre's verdict on them."""
         ...
 
-    def day_details(self, day: datetime.date) -> Flow[tuple[CentreDetail, ...]]:
-        """This institution's settlements that stand at the centre on ``day`` (3202)."""
+    def day_details(
+        self, day: datetime.date, setl_optins: str, lines: Sequence[StatementLine]
+    ) -> Flow[tuple[CentreDifference, ...]]:
+        """3202: ``lines`` (every standing settlement of the day cleared by ``setl_optins``)
+        compared by the centre with its own; the settlements on which they differ."""
         ...
 
 

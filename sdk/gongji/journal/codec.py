@@ -17,7 +17,7 @@ import msgspec
 
 from gongji import clock as beijing
 from gongji.errors import ConfigError
-from gongji.gateways import CentreSettlement, MutualAidShare
+from gongji.gateways import CentreSettlement, Clearing, MutualAidShare
 from gongji.identity import IdNumber
 from gongji.journal.entry import Entry, EntryState, UndoKind
 from gongji.journal.sealing import JournalKey, Sealer
@@ -72,6 +72,12 @@ class RefusalRow(msgspec.Struct, frozen=True, kw_only=True):
     owner_id: SealedId | None = None
 
 
+class ClearingRow(msgspec.Struct, frozen=True, kw_only=True):
+    insutype: str
+    clr_type: str
+    setl_optins: str
+
+
 class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
     setl_id: str
     mdtrt_id: str
@@ -85,6 +91,7 @@ class SettlementRow(msgspec.Struct, frozen=True, kw_only=True):
     patient_id: SealedId | None = None
     refusals: tuple[RefusalRow, ...] = ()
     settled_at: datetime.datetime | None = None
+    clearing: ClearingRow | None = None
 
 
 class LegRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -214,6 +221,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             patient_id=seal_optional(settlement.patient_id),
             refusals=tuple(refusal(r) for r in settlement.refusals),
             settled_at=settlement.settled_at,
+            clearing=_clearing_row(settlement.clearing),
         ),
         receipt=None
         if receipt is None
@@ -248,6 +256,20 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
         updated_at=entry.updated_at,
         voucher=entry.voucher,
     )
+
+
+def _clearing_row(clearing: Clearing | None) -> ClearingRow | None:
+    if clearing is None:
+        return None
+    return ClearingRow(
+        insutype=clearing.insutype, clr_type=clearing.clr_type, setl_optins=clearing.setl_optins
+    )
+
+
+def _clearing(row: ClearingRow | None) -> Clearing | None:
+    if row is None:
+        return None
+    return Clearing(insutype=row.insutype, clr_type=row.clr_type, setl_optins=row.setl_optins)
 
 
 def columns(row: EntryRow) -> Columns:
@@ -347,6 +369,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
             patient_id=open_optional(settlement.patient_id),
             refusals=tuple(refusal(r) for r in settlement.refusals),
             settled_at=settlement.settled_at,
+            clearing=_clearing(settlement.clearing),
         ),
         receipt=None
         if receipt is None
