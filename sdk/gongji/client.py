@@ -23,7 +23,7 @@ from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
 from gongji.flows.setup import Checkpoint, Polling, Setup
-from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.gateways import InsuranceGateway, PaymentChannel, VoucherDecoder
 from gongji.gateways.exchange import Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
@@ -72,6 +72,7 @@ class _Client:
         polling: Polling | None = None,
         clock: Any = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
     ) -> None:
         if plugins is None:
             from gongji.plugins import get_plugin_manager
@@ -90,6 +91,8 @@ class _Client:
             options["clock"] = clock
         if checkpoint is not None:
             options["checkpoint"] = checkpoint
+        if decoder is not None:
+            options["decoder"] = decoder
         try:
             if isinstance(journal, DurableJournal):
                 journal.require_key("settle or recover a sale")
@@ -201,6 +204,7 @@ class SettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
@@ -228,6 +232,7 @@ class SettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
@@ -337,6 +342,7 @@ class AsyncSettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
@@ -359,6 +365,7 @@ class AsyncSettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | None = None,

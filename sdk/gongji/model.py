@@ -562,8 +562,21 @@ class Receipt:
     cash_channel: str = ""  # "wechatpay", "alipay", "counter"; empty when nothing was cash
     transaction_id: str = ""  # the channel's id of the cash payment
     warnings: tuple[RuleWarning, ...] = ()  # the quote's warnings, kept for the record
+    #: The cash part: cash-only goods (cosmetics, daily goods...) rung up with the sale and
+    #: never sent to the centre. Part of ``total`` and of ``cash``, collected together.
+    cash_part: Fen = field(default=0, converter=_fen)
+
+    @property
+    def insured_total(self) -> Fen:
+        """The part the insurance centre settled: ``total`` without the cash part."""
+        return self.total - self.cash_part
 
     def __attrs_post_init__(self) -> None:
+        if not 0 <= self.cash_part <= self.cash:
+            raise InvalidInput(
+                f"A receipt's cash part ({self.cash_part}) must be within its cash ({self.cash}).",
+                next_step="This is a bug in the settlement flow; report it with the basket.",
+            )
         if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
             raise InvalidInput(
                 f"A receipt of {self.total} does not add up: fund + legs + cash differ from the total.",

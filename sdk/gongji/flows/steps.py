@@ -21,8 +21,15 @@ from gongji.errors import (
     UntrustedAnswer,
 )
 from gongji.flows.setup import SettlementEvent, Setup
-from gongji.gateways import ChannelPayment, PaymentChannel, PaymentState, ReversalState
+from gongji.gateways import (
+    ChannelPayment,
+    Holder,
+    PaymentChannel,
+    PaymentState,
+    ReversalState,
+)
 from gongji.gateways.exchange import Flow, Pause
+from gongji.identity import Credential
 from gongji.journal import Entry, EntryState
 from gongji.model import Receipt
 from gongji.money import Fen
@@ -46,6 +53,27 @@ def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
                     next_step="Check the network to the gateway, then try again (a sale with the same key).",
                 ) from error
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def ready_credential(setup: Setup, credential: Credential) -> Flow[Credential]:
+    """The credential as the centre takes it: an e-voucher's scanned QR text decoded into
+    its token (the profile's decoder), any other credential as it is."""
+    if credential.ready:
+        return credential
+    decoder = setup.voucher_decoder()  # refused before anything is sent when there is none
+    decoded = yield from read(
+        setup, "Decoding the e-voucher", lambda: decoder.decode(credential.value)
+    )
+    return decoded.credential()
+
+
+def resolve_holder(setup: Setup, credential: Credential) -> Flow[tuple[Credential, Holder]]:
+    """Whom the credential names at the centre (1101), and the credential as it was sent."""
+    ready = yield from ready_credential(setup, credential)
+    holder = yield from read(
+        setup, "Resolving the credential", lambda: setup.gateway.person(ready)
+    )
+    return ready, holder
 
 
 def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Entry:

@@ -6,6 +6,8 @@ come from.
   ``PaymentChannel``, their capabilities and the values they exchange;
 * ``gongji.gateways.exchange``: ``Flow`` and ``exchange(request, auth)``;
 * ``gongji.gateways.registry``: adapter factories by name;
+* ``gongji.gateways.voucher``: ``VoucherDecoder``, which turns an e-voucher's QR text
+  into the token the centre takes;
 * ``gongji.gateways.secrets``: secrets and key files, the same way for every adapter.
 """
 
@@ -34,10 +36,12 @@ from gongji.gateways.registry import (
     AdapterKind,
     AdapterRegistry,
     ChannelFactory,
+    DecoderFactory,
     GatewayFactory,
     RegisterAdapter,
     RegisteredAdapter,
 )
+from gongji.gateways.voucher import DecodedVoucher, VoucherDecoder
 
 __all__ = [
     "AdapterFactory",
@@ -52,6 +56,8 @@ __all__ = [
     "ChannelPayment",
     "ChannelRefund",
     "DayTotals",
+    "DecodedVoucher",
+    "DecoderFactory",
     "GatewayFactory",
     "Holder",
     "InsuranceGateway",
@@ -64,5 +70,6 @@ __all__ = [
     "Registration",
     "ReversalState",
     "SettlementRequest",
+    "VoucherDecoder",
     "require",
 ]

@@ -107,6 +107,7 @@ class ReceiptRow(msgspec.Struct, frozen=True, kw_only=True):
     cash_channel: str = ""
     transaction_id: str = ""
     warnings: tuple[RefusalRow, ...] = ()  # a warning is stored in a refusal's shape
+    cash_part: int = 0  # cash-only goods (a row written before it existed has none)
 
 
 class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,6 +236,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             cash_channel=receipt.cash_channel,
             transaction_id=receipt.transaction_id,
             warnings=tuple(refusal(w) for w in receipt.warnings),
+            cash_part=int(receipt.cash_part),
         ),
         undo=entry.undo,
         undo_msgid=entry.undo_msgid,
@@ -375,6 +377,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
                 )
                 for w in receipt.warnings
             ),
+            cash_part=Fen(receipt.cash_part),
         ),
         undo=row.undo,
         undo_msgid=row.undo_msgid,
