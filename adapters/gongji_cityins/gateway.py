@@ -359,6 +359,13 @@ class CityInsuranceGateway:
 
     def person(self, credential: Credential) -> Flow[Holder]:
         require(self, Capability.PERSON_INFO)
+        if not credential.ready:
+            # The QR code is not the token (NATIONAL.md §5): a centre refuses it.
+            raise ConfigError(
+                "An e-voucher's QR text went to 1101 undecoded.",
+                next_step="Decode it with the profile's e-voucher decoder first "
+                "(the client does); nothing was sent.",
+            )
         output = yield from self._call(
             "1101",
             {
@@ -368,6 +375,8 @@ class CityInsuranceGateway:
                     "card_sn": credential.card_sn,
                 }
             },
+            # Whom the card or the decoded e-voucher says insures the holder, if it says.
+            insured_in=credential.region,
         )
         return _trusted(
             "1101", lambda: transform.person_from(self._decode(output, wire.PersonAnswer))

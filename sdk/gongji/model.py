@@ -18,7 +18,7 @@ from attrs import field, frozen
 
 from gongji.errors import InvalidInput
 from gongji.identity import Credential, IdNumber, id_number, optional_id_number
-from gongji.money import Fen
+from gongji.money import ZERO, Fen
 
 
 class InsuranceKind(enum.StrEnum):
@@ -564,7 +564,7 @@ class Receipt:
     warnings: tuple[RuleWarning, ...] = ()  # the quote's warnings, kept for the record
     #: The cash part: cash-only goods (cosmetics, daily goods...) rung up with the sale and
     #: never sent to the centre. Part of ``total`` and of ``cash``, collected together.
-    cash_part: Fen = field(default=0, converter=_fen)
+    cash_part: Fen = field(default=ZERO, converter=_fen)
 
     @property
     def insured_total(self) -> Fen:

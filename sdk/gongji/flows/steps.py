@@ -70,9 +70,7 @@ def ready_credential(setup: Setup, credential: Credential) -> Flow[Credential]:
 def resolve_holder(setup: Setup, credential: Credential) -> Flow[tuple[Credential, Holder]]:
     """Whom the credential names at the centre (1101), and the credential as it was sent."""
     ready = yield from ready_credential(setup, credential)
-    holder = yield from read(
-        setup, "Resolving the credential", lambda: setup.gateway.person(ready)
-    )
+    holder = yield from read(setup, "Resolving the credential", lambda: setup.gateway.person(ready))
     return ready, holder
 
 

@@ -52,4 +52,3 @@ class VoucherDecoder(Protocol):
     name: str
 
     def decode(self, qr_text: str) -> Flow[DecodedVoucher]: ...
-
