@@ -28,6 +28,7 @@ from gongji_alipay import AlipayChannel
 from gongji_alipay.gateway import DEFAULT_BASE_URL as ALIPAY_URL
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET, MockGateway
+from gongji_mock.national.vouchers import MockVoucherDecoder
 from gongji_wechatpay import WechatPayChannel
 
 __all__ = ["MOCK_CENTRE_URL", "MOCK_INSTITUTION", "MOCK_NOTIFY_URL", "mock_profile"]
@@ -78,6 +79,7 @@ def mock_profile(
     return {
         "gateway": gateway,
         "channels": channels,
+        "decoder": MockVoucherDecoder.at(MOCK_CENTRE_URL, MOCK_INSTITUTION[0]),
         "transport": mock.transport(),
         "policy": policy,
         # A rehearsal writes nothing to the user's home; pass journal= to keep one.
@@ -175,6 +177,7 @@ def _served_mock_arguments(url: str, till: int | None) -> dict[str, Any]:
     return {
         "gateway": gateway,
         "channels": channels,
+        "decoder": MockVoucherDecoder.at(base, MOCK_INSTITUTION[0]),
         "policy": keys.policy,
         "journal": MemoryJournal(),
     }
