@@ -20,7 +20,6 @@ Sans-I/O like every adapter: ``decode`` is a flow that yields the request.
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,7 @@ class _Holder(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class _Answer(msgspec.Struct, frozen=True, kw_only=True):
-    code: int | str | decimal.Decimal | None = None
+    code: int | str | None = None  # 0 or "0" is success (both seen in JSON answers)
     message: str = ""
     data: _Holder | None = None
 

@@ -162,7 +162,7 @@ def test_malformed_e_voucher_tokens_are_refused(token: str) -> None:
 )
 def test_malformed_social_card_serial_numbers_are_refused(card_sn: str) -> None:
     with pytest.raises(InvalidInput, match="card_sn"):
-        Credential.social_card(MOTHER, card_sn=card_sn)
+        Credential.social_card("21000001", card_sn=card_sn, region="210200")
 
 
 @pytest.mark.parametrize(
