@@ -127,7 +127,9 @@ def test_cash_only_goods_are_the_sales_cash_part_and_never_reach_the_centre(
     assert receipt.cash_part == Fen(20_000) and receipt.insured_total == Fen(12_000)
     assert receipt.total == Fen(32_000) and receipt.cash >= Fen(20_000)
     standing = mock.centre.settlement(receipt.settlement_id)
-    assert standing is not None and standing.quote.total == Fen(12_000)  # the centre settled the medicine alone
+    assert standing is not None and standing.quote.total == Fen(
+        12_000
+    )  # the centre settled the medicine alone
     assert receipt.legs == () or all(leg.amount <= Fen(12_000) for leg in receipt.legs)
     conserved(receipt, mock)
 

@@ -14,7 +14,7 @@ import pytest
 from gongji import Cash, Credential, Fen, InvalidInput, LineItem, Purchase
 from gongji.client import drive
 from gongji_mock import MockGateway
-from tests.client.conftest import MOTHER, WECHAT_PAID, WIFE, Till, drug, purchase
+from tests.client.conftest import WECHAT_PAID, WIFE, Till, drug, purchase
 from tests.security.conftest import ManInTheMiddle, ledger, nothing_moved
 
 TEN_MB = "药" * (10 * 1024 * 1024 // 3)

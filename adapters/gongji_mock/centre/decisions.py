@@ -182,12 +182,15 @@ class Centre:
         assert credential.id_number is not None
         return self.person(credential.id_number)
 
-    def token_holder(self, value: str) -> Person:
-        """Whose e-voucher token ``value`` is, while it is valid."""
+    def token_holder(self, value: str, *, valid_only: bool = True) -> Person:
+        """Whose e-voucher token ``value`` is, while it is valid (``valid_only=False``: the
+        decode's question, answered for a used or expired token too; 1101 refuses those)."""
         with self._lock:
             token = self._tokens.get(value)
         if token is None:
             raise CentreRefusal("医保电子凭证无效", "The e-voucher token is not valid.")
+        if not valid_only:
+            return self.person(token.holder)
         if token.used:
             raise CentreRefusal(
                 "医保电子凭证已使用，请刷新后重试",

@@ -80,7 +80,7 @@ class VoucherEndpoint:
         if token is None:
             return _answer(-1, f"二维码无效 / {QR_FIELD} is missing or not an e-voucher QR code.")
         try:
-            person = self.centre.token_holder(token)
+            person = self.centre.token_holder(token, valid_only=False)
         except CentreRefusal as refused:
             return _answer(-1, refused.err_msg)
         return _answer(
