@@ -7,6 +7,7 @@ anything is sent, and every object in the SDK is well formed by construction.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
 import unicodedata
@@ -268,6 +269,41 @@ MAX_QUANTITY = 100_000
 _ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
 
 
+#: A drug traceability code (追溯码) as scanned: the 20-digit 码上放心 code, an enterprise
+#: code or a GS1 code's text; the national interface carries up to 30 characters.
+_TRACE_CODE = re.compile(r"[!-~]{1,30}", re.ASCII)
+
+
+def _trace_codes(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    codes = tuple(value)
+    for code in codes:
+        if not isinstance(code, str) or not _TRACE_CODE.fullmatch(code):
+            raise InvalidInput(
+                "A traceability code (追溯码) must be 1 to 30 visible ASCII characters.",
+                next_step="Scan the code on the pack again; nothing was sent.",
+            )
+    if len(set(codes)) != len(codes):
+        raise InvalidInput(
+            "The same traceability code (追溯码) was scanned twice on one line.",
+            next_step="Each pack has its own code: scan every pack once; nothing was sent.",
+        )
+    return codes
+
+
+@frozen
+class Packs:
+    """What the till knows of the packs a drug line sells: the traceability codes (追溯码)
+    scanned from them, one per pack, and the stock facts the sales upload (3505) names."""
+
+    codes: tuple[str, ...] = field(default=(), converter=_trace_codes)
+    batch: str = ""  # the pharmacy's stock batch serial (fixmedins_bchno)
+    lot: str = ""  # the maker's lot number (manu_lotnum)
+    made_on: datetime.date | None = None  # manu_date
+    expires_on: datetime.date | None = None  # expy_end
+
+
 @frozen
 class LineItem:
     code: str = field()
@@ -276,6 +312,8 @@ class LineItem:
     quantity: int = field()
     category: Category = field(default=Category.DRUG, converter=_to_category)
     coverage: Coverage = field(default=Coverage.A, converter=_to_coverage)
+    #: The packs sold: their traceability codes and stock facts (drugs at a pharmacy).
+    packs: Packs | None = None
 
     @code.validator
     def _check_code(self, _attribute: object, value: str) -> None:

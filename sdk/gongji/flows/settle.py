@@ -38,6 +38,8 @@ from gongji.flows.steps import (
     record_settled,
     resolve_holder,
     reverse_at_centre,
+    sale_uploads,
+    send_uploads,
     settle_pending,
 )
 from gongji.gateways import (
@@ -57,6 +59,7 @@ from gongji.money import ZERO, Fen
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.quote import Quote
+from gongji.traceability import check_codes
 
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
@@ -77,7 +80,9 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     gateway = setup.gateway
     purchase = _visit_checked(purchase)
     today = setup.today()
-    basket = split(purchase, setup.policy_on(today))  # refused before anything is sent
+    policy = setup.policy_on(today)
+    basket = split(purchase, policy)  # refused before anything is sent, like missing codes
+    check_codes(basket.insured, purchase.setting, policy, today)
     credential, holder = yield from resolve_holder(setup, purchase.credential)
     context = CheckContext(
         purchase=purchase, holder=holder.person, policy=setup.policy_on(today), today=today
@@ -214,16 +219,25 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             next_step="Settle again with the same key.",
             gateway=setup.gateway.name,
         ) from error
+    # The packs sold are told to the centre after the money moved, journaled with it.
+    uploads = sale_uploads(setup, prepared.request, settlement, key)
     if channel is None or receipt.cash <= 0:
         # Nothing to collect: the settled sale is written at once, durably (a counter sale's
         # cash is already in the till, so recovery must never undo it).
-        entry = attrs.evolve(entry, settlement=settlement, receipt=receipt)
-        record_settled(setup, entry, receipt, durable=True)
+        entry = attrs.evolve(entry, settlement=settlement, receipt=receipt, uploads=uploads)
+        entry = record_settled(setup, entry, receipt, durable=True)
+        yield from send_uploads(setup, entry)
         return receipt
     # The cash share's out_trade_no and the receipt are written durably before the charge.
     entry = record(
         setup,
-        attrs.evolve(entry, state=EntryState.CASH_PENDING, settlement=settlement, receipt=receipt),
+        attrs.evolve(
+            entry,
+            state=EntryState.CASH_PENDING,
+            settlement=settlement,
+            receipt=receipt,
+            uploads=uploads,
+        ),
     )
     # One payment for the centre's cash share and the cash part together.
     order = CashOrder(
@@ -247,7 +261,8 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id)
     # Not fsynced: lost with the power, the entry is cash_pending again and recovery finds
     # the payment made.
-    record_settled(setup, entry, receipt, durable=False)
+    entry = record_settled(setup, entry, receipt, durable=False)
+    yield from send_uploads(setup, entry)
     return receipt
 
 

@@ -64,6 +64,7 @@ class Capability(enum.StrEnum):
     RECONCILE = "reconcile"
     REGISTER = "register"  # outpatient registration (2201)
     UPLOAD_FEES = "upload_fees"  # outpatient fee lines (2204)
+    TRACE_UPLOAD = "trace_upload"  # the packs sold and returned, with their codes (3505/3506)
     # payment channels (REVERSE too)
     CODE_PAYMENT = "code_payment"
     QUERY = "query"

@@ -18,6 +18,7 @@ import msgspec
 from gongji import clock as beijing
 from gongji.errors import ConfigError
 from gongji.gateways import CentreSettlement, MutualAidShare
+from gongji.gateways.uploads import Upload
 from gongji.identity import IdNumber
 from gongji.journal.entry import Entry, EntryState, UndoKind
 from gongji.journal.sealing import JournalKey, Sealer
@@ -110,6 +111,14 @@ class ReceiptRow(msgspec.Struct, frozen=True, kw_only=True):
     cash_part: int = 0  # cash-only goods (a row written before it existed has none)
 
 
+class UploadRow(msgspec.Struct, frozen=True, kw_only=True):
+    infno: str
+    msgid: str
+    payload: str  # the adapter's input as JSON text: item codes and packs, no ID number
+    insured_in: str = ""
+    done: bool = False
+
+
 class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
     """One journal entry as stored: readable without the key, ID numbers masked."""
 
@@ -132,6 +141,7 @@ class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     updated_at: datetime.datetime | None = None
     voucher: str = ""
+    uploads: tuple[UploadRow, ...] = ()  # a row written before they existed has none
 
     @property
     def settlement_id(self) -> str | None:
@@ -244,6 +254,16 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
         reason=entry.reason,
         updated_at=entry.updated_at,
         voucher=entry.voucher,
+        uploads=tuple(
+            UploadRow(
+                infno=u.infno,
+                msgid=u.msgid,
+                payload=u.payload,
+                insured_in=u.insured_in,
+                done=u.done,
+            )
+            for u in entry.uploads
+        ),
     )
 
 
@@ -385,6 +405,16 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
         reason=row.reason,
         updated_at=row.updated_at,
         voucher=row.voucher,
+        uploads=tuple(
+            Upload(
+                infno=u.infno,
+                msgid=u.msgid,
+                payload=u.payload,
+                insured_in=u.insured_in,
+                done=u.done,
+            )
+            for u in row.uploads
+        ),
     )
 
 
