@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import json
 import re
 import secrets
 import threading
@@ -46,12 +47,13 @@ from gongji.gateways import (
 )
 from gongji.gateways.exchange import Flow, exchange
 from gongji.gateways.secrets import read_secret
+from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import transform, wire
+from gongji_cityins import traceability, transform, wire
 
 PATH = "/fsi/api/rsfComIfsService/callService"
 #: Where ``gongji mock serve`` listens by default.
@@ -122,6 +124,9 @@ class Institution:
     device: str = ""
     #: 0-99 for each till of one institution: its msgids then never meet another till's.
     till: int | None = None
+    #: The pharmacist on duty and the practice certificate number, as 3505 names them.
+    pharmacist: str = ""
+    pharmacist_cert_no: str = ""
 
     def __attrs_post_init__(self) -> None:
         if not self.code or len(self.code) > 20:
@@ -166,6 +171,7 @@ class CityInsuranceGateway:
             Capability.RECONCILE,
             Capability.REGISTER,
             Capability.UPLOAD_FEES,
+            Capability.TRACE_UPLOAD,
         }
     )
 
@@ -227,6 +233,8 @@ class CityInsuranceGateway:
             operator=str(settings.get("operator", "001")),
             operator_name=str(settings.get("operator_name", "收银员")),
             till=settings.get("till"),
+            pharmacist=str(settings.get("pharmacist", "")),
+            pharmacist_cert_no=str(settings.get("pharmacist_cert_no", "")),
         )
         return cls(
             profile=profile, institution=institution, auth=_auth_for(profile, settings, secret)
@@ -465,6 +473,44 @@ class CityInsuranceGateway:
             )
         found: ReversalState = state
         return found
+
+    # ------------------------------------------------------------ 3505 / 3506 (traceability)
+
+    def sale_uploads(
+        self,
+        request: SettlementRequest,
+        settlement: CentreSettlement,
+        sale: str,
+        at: datetime.datetime,
+    ) -> tuple[Upload, ...]:
+        inputs = traceability.sale_inputs(request, settlement, sale, at, self._pharmacy())
+        msgids = [self.new_msgid() for _ in inputs]
+        return traceability.uploads(SALE_UPLOAD, inputs, msgids, request.patient.insurance.region)
+
+    def return_uploads(
+        self, sold: tuple[Upload, ...], sale: str, at: datetime.datetime
+    ) -> tuple[Upload, ...]:
+        inputs = [traceability.return_input(json.loads(u.payload), sale, at) for u in sold]
+        msgids = [self.new_msgid() for _ in inputs]
+        region = sold[0].insured_in if sold else ""
+        return traceability.uploads(RETURN_UPLOAD, inputs, msgids, region)
+
+    def upload(self, upload: Upload) -> Flow[None]:
+        require(self, Capability.TRACE_UPLOAD)
+        yield from self._call(
+            upload.infno,
+            json.loads(upload.payload),
+            msgid=upload.msgid,
+            insured_in=upload.insured_in,
+        )
+
+    def _pharmacy(self) -> traceability.Pharmacy:
+        i = self.institution
+        return traceability.Pharmacy(
+            operator_name=i.operator_name,
+            pharmacist=i.pharmacist or i.operator_name,
+            pharmacist_cert_no=i.pharmacist_cert_no,
+        )
 
     def day_totals(self, day: datetime.date, expected: DayTotals | None = None) -> Flow[DayTotals]:
         require(self, Capability.RECONCILE)

@@ -36,6 +36,8 @@ __all__ = ["MOCK_CENTRE_URL", "MOCK_INSTITUTION", "MOCK_NOTIFY_URL", "mock_profi
 #: The in-process mock's addresses; the host is never resolved (the transport is in process).
 MOCK_CENTRE_URL = "http://centre.gongji-mock.invalid"
 MOCK_INSTITUTION = ("H21020200001", "大连共济测试药房")
+#: The pharmacist on duty there, as its sales uploads (3505) name her.
+MOCK_PHARMACIST = ("李药师", "ZY210200001")
 #: Where the channels are told to post their callbacks; in process the mock collects them.
 MOCK_NOTIFY_URL = "https://pos.gongji-mock.invalid/notify"
 
@@ -137,7 +139,13 @@ def _mock_centre(
     city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
     return CityInsuranceGateway(
         profile=attrs.evolve(city, base_url=base_url, policy=policy),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
+        institution=Institution(
+            code=MOCK_INSTITUTION[0],
+            name=MOCK_INSTITUTION[1],
+            till=till,
+            pharmacist=MOCK_PHARMACIST[0],
+            pharmacist_cert_no=MOCK_PHARMACIST[1],
+        ),
         auth=TifAuth(TifSigner(paasid, secret)),
     )
 

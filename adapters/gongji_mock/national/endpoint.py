@@ -38,7 +38,15 @@ from gongji.errors import GongjiError, SignatureError
 from gongji.identity import IdNumber
 from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji_mock.centre.decisions import Centre, CentreRefusal
-from gongji_mock.national import person, reversal, settlement, signin, statement, visits
+from gongji_mock.national import (
+    person,
+    reversal,
+    settlement,
+    signin,
+    statement,
+    traceability,
+    visits,
+)
 from gongji_mock.national.gateway import verify_gateway
 from gongji_mock.national.office import Handler, Office
 from gongji_mock.national.people import DEFAULT_PSN_KEY, PersonNumbers
@@ -67,6 +75,8 @@ HANDLERS: dict[str, Handler] = {
     "2601": reversal.reverse,
     "3201": statement.day_totals,
     "3202": statement.day_details,
+    "3505": traceability.sale_upload,
+    "3506": traceability.return_upload,
 }
 
 

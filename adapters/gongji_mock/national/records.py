@@ -39,6 +39,15 @@ class Visit:
 
 
 @frozen
+class TracedPack:
+    """A traceability code as the mock recorded it (3505 sold, 3506 returned)."""
+
+    fixmedins_code: str
+    setl_id: str
+    returned: bool = False
+
+
+@frozen
 class Settled:
     """What the endpoint knows about a settlement beyond the centre's record."""
 
@@ -64,6 +73,8 @@ class NationalRecords:
             "national.settled", str, Settled, on_load=self._index
         )
         self.visits: Table[str, Visit] = Table("national.visits", str, Visit)
+        # traceability code -> the pack it was sold (and returned) as (3505/3506)
+        self.traced: Table[str, TracedPack] = Table("national.traced", str, TracedPack)
         self.serial = Serial("national.serial")  # of inf_refmsgid
         self.reversed: set[str] = set()  # msgids named by a 2601
         self.setl_id_by_msgid: dict[str, str] = {}
@@ -75,6 +86,7 @@ class NationalRecords:
             self.reversals,
             self.settled,
             self.visits,
+            self.traced,
             self.serial.table,
         ]
 
