@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from gongji import Credential, Fen, LineItem, Purchase, SettlementClient, Unavailable
-from gongji.model import Packs
 from gongji.config import client_arguments
+from gongji.model import Packs
 from gongji_mock import MockGateway
 from gongji_mock.national.schema import check_request
 
