@@ -32,6 +32,7 @@ from tests.client.conftest import (
     drug,
     make_till,
     purchase,
+    scanned_purchase,
 )
 
 
@@ -229,7 +230,7 @@ def test_r2_owner_and_r3_beneficiary_must_be_insured(
     mock = MockGateway(parse_dataset(R2_R3_DATASET))
     for till in make_till(mock, driver):
         before = mock.balance(owner)
-        receipt = till.settle(purchase(patient), key=f"{rule}-0001", cash=Cash.counter())
+        receipt = till.settle(scanned_purchase(patient), key=f"{rule}-0001", cash=Cash.counter())
         assert (rule, owner) in {(r.rule, r.owner_id) for r in receipt.refusals}
         assert receipt.legs == ()
         assert mock.balance(owner) == before
