@@ -157,7 +157,7 @@ class Till:
         if op["credential"] == "e_voucher" and presenter is None:
             answer = self.admin.post("/gongji-admin/e-voucher", json={"id_number": holder})
             answer.raise_for_status()
-            credential = Credential.e_voucher(answer.json()["token"])
+            credential = Credential.e_voucher(answer.json()["qr_text"])
         else:
             credential = Credential.id_card(holder)
         items = [

@@ -10,6 +10,8 @@ gets a fresh mock gateway.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import itertools
 
 import pytest
 
@@ -35,9 +37,19 @@ def basket(holder: str, price: int = 12_000, coverage: str = "A") -> gongji.Purc
                 unit_price=gongji.Fen(price),
                 quantity=1,
                 coverage=coverage,
+                # The pack's traceability code (追溯码), scanned: Dalian requires it.
+                packs=gongji.Packs(
+                    codes=[f"8123456789{next(_PACKS):010d}"],
+                    batch="B20261101-17",
+                    lot="L2026041",
+                    made_on=datetime.date(2026, 4, 1),
+                ),
             )
         ],
     )
+
+
+_PACKS = itertools.count(1)  # each pack sold has its own code
 
 
 def test_own_account_pays_the_self_pay_share(

@@ -51,8 +51,10 @@ def test_a_json_purchase_with_a_social_card_and_a_float_looking_price(tmp_path: 
     path.write_text(
         json.dumps(
             {
-                "social_card": SON,
+                "social_card": "21000012",
                 "card_sn": "D12345678",
+                "card_region": "210200",
+                "card_holder": SON,
                 "purpose": "medical",
                 "setting": "outpatient",
                 "items": [{"code": "X", "name": "n", "price": 1, "coverage": "B"}],
@@ -66,6 +68,7 @@ def test_a_json_purchase_with_a_social_card_and_a_float_looking_price(tmp_path: 
         purchase.credential.kind is CredentialKind.SOCIAL_CARD
         and purchase.setting.value == "outpatient"
     )
+    assert purchase.credential.value == "21000012" and purchase.credential.id_number == SON
 
 
 @pytest.mark.parametrize(

@@ -94,14 +94,40 @@ def test_e_voucher_token_is_hidden_in_repr_and_logs(caplog: pytest.LogCaptureFix
 def test_three_credential_kinds_carry_their_national_codes() -> None:
     assert Credential.e_voucher("t").kind.value == "01"
     assert Credential.id_card(OWNER).kind.value == "02"
-    social = Credential.social_card(OWNER, card_sn="A1234567")
+    social = Credential.social_card("J21020001", card_sn="A1234567", region="210200", holder=OWNER)
     assert social.kind.value == "03" and social.card_sn == "A1234567" and social.id_number == OWNER
+    assert social.value == "J21020001" and social.region == "210200"
 
 
-@pytest.mark.parametrize("card_sn", ["", "   ", "x" * 65])
+@pytest.mark.parametrize("card_sn", ["", "   ", "x" * 33])
 def test_social_card_needs_its_serial_number(card_sn: str) -> None:
     with pytest.raises(InvalidInput, match="card_sn"):
-        Credential.social_card(OWNER, card_sn=card_sn)
+        Credential.social_card("J21020001", card_sn=card_sn, region="210200")
+
+
+@pytest.mark.parametrize("region", ["", "2102", "21020X", "2102000"])
+def test_social_card_needs_the_cards_six_digit_region(region: str) -> None:
+    with pytest.raises(InvalidInput, match="6-digit"):
+        Credential.social_card("J21020001", card_sn="A1234567", region=region)
+
+
+def test_social_card_is_its_card_number_and_names_no_one_unless_the_reader_says() -> None:
+    card = Credential.social_card("J21020001", card_sn="A1234567", region="210200")
+    assert card.value == "J21020001" and card.id_number is None
+    assert "J21020001" not in repr(card) and "A1234567" not in repr(card)
+
+
+def test_an_e_voucher_is_its_qr_text_until_decoded_then_its_token_and_holder() -> None:
+    scanned = Credential.e_voucher("GJQRZXYtdG9rZW4")
+    assert not scanned.ready and scanned.id_number is None
+    token = Credential.e_voucher_token("ev-token", holder=OWNER, region="210200")
+    assert token.ready and token.kind.value == "01" and token.id_number == OWNER
+    assert token.region == "210200" and "ev-token" not in repr(token)
+
+
+def test_an_id_card_is_ready_and_names_its_holder() -> None:
+    card = Credential.id_card(OWNER)
+    assert card.ready and card.id_number == OWNER and card.kind.value == "02"
 
 
 def test_empty_e_voucher_token_is_refused() -> None:

@@ -85,7 +85,7 @@ def test_case3_r1_someone_elses_credential_for_the_patient_is_refused() -> None:
     [
         Credential.e_voucher("son-token"),
         Credential.id_card(OWNER),
-        Credential.social_card(OWNER, card_sn="SN123"),
+        Credential.social_card("21000001", card_sn="SN123", region="210200", holder=OWNER),
     ],
     ids=["e_voucher", "id_card", "social_card"],
 )

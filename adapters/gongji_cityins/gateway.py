@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import json
 import re
 import secrets
 import threading
@@ -49,12 +50,13 @@ from gongji.gateways import (
 from gongji.gateways.exchange import Flow, exchange
 from gongji.gateways.premium import PremiumPaid, PremiumRequest
 from gongji.gateways.secrets import read_secret
+from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, statement, transform, wire
+from gongji_cityins import catalogue, statement, traceability, transform, wire
 from gongji_cityins.premium import PremiumChannel
 from gongji_cityins.statement import StatementFormat
 
@@ -171,6 +173,9 @@ class Institution:
     #: centres check them is unconfirmed). Set them as the region requires.
     mac: str = NO_MAC
     ip: str = NO_IP
+    #: The pharmacist on duty and the practice certificate number, as 3505 names them.
+    pharmacist: str = ""
+    pharmacist_cert_no: str = ""
 
     def __attrs_post_init__(self) -> None:
         if not self.code or len(self.code) > 20:
@@ -233,6 +238,7 @@ class CityInsuranceGateway:
             Capability.REGISTER,
             Capability.UPLOAD_FEES,
             Capability.CATALOGUE,
+            Capability.TRACE_UPLOAD,
         }
     )
 
@@ -312,6 +318,8 @@ class CityInsuranceGateway:
             till=settings.get("till"),
             mac=str(settings.get("mac", NO_MAC)),
             ip=str(settings.get("ip", NO_IP)),
+            pharmacist=str(settings.get("pharmacist", "")),
+            pharmacist_cert_no=str(settings.get("pharmacist_cert_no", "")),
         )
         return cls(
             profile=profile, institution=institution, auth=_auth_for(profile, settings, secret)
@@ -483,13 +491,21 @@ class CityInsuranceGateway:
 
     def person(self, credential: Credential) -> Flow[Holder]:
         require(self, Capability.PERSON_INFO)
+        if not credential.ready:
+            # The QR code is not the token (NATIONAL.md §5): a centre refuses it.
+            raise ConfigError(
+                "An e-voucher's QR text went to 1101 undecoded.",
+                next_step="Decode it with the profile's e-voucher decoder first "
+                "(the client does); nothing was sent.",
+            )
         query: dict[str, Any] = {
             "mdtrt_cert_type": credential.kind.value,
             "mdtrt_cert_no": transform.cert_no(credential),
         }
         if credential.card_sn:
             query["card_sn"] = credential.card_sn
-        output = yield from self._call("1101", {"data": query})
+        # Whom the card or the decoded e-voucher says insures the holder, if it says.
+        output = yield from self._call("1101", {"data": query}, insured_in=credential.region)
         holder: Holder = _trusted(
             "1101",
             lambda: transform.person_from(
@@ -644,6 +660,44 @@ class CityInsuranceGateway:
             )
         reversal: ReversalState = state
         return reversal
+
+    # ------------------------------------------------------------ 3505 / 3506 (traceability)
+
+    def sale_uploads(
+        self,
+        request: SettlementRequest,
+        settlement: CentreSettlement,
+        sale: str,
+        at: datetime.datetime,
+    ) -> tuple[Upload, ...]:
+        inputs = traceability.sale_inputs(request, settlement, sale, at, self._pharmacy())
+        msgids = [self.new_msgid() for _ in inputs]
+        return traceability.uploads(SALE_UPLOAD, inputs, msgids, request.patient.insurance.region)
+
+    def return_uploads(
+        self, sold: tuple[Upload, ...], sale: str, at: datetime.datetime
+    ) -> tuple[Upload, ...]:
+        inputs = [traceability.return_input(json.loads(u.payload), sale, at) for u in sold]
+        msgids = [self.new_msgid() for _ in inputs]
+        region = sold[0].insured_in if sold else ""
+        return traceability.uploads(RETURN_UPLOAD, inputs, msgids, region)
+
+    def upload(self, upload: Upload) -> Flow[None]:
+        require(self, Capability.TRACE_UPLOAD)
+        yield from self._call(
+            upload.infno,
+            json.loads(upload.payload),
+            msgid=upload.msgid,
+            insured_in=upload.insured_in,
+        )
+
+    def _pharmacy(self) -> traceability.Pharmacy:
+        i = self.institution
+        return traceability.Pharmacy(
+            operator_name=i.operator_name,
+            pharmacist=i.pharmacist or i.operator_name,
+            pharmacist_cert_no=i.pharmacist_cert_no,
+        )
 
     def day_totals(
         self, day: datetime.date, clearing: Clearing, lines: Sequence[StatementLine]

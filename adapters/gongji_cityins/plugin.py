@@ -1,4 +1,5 @@
-"""Registers the city insurance gateway (``cityins``) through ``gongji_register_adapters``."""
+"""Registers the city insurance gateway (``cityins``) and the national e-voucher terminal
+service's decoder (``national-terminal``) through ``gongji_register_adapters``."""
 
 from __future__ import annotations
 
@@ -23,3 +24,6 @@ def gongji_register_adapters(register: RegisterAdapter) -> None:
         kind="insurance",
         capabilities=CityInsuranceGateway.DECLARED,
     )
+    from gongji_cityins.voucher import NationalTerminalDecoder
+
+    register("national-terminal", NationalTerminalDecoder.from_settings, kind="decoder")

@@ -18,15 +18,17 @@ import msgspec
 
 from gongji import clock as beijing
 from gongji import jsonwire
-from gongji.identity import IdNumber
+from gongji.identity import Credential, IdNumber
 from gongji.money import Fen
 from gongji.signing._common import MemoryNonceCache
 from gongji_mock.alipay import PATH as ALIPAY_PATH
+from gongji_mock.centre.cards import card_of
 from gongji_mock.centre.dataset import Dataset, demo_dataset, load_dataset
 from gongji_mock.centre.decisions import Centre, Clock
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national.endpoint import PATH as NATIONAL_PATH
 from gongji_mock.national.endpoint import NationalEndpoint
+from gongji_mock.national.vouchers import EC_QUERY_PATH, VoucherEndpoint, qr_text
 from gongji_mock.premium.collector import Collector
 from gongji_mock.premium.endpoint import PREFIX as PREMIUM_PREFIX
 from gongji_mock.premium.endpoint import PremiumEndpoint
@@ -115,6 +117,7 @@ class MockGateway:
         self._targets: dict[str, str] = {}
         self.mount(NATIONAL_PATH, self.national)
         self.mount(PREMIUM_PREFIX, self.premium, target="premium")
+        self.mount(EC_QUERY_PATH, VoucherEndpoint(self.centre), target="e-voucher")
         self.mount(ADMIN_PREFIX, AdminEndpoint(self), target="admin")
         # The dashboard: its page at "/", its script and style under /dashboard/.
         page = DashboardPage()
@@ -344,11 +347,16 @@ class MockGateway:
         return self.centre.ledger.check()
 
     def issue_e_voucher(self, id_number: str) -> str:
-        """A fresh e-voucher token (five minutes, one settlement), as a patient's app shows it."""
+        """A fresh e-voucher QR text, as a patient's app shows it: it decodes (``ec.query``)
+        to a token valid for five minutes and one settlement."""
         token = self.centre.issue_e_voucher(id_number)
         if self._state is not None:
             self._state.save("admin")
-        return token
+        return qr_text(token)
+
+    def social_card(self, id_number: str) -> Credential:
+        """The person's social-security card, as the till's card reader reads it."""
+        return card_of(self.centre.person(IdNumber(id_number)))
 
     def psn_no(self, id_number: str) -> str:
         """The centre's person number for an ID number."""

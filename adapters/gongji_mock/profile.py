@@ -23,6 +23,7 @@ from gongji.journal import MemoryJournal
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET, MockGateway
+from gongji_mock.national.vouchers import MockVoucherDecoder
 from gongji_mock.premium.endpoint import PREFIX as PREMIUM_PREFIX
 
 __all__ = ["MOCK_CENTRE_URL", "MOCK_INSTITUTION", "MOCK_NOTIFY_URL", "mock_profile"]
@@ -30,6 +31,8 @@ __all__ = ["MOCK_CENTRE_URL", "MOCK_INSTITUTION", "MOCK_NOTIFY_URL", "mock_profi
 #: The in-process mock's addresses; the host is never resolved (the transport is in process).
 MOCK_CENTRE_URL = "http://centre.gongji-mock.invalid"
 MOCK_INSTITUTION = ("H21020200001", "大连共济测试药房")
+#: The pharmacist on duty there, as its sales uploads (3505) name her.
+MOCK_PHARMACIST = ("李药师", "ZY210200001")
 #: Where the channels are told to post their callbacks; in process the mock collects them.
 MOCK_NOTIFY_URL = "https://pos.gongji-mock.invalid/notify"
 
@@ -74,6 +77,7 @@ def mock_profile(
     return {
         "gateway": gateway,
         "channels": _ChannelsOnFirstUse(mock),
+        "decoder": MockVoucherDecoder.at(MOCK_CENTRE_URL, MOCK_INSTITUTION[0]),
         "transport": mock.transport(),
         "policy": policy,
         # A rehearsal writes nothing to the user's home; pass journal= to keep one.
@@ -177,7 +181,13 @@ def _mock_centre(
             premium_url=PREMIUM_PATH,
             extensions=extensions,
         ),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till),
+        institution=Institution(
+            code=MOCK_INSTITUTION[0],
+            name=MOCK_INSTITUTION[1],
+            till=till,
+            pharmacist=MOCK_PHARMACIST[0],
+            pharmacist_cert_no=MOCK_PHARMACIST[1],
+        ),
         auth=TifAuth(TifSigner(paasid, secret)),
     )
 
@@ -227,6 +237,7 @@ def _served_mock_arguments(url: str, till: int | None) -> dict[str, Any]:
     return {
         "gateway": gateway,
         "channels": channels,
+        "decoder": MockVoucherDecoder.at(base, MOCK_INSTITUTION[0]),
         "policy": keys.policy,
         "journal": MemoryJournal(),
     }

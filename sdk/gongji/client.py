@@ -25,7 +25,7 @@ from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
 from gongji.flows.setup import Checkpoint, Polling, Setup
-from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.gateways import InsuranceGateway, PaymentChannel, VoucherDecoder
 from gongji.gateways.exchange import Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
@@ -76,6 +76,7 @@ class _Client:
         clock: Any = None,
         checkpoint: Checkpoint | None = None,
         catalogue: CatalogueStore | None = None,
+        decoder: VoucherDecoder | None = None,
     ) -> None:
         # The catalogue store opens on first use, beside the journal unless given.
         self._catalogue_store = catalogue
@@ -97,6 +98,8 @@ class _Client:
             options["clock"] = clock
         if checkpoint is not None:
             options["checkpoint"] = checkpoint
+        if decoder is not None:
+            options["decoder"] = decoder
         try:
             if isinstance(journal, DurableJournal):
                 journal.require_key("settle or recover a sale")
@@ -229,6 +232,7 @@ class SettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
@@ -256,6 +260,7 @@ class SettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
@@ -394,6 +399,7 @@ class AsyncSettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
@@ -416,6 +422,7 @@ class AsyncSettlementClient(_Client):
         polling: Polling | None = None,
         clock: Callable[[], datetime.datetime] | None = None,
         checkpoint: Checkpoint | None = None,
+        decoder: VoucherDecoder | None = None,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | None = None,

@@ -23,6 +23,10 @@ secret_env = "GONGJI_TIF_SECRET"
 adapter = "wechatpay"
 # ... the adapter's own settings (docs/reference/adapter-wechatpay.md)
 
+[profiles.dalian.decoder]                  # the e-voucher decoder: QR text -> ecToken
+adapter = "national-terminal"
+url = "http://127.0.0.1:9999/ec/query"   # the national terminal service on this till
+
 [profiles.dalian.timeouts]
 connect = 3                               # seconds
 read = 10
@@ -106,6 +110,10 @@ def client_arguments_from_file(path: Path, profile: str, *, journal: bool = True
         adapter = str(settings.pop("adapter", name))
         channels[name] = registry.channel(adapter, settings, config_dir)
     arguments: dict[str, Any] = {"gateway": gateway, "channels": channels}
+    decoder_settings = dict(_table(table, "decoder", where, required=False))
+    if decoder_settings:
+        adapter = str(decoder_settings.pop("adapter", "national-terminal"))
+        arguments["decoder"] = registry.decoder(adapter, decoder_settings, config_dir)
     if not verify:
         arguments["verify"] = False
     if "policy" in table:

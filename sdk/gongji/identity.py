@@ -234,87 +234,176 @@ def optional_id_number(value: str | IdNumber | None) -> IdNumber | None:
 class CredentialKind(enum.StrEnum):
     """What the patient presented; the values are the national ``mdtrt_cert_type`` codes."""
 
-    E_VOUCHER = "01"  # 医保电子凭证 token from the QR code
+    E_VOUCHER = "01"  # 医保电子凭证: the QR text scanned, then the ecToken it decodes to
     ID_NUMBER = "02"  # resident ID card
-    SOCIAL_CARD = "03"  # social-security card, with its card serial number
+    SOCIAL_CARD = "03"  # social-security card: its card number and card_sn
+
+
+#: A social-security card number (社会保障卡卡号) as a card reader gives it: letters and digits.
+_CARD_NO = re.compile(r"[0-9A-Za-z]{1,50}", re.ASCII)
+#: A 6-digit administrative-division code (the card's region, the e-voucher's insuOrg).
+_REGION = re.compile(r"[0-9]{6}", re.ASCII)
 
 
 class Credential:
     """A credential as presented at the till. Build it with the class methods.
 
-    Its repr hides the token and masks the ID number.
+    ``value`` is what goes out as ``mdtrt_cert_no`` once the credential is ready: the
+    ``ecToken`` of a decoded e-voucher (``Credential.e_voucher`` holds the scanned QR text
+    until an e-voucher decoder turns it into a token), the ID number, or the
+    social-security card's number. ``holder`` is the ID number the credential itself
+    names (the ID card's, the one a card reader or the e-voucher decode gives), and
+    ``region`` its region of insurance where it says one. Its repr hides the QR text,
+    the token and the card number, and masks ID numbers.
     """
 
-    __slots__ = ("card_sn", "kind", "value")
+    __slots__ = ("card_sn", "decoded", "holder", "kind", "region", "value")
 
     kind: CredentialKind
-    value: str  # the token, or the full ID number
+    value: str  # the QR text or the token, the full ID number, or the card number
     card_sn: str | None
+    holder: IdNumber | None
+    region: str
+    decoded: bool  # an e-voucher's value is its ecToken (not the QR text)
 
-    def __init__(self, kind: CredentialKind, value: str, card_sn: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: CredentialKind,
+        value: str,
+        card_sn: str | None = None,
+        *,
+        holder: IdNumber | None = None,
+        region: str = "",
+        decoded: bool = False,
+    ) -> None:
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "card_sn", card_sn)
+        object.__setattr__(self, "holder", holder)
+        object.__setattr__(self, "region", region)
+        object.__setattr__(self, "decoded", decoded)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Credential is immutable")
 
     @classmethod
-    def e_voucher(cls, token: str) -> Credential:
-        """The medical-insurance e-voucher (QR code) token, from Alipay, WeChat or the national app."""
+    def e_voucher(cls, qr_text: str) -> Credential:
+        """The medical-insurance e-voucher: the text of the QR code the patient's app shows
+        (Alipay, WeChat or the national app), as the scanner read it. It is not the
+        ``ecToken``: the client's e-voucher decoder turns it into one before 1101."""
         if (
-            not isinstance(token, str)
-            or not token.strip()
-            or len(token) > 512
-            or not _TOKEN.fullmatch(token.strip())
+            not isinstance(qr_text, str)
+            or not qr_text.strip()
+            or len(qr_text) > 512
+            or not _TOKEN.fullmatch(qr_text.strip())
         ):
-            # Tokens are visible ASCII: a control character, a space inside or a look-alike
-            # letter is a misread or a forgery, refused before anything is sent.
+            # QR texts and tokens are visible ASCII: a control character, a space inside or
+            # a look-alike letter is a misread or a forgery, refused before anything is sent.
             raise InvalidInput(
-                "The e-voucher token is empty, not text, too long, or has characters a "
-                "token never has.",
+                "The e-voucher QR text is empty, not text, too long, or has characters a "
+                "QR code of the e-voucher never has.",
                 next_step="Scan the patient's e-voucher QR code again.",
             )
-        return cls(CredentialKind.E_VOUCHER, token.strip())
+        return cls(CredentialKind.E_VOUCHER, qr_text.strip())
+
+    @classmethod
+    def e_voucher_token(cls, token: str, *, holder: str | IdNumber, region: str) -> Credential:
+        """A decoded e-voucher: the ``ecToken`` and whom it names (the decoder's ``idNo`` and
+        ``insuOrg``). E-voucher decoders make it; a POS that decodes itself may too."""
+        if not isinstance(token, str) or not _TOKEN.fullmatch(token) or len(token) > 40:
+            raise InvalidInput(
+                "The e-voucher decode gave an ecToken that is empty, too long or not text.",
+                next_step="Scan the patient's e-voucher QR code again.",
+            )
+        return cls(
+            CredentialKind.E_VOUCHER,
+            token,
+            holder=IdNumber(holder),
+            region=_region(region, "the e-voucher's region of insurance (insuOrg)"),
+            decoded=True,
+        )
 
     @classmethod
     def id_card(cls, number: str) -> Credential:
-        """The patient's resident ID number, as read from the card."""
-        return cls(CredentialKind.ID_NUMBER, IdNumber(number))
+        """The patient's resident ID number, as read from the card (type 02)."""
+        number = IdNumber(number)
+        return cls(CredentialKind.ID_NUMBER, number, holder=number)
 
     @classmethod
-    def social_card(cls, number: str, *, card_sn: str) -> Credential:
-        """The social-security card: the holder's ID number and the card's serial number."""
+    def social_card(
+        cls,
+        card_no: str,
+        *,
+        card_sn: str,
+        region: str,
+        holder: str | IdNumber | None = None,
+    ) -> Credential:
+        """The social-security card as a card reader gives it (type 03): the card number
+        (社会保障卡卡号, sent as ``mdtrt_cert_no``), the card identification code
+        (``card_sn``), the card's region (发卡地区, 6 digits) and, where the reader gives
+        it, the holder's ID number (社会保障号码), which R1 then compares with the
+        centre's answer."""
+        if not isinstance(card_no, str) or not _CARD_NO.fullmatch(card_no.strip()):
+            raise InvalidInput(
+                "The social-security card number is missing or malformed.",
+                next_step="Read the card again: the card number is letters and digits "
+                "(not the holder's ID number).",
+            )
         if (
             not isinstance(card_sn, str)
             or not card_sn.strip()
-            or len(card_sn) > 64
+            or len(card_sn) > 32
             or not _CARD_SN.fullmatch(card_sn.strip())
         ):
             raise InvalidInput(
-                "The social-security card serial number (card_sn) is missing or malformed.",
-                next_step="Read the card again; card_sn is printed on and encoded in the card.",
+                "The social-security card identification code (card_sn) is missing or malformed.",
+                next_step="Read the card again; card_sn is encoded in the card's chip.",
             )
-        return cls(CredentialKind.SOCIAL_CARD, IdNumber(number), card_sn.strip())
+        return cls(
+            CredentialKind.SOCIAL_CARD,
+            card_no.strip(),
+            card_sn.strip(),
+            holder=None if holder is None else IdNumber(holder),
+            region=_region(region, "the card's region (发卡地区)"),
+        )
 
     @property
     def id_number(self) -> IdNumber | None:
-        """The ID number this credential names by itself (None for an e-voucher token)."""
-        return self.value if isinstance(self.value, IdNumber) else None
+        """The ID number this credential names by itself: the ID card's, the holder's a
+        card reader or an e-voucher decode gave; None when it names none."""
+        return self.holder
+
+    @property
+    def ready(self) -> bool:
+        """Whether it can go to the centre as it is: an e-voucher only once decoded."""
+        return self.kind is not CredentialKind.E_VOUCHER or self.decoded
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Credential):
             return NotImplemented
-        return (self.kind, self.value, self.card_sn) == (other.kind, other.value, other.card_sn)
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.value, self.card_sn))
+        return hash(self._key())
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.kind, self.value, self.card_sn, self.holder, self.region, self.decoded)
 
     def __repr__(self) -> str:
         if self.kind is CredentialKind.E_VOUCHER:
-            return f"Credential.e_voucher({mask_secret(self.value)})"
+            what = "e_voucher_token" if self.decoded else "e_voucher"
+            return f"Credential.{what}({mask_secret(self.value)})"
         if self.kind is CredentialKind.ID_NUMBER:
             return f"Credential.id_card('{mask_id(self.value)}')"
-        return f"Credential.social_card('{mask_id(self.value)}', card_sn=<hidden>)"
+        return f"Credential.social_card({mask_secret(self.value)}, card_sn=<hidden>, region={self.region!r})"
 
     __str__ = __repr__
+
+
+def _region(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        raise InvalidInput(
+            f"{what[:1].upper()}{what[1:]} must be a 6-digit administrative code.",
+            next_step="Pass the region as the card reader or the decoder gives it, e.g. '210200'.",
+        )
+    return value

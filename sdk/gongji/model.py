@@ -7,6 +7,7 @@ anything is sent, and every object in the SDK is well formed by construction.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import enum
 import re
@@ -19,7 +20,7 @@ from attrs import field, frozen
 
 from gongji.errors import InvalidInput
 from gongji.identity import Credential, IdNumber, id_number, optional_id_number
-from gongji.money import Fen, Rounding
+from gongji.money import ZERO, Fen, Rounding
 
 
 class InsuranceKind(enum.StrEnum):
@@ -286,6 +287,41 @@ def _quantity(value: int | decimal.Decimal) -> int | decimal.Decimal:
     return value
 
 
+#: A drug traceability code (追溯码) as scanned: the 20-digit 码上放心 code, an enterprise
+#: code or a GS1 code's text; the national interface carries up to 30 characters.
+_TRACE_CODE = re.compile(r"[!-~]{1,30}", re.ASCII)
+
+
+def _trace_codes(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    codes = tuple(value)
+    for code in codes:
+        if not isinstance(code, str) or not _TRACE_CODE.fullmatch(code):
+            raise InvalidInput(
+                "A traceability code (追溯码) must be 1 to 30 visible ASCII characters.",
+                next_step="Scan the code on the pack again; nothing was sent.",
+            )
+    if len(set(codes)) != len(codes):
+        raise InvalidInput(
+            "The same traceability code (追溯码) was scanned twice on one line.",
+            next_step="Each pack has its own code: scan every pack once; nothing was sent.",
+        )
+    return codes
+
+
+@frozen
+class Packs:
+    """What the till knows of the packs a drug line sells: the traceability codes (追溯码)
+    scanned from them, one per pack, and the stock facts the sales upload (3505) names."""
+
+    codes: tuple[str, ...] = field(default=(), converter=_trace_codes)
+    batch: str = ""  # the pharmacy's stock batch serial (fixmedins_bchno)
+    lot: str = ""  # the maker's lot number (manu_lotnum)
+    made_on: datetime.date | None = None  # manu_date
+    expires_on: datetime.date | None = None  # expy_end
+
+
 @frozen
 class LineItem:
     """One line of a basket.
@@ -310,6 +346,8 @@ class LineItem:
     national_code: str = field(default="", kw_only=True)
     prescription: str = field(default="", kw_only=True)
     outside_prescription: bool = field(default=False, kw_only=True)
+    #: The packs sold: their traceability codes and stock facts (drugs at a pharmacy).
+    packs: Packs | None = None
 
     @code.validator
     def _check_code(self, _attribute: object, value: str) -> None:
@@ -659,8 +697,21 @@ class Receipt:
     cash_channel: str = ""  # "wechatpay", "alipay", "counter"; empty when nothing was cash
     transaction_id: str = ""  # the channel's id of the cash payment
     warnings: tuple[RuleWarning, ...] = ()  # the quote's warnings, kept for the record
+    #: The cash part: cash-only goods (cosmetics, daily goods...) rung up with the sale and
+    #: never sent to the centre. Part of ``total`` and of ``cash``, collected together.
+    cash_part: Fen = field(default=ZERO, converter=_fen)
+
+    @property
+    def insured_total(self) -> Fen:
+        """The part the insurance centre settled: ``total`` without the cash part."""
+        return self.total - self.cash_part
 
     def __attrs_post_init__(self) -> None:
+        if not 0 <= self.cash_part <= self.cash:
+            raise InvalidInput(
+                f"A receipt's cash part ({self.cash_part}) must be within its cash ({self.cash}).",
+                next_step="This is a bug in the settlement flow; report it with the basket.",
+            )
         if self.total != self.fund + sum(leg.amount for leg in self.legs) + self.cash:
             raise InvalidInput(
                 f"A receipt of {self.total} does not add up: fund + legs + cash differ from the total.",

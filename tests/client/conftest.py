@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 from collections.abc import Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import pytest
 
 from gongji import (
@@ -26,7 +28,7 @@ from gongji import (
 )
 from gongji.flows.setup import Polling
 from gongji.journal import Entry, SqliteJournal
-from gongji.model import Receipt
+from gongji.model import Packs, Receipt
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
 from gongji_mock import MockGateway
@@ -64,6 +66,22 @@ def drug(
         coverage=coverage,
         category=category,
     )
+
+
+_PACKS = itertools.count(1)
+
+
+def scanned(item: LineItem) -> LineItem:
+    """``item`` with each of its packs' traceability codes scanned (a pack requiring them,
+    such as liaoning-dalian-2025, refuses a drug line without), one new code a pack."""
+    codes = [f"8100000000{next(_PACKS):010d}" for _ in range(item.quantity)]
+    packs = Packs(codes=codes, batch="B1", lot="L1", made_on=datetime.date(2026, 4, 1))
+    return attrs.evolve(item, packs=packs)
+
+
+def scanned_purchase(credential_id: str, **kwargs: Any) -> Purchase:
+    """``purchase``'s default sale, its pack scanned: for a till on a sourced pack."""
+    return purchase(credential_id, scanned(drug(50_000, coverage="C")), **kwargs)
 
 
 def purchase(credential_id: str, *items: LineItem, **kwargs: Any) -> Purchase:

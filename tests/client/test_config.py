@@ -10,7 +10,7 @@ import pytest
 from gongji import Cash, ConfigError, Fen, SettlementClient
 from gongji_mock import MockGateway
 from gongji_mock.gateway import DEFAULT_TIF_SECRET
-from tests.client.conftest import MOTHER, SON, purchase
+from tests.client.conftest import MOTHER, SON, scanned_purchase
 
 PROFILE = """
 [profiles.dalian]
@@ -42,7 +42,7 @@ def test_profile_with_the_secret_from_the_environment_settles(
     mock = MockGateway.demo()
     path = write(tmp_path, 'secret_env = "GONGJI_TEST_TIF"')
     with SettlementClient.from_config(path, profile="dalian", transport=mock.transport()) as client:
-        receipt = client.settle(purchase(MOTHER), key="CFG-0001", cash=Cash.counter())
+        receipt = client.settle(scanned_purchase(MOTHER), key="CFG-0001", cash=Cash.counter())
     assert receipt.cash == Fen(7_000) and mock.balance(SON) == Fen(460_000)
 
 
@@ -51,7 +51,7 @@ def test_profile_with_the_secret_from_a_file(tmp_path: Path) -> None:
     mock = MockGateway.demo()
     path = write(tmp_path, f'secret_file = "{tmp_path / "tif.secret"}"')
     with SettlementClient.from_config(path, profile="dalian", transport=mock.transport()) as client:
-        assert client.preview(purchase(MOTHER)).cash == Fen(7_000)
+        assert client.preview(scanned_purchase(MOTHER)).cash == Fen(7_000)
 
 
 def test_a_relative_secret_file_is_read_from_the_config_files_folder_not_the_cwd(
@@ -63,7 +63,7 @@ def test_a_relative_secret_file_is_read_from_the_config_files_folder_not_the_cwd
     monkeypatch.chdir(tmp_path)  # where the till was started: no tif.secret here
     mock = MockGateway.demo()
     with SettlementClient.from_config(path, profile="dalian", transport=mock.transport()) as client:
-        assert client.preview(purchase(MOTHER)).cash == Fen(7_000)
+        assert client.preview(scanned_purchase(MOTHER)).cash == Fen(7_000)
 
 
 def test_a_secret_written_into_the_profile_is_refused_and_not_repeated(tmp_path: Path) -> None:

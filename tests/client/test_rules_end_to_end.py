@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from gongji import Cash, Credential, Declined, Fen, OwnCardViolation, Purchase
+from gongji import (
+    Cash,
+    Credential,
+    Declined,
+    Fen,
+    InvalidInput,
+    OwnCardViolation,
+    Purchase,
+)
 from gongji.model import Receipt
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import parse_dataset
@@ -23,6 +31,7 @@ from tests.client.conftest import (
     drug,
     make_till,
     purchase,
+    scanned_purchase,
 )
 
 
@@ -100,10 +109,28 @@ def test_r4_and_r7_a_grandparent_in_another_province_is_refused_by_the_dalian_pa
     conserved(receipt, mock)
 
 
-def test_r6_cash_only_lines_are_never_paid_by_an_account(till: Till, mock: MockGateway) -> None:
+def test_r6_cash_only_goods_alone_are_no_insurance_sale_and_nothing_is_sent(
+    till: Till, mock: MockGateway
+) -> None:
     cosmetic = drug(20_000, category="cosmetic")
-    receipt = till.settle(purchase(MOTHER, cosmetic), key="R6-0001")
-    assert receipt.legs == () and receipt.cash == Fen(20_000)
+    sent = mock.recent.total
+    with pytest.raises(InvalidInput, match="cash-only goods"):
+        till.settle(purchase(MOTHER, cosmetic), key="R6-0001")
+    assert mock.recent.total == sent and till.client.journal.get("R6-0001") is None
+
+
+def test_cash_only_goods_are_the_sales_cash_part_and_never_reach_the_centre(
+    till: Till, mock: MockGateway
+) -> None:
+    medicine, cream = drug(12_000, coverage="A"), drug(20_000, category="cosmetic")
+    receipt = till.settle(purchase(MOTHER, medicine, cream), key="R6-0002")
+    assert receipt.cash_part == Fen(20_000) and receipt.insured_total == Fen(12_000)
+    assert receipt.total == Fen(32_000) and receipt.cash >= Fen(20_000)
+    standing = mock.centre.settlement(receipt.settlement_id)
+    assert standing is not None and standing.quote.total == Fen(
+        12_000
+    )  # the centre settled the medicine alone
+    assert receipt.legs == () or all(leg.amount <= Fen(12_000) for leg in receipt.legs)
     conserved(receipt, mock)
 
 
@@ -170,7 +197,7 @@ def test_r2_owner_and_r3_beneficiary_must_be_insured(
     mock = MockGateway(parse_dataset(R2_R3_DATASET), extensions=True)
     for till in make_till(mock, driver):
         before = mock.balance(owner)
-        receipt = till.settle(purchase(patient), key=f"{rule}-0001", cash=Cash.counter())
+        receipt = till.settle(scanned_purchase(patient), key=f"{rule}-0001", cash=Cash.counter())
         assert (rule, owner) in {(r.rule, r.owner_id) for r in receipt.refusals}
         assert receipt.legs == ()
         assert mock.balance(owner) == before
@@ -217,7 +244,7 @@ def test_a_retry_with_the_sales_own_spent_e_voucher_returns_the_first_receipt(
 def test_social_security_card_resolves_to_its_holder(till: Till, mock: MockGateway) -> None:
     card = Purchase(
         use_mutual_aid=True,
-        credential=Credential.social_card(MOTHER, card_sn="D21020012345"),
+        credential=mock.social_card(MOTHER),
         items=[drug(50_000, coverage="C")],
     )
     assert till.preview(card).cash == Fen(7_000)

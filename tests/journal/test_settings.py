@@ -12,7 +12,7 @@ from gongji import Cash, ConfigError, SettlementClient
 from gongji.journal import JournalKey, MemoryJournal, PostgresJournal, SqliteJournal
 from gongji_mock import MockGateway
 from gongji_mock.gateway import DEFAULT_TIF_SECRET
-from tests.client.conftest import MOTHER, purchase
+from tests.client.conftest import MOTHER, scanned_purchase
 from tests.client.test_config import PROFILE
 from tests.journal.conftest import postgres_dsn
 
@@ -36,7 +36,7 @@ def test_a_client_without_a_journal_keeps_one_in_sqlite_at_the_per_user_path(
         journal = client.journal
         assert isinstance(journal, SqliteJournal)
         assert journal.path == tmp_path / "data" / "gongji" / "journal.sqlite3"
-        receipt = client.settle(purchase(MOTHER), key="DEFAULT-1", cash=Cash.counter())
+        receipt = client.settle(scanned_purchase(MOTHER), key="DEFAULT-1", cash=Cash.counter())
     # The client opened it, so the client closed it; the sale is on disk.
     with SqliteJournal(tmp_path / "data" / "gongji" / "journal.sqlite3") as reopened:
         assert reopened.get("DEFAULT-1").receipt == receipt
@@ -50,7 +50,7 @@ def test_the_mock_profile_keeps_its_journal_in_memory() -> None:
 def test_a_journal_passed_in_is_used_and_left_open(tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "mine.sqlite3")
     with SettlementClient.from_profile("mock", journal=journal) as client:
-        client.settle(purchase(MOTHER), key="MINE-1", cash=Cash.counter())
+        client.settle(scanned_purchase(MOTHER), key="MINE-1", cash=Cash.counter())
     assert journal.get("MINE-1") is not None  # still open: it is the caller's
     journal.close()
 
@@ -125,7 +125,7 @@ def test_a_profile_names_the_chains_postgres_journal_and_its_key(
             journal = client.journal
             assert isinstance(journal, PostgresJournal)
             assert journal.schema == schema and journal.lease_seconds == 120
-            receipt = client.settle(purchase(MOTHER), key="CHAIN-1", cash=Cash.counter())
+            receipt = client.settle(scanned_purchase(MOTHER), key="CHAIN-1", cash=Cash.counter())
             assert journal.get("CHAIN-1").receipt == receipt
             assert dsn not in repr(journal)
     finally:

@@ -12,6 +12,7 @@ from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import MockGateway, testkeys
 from gongji_mock.alipay.endpoint import DEFAULT_APP_ID
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
+from gongji_mock.national.vouchers import token_of
 from gongji_mock.wechatpay.endpoint import (
     DEFAULT_APPID,
     DEFAULT_MCHID,
@@ -64,9 +65,12 @@ def test_bad_fault_over_http_is_a_400_saying_why(admin: httpx.Client) -> None:
     assert "Unknown fault kind" in response.json()["message"]
 
 
-def test_fresh_e_voucher_over_http(admin: httpx.Client) -> None:
-    token = admin.post("e-voucher", json={"id_number": SON}).json()["token"]
-    assert token.startswith("ev-")
+def test_fresh_e_voucher_over_http_is_a_qr_text_that_decodes_to_a_token(
+    admin: httpx.Client,
+) -> None:
+    qr_text = admin.post("e-voucher", json={"id_number": SON}).json()["qr_text"]
+    token = token_of(qr_text)
+    assert qr_text.startswith("GJQR") and token is not None and token.startswith("ev-")
 
 
 def test_keys_hand_out_the_test_credentials_the_mock_uses() -> None:

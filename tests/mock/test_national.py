@@ -23,10 +23,12 @@ from gongji.identity import IdNumber
 from gongji.plugins import get_plugin_manager
 from gongji.signing.tif import TifSigner
 from gongji_mock import MockGateway
+from gongji_mock.centre.cards import card_of
 from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.centre.decisions import Centre, CentreRefusal
 from gongji_mock.centre.ledger import FUND
 from gongji_mock.national.endpoint import PATH, NationalEndpoint
+from gongji_mock.national.vouchers import qr_text
 from tests.client.conftest import drug
 from tests.mock.conftest import Connect
 
@@ -293,11 +295,14 @@ def test_unknown_path_is_404(client: httpx.Client, signer: TifSigner) -> None:
 # ---------------------------------------------------------------- 1101 and the X101 extension
 
 
-def test_1101_resolves_all_three_credential_kinds_to_the_same_person(pos: Pos) -> None:
+def test_1101_resolves_all_three_credential_kinds_to_the_same_person(
+    pos: Pos, centre: Centre
+) -> None:
+    card = card_of(centre.person(IdNumber(SON)))
     queries = [
         {"mdtrt_cert_type": "01", "mdtrt_cert_no": "demo-token-zhangwei"},
         {"mdtrt_cert_type": "02", "mdtrt_cert_no": SON},
-        {"mdtrt_cert_type": "03", "mdtrt_cert_no": SON, "card_sn": "D21020000123"},
+        {"mdtrt_cert_type": "03", "mdtrt_cert_no": card.value, "card_sn": card.card_sn},
     ]
     answers = [pos.ok("1101", {"data": q}) for q in queries]
     assert all(a == answers[0] for a in answers)
@@ -322,6 +327,24 @@ def test_1101_resident_without_account_reports_zero_balance(pos: Pos) -> None:
 def test_social_card_without_card_sn_is_refused(pos: Pos) -> None:
     answer = pos.call("1101", {"data": {"mdtrt_cert_type": "03", "mdtrt_cert_no": SON}})
     assert answer["infcode"] == -1 and "card_sn" in answer["err_msg"]
+
+
+def test_a_social_card_is_its_card_number_not_the_holders_id_number(
+    pos: Pos, centre: Centre
+) -> None:
+    card = card_of(centre.person(IdNumber(SON)))
+    by_id = {"mdtrt_cert_type": "03", "mdtrt_cert_no": SON, "card_sn": card.card_sn}
+    assert "card number" in pos.call("1101", {"data": by_id})["err_msg"]
+    wrong_sn = {"mdtrt_cert_type": "03", "mdtrt_cert_no": card.value, "card_sn": "0" * 32}
+    assert "card_sn" in pos.call("1101", {"data": wrong_sn})["err_msg"]
+
+
+def test_an_e_voucher_qr_text_sent_as_the_token_is_refused_by_name(
+    pos: Pos, centre: Centre
+) -> None:
+    scanned = qr_text(centre.issue_e_voucher(MOTHER))
+    answer = pos.call("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": scanned}})
+    assert answer["infcode"] == -1 and "not its ecToken" in answer["err_msg"]
 
 
 def test_psn_no_is_stable_opaque_and_not_the_id_number(

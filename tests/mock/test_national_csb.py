@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from gongji.errors import SignatureError
-from gongji.identity import Credential
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji_cityins.gateway import CITIES, CityInsuranceGateway, Institution
 from gongji_mock import MockGateway
 from gongji_mock.national.endpoint import PATH
+from gongji_mock.national.vouchers import MockVoucherDecoder
 from tests.adapters.wechatpay.conftest import run_flow
 from tests.client.conftest import MOTHER
 from tests.mock.conftest import Switchboard
@@ -36,8 +36,10 @@ def test_a_csb_city_signs_in_and_reads_a_person_in_process() -> None:
     gateway = csb_gateway("https://centre.test", *mock.csb_caller())
     with httpx.Client(transport=mock.transport()) as client:
         assert run_flow(gateway.sign_in(), client)
-        token = mock.issue_e_voucher(MOTHER)
-        holder = run_flow(gateway.person(Credential.e_voucher(token)), client)
+        scanned = mock.issue_e_voucher(MOTHER)
+        decoder = MockVoucherDecoder.at("https://centre.test", "H21020200001")
+        decoded = run_flow(decoder.decode(scanned), client)
+        holder = run_flow(gateway.person(decoded.credential()), client)
     assert holder.person.id.number == MOTHER
     assert holder.psn_no == mock.psn_no(MOTHER)
 

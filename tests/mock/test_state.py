@@ -34,6 +34,7 @@ from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_mock import MockGateway, testkeys
 from gongji_mock.centre.dataset import demo_dataset, parse_dataset
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
+from gongji_mock.national.vouchers import token_of
 from gongji_mock.records import ENCODER
 from gongji_mock.server.asgi import bind, make_server
 from gongji_mock.statefile import dataset_digest
@@ -139,9 +140,9 @@ def rehearsal(tmp_path: Path, gateways: Callable[[Path], MockGateway]) -> Rehear
     to_reverse_son_paid = before - mock.balance(SON)
     assert to_reverse_son_paid > 0
 
-    used = mock.issue_e_voucher(DAUGHTER)
+    used = token_of(mock.issue_e_voucher(DAUGHTER)) or ""
     pos.ok("2102", settle_input(pos.psn_no(DAUGHTER), used, line("8.00"), cert_type="01"))
-    fresh = mock.issue_e_voucher(DAUGHTER)
+    fresh = token_of(mock.issue_e_voucher(DAUGHTER)) or ""
 
     cert = {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}
     mdtrt_id = pos.ok("2201", {"data": {"psn_no": mother, **cert, "ipt_otp_no": "OP1"}})["data"][

@@ -54,7 +54,7 @@ def test_impersonation_with_son_social_card_and_its_card_sn_is_refused_r1(
     till: Till, mock: MockGateway
 ) -> None:
     before = ledger(mock)
-    card = Credential.social_card(SON, card_sn="D21020012345")
+    card = mock.social_card(SON)
     stolen = Purchase(credential=card, patient_id=WIFE, items=[drug(9_000)])
     with pytest.raises(OwnCardViolation):
         till.settle(stolen, key="ATK-R1-SC", cash=Cash.counter())

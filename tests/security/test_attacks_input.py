@@ -14,7 +14,7 @@ import pytest
 from gongji import Cash, Credential, Fen, InvalidInput, LineItem, Purchase
 from gongji.client import drive
 from gongji_mock import MockGateway
-from tests.client.conftest import MOTHER, WECHAT_PAID, WIFE, Till, drug, purchase
+from tests.client.conftest import WECHAT_PAID, WIFE, Till, drug, purchase
 from tests.security.conftest import ManInTheMiddle, ledger, nothing_moved
 
 TEN_MB = "药" * (10 * 1024 * 1024 // 3)
@@ -162,7 +162,7 @@ def test_malformed_e_voucher_tokens_are_refused(token: str) -> None:
 )
 def test_malformed_social_card_serial_numbers_are_refused(card_sn: str) -> None:
     with pytest.raises(InvalidInput, match="card_sn"):
-        Credential.social_card(MOTHER, card_sn=card_sn)
+        Credential.social_card("21000001", card_sn=card_sn, region="210200")
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,7 @@ def test_a_representative_day_lets_out_no_secret_and_no_full_id_number(
     fixed = Purchase(credential=Credential.e_voucher(tokens[2]), items=[drug(9_000)])
     sale(fixed, "SWEEP-4", Cash.counter())
     # A proxy purchase with the daughter's social card, by her father.
-    card = Credential.social_card(DAUGHTER, card_sn="D21020012345")
+    card = mock.social_card(DAUGHTER)
     sale(Purchase(credential=card, agent_id=SON, items=[drug(2_000)]), "SWEEP-5", Cash.counter())
     # A fault: the centre's answer lost, the settlement reversed.
     mock.faults.add("drop_after_commit", target="national", code="2102", times=1)

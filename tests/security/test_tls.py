@@ -16,7 +16,7 @@ from gongji.config import client_arguments
 from gongji.tls import ALLOW_INSECURE_ENV
 from gongji_mock import MockGateway
 from gongji_mock.gateway import DEFAULT_TIF_SECRET
-from tests.client.conftest import MOTHER, SON, purchase
+from tests.client.conftest import MOTHER, SON, scanned_purchase
 
 PROFILE = """
 [profiles.dalian]
@@ -108,7 +108,7 @@ def test_plain_http_to_this_machine_or_an_unresolvable_host_needs_no_flag(
     mock = MockGateway.demo()
     path = profile(tmp_path, base_url=url)
     with SettlementClient.from_config(path, profile="dalian", transport=mock.transport()) as client:
-        receipt = client.settle(purchase(MOTHER), key="TLS-LOOP-1", cash=Cash.counter())
+        receipt = client.settle(scanned_purchase(MOTHER), key="TLS-LOOP-1", cash=Cash.counter())
     assert receipt.cash == Fen(7_000) and mock.balance(SON) == Fen(460_000)
 
 
@@ -147,7 +147,7 @@ def test_a_client_built_with_verify_false_is_refused_before_anything_opens(
 def test_the_mock_profile_in_process_and_served_on_loopback_keeps_working() -> None:
     mock = MockGateway.demo()
     with SettlementClient.from_profile("mock", mock=mock) as client:
-        assert client.preview(purchase(MOTHER)).cash == Fen(7_000)
+        assert client.preview(scanned_purchase(MOTHER)).cash == Fen(7_000)
     # A served mock's URL is loopback: accepted without any flag (nothing listening here).
     with pytest.raises(ConfigError, match="No gongji mock answers"):
         SettlementClient.from_profile("mock", url="http://127.0.0.1:9")

@@ -37,6 +37,7 @@ from gongji.rules.context import CheckContext
 from gongji.rules.explain import purpose_words
 from gongji.rules.fund import YearToDate, eligible_amount, fund_share
 from gongji.rules.quote import Quote
+from gongji_mock.centre.cards import card_of
 from gongji_mock.centre.dataset import Dataset
 from gongji_mock.centre.ledger import Ledger
 from gongji_mock.records import Table
@@ -174,25 +175,51 @@ class Centre:
         )
 
     def resolve(self, credential: Credential) -> Person:
-        """Whose credential this is (1101). Expired, unknown or used tokens are refused."""
+        """Whose credential this is (1101). Expired, unknown or used tokens are refused;
+        a social-security card by its number and identification code."""
         if credential.kind is CredentialKind.E_VOUCHER:
-            with self._lock:
-                token = self._tokens.get(credential.value)
-            if token is None:
-                raise CentreRefusal("医保电子凭证无效", "The e-voucher token is not valid.")
-            if token.used:
-                raise CentreRefusal(
-                    "医保电子凭证已使用，请刷新后重试",
-                    "The e-voucher was already used for a settlement; refresh the QR code.",
-                )
-            if token.expires is not None and self.clock() >= token.expires:
-                raise CentreRefusal(
-                    "医保电子凭证已过期，请刷新后重试",
-                    "The e-voucher has expired; refresh the QR code.",
-                )
-            return self.person(token.holder)
+            return self.token_holder(credential.value)
+        if credential.kind is CredentialKind.SOCIAL_CARD:
+            return self.person(self._card_holder(credential.value, credential.card_sn))
         assert credential.id_number is not None
         return self.person(credential.id_number)
+
+    def token_holder(self, value: str, *, valid_only: bool = True) -> Person:
+        """Whose e-voucher token ``value`` is, while it is valid (``valid_only=False``: the
+        decode's question, answered for a used or expired token too; 1101 refuses those)."""
+        with self._lock:
+            token = self._tokens.get(value)
+        if token is None:
+            raise CentreRefusal("医保电子凭证无效", "The e-voucher token is not valid.")
+        if not valid_only:
+            return self.person(token.holder)
+        if token.used:
+            raise CentreRefusal(
+                "医保电子凭证已使用，请刷新后重试",
+                "The e-voucher was already used for a settlement; refresh the QR code.",
+            )
+        if token.expires is not None and self.clock() >= token.expires:
+            raise CentreRefusal(
+                "医保电子凭证已过期，请刷新后重试",
+                "The e-voucher has expired; refresh the QR code.",
+            )
+        return self.person(token.holder)
+
+    def _card_holder(self, card_no: str, card_sn: str | None) -> IdNumber:
+        """The holder of a card: its number and its identification code must both match."""
+        for number, person in self.dataset.people.items():
+            card = card_of(person)
+            if card.value == card_no:
+                if card.card_sn != (card_sn or "").upper():
+                    raise CentreRefusal(
+                        "社保卡识别码与卡号不符", "The card_sn does not match the card number."
+                    )
+                return number
+        raise CentreRefusal(
+            "社保卡卡号不存在",
+            "No social-security card has this number; send the card number the reader "
+            "gives (not the holder's ID number).",
+        )
 
     # ------------------------------------------------------------ the decision
 

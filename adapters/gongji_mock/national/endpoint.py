@@ -45,6 +45,7 @@ from gongji_mock.national import (
     settlement,
     signin,
     statement,
+    traceability,
     visits,
 )
 from gongji_mock.national.gateway import verify_gateway
@@ -86,6 +87,8 @@ HANDLERS: dict[str, Handler] = {
     "3301": catalogue.map_items,
     "9101": statement.upload,
     "9102": statement.download,
+    "3505": traceability.sale_upload,
+    "3506": traceability.return_upload,
 }
 
 

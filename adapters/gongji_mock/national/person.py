@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gongji_mock.centre.decisions import CentreRefusal
 from gongji_mock.national.office import Office
 from gongji_mock.national.people import pooling_region
 from gongji_mock.national.transform import (
@@ -13,6 +14,7 @@ from gongji_mock.national.transform import (
     decode_input,
     wrapped,
 )
+from gongji_mock.national.vouchers import is_qr_text
 from gongji_mock.national.wire import (
     BindingOut,
     BindingsQuery,
@@ -31,6 +33,12 @@ def person_info(office: Office, envelope: RequestEnvelope) -> Answer:
     supplement, an old suspended 390) before the main one, as real answers list them in
     no useful order. Regions are pooling regions (``insuplc_admdvs``)."""
     query = decode_input(envelope, Data[PersonQuery]).data
+    if query.mdtrt_cert_type == "01" and is_qr_text(query.mdtrt_cert_no):
+        raise CentreRefusal(
+            "电子凭证二维码不是令牌，请先解码",
+            "mdtrt_cert_no is the e-voucher's QR text, not its ecToken: decode it with "
+            "ec.query first and send the token.",
+        )
     person = office.centre.resolve(
         credential(query.mdtrt_cert_type, query.mdtrt_cert_no, query.card_sn)
     )

@@ -40,6 +40,15 @@ class Visit:
 
 
 @frozen
+class TracedPack:
+    """A traceability code as the mock recorded it (3505 sold, 3506 returned)."""
+
+    fixmedins_code: str
+    setl_id: str
+    returned: bool = False
+
+
+@frozen
 class Settled:
     """What the endpoint knows about a settlement beyond the centre's record."""
 
@@ -78,6 +87,8 @@ class NationalRecords:
         )
         self.visits: Table[str, Visit] = Table("national.visits", str, Visit)
         self.files: Table[str, StoredFile] = Table("national.files", str, StoredFile)
+        # traceability code -> the pack it was sold (and returned) as (3505/3506)
+        self.traced: Table[str, TracedPack] = Table("national.traced", str, TracedPack)
         self.serial = Serial("national.serial")  # of inf_refmsgid
         self.reversed: set[str] = set()  # msgids named by a 2601
         self.setl_id_by_msgid: dict[str, str] = {}
@@ -90,6 +101,7 @@ class NationalRecords:
             self.settled,
             self.visits,
             self.files,
+            self.traced,
             self.serial.table,
         ]
 

@@ -69,8 +69,11 @@ def decode_input(envelope: RequestEnvelope, kind: type[T]) -> T:
 
 
 def credential(kind: str, number: str, card_sn: str | None) -> Credential:
+    """The credential a message names, as the centre resolves it: a token (never a QR
+    text: ``mdtrt_cert_no`` of type 01 is the ``ecToken``), an ID number, or a card."""
     if kind == CredentialKind.E_VOUCHER:
-        return Credential.e_voucher(number)
+        shown = Credential.e_voucher(number)  # the shape checks of a scanned text
+        return Credential(CredentialKind.E_VOUCHER, shown.value, decoded=True)
     if kind == CredentialKind.ID_NUMBER:
         return Credential.id_card(number)
     if kind == CredentialKind.SOCIAL_CARD:
@@ -78,7 +81,8 @@ def credential(kind: str, number: str, card_sn: str | None) -> Credential:
             raise Malformed(
                 "社保卡识别码为空", "mdtrt_cert_type 03 needs card_sn; read the card again."
             )
-        return Credential.social_card(number, card_sn=card_sn)
+        # The card's region is not on the wire: the centre knows its cards by number.
+        return Credential(CredentialKind.SOCIAL_CARD, number, card_sn)
     raise Malformed(
         "就诊凭证类型错误",
         f"mdtrt_cert_type {kind[:4]!r} is not 01 (e-voucher), 02 (ID number) or 03 (social card).",

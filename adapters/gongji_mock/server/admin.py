@@ -109,7 +109,7 @@ class AdminEndpoint:
             if what == "e-voucher" and request.method == "POST":
                 body = jsonwire.decode(request.content, type=_VoucherRequest)
                 return httpx.Response(
-                    200, json={"token": self.mock.issue_e_voucher(body.id_number)}
+                    200, json={"qr_text": self.mock.issue_e_voucher(body.id_number)}
                 )
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return httpx.Response(400, json={"error": "bad_request", "message": str(exc)[:200]})

@@ -42,14 +42,17 @@ class ItemFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PurchaseFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A purchase as a file holds it. One credential: ``e_voucher``, ``id_card`` or
-    ``social_card`` (with ``card_sn``)."""
+    """A purchase as a file holds it. One credential: ``e_voucher`` (the QR text),
+    ``id_card``, or ``social_card`` (the card number, with ``card_sn`` and ``card_region``,
+    and ``card_holder`` where the reader gives the holder's ID number)."""
 
     items: list[ItemFile]
     e_voucher: str | None = None
     id_card: str | None = None
     social_card: str | None = None
     card_sn: str | None = None
+    card_region: str | None = None
+    card_holder: str | None = None
     patient: str | None = None  # the ID number of who is treated; none: the credential's holder
     agent: str | None = None  # the ID number of who presents it (a proxy purchase)
     purpose: Purpose = Purpose.MEDICAL
@@ -135,10 +138,12 @@ def to_purchase(typed: PurchaseFile, where: str) -> Purchase:
             f"{' and '.join(credentials) or 'none'}.",
             next_step="Give one of e_voucher, id_card or social_card (with card_sn).",
         )
-    if typed.social_card is None and typed.card_sn is not None:
+    card_fields = ("card_sn", "card_region", "card_holder")
+    stray = [name for name in card_fields if getattr(typed, name) is not None]
+    if typed.social_card is None and stray:
         raise InvalidInput(
-            f"{where}: card_sn belongs to a social_card.",
-            next_step="Give social_card with card_sn, or drop card_sn.",
+            f"{where}: {' and '.join(stray)} belong to a social_card.",
+            next_step="Give social_card with card_sn and card_region, or drop them.",
         )
     credential = _field(where, credentials[0], lambda: _credential(typed))
     items = [_line(where, number, item) for number, item in enumerate(typed.items)]
@@ -164,7 +169,12 @@ def _credential(typed: PurchaseFile) -> Credential:
     if typed.id_card is not None:
         return Credential.id_card(typed.id_card)
     assert typed.social_card is not None
-    return Credential.social_card(typed.social_card, card_sn=typed.card_sn or "")
+    return Credential.social_card(
+        typed.social_card,
+        card_sn=typed.card_sn or "",
+        region=typed.card_region or "",
+        holder=typed.card_holder,
+    )
 
 
 def _line(where: str, number: int, item: ItemFile) -> LineItem:

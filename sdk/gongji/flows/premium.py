@@ -31,7 +31,14 @@ from gongji.errors import (
     UntrustedAnswer,
 )
 from gongji.flows.setup import SettlementEvent, Setup
-from gongji.flows.steps import check_key, in_doubt, read, record, record_settled
+from gongji.flows.steps import (
+    check_key,
+    in_doubt,
+    read,
+    record,
+    record_settled,
+    resolve_holder,
+)
 from gongji.gateways import (
     Capability,
     CentreSettlement,
@@ -109,9 +116,8 @@ def premium_gateway(setup: Setup) -> PremiumGateway:
 def prepare_premium(setup: Setup, payment: PremiumPayment) -> Flow[PreparedPremium]:
     """Everything up to the payment; nothing is charged."""
     gateway = premium_gateway(setup)
-    payer = yield from read(
-        setup, "Resolving the payer's credential", lambda: gateway.person(payment.credential)
-    )
+    # An e-voucher is decoded first (NATIONAL.md §5): 1101 takes its token, not the QR text.
+    credential, payer = yield from resolve_holder(setup, payment.credential)
     _check_own_credential(payment, payer)
     if payer.person.id == payment.insured_id:
         raise InvalidInput(
@@ -156,7 +162,7 @@ def prepare_premium(setup: Setup, payment: PremiumPayment) -> Flow[PreparedPremi
     request = PremiumRequest(
         payer_psn_no=payer.psn_no,
         payer=payer.person,
-        credential=payment.credential,
+        credential=credential,
         insured=insured.person,
         kind=payment.kind,
         amount=payment.amount,
@@ -210,11 +216,7 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
             )
         if voucher and voucher != found.voucher:
             # A new e-voucher token must be the same payer's (the fingerprint leaves tokens out).
-            holder = yield from read(
-                setup,
-                "Resolving the payer's credential",
-                lambda: setup.gateway.person(payment.credential),
-            )
+            _, holder = yield from resolve_holder(setup, payment.credential)
             if holder.psn_no != found.psn_no:
                 raise InvalidInput(
                     f"The key {key!r} was used for another payer's premium.",

@@ -20,6 +20,7 @@ from gongji.flows.steps import (
     query,
     record_settled,
     reverse_at_centre,
+    send_uploads,
     settle_pending,
 )
 from gongji.flows.undo import finish_undo
@@ -42,7 +43,23 @@ def recover(setup: Setup) -> Flow[list[Entry]]:
             ended.append(setup.journal.get(entry.key) or entry)
         finally:
             setup.journal.release(entry.key)
+    yield from drain_uploads(setup)
     return ended
+
+
+def drain_uploads(setup: Setup) -> Flow[None]:
+    """Send what settled and undone sales still owe the centre (3505/3506): the uploads a
+    crash or a lost answer left pending. A sale in flight is left to its own flow."""
+    for entry in setup.journal.entries():
+        if not entry.uploads_pending or entry.state.in_doubt:
+            continue
+        if not setup.journal.acquire(entry.key):
+            continue
+        try:
+            found = setup.journal.get(entry.key) or entry  # read again under the lease
+            yield from send_uploads(setup, found)
+        finally:
+            setup.journal.release(entry.key)
 
 
 def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:

@@ -18,6 +18,7 @@ import attrs
 import httpx
 from attrs import frozen
 
+from gongji.basket import Basket, split
 from gongji.errors import (
     Declined,
     GatewayError,
@@ -37,7 +38,10 @@ from gongji.flows.steps import (
     read,
     record,
     record_settled,
+    resolve_holder,
     reverse_at_centre,
+    sale_uploads,
+    send_uploads,
     settle_pending,
 )
 from gongji.gateways import (
@@ -57,6 +61,7 @@ from gongji.money import ZERO, Fen
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.quote import Quote
+from gongji.traceability import check_codes
 
 _TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
 
@@ -69,6 +74,7 @@ class Prepared:
     request: SettlementRequest
     quote: Quote  # the local plan, on the centre's fund share
     pre: CentreSettlement  # the centre's own pre-settlement (2101 / 2206)
+    basket: Basket
 
 
 def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
@@ -76,10 +82,11 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     gateway = setup.gateway
     refuse_premium_as_sale(purchase)
     purchase = _visit_checked(purchase)
-    holder = yield from read(
-        setup, "Resolving the credential", lambda: gateway.person(purchase.credential)
-    )
     today = setup.today()
+    policy = setup.policy_on(today)
+    basket = split(purchase, policy)  # refused before anything is sent, like missing codes
+    check_codes(basket.insured, purchase.setting, policy, today)
+    credential, holder = yield from resolve_holder(setup, purchase.credential)
     context = CheckContext(
         purchase=purchase, holder=holder.person, policy=setup.policy_on(today), today=today
     )
@@ -93,8 +100,8 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     request = SettlementRequest(
         psn_no=holder.psn_no,
         patient=holder.person,
-        credential=purchase.credential,
-        items=purchase.items,
+        credential=credential,
+        items=basket.insured,  # the cash part never reaches the centre
         purpose=purchase.purpose,
         setting=purchase.setting,
         agent_id=purchase.agent_id,
@@ -102,13 +109,13 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         use_mutual_aid=purchase.use_mutual_aid,
     )
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
-    if pre.total != purchase.total:
+    if pre.total != basket.insured_total:
         raise InvalidInput(
-            f"The centre priced the purchase at {pre.total}, the till at {purchase.total}.",
-            next_step="Check the line prices; nothing was charged.",
+            f"The centre priced the purchase at {pre.total}, the till at {basket.insured_total}.",
+            next_step="Check the line prices (a resident premium is priced by the centre); nothing was charged.",
         )
     quote = assess(attrs.evolve(context, fund=pre.fund), setup.plugins)
-    return Prepared(holder=holder, request=request, quote=quote, pre=pre)
+    return Prepared(holder=holder, request=request, quote=quote, pre=pre, basket=basket)
 
 
 def _visit_checked(purchase: Purchase) -> Purchase:
@@ -131,17 +138,18 @@ def preview(setup: Setup, purchase: Purchase) -> Flow[Quote]:
     amounts are the centre's; the refusals, warnings and cash-only lines are the plan's,
     and ``Quote.plan`` is the whole plan."""
     prepared = yield from prepare(setup, purchase)
-    return centre_quote(prepared.pre, prepared.quote)
+    return centre_quote(prepared.pre, prepared.quote, prepared.basket.cash_part_total)
 
 
-def centre_quote(pre: CentreSettlement, plan: Quote) -> Quote:
-    """The centre's split as a quote, with the local plan as its explanation."""
+def centre_quote(pre: CentreSettlement, plan: Quote, cash_part: Fen = ZERO) -> Quote:
+    """The centre's split as a quote, with the local plan as its explanation, and the
+    cash part (goods no insurance pays, never sent to the centre) in the total and cash."""
     try:
         return Quote(
-            total=pre.total,
+            total=pre.total + cash_part,
             fund=pre.fund,
             legs=centre_legs(pre, plan),
-            cash=pre.cash,
+            cash=pre.cash + cash_part,
             refusals=plan.refusals,
             cash_only=plan.cash_only,
             warnings=plan.warnings,
@@ -184,9 +192,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
         if voucher and voucher != found.voucher:
             # The fingerprint leaves the (changing) token out: a new token must be the same
             # patient's. The sale's own token is spent at the centre: no look-up for it.
-            holder = yield from read(
-                setup, "Resolving the credential", lambda: setup.gateway.person(purchase.credential)
-            )
+            _, holder = yield from resolve_holder(setup, purchase.credential)
             if holder.psn_no != found.psn_no:
                 raise InvalidInput(
                     f"The key {key!r} was used for another patient's purchase.",
@@ -224,7 +230,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     try:
         settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
         _check_answer_is_for(setup, entry, settlement, prepared.request)
-        receipt = _receipt(entry, settlement, prepared.quote, purchase)
+        receipt = _receipt(entry, settlement, prepared, purchase)
     except Declined as refused:
         record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200]))
         setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
@@ -237,19 +243,29 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             next_step="Settle again with the same key.",
             gateway=setup.gateway.name,
         ) from error
-    if channel is None or settlement.cash <= 0:
+    # The packs sold are told to the centre after the money moved, journaled with it.
+    uploads = sale_uploads(setup, prepared.request, settlement, key)
+    if channel is None or receipt.cash <= 0:
         # Nothing to collect: the settled sale is written at once, durably (a counter sale's
         # cash is already in the till, so recovery must never undo it).
-        entry = attrs.evolve(entry, settlement=settlement, receipt=receipt)
-        record_settled(setup, entry, receipt, durable=True)
+        entry = attrs.evolve(entry, settlement=settlement, receipt=receipt, uploads=uploads)
+        entry = record_settled(setup, entry, receipt, durable=True)
+        yield from send_uploads(setup, entry)
         return receipt
     # The cash share's out_trade_no and the receipt are written durably before the charge.
     entry = record(
         setup,
-        attrs.evolve(entry, state=EntryState.CASH_PENDING, settlement=settlement, receipt=receipt),
+        attrs.evolve(
+            entry,
+            state=EntryState.CASH_PENDING,
+            settlement=settlement,
+            receipt=receipt,
+            uploads=uploads,
+        ),
     )
+    # One payment for the centre's cash share and the cash part together.
     order = CashOrder(
-        out_trade_no=entry.out_trade_no, amount=settlement.cash, auth_code=cash.auth_code
+        out_trade_no=entry.out_trade_no, amount=receipt.cash, auth_code=cash.auth_code
     )
     try:
         payment = yield from collect(setup, channel, order)
@@ -260,7 +276,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     if payment.state is not PaymentState.PAID:
         yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value)
         raise Declined(
-            f"The {channel.name} payment of {settlement.cash} was not made "
+            f"The {channel.name} payment of {receipt.cash} was not made "
             f"({payment.reason or payment.state.value}); the insurance settlement was cancelled "
             "and nothing was charged.",
             next_step="Ask for a new payment code, or take the cash at the till, and settle again with the same key.",
@@ -269,7 +285,8 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id)
     # Not fsynced: lost with the power, the entry is cash_pending again and recovery finds
     # the payment made.
-    record_settled(setup, entry, receipt, durable=False)
+    entry = record_settled(setup, entry, receipt, durable=False)
+    yield from send_uploads(setup, entry)
     return receipt
 
 
@@ -296,27 +313,31 @@ def collect(setup: Setup, channel: PaymentChannel, order: CashOrder) -> Flow[Cha
 
 
 def _receipt(
-    entry: Entry, settlement: CentreSettlement, plan: Quote, purchase: Purchase
+    entry: Entry, settlement: CentreSettlement, prepared: Prepared, purchase: Purchase
 ) -> Receipt:
-    """The receipt as the centre settled it, made (and checked) before any cash is asked for."""
-    if settlement.total != purchase.total:
+    """The receipt as the centre settled it, with the cash part beside it: made (and
+    checked) before any cash is asked for."""
+    plan, basket = prepared.quote, prepared.basket
+    if settlement.total != basket.insured_total:
         raise UntrustedAnswer(
-            f"The centre settled {settlement.total} for a purchase of {purchase.total}."
+            f"The centre settled {settlement.total} for a purchase of {basket.insured_total}."
         )
     legs = centre_legs(settlement, plan)
+    cash_part = basket.cash_part_total
     return Receipt(
         settlement_id=settlement.setl_id,
         key=entry.key,
-        total=settlement.total,
+        total=settlement.total + cash_part,
         fund=settlement.fund,
         legs=legs,
-        cash=settlement.cash,
+        cash=settlement.cash + cash_part,
+        cash_part=cash_part,
         refusals=plan.refusals,
         warnings=plan.warnings,
         agent_id=purchase.agent_id,
-        divergence=_divergence(plan, settlement, legs),
+        divergence=_divergence(plan, settlement, legs, cash_part),
         purpose=entry.purpose,
-        cash_channel=entry.cash_kind if settlement.cash > 0 else "",
+        cash_channel=entry.cash_kind if settlement.cash + cash_part > 0 else "",
     )
 
 
@@ -377,7 +398,7 @@ def centre_legs(settlement: CentreSettlement, plan: Quote | None = None) -> tupl
 
 
 def _divergence(
-    plan: Quote, settlement: CentreSettlement, legs: tuple[Leg, ...]
+    plan: Quote, settlement: CentreSettlement, legs: tuple[Leg, ...], cash_part: Fen
 ) -> tuple[str, ...]:
     """How the centre's split differs from the local plan, line by line (masked IDs only).
 
@@ -405,7 +426,7 @@ def _divergence(
             planned.get(payer, ZERO),
             settled.get(payer, ZERO),
         )
-    differ("cash", plan.cash, settlement.cash)
+    differ("cash", plan.cash, settlement.cash + cash_part)
     return tuple(found)
 
 

@@ -18,7 +18,7 @@ from attrs import field, frozen
 from gongji import clock as beijing
 from gongji.clock import Clock
 from gongji.errors import ConfigError
-from gongji.gateways import InsuranceGateway, PaymentChannel
+from gongji.gateways import InsuranceGateway, PaymentChannel, VoucherDecoder
 from gongji.identity import Credential, CredentialKind
 from gongji.journal import Journal
 from gongji.model import Purchase
@@ -61,6 +61,9 @@ class Setup:
     #: Called at every step boundary (before and after each journal write and each
     #: request): the crash tests kill the process there. Never needed in production.
     checkpoint: Checkpoint | None = None
+    #: Turns an e-voucher's QR text into its token (``gongji.gateways.voucher``); None: the
+    #: profile has none, and an e-voucher is refused before anything is sent.
+    decoder: VoucherDecoder | None = None
 
     def boundary(self, name: str) -> None:
         if self.checkpoint is not None:
@@ -94,6 +97,16 @@ class Setup:
     def policy_on(self, day: datetime.date) -> PolicyPack:
         """The pack of the configured pack's line in force on ``day`` (``effective``..``until``)."""
         return policy_on(self.policy, day)
+
+    def voucher_decoder(self) -> VoucherDecoder:
+        if self.decoder is None:
+            raise ConfigError(
+                "An e-voucher was scanned, and this client has no e-voucher decoder to turn "
+                "its QR text into the token the centre takes.",
+                next_step="Add a [decoder] table to the profile (docs/reference/config.md), "
+                "or take the patient's ID card or social-security card; nothing was sent.",
+            )
+        return self.decoder
 
     def channel(self, kind: str) -> PaymentChannel:
         found = self.channels.get(kind)

@@ -15,6 +15,7 @@ import attrs
 import httpx
 
 from gongji.errors import (
+    Declined,
     GongjiError,
     InvalidInput,
     OutcomeUnknown,
@@ -23,8 +24,19 @@ from gongji.errors import (
     UntrustedAnswer,
 )
 from gongji.flows.setup import SettlementEvent, Setup
-from gongji.gateways import ChannelPayment, PaymentChannel, PaymentState, ReversalState
+from gongji.gateways import (
+    Capability,
+    CentreSettlement,
+    ChannelPayment,
+    Holder,
+    PaymentChannel,
+    PaymentState,
+    ReversalState,
+    SettlementRequest,
+)
 from gongji.gateways.exchange import Flow, Pause
+from gongji.gateways.uploads import SALE_UPLOAD, TraceabilityGateway, Upload
+from gongji.identity import Credential
 from gongji.journal import Entry, EntryState
 from gongji.model import Receipt
 from gongji.money import Fen
@@ -60,6 +72,81 @@ def read(setup: Setup, what: str, make: Callable[[], Flow[T]]) -> Flow[T]:
                     next_step="Check the network to the gateway, then try again (a sale with the same key).",
                 ) from error
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def ready_credential(setup: Setup, credential: Credential) -> Flow[Credential]:
+    """The credential as the centre takes it: an e-voucher's scanned QR text decoded into
+    its token (the profile's decoder), any other credential as it is."""
+    if credential.ready:
+        return credential
+    decoder = setup.voucher_decoder()  # refused before anything is sent when there is none
+    decoded = yield from read(
+        setup, "Decoding the e-voucher", lambda: decoder.decode(credential.value)
+    )
+    return decoded.credential()
+
+
+def resolve_holder(setup: Setup, credential: Credential) -> Flow[tuple[Credential, Holder]]:
+    """Whom the credential names at the centre (1101), and the credential as it was sent."""
+    ready = yield from ready_credential(setup, credential)
+    holder = yield from read(setup, "Resolving the credential", lambda: setup.gateway.person(ready))
+    return ready, holder
+
+
+def sale_uploads(
+    setup: Setup, request: SettlementRequest, settlement: CentreSettlement, key: str
+) -> tuple[Upload, ...]:
+    """The uploads a settled sale owes the centre (3505, its packs' codes); () when the
+    gateway has none or no line carries packs."""
+    gateway = setup.gateway
+    if Capability.TRACE_UPLOAD not in gateway.capabilities or not isinstance(
+        gateway, TraceabilityGateway
+    ):
+        return ()
+    return gateway.sale_uploads(request, settlement, key, setup.clock())
+
+
+def return_uploads(setup: Setup, entry: Entry) -> tuple[Upload, ...]:
+    """The entry's uploads with the returns of its sold packs added (3506), once."""
+    gateway = setup.gateway
+    if not entry.uploads or not isinstance(gateway, TraceabilityGateway):
+        return entry.uploads
+    sold = tuple(u for u in entry.uploads if u.infno == SALE_UPLOAD)
+    if len(sold) != len(entry.uploads):  # the returns are journaled already
+        return entry.uploads
+    return entry.uploads + gateway.return_uploads(sold, entry.key, setup.clock())
+
+
+def send_uploads(setup: Setup, entry: Entry) -> Flow[Entry]:
+    """Send what the entry still owes the centre, in order. The money has moved: an
+    upload never undoes a sale. One not answered stays pending for ``recover()``; one the
+    centre refuses is announced (``upload_refused``) for a person, and not sent again."""
+    gateway = setup.gateway
+    if not entry.uploads_pending or not isinstance(gateway, TraceabilityGateway):
+        return entry
+    sent: list[Upload] = []
+    stopped = False
+    for upload in entry.uploads:
+        if upload.done or stopped:
+            sent.append(upload)
+            continue
+        try:
+            yield from read(setup, f"The {upload.infno} upload", lambda u=upload: gateway.upload(u))  # type: ignore[misc]
+        except Declined as refused:
+            setup.announce(
+                SettlementEvent("upload_refused", entry.key, detail=refused.message[:200])
+            )
+        except (GongjiError, httpx.HTTPError) as error:
+            setup.announce(
+                SettlementEvent("upload_pending", entry.key, detail=type(error).__name__)
+            )
+            stopped, upload = True, attrs.evolve(upload, done=False)
+            sent.append(upload)
+            continue
+        sent.append(attrs.evolve(upload, done=True))
+    # Not fsynced: lost with the power, the uploads go again with their msgids, answered
+    # by the centre as the first time.
+    return record(setup, attrs.evolve(entry, uploads=tuple(sent)), durable=False)
 
 
 def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Entry:

@@ -14,7 +14,14 @@ import attrs
 from gongji.errors import Declined, InvalidInput
 from gongji.flows.premium import refuse_premium_undo
 from gongji.flows.setup import SettlementEvent, Setup
-from gongji.flows.steps import UNKNOWN_OUTCOME, in_doubt, read, record
+from gongji.flows.steps import (
+    UNKNOWN_OUTCOME,
+    in_doubt,
+    read,
+    record,
+    return_uploads,
+    send_uploads,
+)
 from gongji.gateways import PaymentChannel, PaymentState
 from gongji.gateways.exchange import Flow
 from gongji.journal import Entry, EntryState
@@ -141,12 +148,15 @@ def finish_undo(setup: Setup, entry: Entry) -> Flow[Entry]:
             )
     kind = "refunded" if entry.undo == "refund" else "cancelled"
     setup.announce(SettlementEvent(kind, entry.key, receipt.settlement_id))
-    return record(
+    entry = record(
         setup,
         attrs.evolve(
-            entry, state=EntryState.REFUNDED if entry.undo == "refund" else EntryState.CANCELLED
+            entry,
+            state=EntryState.REFUNDED if entry.undo == "refund" else EntryState.CANCELLED,
+            uploads=return_uploads(setup, entry),  # the packs come back: 3506, journaled
         ),
     )
+    return (yield from send_uploads(setup, entry))
 
 
 def _cash_channel(setup: Setup, receipt: Receipt) -> PaymentChannel | None:

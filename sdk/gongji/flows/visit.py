@@ -16,7 +16,7 @@ import attrs
 
 from gongji.errors import ConfigError, InvalidInput, UntrustedAnswer
 from gongji.flows.setup import Setup
-from gongji.flows.steps import read
+from gongji.flows.steps import read, resolve_holder
 from gongji.gateways import Capability, OutpatientGateway, Registration, require
 from gongji.gateways.exchange import Flow
 from gongji.identity import Credential
@@ -52,7 +52,7 @@ def register(
     the credential resolves to: a visit is registered with the patient's own credential,
     and settling it with anyone else's is refused (R1, ``Purchase.for_visit``)."""
     gateway = _outpatient(setup, Capability.REGISTER)
-    holder = yield from read(setup, "Resolving the credential", lambda: gateway.person(credential))
+    credential, holder = yield from resolve_holder(setup, credential)
     registration = Registration(
         psn_no=holder.psn_no,
         patient=holder.person,

@@ -8,6 +8,8 @@ come from.
 * ``gongji.gateways.exchange``: ``Flow`` and ``exchange(request, auth)``;
 * ``gongji.gateways.statement``: what a day's reconciliation exchanges (3201, 3202);
 * ``gongji.gateways.registry``: adapter factories by name;
+* ``gongji.gateways.voucher``: ``VoucherDecoder``, which turns an e-voucher's QR text
+  into the token the centre takes;
 * ``gongji.gateways.secrets``: secrets and key files, the same way for every adapter.
 """
 
@@ -36,11 +38,13 @@ from gongji.gateways.registry import (
     AdapterKind,
     AdapterRegistry,
     ChannelFactory,
+    DecoderFactory,
     GatewayFactory,
     RegisterAdapter,
     RegisteredAdapter,
 )
 from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
+from gongji.gateways.voucher import DecodedVoucher, VoucherDecoder
 
 __all__ = [
     "AdapterFactory",
@@ -56,6 +60,8 @@ __all__ = [
     "ChannelRefund",
     "Clearing",
     "DayTotals",
+    "DecodedVoucher",
+    "DecoderFactory",
     "GatewayFactory",
     "Holder",
     "InsuranceGateway",
@@ -73,5 +79,6 @@ __all__ = [
     "SettlementRequest",
     "StatementLine",
     "TotalsVerdict",
+    "VoucherDecoder",
     "require",
 ]

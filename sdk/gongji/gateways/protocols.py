@@ -66,6 +66,7 @@ class Capability(enum.StrEnum):
     UPLOAD_FEES = "upload_fees"  # outpatient fee lines (2204)
     CATALOGUE = "catalogue"  # the national catalogue (1312) and SKU mappings (3301)
     PREMIUM = "premium"  # a premium paid on behalf (gongji.gateways.premium); off unless configured
+    TRACE_UPLOAD = "trace_upload"  # the packs sold and returned, with their codes (3505/3506)
     # payment channels (REVERSE too)
     CODE_PAYMENT = "code_payment"
     QUERY = "query"

@@ -16,18 +16,20 @@ from attrs import field, frozen
 
 from gongji.errors import ConfigError
 from gongji.gateways.protocols import Capability, InsuranceGateway, PaymentChannel
+from gongji.gateways.voucher import VoucherDecoder
 
 __all__ = [
     "AdapterFactory",
     "AdapterKind",
     "AdapterRegistry",
     "ChannelFactory",
+    "DecoderFactory",
     "GatewayFactory",
     "RegisterAdapter",
     "RegisteredAdapter",
 ]
 
-AdapterKind = Literal["insurance", "channel"]
+AdapterKind = Literal["insurance", "channel", "decoder"]
 
 
 class GatewayFactory(Protocol):
@@ -42,7 +44,13 @@ class ChannelFactory(Protocol):
     def __call__(self, settings: Mapping[str, Any], config_dir: Path, /) -> PaymentChannel: ...
 
 
-AdapterFactory = GatewayFactory | ChannelFactory
+class DecoderFactory(Protocol):
+    """Builds an e-voucher decoder from its settings (a profile's ``[decoder]`` table)."""
+
+    def __call__(self, settings: Mapping[str, Any], config_dir: Path, /) -> VoucherDecoder: ...
+
+
+AdapterFactory = GatewayFactory | ChannelFactory | DecoderFactory
 
 
 class RegisterAdapter(Protocol):
@@ -133,6 +141,13 @@ class AdapterRegistry:
         built = self.get(name, "channel").factory(settings, config_dir)
         if not isinstance(built, PaymentChannel):
             raise _not_what_was_registered(self.get(name, "channel"), "a payment channel")
+        return built
+
+    def decoder(self, name: str, settings: Mapping[str, Any], config_dir: Path) -> VoucherDecoder:
+        """The e-voucher decoder ``name``'s factory builds from ``settings``."""
+        built = self.get(name, "decoder").factory(settings, config_dir)
+        if not isinstance(built, VoucherDecoder):
+            raise _not_what_was_registered(self.get(name, "decoder"), "an e-voucher decoder")
         return built
 
     def __iter__(self) -> Iterator[RegisteredAdapter]:

@@ -18,6 +18,7 @@ import msgspec
 from gongji import clock as beijing
 from gongji.errors import ConfigError
 from gongji.gateways import CentreSettlement, Clearing, MutualAidShare
+from gongji.gateways.uploads import Upload
 from gongji.identity import IdNumber
 from gongji.journal.entry import Entry, EntryState, UndoKind
 from gongji.journal.sealing import JournalKey, Sealer
@@ -116,6 +117,15 @@ class ReceiptRow(msgspec.Struct, frozen=True, kw_only=True):
     cash_channel: str = ""
     transaction_id: str = ""
     warnings: tuple[RefusalRow, ...] = ()  # a warning is stored in a refusal's shape
+    cash_part: int = 0  # cash-only goods (a row written before it existed has none)
+
+
+class UploadRow(msgspec.Struct, frozen=True, kw_only=True):
+    infno: str
+    msgid: str
+    payload: str  # the adapter's input as JSON text: item codes and packs, no ID number
+    insured_in: str = ""
+    done: bool = False
 
 
 class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,6 +150,7 @@ class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     updated_at: datetime.datetime | None = None
     voucher: str = ""
+    uploads: tuple[UploadRow, ...] = ()  # a row written before they existed has none
 
     @property
     def settlement_id(self) -> str | None:
@@ -248,6 +259,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             cash_channel=receipt.cash_channel,
             transaction_id=receipt.transaction_id,
             warnings=tuple(refusal(w) for w in receipt.warnings),
+            cash_part=int(receipt.cash_part),
         ),
         undo=entry.undo,
         undo_msgid=entry.undo_msgid,
@@ -255,6 +267,16 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
         reason=entry.reason,
         updated_at=entry.updated_at,
         voucher=entry.voucher,
+        uploads=tuple(
+            UploadRow(
+                infno=u.infno,
+                msgid=u.msgid,
+                payload=u.payload,
+                insured_in=u.insured_in,
+                done=u.done,
+            )
+            for u in entry.uploads
+        ),
     )
 
 
@@ -404,6 +426,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
                 )
                 for w in receipt.warnings
             ),
+            cash_part=Fen(receipt.cash_part),
         ),
         undo=row.undo,
         undo_msgid=row.undo_msgid,
@@ -411,6 +434,16 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
         reason=row.reason,
         updated_at=row.updated_at,
         voucher=row.voucher,
+        uploads=tuple(
+            Upload(
+                infno=u.infno,
+                msgid=u.msgid,
+                payload=u.payload,
+                insured_in=u.insured_in,
+                done=u.done,
+            )
+            for u in row.uploads
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from attrs import frozen
 
 from gongji import clock as beijing
 from gongji.gateways import CentreSettlement
+from gongji.gateways.uploads import Upload
 from gongji.journal.msgids import MsgidOwner
 from gongji.model import CashKind, Purpose, Receipt, Setting
 
@@ -76,6 +77,13 @@ class Entry:
     #: A keyed digest of the e-voucher token the sale was made with ("" for other
     #: credentials): a retry showing the same, now spent, token is the same patient.
     voucher: str = ""
+    #: What the centre is to be told after the money moved (3505 sales, 3506 returns),
+    #: journaled in the same write as the state they follow; ``done`` once answered.
+    uploads: tuple[Upload, ...] = ()
+
+    @property
+    def uploads_pending(self) -> bool:
+        return any(not upload.done for upload in self.uploads)
 
 
 class Journal(Protocol):

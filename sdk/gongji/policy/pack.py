@@ -112,6 +112,18 @@ class Premium(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     child_max_age: int | None = None
 
 
+class Traceability(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Drug traceability codes (追溯码): from ``required_from``, a pharmacy drug sale settles
+    with the fund only with its packs' codes (无码不结算)."""
+
+    required_from: datetime.date
+    #: A rehearsal whose tills scan no packs (the illustrative demo): nothing is required.
+    waived: bool = False
+
+    def required_on(self, day: datetime.date) -> bool:
+        return not self.waived and day >= self.required_from
+
+
 class PolicyPack(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id: str
     name: str
@@ -127,6 +139,7 @@ class PolicyPack(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     catalogue: Catalogue | None = None
     fund: dict[InsuranceKind, FundRule] = msgspec.field(default_factory=dict)
     premium: Premium | None = None
+    traceability: Traceability | None = None
     extends: str | None = None
     region: str | None = None  # the pooling region this pack is written for, if any
     #: The packs of one line follow each other in time; the sale's date picks one.

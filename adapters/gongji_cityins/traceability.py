@@ -1,0 +1,153 @@
+"""3505 sales upload and 3506 return upload: the packs a sale moved, with their codes.
+
+NATIONAL.md §11: one sale line per message, node ``selinfo`` (one HIS's name: the 2025
+node names are unconfirmed), the line's catalogue codes, the stock batch and lot, the
+pharmacist, the sale's numbers, and the packs' traceability codes as ``drug_trac_info``
+(a list of ``drug_trac_codg`` with ``feedetl_sn``, ``trdn_flag``, ``min_prcunt_type``).
+A 3506 carries the same item fields, the return's own time and ``medins_prod_sel_no``.
+
+Unconfirmed values, documented as such in docs/reference/config.md: ``hi_feesetl_type``
+``1`` (settled with insurance), ``rx_flag`` ``0`` (no prescription on the line: gongji's
+lines carry none yet), ``trdn_flag`` ``0`` (whole packs), ``min_prcunt_type`` ``1``.
+No ID number goes in: the person is ``psn_no`` (the payload is journaled as it is).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from attrs import frozen
+
+from gongji import clock as beijing
+from gongji.gateways import CentreSettlement, SettlementRequest
+from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
+from gongji.model import LineItem
+
+NODE = "selinfo"
+_INSURED_SALE = "1"  # hi_feesetl_type: settled with insurance (unconfirmed code)
+
+
+@frozen
+class Pharmacy:
+    """Who sells, as 3505 names them: the operator, the pharmacist on duty, and who
+    prescribed (the pharmacist for a sale without a prescription, unconfirmed)."""
+
+    operator_name: str
+    pharmacist: str
+    pharmacist_cert_no: str
+    prescriber: str = ""
+
+
+def sale_inputs(
+    request: SettlementRequest,
+    settlement: CentreSettlement,
+    sale: str,
+    at: datetime.datetime,
+    pharmacy: Pharmacy,
+) -> list[dict[str, Any]]:
+    """One 3505 input per line that carries packs, numbered as the settlement's lines."""
+    inputs = []
+    for number, item in enumerate(request.items, 1):
+        if item.packs is None or not item.packs.codes:
+            continue
+        inputs.append({NODE: _sold(number, item, request, settlement, sale, at, pharmacy)})
+    return inputs
+
+
+def _sold(
+    number: int,
+    item: LineItem,
+    request: SettlementRequest,
+    settlement: CentreSettlement,
+    sale: str,
+    at: datetime.datetime,
+    pharmacy: Pharmacy,
+) -> dict[str, Any]:
+    packs = item.packs
+    assert packs is not None
+    line: dict[str, Any] = {
+        "med_list_codg": item.code,
+        "fixmedins_hilist_id": item.code,
+        "fixmedins_hilist_name": item.name or item.code,
+        "fixmedins_bchno": packs.batch,
+        "setl_id": settlement.setl_id,
+        "psn_no": request.psn_no,
+        "rx_flag": "0",
+        "trdn_flag": "0",
+        "drug_trac_info": [
+            {
+                "drug_trac_codg": code,
+                "feedetl_sn": str(number),
+                "trdn_flag": "0",
+                "min_prcunt_type": "1",
+            }
+            for code in packs.codes
+        ],
+        "sel_retn_cnt": item.quantity,
+        "sel_retn_time": beijing.wire_time(at),
+        "sel_retn_opter_name": pharmacy.operator_name,
+        "prsc_dr_name": pharmacy.prescriber or pharmacy.pharmacist,
+        "phar_name": pharmacy.pharmacist,
+        "phar_prac_cert_no": pharmacy.pharmacist_cert_no,
+        "hi_feesetl_type": _INSURED_SALE,
+        "mdtrt_sn": sale,
+        "manu_lotnum": packs.lot,
+        "manu_date": packs.made_on.isoformat() if packs.made_on else "",
+        "finl_trns_pric": item.unit_price.to_yuan(),
+        "rtal_docno": sale,
+    }
+    if packs.expires_on is not None:
+        line["expy_end"] = packs.expires_on.isoformat()
+    return line
+
+
+#: The fields a 3506 keeps from the 3505 it returns (the item, batch and codes).
+_RETURNED = (
+    "med_list_codg",
+    "fixmedins_hilist_id",
+    "fixmedins_hilist_name",
+    "fixmedins_bchno",
+    "setl_id",
+    "psn_no",
+    "rx_flag",
+    "trdn_flag",
+    "drug_trac_info",
+    "sel_retn_cnt",
+    "sel_retn_opter_name",
+)
+
+
+def return_input(sold: dict[str, Any], sale: str, at: datetime.datetime) -> dict[str, Any]:
+    """The 3506 input that returns what a 3505 input sold."""
+    line = sold[NODE]
+    returned = {name: line[name] for name in _RETURNED if name in line}
+    returned["sel_retn_time"] = beijing.wire_time(at)
+    returned["medins_prod_sel_no"] = sale
+    return {NODE: returned}
+
+
+def uploads(
+    infno: str, inputs: list[dict[str, Any]], msgids: list[str], insured_in: str
+) -> tuple[Upload, ...]:
+    return tuple(
+        Upload(
+            infno=infno,
+            msgid=msgid,
+            payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            insured_in=insured_in,
+        )
+        for body, msgid in zip(inputs, msgids, strict=True)
+    )
+
+
+__all__ = [
+    "NODE",
+    "RETURN_UPLOAD",
+    "SALE_UPLOAD",
+    "Pharmacy",
+    "return_input",
+    "sale_inputs",
+    "uploads",
+]
