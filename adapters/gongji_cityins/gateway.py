@@ -8,11 +8,9 @@ for that was not processed, so sending it again is safe), and ``inf_time``.
 
 from __future__ import annotations
 
-import collections
+import copy
 import datetime
 import re
-import secrets
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -39,14 +37,16 @@ from gongji.gateways import (
     CentreSettlement,
     DayTotals,
     Holder,
+    MsgidJournal,
     Registration,
     ReversalState,
     SettlementRequest,
     require,
 )
-from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.exchange import Flow, blocking, exchange
 from gongji.gateways.secrets import read_secret
 from gongji.identity import Credential, IdNumber, mask_id
+from gongji.journal import MemoryJournal
 from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
@@ -65,20 +65,6 @@ _MSGID_REVERSED = "该报文已被冲正"  # ... of a msgid a 2601 reversal name
 #: the caller may send it again under a new msgid (a journaled one must be journaled anew).
 MSGID_REFUSED = "msgid_refused"
 _MSGID_TRIES = 4
-# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One numbering per
-# till number for the whole process keeps every gateway object in it apart; a configured
-# till number keeps the tills of one institution apart; without one, the random start
-# does most of the time, and a clash is refused unprocessed (a read then goes again).
-# Each second numbers at most 100 messages of a till (10,000 without a till number):
-# beyond that the next second is borrowed, so that a busy process never gives a msgid
-# twice (found by the soak: a till sending 100 messages a second had its journaled
-# cancellation msgid refused as taken, for good). The random start also makes a clash
-# with the msgids of a process that died earlier in the same second unlikely.
-_SERIAL_START: dict[int | None, int] = collections.defaultdict(lambda: secrets.randbelow(10_000))
-_ISSUED: dict[int | None, tuple[datetime.datetime, int]] = {}  # till -> (second, msgids given)
-_ISSUED_LOCK = threading.Lock()
-#: A clock further back than this is another clock (a test's), not a borrowed second.
-_CLOCK_SET_BACK = datetime.timedelta(seconds=60)
 _REVERSAL_STATES: tuple[ReversalState, ...] = (
     "reversed",
     "original_refused",
@@ -120,7 +106,8 @@ class Institution:
     operator: str = "001"
     operator_name: str = "收银员"
     device: str = ""
-    #: 0-99 for each till of one institution: its msgids then never meet another till's.
+    #: 0-99 for each till of one institution that keeps a journal of its own: its msgids
+    #: then never meet another till's (``Journal.allocate_msgid``).
     till: int | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -176,6 +163,7 @@ class CityInsuranceGateway:
         institution: Institution,
         auth: httpx.Auth,
         clock: Clock = beijing.now,
+        journal: MsgidJournal | None = None,
     ) -> None:
         self.profile = profile
         self.institution = institution
@@ -185,8 +173,9 @@ class CityInsuranceGateway:
         self._clock = clock
         self._url = profile.base_url.rstrip("/") + profile.path
         self._sign_no: str | None = None
-        # The national msgid: institution code + yyyyMMddHHmmss + 4 digits. The counter
-        # starts at random so that two tills of one institution rarely meet.
+        # Where the msgids come from: the client's journal (``with_journal``); alone, a
+        # journal of this object's own, so that a gateway driven by hand numbers too.
+        self._journal: MsgidJournal = journal if journal is not None else MemoryJournal()
         self.capabilities = (
             self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
         )
@@ -237,22 +226,27 @@ class CityInsuranceGateway:
 
     # ------------------------------------------------------------ the envelope
 
-    def new_msgid(self) -> str:
-        till = self.institution.till
-        # With a till number the 4 digits are till + a 2-digit serial; without, 4 digits.
-        capacity = 10_000 if till is None else 100
-        now = beijing.in_beijing(self._clock()).replace(microsecond=0)
-        with _ISSUED_LOCK:
-            second, given = _ISSUED.get(till, (now, 0))
-            if now > second or now < second - _CLOCK_SET_BACK:
-                second, given = now, 0
-            elif given >= capacity:
-                second, given = second + datetime.timedelta(seconds=1), 0
-            _ISSUED[till] = (second, given + 1)
-        serial = (_SERIAL_START[till] + given) % capacity
-        if till is not None:
-            serial += till * 100
-        return f"{self.institution.code}{beijing.msgid_time(second)}{serial:04d}"
+    def with_journal(self, journal: MsgidJournal) -> CityInsuranceGateway:
+        bound = copy.copy(self)
+        bound._journal = journal
+        return bound
+
+    def new_msgid(self, *, key: str = "", purpose: str = "read", durable: bool = True) -> Flow[str]:
+        """The national msgid (institution code + Beijing second + 4 digits), from the journal."""
+        journal, institution, at = self._journal, self.institution, self._clock()
+        return (
+            yield from blocking(
+                lambda: journal.allocate_msgid(
+                    institution.code,
+                    at,
+                    institution.till,
+                    key=key,
+                    purpose=purpose,
+                    durable=durable,
+                ),
+                blocks=journal.blocks,
+            )
+        )
 
     def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
         envelope = wire.Envelope(
@@ -289,7 +283,8 @@ class CityInsuranceGateway:
         if self._sign_no is None and infno != "9001":
             yield from self.sign_in()
         ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
-        msgid = msgid or self.new_msgid()
+        if msgid is None:
+            msgid = yield from self.new_msgid()
         signed_in_again = False
         for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
@@ -302,9 +297,9 @@ class CityInsuranceGateway:
                 continue
             unusable = message.startswith((_MSGID_TAKEN, _MSGID_REVERSED))
             if unusable and ours and attempt < _MSGID_TRIES:
-                # Another message (of another till, or of this till's process before a
-                # restart) had it; ours was not processed: send it again under a new one.
-                msgid = self.new_msgid()
+                # Another message (of a till numbering from another journal) had it; ours
+                # was not processed: send it again under a new one.
+                msgid = yield from self.new_msgid()
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
@@ -384,7 +379,7 @@ class CityInsuranceGateway:
     def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
         require(self, Capability.PRE_SETTLE)
         infno = "2101" if request.setting is Setting.PHARMACY else "2206"
-        return (yield from self._settlement(infno, request, self.new_msgid()))
+        return (yield from self._settlement(infno, request, None))
 
     def settle(self, request: SettlementRequest, msgid: str) -> Flow[CentreSettlement]:
         require(self, Capability.SETTLE)
@@ -392,11 +387,13 @@ class CityInsuranceGateway:
         return (yield from self._settlement(infno, request, msgid))
 
     def _settlement(
-        self, infno: str, request: SettlementRequest, msgid: str
+        self, infno: str, request: SettlementRequest, msgid: str | None
     ) -> Flow[CentreSettlement]:
+        """A settlement under ``msgid``; a pre-settlement (a read) under one of its own."""
         data = transform.settle_input(request, extensions=self.profile.extensions)
         output = yield from self._call(infno, data, msgid=msgid)
-        return transform.settlement_from(self._decode(output, wire.SettlementAnswer), msgid)
+        answer = self._decode(output, wire.SettlementAnswer)
+        return transform.settlement_from(answer, msgid or "")
 
     def register(self, registration: Registration, msgid: str) -> Flow[str]:
         require(self, Capability.REGISTER)

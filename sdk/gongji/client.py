@@ -24,7 +24,7 @@ from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel
-from gongji.gateways.exchange import Flow, Pause
+from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
@@ -428,6 +428,14 @@ def drive(flow: Flow[T], http: httpx.Client, checkpoint: Checkpoint | None = Non
                 time.sleep(step.milliseconds / 1000)
                 step = flow.send(None)
                 continue
+            if isinstance(step, Blocking):
+                try:
+                    done = step.call()
+                except Exception as error:  # the journal's failure, raised where it was asked
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(done)
+                continue
             try:
                 if checkpoint is not None:
                     checkpoint(f"before send {step.method} {step.url.path}")
@@ -454,6 +462,15 @@ async def drive_async(
             if isinstance(step, Pause):
                 await asyncio.sleep(step.milliseconds / 1000)
                 step = flow.send(None)
+                continue
+            if isinstance(step, Blocking):
+                # Off the loop: an fsync or a database round trip never stalls other sales.
+                try:
+                    done = await asyncio.to_thread(step.call)
+                except Exception as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(done)
                 continue
             try:
                 if checkpoint is not None:

@@ -47,6 +47,14 @@ def mask_id(number: str) -> str:
     return f"{number[:6]}{'*' * (len(number) - 10)}{number[-4:]}"
 
 
+_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+def scrub_ids(text: str) -> str:
+    """Free text (a gateway's words) with every full ID number in it masked."""
+    return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
+
+
 def mask_secret(secret: str) -> str:
     """A token or key for display: its length only, never a character of it."""
     return f"<{len(secret)} chars hidden>"

@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime
 
 from gongji.flows.setup import Setup
-from gongji.flows.steps import read
+from gongji.flows.steps import journaled, read
 from gongji.gateways.exchange import Flow
 from gongji.reconciliation import ReconciliationReport, compare, journal_totals
 
 
 def reconcile(setup: Setup, day: datetime.date) -> Flow[ReconciliationReport]:
     gateway = setup.gateway
-    entries = setup.journal.entries()
+    journal = setup.journal
+    entries = yield from journaled(setup, journal.entries)
     ours = journal_totals(entries, day)
     theirs = yield from read(
         setup, "The day's totals (3201)", lambda: gateway.day_totals(day, ours)

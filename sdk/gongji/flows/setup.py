@@ -78,7 +78,8 @@ class Setup:
         **options: Any,
     ) -> Setup:
         return cls(
-            gateway=gateway,
+            # The gateway numbers its messages from this journal, not from its process.
+            gateway=gateway.with_journal(journal),
             channels=dict(channels),
             journal=journal,
             plugins=plugins,

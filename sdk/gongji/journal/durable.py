@@ -41,6 +41,8 @@ class DurableJournal(ABC):
     #: Every till of the institution allocates its msgids here (a chain's journal): the
     #: tills need no range of their own (``gongji.journal.msgids``).
     shares_msgids: bool = False
+    #: Every call may wait on a disk or a database: the async driver runs it off its loop.
+    blocks = True
 
     @property
     def where_capitalised(self) -> str:  # ``where`` at the start of a sentence

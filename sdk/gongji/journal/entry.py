@@ -87,7 +87,11 @@ class Journal(Protocol):
     derive it from the journal key). ``acquire`` / ``release`` keep two flows (two calls
     with one key, or recover() and a sale in flight) off one entry; the durable journals
     hold a lease row there, so the tills sharing a journal keep off each other's sales.
+    ``blocks``: a call may wait on a disk or a database, so the flows ask for it as a step
+    (``gongji.gateways.exchange.Blocking``) that the async driver runs off its event loop.
     """
+
+    blocks: bool
 
     @property
     def salt(self) -> bytes: ...
