@@ -40,7 +40,6 @@ from gongji.flows.steps import (
     in_doubt,
     journaled,
     load,
-    needs_person,
     new_msgid,
     query,
     read,
@@ -238,10 +237,6 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             )
             setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
             raise
-        except AnotherSale as other:
-            # Reversing by this msgid would undo the other sale's settlement: a person checks.
-            yield from needs_person(setup, entry, other.message)
-            raise
         except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
             ended = yield from reverse_at_centre(setup, entry)
             if ended.state is EntryState.NEEDS_ATTENTION:
@@ -350,22 +345,17 @@ def _receipt(
     )
 
 
-class AnotherSale(UntrustedAnswer):
-    """The centre answered this sale's settlement with another sale's: its msgid was taken."""
-
-
 def _check_answer_is_for(
     setup: Setup, entry: Entry, settlement: CentreSettlement, request: SettlementRequest
 ) -> Flow[None]:
     """The national envelope's answers carry no signature of their own: an answer to
-    another message, replayed in place of this one's, is refused here. Never reversed:
-    a 2601 by this msgid would undo the message the answer belongs to."""
+    another message, replayed in place of this one's, is refused here. The caller then
+    reverses by this sale's own msgid, which the journal gave no other message: what the
+    centre did under it is this sale's, never the sale the answer names."""
     if settlement.patient_id is not None and settlement.patient_id != request.patient.id:
-        raise AnotherSale(
-            f"The centre answered sale {entry.key!r}'s settlement (msgid {entry.msgid[:30]}) "
-            f"for patient {settlement.patient_id.masked}, not {request.patient.id.masked}: an "
-            "answer to another message. Nothing was reversed; ask the centre (3202) whether "
-            "this sale's settlement stands."
+        raise UntrustedAnswer(
+            f"The centre's settlement answer names patient {settlement.patient_id.masked}, "
+            f"not {request.patient.id.masked}: an answer to another message."
         )
     journal = setup.journal
     setl_id = settlement.setl_id
@@ -373,10 +363,9 @@ def _check_answer_is_for(
         (yield from journaled(setup, lambda: journal.by_settlement(setl_id))) if setl_id else None
     )
     if earlier is not None and earlier.key != entry.key:
-        raise AnotherSale(
-            f"The centre answered sale {entry.key!r}'s settlement with settlement "
-            f"{setl_id[:40]!r}, which is sale {earlier.key!r}'s: a replayed answer. Nothing "
-            "was reversed; ask the centre (3202) whether this sale's settlement stands."
+        raise UntrustedAnswer(
+            f"The centre's settlement answer names settlement {setl_id[:40]!r}, "
+            f"which is sale {earlier.key!r}'s: a replayed answer."
         )
 
 
@@ -438,9 +427,14 @@ def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:
 
 
 def _out_trade_no(setup: Setup, msgid: str) -> str:
-    """The channel's order number for one attempt of one sale: a keyed digest of the
-    attempt's msgid, which its journal gave no other message. Another journal's key gives
-    another number for an equal msgid (two tills, each with its own file), and no idempotency
-    key, however crafted, takes part. 27 characters, in every channel's alphabet."""
-    digest = hmac.new(setup.journal.salt, b"out_trade_no\x1f" + msgid.encode(), hashlib.sha256)
-    return "G" + base64.b32encode(digest.digest()).decode("ascii")[:26]
+    return order_number(setup.journal.salt, msgid)
+
+
+def order_number(salt: bytes, msgid: str) -> str:
+    """The channel's order number (``out_trade_no``) for the attempt settled under ``msgid``:
+    a digest of the msgid keyed by the journal's ``salt``. The journal gave the msgid to no
+    other message, another journal's salt gives another number for an equal msgid (two
+    tills, each with its own file), and no idempotency key, however crafted, takes part.
+    27 characters, in every channel's alphabet."""
+    digest = hmac.new(salt, b"out_trade_no\x1f" + msgid.encode(), hashlib.sha256).digest()
+    return "G" + base64.b32encode(digest).decode("ascii")[:26]
