@@ -31,7 +31,7 @@ from gongji.journal.durable import DurableJournal
 from gongji.model import Cash, LineItem, Purchase, Receipt, Visit
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
-from gongji.tls import require_verified
+from gongji.tls import require_verified, require_verified_client
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -179,6 +179,8 @@ class SettlementClient(_Client):
         **options: Any,
     ) -> None:
         require_verified(verify, "The client's verify=False")  # before anything is opened
+        if http is not None:
+            require_verified_client(http, "The client's http= (an httpx.Client)")
         super().__init__(gateway=gateway, channels=channels, **options)
         self._http = http or httpx.Client(
             transport=transport or httpx.HTTPTransport(verify=verify, socket_options=NO_DELAY),
@@ -315,6 +317,8 @@ class AsyncSettlementClient(_Client):
         **options: Any,
     ) -> None:
         require_verified(verify, "The client's verify=False")  # before anything is opened
+        if http is not None:
+            require_verified_client(http, "The client's http= (an httpx.AsyncClient)")
         super().__init__(gateway=gateway, channels=channels, **options)
         self._http = http or httpx.AsyncClient(
             transport=transport or httpx.AsyncHTTPTransport(verify=verify, socket_options=NO_DELAY),

@@ -144,6 +144,12 @@ def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Recei
             "The idempotency key must be 1-64 letters, digits or . _ : -",
             next_step="Use one key per sale, e.g. 'POS01-20261123-0001', and reuse it only to retry that sale.",
         )
+    if purchase.total <= 0:
+        raise InvalidInput(
+            "The purchase costs nothing: there is nothing to settle with the centre.",
+            next_step="Check the line prices; hand over free goods without a settlement. "
+            "Nothing was sent.",
+        )
     # While this flow runs, no other flow (a second settle, recover()) may touch the key.
     held, receipt = yield from holding(
         setup, key, lambda: _settle_owned(setup, purchase, key, cash)
