@@ -284,7 +284,10 @@ class CityInsuranceGateway:
             yield from self.sign_in()
         ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
         if msgid is None:
-            msgid = yield from self.new_msgid()
+            # A read's id is committed without its own fsync: the sale's next durable write
+            # carries it, and lost with the power it could only make a later message be
+            # refused as taken, unprocessed, which is sent again under a new id.
+            msgid = yield from self.new_msgid(durable=False)
         signed_in_again = False
         for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
@@ -299,7 +302,7 @@ class CityInsuranceGateway:
             if unusable and ours and attempt < _MSGID_TRIES:
                 # Another message (of a till numbering from another journal) had it; ours
                 # was not processed: send it again under a new one.
-                msgid = yield from self.new_msgid()
+                msgid = yield from self.new_msgid(durable=False)
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
