@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ import re
 import secrets
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from gongji.flows.settle import order_number
 from gongji.journal import Entry, EntryState, SqliteJournal
 from gongji.money import Fen
 from gongji_mock import MockGateway
@@ -226,6 +229,7 @@ def check_invariants(
 ) -> list[str]:
     found: list[str] = [f"mock ledger: {v}" for v in check]  # invariant 1 on the ledger
     entries: list[Entry] = []
+    orders: dict[str, str] = {}  # each attempt's out_trade_no -> its sale's key
     for t in range(soak.tills):
         path = soak.workdir / f"journal-{t:02d}.sqlite3"
         if not path.exists():
@@ -235,6 +239,7 @@ def check_invariants(
             for entry in journal.in_doubt():  # invariant 3
                 found.append(f"till {t}: {entry.key} still {entry.state.value} after recover()")
             entries.extend(journal.entries())
+            orders |= attempts_by_order(path, journal.salt)
         finally:
             journal.close()
     by_key = {e.key: e for e in entries}
@@ -285,8 +290,17 @@ def check_invariants(
             int(receipt.cash),
         ) or int(Fen.from_yuan(posted["total"])) != int(receipt.total):
             found.append(f"centre: {entry.key} ({sid}) is posted otherwise than its receipt says")
-    found.extend(check_channels(trades, by_key))
+    found.extend(check_channels(trades, by_key, orders))
     return found
+
+
+def attempts_by_order(path: Path, salt: bytes) -> dict[str, str]:
+    """Each settlement attempt's order number, from its msgid (a row of the journal)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT key, msgid FROM msgids WHERE purpose IN ('2102', '2207')"
+        ).fetchall()
+    return {order_number(salt, msgid): key for key, msgid in rows}
 
 
 #: channel, out_trade_no, total, refunded, paid (fen)
@@ -306,7 +320,9 @@ def channel_trades(mock: MockGateway) -> list[Trade]:
     return trades
 
 
-def check_channels(trades: list[Trade], by_key: dict[str, Entry]) -> list[str]:
+def check_channels(
+    trades: list[Trade], by_key: dict[str, Entry], orders: dict[str, str]
+) -> list[str]:
     """Invariant 2 at the channels: per sale at most one trade keeps money, exactly the
     receipt's cash share when the sale stands and nothing otherwise; no refund above its charge."""
     found: list[str] = []
@@ -315,7 +331,8 @@ def check_channels(trades: list[Trade], by_key: dict[str, Entry]) -> list[str]:
         if refunded > total or (refunded and not paid):
             found.append(f"{channel}: {out_trade_no} refunded {refunded} of a charge of {total}")
         if paid and total - refunded > 0:
-            kept[out_trade_no.rsplit("-", 1)[0]].append((channel, out_trade_no, total - refunded))
+            key = orders.get(out_trade_no, out_trade_no)
+            kept[key].append((channel, out_trade_no, total - refunded))
     for key, keeping in sorted(kept.items()):
         entry = by_key.get(key)
         if len(keeping) > 1:

@@ -126,7 +126,7 @@ def test_a_purchase_file_of_another_kind_is_refused(tmp_path: Path) -> None:
     [
         (
             ["--e-voucher", "t", "--item", "X:n:1", "--item", "Y:n:1:two"],
-            "--item #2 quantity: Expected `int`, got `str`",
+            "has quantity 'two', not a whole number of units",
         ),
         (["--e-voucher", "t", "--item", "X:n"], "is not CODE:NAME:PRICE_YUAN"),
         (["--id-card", "1234", "--item", "X:n:1"], "--id-card: The ID number"),

@@ -8,11 +8,10 @@ for that was not processed, so sending it again is safe), and ``inf_time``.
 
 from __future__ import annotations
 
-import collections
+import copy
 import datetime
 import json
 import re
-import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +39,7 @@ from gongji.gateways import (
     CentreSettlement,
     Clearing,
     Holder,
+    MsgidJournal,
     Registration,
     ReversalState,
     SettlementRequest,
@@ -47,11 +47,12 @@ from gongji.gateways import (
     TotalsVerdict,
     require,
 )
-from gongji.gateways.exchange import Flow, exchange
+from gongji.gateways.exchange import Flow, blocking, exchange
 from gongji.gateways.premium import PremiumPaid, PremiumRequest
 from gongji.gateways.secrets import read_secret
 from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
+from gongji.journal import MemoryJournal
 from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
@@ -74,20 +75,6 @@ MSGID_REVERSED = ("该报文已被冲正",)  # a msgid a 2601 reversal named: no
 #: the caller may send it again under a new msgid (a journaled one must be journaled anew).
 MSGID_REFUSED = "msgid_refused"
 _MSGID_TRIES = 4
-# The national msgid is institution code + yyyyMMddHHmmss + 4 digits. One numbering per
-# till number for the whole process keeps every gateway object in it apart; a configured
-# till number keeps the tills of one institution apart; without one, the random start
-# does most of the time, and a clash is refused unprocessed (a read then goes again).
-# Each second numbers at most 100 messages of a till (10,000 without a till number):
-# beyond that the next second is borrowed, so that a busy process never gives a msgid
-# twice (found by the soak: a till sending 100 messages a second had its journaled
-# cancellation msgid refused as taken, for good). The random start also makes a clash
-# with the msgids of a process that died earlier in the same second unlikely.
-_SERIAL_START: dict[int | None, int] = collections.defaultdict(lambda: secrets.randbelow(10_000))
-_ISSUED: dict[int | None, tuple[datetime.datetime, int]] = {}  # till -> (second, msgids given)
-_ISSUED_LOCK = threading.Lock()
-#: A clock further back than this is another clock (a test's), not a borrowed second.
-_CLOCK_SET_BACK = datetime.timedelta(seconds=60)
 #: How many patients' regions a gateway remembers (the oldest are forgotten first).
 _REGIONS_KEPT = 4096
 _REGIONS_LOCK = threading.Lock()
@@ -167,7 +154,8 @@ class Institution:
     operator: str = "001"
     operator_name: str = "收银员"
     device: str = ""
-    #: 0-99 for each till of one institution: its msgids then never meet another till's.
+    #: 0-99 for each till of one institution that keeps a journal of its own: its msgids
+    #: then never meet another till's (``Journal.allocate_msgid``).
     till: int | None = None
     #: The till's MAC and IP address for sign-in (9001 requires both; how strictly
     #: centres check them is unconfirmed). Set them as the region requires.
@@ -249,6 +237,7 @@ class CityInsuranceGateway:
         institution: Institution,
         auth: httpx.Auth,
         clock: Clock = beijing.now,
+        journal: MsgidJournal | None = None,
     ) -> None:
         self.profile = profile
         self.institution = institution
@@ -259,8 +248,9 @@ class CityInsuranceGateway:
         self._url = profile.base_url.rstrip("/") + profile.path
         self._sign_no: str | None = None
         self._regions: dict[str, str] = {}  # psn_no -> insuplc_admdvs, the newest last
-        # The national msgid: institution code + yyyyMMddHHmmss + 4 digits. The counter
-        # starts at random so that two tills of one institution rarely meet.
+        # Where the msgids come from: the client's journal (``with_journal``); alone, a
+        # journal of this object's own, so that a gateway driven by hand numbers too.
+        self._journal: MsgidJournal = journal if journal is not None else MemoryJournal()
         capabilities = (
             self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
         )
@@ -330,22 +320,27 @@ class CityInsuranceGateway:
 
     # ------------------------------------------------------------ the envelope
 
-    def new_msgid(self) -> str:
-        till = self.institution.till
-        # With a till number the 4 digits are till + a 2-digit serial; without, 4 digits.
-        capacity = 10_000 if till is None else 100
-        now = beijing.in_beijing(self._clock()).replace(microsecond=0)
-        with _ISSUED_LOCK:
-            second, given = _ISSUED.get(till, (now, 0))
-            if now > second or now < second - _CLOCK_SET_BACK:
-                second, given = now, 0
-            elif given >= capacity:
-                second, given = second + datetime.timedelta(seconds=1), 0
-            _ISSUED[till] = (second, given + 1)
-        serial = (_SERIAL_START[till] + given) % capacity
-        if till is not None:
-            serial += till * 100
-        return f"{self.institution.code}{beijing.msgid_time(second)}{serial:04d}"
+    def with_journal(self, journal: MsgidJournal) -> CityInsuranceGateway:
+        bound = copy.copy(self)
+        bound._journal = journal
+        return bound
+
+    def new_msgid(self, *, key: str = "", purpose: str = "read", durable: bool = True) -> Flow[str]:
+        """The national msgid (institution code + Beijing second + 4 digits), from the journal."""
+        journal, institution, at = self._journal, self.institution, self._clock()
+        return (
+            yield from blocking(
+                lambda: journal.allocate_msgid(
+                    institution.code,
+                    at,
+                    institution.till,
+                    key=key,
+                    purpose=purpose,
+                    durable=durable,
+                ),
+                blocks=journal.blocks,
+            )
+        )
 
     def _request(self, infno: str, data: Any, msgid: str, insured_in: str) -> httpx.Request:
         envelope = wire.Envelope(
@@ -382,7 +377,11 @@ class CityInsuranceGateway:
         if self._sign_no is None and infno != "9001":
             yield from self.sign_in()
         ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
-        msgid = msgid or self.new_msgid()
+        if msgid is None:
+            # A read's id is committed without its own fsync: the sale's next durable write
+            # carries it, and lost with the power it could only make a later message be
+            # refused as taken, unprocessed, which is sent again under a new id.
+            msgid = yield from self.new_msgid(durable=False)
         signed_in_again = False
         for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
@@ -396,9 +395,9 @@ class CityInsuranceGateway:
                 continue
             unusable = _says(message, (*profile.msgid_taken, *profile.msgid_reversed))
             if unusable and ours and attempt < _MSGID_TRIES:
-                # Another message (of another till, or of this till's process before a
-                # restart) had it; ours was not processed: send it again under a new one.
-                msgid = self.new_msgid()
+                # Another message (of a till numbering from another journal) had it; ours
+                # was not processed: send it again under a new one.
+                msgid = yield from self.new_msgid(durable=False)
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
@@ -455,7 +454,7 @@ class CityInsuranceGateway:
         if self._sign_no is None:
             yield from self.sign_in()
         for attempt in (1, 2):
-            msgid = self.new_msgid()
+            msgid = yield from self.new_msgid(durable=False)
             response = yield from self._exchange(self._request(infno, data, msgid, ""))
             if statement.is_file(response.content):
                 return response.content
@@ -545,7 +544,7 @@ class CityInsuranceGateway:
     def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
         require(self, Capability.PRE_SETTLE)
         infno = "2101" if request.setting is Setting.PHARMACY else "2206"
-        return (yield from self._settlement(infno, request, self.new_msgid()))
+        return (yield from self._settlement(infno, request, None))
 
     def settle(self, request: SettlementRequest, msgid: str) -> Flow[CentreSettlement]:
         require(self, Capability.SETTLE)
@@ -553,8 +552,9 @@ class CityInsuranceGateway:
         return (yield from self._settlement(infno, request, msgid))
 
     def _settlement(
-        self, infno: str, request: SettlementRequest, msgid: str
+        self, infno: str, request: SettlementRequest, msgid: str | None
     ) -> Flow[CentreSettlement]:
+        """A settlement under ``msgid``; a pre-settlement (a read) under one of its own."""
         region = request.patient.insurance.region
         self._remember_region(request.psn_no, region)
         data = transform.settle_input(request, self._clock(), self.profile.dialect)
@@ -563,7 +563,7 @@ class CityInsuranceGateway:
         settled = _trusted(
             infno,
             lambda: transform.settlement_from(
-                answer, msgid, reading=self.profile.mutual_aid_reading
+                answer, msgid or "", reading=self.profile.mutual_aid_reading
             ),
         )
         info = answer.setlinfo
@@ -669,18 +669,25 @@ class CityInsuranceGateway:
         settlement: CentreSettlement,
         sale: str,
         at: datetime.datetime,
-    ) -> tuple[Upload, ...]:
+    ) -> Flow[tuple[Upload, ...]]:
         inputs = traceability.sale_inputs(request, settlement, sale, at, self._pharmacy())
-        msgids = [self.new_msgid() for _ in inputs]
+        msgids = yield from self._msgids(len(inputs), sale, SALE_UPLOAD)
         return traceability.uploads(SALE_UPLOAD, inputs, msgids, request.patient.insurance.region)
 
     def return_uploads(
         self, sold: tuple[Upload, ...], sale: str, at: datetime.datetime
-    ) -> tuple[Upload, ...]:
+    ) -> Flow[tuple[Upload, ...]]:
         inputs = [traceability.return_input(json.loads(u.payload), sale, at) for u in sold]
-        msgids = [self.new_msgid() for _ in inputs]
+        msgids = yield from self._msgids(len(inputs), sale, RETURN_UPLOAD)
         region = sold[0].insured_in if sold else ""
         return traceability.uploads(RETURN_UPLOAD, inputs, msgids, region)
+
+    def _msgids(self, count: int, sale: str, infno: str) -> Flow[list[str]]:
+        """Msgids for uploads journaled with the sale: durable with the entry that keeps them."""
+        msgids = []
+        for _ in range(count):
+            msgids.append((yield from self.new_msgid(key=sale, purpose=infno, durable=False)))
+        return msgids
 
     def upload(self, upload: Upload) -> Flow[None]:
         require(self, Capability.TRACE_UPLOAD)

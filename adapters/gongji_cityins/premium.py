@@ -33,7 +33,7 @@ from gongji.errors import Declined, InvalidInput, SignatureError, Unavailable, U
 from gongji.gateways import ReversalState
 from gongji.gateways.exchange import Flow, exchange
 from gongji.gateways.premium import PremiumPaid, PremiumRequest
-from gongji.identity import IdNumber, mask_ids
+from gongji.identity import IdNumber, scrub_ids
 from gongji.model import Purpose
 from gongji_cityins import transform
 
@@ -182,7 +182,7 @@ class PremiumChannel:
             ) from error
         code = getattr(answer, "code", -1)
         if code != 0:
-            message = mask_ids(str(getattr(answer, "message", "")))[:300]
+            message = scrub_ids(str(getattr(answer, "message", "")))[:300]
             raise Declined(
                 f"The premium channel refused the {operation}: {message}",
                 infcode=str(code),

@@ -26,7 +26,7 @@ from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel, VoucherDecoder
-from gongji.gateways.exchange import Flow, Pause
+from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
@@ -34,7 +34,7 @@ from gongji.model import Cash, LineItem, Purchase, Receipt, Visit
 from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
-from gongji.tls import require_verified
+from gongji.tls import require_verified, require_verified_client
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -210,6 +210,8 @@ class SettlementClient(_Client):
         **options: Any,
     ) -> None:
         require_verified(verify, "The client's verify=False")  # before anything is opened
+        if http is not None:
+            require_verified_client(http, "The client's http= (an httpx.Client)")
         super().__init__(gateway=gateway, channels=channels, **options)
         self._http = http or httpx.Client(
             transport=transport or httpx.HTTPTransport(verify=verify, socket_options=NO_DELAY),
@@ -377,6 +379,8 @@ class AsyncSettlementClient(_Client):
         **options: Any,
     ) -> None:
         require_verified(verify, "The client's verify=False")  # before anything is opened
+        if http is not None:
+            require_verified_client(http, "The client's http= (an httpx.AsyncClient)")
         super().__init__(gateway=gateway, channels=channels, **options)
         self._http = http or httpx.AsyncClient(
             transport=transport or httpx.AsyncHTTPTransport(verify=verify, socket_options=NO_DELAY),
@@ -512,6 +516,14 @@ def drive(flow: Flow[T], http: httpx.Client, checkpoint: Checkpoint | None = Non
                 time.sleep(step.milliseconds / 1000)
                 step = flow.send(None)
                 continue
+            if isinstance(step, Blocking):
+                try:
+                    done = step.call()
+                except Exception as error:  # the journal's failure, raised where it was asked
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(done)
+                continue
             try:
                 if checkpoint is not None:
                     checkpoint(f"before send {step.method} {step.url.path}")
@@ -532,14 +544,23 @@ async def drive_async(
     flow: Flow[T], http: httpx.AsyncClient, checkpoint: Checkpoint | None = None
 ) -> T:
     """Run ``flow`` to its end over ``http``: the asynchronous driver."""
+    import asyncio  # the async driver's alone: a sync till does not load it
+
     try:
         step = next(flow)
         while True:
             if isinstance(step, Pause):
-                import asyncio  # the async driver's alone: a sync till does not load it
-
                 await asyncio.sleep(step.milliseconds / 1000)
                 step = flow.send(None)
+                continue
+            if isinstance(step, Blocking):
+                # Off the loop: an fsync or a database round trip never stalls other sales.
+                try:
+                    done = await asyncio.to_thread(step.call)
+                except Exception as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(done)
                 continue
             try:
                 if checkpoint is not None:

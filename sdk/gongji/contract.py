@@ -117,8 +117,8 @@ class InsuranceGatewayContract:
         assert len(gateway.region) == 6 and gateway.region.isdigit()
         assert all(isinstance(c, Capability) for c in gateway.capabilities)
 
-    def test_msgids_are_unique(self, gateway: InsuranceGateway) -> None:
-        ids = {gateway.new_msgid() for _ in range(200)}
+    def test_msgids_are_unique(self, gateway: InsuranceGateway, http: httpx.Client) -> None:
+        ids = {drive(gateway.new_msgid(), http) for _ in range(200)}
         assert len(ids) == 200 and all(1 <= len(i) <= 30 for i in ids)
 
     def test_operations_are_flows_that_yield_a_request_before_any_io(
@@ -158,11 +158,13 @@ class InsuranceGatewayContract:
             department="CONTRACT",
             doctor="CONTRACT",
         )
-        visit_id = drive(gateway.register(registration, gateway.new_msgid()), http)
+        visit_id = drive(gateway.register(registration, drive(gateway.new_msgid(), http)), http)
         assert visit_id
         fee = LineItem(code="CONTRACT-FEE", name="contract", unit_price=Fen(1_000), quantity=2)
         visit = Visit(visit_id=visit_id, psn_no=holder.psn_no, patient_id=holder.person.id)
-        assert drive(gateway.upload_fees(visit, (fee,), gateway.new_msgid()), http) == Fen(2_000)
+        assert drive(
+            gateway.upload_fees(visit, (fee,), drive(gateway.new_msgid(), http)), http
+        ) == Fen(2_000)
         request = SettlementRequest(
             psn_no=holder.psn_no,
             patient=holder.person,

@@ -49,8 +49,8 @@ def mask_id(number: str) -> str:
 _ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 
 
-def mask_ids(text: str) -> str:
-    """``text`` with every 18-character ID number in it masked (a gateway's words may echo one)."""
+def scrub_ids(text: str) -> str:
+    """Free text (a gateway's words) with every full ID number in it masked."""
     return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
 
 

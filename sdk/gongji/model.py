@@ -266,6 +266,9 @@ class Binding:
 MAX_PURCHASE_TOTAL = Fen(10_000_000_00)
 #: The most units of one line.
 MAX_QUANTITY = 100_000
+#: The most lines of one basket: a pharmacy's are tens, an outpatient bill's hundreds.
+#: Above it, a loop or an attack, which would go out as a body of megabytes: refused.
+MAX_LINES = 500
 
 #: A line item's code: catalogue codes (医保目录编码) and SKUs are visible ASCII.
 _ITEM_CODE = re.compile(r"[!-~]{1,64}", re.ASCII)
@@ -465,6 +468,12 @@ def _items(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
     if not items:
         raise InvalidInput(
             "The basket is empty.", next_step="Add at least one line item before settling."
+        )
+    if len(items) > MAX_LINES:
+        raise InvalidInput(
+            f"The basket has {len(items)} lines, more than the {MAX_LINES} one purchase may have.",
+            next_step="Merge repeated lines into one with a quantity, or split the bill; "
+            "nothing was sent.",
         )
     for item in items:
         if not isinstance(item, LineItem):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,13 @@ import httpx
 
 from gongji.errors import ConfigError
 
-__all__ = ["ALLOW_INSECURE_ENV", "insecure_allowed", "require_verified", "tls_settings"]
+__all__ = [
+    "ALLOW_INSECURE_ENV",
+    "insecure_allowed",
+    "require_verified",
+    "require_verified_client",
+    "tls_settings",
+]
 
 #: Set to ``1`` in a test run's environment to allow what this module otherwise refuses.
 ALLOW_INSECURE_ENV = "GONGJI_ALLOW_INSECURE_TLS"
@@ -56,6 +63,19 @@ def require_verified(verify: bool, where: str) -> None:
             "the gateway could read payment codes and rewrite the centre's answers.",
             next_step=_NEXT_STEP,
         )
+
+
+def require_verified_client(http: httpx.Client | httpx.AsyncClient, where: str) -> None:
+    """Refuse an ``http=`` client whose transports do not verify certificates (made with
+    ``verify=False``), unless the test-only flag is set. A transport of another kind (an
+    in-process ``MockTransport``) crosses no network and is left alone."""
+    transports = [getattr(http, "_transport", None), *getattr(http, "_mounts", {}).values()]
+    for transport in transports:
+        context = getattr(getattr(transport, "_pool", None), "_ssl_context", None)
+        if isinstance(context, ssl.SSLContext) and (
+            context.verify_mode == ssl.CERT_NONE or not context.check_hostname
+        ):
+            require_verified(False, where)
 
 
 def tls_settings(table: Mapping[str, Any], where: str) -> tuple[dict[str, Any], bool]:

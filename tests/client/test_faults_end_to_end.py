@@ -7,6 +7,7 @@ import pytest
 
 from gongji import Cash, Declined, Fen, InvalidInput, OutcomeUnknown, Unavailable
 from gongji import clock as beijing
+from gongji.flows import settle as settle_flows
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
 from tests.client.conftest import (
@@ -126,8 +127,10 @@ def test_lost_answer_at_the_channel_is_queried_and_charged_once(
 
 
 def test_unreachable_channel_leaves_the_sale_in_doubt_until_recover(
-    till: Till, mock: MockGateway
+    till: Till, mock: MockGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The order number is a digest of the sale's msgid: fixed here, to aim the fault at it.
+    monkeypatch.setattr(settle_flows, "_out_trade_no", lambda setup, msgid: "DOUBT-0001-1")
     mock.faults.add("drop_after_commit", target="wechatpay", code=CODEPAY, times=1)
     query = "/v3/pay/transactions/out-trade-no/DOUBT-0001-1"
     mock.faults.add("timeout_before_commit", target="wechatpay", code=query, times=5)

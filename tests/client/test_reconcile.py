@@ -152,7 +152,9 @@ def test_an_unreachable_centre_is_unavailable_saying_what_failed(
 def test_a_settlement_the_journal_lacks_is_centre_only(till: Till, mock: MockGateway) -> None:
     a_days_sales(till)
     # Another till of the same pharmacy, with a journal of its own, settles against the centre.
-    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as other:
+    with SettlementClient.from_profile(
+        "mock", mock=mock, polling=FAST_POLLING, till=1
+    ) as other:  # its own journal: a till number of its own
         elsewhere = other.settle(purchase(WIFE, drug(12_000)), key="OTHER-0001")
     report = till.reconcile(centre_day(mock))
     assert not report.clean and report.agreed is False
@@ -279,7 +281,9 @@ def test_a_sale_whose_answer_was_lost_is_matched_by_its_msgid_and_resolved_by_re
 
 def test_every_kind_at_once_in_a_stable_order(till: Till, mock: MockGateway) -> None:
     sold = a_days_sales(till)
-    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as other:
+    with SettlementClient.from_profile(
+        "mock", mock=mock, polling=FAST_POLLING, till=1
+    ) as other:  # its own journal: a till number of its own
         other.settle(purchase(WIFE, drug(12_000)), key="OTHER-0001")
     mock.centre.cancel(sold[0])
     journal = till.client.journal
@@ -350,7 +354,9 @@ def test_the_journals_totals_go_to_3201_once_per_clearing_group(
 
 def test_the_report_shows_no_full_id_number(till: Till, mock: MockGateway) -> None:
     sold = a_days_sales(till)
-    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as other:
+    with SettlementClient.from_profile(
+        "mock", mock=mock, polling=FAST_POLLING, till=1
+    ) as other:  # its own journal: a till number of its own
         other.settle(purchase(WIFE, drug(12_000)), key="OTHER-0001")
     mock.centre.cancel(sold[0])
     report = till.reconcile(centre_day(mock))

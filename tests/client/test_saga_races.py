@@ -13,6 +13,7 @@ from gongji import Cash, ConfigError, Credential, Fen, InvalidInput, Purchase, S
 from gongji.client import drive
 from gongji.flows import settle as flows
 from gongji.flows import undo as undo_flows
+from gongji.gateways.exchange import Blocking
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
 from tests.client.conftest import FAST_POLLING, MOTHER, SON, WECHAT_PAID, WIFE, drug, purchase
@@ -33,22 +34,27 @@ def http(mock: MockGateway) -> httpx.Client:
     return httpx.Client(transport=mock.transport())
 
 
+def answer(step: Any, http: httpx.Client) -> Any:
+    """What a driver sends back for ``step``: a journal call's result, or the response."""
+    if isinstance(step, Blocking):
+        return step.call()
+    response = http.send(step)
+    response.read()
+    return response
+
+
 def step_until(flow: Generator[Any, Any, Any], http: httpx.Client, marker: bytes) -> Any:
     """Run ``flow`` until it yields a request whose body holds ``marker``; return that request."""
     step = next(flow)
-    while marker not in step.content:
-        response = http.send(step)
-        response.read()
-        step = flow.send(response)
+    while isinstance(step, Blocking) or marker not in step.content:
+        step = flow.send(answer(step, http))
     return step
 
 
 def finish(flow: Generator[Any, Any, Any], step: Any, http: httpx.Client) -> Any:
     try:
         while True:
-            response = http.send(step)
-            response.read()
-            step = flow.send(response)
+            step = flow.send(answer(step, http))
     except StopIteration as stop:
         return stop.value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 from gongji import SettlementClient
 from gongji.client import drive
+from gongji.flows.settle import order_number
 from gongji.gateways import PaymentState
 from gongji.journal import EntryState, SqliteJournal
 from tests.mock.test_http import cli_server
@@ -112,14 +114,21 @@ def test_killed_at_every_boundary_the_sale_is_recovered_once(
     # The channel's side: every attempt's payment code was charged at most once, and only
     # where the sale stands, for exactly its cash share.
     channel = SettlementClient.from_profile("mock", url=served).setup.channels["wechatpay"]
+    # Each attempt's order number derives from its settlement msgid, a row of the journal.
+    with sqlite3.connect(journal_path) as db:
+        sent = db.execute("SELECT key, msgid FROM msgids WHERE purpose = '2102'").fetchall()
+    attempts: dict[str, list[str]] = {}
+    for key, msgid in sent:
+        attempts.setdefault(key, []).append(msgid)
     with httpx.Client(timeout=10) as http:
         for entry in journal.entries():
-            for attempt in range(1, entry.attempt + 1):
-                trade = drive(channel.query(f"{entry.key}-{attempt}"), http)
-                stands = entry.state is EntryState.SETTLED and attempt == entry.attempt
+            assert entry.msgid in attempts[entry.key]
+            for msgid in attempts[entry.key]:
+                trade = drive(channel.query(order_number(journal.salt, msgid)), http)
+                stands = entry.state is EntryState.SETTLED and msgid == entry.msgid
                 assert (trade.state is PaymentState.PAID) == stands, (
                     entry.key,
-                    attempt,
+                    msgid,
                     trade.state,
                 )
                 if stands and entry.receipt is not None:

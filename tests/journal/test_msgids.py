@@ -156,7 +156,7 @@ def test_the_owner_of_a_msgid_is_recorded_with_it(backend: Backend) -> None:
         ({"at": AT.replace(tzinfo=None)}, "must be an aware datetime"),
         ({"till": 100}, "whole number from 0 to 99"),
         ({"till": True}, "whole number from 0 to 99"),
-        ({"purpose": "refund"}, "allocated for an infno"),
+        ({"purpose": "Refund 2103"}, "allocated for an infno"),
         ({"key": "K" * 65}, "idempotency key"),
     ],
 )

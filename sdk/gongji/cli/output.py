@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,8 +33,6 @@ __all__ = [
     "scrub",
 ]
 
-_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
-
 #: The cashier's labels, English then Chinese, as on a Chinese pharmacy's receipt.
 FUND = "pooled fund 统筹基金"
 OWN_ACCOUNT = "own account 个人账户"
@@ -46,9 +43,9 @@ TOTAL = "total 合计"
 
 def scrub(text: str) -> str:
     """Free text (a gateway's words) without a full ID number in it."""
-    from gongji.identity import mask_id
+    from gongji.identity import scrub_ids
 
-    return _ID_LIKE.sub(lambda found: mask_id(found.group(0)), text)
+    return scrub_ids(text)
 
 
 # ---------------------------------------------------------------- errors

@@ -267,4 +267,13 @@ def _item_fields(text: str) -> dict[str, str]:
             f"--item {text[:60]!r} is not {ITEM_FORMAT}.",
             next_step="Write e.g. --item 'X01:感冒灵颗粒:12.50:2:A:drug'.",
         )
-    return dict(zip(_ITEM_FIELDS, parts, strict=False))
+    fields = dict(zip(_ITEM_FIELDS, parts, strict=False))
+    quantity = fields.get("quantity", "1")
+    # Read leniently, "1e3" or "1_000" would become a thousand units: whole digits only.
+    if not (quantity.isascii() and quantity.isdigit()):
+        raise InvalidInput(
+            f"--item {text[:60]!r} has quantity {quantity[:20]!r}, not a whole number of units.",
+            next_step="Write the quantity in digits, e.g. --item 'X01:感冒灵颗粒:12.50:2'; "
+            "nothing was sent.",
+        )
+    return fields

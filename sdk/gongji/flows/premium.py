@@ -33,7 +33,10 @@ from gongji.errors import (
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.flows.steps import (
     check_key,
+    holding,
     in_doubt,
+    load,
+    new_msgid,
     read,
     record,
     record_settled,
@@ -66,6 +69,11 @@ __all__ = [
     "refuse_premium_undo",
     "resolve_premium",
 ]
+
+#: What the journal records a premium's msgids as (``Journal.msgid_owner``): the payment,
+#: and its reversal by msgid at the premium channel.
+PREMIUM_PURPOSE = "premium"
+PREMIUM_REVERSAL = "premium-reversal"
 
 
 def refuse_premium_as_sale(purchase: Purchase) -> None:
@@ -191,23 +199,21 @@ def preview_premium(setup: Setup, payment: PremiumPayment) -> Flow[Quote]:
 def pay_premium(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumReceipt]:
     check_key(key)
     premium_gateway(setup)  # before the journal is read or anything sent
-    if not setup.journal.acquire(key):
+    # While this flow runs, no other flow (a second payment, recover()) may touch the key.
+    held, receipt = yield from holding(setup, key, lambda: _pay_owned(setup, payment, key))
+    if not held or receipt is None:
         raise InvalidInput(
             f"The payment with key {key!r} is being made right now.",
             next_step="Wait for that call to end; then paying again with the key returns its receipt.",
         )
-    try:
-        return (yield from _pay_owned(setup, payment, key))
-    finally:
-        setup.journal.release(key)
+    return receipt
 
 
 def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumReceipt]:
-    journal = setup.journal
     fingerprint = premium_fingerprint(setup, payment)
     voucher = setup.voucher(payment.credential)
     attempt = 1
-    found = journal.get(key)
+    found = yield from load(setup, key)
     if found is not None:
         if found.fingerprint != fingerprint:
             raise InvalidInput(
@@ -234,7 +240,9 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
         attempt = found.attempt + 1  # the earlier attempt charged nothing: go again
     prepared = yield from prepare_premium(setup, payment)
     gateway = premium_gateway(setup)
-    entry = record(
+    # The msgid is the journal's, recorded as this payment's: durable with the entry below.
+    msgid = yield from new_msgid(setup, key, PREMIUM_PURPOSE, durable=False)
+    entry = yield from record(
         setup,
         Entry(
             key=key,
@@ -244,7 +252,7 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
             setting=Setting.PHARMACY,
             purpose=payment.kind,
             psn_no=prepared.payer.psn_no,
-            msgid=gateway.new_msgid(),
+            msgid=msgid,
             cash_kind="",  # a premium is paid whole from the account: no cash share
             updated_at=setup.clock(),
             voucher=voucher,
@@ -256,7 +264,9 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
         paid = yield from gateway.pay_premium(prepared.request, entry.msgid)
         _check_answer_is_for(setup, entry, paid, prepared.request)
     except Declined as refused:
-        record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200]))
+        yield from record(
+            setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200])
+        )
         setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
         raise
     except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
@@ -268,7 +278,9 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
             gateway=gateway.name,
         ) from error
     settlement, receipt = _booked(entry, paid, prepared)
-    entry = record_settled(setup, attrs.evolve(entry, settlement=settlement), receipt, durable=True)
+    entry = yield from record_settled(
+        setup, attrs.evolve(entry, settlement=settlement), receipt, durable=True
+    )
     return premium_receipt(entry)
 
 
@@ -389,7 +401,7 @@ def _reverse_at_channel(setup: Setup, entry: Entry) -> Flow[Entry]:
     """Reverse the payment by its msgid. Idempotent at the channel, so it may repeat."""
     try:
         gateway = premium_gateway(setup)
-        msgid = gateway.new_msgid()
+        msgid = yield from new_msgid(setup, entry.key, PREMIUM_REVERSAL)
         state = yield from read(
             setup,
             "The premium's reversal",
@@ -398,4 +410,8 @@ def _reverse_at_channel(setup: Setup, entry: Entry) -> Flow[Entry]:
     except (GongjiError, httpx.HTTPError) as error:
         raise in_doubt(setup, entry, "the premium channel could not reverse the payment") from error
     setup.announce(SettlementEvent("reversed", entry.key, detail=state))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state]))
+    return (
+        yield from record(
+            setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state])
+        )
+    )

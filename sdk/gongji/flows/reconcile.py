@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import partial
 
 from gongji.flows.setup import Setup
-from gongji.flows.steps import read
+from gongji.flows.steps import journaled, read
 from gongji.gateways import CentreDifference, Clearing, StatementLine, TotalsVerdict
 from gongji.gateways.exchange import Flow
 from gongji.journal import Entry
@@ -38,7 +38,9 @@ def reconcile(
     gateway = setup.gateway
     tell("reading the journal", 0, 1)
     # A premium paid on behalf is the collector's, never one of the centre's settlements.
-    entries = [e for e in setup.journal.entries(day=day) if not is_premium(e.purpose)]
+    journal = setup.journal
+    listed = yield from journaled(setup, lambda: journal.entries(day=day))
+    entries = [e for e in listed if not is_premium(e.purpose)]
     lines = statement_lines(entries, day)
     groups: dict[Clearing, list[StatementLine]] = defaultdict(list)
     agencies: dict[str, list[StatementLine]] = {gateway.region: []}
@@ -60,9 +62,8 @@ def reconcile(
         differences += yield from read(setup, "The day's details (3202)", details)
         done += 1
     tell("comparing", done, steps)
-    report = compare(
-        day, [*entries, *_elsewhere(setup, entries, differences)], verdicts, differences
-    )
+    elsewhere = yield from journaled(setup, lambda: _elsewhere(setup, entries, differences))
+    report = compare(day, [*entries, *elsewhere], verdicts, differences)
     tell("done", steps, steps)
     return report
 

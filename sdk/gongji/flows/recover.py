@@ -7,6 +7,8 @@ the journal's entries in doubt that no running flow holds.
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 import httpx
 
@@ -16,7 +18,10 @@ from gongji.flows.setup import Setup
 from gongji.flows.steps import (
     cancel_at_centre,
     check_paid_amount,
+    holding,
     in_doubt,
+    journaled,
+    load,
     query,
     record_settled,
     reverse_at_centre,
@@ -32,38 +37,52 @@ from gongji.premium import is_premium
 
 def recover(setup: Setup) -> Flow[list[Entry]]:
     """Resolve every entry left in doubt that no running flow holds; one that cannot be
-    resolved yet stays in doubt (and is returned as it is) while the others go on."""
+    resolved yet stays in doubt (and is returned as it is) while the others go on. One
+    that ends in ``needs_attention`` is returned too, and never retried again."""
+    journal = setup.journal
     ended = []
-    for entry in setup.journal.in_doubt():
-        if not setup.journal.acquire(entry.key):
-            continue  # a sale in flight: it is not in doubt, only unfinished
-        try:
-            ended.append((yield from resolve(setup, entry)))
-        except (GongjiError, httpx.HTTPError):
-            ended.append(setup.journal.get(entry.key) or entry)
-        finally:
-            setup.journal.release(entry.key)
+    listed = yield from journaled(setup, journal.in_doubt)
+    for stale in listed:
+        held, entry = yield from holding(
+            setup, stale.key, functools.partial(_resolve_held, setup, stale.key)
+        )
+        if held and entry is not None:
+            ended.append(entry)
     yield from drain_uploads(setup)
     return ended
+
+
+def _resolve_held(setup: Setup, key: str) -> Flow[Entry | None]:
+    # Read again under the lease: the listed copy may be stale (a retry with the key may
+    # have settled it since), and acting on it would write over a newer state.
+    entry = yield from load(setup, key)
+    if entry is None or not entry.state.in_doubt:
+        return None
+    try:
+        return (yield from resolve(setup, entry))
+    except (GongjiError, httpx.HTTPError):
+        return (yield from load(setup, key)) or entry
 
 
 def drain_uploads(setup: Setup) -> Flow[None]:
     """Send what settled and undone sales still owe the centre (3505/3506): the uploads a
     crash or a lost answer left pending. A sale in flight is left to its own flow."""
-    for entry in setup.journal.entries():
-        if not entry.uploads_pending or entry.state.in_doubt:
-            continue
-        if not setup.journal.acquire(entry.key):
-            continue
-        try:
-            found = setup.journal.get(entry.key) or entry  # read again under the lease
-            yield from send_uploads(setup, found)
-        finally:
-            setup.journal.release(entry.key)
+    journal = setup.journal
+    listed = yield from journaled(setup, journal.entries)
+    for stale in listed:
+        if stale.uploads_pending and not stale.state.in_doubt:
+            yield from holding(setup, stale.key, functools.partial(_drain_held, setup, stale.key))
+
+
+def _drain_held(setup: Setup, key: str) -> Flow[Entry | None]:
+    found = yield from load(setup, key)  # read again under the lease
+    if found is None or not found.uploads_pending or found.state.in_doubt:
+        return found
+    return (yield from send_uploads(setup, found))
 
 
 def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
-    """Finish or undo a settlement a timeout or a crash left in doubt."""
+    """Finish or undo a settlement a timeout or a crash left in doubt (its key held)."""
     if is_premium(entry.purpose):
         return (yield from resolve_premium(setup, entry))
     if entry.state is EntryState.CENTRE_PENDING:
@@ -83,8 +102,10 @@ def resolve(setup: Setup, entry: Entry) -> Flow[Entry]:
                 setup, entry, f"the {channel.name} payment could not be confirmed"
             ) from error
         if payment.state is PaymentState.PAID:
-            return record_settled(
-                setup, entry, attrs.evolve(receipt, transaction_id=payment.transaction_id)
+            return (
+                yield from record_settled(
+                    setup, entry, attrs.evolve(receipt, transaction_id=payment.transaction_id)
+                )
             )
         return (yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value))
     if entry.state is EntryState.UNDOING:

@@ -10,8 +10,9 @@ with the same ``out_trade_no`` only when the channel never saw it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import re
+import hmac
 from typing import Any
 
 import attrs
@@ -23,6 +24,7 @@ from gongji.errors import (
     Declined,
     GatewayError,
     InvalidInput,
+    OutcomeUnknown,
     Unavailable,
     UntrustedAnswer,
 )
@@ -30,10 +32,17 @@ from gongji.flows.premium import refuse_premium_as_sale
 from gongji.flows.recover import resolve
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.flows.steps import (
+    MSGID_REFUSED,
+    MSGID_RENEWALS,
+    SETTLE_INFNO,
     cancel_at_centre,
     check_key,
     check_paid_amount,
+    holding,
     in_doubt,
+    journaled,
+    load,
+    new_msgid,
     query,
     read,
     record,
@@ -55,6 +64,7 @@ from gongji.gateways import (
     SettlementRequest,
 )
 from gongji.gateways.exchange import Flow
+from gongji.identity import scrub_ids as scrub
 from gongji.journal import Entry, EntryState
 from gongji.model import Cash, Leg, Purchase, Receipt, Setting
 from gongji.money import ZERO, Fen
@@ -62,8 +72,6 @@ from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.quote import Quote
 from gongji.traceability import check_codes
-
-_TRADE_SAFE = re.compile(r"[0-9A-Za-z_-]{6,28}")
 
 
 @frozen
@@ -165,23 +173,28 @@ def centre_quote(pre: CentreSettlement, plan: Quote, cash_part: Fen = ZERO) -> Q
 def settle(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Receipt]:
     check_key(key)
     refuse_premium_as_sale(purchase)
+    if purchase.total <= 0:
+        raise InvalidInput(
+            "The purchase costs nothing: there is nothing to settle with the centre.",
+            next_step="Check the line prices; hand over free goods without a settlement. "
+            "Nothing was sent.",
+        )
     # While this flow runs, no other flow (a second settle, recover()) may touch the key.
-    if not setup.journal.acquire(key):
+    held, receipt = yield from holding(
+        setup, key, lambda: _settle_owned(setup, purchase, key, cash)
+    )
+    if not held or receipt is None:
         raise InvalidInput(
             f"The sale with key {key!r} is being settled right now.",
             next_step="Wait for that call to end; then settling again with the key returns its receipt.",
         )
-    try:
-        return (yield from _settle_owned(setup, purchase, key, cash))
-    finally:
-        setup.journal.release(key)
+    return receipt
 
 
 def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flow[Receipt]:
-    journal = setup.journal
     fingerprint = setup.fingerprint(purchase)
     attempt = 1
-    found = journal.get(key)
+    found = yield from load(setup, key)
     if found is not None:
         if found.fingerprint != fingerprint:
             raise InvalidInput(
@@ -202,6 +215,12 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             found = yield from resolve(setup, found)
         if found.state is EntryState.SETTLED and found.receipt is not None:
             return found.receipt
+        if found.state is EntryState.NEEDS_ATTENTION:
+            raise InvalidInput(
+                f"The sale with key {key!r} needs a person: {scrub(found.reason)}",
+                next_step="Settle it as docs/how-to/recover-after-a-crash.md says, then use a "
+                "new key for a new sale.",
+            )
         if found.state is not EntryState.FAILED:
             raise InvalidInput(
                 f"The sale with key {key!r} was {found.state.value}.",
@@ -218,42 +237,69 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
         setting=purchase.setting,
         purpose=purchase.purpose,
         psn_no=prepared.holder.psn_no,
-        msgid=setup.gateway.new_msgid(),
+        msgid="",
         cash_kind=cash.kind,
-        out_trade_no=_out_trade_no(key, attempt) if channel is not None else "",
         updated_at=setup.clock(),
         voucher=setup.voucher(purchase.credential),
+        insured_in=prepared.holder.person.insurance.region,
     )
-    record(setup, entry)
-    # From here on money may move: every way out is a receipt, a definitive refusal with
-    # nothing charged, or OutcomeUnknown with the entry left for recover().
-    try:
-        settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
-        _check_answer_is_for(setup, entry, settlement, prepared.request)
-        receipt = _receipt(entry, settlement, prepared, purchase)
-    except Declined as refused:
-        record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200]))
-        setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
-        raise
-    except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
-        yield from reverse_at_centre(setup, entry)
-        raise Unavailable(
-            f"The centre's answer to the settlement was lost or not trusted ({type(error).__name__}); "
-            "it was reversed, and nothing was charged.",
-            next_step="Settle again with the same key.",
-            gateway=setup.gateway.name,
-        ) from error
+    settlement = receipt = None
+    for renewal in range(MSGID_RENEWALS + 1):
+        # The msgid is the journal's, and the order number derives from it: each is this
+        # attempt's alone, whatever key any till or journal used.
+        msgid = yield from new_msgid(setup, key, SETTLE_INFNO[entry.setting], durable=False)
+        entry = yield from record(
+            setup,
+            attrs.evolve(
+                entry,
+                msgid=msgid,
+                out_trade_no=_out_trade_no(setup, msgid) if channel is not None else "",
+            ),
+        )
+        # From here on money may move: every way out is a receipt, a definitive refusal with
+        # nothing charged, ``needs_attention``, or OutcomeUnknown with the entry left for recover().
+        try:
+            settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
+            yield from _check_answer_is_for(setup, entry, settlement, prepared.request)
+            receipt = _receipt(entry, settlement, prepared, purchase)
+            break
+        except Declined as refused:
+            if refused.code == MSGID_REFUSED and renewal < MSGID_RENEWALS:
+                continue  # refused unprocessed, for its msgid alone: again under a new one
+            yield from record(
+                setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200])
+            )
+            setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
+            raise
+        except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
+            ended = yield from reverse_at_centre(setup, entry)
+            if ended.state is EntryState.NEEDS_ATTENTION:
+                raise OutcomeUnknown(
+                    f"The centre's answer to the settlement was lost, and it could not be "
+                    f"reversed: {scrub(ended.reason)}",
+                    key=key,
+                    next_step="The sale needs a person (gongji journal list --attention); "
+                    "do not settle it again with this key.",
+                ) from error
+            raise Unavailable(
+                f"The centre's answer to the settlement was lost or not trusted ({type(error).__name__}); "
+                "it was reversed, and nothing was charged.",
+                next_step="Settle again with the same key.",
+                gateway=setup.gateway.name,
+            ) from error
+    assert settlement is not None
+    assert receipt is not None
     # The packs sold are told to the centre after the money moved, journaled with it.
-    uploads = sale_uploads(setup, prepared.request, settlement, key)
+    uploads = yield from sale_uploads(setup, prepared.request, settlement, key)
     if channel is None or receipt.cash <= 0:
         # Nothing to collect: the settled sale is written at once, durably (a counter sale's
         # cash is already in the till, so recovery must never undo it).
         entry = attrs.evolve(entry, settlement=settlement, receipt=receipt, uploads=uploads)
-        entry = record_settled(setup, entry, receipt, durable=True)
+        entry = yield from record_settled(setup, entry, receipt, durable=True)
         yield from send_uploads(setup, entry)
         return receipt
     # The cash share's out_trade_no and the receipt are written durably before the charge.
-    entry = record(
+    entry = yield from record(
         setup,
         attrs.evolve(
             entry,
@@ -274,7 +320,14 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             setup, entry, f"the {channel.name} payment could not be confirmed"
         ) from error
     if payment.state is not PaymentState.PAID:
-        yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value)
+        entry = yield from cancel_at_centre(setup, entry, payment.reason or payment.state.value)
+        if entry.state is EntryState.NEEDS_ATTENTION:
+            raise Declined(
+                f"The {channel.name} payment of {settlement.cash} was not made, and the "
+                f"insurance settlement could not be cancelled: {scrub(entry.reason)}",
+                next_step="The sale needs a person (gongji journal list --attention).",
+                gateway=channel.name,
+            )
         raise Declined(
             f"The {channel.name} payment of {receipt.cash} was not made "
             f"({payment.reason or payment.state.value}); the insurance settlement was cancelled "
@@ -285,7 +338,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
     receipt = attrs.evolve(receipt, transaction_id=payment.transaction_id)
     # Not fsynced: lost with the power, the entry is cash_pending again and recovery finds
     # the payment made.
-    entry = record_settled(setup, entry, receipt, durable=False)
+    entry = yield from record_settled(setup, entry, receipt, durable=False)
     yield from send_uploads(setup, entry)
     return receipt
 
@@ -343,19 +396,24 @@ def _receipt(
 
 def _check_answer_is_for(
     setup: Setup, entry: Entry, settlement: CentreSettlement, request: SettlementRequest
-) -> None:
-    """The national envelope's answers carry no signature of their own: an answer to an
-    earlier message, replayed in place of this one's, is refused here (and the settlement
-    this message made is reversed by the caller)."""
+) -> Flow[None]:
+    """The national envelope's answers carry no signature of their own: an answer to
+    another message, replayed in place of this one's, is refused here. The caller then
+    reverses by this sale's own msgid, which the journal gave no other message: what the
+    centre did under it is this sale's, never the sale the answer names."""
     if settlement.patient_id is not None and settlement.patient_id != request.patient.id:
         raise UntrustedAnswer(
             f"The centre's settlement answer names patient {settlement.patient_id.masked}, "
             f"not {request.patient.id.masked}: an answer to another message."
         )
-    earlier = setup.journal.by_settlement(settlement.setl_id) if settlement.setl_id else None
+    journal = setup.journal
+    setl_id = settlement.setl_id
+    earlier = (
+        (yield from journaled(setup, lambda: journal.by_settlement(setl_id))) if setl_id else None
+    )
     if earlier is not None and earlier.key != entry.key:
         raise UntrustedAnswer(
-            f"The centre's settlement answer names settlement {settlement.setl_id[:40]!r}, "
+            f"The centre's settlement answer names settlement {setl_id[:40]!r}, "
             f"which is sale {earlier.key!r}'s: a replayed answer."
         )
 
@@ -444,10 +502,15 @@ def _by_payer(legs: tuple[Leg, ...]) -> dict[tuple[str, Any], Fen]:
     return totals
 
 
-def _out_trade_no(key: str, attempt: int) -> str:
-    """The channel's order number for one attempt of one sale: the key itself when it fits
-    the channels' alphabet and leaves room for the attempt (6-28 characters), a digest of
-    it otherwise. Both channels take up to 32."""
-    if _TRADE_SAFE.fullmatch(key):
-        return f"{key}-{attempt}"
-    return f"G{hashlib.sha256(key.encode()).hexdigest()[:26]}-{attempt}"
+def _out_trade_no(setup: Setup, msgid: str) -> str:
+    return order_number(setup.journal.salt, msgid)
+
+
+def order_number(salt: bytes, msgid: str) -> str:
+    """The channel's order number (``out_trade_no``) for the attempt settled under ``msgid``:
+    a digest of the msgid keyed by the journal's ``salt``. The journal gave the msgid to no
+    other message, another journal's salt gives another number for an equal msgid (two
+    tills, each with its own file), and no idempotency key, however crafted, takes part.
+    27 characters, in every channel's alphabet."""
+    digest = hmac.new(salt, b"out_trade_no\x1f" + msgid.encode(), hashlib.sha256).digest()
+    return "G" + base64.b32encode(digest).decode("ascii")[:26]

@@ -81,7 +81,8 @@ class Setup:
         **options: Any,
     ) -> Setup:
         return cls(
-            gateway=gateway,
+            # The gateway numbers its messages from this journal, not from its process.
+            gateway=gateway.with_journal(journal),
             # Kept as given, not copied: a profile may make its channels when first used.
             channels=channels,
             journal=journal,

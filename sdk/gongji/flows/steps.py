@@ -34,14 +34,18 @@ from gongji.gateways import (
     ReversalState,
     SettlementRequest,
 )
-from gongji.gateways.exchange import Flow, Pause
+from gongji.gateways.exchange import Flow, Pause, blocking
 from gongji.gateways.uploads import SALE_UPLOAD, TraceabilityGateway, Upload
 from gongji.identity import Credential
-from gongji.journal import Entry, EntryState
-from gongji.model import Receipt
+from gongji.journal import Entry, EntryState, MsgidOwner
+from gongji.model import Receipt, Setting
 from gongji.money import Fen
 
 T = TypeVar("T")
+
+#: Declined.code of a message refused for its msgid alone, unprocessed (the national
+#: gateway's ``MSGID_REFUSED``): it may go again under a new msgid.
+MSGID_REFUSED = "msgid_refused"
 
 #: A write that ended in one of these may or may not have committed.
 UNKNOWN_OUTCOME = (httpx.HTTPError, Unavailable, SignatureError, UntrustedAnswer)
@@ -95,7 +99,7 @@ def resolve_holder(setup: Setup, credential: Credential) -> Flow[tuple[Credentia
 
 def sale_uploads(
     setup: Setup, request: SettlementRequest, settlement: CentreSettlement, key: str
-) -> tuple[Upload, ...]:
+) -> Flow[tuple[Upload, ...]]:
     """The uploads a settled sale owes the centre (3505, its packs' codes); () when the
     gateway has none or no line carries packs."""
     gateway = setup.gateway
@@ -103,10 +107,10 @@ def sale_uploads(
         gateway, TraceabilityGateway
     ):
         return ()
-    return gateway.sale_uploads(request, settlement, key, setup.clock())
+    return (yield from gateway.sale_uploads(request, settlement, key, setup.clock()))
 
 
-def return_uploads(setup: Setup, entry: Entry) -> tuple[Upload, ...]:
+def return_uploads(setup: Setup, entry: Entry) -> Flow[tuple[Upload, ...]]:
     """The entry's uploads with the returns of its sold packs added (3506), once."""
     gateway = setup.gateway
     if not entry.uploads or not isinstance(gateway, TraceabilityGateway):
@@ -114,7 +118,8 @@ def return_uploads(setup: Setup, entry: Entry) -> tuple[Upload, ...]:
     sold = tuple(u for u in entry.uploads if u.infno == SALE_UPLOAD)
     if len(sold) != len(entry.uploads):  # the returns are journaled already
         return entry.uploads
-    return entry.uploads + gateway.return_uploads(sold, entry.key, setup.clock())
+    returned = yield from gateway.return_uploads(sold, entry.key, setup.clock())
+    return entry.uploads + returned
 
 
 def send_uploads(setup: Setup, entry: Entry) -> Flow[Entry]:
@@ -146,17 +151,52 @@ def send_uploads(setup: Setup, entry: Entry) -> Flow[Entry]:
         sent.append(attrs.evolve(upload, done=True))
     # Not fsynced: lost with the power, the uploads go again with their msgids, answered
     # by the centre as the first time.
-    return record(setup, attrs.evolve(entry, uploads=tuple(sent)), durable=False)
+    return (yield from record(setup, attrs.evolve(entry, uploads=tuple(sent)), durable=False))
 
 
-def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Entry:
+def journaled(setup: Setup, call: Callable[[], T]) -> Flow[T]:
+    """A call on the journal, as a step of the flow: the async driver runs it off its event
+    loop (a journal in memory blocks nothing and is called at once)."""
+    return (yield from blocking(call, blocks=setup.journal.blocks))
+
+
+def load(setup: Setup, key: str) -> Flow[Entry | None]:
+    journal = setup.journal
+    return (yield from journaled(setup, lambda: journal.get(key)))
+
+
+def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Flow[Entry]:
     """Journal ``entry`` as it stands now; ``durable=False`` only where a lost write is
     found again by ``recover()``."""
     entry = attrs.evolve(entry, updated_at=setup.clock())
+    journal = setup.journal
     setup.boundary(f"before journal {entry.state.value}")
-    setup.journal.put(entry, durable=durable)
+    yield from journaled(setup, lambda: journal.put(entry, durable=durable))
     setup.boundary(f"after journal {entry.state.value}")
     return entry
+
+
+def holding(setup: Setup, key: str, body: Callable[[], Flow[T]]) -> Flow[tuple[bool, T | None]]:
+    """Run ``body`` holding ``key``'s lease: (False, None) when another flow holds it, so no
+    two flows (a retry, recover(), another till) ever act on one sale at once."""
+    journal = setup.journal
+    if not (yield from journaled(setup, lambda: journal.acquire(key))):
+        return False, None
+    try:
+        result = yield from body()
+    except GeneratorExit:
+        journal.release(key)  # abandoned by its driver: no step can be asked for any more
+        raise
+    except BaseException:
+        yield from journaled(setup, lambda: journal.release(key))
+        raise
+    yield from journaled(setup, lambda: journal.release(key))
+    return True, result
+
+
+def new_msgid(setup: Setup, key: str, purpose: str, *, durable: bool = True) -> Flow[str]:
+    """A msgid from the journal, recorded as this sale's message ``purpose`` (an infno)."""
+    return (yield from setup.gateway.new_msgid(key=key, purpose=purpose, durable=durable))
 
 
 def in_doubt(setup: Setup, entry: Entry, what: str) -> OutcomeUnknown:
@@ -168,9 +208,11 @@ def in_doubt(setup: Setup, entry: Entry, what: str) -> OutcomeUnknown:
     )
 
 
-def record_settled(setup: Setup, entry: Entry, receipt: Receipt, *, durable: bool = True) -> Entry:
+def record_settled(
+    setup: Setup, entry: Entry, receipt: Receipt, *, durable: bool = True
+) -> Flow[Entry]:
     """Journal the sale as settled with ``receipt``, and tell the observers (a divergence too)."""
-    entry = record(
+    entry = yield from record(
         setup, attrs.evolve(entry, state=EntryState.SETTLED, receipt=receipt), durable=durable
     )
     setup.announce(SettlementEvent("settled", entry.key, receipt.settlement_id))
@@ -181,6 +223,17 @@ def record_settled(setup: Setup, entry: Entry, receipt: Receipt, *, durable: boo
             )
         )
     return entry
+
+
+def needs_person(setup: Setup, entry: Entry, why: str) -> Flow[Entry]:
+    """End the sale in ``needs_attention``: what no retry can change and only a person can
+    settle. ``recover()`` leaves it alone from then on; ``why`` is kept (no secret)."""
+    setup.announce(SettlementEvent("needs_attention", entry.key, detail=why[:300]))
+    return (
+        yield from record(
+            setup, attrs.evolve(entry, state=EntryState.NEEDS_ATTENTION, reason=why[:300])
+        )
+    )
 
 
 def query(setup: Setup, channel: PaymentChannel, out_trade_no: str) -> Flow[ChannelPayment]:
@@ -215,20 +268,60 @@ def check_paid_amount(payment: ChannelPayment, expected: Fen) -> None:
         )
 
 
+#: The centre's settlement and cancellation messages, per setting (what a msgid is for).
+SETTLE_INFNO = {Setting.PHARMACY: "2102", Setting.OUTPATIENT: "2207"}
+CANCEL_INFNO = {Setting.PHARMACY: "2103", Setting.OUTPATIENT: "2208"}
+#: How often a message the centre refused for its msgid alone goes again under a new one.
+MSGID_RENEWALS = 3
+
+
 def reverse_at_centre(setup: Setup, entry: Entry) -> Flow[Entry]:
-    """2601 for a settlement whose answer was lost. Idempotent at the centre, so it may repeat."""
-    gateway = setup.gateway
-    msgid = gateway.new_msgid()
-    try:
-        state = yield from read(
-            setup,
-            "The reversal",
-            lambda: gateway.reverse(entry.msgid, entry.psn_no, msgid, entry.setting),
+    """2601 for a settlement whose answer was lost. Idempotent at the centre, so it may
+    repeat; sent only for a msgid this journal gave to this sale's settlement, since the
+    centre reverses whatever message had the id."""
+    journal = setup.journal
+    owner = yield from journaled(setup, lambda: journal.msgid_owner(entry.msgid))
+    if owner != MsgidOwner(key=entry.key, purpose=SETTLE_INFNO[entry.setting]):
+        return (
+            yield from needs_person(
+                setup,
+                entry,
+                f"The settlement's message id {entry.msgid[:30]} was not given to this sale by "
+                "this journal, so reversing it could undo another sale; nothing was reversed. "
+                "Ask the centre (3202) whether this sale's settlement stands.",
+            )
         )
-    except (GongjiError, httpx.HTTPError) as error:
-        raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
+    gateway = setup.gateway
+    for renewal in range(MSGID_RENEWALS + 1):
+        msgid = yield from new_msgid(setup, entry.key, "2601")
+        try:
+            state = yield from read(
+                setup,
+                "The reversal",
+                lambda msgid=msgid: gateway.reverse(  # type: ignore[misc]
+                    entry.msgid, entry.psn_no, msgid, entry.setting, insured_in=entry.insured_in
+                ),
+            )
+            break
+        except Declined as refused:
+            if refused.code == MSGID_REFUSED and renewal < MSGID_RENEWALS:
+                continue  # the 2601 itself was refused unprocessed: again, under a new msgid
+            return (
+                yield from needs_person(
+                    setup,
+                    entry,
+                    "The centre refused to reverse the settlement whose answer was lost "
+                    f"({(refused.err_msg or refused.message)[:200]}); it may stand.",
+                )
+            )
+        except (GongjiError, httpx.HTTPError) as error:
+            raise in_doubt(setup, entry, "the centre could not reverse the settlement") from error
     setup.announce(SettlementEvent("reversed", entry.key, detail=state))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state]))
+    return (
+        yield from record(
+            setup, attrs.evolve(entry, state=EntryState.FAILED, reason=REVERSED_WHY[state])
+        )
+    )
 
 
 #: Why a sale whose answer was lost ended unsettled, as the cashier can say it.
@@ -239,20 +332,57 @@ REVERSED_WHY: dict[ReversalState, str] = {
 }
 
 
-def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
-    """2103/2208 for a settlement whose cash share was not collected. Idempotent at the centre."""
-    gateway = setup.gateway
+def cancel_settlement(setup: Setup, entry: Entry) -> Flow[Entry]:
+    """2103/2208 for the entry's settlement, under the entry's journaled ``undo_msgid`` (one
+    is journaled first when there is none). Idempotent at the centre by that msgid, so it
+    repeats like a read; a msgid refused as taken is journaled anew. ``Declined`` when the
+    centre refuses the cancellation itself; in doubt when it cannot be reached."""
     settlement = entry.settlement
-    if settlement is None:
+    assert settlement is not None
+    gateway = setup.gateway
+    purpose = CANCEL_INFNO[entry.setting]
+    for renewal in range(MSGID_RENEWALS + 1):
+        if not entry.undo_msgid or renewal:
+            msgid = yield from new_msgid(setup, entry.key, purpose, durable=False)
+            entry = yield from record(setup, attrs.evolve(entry, undo_msgid=msgid))
+        try:
+            yield from read(
+                setup,
+                "The cancellation at the centre",
+                lambda current=entry: gateway.cancel(  # type: ignore[misc]
+                    settlement,
+                    current.psn_no,
+                    current.undo_msgid,
+                    current.setting,
+                    insured_in=current.insured_in,
+                ),
+            )
+            return entry
+        except Declined as taken:
+            if taken.code != MSGID_REFUSED or renewal == MSGID_RENEWALS:
+                raise
+        except UNKNOWN_OUTCOME as error:
+            raise in_doubt(setup, entry, "the centre did not confirm the cancellation") from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cancel_at_centre(setup: Setup, entry: Entry, reason: str) -> Flow[Entry]:
+    """2103/2208 for a settlement whose cash share was not collected."""
+    if entry.settlement is None:
         return (yield from reverse_at_centre(setup, entry))
-    msgid = gateway.new_msgid()
     try:
-        yield from read(
-            setup,
-            "The cancellation",
-            lambda: gateway.cancel(settlement, entry.psn_no, msgid, entry.setting),
+        entry = yield from cancel_settlement(setup, entry)
+    except Declined as refused:
+        return (
+            yield from needs_person(
+                setup,
+                entry,
+                "The cash share was not collected and the centre refused to cancel the "
+                f"settlement ({(refused.err_msg or refused.message)[:200]}); it stands unpaid.",
+            )
         )
-    except (GongjiError, httpx.HTTPError) as error:
-        raise in_doubt(setup, entry, "the centre could not cancel the settlement") from error
-    setup.announce(SettlementEvent("cancelled", entry.key, settlement.setl_id, reason[:200]))
-    return record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=reason[:200]))
+    settlement_id = entry.settlement.setl_id if entry.settlement else ""
+    setup.announce(SettlementEvent("cancelled", entry.key, settlement_id, reason[:200]))
+    return (
+        yield from record(setup, attrs.evolve(entry, state=EntryState.FAILED, reason=reason[:200]))
+    )

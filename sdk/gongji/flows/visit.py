@@ -16,7 +16,7 @@ import attrs
 
 from gongji.errors import ConfigError, InvalidInput, UntrustedAnswer
 from gongji.flows.setup import Setup
-from gongji.flows.steps import read, resolve_holder
+from gongji.flows.steps import new_msgid, read, resolve_holder
 from gongji.gateways import Capability, OutpatientGateway, Registration, require
 from gongji.gateways.exchange import Flow
 from gongji.identity import Credential
@@ -64,7 +64,7 @@ def register(
         outpatient_no=outpatient_no,
         begins_at=setup.clock(),
     )
-    msgid = gateway.new_msgid()
+    msgid = yield from new_msgid(setup, "", "2201")
     visit_id = yield from read(
         setup, "The registration", lambda: gateway.register(registration, msgid)
     )
@@ -89,7 +89,7 @@ def upload_fees(setup: Setup, visit: Visit, items: Iterable[LineItem]) -> Flow[V
             next_step="Pass the Visit client.register_visit(...) returned; nothing was sent.",
         )
     lines = _items(items)
-    msgid = gateway.new_msgid()
+    msgid = yield from new_msgid(setup, "", "2204")
     accepted = yield from read(
         setup, "The fee upload", lambda: gateway.upload_fees(visit, lines, msgid)
     )

@@ -9,7 +9,12 @@ A flow yields
   (a timeout arrives at the ``yield`` as an exception the flow can handle);
 * a ``Pause``: the driver waits that long (``time.sleep`` / ``asyncio.sleep``) and
   sends back ``None``. Polling a payment that waits for the payer's password is the
-  only thing that waits, and it is bounded.
+  only thing that waits, and it is bounded;
+* a ``Blocking`` call: a journal's work on a disk or a database. The synchronous driver
+  calls it in place, the asynchronous one in a worker thread (``asyncio.to_thread``), so
+  an event loop never waits on an fsync; the driver sends back what it returned, or
+  throws in what it raised. A journal that blocks nothing (in memory) is called in
+  place by the flow itself (``blocking(..., blocks=False)``).
 
 Adapters' operations are flows too (``yield from gateway.person(...)``), so a
 signature is made on the exact bytes about to be sent and checked on the exact
@@ -18,13 +23,13 @@ bytes received, before anything is parsed, whichever driver runs them.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 import attrs
 import httpx
 
-__all__ = ["Flow", "Pause", "Step", "exchange"]
+__all__ = ["Blocking", "Flow", "Pause", "Step", "blocking", "exchange"]
 
 T = TypeVar("T")
 
@@ -36,9 +41,25 @@ class Pause:
     milliseconds: int
 
 
-Step = httpx.Request | Pause
+@attrs.frozen
+class Blocking:
+    """Ask the driver to run ``call`` where it blocks no event loop (a journal's write)."""
+
+    call: Callable[[], Any]
+
+
+Step = httpx.Request | Pause | Blocking
 #: A flow returning ``T``: yields requests and pauses, receives responses (or ``None``).
 Flow = Generator[Step, Any, T]
+
+
+def blocking(call: Callable[[], T], *, blocks: bool = True) -> Flow[T]:
+    """``call()``'s result: through the driver as a ``Blocking`` step when it ``blocks``
+    (on a disk or a database), else called here at once."""
+    if not blocks:
+        return call()
+    result: T = yield Blocking(call)
+    return result
 
 
 def exchange(request: httpx.Request, auth: httpx.Auth | None = None) -> Flow[httpx.Response]:

@@ -42,6 +42,7 @@ __all__ = [
     "DayTotals",
     "Holder",
     "InsuranceGateway",
+    "MsgidJournal",
     "MutualAidShare",
     "OutpatientGateway",
     "PaymentChannel",
@@ -182,6 +183,24 @@ class DayTotals:
     agreed: bool | None = None  # None: the centre was not asked to compare
 
 
+class MsgidJournal(Protocol):
+    """What a gateway needs of the client's journal (``gongji.journal.Journal``): message
+    ids allocated durably, unique per institution across tills, processes and restarts."""
+
+    blocks: bool
+
+    def allocate_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+        durable: bool = True,
+    ) -> str: ...
+
+
 @runtime_checkable
 class InsuranceGateway(Protocol):
     """A city insurance centre. Operations are flows; writes carry the caller's ``msgid``."""
@@ -193,8 +212,16 @@ class InsuranceGateway(Protocol):
     #: "liaoning-dalian-2025"; a client without its own ``policy=`` uses this one.
     policy: str
 
-    def new_msgid(self) -> str:
-        """A fresh message id, journaled before the write that carries it is sent."""
+    def with_journal(self, journal: MsgidJournal) -> InsuranceGateway:
+        """This gateway (a copy), numbering every message from ``journal``: the client
+        binds its own journal once, so no process numbers messages on its own."""
+        ...
+
+    def new_msgid(self, *, key: str = "", purpose: str = "read", durable: bool = True) -> Flow[str]:
+        """A message id the journal has given no other message, recorded as for sale ``key``'s
+        message ``purpose`` (an ``infno``, or ``"read"``). A flow: the id is a journal
+        write, which the async driver runs off its loop. ``durable=False`` only when a
+        durable journal write carrying the id follows before it is sent."""
         ...
 
     def person(self, credential: Credential) -> Flow[Holder]: ...

@@ -46,14 +46,14 @@ class TraceabilityGateway(InsuranceGateway, Protocol):
         settlement: CentreSettlement,
         sale: str,
         at: datetime.datetime,
-    ) -> tuple[Upload, ...]:
+    ) -> Flow[tuple[Upload, ...]]:
         """The uploads of a settled sale's lines that carry packs (``sale``: the till's
         number for it, the idempotency key); () when none does."""
         ...
 
     def return_uploads(
         self, sold: tuple[Upload, ...], sale: str, at: datetime.datetime
-    ) -> tuple[Upload, ...]:
+    ) -> Flow[tuple[Upload, ...]]:
         """The return uploads of a sale undone, from its sales uploads."""
         ...
 

@@ -151,6 +151,7 @@ class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime.datetime | None = None
     voucher: str = ""
     uploads: tuple[UploadRow, ...] = ()  # a row written before they existed has none
+    insured_in: str = ""  # a row written before it existed: the gateway's own region
 
     @property
     def settlement_id(self) -> str | None:
@@ -267,6 +268,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
         reason=entry.reason,
         updated_at=entry.updated_at,
         voucher=entry.voucher,
+        insured_in=entry.insured_in,
         uploads=tuple(
             UploadRow(
                 infno=u.infno,
@@ -434,6 +436,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
         reason=row.reason,
         updated_at=row.updated_at,
         voucher=row.voucher,
+        insured_in=row.insured_in,
         uploads=tuple(
             Upload(
                 infno=u.infno,

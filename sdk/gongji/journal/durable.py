@@ -41,6 +41,8 @@ class DurableJournal(ABC):
     #: Every till of the institution allocates its msgids here (a chain's journal): the
     #: tills need no range of their own (``gongji.journal.msgids``).
     shares_msgids: bool = False
+    #: Every call may wait on a disk or a database: the async driver runs it off its loop.
+    blocks = True
 
     @property
     def where_capitalised(self) -> str:  # ``where`` at the start of a sentence
@@ -68,6 +70,9 @@ class DurableJournal(ABC):
         self._salt = b""
         #: The keys this object holds, and when (``_monotonic``) each lease was last set.
         self._held: dict[str, float] = {}
+        #: Leases whose release failed (a full disk, a lost connection): dropped at this
+        #: object's next write, so another till need not wait out their expiry.
+        self._unreleased: set[str] = set()
         self._lock = threading.RLock()
         self._holder: LeaseHolder = new_holder()
         # A journal dropped without close(): its leases are free for this process at once.
@@ -155,6 +160,7 @@ class DurableJournal(ABC):
         self._require_key("record a sale")
         assert self._sealer is not None
         with self._lock:
+            self._drop_unreleased()
             row = codec.row_of(entry, self._sealer)
             self._write(codec.columns(row), codec.encode_row(row), self._renew(entry.key), durable)
 
@@ -181,6 +187,7 @@ class DurableJournal(ABC):
 
     def acquire(self, key: str) -> bool:
         with self._lock:
+            self._drop_unreleased()
             if key in self._held:
                 return False  # another flow of this very journal object holds it
             if not self._take_lease(key, self._holder):
@@ -206,9 +213,21 @@ class DurableJournal(ABC):
             try:
                 self._drop_lease(key, self._holder.owner)
             except GongjiError as error:
-                # The flow is over either way: this object may take the key again at once,
-                # and others once the lease expires. A release must not hide the flow's outcome.
+                # The flow is over either way, and a release must not hide its outcome: the
+                # lease is dropped again at this object's next write (or close).
+                self._unreleased.add(key)
                 _log.warning("The lease on a journal key was not released: %s", error.code)
+
+    def _drop_unreleased(self) -> None:
+        for key in list(self._unreleased):
+            if key in self._held:  # taken again meanwhile: its own release will drop it
+                self._unreleased.discard(key)
+                continue
+            try:
+                self._drop_lease(key, self._holder.owner)
+            except GongjiError:
+                return  # still failing: the next write tries again
+            self._unreleased.discard(key)
 
     def allocate_msgid(
         self,
@@ -233,13 +252,14 @@ class DurableJournal(ABC):
             if self._closed:
                 return
             try:
-                for key in list(self._held):
+                for key in [*self._held, *self._unreleased]:
                     self._drop_lease(key, self._holder.owner)
             except GongjiError as error:
                 _log.warning("Leases were not released at close: %s", error.code)
             finally:
                 self._closed = True
                 self._held.clear()
+                self._unreleased.clear()
                 forget(self._holder)
                 self._disconnect()
 

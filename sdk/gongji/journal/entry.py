@@ -80,6 +80,9 @@ class Entry:
     #: What the centre is to be told after the money moved (3505 sales, 3506 returns),
     #: journaled in the same write as the state they follow; ``done`` once answered.
     uploads: tuple[Upload, ...] = ()
+    #: The patient's region of insurance (``insuplc_admdvs``, from 1101): a cancellation or
+    #: reversal sent by another process, after a restart, names it as the sale did.
+    insured_in: str = ""
 
     @property
     def uploads_pending(self) -> bool:
@@ -95,7 +98,11 @@ class Journal(Protocol):
     derive it from the journal key). ``acquire`` / ``release`` keep two flows (two calls
     with one key, or recover() and a sale in flight) off one entry; the durable journals
     hold a lease row there, so the tills sharing a journal keep off each other's sales.
+    ``blocks``: a call may wait on a disk or a database, so the flows ask for it as a step
+    (``gongji.gateways.exchange.Blocking``) that the async driver runs off its event loop.
     """
+
+    blocks: bool
 
     @property
     def salt(self) -> bytes: ...

@@ -53,7 +53,9 @@ READ = "read"
 MAX_SECONDS_AHEAD = 60
 
 _INSTITUTION = re.compile(r"[0-9A-Za-z]{12}")
-_PURPOSE = re.compile(r"[0-9]{4}[A-Z]?|read")
+#: An infno (2102, 3505A), ``read``, or a word naming one of gongji's own channels'
+#: messages (``premium``, ``premium-reversal``: the premium channel is not the centre's).
+_PURPOSE = re.compile(r"[0-9]{4}[A-Z]?|[a-z][a-z-]{1,23}")
 _KEY = re.compile(r"[A-Za-z0-9._:-]{0,64}")
 
 
@@ -107,7 +109,7 @@ class MsgidRequest:
             )
         if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
             raise ConfigError(
-                f"A msgid is allocated for an infno (e.g. '2102') or {READ!r}, "
+                f"A msgid is allocated for an infno (e.g. '2102'), {READ!r} or a channel's word, "
                 f"not {str(purpose)[:10]!r}.",
                 next_step="Name the transaction the message carries.",
             )

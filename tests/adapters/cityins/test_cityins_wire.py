@@ -24,6 +24,7 @@ from gongji import (
 )
 from gongji.client import drive
 from gongji.gateways import Capability, SettlementRequest
+from gongji.journal import MemoryJournal, MsgidOwner
 from gongji.model import Insurance, Person
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
@@ -278,10 +279,22 @@ def test_the_centres_refusal_never_carries_a_full_id_number() -> None:
     assert "210202********0046" in str(raised.value)
 
 
-def test_two_gateways_in_one_process_never_share_a_msgid() -> None:
-    first, second = gateway(), gateway()
-    ids = [g.new_msgid() for _ in range(500) for g in (first, second)]
+def issued(numbering: CityInsuranceGateway) -> str:
+    """A msgid of a gateway numbering from a journal in memory (no step to drive)."""
+    flow = numbering.new_msgid()
+    try:
+        next(flow)
+    except StopIteration as done:
+        return str(done.value)
+    raise AssertionError("a journal in memory is called in place, not as a step")
+
+
+def test_two_gateways_numbering_from_one_journal_never_share_a_msgid() -> None:
+    journal = MemoryJournal()
+    first, second = gateway().with_journal(journal), gateway().with_journal(journal)
+    ids = [issued(g) for _ in range(500) for g in (first, second)]
     assert len(set(ids)) == len(ids)
+    assert journal.msgid_owner(ids[0]) == MsgidOwner(key="", purpose="read")
 
 
 def test_a_read_whose_msgid_another_till_took_is_sent_again_under_a_new_one() -> None:
@@ -306,7 +319,7 @@ def test_tills_of_one_institution_never_share_a_msgid() -> None:
         institution=Institution(code="H21020200001", name="x", till=2),
         auth=TifAuth(TifSigner("P", "s")),
     )
-    ids = [g.new_msgid() for _ in range(99) for g in (first, second)]
+    ids = [issued(g) for _ in range(99) for g in (first, second)]
     assert len(set(ids)) == len(ids)
     assert {i[-4:-2] for i in ids[::2]} == {"01"} and {i[-4:-2] for i in ids[1::2]} == {"02"}
 
@@ -321,11 +334,11 @@ def test_a_till_sending_more_than_100_messages_a_second_never_repeats_a_msgid() 
         auth=TifAuth(TifSigner("P", "s")),
         clock=lambda: second,
     )
-    ids = [busy.new_msgid() for _ in range(350)]
+    ids = [issued(busy) for _ in range(350)]
     assert len(set(ids)) == len(ids)
     assert {i[-4:-2] for i in ids} == {"07"}
     stamps = [i[12:26] for i in ids]
-    assert stamps == sorted(stamps)  # the next seconds are borrowed, in order
+    assert stamps == sorted(stamps)  # the next seconds are taken as rows, in order
     # 09:00 UTC is 17:00 in Beijing, the msgid's time.
     assert stamps[0] == "20261123170000" and stamps[-1] == "20261123170003"
 
