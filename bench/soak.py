@@ -142,6 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cancel_lost": sum(1 for op in plan if op["kind"] == "cancel_lost"),
             "answers_lost_by_probe": world.lost_answers,
             "rush_rounds": pace.count("rush"),
+            "crashes_in_rush_rounds": world.rush_crashes,
+            "msgids_from_borrowed_seconds": world.network.borrowed,
         },
         "steps": world.steps,
         "virtual_seconds": world.clock.micros // 1_000_000,

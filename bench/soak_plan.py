@@ -52,6 +52,8 @@ MIX = {
 #: Share of the keys written with a colon (a POS's "SK01:000123"): the channel's order
 #: number is then a digest of the key, which a crafted key can equal.
 COLON_KEYS = 0.25
+#: Share of the purchases that ask to pay from a relative's account (use_mutual_aid).
+MUTUAL_AID = 0.6
 #: Share of the crashes after which ``gongji journal recover`` runs beside the restarted POS.
 RECOVER_BESIDE = 0.4
 #: Every fourth round, from the third, is a rush: the virtual clock nearly stands still.
@@ -148,6 +150,8 @@ def make_plan(
             "recover_beside": bool(crash_at) and rng.random() < RECOVER_BESIDE,
             "borrow": None,  # same_key, crafted: the earlier operation whose key is taken
             "same_basket": rng.random() < 0.5,  # ... and whose purchase, for equal cash
+            # Mutual aid is asked for per sale (the patient's wish); most who can, do.
+            "mutual_aid": rng.random() < MUTUAL_AID,
         }
         if kind == "same_key":
             others = [i for t, i in settled_keys if t != till]
@@ -156,6 +160,10 @@ def make_plan(
             op["borrow"] = colon_keys[int(rng.random() * len(colon_keys))] if colon_keys else None
         if kind in ("same_key", "crafted") and op["borrow"] is None:
             op["kind"] = "settle"  # nothing to borrow from yet: an ordinary sale
+        elif op["borrow"] is not None and op["same_basket"]:
+            # The earlier sale's purchase, paid the same way with this customer's own code:
+            # the same cash share on the same channel.
+            op["auth_code"] = _payment_code(rng, plan[op["borrow"]]["cash"])
         if op["kind"] == "settle":
             settled_keys.append((till, index))
             if colon:

@@ -220,6 +220,7 @@ class Till:
             items=items,
             patient_id=op["patient"] if presenter else None,
             agent_id=None if presenter else op["agent"],
+            use_mutual_aid=op["mutual_aid"],
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
 import json
 import os
 import select
@@ -30,11 +31,12 @@ from typing import IO, Any, cast
 import httpx
 
 import soak_till
+from gongji.clock import msgid_time
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import Dataset
 from gongji_mock.faults import Faults
 from soak_plan import PACES, crafted_key, plan_random
-from soak_wire import Closed, VirtualClock, receive, send
+from soak_wire import START, Closed, VirtualClock, receive, send
 
 #: Seconds a process may send nothing before the run is abandoned as hung (no verdict).
 PATIENCE = 900
@@ -250,11 +252,12 @@ class World:
         self.plan = plan
         self.pos = [Pos(t, [op for op in plan if op["till"] == t], plan) for t in range(tills)]
         self.processes: dict[str, Process] = {}
-        self.pace = PACES["steady"]
+        self.pace, self.rushing = PACES["steady"], False
         self.records: list[dict[str, Any]] = []
         self.network = NetworkLog(workdir / "network.jsonl")
         self.violations: list[str] = []
         self.crashes = self.restarts = self.beside = self.lost_answers = 0
+        self.rush_crashes = 0  # a busy till killed: crashes in rush rounds
         self.recoveries_started = 0  # recover() runs a restarted POS began (killed ones too)
         self.steps = 0
 
@@ -280,7 +283,7 @@ class World:
         self.mock.faults.clear()
         for rule in rules:
             self.mock.faults.add(**rule)
-        self.pace = PACES[pace]
+        self.pace, self.rushing = PACES[pace], pace == "rush"
         for pos in self.pos:
             pos.start_round(number, self.per_round)
         self.run_until_idle()
@@ -371,6 +374,7 @@ class World:
         pos = self.pos[process.till]
         if code == -signal.SIGKILL:
             self.crashes += 1
+            self.rush_crashes += self.rushing
         else:
             self.violations.append(
                 f"{process.name} ended with exit code {code} in operation "
@@ -457,6 +461,9 @@ class NetworkLog:
 
     def __init__(self, path: Path) -> None:
         self.file = path.open("w", encoding="utf-8")
+        #: Messages whose msgid names a second after the moment it was sent: a busy till
+        #: numbering ahead of the clock (borrowed seconds).
+        self.borrowed = 0
 
     def log(
         self, now: int, process: Process, request: httpx.Request, answer: bytes | None, fault: str
@@ -464,7 +471,10 @@ class NetworkLog:
         line: dict[str, Any] = {"at": now, "by": process.name, "path": request.url.path}
         if request.url.path.endswith("callService"):
             sent = _json(request.content)
-            line |= {"infno": sent.get("infno"), "msgid": sent.get("msgid")}
+            msgid = str(sent.get("msgid") or "")
+            line |= {"infno": sent.get("infno"), "msgid": msgid}
+            if msgid[-18:-4] > msgid_time(START + datetime.timedelta(microseconds=now)):
+                self.borrowed += 1
             if answer is not None:
                 got = _json(answer)
                 line |= {
