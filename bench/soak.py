@@ -54,7 +54,7 @@ from soak_check import (
     read_sales,
 )
 from soak_plan import fault_schedule, make_plan, paces, rounds_for
-from soak_world import World
+from soak_world import Hung, World
 
 #: Fields of an outcome line that are not the outcome (kept out of the digest).
 _NOT_OUTCOME = ("ms",)
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "replay": replay_command(args),
         "workdir": str(workdir),
     }
+    (workdir / "report.json").write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
     if not violations and not keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
@@ -319,7 +320,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run(args)
+    try:
+        report = run(args)
+    except Hung as hung:
+        print(f"gongji soak: no verdict, the run hung ({hung}); replay: {replay_command(args)}")
+        return 2
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

@@ -55,7 +55,7 @@ COLON_KEYS = 0.25
 #: Share of the purchases that ask to pay from a relative's account (use_mutual_aid).
 MUTUAL_AID = 0.6
 #: Share of the crashes after which ``gongji journal recover`` runs beside the restarted POS.
-RECOVER_BESIDE = 0.4
+RECOVER_BESIDE = 0.7
 #: Every fourth round, from the third, is a rush: the virtual clock nearly stands still.
 RUSH_EVERY, RUSH_FROM = 4, 2
 #: Virtual microseconds the clock moves per scheduling step: (least, most), by pace.
