@@ -280,7 +280,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"  crashes (SIGKILL): {report['crashes']}, restarts: {report['restarts']}, "
         f"recover() runs started after a crash: {report['recoveries_started']}, "
         f"ended (with the final ones): {report['recoveries']}, "
-        f"entries they resolved: {report['recovered_entries']}"
+        f"entries they returned (resolved or left): {report['recovered_entries']}"
     )
     print(f"  secrets search: {report['secrets_bytes_searched']} bytes of journals and logs")
     print(
