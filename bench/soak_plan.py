@@ -1,20 +1,34 @@
-"""The soak's plan: every operation, every fault rule and every crash point, from the seed.
+"""The soak's plan: every operation, fault rule, crash point, probe and pace, from the seed.
 
-Three independent streams of ``random.Random``, each seeded with a string derived from the
+Independent streams of ``random.Random``, each seeded with a string derived from the
 run's seed (a string seed is hashed with SHA-512, so it does not depend on PYTHONHASHSEED):
 
 - ``plan``: the operations, in order, with their patient, basket, payment code, idempotency
-  key, and the checkpoint at which the till is to kill itself (0: none);
+  key, the checkpoint at which the till is to kill itself (0: none), and the probes;
 - ``faults``: the mock's fault rules, one set per round;
-- the population: ``gongji_mock.centre.population`` with the run's seed.
+- ``paces``: how fast the virtual clock runs in each round (a rush round makes every
+  till send more than 100 messages a virtual second);
+- the scheduler's (bench/soak_world.py) and the population's
+  (``gongji_mock.centre.population``), both from the run's seed.
 
 Operation ``i`` belongs to till ``i % tills`` and to round ``i // (tills * per_round)``.
-What a plan cannot fix is how the tills' requests interleave at the mock, hence which
-request a percentage fault hits, and so the outcome of each operation.
+
+The five probes of issue 15 are operations (or marks on one) like the others:
+
+- ``same_key``: a till settles with a key another till used (its basket, so equal cash,
+  or its own);
+- ``crafted``: a key equal to ``"G" + sha256(other key)[:26]``, the digest an earlier
+  key with a colon is given as the channel's order number;
+- ``recover_beside``: on a crash, ``gongji journal recover`` runs beside the restarted
+  POS, with its till number and journal (and, today, the same msgid serial start);
+- ``cancel_lost``: a cancel whose WeChat Pay reversal answer is lost, then a refund of
+  the same sale;
+- a rush round (``pace``) with crashes in it: a busy till killed while it borrows seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any
 
@@ -25,12 +39,29 @@ from gongji_mock.faults import FaultKind
 #: How operations are mixed (weights).
 MIX = {
     "preview": 14,
-    "settle": 56,
+    "settle": 52,
     "retry": 6,
     "impersonate": 4,
-    "refund": 10,
-    "cancel": 10,
+    "refund": 9,
+    "cancel": 9,
+    # The probes of issue 15 that are operations of their own.
+    "same_key": 2,
+    "crafted": 2,
+    "cancel_lost": 2,
 }
+#: Share of the keys written with a colon (a POS's "SK01:000123"): the channel's order
+#: number is then a digest of the key, which a crafted key can equal.
+COLON_KEYS = 0.25
+#: Share of the purchases that ask to pay from a relative's account (use_mutual_aid).
+MUTUAL_AID = 0.6
+#: Share of the crashes after which ``gongji journal recover`` runs beside the restarted POS.
+RECOVER_BESIDE = 0.7
+#: Every fourth round, from the third, is a rush: the virtual clock nearly stands still.
+RUSH_EVERY, RUSH_FROM = 4, 2
+#: Virtual microseconds the clock moves per scheduling step: (least, most), by pace.
+PACES = {"steady": (2_000, 60_000), "rush": (0, 1_500)}
+#: A rush round's operations crash this much more often (a busy till killed).
+RUSH_CRASHES = 4
 #: The last digit of a payment code decides its outcome at the mock (mock-channels.md).
 CODE_OUTCOMES = {"paid": 78, "password_then_paid": 7, "password_never": 4, "insufficient": 7}
 CODE_OUTCOMES |= {"expired": 4}
@@ -56,17 +87,24 @@ def plan_random(seed: int, stream: str) -> random.Random:
 
 
 def rounds_for(ops: int, tills: int) -> tuple[int, int]:
-    """(rounds, operations per till per round): enough rounds for the fault schedule to
-    change often, few enough that starting the till processes stays cheap."""
-    rounds = max(4, min(20, ops // 1000))
+    """(rounds, operations per till per round): enough rounds for the fault schedule and
+    the paces to change often (every fault kind is on within four rounds)."""
+    rounds = max(8, min(40, ops // 500))
     per_round = -(-ops // (rounds * tills))
     return -(-ops // (tills * per_round)), per_round
+
+
+def paces(rounds: int) -> list[str]:
+    """Each round's pace: ``rush`` every ``RUSH_EVERY`` rounds from ``RUSH_FROM``, else steady."""
+    return ["rush" if r % RUSH_EVERY == RUSH_FROM else "steady" for r in range(rounds)]
 
 
 def make_plan(
     seed: int, ops: int, tills: int, population: Dataset, crash_percent: float
 ) -> list[dict[str, Any]]:  # float-ok: a probability
     rng = plan_random(seed, "plan")
+    _, per_round = rounds_for(ops, tills)
+    pace = paces(rounds_for(ops, tills)[0])
     people = sorted(population.people.values(), key=lambda p: p.id.number)
     family_of: dict[str, list[str]] = {}
     for binding in population.bindings:
@@ -77,51 +115,94 @@ def make_plan(
     insured = [p.id.number for p in people if p.insurance.kind is not InsuranceKind.NONE]
     everyone = [p.id.number for p in people]
     kinds, weights = zip(*MIX.items(), strict=True)
-    outcomes, outcome_weights = zip(*CODE_OUTCOMES.items(), strict=True)
     plan: list[dict[str, Any]] = []
+    settled_keys: list[tuple[int, int]] = []  # (till, index) of every planned settlement
+    colon_keys: list[int] = []  # ... of those whose key has a colon
     for index in range(ops):
+        till = index % tills
         kind = rng.choices(kinds, weights)[0]
         pool = rng.choices((beneficiaries, insured, everyone), (50, 45, 5))[0]
         patient = rng.choice(pool)
         relatives = family_of.get(patient) or [rng.choice(everyone)]
-        lines = []
-        for _ in range(rng.choices((1, 2, 3, 4), (40, 30, 20, 10))[0]):
-            code, name, category, coverage = rng.choice(_CATALOGUE)
-            price = rng.choice((rng.randint(1, 2_000), rng.randint(500, 30_000)))
-            if rng.random() < 0.05:
-                price = rng.randint(50_000, 200_000)
-            lines.append([code, name, price, rng.randint(1, 3), category, coverage])
+        lines = _basket(rng, index)
         cash = rng.choices(("wechatpay", "alipay", "counter"), (45, 35, 20))[0]
-        last = _LAST_DIGIT[rng.choices(outcomes, outcome_weights)[0]]
-        if cash == "wechatpay":
-            auth_code = "13" + "".join(rng.choices("0123456789", k=15)) + last
-        elif cash == "alipay":
-            auth_code = "28" + "".join(rng.choices("0123456789", k=13)) + last
-        else:
-            auth_code = ""
+        colon = rng.random() < COLON_KEYS
         crash_at = 0
-        if rng.random() * 100 < crash_percent:
+        rush = pace[index // (tills * per_round)] == "rush"
+        if rng.random() * 100 < crash_percent * (RUSH_CRASHES if rush else 1):
             crash_at = rng.randint(1, 18)
-        plan.append(
-            {
-                "index": index,
-                "till": index % tills,
-                "kind": kind,
-                "key": f"SK{index % tills:02d}-{index:06d}",
-                "patient": patient,
-                "credential": rng.choices(("id_card", "e_voucher"), (80, 20))[0],
-                "presenter": rng.choice(relatives),  # impersonation: a relative's card
-                "agent": rng.choice(relatives) if rng.random() < 0.1 else None,
-                "lines": lines,
-                "cash": cash,
-                "auth_code": auth_code,
-                "pick": rng.random(),  # which earlier sale a retry, refund or cancel takes
-                "crash_at": crash_at,
-                # A crash in the recovery that follows this crash (a second kill).
-                "recover_crash_at": rng.randint(1, 6) if crash_at and rng.random() < 0.2 else 0,
-            }
-        )
+        op: dict[str, Any] = {
+            "index": index,
+            "till": till,
+            "kind": kind,
+            "key": f"SK{till:02d}{':' if colon else '-'}{index:06d}",
+            "patient": patient,
+            "credential": rng.choices(("id_card", "e_voucher"), (80, 20))[0],
+            "presenter": rng.choice(relatives),  # impersonation: a relative's card
+            "agent": rng.choice(relatives) if rng.random() < 0.1 else None,
+            "lines": lines,
+            "cash": cash,
+            "auth_code": _payment_code(rng, cash),
+            "pick": rng.random(),  # which earlier sale a retry, refund or cancel takes
+            "crash_at": crash_at,
+            # A crash in the recovery that follows this crash (a second kill).
+            "recover_crash_at": rng.randint(1, 6) if crash_at and rng.random() < 0.2 else 0,
+            "recover_beside": bool(crash_at) and rng.random() < RECOVER_BESIDE,
+            "borrow": None,  # same_key, crafted: the earlier operation whose key is taken
+            "same_basket": rng.random() < 0.5,  # ... and whose purchase, for equal cash
+            # Mutual aid is asked for per sale (the patient's wish); most who can, do.
+            "mutual_aid": rng.random() < MUTUAL_AID,
+        }
+        if kind == "same_key":
+            others = [i for t, i in settled_keys if t != till]
+            op["borrow"] = others[int(rng.random() * len(others))] if others else None
+        elif kind == "crafted":
+            op["borrow"] = colon_keys[int(rng.random() * len(colon_keys))] if colon_keys else None
+        if kind in ("same_key", "crafted") and op["borrow"] is None:
+            op["kind"] = "settle"  # nothing to borrow from yet: an ordinary sale
+        elif op["borrow"] is not None and op["same_basket"]:
+            # The earlier sale's purchase, paid the same way with this customer's own code:
+            # the same cash share on the same channel.
+            op["auth_code"] = _payment_code(rng, plan[op["borrow"]]["cash"])
+        if op["kind"] == "settle":
+            settled_keys.append((till, index))
+            if colon:
+                colon_keys.append(index)
+        plan.append(op)
     return plan
+
+
+def _basket(rng: random.Random, index: int) -> list[list[Any]]:
+    lines: list[list[Any]] = []
+    for _ in range(rng.choices((1, 2, 3, 4), (40, 30, 20, 10))[0]):
+        code, name, category, coverage = rng.choice(_CATALOGUE)
+        price = rng.choice((rng.randint(1, 2_000), rng.randint(500, 30_000)))
+        if rng.random() < 0.05:
+            price = rng.randint(50_000, 200_000)
+        quantity = rng.randint(1, 3)
+        # A drug's packs carry their traceability codes (追溯码), one a pack and never sold
+        # twice: made from the operation, the line and the pack (no draw from ``rng``).
+        codes = [
+            f"81{index:012d}{len(lines):03d}{pack:03d}"
+            for pack in range(quantity if category == "drug" else 0)
+        ]
+        lines.append([code, name, price, quantity, category, coverage, codes])
+    return lines
+
+
+def _payment_code(rng: random.Random, cash: str) -> str:
+    outcomes, outcome_weights = zip(*CODE_OUTCOMES.items(), strict=True)
+    last = _LAST_DIGIT[rng.choices(outcomes, outcome_weights)[0]]
+    if cash == "wechatpay":
+        return "13" + "".join(rng.choices("0123456789", k=15)) + last
+    if cash == "alipay":
+        return "28" + "".join(rng.choices("0123456789", k=13)) + last
+    return ""
+
+
+def crafted_key(key: str) -> str:
+    """The key whose channel order number today's gongji makes equal to ``key``'s digest."""
+    return "G" + hashlib.sha256(key.encode()).hexdigest()[:26]
 
 
 #: Request faults and callback faults, each with the targets it can hit.

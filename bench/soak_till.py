@@ -1,28 +1,27 @@
-"""One till of the soak, in its own process (started by bench/soak.py, never by hand).
+"""One till process of the soak, forked by the supervisor (bench/soak_world.py).
 
-    python bench/soak_till.py WORKDIR URL TILL ROUND
-    python bench/soak_till.py WORKDIR URL TILL --final
-
-It runs its share of one round of the plan against the served mock with its own SQLite
-journal, writing a line per operation to ``till-NN.jsonl`` (flushed, so a SIGKILL loses
-nothing written before it). At an operation's planned checkpoint it kills itself with
-SIGKILL: nothing is flushed or cleaned up, as when the power goes. Started again, it
-finds the operation it died in, runs ``recover()`` first (which may itself be killed
-once, at its own planned checkpoint), then does that operation again (a POS retrying
-the sale with the same key), then goes on. ``--final`` only recovers, with no faults on.
+A till's POS, or ``gongji journal recover`` run beside it with its till number and
+journal: the process does what the supervisor's frames say (bench/soak_wire.py) and
+nothing else: settle, preview, refund, cancel or recover,
+with its own SQLite journal, a client whose every request is a frame to the supervisor,
+and a clock that reads the virtual time the last frame brought. At a command's planned
+checkpoint it kills itself with ``SIGKILL``: nothing is flushed or cleaned up, as when
+the power goes.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import json
 import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import attrs
 import httpx
 
 from gongji import (
@@ -35,108 +34,164 @@ from gongji import (
     LineItem,
     OutcomeUnknown,
     OwnCardViolation,
+    Packs,
     Purchase,
     SettlementClient,
     Unavailable,
 )
-from gongji.flows.setup import Polling
+from gongji.flows.setup import Checkpoint, Polling
+from gongji.gateways import PaymentChannel
 from gongji.journal import SqliteJournal
 from gongji.model import Receipt
 from gongji.rules.quote import Quote
+from gongji.signing.alipay import AlipaySigner, AlipayVerifier
+from gongji.signing.alipay_certs import AlipayPublicKeys
+from gongji.signing.keys import load_private_key, load_public_key
+from gongji.signing.tif import TifAuth, TifSigner
+from gongji.signing.wechatpay import WechatPayMerchant
+from gongji.signing.wechatpay_keys import PlatformKeyStore
+from gongji_alipay import AlipayChannel
+from gongji_cityins import CITIES, CityInsuranceGateway, Institution
+from gongji_mock.national.vouchers import MockVoucherDecoder
+from gongji_mock.profile import MOCK_INSTITUTION
+from gongji_wechatpay import WechatPayChannel
+from soak_wire import PipeTransport, VirtualClock, receive, send
 
+_UNDONE = {"refund": "refunded", "cancel": "cancelled"}
 POLLING = Polling(interval_ms=5, attempts=3, read_retries=2)
+#: The mock's addresses as the till knows them: never resolved (every request is a frame).
+CENTRE = "http://centre.soak.invalid"
+#: Longer than any run: in the soak a lease is taken from its holder only when the holder
+#: is provably dead (killed), never because wall time ran out.
+LEASE_SECONDS = 86_400
+
+
+def client_for(
+    workdir: Path, till: int, clock: VirtualClock, network: PipeTransport, checkpoint: Checkpoint
+) -> SettlementClient:
+    """The till's client, as the mock profile would make it against a served mock, with
+    the virtual clock in every part that reads time."""
+    keys = _keys(workdir)
+    loaded = keys["loaded"]
+    city = next((c for c in CITIES.values() if c.policy == keys["policy"]), CITIES["dalian"])
+    gateway = CityInsuranceGateway(
+        profile=attrs.evolve(city, base_url=CENTRE, policy=keys["policy"]),
+        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till + 1),
+        auth=TifAuth(TifSigner(keys["tif"]["paasid"], keys["tif"]["secret"], clock=clock.unix)),
+        clock=clock.beijing,
+    )
+    wx, ali = keys["wechatpay"], keys["alipay"]
+    channels: dict[str, PaymentChannel] = {
+        "wechatpay": WechatPayChannel(
+            merchant=WechatPayMerchant(
+                mchid=wx["mchid"],
+                serial_no=wx["merchant_serial_no"],
+                private_key=loaded["merchant"],
+            ),
+            platform=PlatformKeyStore(
+                public_keys={
+                    wx["platform_public_key_id"]: load_public_key(wx["platform_public_key"])
+                }
+            ),
+            apiv3_key=wx["apiv3_key"],
+            appid=wx["appid"],
+            base_url=CENTRE,
+            clock=clock.unix,
+        ),
+        "alipay": AlipayChannel(
+            signer=AlipaySigner(
+                app_id=ali["app_id"],
+                private_key=load_private_key(ali["app_private_key"]),
+                clock=clock.unix,
+            ),
+            verifier=AlipayVerifier(
+                AlipayPublicKeys(public_key=load_public_key(ali["alipay_public_key"])),
+                clock=clock.unix,
+            ),
+            base_url=CENTRE + "/gateway.do",
+            clock=clock.unix,
+        ),
+    }
+    return SettlementClient(
+        gateway=gateway,
+        channels=channels,
+        journal=SqliteJournal(
+            workdir / f"journal-{till:02d}.sqlite3",
+            lease_seconds=LEASE_SECONDS,
+            # A killed process loses nothing SQLite committed, fsynced or not (the crash
+            # suite proves the write order; the power-cut half is SQLite's): the soak's
+            # tills run one at a time, and would wait on each other's fsyncs.
+            synchronous="NORMAL",
+        ),
+        policy=keys["policy"],
+        polling=POLLING,
+        clock=clock.beijing,
+        checkpoint=checkpoint,
+        http=httpx.Client(transport=network),
+        # The e-voucher's QR text is decoded by the mock's ec.query, as the profile does.
+        decoder=MockVoucherDecoder.at(CENTRE, MOCK_INSTITUTION[0]),
+    )
+
+
+def seed_msgid_serials(start: int) -> None:
+    """Today's city gateway starts each process's msgid serial at random; the soak gives
+    it the supervisor's seeded start instead (the same for ``gongji journal recover`` as
+    for the POS beside it: the worst case of the random draw). A gateway whose msgids
+    come from the journal has no such start, and nothing is set."""
+    from gongji_cityins import gateway as city
+
+    if hasattr(city, "_SERIAL_START"):
+        city._SERIAL_START = collections.defaultdict(lambda: start)
 
 
 class Till:
-    def __init__(self, workdir: Path, url: str, till: int, plan: list[dict[str, Any]]) -> None:
-        self.workdir, self.url, self.till, self.plan = workdir, url, till, plan
-        self.log_path = workdir / f"till-{till:02d}.jsonl"
-        self.lines = _read_lines(self.log_path)
-        self.log = self.log_path.open("a", encoding="utf-8")
+    def __init__(self, workdir: Path, till: int, inbound: IO[bytes], outbound: IO[bytes]) -> None:
+        self.clock = VirtualClock()
+        self.network = PipeTransport(inbound, outbound, self.clock)
+        self.client = client_for(workdir, till, self.clock, self.network, self.checkpoint)
+        self.admin = httpx.Client(transport=self.network, base_url=CENTRE)
         self.checkpoints = 0
         self.kill_at = 0
-        self.admin = httpx.Client(base_url=url, timeout=30)
-        self.client = SettlementClient.from_profile(
-            "mock",
-            url=url,
-            journal=SqliteJournal(workdir / f"journal-{till:02d}.sqlite3"),
-            polling=POLLING,
-            checkpoint=self.checkpoint,
-            till=till + 1,
-        )
-        # What this till has settled and not undone, rebuilt from its log: key -> receipt facts.
-        self.sales: dict[str, dict[str, Any]] = {}
-        for line in self.lines:
-            self._remember(line)
-
-    # ---------------------------------------------------------------- crashing
 
     def checkpoint(self, _name: str) -> None:
         self.checkpoints += 1
         if self.kill_at and self.checkpoints == self.kill_at:
-            self.log.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def arm(self, at: int) -> None:
-        self.checkpoints, self.kill_at = 0, at
+    def close(self) -> None:
+        self.client.close()
+        self.admin.close()
 
-    def write(self, line: dict[str, Any]) -> None:
-        self.log.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self.log.flush()
+    # ---------------------------------------------------------------- commands
 
-    # ---------------------------------------------------------------- running a round
-
-    def run(self, ops: list[dict[str, Any]]) -> None:
-        ended = {line["end"] for line in self.lines if "end" in line}
-        started = [line["start"] for line in self.lines if "start" in line]
-        crashed = started[-1] if started and started[-1] not in ended else None
-        if crashed is not None or any("recovering" in line for line in self.lines[-1:]):
-            self.recover_after_crash(crashed, ops)
-        for op in ops:
-            if op["index"] in ended:
-                continue
-            again = op["index"] == crashed
-            self.write({"start": op["index"]})
-            self.arm(0 if again else op["crash_at"])
-            began = time.monotonic()
-            outcome = self.operate(op)
-            self.arm(0)
-            outcome |= {"end": op["index"], "kind": op["kind"], "after_crash": again}
-            outcome["ms"] = round((time.monotonic() - began) * 1000)
-            self.write(outcome)
-            self._remember(outcome)
-
-    def recover_after_crash(self, crashed: int | None, ops: list[dict[str, Any]]) -> None:
-        tries = sum(1 for line in self.lines if line.get("recovering") == crashed)
-        op = next((o for o in ops if o["index"] == crashed), None)
-        self.write({"recovering": crashed})
-        # The recovery itself is killed once where the plan says so (a second crash).
-        self.arm(op["recover_crash_at"] if op is not None and tries == 0 else 0)
-        self.recover()
-        self.arm(0)
-
-    def recover(self) -> None:
+    def run(self, command: dict[str, Any]) -> dict[str, Any]:
+        self.checkpoints, self.kill_at = 0, command.get("crash_at", 0)
         try:
-            ended = self.client.recover()
-            left = len(self.client.journal.in_doubt())
-            self.write({"recovered": len(ended), "left": left})
-        except GongjiError as error:
-            self.write({"recovered": 0, "error": f"{type(error).__name__}: {error}"})
+            return self.operate(command)
+        finally:
+            self.kill_at = 0
 
-    # ---------------------------------------------------------------- one operation
-
-    def operate(self, op: dict[str, Any]) -> dict[str, Any]:
-        kind = op["kind"]
+    def operate(self, command: dict[str, Any]) -> dict[str, Any]:
+        what = command["do"]
         try:
-            if kind == "preview":
-                return _quote_outcome(self.client.preview(self.purchase(op)))
-            if kind == "impersonate":
-                return self.impersonate(op)
-            if kind == "retry":
-                return self.retry(op)
-            if kind in ("refund", "cancel"):
-                return self.undo(op, kind)
-            return self.settle(op, op["key"])
+            if what == "recover":
+                ended = self.client.recover()
+                return {
+                    "outcome": "recovered",
+                    "recovered": len(ended),
+                    "left": len(self.client.journal.in_doubt()),
+                }
+            if what == "preview":
+                return _quote_outcome(self.client.preview(self.purchase(command["op"])))
+            if what in ("refund", "cancel"):
+                undo = self.client.refund if what == "refund" else self.client.cancel
+                return _receipt_outcome(undo(command["settlement_id"]), _UNDONE[what])
+            presenter = command["op"]["presenter"] if what == "impersonate" else None
+            purchase = self.purchase(command["op"], presenter=presenter)
+            receipt = self.client.settle(
+                purchase, key=command["key"], cash=_cash(command["op"], command["auth_code"])
+            )
+            return _receipt_outcome(receipt, "settled")
         except OwnCardViolation as error:
             return {"outcome": "refused_r1", "message": str(error)}
         except EligibilityError as error:
@@ -161,72 +216,32 @@ class Till:
         else:
             credential = Credential.id_card(holder)
         items = [
-            LineItem(code=c, name=n, unit_price=p, quantity=q, category=cat, coverage=cov)
-            for c, n, p, q, cat, cov in op["lines"]
+            LineItem(
+                code=c,
+                name=n,
+                unit_price=p,
+                quantity=q,
+                category=cat,
+                coverage=cov,
+                packs=Packs(codes=codes) if codes else None,
+            )
+            for c, n, p, q, cat, cov, codes in op["lines"]
         ]
         return Purchase(
             credential=credential,
             items=items,
             patient_id=op["patient"] if presenter else None,
             agent_id=None if presenter else op["agent"],
+            use_mutual_aid=op["mutual_aid"],
         )
 
-    def cash(self, op: dict[str, Any]) -> Cash:
-        if op["cash"] == "wechatpay":
-            return Cash.wechat(op["auth_code"])
-        if op["cash"] == "alipay":
-            return Cash.alipay(op["auth_code"])
-        return Cash.counter()
 
-    def settle(self, op: dict[str, Any], key: str) -> dict[str, Any]:
-        receipt = self.client.settle(self.purchase(op), key=key, cash=self.cash(op))
-        return _receipt_outcome(receipt, "settled") | {"key": key}
-
-    def impersonate(self, op: dict[str, Any]) -> dict[str, Any]:
-        if op["presenter"] == op["patient"]:
-            return {"outcome": "skipped"}
-        receipt = self.client.settle(
-            self.purchase(op, presenter=op["presenter"]), key=op["key"], cash=self.cash(op)
-        )
-        return _receipt_outcome(receipt, "settled") | {
-            "key": op["key"],
-            "violation": "R1: someone else's credential settled a purchase",
-        }
-
-    def retry(self, op: dict[str, Any]) -> dict[str, Any]:
-        """The same sale again, with its key and basket: never a second charge."""
-        earlier = [o for o in self.plan if o["kind"] == "settle" and o["index"] < op["index"]]
-        if not earlier:
-            return {"outcome": "skipped"}
-        original = earlier[int(op["pick"] * len(earlier))]
-        key = original["key"]
-        known = self.sales.get(key)
-        result = self.settle(original, key) | {"retried": key}
-        if known is not None and result.get("settlement_id") != known["settlement_id"]:
-            result["violation"] = (
-                f"key {key} settled as {known['settlement_id']} and again as "
-                f"{result.get('settlement_id')}"
-            )
-        return result
-
-    def undo(self, op: dict[str, Any], how: str) -> dict[str, Any]:
-        standing = sorted(k for k, sale in self.sales.items() if not sale.get("undone"))
-        if not standing:
-            return {"outcome": "skipped"}
-        key = standing[int(op["pick"] * len(standing))]
-        sid = self.sales[key]["settlement_id"]
-        undo = self.client.refund if how == "refund" else self.client.cancel
-        receipt = undo(sid)
-        done = "refunded" if how == "refund" else "cancelled"
-        return _receipt_outcome(receipt, done) | {"key": key, "undone": key}
-
-    # ---------------------------------------------------------------- bookkeeping
-
-    def _remember(self, line: dict[str, Any]) -> None:
-        if line.get("outcome") == "settled" and "key" in line and "settlement_id" in line:
-            self.sales.setdefault(line["key"], {"settlement_id": line["settlement_id"]})
-        if "undone" in line and line["undone"] in self.sales:
-            self.sales[line["undone"]]["undone"] = True
+def _cash(op: dict[str, Any], auth_code: str) -> Cash:
+    if op["cash"] == "wechatpay":
+        return Cash.wechat(auth_code)
+    if op["cash"] == "alipay":
+        return Cash.alipay(auth_code)
+    return Cash.counter()
 
 
 def _quote_outcome(quote: Quote) -> dict[str, Any]:
@@ -238,14 +253,14 @@ def _quote_outcome(quote: Quote) -> dict[str, Any]:
 
 
 def _receipt_outcome(receipt: Receipt, outcome: str) -> dict[str, Any]:
-    legs = {leg.source for leg in receipt.legs}
     parts = int(receipt.fund) + sum(int(leg.amount) for leg in receipt.legs) + int(receipt.cash)
     line: dict[str, Any] = {
         "outcome": outcome,
         "settlement_id": receipt.settlement_id,
         "total": int(receipt.total),
         "cash": int(receipt.cash),
-        "legs": sorted(legs),
+        "cash_channel": receipt.cash_channel,
+        "legs": sorted({leg.source for leg in receipt.legs}),
         "divergence": bool(receipt.divergence),
     }
     if parts != int(receipt.total):
@@ -253,40 +268,48 @@ def _receipt_outcome(receipt: Receipt, outcome: str) -> dict[str, Any]:
     return line
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    lines = []
-    for text in path.read_text(encoding="utf-8").splitlines():
-        try:
-            lines.append(json.loads(text))
-        except json.JSONDecodeError:
-            break  # a line cut by the kill: everything before it stands
-    return lines
+@functools.cache
+def _keys(workdir: Path) -> dict[str, Any]:
+    """The mock's test keys, parsed once in the supervisor before it forks any till (an
+    RSA key takes a quarter of a second to load; a forked till inherits them loaded)."""
+    keys: dict[str, Any] = json.loads((workdir / "keys.json").read_text(encoding="utf-8"))
+    keys["loaded"] = {
+        "merchant": load_private_key(keys["wechatpay"]["merchant_private_key"]),
+        "platform": load_public_key(keys["wechatpay"]["platform_public_key"]),
+        "app": load_private_key(keys["alipay"]["app_private_key"]),
+        "alipay": load_public_key(keys["alipay"]["alipay_public_key"]),
+    }
+    return keys
 
 
-def main(argv: list[str]) -> int:
-    workdir, url, till = Path(argv[0]), argv[1], int(argv[2])
-    # The SDK's own log, at its most talkative, goes to stderr (captured by the supervisor
-    # and searched for secrets afterwards).
-    logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+def preload(workdir: Path) -> None:
+    """What every till needs, made once in the supervisor before it forks any."""
+    _keys(workdir)
+
+
+def serve(workdir: Path, till: int, serial_start: int, channel: IO[bytes]) -> int:
+    """The till's life in a forked process: its log on stderr, then one command per frame
+    until the supervisor says quit (or the till kills itself at a checkpoint)."""
+    # The SDK's own log, at its most talkative, goes to stderr (the till's log file, searched
+    # for secrets afterwards), not to the supervisor's mock.log.
+    for name in ("gongji", "gongji_mock"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
     logging.getLogger("gongji").setLevel(logging.DEBUG)
-    plan = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
-    mine = [op for op in plan["ops"] if op["till"] == till]
-    runner = Till(workdir, url, till, mine)
+    seed_msgid_serials(serial_start)
+    runner = Till(workdir, till, channel, channel)
     try:
-        if argv[3] == "--final":
-            runner.arm(0)
-            runner.recover()
-            return 0
-        number = int(argv[3])
-        per_round = plan["per_round"]
-        runner.run(mine[number * per_round : (number + 1) * per_round])
+        while True:  # one command per frame, until the supervisor says quit
+            frame = receive(channel)
+            runner.clock.micros = frame[1]
+            if frame[0] == "quit":
+                return 0
+            send(channel, ("done", runner.run(frame[2])))
     finally:
-        runner.client.close()
-        runner.admin.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        runner.close()
