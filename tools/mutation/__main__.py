@@ -33,6 +33,7 @@ class Config:
     workers: int
     equivalents: dict[str, str]  # mutant key -> why it cannot change behaviour
     equivalents_path: Path
+    warm_up: list[str]
 
 
 def load_config(path: Path = CONFIG) -> Config:
@@ -45,6 +46,7 @@ def load_config(path: Path = CONFIG) -> Config:
         workers=int(table["workers"]),
         equivalents={entry["mutant"]: entry["why"] for entry in listed},
         equivalents_path=equivalents_path,
+        warm_up=list(table.get("warm_up", [])),
     )
 
 
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         print(f"The fast tests fail without any mutant (pytest exit {code}); fix them first.")
         return 2
-    preload(coverage.modules)
+    preload(coverage.modules, config.warm_up)
     tallies = _run(paths, mutants, coverage, config)
     _report(tallies, config)
     print(

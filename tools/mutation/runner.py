@@ -10,6 +10,7 @@ whole run fit the time of ``make test``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -200,13 +201,22 @@ def _library(module: ModuleType) -> bool:
     return not where.startswith(str(Path.cwd().resolve())) or where.startswith(sys.prefix)
 
 
-def preload(modules: Iterable[str]) -> None:
-    """Import the libraries the tests use, so that each fork starts with them loaded."""
+def preload(modules: Iterable[str], warm_up: Iterable[str] = ()) -> None:
+    """Import the libraries the tests use, so that each fork starts with them loaded.
+
+    ``warm_up`` statements fill the libraries' own caches (a database read on first
+    use) once here instead of in every fork. Then the heap is frozen: the garbage
+    collector pytest runs at the end of each session skips all of it.
+    """
     for name in sorted(modules):
         if name.startswith(("gongji", "tests", "conftest", "__main__")):
             continue
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    for statement in warm_up:
+        exec(statement, {})  # noqa: S102 - from mutation.toml, the project's own file
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)
