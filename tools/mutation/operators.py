@@ -9,6 +9,7 @@ tables: a rule's ``@hookimpl gongji_check`` and the sentence tables are what mat
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -121,9 +122,7 @@ def _keyed(mutants: list[Mutant], source: bytes) -> list[Mutant]:
         )
         seen[base] = seen.get(base, 0) + 1
         key = base if seen[base] == 1 else f"{base}  #{seen[base]}"
-        keyed.append(
-            Mutant(**{**mutant.__dict__, "key": key})  # type: ignore[arg-type]
-        )
+        keyed.append(dataclasses.replace(mutant, key=key))
     return keyed
 
 
@@ -211,7 +210,7 @@ class _Finder(ast.NodeVisitor):
         self._body(node.body)
         self.scope.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def _decorators(self, node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for decorator in node.decorator_list:
