@@ -117,7 +117,6 @@ def _run(
     tallies = {path: Tally(total=len(mutants[path])) for path in paths}
     jobs: list[Job] = []
     by_key: dict[str, tuple[str, Mutant]] = {}
-    all_tests = sum(coverage.durations.values())
     for path in paths:
         source = Path(path).read_bytes()
         resolved = str(Path(path).resolve())
@@ -131,12 +130,10 @@ def _run(
                 tallies[path].survivors.append(mutant)
                 continue
             # A line run at import (a table, a default, a decorator) is read by any test.
-            tests = (
-                tuple(config.tests)
-                if None in reached
-                else tuple(sorted(t for t in reached if t is not None))
-            )
-            budget = all_tests if None in reached else sum(coverage.durations[t] for t in tests)
+            chosen = set(coverage.durations) if None in reached else {t for t in reached if t}
+            # Quickest first: with -x a killed mutant stops at its first failing test.
+            tests = tuple(sorted(chosen, key=lambda t: (coverage.durations.get(t, 0.0), t)))
+            budget = sum(coverage.durations.get(t, 0.0) for t in tests)
             by_key[mutant.key] = (path, mutant)
             jobs.append(
                 Job(
