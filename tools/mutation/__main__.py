@@ -65,6 +65,8 @@ class Tally:
     total: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     survivors: list[Mutant] = field(default_factory=list)
+    #: Survivors that never met a test: "no test reaches it", or "error" (pytest failed to start).
+    untested: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -124,10 +126,11 @@ def _run(
             if mutant.key in config.equivalents:
                 tallies[path].outcomes["equivalent"] += 1
                 continue
-            reached = coverage.tests_for(resolved, mutant.line, mutant.end_line)
+            reached = coverage.tests_for(resolved, *mutant.reach)
             if not reached:
                 tallies[path].outcomes["not reached"] += 1
                 tallies[path].survivors.append(mutant)
+                tallies[path].untested[mutant.key] = "no test reaches it"
                 continue
             # A line run at import (a table, a default, a decorator) is read by any test.
             chosen = set(coverage.durations) if None in reached else {t for t in reached if t}
@@ -155,6 +158,8 @@ def _run(
         tallies[path].outcomes[outcome] += 1
         if outcome in ("survived", "error"):
             tallies[path].survivors.append(mutant)
+        if outcome == "error":  # pytest could not run the tests: a fault of this tool
+            tallies[path].untested[mutant.key] = "error: pytest did not run the tests"
         if done % 50 == 0:
             print(f"  {done}/{len(jobs)} mutants run", flush=True)
 
@@ -165,7 +170,8 @@ def _run(
 def _report(tallies: dict[str, Tally], config: Config) -> None:
     for path, tally in tallies.items():
         for mutant in tally.survivors:
-            print(f"SURVIVED {path}:{mutant.line} [{mutant.operator}]\n    {mutant.key}")
+            why = tally.untested.get(mutant.key, mutant.operator)
+            print(f"SURVIVED {path}:{mutant.line} [{why}]\n    {mutant.key}")
     print(
         f"\n{'module':<34} {'mutants':>7} {'killed':>6} {'equiv':>5} {'alive':>5} {'score':>6} {'floor':>6}"
     )

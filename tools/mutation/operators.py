@@ -86,6 +86,9 @@ class Mutant:
     end: int
     replacement: bytes
     operator: str
+    #: The lines whose execution reaches the edit: a tracer sees a multi-line statement
+    #: run at its first line, not at the line of each constant inside it.
+    reach: tuple[int, int] = (0, 0)
     key: str = ""
 
     def apply(self, source: bytes) -> bytes:
@@ -136,6 +139,28 @@ class _Finder(ast.NodeVisitor):
             self._line_starts.append(self._line_starts[-1] + len(line) + 1)
         self.scope: list[str] = []
         self.mutants: list[Mutant] = []
+        self._statements: list[ast.stmt] = []
+
+    def visit(self, node: ast.AST) -> None:
+        if not isinstance(node, ast.stmt):
+            super().visit(node)
+            return
+        self._statements.append(node)
+        try:
+            super().visit(node)
+        finally:
+            self._statements.pop()
+
+    def _reach(self, node: ast.AST) -> tuple[int, int]:
+        first, last = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        if self._statements:
+            statement = self._statements[-1]
+            body = getattr(statement, "body", None)
+            # A compound statement's header only (``if x:``, ``def f(a=1):``), not its body.
+            header_end = body[0].lineno - 1 if body else statement.end_lineno or statement.lineno
+            first = min(first, statement.lineno)
+            last = max(last, max(statement.lineno, header_end))
+        return first, last
 
     # -- positions ------------------------------------------------------------------------
     def _offset(self, line: int, col: int) -> int:
@@ -157,6 +182,7 @@ class _Finder(ast.NodeVisitor):
                 end=end,
                 replacement=replacement.encode(),
                 operator=operator,
+                reach=self._reach(node),
             )
         )
 

@@ -273,6 +273,21 @@ def _start(job: Job) -> int:
     try:
         _quiet()
         sys.meta_path.insert(0, _MutatedFinder(job.module, job.path, job.source))
-        status = _run_pytest(job.tests)
+        files = sorted({test.split("::")[0] for test in job.tests})
+        status = _run_pytest(files, plugins=[_Select(job.tests)])
     finally:
         os._exit(status)
+
+
+class _Select:
+    """Keep only the chosen tests, in the chosen order (node ids are matched after
+    collection: a parametrized id does not always survive the command line)."""
+
+    def __init__(self, tests: Sequence[str]) -> None:
+        self.order = {test: index for index, test in enumerate(tests)}
+
+    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
+        items[:] = sorted(
+            (item for item in items if item.nodeid in self.order),
+            key=lambda item: self.order[item.nodeid],
+        )
