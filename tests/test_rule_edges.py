@@ -269,3 +269,65 @@ def test_a_spouse_binding_is_plausible_for_the_wife_of_the_owner() -> None:
         )
     )
     assert payers(quote) == [OWNER]
+
+
+# ------------------------------------------------------------------ R8 exact limits
+
+
+def test_r8_an_account_holding_exactly_one_fen_is_not_refused_and_pays_it() -> None:
+    quote = assess(context(holder=MOTHER, bindings=[binding()], owners=[person(OWNER, balance=1)]))
+    assert refused_owners(quote, "R8") == []
+    assert [int(leg.amount) for leg in quote.legs] == [1]
+
+
+def test_r8_a_limit_of_exactly_one_fen_is_not_refused_and_caps_at_it() -> None:
+    quote = assess(
+        context(holder=MOTHER, bindings=[binding(per_transaction_limit=Fen(1))], owners=[SON])
+    )
+    assert refused_owners(quote, "R8") == []
+    assert [int(leg.amount) for leg in quote.legs] == [1]
+
+
+# ------------------------------------------------------------------ R6 purposes
+
+
+PURPOSES_ZH = {
+    "medical": "医疗费用",
+    "resident_premium": "居民医保缴费",
+    "vaccine": "自费疫苗",
+    "physical_exam": "体检",
+    "supplementary_insurance": "惠民保等补充保险",
+}
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES_ZH))
+def test_r6_a_purpose_the_pack_does_not_allow_is_named_in_both_languages(purpose: str) -> None:
+    import msgspec
+
+    from gongji.policy import get_policy
+
+    pack = get_policy("national-2024")
+    none_allowed = msgspec.structs.replace(
+        pack, mutual_aid=msgspec.structs.replace(pack.mutual_aid, purposes=frozenset())
+    )
+    quote = assess(
+        context(
+            holder=MOTHER,
+            buy=purchase(PATIENT, purpose=purpose),
+            bindings=[binding()],
+            owners=[SON],
+            policy=none_allowed,
+        )
+    )
+    (refusal,) = [r for r in quote.refusals if r.rule == "R6"]
+    assert f"mutual aid for {purpose.replace('_', ' ')}," in refusal.reason
+    assert f"不允许家庭共济资金用于{PURPOSES_ZH[purpose]}，" in refusal.reason_zh
+    assert payers(quote) == []
+
+
+# ------------------------------------------------------------------ registration
+
+
+def test_the_builtin_rules_are_plugins_named_after_their_rule() -> None:
+    names = {name for name, _ in make_plugin_manager().list_name_plugin()}
+    assert {f"gongji.rules.R{n}" for n in range(1, 10)} <= names
