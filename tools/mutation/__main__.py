@@ -127,6 +127,8 @@ def _run(
                 tallies[path].outcomes["equivalent"] += 1
                 continue
             reached = coverage.tests_for(resolved, *mutant.reach)
+            if mutant.at_import:
+                reached.add(None)
             if not reached:
                 tallies[path].outcomes["not reached"] += 1
                 tallies[path].survivors.append(mutant)

@@ -89,6 +89,9 @@ class Mutant:
     #: The lines whose execution reaches the edit: a tracer sees a multi-line statement
     #: run at its first line, not at the line of each constant inside it.
     reach: tuple[int, int] = (0, 0)
+    #: Outside any function body: run when the module is imported, which happens inside
+    #: whichever test imports it first, so every test must run against it.
+    at_import: bool = False
     key: str = ""
 
     def apply(self, source: bytes) -> bytes:
@@ -140,6 +143,7 @@ class _Finder(ast.NodeVisitor):
         self.scope: list[str] = []
         self.mutants: list[Mutant] = []
         self._statements: list[ast.stmt] = []
+        self._functions = 0  # how many function bodies deep the visit is
 
     def visit(self, node: ast.AST) -> None:
         if not isinstance(node, ast.stmt):
@@ -183,6 +187,7 @@ class _Finder(ast.NodeVisitor):
                 replacement=replacement.encode(),
                 operator=operator,
                 reach=self._reach(node),
+                at_import=self._functions == 0,
             )
         )
 
@@ -233,7 +238,9 @@ class _Finder(ast.NodeVisitor):
             if default is not None:
                 self.visit(default)
         self.scope.append(node.name)
+        self._functions += 1
         self._body(node.body)
+        self._functions -= 1
         self.scope.pop()
 
     visit_AsyncFunctionDef = visit_FunctionDef
