@@ -210,7 +210,9 @@ def test_a_fund_share_outside_zero_to_the_total_is_refused_before_anything_is_ch
     with pytest.raises(ConfigError) as raised:
         assess(context(holder=MOTHER, fund=fund, buy=purchase(PATIENT, items=[drug(10_000)])))
     assert raised.value.message == f"The fund share ¥{Fen(fund).to_yuan()} is outside 0..¥100.00."
-    assert "do not settle" in raised.value.next_step
+    assert raised.value.next_step == (
+        "The gateway's pre-settlement is inconsistent; do not settle, and report it."
+    )
 
 
 @pytest.mark.parametrize("fund", [0, 10_000])

@@ -12,6 +12,7 @@ cannot change behaviour in ``mutation-equivalent.toml``, each with why.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 import time
@@ -34,6 +35,7 @@ class Config:
     equivalents: dict[str, str]  # mutant key -> why it cannot change behaviour
     equivalents_path: Path
     warm_up: list[str]
+    digest: str  # of what the figures were recorded against
 
 
 def load_config(path: Path = CONFIG) -> Config:
@@ -47,6 +49,7 @@ def load_config(path: Path = CONFIG) -> Config:
         equivalents={entry["mutant"]: entry["why"] for entry in listed},
         equivalents_path=equivalents_path,
         warm_up=list(table.get("warm_up", [])),
+        digest=str(table.get("digest", "")),
     )
 
 
@@ -67,6 +70,7 @@ class Tally:
     survivors: list[Mutant] = field(default_factory=list)
     #: Survivors that never met a test: "no test reaches it", or "error" (pytest failed to start).
     untested: dict[str, str] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)  # of every mutant of the module
 
     @property
     def score(self) -> float:
@@ -81,8 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="run only modules whose path contains one of these")
     parser.add_argument("--record", action="store_true", help="raise the recorded kill rates")
     parser.add_argument("--list", action="store_true", help="list the mutants; run nothing")
+    parser.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="run only if the modules, the tests or the tool changed since the last --record",
+    )
     args = parser.parse_args(argv)
     config = load_config()
+    if args.if_changed and config.digest == digest(config):
+        print(f"Mutation figures of {CONFIG} are current (nothing they cover changed).")
+        return 0
     paths = [p for p in config.modules if not args.only or any(w in p for w in args.only)]
     if not paths:
         print(f"No module of {CONFIG} matches {args.only}.", file=sys.stderr)
@@ -108,15 +120,36 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(t.total for t in tallies.values())} mutants in {time.monotonic() - started:.0f} s."
     )
     if args.record:
+        if len(tallies) < len(config.modules):
+            print("Record after a run over every module (no module names).", file=sys.stderr)
+            return 2
         _record(tallies, config)
         return 0
     return _ratchet(tallies, config)
 
 
+def digest(config: Config) -> str:
+    """What the figures depend on: the modules, the fast tests and their helpers, the
+    equivalents and this tool. ``make test`` re-runs the mutants only when it changes."""
+    files = [
+        *config.modules,
+        *config.tests,
+        "tests/conftest.py",
+        str(config.equivalents_path),
+        *sorted(str(p) for p in Path(__file__).parent.glob("*.py")),
+    ]
+    sha = hashlib.sha256()
+    for name in files:
+        sha.update(name.encode() + b"\0" + Path(name).read_bytes() + b"\0")
+    return sha.hexdigest()[:16]
+
+
 def _run(
     paths: list[str], mutants: dict[str, list[Mutant]], coverage: Coverage, config: Config
 ) -> dict[str, Tally]:
-    tallies = {path: Tally(total=len(mutants[path])) for path in paths}
+    tallies = {
+        path: Tally(total=len(mutants[path]), keys={m.key for m in mutants[path]}) for path in paths
+    }
     jobs: list[Job] = []
     by_key: dict[str, tuple[str, Mutant]] = {}
     for path in paths:
@@ -183,15 +216,11 @@ def _report(tallies: dict[str, Tally], config: Config) -> None:
             f"{path:<34} {tally.total:>7} {killed:>6} {tally.outcomes['equivalent']:>5} "
             f"{len(tally.survivors):>5} {tally.score:>5.1f}% {config.modules[path]:>5.1f}%"
         )
-    stale = set(config.equivalents) - {m for t in tallies.values() for m in _keys(t)}
+    stale = set(config.equivalents) - {key for t in tallies.values() for key in t.keys}
     if stale and len(tallies) == len(config.modules):
         print(f"\n{len(stale)} entries of {config.equivalents_path} match no mutant any more:")
         for key in sorted(stale):
             print(f"    {key}")
-
-
-def _keys(tally: Tally) -> list[str]:
-    return [m.key for m in tally.survivors]
 
 
 def _ratchet(tallies: dict[str, Tally], config: Config) -> int:
@@ -215,7 +244,10 @@ def _record(tallies: dict[str, Tally], config: Config) -> None:
                 raise SystemExit(f"Cannot find the line {line!r} in {CONFIG} to raise it.")
             text = text.replace(line, f'"{path}" = {tally.score:.1f}')
             print(f"Recorded {path}: {old:.1f}% -> {tally.score:.1f}%")
-    CONFIG.write_text(text, encoding="utf-8")
+    old_digest = f'digest = "{config.digest}"'
+    if old_digest not in text:
+        raise SystemExit(f"Cannot find the line {old_digest!r} in {CONFIG}.")
+    CONFIG.write_text(text.replace(old_digest, f'digest = "{digest(config)}"'), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -234,6 +234,7 @@ class Job:
 def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[Job, str], None]) -> None:
     """Run each job in its own fork, ``workers`` at a time; report killed, survived, timeout or error."""
     pending = list(jobs)
+    retried: set[str] = set()
     running: dict[int, tuple[Job, float]] = {}
     while pending or running:
         while pending and len(running) < workers:
@@ -253,7 +254,12 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[Job, str], No
         if pid not in running:
             continue
         job, _ = running.pop(pid)
-        on_done(job, _outcome(os.waitstatus_to_exitcode(status)))
+        outcome = _outcome(os.waitstatus_to_exitcode(status))
+        if outcome == "error" and job.key not in retried:
+            retried.add(job.key)  # once more: pytest itself failed, not a test
+            pending.append(job)
+            continue
+        on_done(job, outcome)
 
 
 def _outcome(code: int) -> str:
@@ -274,7 +280,10 @@ def _start(job: Job) -> int:
         _quiet()
         sys.meta_path.insert(0, _MutatedFinder(job.module, job.path, job.source))
         files = sorted({test.split("::")[0] for test in job.tests})
-        status = _run_pytest(files, plugins=[_Select(job.tests)])
+        # A temporary directory of its own: concurrent sessions sharing pytest's numbered
+        # ones race to clean them up.
+        with tempfile.TemporaryDirectory(prefix="gongji-mutant-") as temp:
+            status = _run_pytest([*files, f"--basetemp={temp}/t"], plugins=[_Select(job.tests)])
     finally:
         os._exit(status)
 
