@@ -164,3 +164,40 @@ def test_each_refusal_reads_as_written_in_english_and_chinese(case: str) -> None
         (r.reason, r.reason_zh) for result in results if result for r in result if r.rule == rule
     }
     assert said == {(english, chinese)}
+
+
+# The region-pack work (issue 17) rewrites these sentences around their words ("yet" goes
+# from a revoked binding, a suspended owner is handled as the pack says); the words that
+# say why stay, each read between its neighbours.
+WORDS_THAT_STAY = {
+    "rejected": (
+        lambda: context(holder=MOTHER, bindings=[binding(status="rejected")], owners=[SON]),
+        "R5",
+        f"{SONS} was rejected",
+        "家庭共济绑定审核未通过",
+    ),
+    "revoked": (
+        lambda: context(holder=MOTHER, bindings=[binding(status="revoked")], owners=[SON]),
+        "R5",
+        f"{SONS} was revoked",
+        "家庭共济绑定已解除",
+    ),
+    "suspended owner": (
+        lambda: context(
+            holder=MOTHER, bindings=[binding()], owners=[person(OWNER, status="suspended")]
+        ),
+        "R2",
+        ": the owner's insurance is not active.",
+        "：共济人参保状态不正常。",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WORDS_THAT_STAY))
+def test_each_refusal_says_why_in_its_own_words_in_both_languages(case: str) -> None:
+    build, rule, english, chinese = WORDS_THAT_STAY[case]
+    results = make_plugin_manager().hook.gongji_check(context=build())
+    said = [r for result in results if result for r in result if r.rule == rule]
+    assert len(said) == 1
+    assert english in said[0].reason
+    assert chinese in said[0].reason_zh
