@@ -29,6 +29,7 @@ test: $(STAMP_DEV)
 	$(BIN)/mypy
 	bash scripts/chromium-for-tests.sh
 	bash scripts/postgres-for-tests.sh $(BIN)/python -m pytest
+	$(BIN)/python -m tools.mutation --if-changed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 # The fuzz targets alone, long: random, 200,000 examples each (`make test` runs them at

@@ -119,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{sum(t.total for t in tallies.values())} mutants in {time.monotonic() - started:.0f} s."
     )
-    if args.record:
+    below = _ratchet(tallies, config)
+    if args.record and not below:
         if len(tallies) < len(config.modules):
             print("Record after a run over every module (no module names).", file=sys.stderr)
             return 2
         _record(tallies, config)
-        return 0
-    return _ratchet(tallies, config)
+    return below
 
 
 def digest(config: Config) -> str:
