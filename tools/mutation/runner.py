@@ -60,6 +60,10 @@ class Coverage:
 
 
 class _MutatedLoader(importlib.abc.Loader):
+    #: The mutant raised while its module was imported (a table, an enum, a default):
+    #: pytest then stops before any test, with exit 4 when conftest's import broke.
+    import_failed = False
+
     def __init__(self, path: str, source: bytes) -> None:
         self.path = path
         self.source = source
@@ -69,7 +73,11 @@ class _MutatedLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         code = compile(self.source, self.path, "exec", dont_inherit=True)
-        exec(code, module.__dict__)  # noqa: S102 - the mutant under test
+        try:
+            exec(code, module.__dict__)  # noqa: S102 - the mutant under test
+        except BaseException:
+            _MutatedLoader.import_failed = True
+            raise
 
 
 class _MutatedFinder(importlib.abc.MetaPathFinder):
@@ -284,6 +292,8 @@ def _start(job: Job) -> int:
         # ones race to clean them up.
         with tempfile.TemporaryDirectory(prefix="gongji-mutant-") as temp:
             status = _run_pytest([*files, f"--basetemp={temp}/t"], plugins=[_Select(job.tests)])
+        if status != 0 and _MutatedLoader.import_failed:
+            status = 1  # killed: gongji no longer imports, whatever pytest made of that
     finally:
         os._exit(status)
 
