@@ -69,6 +69,47 @@ def test_a_refusal_of_the_whole_purchase_raises_the_rules_own_error(
     assert raised.value.message == f"{rule}: Refused as a whole."
 
 
+def test_a_refusal_of_the_whole_purchase_keeps_its_chinese_sentence() -> None:
+    class RefuseInBothLanguages:
+        @hookimpl
+        def gongji_check(self, context: CheckContext) -> list[Refusal]:
+            return [Refusal(rule="R6", reason="Refused as a whole.", reason_zh="整单不予支付。")]
+
+    with pytest.raises(UseViolation) as raised:
+        assess(context(holder=MOTHER), _with(RefuseInBothLanguages()))
+    assert raised.value.reason_zh == "整单不予支付。"
+
+
+def test_r1_impersonation_raised_as_an_error_says_so_in_chinese_too() -> None:
+    with pytest.raises(OwnCardViolation) as raised:
+        assess(context(holder=SON, buy=purchase(OWNER, patient_id=PATIENT)))
+    assert "冒名就医" in raised.value.reason_zh and "冒名就医" in raised.value.message
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.seen: list[CheckContext] = []
+
+    @hookimpl
+    def gongji_check(self, context: CheckContext) -> None:
+        self.seen.append(context)
+
+
+def test_a_patient_who_declines_mutual_aid_shows_the_rules_no_binding_and_no_owner() -> None:
+    recorder = _Recorder()
+    assess(
+        context(
+            holder=MOTHER,
+            buy=purchase(PATIENT, use_mutual_aid=False),
+            bindings=[binding()],
+            owners=[SON],
+        ),
+        _with(recorder),
+    )
+    ((seen,),) = [recorder.seen]
+    assert seen.bindings == () and dict(seen.owners) == {}
+
+
 class _Broken:
     @hookimpl
     def gongji_check(self, context: CheckContext) -> None:

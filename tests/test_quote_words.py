@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from gongji import Fen
+from gongji import Fen, InvalidInput
 from gongji.identity import IdNumber
 from gongji.model import Leg, LineItem, Refusal, Relation, RuleWarning
-from gongji.rules.explain import owner_label
+from gongji.rules.explain import owner_label, relation_words
 from gongji.rules.quote import Quote
 from tests.conftest import OWNER, OWNER_WIFE, PATIENT
 
@@ -128,3 +128,34 @@ def test_a_quote_without_fund_share_does_not_mention_the_fund() -> None:
         "Collect ¥5.00 in cash (WeChat Pay, Alipay or at the till).",
     ]
     assert quote.explain("zh") == ["合计 ¥5.00。", "需收取现金(微信/支付宝/现金) ¥5.00。"]
+
+
+# A relation as a cashier says it, whatever the sexes (R4's refusals and warnings), en then zh.
+RELATION_WORDS = {
+    Relation.SPOUSE: ("spouse", "配偶"),
+    Relation.PARENT: ("parent", "父母"),
+    Relation.CHILD: ("child", "子女"),
+    Relation.SIBLING: ("brother or sister", "兄弟姐妹"),
+    Relation.PATERNAL_GRANDPARENT: ("paternal grandparent", "祖父母"),
+    Relation.MATERNAL_GRANDPARENT: ("maternal grandparent", "外祖父母"),
+    Relation.PATERNAL_GRANDCHILD: ("son's child", "孙子女"),
+    Relation.MATERNAL_GRANDCHILD: ("daughter's child", "外孙子女"),
+}
+
+
+@pytest.mark.parametrize("relation", list(Relation))
+def test_every_relation_is_named_in_both_languages_whatever_the_sexes(relation: Relation) -> None:
+    english, chinese = RELATION_WORDS[relation]
+    assert relation_words(relation) == english
+    assert relation_words(relation, "zh") == chinese
+
+
+def test_a_quote_that_does_not_add_up_is_refused_as_a_bug_to_report() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        Quote(total=Fen(1_000), fund=Fen(0), legs=(), cash=Fen(999))
+    assert raised.value.message == (
+        "A quote of ¥10.00 does not add up: fund + legs + cash differ from the total."
+    )
+    assert raised.value.next_step == (
+        "This is a bug in the planner or a plugin; report it with the basket."
+    )

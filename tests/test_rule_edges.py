@@ -12,8 +12,9 @@ import pytest
 
 from gongji import ConfigError, Fen
 from gongji.hookspecs import hookimpl
-from gongji.model import Refusal
+from gongji.model import Person, Refusal
 from gongji.plugins import make_plugin_manager
+from gongji.policy import PolicyPack
 from gongji.rules.assess import assess
 from gongji.rules.context import CheckContext
 from gongji.rules.quote import Quote
@@ -30,6 +31,7 @@ from tests.conftest import (
     binding,
     context,
     drug,
+    make_id,
     person,
     purchase,
 )
@@ -273,6 +275,107 @@ def test_a_spouse_binding_is_plausible_for_the_wife_of_the_owner() -> None:
         )
     )
     assert payers(quote) == [OWNER]
+
+
+# ------------------------------------------------------------------ R4 impossible or unusual
+# The son (the owner) was born on 1985-03-17. A pack of our own holds the thresholds, so
+# these edges do not move when a region's figures do: parents 15 years, grandparents 30.
+
+
+def _thresholds() -> PolicyPack:
+    import msgspec
+
+    from gongji.policy import Plausibility, get_policy
+
+    return msgspec.structs.replace(
+        get_policy("national-2025"),
+        plausibility=Plausibility(
+            parent_min_years=15,
+            grandparent_min_years=30,
+            marriage_age_male=22,
+            marriage_age_female=20,
+        ),
+    )
+
+
+def _r4(beneficiary: str, relation: str, owner: Person = SON) -> list[tuple[str, str]]:
+    """R4's findings for one binding of ``owner`` to ``beneficiary``: (kind, English)."""
+    quote_or_findings = make_plugin_manager().hook.gongji_check(
+        context=context(
+            holder=person(beneficiary, "resident"),
+            buy=purchase(beneficiary),
+            bindings=[binding(owner=owner.id.number, beneficiary=beneficiary, relation=relation)],
+            owners=[owner],
+            policy=_thresholds(),
+        )
+    )
+    return [
+        (type(found).__name__, found.reason)
+        for result in quote_or_findings
+        if result
+        for found in result
+        if found.rule == "R4"
+    ]
+
+
+def test_r4_a_parent_exactly_the_packs_minimum_older_is_not_warned_a_day_less_is() -> None:
+    assert _r4(make_id("210202", "19700317", "004"), "parent") == []
+    ((kind, reason),) = _r4(make_id("210202", "19700318", "004"), "parent")
+    assert kind == "RuleWarning" and "births are 14 years apart" in reason
+
+
+@pytest.mark.parametrize("relation", ["paternal_grandparent", "maternal_grandparent"])
+def test_r4_a_grandparent_is_held_to_the_grandparent_threshold_not_the_parents(
+    relation: str,
+) -> None:
+    twenty_five_years_older = make_id("210202", "19600317", "004")
+    assert _r4(twenty_five_years_older, "parent") == []  # 25 >= 15
+    ((kind, reason),) = _r4(twenty_five_years_older, relation)  # 25 < 30
+    assert kind == "RuleWarning" and "births are 25 years apart" in reason
+
+
+def test_r4_a_parent_born_on_the_owners_birthday_is_warned_not_refused_as_born_after() -> None:
+    # Only a parent born *after* the owner is impossible (a step-parent may be any age).
+    ((kind, reason),) = _r4(make_id("210202", "19850317", "004"), "parent")
+    assert kind == "RuleWarning" and "births are 0 years apart" in reason
+    ((kind, reason),) = _r4(make_id("210202", "19850318", "004"), "parent")
+    assert kind == "Refusal" and "born after the owner" in reason
+
+
+def test_r4_a_child_born_on_the_owners_birthday_is_warned_not_refused_as_born_before() -> None:
+    ((kind, _),) = _r4(make_id("210202", "19850317", "004"), "child")
+    assert kind == "RuleWarning"
+    ((kind, reason),) = _r4(make_id("210202", "19850316", "004"), "child")
+    assert kind == "Refusal" and "born before the owner" in reason
+
+
+def test_r4_a_husband_below_the_mens_marriage_age_is_warned_though_above_the_womens() -> None:
+    husband = person(make_id("210202", "20050601", "013"), balance=50_000)  # 21 on the day
+    ((kind, reason),) = _r4(OWNER_WIFE, "spouse", owner=husband)
+    assert kind == "RuleWarning"
+    assert f"The spouse {husband.id.masked} is 21, under the marriageable age of 22" in reason
+    wife_of_21 = make_id("210202", "20050601", "024")
+    assert _r4(wife_of_21, "spouse") == []  # 21 >= 20 for a woman
+
+
+def test_r4_a_spouse_not_a_year_old_is_under_any_marriage_age() -> None:
+    ((kind, reason),) = _r4(make_id("210202", "20260101", "024"), "spouse")
+    assert kind == "RuleWarning" and " is 0, under the marriageable age of 20" in reason
+
+
+def test_r4_a_warning_names_the_account_it_is_about_and_refuses_nothing() -> None:
+    young_parent = make_id("210202", "19750317", "004")
+    quote = assess(
+        context(
+            holder=person(young_parent, "resident"),
+            buy=purchase(young_parent),
+            bindings=[binding(beneficiary=young_parent)],
+            owners=[SON],
+            policy=_thresholds(),
+        )
+    )
+    assert [(w.rule, w.owner_id) for w in quote.warnings] == [("R4", SON.id)]
+    assert quote.refusals == () and payers(quote) == [OWNER]
 
 
 # ------------------------------------------------------------------ R8 exact limits
