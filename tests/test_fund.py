@@ -131,3 +131,14 @@ def test_a_pack_without_premium_sets_no_resident_premium() -> None:
     import msgspec
 
     assert resident_premium(30, msgspec.structs.replace(_pack(50), premium=None)) is None
+
+
+def test_resident_premium_is_the_same_at_any_age_where_child_and_adult_pay_alike() -> None:
+    import msgspec
+
+    from gongji.policy import Premium
+
+    alike = msgspec.structs.replace(
+        _pack(50), premium=Premium(adult=Fen(40_000), child=Fen(40_000))
+    )  # no last child age: none is needed
+    assert [resident_premium(age, alike) for age in (0, 17, 18, 80)] == [Fen(40_000)] * 4
