@@ -8,7 +8,7 @@ import pytest
 from gongji import Fen, KinshipViolation, LimitExceeded, UseViolation
 from gongji.model import Binding, Person, Purpose
 from gongji.policy import get_policy
-from gongji.rules.premium import assess_premium, premium_context
+from gongji.rules.premium import assess_premium, no_binding, premium_context, short_of_premium
 from gongji.rules.quote import Quote
 from tests.conftest import (
     FATHER,
@@ -156,3 +156,10 @@ def test_r5_a_payer_without_a_binding_is_told_so_in_both_languages() -> None:
         f"付款人 {payer} 与 {insured} 之间没有家庭共济绑定，"
         "不能用付款人的账户支付灵活就业人员职工医保缴费。"
     )
+
+
+def test_the_premium_refusals_name_their_rules_r5_no_binding_and_r8_short() -> None:
+    for kind in (Purpose.RESIDENT_PREMIUM, Purpose.FLEXIBLE_EMPLOYMENT_PREMIUM):
+        assert no_binding(SON, MOTHER, kind).rule == "R5"
+        assert short_of_premium(SON, Fen(38_000), Fen(30_000), kind).rule == "R8"
+        assert short_of_premium(SON, Fen(38_000), Fen(30_000), kind).owner_id == SON.id
