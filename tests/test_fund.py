@@ -75,3 +75,70 @@ def test_demo_resident_premium_is_380_adult_320_child(demo: PolicyPack) -> None:
     assert resident_premium(68, demo) == Fen(38_000)
     assert resident_premium(11, demo) == Fen(32_000)
     assert resident_premium(18, demo) == Fen(38_000)
+
+
+# ---------------------------------------------------------------- edges (issue 19)
+# Packs of our own, so that these edges do not move when a region's figures do.
+
+
+def _pack(ratio: int, *, settings: tuple[str, ...] = ("pharmacy",)) -> PolicyPack:
+    import msgspec
+
+    from gongji.model import InsuranceKind, Setting
+    from gongji.policy import FundRule, Premium, get_policy
+
+    rule = FundRule(
+        settings=frozenset(Setting(s) for s in settings),
+        deductible=Fen(0),
+        ratio_percent=ratio,
+        annual_cap=Fen(1_000_000),
+    )
+    return msgspec.structs.replace(
+        get_policy("national-2025"),
+        fund={InsuranceKind.EMPLOYEE: rule},
+        premium=Premium(adult=Fen(38_000), child=Fen(32_000), child_max_age=17),
+    )
+
+
+EMPLOYEE = Insurance("employee", "active", "210202")
+
+
+def test_fund_pays_a_ratio_of_one_percent() -> None:
+    assert fund_share([drug(10_000)], EMPLOYEE, "pharmacy", "medical", _pack(1)) == 100  # type: ignore[arg-type]
+
+
+def test_fund_pays_nothing_at_a_ratio_of_zero_or_where_the_pack_has_no_rule() -> None:
+    for pack in (_pack(0), _pack(50, settings=("outpatient",))):
+        share = fund_share([drug(10_000)], EMPLOYEE, "pharmacy", "medical", pack)  # type: ignore[arg-type]
+        assert type(share) is Fen and share == 0
+
+
+def test_fund_counts_class_a_lines_after_a_class_c_or_cash_only_line(dalian: PolicyPack) -> None:
+    lipstick = drug(5_000, category="cosmetic", coverage="A")
+    items = [drug(7_000, coverage="C"), lipstick, drug(10_000, coverage="A")]
+    assert eligible_amount(items, dalian) == 10_000
+
+
+def test_resident_premium_is_the_childs_up_to_and_including_the_packs_last_child_age() -> None:
+    pack = _pack(50)
+    assert pack.premium is not None
+    last_child_age = pack.premium.child_max_age
+    assert resident_premium(last_child_age, pack) == pack.premium.child
+    assert resident_premium(last_child_age + 1, pack) == pack.premium.adult
+
+
+def test_a_pack_without_premium_sets_no_resident_premium() -> None:
+    import msgspec
+
+    assert resident_premium(30, msgspec.structs.replace(_pack(50), premium=None)) is None
+
+
+def test_resident_premium_is_the_same_at_any_age_where_child_and_adult_pay_alike() -> None:
+    import msgspec
+
+    from gongji.policy import Premium
+
+    alike = msgspec.structs.replace(
+        _pack(50), premium=Premium(adult=Fen(40_000), child=Fen(40_000))
+    )  # no last child age: none is needed
+    assert [resident_premium(age, alike) for age in (0, 17, 18, 80)] == [Fen(40_000)] * 4

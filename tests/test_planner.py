@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gongji import Fen
-from gongji.model import Binding, Person, PersonalAccount
+from gongji.model import Binding, Person, PersonalAccount, Relation
 from gongji.rules.assess import assess
 from gongji.rules.planner import PayerCandidate, plan_payer_chain
 from gongji.rules.priority import gongji_order_payers
@@ -145,3 +145,97 @@ def test_assessment_conserves_money_and_refused_bindings_never_pay(
     for b in bindings:
         if b.status != "active":
             assert b.owner in refused
+
+
+# ---------------------------------------------------------------- edges (issue 19)
+
+SON_ID, DAUGHTER_ID = OWNER_IDS[0], OWNER_IDS[1]
+
+
+def _candidate(
+    owner: str, balance: int | None, *, priority: int = 1, limit: int | None = None
+) -> PayerCandidate:
+    return PayerCandidate(
+        binding=binding(
+            owner=owner,
+            priority=priority,
+            per_transaction_limit=None if limit is None else Fen(limit),
+        ),
+        owner=person(owner, balance=balance) if balance is not None else person(owner, "resident"),
+    )
+
+
+def _legs(payable: int, own: int | None, *candidates: PayerCandidate) -> list[tuple[str, int]]:
+    account = None if own is None else PersonalAccount(Fen(own))
+    legs = plan_payer_chain(Fen(payable), _patient_id(), account, candidates)  # type: ignore[arg-type]
+    return [
+        (leg.source if leg.source == "own_account" else leg.payer_id.number, int(leg.amount))
+        for leg in legs
+    ]
+
+
+def _patient_id() -> object:
+    return person(PATIENT, "resident").id
+
+
+def test_r9_an_own_account_holding_exactly_one_fen_pays_that_fen() -> None:
+    assert _legs(500, 1, _candidate(SON_ID, 10_000)) == [("own_account", 1), (SON_ID, 499)]
+
+
+def test_r9_a_last_fen_is_drawn_from_an_account_not_left_to_cash() -> None:
+    # Own account covers all but 1 fen; the son's account pays that fen.
+    assert _legs(500, 499, _candidate(SON_ID, 10_000)) == [("own_account", 499), (SON_ID, 1)]
+    # A payable share of exactly 1 fen is paid by the own account.
+    assert _legs(1, 10_000) == [("own_account", 1)]
+
+
+def test_r9_a_relatives_account_holding_exactly_one_fen_pays_that_fen() -> None:
+    assert _legs(500, None, _candidate(SON_ID, 1), _candidate(DAUGHTER_ID, 10_000, priority=2)) == [
+        (SON_ID, 1),
+        (DAUGHTER_ID, 499),
+    ]
+
+
+def test_r9_an_empty_own_account_or_nothing_payable_draws_no_leg() -> None:
+    assert _legs(500, 0, _candidate(SON_ID, 10_000)) == [(SON_ID, 500)]
+    assert _legs(0, 10_000, _candidate(SON_ID, 10_000)) == []
+
+
+def test_r9_each_account_pays_the_smaller_of_its_balance_and_what_is_left() -> None:
+    assert _legs(500, 10_000) == [("own_account", 500)]
+    assert _legs(500, 200, _candidate(SON_ID, 10_000)) == [("own_account", 200), (SON_ID, 300)]
+
+
+def test_r9_a_limit_exactly_equal_to_the_balance_caps_at_that_amount() -> None:
+    assert _candidate(SON_ID, 300, limit=300).available == 300
+    assert _candidate(SON_ID, 300, limit=299).available == 299
+    assert _candidate(SON_ID, 300, limit=301).available == 300
+    assert _candidate(SON_ID, 300).available == 300
+
+
+def test_r9_an_owner_without_an_account_can_pay_nothing() -> None:
+    assert _candidate(SON_ID, None).available == 0
+
+
+def test_r9_a_relatives_leg_names_the_relation_for_the_cashier() -> None:
+    relatives = plan_payer_chain(
+        Fen(500),
+        _patient_id(),
+        None,
+        [_candidate(SON_ID, 10_000)],  # type: ignore[arg-type]
+    )
+    assert [(leg.source, leg.relation) for leg in relatives] == [("mutual_aid", Relation.PARENT)]
+    own = plan_payer_chain(Fen(500), _patient_id(), PersonalAccount(Fen(900)), [])  # type: ignore[arg-type]
+    assert [(leg.source, leg.relation) for leg in own] == [("own_account", None)]
+
+
+def test_r9_the_builtin_order_is_priority_then_owner_and_yields_to_any_plugin() -> None:
+    late, early_b, early_a = (
+        _candidate(OWNER_IDS[2], 100, priority=3),
+        _candidate(OWNER_IDS[5], 100, priority=1),
+        _candidate(OWNER_IDS[4], 100, priority=1),
+    )
+    ordered = gongji_order_payers([late, early_b, early_a])
+    assert ordered == [early_a, early_b, late]
+    # trylast: a region's ordering plugin is asked before the built-in one.
+    assert gongji_order_payers.gongji_impl["trylast"] is True  # type: ignore[attr-defined]

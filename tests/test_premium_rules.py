@@ -8,7 +8,7 @@ import pytest
 from gongji import Fen, KinshipViolation, LimitExceeded, UseViolation
 from gongji.model import Binding, Person, Purpose
 from gongji.policy import get_policy
-from gongji.rules.premium import assess_premium, premium_context
+from gongji.rules.premium import assess_premium, no_binding, premium_context, short_of_premium
 from gongji.rules.quote import Quote
 from tests.conftest import (
     FATHER,
@@ -97,3 +97,69 @@ def test_r8_a_limit_below_the_premium_refuses_it_rather_than_splitting_it() -> N
         verdict(bindings=(binding(per_transaction_limit=Fen(30_000)),))
     with pytest.raises(LimitExceeded, match="paid whole"):
         verdict(payer=person(OWNER, balance=10_000))
+
+
+# ---------------------------------------------------------------- issue 19: what a mutant changed
+
+
+def test_the_rules_see_a_premium_as_one_line_for_the_insured_bought_by_the_payer() -> None:
+    context = premium_context(
+        payer=SON,
+        insured=MOTHER,
+        kind=Purpose.RESIDENT_PREMIUM,
+        amount=Fen(38_000),
+        bindings=(binding(), binding(owner=OWNER_WIFE)),
+        policy=get_policy("liaoning-dalian-2025"),
+        today=TODAY,
+    )
+    buy = context.purchase
+    assert (buy.patient_id, buy.agent_id, buy.purpose) == (MOTHER.id, SON.id, "resident_premium")
+    ((line,),) = [buy.items]
+    assert (line.code, line.name, line.category, line.coverage, line.amount) == (
+        "PREMIUM",
+        "居民医保缴费",
+        "premium",
+        "C",
+        Fen(38_000),
+    )
+    assert context.today == TODAY
+    assert [b.owner for b in context.bindings] == [SON.id]  # the payer's binding alone
+    assert context.holder.account is None  # on behalf: the insured's own account is left out
+
+
+def test_r8_a_premium_the_account_cannot_cover_says_so_and_what_to_do_in_both_languages() -> None:
+    with pytest.raises(LimitExceeded) as refused:
+        verdict(payer=person(OWNER, balance=30_000))
+    masked = SON.id.masked
+    assert refused.value.message == (
+        f"R8: The account of {masked} can pay ¥300.00 of the ¥380.00 for a "
+        "resident-insurance premium, and a premium is paid whole."
+    )
+    assert refused.value.reason_zh == (
+        f"{masked} 的账户只能支付 ¥380.00 中的 ¥300.00，居民医保缴费须一次足额缴纳。"
+    )
+    assert refused.value.next_step == (
+        "Pay it from another relative's account, or to the collector directly "
+        "(the tax app or counter); nothing was charged."
+    )
+
+
+def test_r5_a_payer_without_a_binding_is_told_so_in_both_languages() -> None:
+    with pytest.raises(KinshipViolation) as refused:
+        verdict(bindings=(), kind=Purpose.FLEXIBLE_EMPLOYMENT_PREMIUM, insured=FLEXIBLE_FATHER)
+    payer, insured = SON.id.masked, FLEXIBLE_FATHER.id.masked
+    assert refused.value.message == (
+        f"R5: There is no mutual-aid binding between the payer {payer} and {insured}, so the "
+        "payer's account cannot pay a flexibly employed worker's employee-insurance premium."
+    )
+    assert refused.value.reason_zh == (
+        f"付款人 {payer} 与 {insured} 之间没有家庭共济绑定，"
+        "不能用付款人的账户支付灵活就业人员职工医保缴费。"
+    )
+
+
+def test_the_premium_refusals_name_their_rules_r5_no_binding_and_r8_short() -> None:
+    for kind in (Purpose.RESIDENT_PREMIUM, Purpose.FLEXIBLE_EMPLOYMENT_PREMIUM):
+        assert no_binding(SON, MOTHER, kind).rule == "R5"
+        assert short_of_premium(SON, Fen(38_000), Fen(30_000), kind).rule == "R8"
+        assert short_of_premium(SON, Fen(38_000), Fen(30_000), kind).owner_id == SON.id

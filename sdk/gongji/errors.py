@@ -59,10 +59,15 @@ class EligibilityError(GongjiError):
 
     code = "ineligible"
     rule: str = ""
+    #: The refusal in Chinese, as the rule said it to the cashier ("" when it said none).
+    reason_zh: str = ""
 
-    def __init__(self, message: str, *, rule: str | None = None, **kwargs: str | None) -> None:
+    def __init__(
+        self, message: str, *, rule: str | None = None, reason_zh: str = "", **kwargs: str | None
+    ) -> None:
         if rule is not None:
             self.rule = rule
+        self.reason_zh = reason_zh
         super().__init__(f"{self.rule}: {message}" if self.rule else message, **kwargs)
 
 

@@ -152,15 +152,6 @@ def resolve_table(
     return merged
 
 
-def build_pack(
-    table: Mapping[str, Any],
-    source_name: str,
-    parent_table: Callable[[str], Mapping[str, Any]],
-) -> PolicyPack:
-    """Decode a pack table (resolving ``extends`` through ``parent_table``) into a ``PolicyPack``."""
-    return decode_pack(resolve_table(table, source_name, parent_table), source_name)
-
-
 def decode_pack(resolved: Mapping[str, Any], source_name: str) -> PolicyPack:
     """A resolved table (``resolve_table``) as a ``PolicyPack``; errors name the key."""
     try:

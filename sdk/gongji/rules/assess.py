@@ -95,7 +95,9 @@ def assess(context: CheckContext, plugins: pluggy.PluginManager | None = None) -
 
 def raise_refusal(refusal: Refusal) -> NoReturn:
     """Raise ``refusal`` as the error of its rule (R1 ``OwnCardViolation``, R6 ``UseViolation``...)."""
-    raise _RAISES.get(refusal.rule, EligibilityError)(refusal.reason, rule=refusal.rule)
+    raise _RAISES.get(refusal.rule, EligibilityError)(
+        refusal.reason, rule=refusal.rule, reason_zh=refusal.reason_zh
+    )
 
 
 def _collect_findings(

@@ -27,7 +27,7 @@ class PayerCandidate:
         """What this account can pay in one transaction: min(balance, per-transaction limit)."""
         balance = self.owner.account.balance if self.owner.account is not None else Fen(0)
         limit = self.binding.per_transaction_limit
-        return balance if limit is None or limit > balance else limit
+        return balance if limit is None else min(balance, limit)
 
 
 def plan_payer_chain(
@@ -48,8 +48,7 @@ def plan_payer_chain(
         legs.append(Leg(source="own_account", payer_id=patient_id, amount=take))
         remaining -= take
     for candidate in candidates:
-        if remaining <= 0:
-            break
+        # Once nothing remains, every take is 0 and draws no leg.
         take = min(candidate.available, remaining)
         if take > 0:
             legs.append(

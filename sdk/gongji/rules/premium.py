@@ -109,6 +109,7 @@ def assess_premium(context: CheckContext, plugins: pluggy.PluginManager | None =
         refusal = short_of_premium(payer, quote.total, quote.accounts, kind)
         raise LimitExceeded(
             refusal.reason,
+            reason_zh=refusal.reason_zh,
             next_step="Pay it from another relative's account, or to the collector directly "
             "(the tax app or counter); nothing was charged.",
         )
