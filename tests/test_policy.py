@@ -251,3 +251,27 @@ def test_pack_registered_as_an_object_can_be_extended(tmp_path: Path) -> None:
     pack = registry.load_file(path)
     assert pack.mutual_aid.relations == {Relation.CHILD}
     assert pack.mutual_aid.same_province
+
+
+def test_traceability_codes_are_required_from_their_date_on_and_never_when_waived() -> None:
+    from gongji.policy.pack import Traceability
+
+    rule = Traceability(required_from=datetime.date(2025, 7, 1))
+    assert not rule.required_on(datetime.date(2025, 6, 30))
+    assert rule.required_on(datetime.date(2025, 7, 1))  # the day itself
+    assert rule.required_on(datetime.date(2026, 1, 1))
+    waived = Traceability(required_from=datetime.date(2025, 7, 1), waived=True)
+    assert not waived.required_on(datetime.date(2025, 7, 1))
+    assert not waived.required_on(datetime.date(2026, 1, 1))
+
+
+def test_a_traceability_table_is_frozen_named_and_refuses_a_key_it_does_not_know() -> None:
+    from gongji.policy.pack import Traceability
+
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"required_from": "2025-07-01", "from": "2025-07-01"}, Traceability)
+    with pytest.raises(TypeError):
+        Traceability(datetime.date(2025, 7, 1))  # type: ignore[misc]
+    rule = Traceability(required_from=datetime.date(2025, 7, 1))
+    with pytest.raises(AttributeError):
+        rule.waived = True  # type: ignore[misc]

@@ -7,12 +7,13 @@ in ``test_refusal_sentences.py``.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from gongji import Fen, InvalidInput
 from gongji.identity import IdNumber
 from gongji.model import Leg, LineItem, Refusal, Relation, RuleWarning
-from gongji.rules.explain import owner_label, relation_words
+from gongji.rules.explain import mutual_aid_sentence, owner_label, relation_words
 from gongji.rules.quote import Quote
 from tests.conftest import OWNER, OWNER_WIFE, PATIENT
 
@@ -159,3 +160,36 @@ def test_a_quote_that_does_not_add_up_is_refused_as_a_bug_to_report() -> None:
     assert raised.value.next_step == (
         "This is a bug in the planner or a plugin; report it with the basket."
     )
+
+
+# ---------------------------------------------------------------- mutual aid a centre reports
+
+
+def test_mutual_aid_whose_owner_the_centre_did_not_report_is_read_as_not_reported() -> None:
+    leg = Leg(source="mutual_aid", payer_id=None, amount=Fen(1_800))
+    assert mutual_aid_sentence(leg) == (
+        "Family mutual aid pays ¥18.00 (owner not reported by the centre)."
+    )
+    assert mutual_aid_sentence(leg, "zh") == "家庭共济支付 ¥18.00(共济账户持有人未由医保中心告知)。"
+
+
+def test_mutual_aid_the_local_plan_attributes_says_it_is_the_plans_and_the_centres_amount() -> None:
+    owner = IdNumber(OWNER)
+    leg = Leg(
+        source="mutual_aid",
+        payer_id=owner,
+        amount=Fen(1_800),
+        relation=Relation.PARENT,
+        named_by="plan",
+    )
+    who_en = owner_label(owner, Relation.PARENT, "en")
+    who_zh = owner_label(owner, Relation.PARENT, "zh")
+    assert mutual_aid_sentence(leg) == (
+        f"Family mutual aid pays ¥18.00: by the local plan, the account of {who_en} "
+        "(the centre reported the amount only)."
+    )
+    assert mutual_aid_sentence(leg, "zh") == (
+        f"家庭共济支付 ¥18.00;按本地计划为{who_zh}的个人账户(医保中心只告知金额)。"
+    )
+    named = attrs.evolve(leg, named_by="centre")
+    assert mutual_aid_sentence(named) == f"Family mutual aid: the account of {who_en} pays ¥18.00."
