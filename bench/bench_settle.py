@@ -25,7 +25,7 @@ import httpx
 
 import gongji
 from gongji import Cash, Credential, Fen, LineItem, Purchase
-from gongji.client import NO_DELAY
+from gongji.client import NO_DELAY, drive
 from gongji.flows.setup import Polling
 from gongji.journal import MemoryJournal
 from gongji.signing.tif import TifAuth, TifSigner
@@ -61,12 +61,14 @@ class Recorder(httpx.BaseTransport):
 
 
 def client_for(
-    mock: MockGateway, url: str, transport: httpx.BaseTransport
+    mock: MockGateway, url: str, transport: httpx.BaseTransport, till: int = 1
 ) -> gongji.SettlementClient:
-    """The city gateway and WeChat Pay at ``url`` (the served mock, or any host in process)."""
+    """The city gateway and WeChat Pay at ``url`` (the served mock, or any host in process).
+    ``till``: msgids come from each client's own journal, so two clients of one institution
+    need two till numbers."""
     gateway = CityInsuranceGateway(
         profile=attrs.evolve(CITIES["dalian"], base_url=url),
-        institution=Institution(code="H21020200001", name="大连共济测试药房"),
+        institution=Institution(code="H21020200001", name="大连共济测试药房", till=till),
         auth=TifAuth(TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)),
     )
     channels = {"wechatpay": WechatPayChannel.for_mock(mock.wechatpay, base_url=url)}
@@ -96,13 +98,13 @@ class Floor:
         self.wechat = WechatPayAuth(mock.wechatpay.merchant, mock.wechatpay.platform_keys())
         self.serial = itertools.count(1)
         self.msgids = client_for(
-            mock, "http://unused.invalid", httpx.MockTransport(print)
+            mock, "http://unused.invalid", httpx.MockTransport(print), till=2
         ).setup.gateway
 
     def sale(self, http: httpx.Client) -> None:
         number = next(self.serial)
         for recorded in self.exchanges:
-            msgid = b'"msgid":"%s"' % self.msgids.new_msgid().encode()
+            msgid = b'"msgid":"%s"' % drive(self.msgids.new_msgid(), http).encode()
             content = re.sub(rb'"msgid":"[^"]+"', msgid, recorded.content)
             content = re.sub(
                 rb'"out_trade_no":"[^"]+"', b'"out_trade_no":"FLOOR-%08d"' % number, content
