@@ -88,7 +88,7 @@ class Till:
         answer: dict[str, Any] = msgspec.json.decode(
             self.client.post(PATH, content=body, headers=self.signer.headers()).content
         )
-        if answer["infcode"] != 0:
+        if str(answer["infcode"]) != "0":
             raise RuntimeError(f"{infno} refused: {answer['err_msg']}")
         output: dict[str, Any] = answer["output"]
         return output
@@ -101,6 +101,8 @@ class Till:
                 "psn_no": self.psn_no,
                 "mdtrt_cert_type": "02",
                 "mdtrt_cert_no": MOTHER,
+                "begntime": "2026-11-23 09:00:00",
+                "medfee_sumamt": "500.00",
                 "med_type": "41",
                 "insutype": "390",
                 "acct_used_flag": "1",
@@ -108,11 +110,13 @@ class Till:
             "feedetail": [
                 {
                     "feedetl_sn": "1",
+                    "fee_ocur_time": "2026-11-23 09:00:00",
+                    "rx_circ_flag": "0",
                     "med_list_codg": "XA01",
                     "medins_list_codg": "SKU-1",
                     "cnt": 1,
                     "pric": "500.00",
-                    "chrgitm_lv": "03",
+                    "det_item_fee_sumamt": "500.00",
                 }
             ],
         }
@@ -120,7 +124,7 @@ class Till:
         setlinfo = self.call("2102", data)["setlinfo"]
         cash = int(Fen.from_yuan(setlinfo["psn_cash_pay"]))  # the centre's cash share, in fen
         out_trade_no = f"T{next(self._serial):020d}"
-        assert cash > 0  # a 500-yuan class-C basket always leaves a cash share
+        assert cash > 0  # 500 yuan is more than the son and the sister may pay
         if cash:
             order = msgspec.json.encode(
                 {
