@@ -39,11 +39,11 @@ from gongji_mock.server.admin import AdminEndpoint
 from gongji_mock.server.dashboard import PREFIX as DASHBOARD_PREFIX
 from gongji_mock.server.dashboard import DashboardPage
 from gongji_mock.server.delivery import CallbackDelivery
-from gongji_mock.statefile import MockState, Room
 from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
 
 if TYPE_CHECKING:
     from gongji_mock.alipay.endpoint import AlipayEndpoint
+    from gongji_mock.statefile import MockState
     from gongji_mock.testkeys import MockKeys
     from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
@@ -260,6 +260,8 @@ class MockGateway:
         ]
 
     def _open_state(self, path: str | Path) -> MockState:
+        from gongji_mock.statefile import MockState, Room  # only a served mock with --state
+
         centre = Room(
             self.national.lock, [*self.national.tables(), *self.premium.collector.tables()]
         )

@@ -11,13 +11,11 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 import pluggy
 
-from gongji.catalogue import Catalogue, CatalogueStore, MappingReport, SyncReport, store_beside
-from gongji.flows import catalogue as catalogue_flows
 from gongji.flows import premium as premium_flows
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import recover as recover_flows
@@ -35,6 +33,10 @@ from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
 from gongji.tls import require_verified, require_verified_client
+
+if TYPE_CHECKING:
+    from gongji.catalogue import Catalogue, CatalogueStore, MappingReport, SyncReport
+    from gongji.flows.catalogue import Progress as CatalogueProgress
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -123,19 +125,25 @@ class _Client:
     @property
     def catalogue(self) -> Catalogue:
         """The national catalogue as this till holds it: ``line(sku, ...)``, ``find``, ``map``."""
+        # Imported when first used: a till that never syncs does not pay for it at start-up.
+        from gongji.catalogue import Catalogue, store_beside
+
         if self._catalogue_store is None:
             self._catalogue_store = store_beside(self.setup.journal)
         return Catalogue(self._catalogue_store, self.setup.clock)
 
     def _sync_catalogue(
-        self, full: bool, page_size: int, progress: catalogue_flows.Progress | None
+        self, full: bool, page_size: int | None, progress: CatalogueProgress | None
     ) -> Flow[SyncReport]:
+        from gongji.flows import catalogue as catalogue_flows
+
         store = self.catalogue.store
-        return catalogue_flows.sync(
-            self.setup, store, full=full, page_size=page_size, progress=progress
-        )
+        size = catalogue_flows.DEFAULT_PAGE_SIZE if page_size is None else page_size
+        return catalogue_flows.sync(self.setup, store, full=full, page_size=size, progress=progress)
 
     def _upload_mappings(self) -> Flow[MappingReport]:
+        from gongji.flows import catalogue as catalogue_flows
+
         return catalogue_flows.upload_mappings(self.setup, self.catalogue.store)
 
     @classmethod
@@ -337,8 +345,8 @@ class SettlementClient(_Client):
         self,
         *,
         full: bool = False,
-        page_size: int = catalogue_flows.DEFAULT_PAGE_SIZE,
-        progress: catalogue_flows.Progress | None = None,
+        page_size: int | None = None,
+        progress: CatalogueProgress | None = None,
     ) -> SyncReport:
         """Download the national catalogue's changes since the last sync (1312) into
         ``client.catalogue``; a sync cut off goes on where it stopped. ``full``: all of it.
@@ -485,8 +493,8 @@ class AsyncSettlementClient(_Client):
         self,
         *,
         full: bool = False,
-        page_size: int = catalogue_flows.DEFAULT_PAGE_SIZE,
-        progress: catalogue_flows.Progress | None = None,
+        page_size: int | None = None,
+        progress: CatalogueProgress | None = None,
     ) -> SyncReport:
         return await self._drive(self._sync_catalogue(full, page_size, progress))
 
