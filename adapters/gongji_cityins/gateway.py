@@ -113,6 +113,10 @@ class CityProfile:
     psn_setlway: str = ""
     #: Whether the centre's ``acct_pay`` includes ``acct_mulaid_pay`` (unconfirmed): read first.
     mutual_aid_reading: Literal["separate", "included"] = "separate"
+    #: What the region reads ``acct_used_flag`` as (unconfirmed, NATIONAL.md §13): "account"
+    #: (use the personal account at all: 1 for a patient who has one) or "mutual_aid" (the
+    #: patient's per-sale choice of mutual aid, seed 002), once the centre confirms it.
+    acct_used_flag: Literal["account", "mutual_aid"] = "account"
     #: How the centre's ``err_msg`` begins when it refuses, unprocessed, an unknown sign-in,
     #: a msgid already used, a msgid already reversed. The defaults are the mock's words.
     sign_in_lost: tuple[str, ...] = SIGN_IN_LOST
@@ -129,6 +133,7 @@ class CityProfile:
             detail_node=detail,
             psn_setlway=self.psn_setlway,
             mutual_aid_reading=self.mutual_aid_reading,
+            acct_used_flag=self.acct_used_flag,
             extensions=self.extensions,
         )
 
@@ -190,6 +195,7 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "pharmacy_nodes": str,
     "psn_setlway": str,
     "mutual_aid_reading": str,
+    "acct_used_flag": str,
     "sign_in_lost": list,
     "msgid_taken": list,
     "msgid_reversed": list,
@@ -199,13 +205,15 @@ _OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
     "signing": ("tif", "csb"),
     "pharmacy_nodes": ("data", "druginfo"),
     "mutual_aid_reading": ("separate", "included"),
+    "acct_used_flag": ("account", "mutual_aid"),
 }
 _WORDINGS = ("sign_in_lost", "msgid_taken", "msgid_reversed")
 _OVERRIDE_HELP = (
     "Write base_url, path, policy, premium_url, receiver and psn_setlway as strings, signing "
     'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
-    '"separate" or "included", extensions as true or false, and sign_in_lost, msgid_taken '
-    "and msgid_reversed as lists of non-empty strings (docs/reference/config.md)."
+    '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions as '
+    "true or false, and sign_in_lost, msgid_taken and msgid_reversed as lists of non-empty "
+    "strings (docs/reference/config.md)."
 )
 
 

@@ -76,6 +76,9 @@ class Dialect:
     #: Whether ``acct_pay`` already includes ``acct_mulaid_pay`` (unconfirmed): the reading
     #: tried first; an answer that balances under the other one is accepted too.
     mutual_aid_reading: MutualAidReading = "separate"
+    #: What ``acct_used_flag`` carries: "account" (use the personal account at all) or
+    #: "mutual_aid" (the patient's choice of mutual aid), as the region reads it.
+    acct_used_flag: Literal["account", "mutual_aid"] = "account"
     #: gongji's extensions (``gongji_*`` fields, X101): only against a centre that has them.
     extensions: bool = False
 
@@ -215,6 +218,16 @@ def _binding(found: wire.BindingOut, beneficiary: IdNumber) -> tuple[Binding, Pe
     return binding, owner
 
 
+def _account_flag(request: SettlementRequest, dialect: Dialect) -> str:
+    """``acct_used_flag``: where the region reads it as the choice of mutual aid, that
+    choice; otherwise 1 for a patient with a personal account (so the own account pays as
+    it always has) and the choice for one without, since whether a centre reads 0 as "no
+    mutual aid" or as "no account at all" is unconfirmed (NATIONAL.md §13)."""
+    if dialect.acct_used_flag == "mutual_aid":
+        return "1" if request.use_mutual_aid else "0"
+    return "1" if request.use_mutual_aid or request.patient.account else "0"
+
+
 def settle_input(
     request: SettlementRequest, begins: datetime.datetime, dialect: Dialect = Dialect()
 ) -> dict[str, Any]:
@@ -242,7 +255,7 @@ def settle_input(
         "medfee_sumamt": total.to_yuan(),
         "insutype": insurance_code(request.patient),
         "med_type": MED_TYPE[request.setting.value],
-        "acct_used_flag": "1" if request.use_mutual_aid or request.patient.account else "0",
+        "acct_used_flag": _account_flag(request, dialect),
     }
     if credential.card_sn:
         data["card_sn"] = credential.card_sn

@@ -8,6 +8,7 @@ import datetime
 import json
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import respx
@@ -23,12 +24,13 @@ from gongji import (
     UntrustedAnswer,
 )
 from gongji.client import drive
+from gongji.clock import BEIJING
 from gongji.gateways import Capability, SettlementRequest
 from gongji.journal import MemoryJournal, MsgidOwner
-from gongji.model import Insurance, Person
+from gongji.model import Insurance, Person, PersonalAccount
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import CITIES, CityInsuranceGateway, Institution
+from gongji_cityins import CITIES, CityInsuranceGateway, Institution, transform
 
 URL = "https://centre.test/fsi/api/rsfComIfsService/callService"
 MOTHER = "210202195809120046"
@@ -363,3 +365,29 @@ def test_a_journaled_write_refused_for_its_msgid_says_so_in_its_code() -> None:
             drive(gateway().reverse("H2102000000120261123090000", "P1", "MSG-1"), client)
         assert raised.value.code == code
         assert [m["msgid"] for m in sent[1:]] == ["MSG-1"]  # never another msgid of its own
+
+
+def _flag(request: SettlementRequest, reading: str = "account") -> str:
+    dialect = transform.Dialect(acct_used_flag=reading)  # type: ignore[arg-type]
+    return str(
+        transform.settle_input(request, datetime.datetime.now(BEIJING), dialect)["data"][
+            "acct_used_flag"
+        ]
+    )
+
+
+def test_acct_used_flag_keeps_the_own_account_paying_and_carries_the_choice_where_it_can() -> None:
+    # NATIONAL.md §13: whether a centre reads 0 as "no mutual aid" or as "no account at all"
+    # is unconfirmed; by default 0 goes only where no account of the patient's would pay.
+    resident = request_for(LineItem(code="X01", name="药", unit_price=Fen(100), quantity=1))
+    employee = attrs.evolve(
+        resident,
+        patient=attrs.evolve(resident.patient, account=PersonalAccount(balance=Fen(10_000))),
+    )
+    asked = attrs.evolve(resident, use_mutual_aid=True)
+    assert (_flag(resident), _flag(asked), _flag(employee)) == ("0", "1", "1")
+    # A region that confirms the flag as the patient's choice of mutual aid sends the choice.
+    assert (
+        _flag(employee, "mutual_aid"),
+        _flag(attrs.evolve(employee, use_mutual_aid=True), "mutual_aid"),
+    ) == ("0", "1")
