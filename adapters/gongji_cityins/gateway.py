@@ -570,9 +570,7 @@ class CityInsuranceGateway:
         answer = self._decode(output, wire.SettlementAnswer)
         settled = _trusted(
             infno,
-            lambda: transform.settlement_from(
-                answer, msgid or "", reading=self.profile.mutual_aid_reading
-            ),
+            lambda: transform.settlement_from(answer, msgid or "", dialect=self.profile.dialect),
         )
         info = answer.setlinfo
         clearing = statement.clearing_of(
@@ -632,7 +630,7 @@ class CityInsuranceGateway:
         return _trusted(
             infno,
             lambda: transform.settlement_from(
-                answer, msgid, cancellation=True, reading=self.profile.mutual_aid_reading
+                answer, msgid, cancellation=True, dialect=self.profile.dialect
             ),
         )
 

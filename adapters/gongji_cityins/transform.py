@@ -353,13 +353,15 @@ def settlement_from(
     msgid: str,
     *,
     cancellation: bool = False,
-    reading: MutualAidReading = "separate",
+    dialect: Dialect = Dialect(),
 ) -> CentreSettlement:
     """The centre's split. Mutual aid is an amount without owners (``acct_mulaid_pay``),
-    unless gongji's extension names them. The cash is ``psn_cash_pay`` (2103: ``cash_payamt``,
+    unless gongji's extension names them: read only where the profile turned extensions
+    on, so an answer that carries ``gongji_*`` fields otherwise names no owner and no
+    refusal the till did not ask for. The cash is ``psn_cash_pay`` (2103: ``cash_payamt``,
     2208: ``pdn_cash_pay``). What the institution bears (``hosp_part_amt``) is not the
     patient's: it counts with the fund. The own account is ``acct_pay``, less the mutual aid
-    where ``acct_pay`` includes it: the region's ``reading`` is tried first, and an answer
+    where ``acct_pay`` includes it: the region's reading is tried first, and an answer
     that balances under the other reading is accepted too. A cancellation's amounts may
     come back negative or positive: they are read as magnitudes of money going back."""
     info = answer.setlinfo
@@ -386,7 +388,8 @@ def settlement_from(
         cash = amount(info.psn_pay, "the person's share") - account - mutual_aid
     else:
         cash = amount(cash_field, "a cash share")
-    readings = ("separate", "included") if reading == "separate" else ("included", "separate")
+    first = dialect.mutual_aid_reading
+    readings = ("separate", "included") if first == "separate" else ("included", "separate")
     own_account = next(
         (
             own
@@ -403,7 +406,7 @@ def settlement_from(
             "of acct_pay.",
             next_step="Nothing was trusted from this answer; run reconcile() and report it.",
         )
-    shares = _named_shares(answer, amount)
+    shares = _named_shares(answer, amount) if dialect.extensions else ()
     if shares and sum((share.amount for share in shares), ZERO) != mutual_aid:
         raise UntrustedAnswer(
             "The centre's mutual-aid detail does not add up to its acct_mulaid_pay.",
@@ -424,7 +427,7 @@ def settlement_from(
         patient_id=_id_from_centre(info.certno) if info.certno else None,
         refusals=tuple(
             Refusal(rule=r.rule, reason=r.reason, reason_zh=r.reason_zh)
-            for r in answer.gongji_refusals
+            for r in (answer.gongji_refusals if dialect.extensions else ())
         ),
         settled_at=beijing.from_wire_time(info.setl_time or ""),
     )

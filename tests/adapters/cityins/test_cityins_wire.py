@@ -30,7 +30,7 @@ from gongji.journal import MemoryJournal, MsgidOwner
 from gongji.model import Insurance, Person, PersonalAccount
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import CITIES, CityInsuranceGateway, Institution, transform
+from gongji_cityins import CITIES, CityInsuranceGateway, Institution, transform, wire
 
 URL = "https://centre.test/fsi/api/rsfComIfsService/callService"
 MOTHER = "210202195809120046"
@@ -391,3 +391,33 @@ def test_acct_used_flag_keeps_the_own_account_paying_and_carries_the_choice_wher
         _flag(employee, "mutual_aid"),
         _flag(attrs.evolve(employee, use_mutual_aid=True), "mutual_aid"),
     ) == ("0", "1")
+
+
+def test_gongji_fields_in_an_answer_are_read_only_where_the_profile_has_extensions() -> None:
+    answer = wire.decode(
+        json.dumps(
+            {
+                "setlinfo": {
+                    "setl_id": "S1",
+                    "medfee_sumamt": "500.00",
+                    "fund_pay_sumamt": "0",
+                    "acct_pay": "0",
+                    "acct_mulaid_pay": "400.00",
+                    "psn_cash_pay": "100.00",
+                },
+                "gongji_mulaid_detail": [
+                    {"certno": "210202198503170036", "relation": "child", "amount": "400.00"}
+                ],
+                "gongji_refusals": [{"rule": "R5", "reason": "pending"}],
+            }
+        ).encode(),
+        wire.SettlementAnswer,
+    )
+    plain = transform.settlement_from(answer, "M1", dialect=transform.Dialect())
+    assert [(s.owner_id, s.amount) for s in plain.mutual_aid] == [(None, Fen(40_000))]
+    assert plain.refusals == ()
+    extended = transform.settlement_from(answer, "M1", dialect=transform.Dialect(extensions=True))
+    assert [(s.owner_id, s.amount) for s in extended.mutual_aid] == [
+        ("210202198503170036", Fen(40_000))
+    ]
+    assert [r.rule for r in extended.refusals] == ["R5"]
