@@ -67,7 +67,7 @@ class _Listing(msgspec.Struct, frozen=True):
     data: list[_Listed]
 
 
-def _utc(seconds: float) -> datetime.datetime:
+def _utc(seconds: float) -> datetime.datetime:  # float-ok: unix seconds
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
 
 
@@ -83,9 +83,9 @@ class PlatformCertificateDownloads:
         self._apiv3_key = apiv3_key
         self._url = base_url.rstrip("/") + CERTIFICATES_PATH
         self._clock = clock
-        self._last_download: float | None = None  # unix seconds, a time not money
+        self._last_download: float | None = None  # float-ok: unix seconds, a time not money
         self._stale = False
-        self._looked_for: dict[str, float] = {}  # unknown serial -> when a download looked for it
+        self._looked_for: dict[str, float] = {}  # float-ok: unknown serial -> when (unix seconds)
 
     def due(self) -> bool:
         """Whether the next operation downloads first (see the module's "When")."""

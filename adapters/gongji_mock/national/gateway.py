@@ -29,7 +29,7 @@ def verify_gateway(
     *,
     tif_secrets: Mapping[str, str],
     csb_secrets: Mapping[str, str],
-    now: float,
+    now: float,  # float-ok: unix seconds, a time not money
     tolerance_seconds: int,
     nonce_cache: NonceCache,
 ) -> None:

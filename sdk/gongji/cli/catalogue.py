@@ -16,19 +16,18 @@ import contextlib
 import csv
 import datetime
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gongji import clock as beijing
-from gongji.cli.output import json_option, scrub
-from gongji.errors import ConfigError, InvalidInput
+from gongji.cli.output import scrub
+from gongji.cli.profile_args import profile_client, profile_option
+from gongji.errors import InvalidInput
 
 if TYPE_CHECKING:
     from gongji.catalogue import CatalogueEntry, CatalogueMapping, MappingReport, SyncReport
-    from gongji.client import SettlementClient
 
 __all__ = ["MAPPING_COLUMNS", "add_commands", "read_mappings", "run"]
 
@@ -55,19 +54,7 @@ MAX_MAPPINGS = 100_000
 
 def add_commands(commands: Any) -> None:
     """Add ``catalogue sync|find|map`` to the ``gongji`` command's subparsers."""
-    profile = argparse.ArgumentParser(add_help=False, parents=[json_option()])
-    profile.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("GONGJI_CONFIG", "gongji.toml"),
-        help="the configuration file (default: $GONGJI_CONFIG, else ./gongji.toml)",
-    )
-    profile.add_argument(
-        "--profile",
-        metavar="NAME",
-        default=os.environ.get("GONGJI_PROFILE"),
-        help="the profile whose catalogue it is (default: $GONGJI_PROFILE)",
-    )
+    profile = profile_option("the profile whose catalogue it is")
     catalogue = commands.add_parser(
         "catalogue", help="the national catalogue: download, find, map SKUs (1312, 3301)"
     )
@@ -108,7 +95,7 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     mappings = read_mappings(args.file) if command == "map" and args.file else []
     if command == "find" and not 1 <= args.limit <= 1_000:
         raise InvalidInput("--limit must be from 1 to 1000.", next_step="Give a smaller --limit.")
-    with _client(args, client_options) as client:
+    with profile_client(args, client_options) as client:
         if command == "sync":
             options = {} if args.page_size is None else {"page_size": args.page_size}
             with _pages(show=not args.json) as progress:
@@ -182,18 +169,6 @@ def read_mappings(path: Path) -> list[CatalogueMapping]:
 
 
 # ---------------------------------------------------------------- plumbing
-
-
-def _client(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementClient:
-    from gongji.cli.journal import configured_client
-
-    if not args.profile:
-        raise ConfigError(
-            "No profile was given.",
-            next_step="Pass --profile NAME (a [profiles.NAME] of the configuration file) or "
-            "set GONGJI_PROFILE.",
-        )
-    return configured_client(Path(args.config), args.profile, options)
 
 
 def _day(text: str, path: Path, line: int) -> datetime.date | None:

@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gongji.cli.output import json_option
-from gongji.errors import ConfigError, InvalidInput
+from gongji.cli.profile_args import profile_client, profile_option
+from gongji.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from gongji.client import SettlementClient
     from gongji.journal import Entry, EntryState
 
-__all__ = ["ENTRY_STATES", "add_commands", "configured_client", "run"]
+__all__ = ["ENTRY_STATES", "add_commands", "run"]
 
 #: The longest range ``reconcile --from --to`` takes: a year, two requests a day.
 MAX_DAYS = 366
@@ -51,19 +48,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def add_commands(commands: Any) -> None:
     """Add ``reconcile`` and ``journal`` to the ``gongji`` command's subparsers."""
-    profile = argparse.ArgumentParser(add_help=False, parents=[json_option()])
-    profile.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("GONGJI_CONFIG", "gongji.toml"),
-        help="the configuration file (default: $GONGJI_CONFIG, else ./gongji.toml)",
-    )
-    profile.add_argument(
-        "--profile",
-        metavar="NAME",
-        default=os.environ.get("GONGJI_PROFILE"),
-        help="the profile in it (default: $GONGJI_PROFILE)",
-    )
+    profile = profile_option()
     reconcile = commands.add_parser(
         "reconcile",
         parents=[profile],
@@ -123,7 +108,7 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     out = JournalOutput(args.json)
     if args.command == "reconcile":
         days = _days(args)
-        with _client(args, client_options) as client:
+        with profile_client(args, client_options) as client:
             if args.date is not None:
                 # A large day takes a while: its steps (3201 per group, the file) are shown.
                 with steps(f"reconciling {days[0]}", show=not args.json) as tell:
@@ -142,7 +127,7 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     if command == "list" and args.attention:
         state = _state("needs_attention")
     day = _day(args.date) if command == "list" and args.date else None
-    with _client(args, client_options) as client:
+    with profile_client(args, client_options) as client:
         journal = client.journal
         if command == "list":
             entries = [e for e in journal.entries() if _selected(e, day, state)]
@@ -164,30 +149,6 @@ def run(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------- arguments
-
-
-def _client(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementClient:
-    if not args.profile:
-        raise ConfigError(
-            "No profile was given.",
-            next_step="Pass --profile NAME (a [profiles.NAME] of the configuration file) or set "
-            "GONGJI_PROFILE.",
-        )
-    return configured_client(Path(args.config), args.profile, options)
-
-
-def configured_client(path: Path, profile: str, options: Mapping[str, Any]) -> SettlementClient:
-    """``SettlementClient.from_config``, with an unreadable file said in one line."""
-    from gongji.client import SettlementClient
-
-    try:
-        client = SettlementClient.from_config(path, profile=profile, **options)
-    except OSError as error:  # a directory, or a file this user may not read
-        raise ConfigError(
-            f"The configuration file {path} cannot be read ({error.strerror}).",
-            next_step="Pass a readable configuration file with --config FILE.",
-        ) from None
-    return client
 
 
 def _day(text: str) -> datetime.date:

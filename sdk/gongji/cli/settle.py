@@ -124,7 +124,7 @@ def _rehearsal(args: argparse.Namespace) -> bool:
 
 def client_for(args: argparse.Namespace, options: Mapping[str, Any]) -> SettlementClient:
     """The client of ``--profile`` / ``--config`` / ``--mock-url``."""
-    from gongji.cli.journal import configured_client
+    from gongji.cli.profile_args import configured_client
     from gongji.client import SettlementClient
 
     if args.mock_url is not None:
