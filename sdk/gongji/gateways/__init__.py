@@ -31,6 +31,7 @@ from gongji.gateways.protocols import (
     PaymentState,
     Registration,
     ReversalState,
+    SessionGateway,
     SettlementRequest,
     require,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "RegisteredAdapter",
     "Registration",
     "ReversalState",
+    "SessionGateway",
     "SettlementRequest",
     "StatementLine",
     "TotalsVerdict",

@@ -6,7 +6,7 @@ yields them, and parses the verified responses; see ``gongji.gateways.exchange``
 * an ``InsuranceGateway`` speaks to a city insurance centre (person information,
   mutual-aid bindings, pre-settlement, settlement, cancellation, reversal,
   reconciliation); an ``OutpatientGateway`` also registers outpatient visits and
-  uploads their fee lines;
+  uploads their fee lines; a ``SessionGateway`` also ends its sign-in at close;
 * a ``PaymentChannel`` collects the cash share (payment-code payment, query,
   reverse, refund, notifications).
 
@@ -49,6 +49,7 @@ __all__ = [
     "PaymentState",
     "Registration",
     "ReversalState",
+    "SessionGateway",
     "SettlementRequest",
     "require",
 ]
@@ -74,6 +75,8 @@ class Capability(enum.StrEnum):
     REFUND = "refund"
     NOTIFY = "notify"
     MED_INS_ORDER = "med_ins_order"
+    # insurance gateways, added later (appended: the values above keep their order)
+    SIGN_OUT = "sign_out"  # the centre's sign-in ends at close (9002): ``SessionGateway``
 
 
 def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) -> None:
@@ -291,6 +294,21 @@ class OutpatientGateway(InsuranceGateway, Protocol):
     def upload_fees(self, visit: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
         """Upload ``items`` for ``visit`` (2204), numbered on from the lines it already has
         (``feedetl_sn`` = position from 1); the centre's sum of the lines it accepted."""
+        ...
+
+
+@runtime_checkable
+class SessionGateway(InsuranceGateway, Protocol):
+    """An insurance gateway whose centre keeps a sign-in: the gateway signs in by itself
+    (9001) before its first message of each day, and is asked to sign out at close.
+
+    Optional: a gateway that declares ``Capability.SIGN_OUT`` implements it; the client's
+    ``close()`` asks no other.
+    """
+
+    def sign_out(self) -> Flow[bool]:
+        """End the gateway's sign-in (9002); False, with nothing sent, when it has none.
+        The sign-in is forgotten whatever the answer: the next message signs in anew."""
         ...
 
 
