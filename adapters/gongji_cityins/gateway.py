@@ -2,8 +2,14 @@
 
 Each operation is a flow (``gongji.gateways.exchange``). The envelope carries the
 institution and operator, a ``msgid`` per message, the ``sign_no`` of the day's
-sign-in (9001, renewed once when the centre no longer knows it: a message refused
-for that was not processed, so sending it again is safe), and ``inf_time``.
+sign-in, and ``inf_time``.
+
+The sign-in cycle (docs/explanation/sign-in.md): 9001 before the first message of each
+Beijing day (how long a centre keeps a sign-in is unconfirmed, NATIONAL.md §4; public
+clients sign in once a day), 9001 again, once, when the centre no longer knows the
+``sign_no`` (a message refused for that was not processed, so sending it again is safe),
+and 9002 when the client closes (``sign_out``). Each gateway object keeps its own
+sign-in: two tills, or two processes of one till, each have a ``sign_no`` of their own.
 """
 
 from __future__ import annotations
@@ -75,6 +81,8 @@ MSGID_REVERSED = ("该报文已被冲正",)  # a msgid a 2601 reversal named: no
 #: the caller may send it again under a new msgid (a journaled one must be journaled anew).
 MSGID_REFUSED = "msgid_refused"
 _MSGID_TRIES = 4
+#: The messages that begin and end a sign-in: neither signs in first, nor again.
+_SESSION = ("9001", "9002")
 #: How many patients' regions a gateway remembers (the oldest are forgotten first).
 _REGIONS_KEPT = 4096
 _REGIONS_LOCK = threading.Lock()
@@ -235,6 +243,7 @@ class CityInsuranceGateway:
             Capability.UPLOAD_FEES,
             Capability.CATALOGUE,
             Capability.TRACE_UPLOAD,
+            Capability.SIGN_OUT,
         }
     )
 
@@ -255,6 +264,7 @@ class CityInsuranceGateway:
         self._clock = clock
         self._url = profile.base_url.rstrip("/") + profile.path
         self._sign_no: str | None = None
+        self._signed_on: datetime.date | None = None  # the Beijing day of that sign-in
         self._regions: dict[str, str] = {}  # psn_no -> insuplc_admdvs, the newest last
         # Where the msgids come from: the client's journal (``with_journal``); alone, a
         # journal of this object's own, so that a gateway driven by hand numbers too.
@@ -382,14 +392,16 @@ class CityInsuranceGateway:
         self, infno: str, data: Any, *, msgid: str | None = None, insured_in: str = ""
     ) -> Flow[msgspec.Raw]:
         """One message; its output, or ``Declined`` with the centre's words."""
-        if self._sign_no is None and infno != "9001":
+        if infno not in _SESSION and not self._signed_in_today():
             yield from self.sign_in()
         ours = msgid is None  # a write's msgid is the caller's (journaled); a read's is ours
+        # A sign-in's or sign-out's id is recorded as that; any other of ours as a read.
+        purpose = infno if infno in _SESSION else "read"
         if msgid is None:
             # A read's id is committed without its own fsync: the sale's next durable write
             # carries it, and lost with the power it could only make a later message be
             # refused as taken, unprocessed, which is sent again under a new id.
-            msgid = yield from self.new_msgid(durable=False)
+            msgid = yield from self.new_msgid(purpose=purpose, durable=False)
         signed_in_again = False
         for attempt in range(1, _MSGID_TRIES + 1):
             answer = yield from self._send(self._request(infno, data, msgid, insured_in))
@@ -397,7 +409,8 @@ class CityInsuranceGateway:
                 return answer.output
             message = _scrub(answer.err_msg or "")
             profile = self.profile
-            if not signed_in_again and infno != "9001" and _says(message, profile.sign_in_lost):
+            lost = infno not in _SESSION and _says(message, profile.sign_in_lost)
+            if lost and not signed_in_again:
                 signed_in_again = True
                 yield from self.sign_in()  # not processed: the same msgid may go again
                 continue
@@ -405,7 +418,7 @@ class CityInsuranceGateway:
             if unusable and ours and attempt < _MSGID_TRIES:
                 # Another message (of a till numbering from another journal) had it; ours
                 # was not processed: send it again under a new one.
-                msgid = yield from self.new_msgid(durable=False)
+                msgid = yield from self.new_msgid(purpose=purpose, durable=False)
                 continue
             raise Declined(
                 f"The insurance centre refused {infno}: {message[:300]}",
@@ -459,7 +472,7 @@ class CityInsuranceGateway:
     def _download(self, infno: str, data: Any) -> Flow[bytes]:
         """A message answered with a file (9102) rather than an envelope; a refusal is an
         envelope all the same, read as ``_call`` reads one."""
-        if self._sign_no is None:
+        if not self._signed_in_today():
             yield from self.sign_in()
         for attempt in (1, 2):
             msgid = yield from self.new_msgid(durable=False)
@@ -482,7 +495,15 @@ class CityInsuranceGateway:
 
     # ------------------------------------------------------------ operations
 
+    def _signed_in_today(self) -> bool:
+        """A sign-in of this Beijing day, whatever the OS time zone: a new day signs in
+        anew before its first message."""
+        return self._sign_no is not None and self._signed_on == beijing.today(self._clock)
+
     def sign_in(self) -> Flow[str]:
+        """9001: a new ``sign_no`` for every later message, dated by the Beijing day it was
+        asked on (a 9001 sent at 23:59:59 is the old day's: the next day signs in again)."""
+        day = beijing.today(self._clock)
         output = yield from self._call(
             "9001",
             {
@@ -493,8 +514,38 @@ class CityInsuranceGateway:
                 }
             },
         )
-        self._sign_no = self._decode(output, wire.SignInAnswer).signinoutb.sign_no
-        return self._sign_no
+        answer: wire.SignInAnswer = self._decode(output, wire.SignInAnswer)
+        sign_no = answer.signinoutb.sign_no  # sent back exactly as given
+        if not sign_no.strip():
+            raise UntrustedAnswer(
+                "The centre signed the till in (9001) without a sign_no.",
+                next_step="Nothing was trusted from this answer; report it to the centre.",
+            )
+        self._sign_no, self._signed_on = sign_no, day
+        return sign_no
+
+    def sign_out(self) -> Flow[bool]:
+        """9002: end this gateway's sign-in; False, with nothing sent, when it has none.
+
+        The sign-in is forgotten whatever the answer (a message after it signs in anew). A
+        centre that no longer knows the ``sign_no`` (the region's ``sign_in_lost`` words:
+        it ended the sign-in itself, e.g. at midnight) has nothing to end: False. Any
+        other refusal or a lost answer is raised, for the caller to log."""
+        sign_no, operator = self._sign_no, self.institution.operator
+        if sign_no is None:
+            return False
+        try:
+            yield from self._call("9002", {"signOut": {"sign_no": sign_no, "opter_no": operator}})
+        except Declined as refused:
+            if _says(refused.err_msg or "", self.profile.sign_in_lost):
+                return False
+            raise
+        finally:
+            # The sign-in this gateway held is over for it either way (the envelope of the
+            # 9002 carried it); another sign-in made meanwhile is not this one's to drop.
+            if self._sign_no == sign_no:
+                self._sign_no, self._signed_on = None, None
+        return True
 
     def person(self, credential: Credential) -> Flow[Holder]:
         require(self, Capability.PERSON_INFO)

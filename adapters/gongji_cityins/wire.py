@@ -87,7 +87,9 @@ class Answer(_Out, frozen=True, kw_only=True):
 
 class SignInOut(_Out, frozen=True, kw_only=True):
     sign_no: str
-    sign_time: str = ""
+    #: Informative only: the sign-in is dated by the till's Beijing clock, which decides
+    #: when the next one is due; some centres send it empty, null or not at all.
+    sign_time: str | None = ""
 
 
 class SignInAnswer(_Out, frozen=True, kw_only=True):

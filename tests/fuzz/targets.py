@@ -91,7 +91,8 @@ def _city() -> CityInsuranceGateway:
         auth=TifAuth(TifSigner("gongji-mock", "gongji-mock-tif-secret")),
         clock=lambda: datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.UTC),
     )
-    gateway._sign_no = "SIGNED-IN"  # the day's sign-in done: 9001 is a target of its own
+    # The day's sign-in done (the clock's Beijing day): 9001 is a target of its own.
+    gateway._sign_no, gateway._signed_on = "SIGNED-IN", datetime.date(2026, 11, 23)
     return gateway
 
 
