@@ -7,6 +7,7 @@ error is all they do.
 from __future__ import annotations
 
 import datetime
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ import pluggy
 from gongji.flows import premium as premium_flows
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import recover as recover_flows
+from gongji.flows import session as session_flows
 from gongji.flows import settle as settle_flows
 from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
@@ -61,6 +63,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 #: httpx writes a request's head and body in two sends; with Nagle's algorithm on, the
 #: body waits for the gateway's delayed ACK of the head (40 ms on Linux) on every POST.
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+_log = logging.getLogger("gongji")
 
 
 class _Client:
@@ -155,6 +159,19 @@ class _Client:
         # the rest to the constructor, over what the profile chose.
         profile_options = {key: options.pop(key) for key in PROFILE_OPTIONS if key in options}
         return cls(**(client_arguments(name, **profile_options) | options))
+
+    def _sign_out(self) -> Flow[bool]:
+        """The centre's sign-in ended (9002), where the gateway holds one: best-effort."""
+        return session_flows.sign_out(self.setup)
+
+    @staticmethod
+    def _sign_out_failed(error: Exception) -> None:
+        # What the flow does not expect (the driver's own failure): its kind only, as the
+        # flow logs its own; closing goes on all the same.
+        _log.warning(
+            "The sign-out at close failed (%s); closing all the same.", type(error).__name__
+        )
+        _log.debug("The sign-out at close failed.", exc_info=error)
 
     def _close_journal(self) -> None:
         if self._owns_catalogue and self._catalogue_store is not None:
@@ -358,9 +375,17 @@ class SettlementClient(_Client):
         return self._drive(self._upload_mappings())
 
     def close(self) -> None:
-        """Close the HTTP client, and the journal when the client opened it."""
-        self._http.close()
-        self._close_journal()
+        """End the sign-in at the centre (9002, where the gateway signed in; a failure is
+        logged, never raised), then close the HTTP client, and the journal when the
+        client opened it."""
+        try:
+            # No checkpoint: it marks the boundaries of a sale, and closing is none.
+            drive(self._sign_out(), self._http)
+        except Exception as error:
+            self._sign_out_failed(error)
+        finally:
+            self._http.close()
+            self._close_journal()
 
     def __enter__(self) -> SettlementClient:
         return self
@@ -502,8 +527,14 @@ class AsyncSettlementClient(_Client):
         return await self._drive(self._upload_mappings())
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-        self._close_journal()
+        """As ``SettlementClient.close``: the sign-in ended (9002), then everything closed."""
+        try:
+            await drive_async(self._sign_out(), self._http)
+        except Exception as error:
+            self._sign_out_failed(error)
+        finally:
+            await self._http.aclose()
+            self._close_journal()
 
     async def __aenter__(self) -> AsyncSettlementClient:
         return self
