@@ -1,8 +1,8 @@
 """Golden national messages, written from NATIONAL.md (not from gongji's own wire).
 
-``requests/``: one request per transaction of the pharmacy path and of the catalogue
-(1312, 3301) as a centre following NATIONAL.md accepts it (2102 also with the
-``druginfo`` / ``drugdetail`` node names).
+``requests/``: one request per transaction of the pharmacy path (with the sign-in 9001
+and the sign-out 9002) and of the catalogue (1312, 3301) as a centre following
+NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node names).
 ``answers/``: answers in the shapes real centres send and gongji's decoders must read:
 
 | file | what it shows |
@@ -20,6 +20,9 @@
 | ``1312-last-page-numbers`` | paging numbers as numbers, an empty ``data`` past the last page |
 | ``3301-accepted-empty-output`` | acceptance: ``output`` ``{}`` |
 | ``refused-string-infcode`` | ``infcode`` ``"-1"``, ``inf_refmsgid`` empty |
+| ``9001-signed-in`` | ``signinoutb`` with ``sign_time`` and ``sign_no``; ``infcode`` ``"0"`` |
+| ``9001-no-sign-time`` / ``-null-sign-time`` | ``sign_time`` missing or ``null``, an extra ``opter_no``; ``infcode`` ``0`` and ``"0"`` |
+| ``9002-signed-out`` / ``-no-output`` | ``signoutoutb`` with its ``sign_time``; success with no ``output`` |
 | ``3201-balanced`` / ``-not-balanced`` | ``stmtinfo`` only (no totals); ``infcode`` ``"0"`` and ``0`` |
 | ``9101-uploaded`` | a ``file_qury_no`` in the ``fsi/plc/...`` shape public samples show |
 | ``3202-fileinfo`` | ``fileinfo`` naming the result file |

@@ -73,7 +73,7 @@ def test_a_request_written_from_national_md_passes(name: str) -> None:
 def test_every_transaction_of_the_pharmacy_path_the_catalogue_and_reconciliation_has_a_table() -> (
     None
 ):
-    pharmacy = {"9001", "1101", "2101", "2102", "2103", "2601", "3505", "3506"}
+    pharmacy = {"9001", "9002", "1101", "2101", "2102", "2103", "2601", "3505", "3506"}
     reconciliation = {"3201", "3202", "9101", "9102"}
     assert set(requests()) == pharmacy | {"1312", "3301"} | reconciliation
     assert set(GOLDEN.values()) == set(requests())

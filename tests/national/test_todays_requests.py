@@ -3,7 +3,8 @@ NATIONAL.md (the golden tables): every required field present, no unknown field,
 types. A strict ``xfail`` is a request not sent yet (3505/3506: traceability uploads).
 
 The requests are captured from a day at the in-process mock (demo dataset, Dalian
-profile): two sales, a refund (2103), and a sale whose 2102 answer is lost (2601).
+profile): two sales, a refund (2103), a sale whose 2102 answer is lost (2601), and the
+sign-out (9002) when the client closes.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def gap(infno: str, reason: str) -> Any:
     "infno",
     [
         "9001",
+        "9002",
         "1101",
         "2101",
         "2102",

@@ -6,7 +6,9 @@ this order, and nothing is processed until every check before it has passed:
 
 1. the TIF gateway headers (HTTP 401 when they do not verify; the body is not read);
 2. the envelope (``msgspec``, unknown fields tolerated: real clients send extras);
-3. the sign-in number (``sign_no`` from 9001), except for 9001 itself;
+3. the sign-in number (``sign_no`` from 9001), except for 9001 itself: one of this
+   institution, not ended by 9002 and, where sign-ins last a day (the default), made on
+   the centre's Beijing day;
 4. the message id: a ``msgid`` seen before replays the first response byte for byte
    when the content is the same, and is refused when it differs; a ``msgid`` that a
    2601 reversal named is refused, so a late original can never settle;
@@ -27,7 +29,7 @@ import decimal
 import hashlib
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import msgspec
@@ -51,7 +53,7 @@ from gongji_mock.national import (
 from gongji_mock.national.gateway import verify_gateway
 from gongji_mock.national.office import Handler, Office
 from gongji_mock.national.people import DEFAULT_PSN_KEY, PersonNumbers, pooling_region
-from gongji_mock.national.records import NationalRecords, Seen
+from gongji_mock.national.records import NationalRecords, Seen, SignIn
 from gongji_mock.national.schema import (
     DATA_NODES,
     PharmacyNodes,
@@ -64,6 +66,11 @@ from gongji_mock.national.wire import RequestEnvelope, ResponseEnvelope
 from gongji_mock.records import Table
 
 PATH = "/fsi/api/rsfComIfsService/callService"
+
+#: How long a sign-in lasts (NATIONAL.md §4 leaves it unconfirmed): until the end of its
+#: Beijing day or until 9002 ("day", the default: what public clients expect), or until
+#: 9002 alone ("sign_out").
+SignInLasts = Literal["day", "sign_out"]
 
 MAX_BODY_BYTES = 1_000_000  # a basket is a few kilobytes; a megabyte is a client bug or an attack
 
@@ -96,7 +103,8 @@ class NationalEndpoint:
     """The national interface over one ``Centre``. Call it with an ``httpx.Request``.
 
     ``secrets_by_paasid`` are the TIF callers the gateway knows. The clock is the
-    centre's, so tests that move the centre's time move the gateway's replay window too.
+    centre's, so tests that move the centre's time move the gateway's replay window too,
+    and the day a sign-in ends (``sign_in_lasts``, a public attribute a test may change).
     """
 
     def __init__(
@@ -110,8 +118,10 @@ class NationalEndpoint:
         psn_key: bytes = DEFAULT_PSN_KEY,
         extensions: bool = False,
         nodes: PharmacyNodes = DATA_NODES,
+        sign_in_lasts: SignInLasts = "day",
     ) -> None:
         self.centre = centre
+        self.sign_in_lasts: SignInLasts = sign_in_lasts
         self._secrets = dict(secrets_by_paasid)
         self._csb_secrets = dict(secrets_by_access_key or {})  # CSB callers, by access key
         self._tolerance = tolerance_seconds
@@ -249,12 +259,24 @@ class NationalEndpoint:
                 "see docs/reference/mock-national.md for the codes it answers.",
             )
         sign_in = self.records.sign_ins.get(envelope.sign_no or "")
-        if sign_in is None or sign_in.fixmedins_code != envelope.fixmedins_code:
+        if (
+            sign_in is None
+            or sign_in.fixmedins_code != envelope.fixmedins_code
+            or not self._lasts_today(sign_in)
+        ):
             raise Malformed(
                 "未签到或签到编号无效，请先签到(9001)",
                 "This message carries no valid sign_no; sign in with 9001 and put its sign_no "
                 "in every later message. Nothing was processed.",
             )
+
+    def _lasts_today(self, sign_in: SignIn) -> bool:
+        """Whether a sign-in still stands by its day: one made on an earlier Beijing day
+        ended at midnight where sign-ins last a day (a dateless one, from an old state
+        file, until 9002)."""
+        if self.sign_in_lasts != "day" or not sign_in.day:
+            return True
+        return sign_in.day == beijing.day(self.centre.clock()).isoformat()
 
     def _check_interface(self, envelope: RequestEnvelope, body: bytes) -> None:
         """Strict (no extensions): the message is what NATIONAL.md's tables allow, and its

@@ -17,6 +17,9 @@ from gongji_mock.records import Serial, Table
 class SignIn:
     fixmedins_code: str
     opter_no: str
+    #: The Beijing day it was made (``yyyy-MM-dd``); "" in a state file written before the
+    #: mock dated sign-ins: such a sign-in lasts until 9002.
+    day: str = ""
 
 
 @frozen

@@ -1,8 +1,8 @@
 """The national interface's requests as the mock knows them, and a checker for them.
 
-One table per request of the pharmacy path (9001, 1101, 2101, 2102, 2103, 2601, 3505,
-3506), of the catalogue (1312, 3301) and of reconciliation (3201, 3202, 9101, 9102), and one
-for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
+One table per request of the pharmacy path (9001, 9002, 1101, 2101, 2102, 2103, 2601,
+3505, 3506), of the catalogue (1312, 3301) and of reconciliation (3201, 3202, 9101,
+9102), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
 field reference taken from public code that talks to real centres), never from
 gongji_cityins' own wire structs: the mock is the rehearsal of a real centre, so its
 knowledge of the interface must not follow the client's mistakes.
@@ -191,6 +191,18 @@ SIGN_IN = one_node(
         # How strictly centres check mac and ip is unconfirmed.
         field("mac", "C 20", "Y", unconfirmed=True),
         field("ip", "C 20", "Y", unconfirmed=True),
+    ),
+)
+
+
+# ---------------------------------------------------------------- 9002 sign-out (§4)
+
+SIGN_OUT = one_node(
+    "9002",
+    "signOut",
+    (
+        field("sign_no", "C 30", "Y"),
+        field("opter_no", "C 20", "Y"),
     ),
 )
 
@@ -504,6 +516,7 @@ def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
         table.infno: table
         for table in (
             SIGN_IN,
+            SIGN_OUT,
             PERSON,
             pharmacy_settlement("2101", nodes),
             pharmacy_settlement("2102", nodes),

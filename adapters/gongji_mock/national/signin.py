@@ -1,4 +1,8 @@
-"""9001 sign-in and 9002 sign-out: every other message carries the ``sign_no`` of a sign-in."""
+"""9001 sign-in and 9002 sign-out: every other message carries the ``sign_no`` of a sign-in.
+
+A sign-in is dated by the centre's Beijing day; the endpoint refuses it on a later day
+where the mock's sign-ins last a day (``NationalEndpoint.sign_in_lasts``, the default).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ def sign_in(office: Office, envelope: RequestEnvelope) -> Answer:
     sign_in = decode_input(envelope, SignInInput).sign_in
     now = office.centre.clock()
     sign_no = f"{beijing.msgid_time(now)}{secrets.token_hex(8).upper()}"
-    office.records.sign_ins.put(sign_no, SignIn(envelope.fixmedins_code, sign_in.opter_no))
+    day = beijing.day(now).isoformat()
+    office.records.sign_ins.put(sign_no, SignIn(envelope.fixmedins_code, sign_in.opter_no, day))
     return Answer(wrapped(signinoutb=SignInOut(sign_time=time_text(now), sign_no=sign_no)))
 
 
