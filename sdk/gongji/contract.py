@@ -35,6 +35,7 @@ from gongji.gateways import (
     PaymentChannel,
     PaymentState,
     Registration,
+    SessionGateway,
     SettlementRequest,
 )
 from gongji.identity import Credential
@@ -143,6 +144,17 @@ class InsuranceGatewayContract:
         holder = drive(gateway.person(credential), http)
         assert holder.person.id == credential_id and holder.psn_no
         assert credential_id not in repr(holder)
+
+    def test_a_declared_sign_out_ends_the_sign_in_once_and_asks_nothing_more(
+        self, gateway: InsuranceGateway, http: httpx.Client, credential: Credential
+    ) -> None:
+        if Capability.SIGN_OUT not in gateway.capabilities:
+            pytest.skip("the gateway does not declare a sign-out (its centre keeps no sign-in)")
+        assert isinstance(gateway, SessionGateway)
+        drive(gateway.person(credential), http)  # signed in, as every first message is
+        assert drive(gateway.sign_out(), http) is True
+        with pytest.raises(StopIteration):  # nothing left to end: nothing is sent
+            _first_step(gateway.sign_out())
 
     def test_a_declared_outpatient_visit_registers_takes_its_fees_and_pre_settles(
         self, gateway: InsuranceGateway, http: httpx.Client, credential: Credential
