@@ -10,8 +10,6 @@ import asyncio
 import datetime
 import json
 import logging
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -26,6 +24,7 @@ from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
 from gongji_mock.profile import MOCK_CENTRE_URL, MOCK_INSTITUTION
+from tests.adapters.cityins import test_cityins_signin
 from tests.client.conftest import FAST_POLLING, MOTHER, SON, purchase
 
 #: 23:59:59 and 00:00:01 in Beijing: 15:59:59 and 16:00:01 UTC of one UTC day.
@@ -33,6 +32,8 @@ LAST_SECOND = datetime.datetime(2026, 11, 24, 15, 59, 59, tzinfo=datetime.UTC)
 NEXT_DAY = datetime.datetime(2026, 11, 24, 16, 0, 1, tzinfo=datetime.UTC)
 
 Client = SettlementClient | AsyncSettlementClient
+
+os_zone = test_cityins_signin.os_zone  # the fixture: the till's OS in UTC, then New York
 
 
 class Wire:
@@ -181,15 +182,6 @@ class Clock:
 
     def unix(self) -> float:  # float-ok: the TIF signer stamps seconds since the epoch
         return self.now.timestamp()
-
-
-@pytest.fixture(params=["UTC", "America/New_York"])
-def os_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield str(request.param)
-    monkeypatch.undo()
-    time.tzset()
 
 
 def night_till(mock: MockGateway, wire: Wire, clock: Clock, till_clock: Clock) -> SettlementClient:
