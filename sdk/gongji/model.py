@@ -580,9 +580,7 @@ class Visit:
     begins_at: datetime.datetime | None = None  # begntime of the registration
     diagnoses: tuple[Diagnosis, ...] = field(default=(), converter=_diagnoses)
     batch: str = ""  # chrg_bchno of the standing lines; "" before the first upload
-    uploaded: int = field(
-        default=Factory(lambda self: len(self.items), takes_self=True)  # type: ignore[misc]
-    )
+    uploaded: int = field(default=Factory(lambda self: len(self.items), takes_self=True))
 
     @visit_id.validator
     def _check_visit_id(self, _attribute: object, value: str) -> None:
