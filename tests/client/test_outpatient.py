@@ -343,3 +343,35 @@ def test_a_visit_and_its_purchase_show_no_full_id_number() -> None:
     purchase = Purchase.for_visit(visit, Credential.id_card(MOTHER), use_mutual_aid=True)
     assert MOTHER not in repr(visit) and MOTHER not in repr(purchase)
     assert "210202********0046" in repr(visit)
+
+
+@pytest.mark.parametrize(
+    ("code", "name"), [("", "高血压"), ("I10.x00", " "), ("X" * 21, "高血压"), ("I10", "名" * 101)]
+)
+def test_a_diagnosis_without_a_code_or_name_of_the_national_lengths_is_refused(
+    code: str, name: str
+) -> None:
+    with pytest.raises(InvalidInput, match="nothing was sent"):
+        Diagnosis(code=code, name=name)
+
+
+def test_a_diagnosis_kind_is_one_of_the_national_diag_types() -> None:
+    assert Diagnosis(code="I10", name="高血压", kind="3").kind.value == "3"
+    with pytest.raises(InvalidInput, match="Use one of: 1, 2, 3"):
+        Diagnosis(code="I10", name="高血压", kind="9")
+
+
+def test_a_visit_never_counts_fewer_lines_uploaded_than_it_holds() -> None:
+    visit = Visit(visit_id="MDT1", psn_no="P1", patient_id=MOTHER, items=[CONSULTATION, SYRUP])
+    assert visit.uploaded == 2  # made again from its lines alone: numbered on after them
+    with pytest.raises(InvalidInput, match="uploaded count"):
+        attrs.evolve(visit, uploaded=1)
+
+
+def test_diagnosing_without_a_diagnosis_is_refused_before_anything_is_sent(
+    till: Till, mock: MockGateway
+) -> None:
+    visit = registered(till)
+    mock.faults.add("error_5xx", target="national")
+    with pytest.raises(InvalidInput, match=r"at least one gongji\.Diagnosis"):
+        till.diagnose(visit, [])
