@@ -580,6 +580,9 @@ class Visit:
     begins_at: datetime.datetime | None = None  # begntime of the registration
     diagnoses: tuple[Diagnosis, ...] = field(default=(), converter=_diagnoses)
     batch: str = ""  # chrg_bchno of the standing lines; "" before the first upload
+    #: The patient's region of insurance as 1101 gave it (``insuplc_admdvs`` of every
+    #: message for the visit): kept, so a visit made again elsewhere still names it.
+    insured_in: str = ""
     uploaded: int = field(default=Factory(lambda self: len(self.items), takes_self=True))
 
     @visit_id.validator
