@@ -608,18 +608,14 @@ class CityInsuranceGateway:
     def cancel_registration(self, registered: Visit, msgid: str) -> Flow[None]:
         require(self, Capability.CANCEL_REGISTRATION)
         data = visit.cancellation_input(registered)
-        yield from self._call(
-            "2202", data, msgid=msgid, insured_in=self.insured_in(registered.psn_no)
-        )
+        yield from self._call("2202", data, msgid=msgid, insured_in=self._visit_region(registered))
 
     def diagnose(
         self, registered: Visit, diagnoses: tuple[Diagnosis, ...], msgid: str
     ) -> Flow[None]:
         require(self, Capability.DIAGNOSE)
         data = visit.diagnosis_input(registered, diagnoses, self._clock())
-        yield from self._call(
-            "2203", data, msgid=msgid, insured_in=self.insured_in(registered.psn_no)
-        )
+        yield from self._call("2203", data, msgid=msgid, insured_in=self._visit_region(registered))
 
     def upload_fees(self, registered: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
         require(self, Capability.UPLOAD_FEES)
@@ -630,16 +626,18 @@ class CityInsuranceGateway:
             approval=self.profile.hosp_appr_flag,
             extensions=self.profile.extensions,
         )
-        region = self.insured_in(registered.psn_no)
+        region = self._visit_region(registered)
         output = yield from self._call("2204", data, msgid=msgid, insured_in=region)
         return visit.fees_accepted(self._decode(output, visit.FeeUploadAnswer))
+
+    def _visit_region(self, registered: Visit) -> str:
+        """The patient's region of insurance: the visit's, else the one 1101 gave here."""
+        return registered.insured_in or self.insured_in(registered.psn_no)
 
     def withdraw_fees(self, registered: Visit, msgid: str) -> Flow[None]:
         require(self, Capability.WITHDRAW_FEES)
         data = visit.withdrawal_input(registered)
-        yield from self._call(
-            "2205", data, msgid=msgid, insured_in=self.insured_in(registered.psn_no)
-        )
+        yield from self._call("2205", data, msgid=msgid, insured_in=self._visit_region(registered))
 
     def cancel(
         self,

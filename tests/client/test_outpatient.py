@@ -4,7 +4,10 @@ settles exactly that visit's charge batch, and a registration can be cancelled (
 
 from __future__ import annotations
 
+import json
+
 import attrs
+import httpx
 import pytest
 
 from gongji import (
@@ -18,11 +21,12 @@ from gongji import (
     LineItem,
     OwnCardViolation,
     Purchase,
+    SettlementClient,
     Visit,
 )
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
-from tests.client.conftest import MOTHER, SON, WECHAT_PAID, Till, drug
+from tests.client.conftest import MOTHER, SISTER, SON, WECHAT_PAID, Till, drug, make_till
 
 CONSULTATION = LineItem(code="110200001", name="普通门诊诊查费", unit_price=Fen(1_000), quantity=1)
 TABLETS = drug(12_000, quantity=2, coverage="C")  # 240 yuan, self-paid: mutual aid pays it
@@ -375,3 +379,52 @@ def test_diagnosing_without_a_diagnosis_is_refused_before_anything_is_sent(
     mock.faults.add("error_5xx", target="national")
     with pytest.raises(InvalidInput, match=r"at least one gongji\.Diagnosis"):
         till.diagnose(visit, [])
+
+
+def test_a_visit_made_again_at_another_till_names_the_patients_region(
+    till: Till, mock: MockGateway, driver: str
+) -> None:
+    # The sister is insured in Benxi (210500): every message for her visit names it, and
+    # the strict mock refuses one that names Dalian's instead.
+    visit = till.upload_fees(registered(till, SISTER), [CONSULTATION])
+    assert visit.insured_in == "210500"
+    stored = attrs.asdict(visit, recurse=False)  # what a billing system keeps
+    other = make_till(mock, driver, till=1)  # a till that never asked 1101 for her
+    another_till = next(other)
+    try:
+        again = Visit(**stored)
+        again = another_till.upload_fees(another_till.withdraw_fees(again), [SYRUP])
+        another_till.cancel_registration(again)
+    finally:
+        other.close()
+    assert mock.national.records.visits.get(visit.visit_id).cancelled
+
+
+TAKEN = "报文ID重复且内容不同，不予处理 / msgid already used for a different message"
+
+
+@pytest.mark.parametrize("code", ["2201", "2203", "2204", "2205", "2202"])
+def test_a_visit_write_refused_for_its_msgid_alone_goes_again_under_a_new_one(code: str) -> None:
+    mock = MockGateway.demo()
+    refused: list[str] = []
+
+    def centre(request: httpx.Request) -> httpx.Response:
+        message = json.loads(request.content) if request.url.path.startswith("/fsi/") else {}
+        if message.get("infno") == code and not refused:
+            refused.append(message["msgid"])  # another till's message had it: not processed
+            return httpx.Response(200, json={"infcode": -1, "err_msg": TAKEN})
+        return mock.handle(request)
+
+    transport = httpx.MockTransport(centre)
+    with SettlementClient.from_profile("mock", mock=mock, transport=transport) as client:
+        till = Till(client, None)
+        visit = till.upload_fees(registered(till), [CONSULTATION])
+        if code == "2205":
+            visit = till.withdraw_fees(visit)
+        if code == "2202":
+            till.cancel_registration(visit)
+    assert refused  # and it went through under another msgid
+    sent = [s for s in mock.national.records.seen.values() if s.infno == code]
+    assert len(sent) == 1
+    if code == "2204":
+        assert visit.batch != refused[0]  # the batch is numbered by the message taken

@@ -18,13 +18,14 @@ and uploads those to keep again, in a new batch. The batch's number is the msgid
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import attrs
 
 from gongji.errors import ConfigError, Declined, InvalidInput, UntrustedAnswer
 from gongji.flows.setup import Setup
-from gongji.flows.steps import new_msgid, read, resolve_holder
+from gongji.flows.steps import MSGID_REFUSED, MSGID_RENEWALS, new_msgid, read, resolve_holder
 from gongji.gateways import Capability, OutpatientGateway, Registration, require
 from gongji.gateways.exchange import Flow
 from gongji.identity import Credential
@@ -32,6 +33,8 @@ from gongji.model import Diagnosis, LineItem, Visit, _items
 from gongji.money import ZERO
 
 __all__ = ["cancel_registration", "diagnose", "register", "upload_fees", "withdraw_fees"]
+
+T = TypeVar("T")
 
 #: The longest each 2201 field may be (NATIONAL.md §8, S1).
 _LONGEST = {
@@ -65,6 +68,25 @@ def _checked(visit: Visit, call: str) -> Visit:
     return visit
 
 
+def _write(
+    setup: Setup, infno: str, what: str, send: Callable[[str], Flow[T]]
+) -> Flow[tuple[T, str]]:
+    """One write under a journaled msgid, and the msgid it was taken under. Repeated
+    under the same msgid when its answer is lost (the centre answers the first message
+    again); under a new one only when the centre refused it, unprocessed, for its msgid
+    alone (another till's)."""
+    for renewal in range(MSGID_RENEWALS + 1):
+        msgid = yield from new_msgid(setup, "", infno)
+        try:
+            done = yield from read(setup, what, lambda msgid=msgid: send(msgid))  # type: ignore[misc]
+        except Declined as refused:
+            if refused.code != MSGID_REFUSED or renewal == MSGID_RENEWALS:
+                raise
+            continue
+        return done, msgid
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _registration_details(details: dict[str, str]) -> None:
     """Every 2201 field is required: refused here, before anything is sent."""
     for name, (wire_name, longest) in _LONGEST.items():
@@ -87,7 +109,6 @@ def register(setup: Setup, credential: Credential, **details: str) -> Flow[Visit
     _registration_details(details)
     gateway = _outpatient(setup, Capability.REGISTER)
     credential, holder = yield from resolve_holder(setup, credential)
-    msgid = yield from new_msgid(setup, "", "2201")
     registration = Registration(
         psn_no=holder.psn_no,
         patient=holder.person,
@@ -96,13 +117,19 @@ def register(setup: Setup, credential: Credential, **details: str) -> Flow[Visit
         doctor=details["doctor"],
         department_code=details["department_code"],
         doctor_code=details["doctor_code"],
-        outpatient_no=details.get("outpatient_no") or msgid,
+        outpatient_no=details.get("outpatient_no", ""),
         department_category=details["department_category"],
         begins_at=setup.clock(),
     )
-    visit_id = yield from read(
-        setup, "The registration", lambda: gateway.register(registration, msgid)
+
+    def numbered(msgid: str) -> Registration:
+        # 2201 requires ipt_otp_no: the registration's own msgid where the clinic gave none.
+        return attrs.evolve(registration, outpatient_no=registration.outpatient_no or msgid)
+
+    visit_id, msgid = yield from _write(
+        setup, "2201", "The registration", lambda msgid: gateway.register(numbered(msgid), msgid)
     )
+    registration = numbered(msgid)
     return Visit(
         visit_id=visit_id,
         psn_no=holder.psn_no,
@@ -114,6 +141,7 @@ def register(setup: Setup, credential: Credential, **details: str) -> Flow[Visit
         outpatient_no=registration.outpatient_no,
         department_category=registration.department_category,
         begins_at=registration.begins_at,
+        insured_in=holder.person.insurance.region,
     )
 
 
@@ -129,8 +157,9 @@ def diagnose(setup: Setup, visit: Visit, diagnoses: Iterable[Diagnosis]) -> Flow
             "[gongji.Diagnosis(code='I10.x00', name='高血压')]; nothing was sent.",
         )
     gateway = _outpatient(setup, Capability.DIAGNOSE)
-    msgid = yield from new_msgid(setup, "", "2203")
-    yield from read(setup, "The diagnosis upload", lambda: gateway.diagnose(visit, found, msgid))
+    yield from _write(
+        setup, "2203", "The diagnosis upload", lambda msgid: gateway.diagnose(visit, found, msgid)
+    )
     return attrs.evolve(visit, diagnoses=found)
 
 
@@ -146,10 +175,16 @@ def upload_fees(setup: Setup, visit: Visit, items: Iterable[LineItem]) -> Flow[V
             "[gongji.Diagnosis(code=..., name=...)]); nothing was sent.",
         )
     gateway = _outpatient(setup, Capability.UPLOAD_FEES)
-    msgid = yield from new_msgid(setup, "", "2204")
-    batched = attrs.evolve(visit, batch=visit.batch or msgid)
-    accepted = yield from read(
-        setup, "The fee upload", lambda: gateway.upload_fees(batched, lines, msgid)
+
+    def batched(msgid: str) -> Visit:
+        # A visit's first upload opens its charge batch, numbered with its own msgid.
+        return attrs.evolve(visit, batch=visit.batch or msgid)
+
+    accepted, msgid = yield from _write(
+        setup,
+        "2204",
+        "The fee upload",
+        lambda msgid: gateway.upload_fees(batched(msgid), lines, msgid),
     )
     uploaded = sum((item.amount for item in lines), ZERO)
     if accepted != uploaded:
@@ -159,7 +194,9 @@ def upload_fees(setup: Setup, visit: Visit, items: Iterable[LineItem]) -> Flow[V
             next_step="Do not settle the visit: withdraw its lines (client.withdraw_fees) and "
             "upload them again, or compare them with the centre's (5204) and report it.",
         )
-    return attrs.evolve(batched, items=visit.items + lines, uploaded=visit.uploaded + len(lines))
+    return attrs.evolve(
+        batched(msgid), items=visit.items + lines, uploaded=visit.uploaded + len(lines)
+    )
 
 
 def withdraw_fees(setup: Setup, visit: Visit) -> Flow[Visit]:
@@ -172,14 +209,16 @@ def withdraw_fees(setup: Setup, visit: Visit) -> Flow[Visit]:
             next_step="Withdraw the Visit client.upload_fees(...) returned; nothing was sent.",
         )
     gateway = _outpatient(setup, Capability.WITHDRAW_FEES)
-    msgid = yield from new_msgid(setup, "", "2205")
     try:
-        yield from read(setup, "The fee withdrawal", lambda: gateway.withdraw_fees(visit, msgid))
+        yield from _write(
+            setup, "2205", "The fee withdrawal", lambda msgid: gateway.withdraw_fees(visit, msgid)
+        )
     except Declined as refused:
         raise _declined(
             refused,
-            "Settled lines are not withdrawn: refund the settlement "
-            "(client.refund(settlement_id)) first, then withdraw them.",
+            "Nothing was withdrawn. If the visit is settled, refund the settlement "
+            "(client.refund(settlement_id)) first, then withdraw its lines; otherwise "
+            "read the centre's reason above.",
         ) from refused
     return attrs.evolve(visit, items=(), batch="")
 
@@ -189,19 +228,19 @@ def cancel_registration(setup: Setup, visit: Visit) -> Flow[None]:
     its settlement first."""
     visit = _checked(visit, "cancel_registration")
     gateway = _outpatient(setup, Capability.CANCEL_REGISTRATION)
-    msgid = yield from new_msgid(setup, "", "2202")
     try:
-        yield from read(
+        yield from _write(
             setup,
+            "2202",
             "The cancellation of the registration",
-            lambda: gateway.cancel_registration(visit, msgid),
+            lambda msgid: gateway.cancel_registration(visit, msgid),
         )
     except Declined as refused:
         raise _declined(
             refused,
-            "A settled visit stays registered: refund its settlement "
-            "(client.refund(settlement_id)) first, then cancel the "
-            "registration.",
+            "The registration stands. If the visit is settled, refund its settlement "
+            "(client.refund(settlement_id)) first, then cancel the registration; "
+            "otherwise read the centre's reason above.",
         ) from refused
 
 
