@@ -132,9 +132,9 @@ def _visit_checked(purchase: Purchase) -> Purchase:
     if purchase.setting is Setting.OUTPATIENT and purchase.visit is None:
         raise InvalidInput(
             "An outpatient settlement settles a registered visit, and this purchase has none.",
-            next_step="Register the visit with client.register_visit(...), upload its fees with "
-            "client.upload_fees(...), then settle gongji.Purchase.for_visit(visit, credential); "
-            "nothing was sent.",
+            next_step="Register the visit with client.register_visit(...), diagnose it with "
+            "client.diagnose(...), upload its fees with client.upload_fees(...), then settle "
+            "gongji.Purchase.for_visit(visit, credential); nothing was sent.",
         )
     if purchase.visit is not None and not purchase.visit.batch:
         raise InvalidInput(
