@@ -1,8 +1,9 @@
 """An outpatient clinic's billing, asynchronously, against the in-process mock gateway.
 
 A clinic settles a *visit*: the patient is registered with a department and a doctor
-(2201), the fee lines are uploaded as the doctor prescribes (2204), and the settlement
-(2206 preview, 2207 settle) settles the lines the centre holds for that visit. Two
+(2201), the doctor's diagnosis is uploaded (2203), the fee lines are uploaded as the
+doctor prescribes (2204), and the settlement (2206 preview, 2207 settle) settles the
+lines the centre holds for that visit. Two
 patients are seen concurrently here (``asyncio.gather``); one visit is refunded.
 
 The mother (resident insurance, no personal account of her own) presents her ID card;
@@ -35,17 +36,20 @@ async def see_patient(
     *,
     department: str,
     doctor: str,
+    diagnosis: gongji.Diagnosis,
 ) -> gongji.Receipt:
     """One visit from the registration desk to the cashier."""
     visit = await client.register_visit(
         credential,
         department=department,
+        department_code="0302",
+        department_category="A03",  # the national category (科别): internal medicine
         doctor=doctor,
-        department_code="A03",
         doctor_code="D210200000001",
         outpatient_no=f"OP-{department}",
     )
     print(f"registered visit {visit.visit_id} in {visit.department} with {visit.doctor}")
+    visit = await client.diagnose(visit, [diagnosis])  # before any fee line
     visit = await client.upload_fees(visit, [CONSULTATION])  # at the registration desk
     visit = await client.upload_fees(visit, prescription)  # after the doctor prescribes
     print(f"  {len(visit.items)} fee lines uploaded, {visit.total} in all")
@@ -83,6 +87,7 @@ async def main() -> None:
                 ],
                 department="心内科",
                 doctor="王医生",
+                diagnosis=gongji.Diagnosis(code="I10.x00", name="高血压"),
             ),
             see_patient(
                 client,
@@ -98,6 +103,7 @@ async def main() -> None:
                 ],
                 department="呼吸科",
                 doctor="李医生",
+                diagnosis=gongji.Diagnosis(code="J20.900", name="急性支气管炎"),
             ),
         )
         print(f"the son's account holds {mock.balance(SON)} after both visits")

@@ -59,11 +59,11 @@ from gongji.gateways.secrets import read_secret
 from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.journal import MemoryJournal
-from gongji.model import Binding, LineItem, Person, Setting, Visit
+from gongji.model import Binding, Diagnosis, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, statement, traceability, transform, wire
+from gongji_cityins import catalogue, statement, traceability, transform, visit, wire
 from gongji_cityins.premium import PremiumChannel
 from gongji_cityins.statement import StatementFormat
 
@@ -118,7 +118,11 @@ class CityProfile:
     #: (``druginfo`` + ``drugdetail``). Unconfirmed for Liaoning.
     pharmacy_nodes: Literal["data", "druginfo"] = "data"
     #: ``psn_setlway`` for 2101/2102 where the region asks for it ("01" by item); "" sends none.
+    #: 2206/2207 require it: there "" sends "01".
     psn_setlway: str = ""
+    #: ``hosp_appr_flag`` of each 2204 line (required): "1" approved by the institution, as
+    #: public clients send it; "2" turns a line self-paid. Unconfirmed: set the region's.
+    hosp_appr_flag: str = "1"
     #: Whether the centre's ``acct_pay`` includes ``acct_mulaid_pay`` (unconfirmed): read first.
     mutual_aid_reading: Literal["separate", "included"] = "separate"
     #: What the region reads ``acct_used_flag`` as (unconfirmed, NATIONAL.md §13): "account"
@@ -202,6 +206,7 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "receiver": str,
     "pharmacy_nodes": str,
     "psn_setlway": str,
+    "hosp_appr_flag": str,
     "mutual_aid_reading": str,
     "acct_used_flag": str,
     "sign_in_lost": list,
@@ -217,7 +222,8 @@ _OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
 }
 _WORDINGS = ("sign_in_lost", "msgid_taken", "msgid_reversed")
 _OVERRIDE_HELP = (
-    "Write base_url, path, policy, premium_url, receiver and psn_setlway as strings, signing "
+    "Write base_url, path, policy, premium_url, receiver, psn_setlway and hosp_appr_flag as "
+    "strings, signing "
     'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
     '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions as '
     "true or false, and sign_in_lost, msgid_taken and msgid_reversed as lists of non-empty "
@@ -244,6 +250,9 @@ class CityInsuranceGateway:
             Capability.CATALOGUE,
             Capability.TRACE_UPLOAD,
             Capability.SIGN_OUT,
+            Capability.DIAGNOSE,
+            Capability.WITHDRAW_FEES,
+            Capability.CANCEL_REGISTRATION,
         }
     )
 
@@ -616,7 +625,10 @@ class CityInsuranceGateway:
         """A settlement under ``msgid``; a pre-settlement (a read) under one of its own."""
         region = request.patient.insurance.region
         self._remember_region(request.psn_no, region)
-        data = transform.settle_input(request, self._clock(), self.profile.dialect)
+        if request.visit_id:
+            data = visit.settlement_input(request, self._clock(), self.profile.dialect)
+        else:
+            data = transform.settle_input(request, self._clock(), self.profile.dialect)
         output = yield from self._call(infno, data, msgid=msgid, insured_in=region)
         answer = self._decode(output, wire.SettlementAnswer)
         settled = _trusted(
@@ -634,26 +646,49 @@ class CityInsuranceGateway:
         )
         return attrs.evolve(settled, clearing=clearing)
 
+    # ------------------------------------------------------------ the clinic visit (2201-2205)
+
     def register(self, registration: Registration, msgid: str) -> Flow[str]:
         require(self, Capability.REGISTER)
-        output = yield from self._call(
-            "2201", transform.registration_input(registration), msgid=msgid
-        )
-        visit_id: str = self._decode(output, wire.RegistrationAnswer).data.mdtrt_id
-        if not visit_id:
-            raise UntrustedAnswer(
-                "The centre registered the visit without a visit id (mdtrt_id).",
-                next_step="Nothing was trusted from this answer; report it to the centre.",
-            )
-        return visit_id
+        region = registration.patient.insurance.region
+        self._remember_region(registration.psn_no, region)
+        data = visit.registration_input(registration)
+        output = yield from self._call("2201", data, msgid=msgid, insured_in=region)
+        return visit.registered(self._decode(output, visit.RegistrationAnswer))
 
-    def upload_fees(self, visit: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
+    def cancel_registration(self, registered: Visit, msgid: str) -> Flow[None]:
+        require(self, Capability.CANCEL_REGISTRATION)
+        data = visit.cancellation_input(registered)
+        yield from self._call("2202", data, msgid=msgid, insured_in=self._visit_region(registered))
+
+    def diagnose(
+        self, registered: Visit, diagnoses: tuple[Diagnosis, ...], msgid: str
+    ) -> Flow[None]:
+        require(self, Capability.DIAGNOSE)
+        data = visit.diagnosis_input(registered, diagnoses, self._clock())
+        yield from self._call("2203", data, msgid=msgid, insured_in=self._visit_region(registered))
+
+    def upload_fees(self, registered: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
         require(self, Capability.UPLOAD_FEES)
-        data = transform.fee_upload_input(
-            visit, items, self._clock(), extensions=self.profile.extensions
+        data = visit.fee_upload_input(
+            registered,
+            items,
+            self._clock(),
+            approval=self.profile.hosp_appr_flag,
+            extensions=self.profile.extensions,
         )
-        output = yield from self._call("2204", data, msgid=msgid)
-        return transform.fees_accepted(self._decode(output, wire.FeeUploadAnswer))
+        region = self._visit_region(registered)
+        output = yield from self._call("2204", data, msgid=msgid, insured_in=region)
+        return visit.fees_accepted(self._decode(output, visit.FeeUploadAnswer))
+
+    def _visit_region(self, registered: Visit) -> str:
+        """The patient's region of insurance: the visit's, else the one 1101 gave here."""
+        return registered.insured_in or self.insured_in(registered.psn_no)
+
+    def withdraw_fees(self, registered: Visit, msgid: str) -> Flow[None]:
+        require(self, Capability.WITHDRAW_FEES)
+        data = visit.withdrawal_input(registered)
+        yield from self._call("2205", data, msgid=msgid, insured_in=self._visit_region(registered))
 
     def cancel(
         self,

@@ -25,7 +25,6 @@ from gongji.gateways import (
     CentreSettlement,
     Holder,
     MutualAidShare,
-    Registration,
     SettlementRequest,
 )
 from gongji.identity import Credential, IdNumber
@@ -40,7 +39,6 @@ from gongji.model import (
     PersonalAccount,
     Refusal,
     Relation,
-    Visit,
 )
 from gongji.money import ZERO, Fen
 from gongji_cityins import wire
@@ -274,54 +272,6 @@ def settle_input(
             _line(n, item, dialect.extensions, when) for n, item in enumerate(request.items, 1)
         ],
     }
-
-
-def registration_input(registration: Registration) -> dict[str, Any]:
-    """The input of 2201, outpatient registration."""
-    credential = registration.credential
-    begins = registration.begins_at
-    return {
-        "data": {
-            "psn_no": registration.psn_no,
-            "insutype": insurance_code(registration.patient),
-            "begntime": beijing.wire_time(begins) if begins is not None else "",
-            "mdtrt_cert_type": credential.kind.value,
-            "mdtrt_cert_no": cert_no(credential),
-            "card_sn": credential.card_sn,
-            "ipt_otp_no": registration.outpatient_no,
-            "atddr_no": registration.doctor_code,
-            "dr_name": registration.doctor,
-            "dept_code": registration.department_code,
-            "dept_name": registration.department,
-        }
-    }
-
-
-def fee_upload_input(
-    visit: Visit, items: tuple[LineItem, ...], occurred: datetime.datetime, *, extensions: bool
-) -> dict[str, Any]:
-    """The input of 2204: ``items`` numbered on from the lines ``visit`` already has
-    (``feedetl_sn`` is unique within a visit), billed by the visit's department and doctor."""
-    first = len(visit.items) + 1
-    when = beijing.wire_time(occurred)
-    lines = []
-    for number, item in enumerate(items, first):
-        line = _line(number, item, extensions, when)
-        line |= {
-            "mdtrt_id": visit.visit_id,
-            "psn_no": visit.psn_no,
-            "bilg_dept_codg": visit.department_code,
-            "bilg_dept_name": visit.department,
-            "bilg_dr_codg": visit.doctor_code,
-            "bilg_dr_name": visit.doctor,
-        }
-        lines.append(line)
-    return {"feedetail": lines}
-
-
-def fees_accepted(answer: wire.FeeUploadAnswer) -> Fen:
-    """The centre's sum of the fee lines it accepted (2204)."""
-    return sum((fen(line.det_item_fee_sumamt, "a fee line") for line in answer.result), ZERO)
 
 
 def _line(number: int, item: LineItem, extensions: bool, occurred: str) -> dict[str, Any]:

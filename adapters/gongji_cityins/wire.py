@@ -196,29 +196,3 @@ class ReversalAnswer(_Out, frozen=True, kw_only=True):
     gongji's extension adds what the reversal found."""
 
     gongji_reversal: ReversalOut | None = None
-
-
-class RegisteredVisit(_Out, frozen=True, kw_only=True):
-    mdtrt_id: str
-    psn_no: str = ""
-    ipt_otp_no: str = ""
-
-
-class RegistrationAnswer(_Out, frozen=True, kw_only=True):
-    """2201: the visit the centre registered."""
-
-    data: RegisteredVisit
-
-
-class FeeLineOut(_Out, frozen=True, kw_only=True):
-    feedetl_sn: str
-    det_item_fee_sumamt: decimal.Decimal
-    cnt: decimal.Decimal | None = None
-    pric: decimal.Decimal | None = None
-    chrgitm_lv: str = ""
-
-
-class FeeUploadAnswer(_Out, frozen=True, kw_only=True):
-    """2204: one result per line accepted."""
-
-    result: list[FeeLineOut] = msgspec.field(default_factory=list)

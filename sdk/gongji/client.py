@@ -30,7 +30,7 @@ from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
-from gongji.model import Cash, LineItem, Purchase, Receipt, Visit
+from gongji.model import Cash, Diagnosis, LineItem, Purchase, Receipt, Visit
 from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
@@ -204,12 +204,13 @@ class _Client:
     def _recover(self) -> Flow[list[Entry]]:
         return (yield from recover_flows.recover(self.setup))
 
-    def _register_visit(
-        self, credential: Credential, department: str, doctor: str, details: dict[str, str]
-    ) -> Flow[Visit]:
-        return visit_flows.register(
-            self.setup, credential, department=department, doctor=doctor, **details
-        )
+    def _register_visit(self, credential: Credential, details: dict[str, str]) -> Flow[Visit]:
+        return visit_flows.register(self.setup, credential, **details)
+
+
+def _details(given: Mapping[str, Any]) -> dict[str, str]:
+    """``register_visit``'s keywords (its ``locals()``): the registration's details."""
+    return {key: value for key, value in given.items() if key not in ("self", "credential")}
 
 
 def _options(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,22 +322,33 @@ class SettlementClient(_Client):
         credential: Credential,
         *,
         department: str,
+        department_code: str,
+        department_category: str,
         doctor: str,
-        department_code: str = "",
-        doctor_code: str = "",
+        doctor_code: str,
         outpatient_no: str = "",
     ) -> Visit:
-        """Register an outpatient visit (2201) for the holder of ``credential``; nothing is charged."""
-        details = {
-            "department_code": department_code,
-            "doctor_code": doctor_code,
-            "outpatient_no": outpatient_no,
-        }
-        return self._drive(self._register_visit(credential, department, doctor, details))
+        """Register an outpatient visit (2201) for the holder of ``credential``: the
+        department (name, code, national category ``caty``) and doctor (name, national
+        code); ``outpatient_no`` is your own visit number (made for you when ""). Nothing
+        is charged."""
+        return self._drive(self._register_visit(credential, _details(locals())))
+
+    def diagnose(self, visit: Visit, diagnoses: Iterable[Diagnosis]) -> Visit:
+        """Upload the visit's diagnoses (2203), the main one first; the visit with them."""
+        return self._drive(visit_flows.diagnose(self.setup, visit, diagnoses))
 
     def upload_fees(self, visit: Visit, items: Iterable[LineItem]) -> Visit:
         """Upload fee lines for ``visit`` (2204); the visit with them added. Nothing is charged."""
         return self._drive(visit_flows.upload_fees(self.setup, visit, items))
+
+    def withdraw_fees(self, visit: Visit) -> Visit:
+        """Withdraw the visit's unsettled fee lines (2205); the visit without them."""
+        return self._drive(visit_flows.withdraw_fees(self.setup, visit))
+
+    def cancel_registration(self, visit: Visit) -> None:
+        """Cancel the visit's registration (2202); refused for a settled visit."""
+        self._drive(visit_flows.cancel_registration(self.setup, visit))
 
     def refund(self, settlement_id: str) -> Receipt:
         """Give back the whole sale: the insurance share at the centre, the cash share at the channel."""
@@ -485,20 +497,25 @@ class AsyncSettlementClient(_Client):
         credential: Credential,
         *,
         department: str,
+        department_code: str,
+        department_category: str,
         doctor: str,
-        department_code: str = "",
-        doctor_code: str = "",
+        doctor_code: str,
         outpatient_no: str = "",
     ) -> Visit:
-        details = {
-            "department_code": department_code,
-            "doctor_code": doctor_code,
-            "outpatient_no": outpatient_no,
-        }
-        return await self._drive(self._register_visit(credential, department, doctor, details))
+        return await self._drive(self._register_visit(credential, _details(locals())))
+
+    async def diagnose(self, visit: Visit, diagnoses: Iterable[Diagnosis]) -> Visit:
+        return await self._drive(visit_flows.diagnose(self.setup, visit, diagnoses))
 
     async def upload_fees(self, visit: Visit, items: Iterable[LineItem]) -> Visit:
         return await self._drive(visit_flows.upload_fees(self.setup, visit, items))
+
+    async def withdraw_fees(self, visit: Visit) -> Visit:
+        return await self._drive(visit_flows.withdraw_fees(self.setup, visit))
+
+    async def cancel_registration(self, visit: Visit) -> None:
+        await self._drive(visit_flows.cancel_registration(self.setup, visit))
 
     async def refund(self, settlement_id: str) -> Receipt:
         return await self._drive(undo_flows.undo(self.setup, settlement_id, "refund"))

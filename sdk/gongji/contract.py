@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gongji import clock as gongji_clock
 from gongji.client import drive
 from gongji.errors import ConfigError
 from gongji.gateways import (
@@ -39,7 +40,7 @@ from gongji.gateways import (
     SettlementRequest,
 )
 from gongji.identity import Credential
-from gongji.model import LineItem, Setting, Visit
+from gongji.model import Diagnosis, LineItem, Setting, Visit
 from gongji.money import Fen
 
 __all__ = ["InsuranceGatewayContract", "PaymentChannelContract"]
@@ -159,7 +160,8 @@ class InsuranceGatewayContract:
     def test_a_declared_outpatient_visit_registers_takes_its_fees_and_pre_settles(
         self, gateway: InsuranceGateway, http: httpx.Client, credential: Credential
     ) -> None:
-        if not {Capability.REGISTER, Capability.UPLOAD_FEES} <= gateway.capabilities:
+        needed = {Capability.REGISTER, Capability.DIAGNOSE, Capability.UPLOAD_FEES}
+        if not needed <= gateway.capabilities:
             pytest.skip("the gateway does not declare outpatient registration and fee upload")
         assert isinstance(gateway, OutpatientGateway)
         holder = drive(gateway.person(credential), http)
@@ -169,11 +171,28 @@ class InsuranceGatewayContract:
             credential=credential,
             department="CONTRACT",
             doctor="CONTRACT",
+            department_code="CONTRACT",
+            doctor_code="D-CONTRACT",
+            outpatient_no="OP-CONTRACT",
+            department_category="A03",
+            begins_at=gongji_clock.now(),
         )
         visit_id = drive(gateway.register(registration, drive(gateway.new_msgid(), http)), http)
         assert visit_id
+        visit = Visit(
+            visit_id=visit_id,
+            psn_no=holder.psn_no,
+            patient_id=holder.person.id,
+            department="CONTRACT",
+            doctor="CONTRACT",
+            department_code="CONTRACT",
+            doctor_code="D-CONTRACT",
+            outpatient_no="OP-CONTRACT",
+            batch="B-CONTRACT",
+        )
+        diagnosis = Diagnosis(code="I10.x00", name="contract")
+        drive(gateway.diagnose(visit, (diagnosis,), drive(gateway.new_msgid(), http)), http)
         fee = LineItem(code="CONTRACT-FEE", name="contract", unit_price=Fen(1_000), quantity=2)
-        visit = Visit(visit_id=visit_id, psn_no=holder.psn_no, patient_id=holder.person.id)
         assert drive(
             gateway.upload_fees(visit, (fee,), drive(gateway.new_msgid(), http)), http
         ) == Fen(2_000)
@@ -184,6 +203,7 @@ class InsuranceGatewayContract:
             items=(fee,),
             setting=Setting.OUTPATIENT,
             visit_id=visit_id,
+            charge_batch=visit.batch,
         )
         quote = drive(gateway.pre_settle(request), http)
         assert quote.total == Fen(2_000) and quote.mdtrt_id == visit_id

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Literal, TypeVar
 
-from attrs import field, frozen
+from attrs import Factory, field, frozen
 
 from gongji.errors import InvalidInput
 from gongji.identity import Credential, IdNumber, id_number, optional_id_number
@@ -495,15 +495,76 @@ def _fee_lines(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
     return tuple(value)
 
 
+class DiagnosisKind(enum.StrEnum):
+    """The national ``diag_type``: how a diagnosis is written."""
+
+    WESTERN = "1"  # 西医诊断
+    TCM_DISEASE = "2"  # 中医主病诊断
+    TCM_SYNDROME = "3"  # 中医主证诊断
+
+
+def _to_diagnosis_kind(value: DiagnosisKind | str) -> DiagnosisKind:
+    return parse_enum(DiagnosisKind, value, "diagnosis kind")
+
+
+def _text(value: str, what: str, longest: int, next_step: str) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > longest:
+        raise InvalidInput(f"{what} must be 1 to {longest} characters.", next_step=next_step)
+
+
+@frozen
+class Diagnosis:
+    """One diagnosis of an outpatient visit, as 2203 uploads it (``diseinfo``): the
+    national diagnosis code (``diag_code``) and its name; the first is the main one."""
+
+    code: str = field()
+    name: str = field()
+    kind: DiagnosisKind = field(default=DiagnosisKind.WESTERN, converter=_to_diagnosis_kind)
+
+    @code.validator
+    def _check_code(self, _attribute: object, value: str) -> None:
+        _text(
+            value,
+            "A diagnosis code (diag_code)",
+            20,
+            "Use the national code of the "
+            "diagnosis (ICD-10 national edition, e.g. 'I10.x00'); nothing was sent.",
+        )
+
+    @name.validator
+    def _check_name(self, _attribute: object, value: str) -> None:
+        _text(
+            value,
+            "A diagnosis name (diag_name)",
+            100,
+            "Write the diagnosis as the doctor did, e.g. '高血压'; nothing was sent.",
+        )
+
+
+def _diagnoses(value: Iterable[Diagnosis]) -> tuple[Diagnosis, ...]:
+    found = tuple(value)
+    for diagnosis in found:
+        if not isinstance(diagnosis, Diagnosis):
+            raise InvalidInput(
+                f"A visit's diagnoses must be gongji.Diagnosis, got {type(diagnosis).__name__}.",
+                next_step="Build each with gongji.Diagnosis(code=..., name=...); nothing was sent.",
+            )
+    return found
+
+
 @frozen
 class Visit:
-    """An outpatient visit registered at the centre (2201) and the fee lines uploaded for it (2204).
+    """An outpatient visit registered at the centre (2201), its diagnoses (2203) and the
+    fee lines that stand uploaded for it (2204; 2205 withdraws them).
 
-    ``client.register_visit`` makes one and ``client.upload_fees`` returns it with the new
-    lines added; ``Purchase.for_visit`` settles it. ``visit_id`` is the centre's ``mdtrt_id``:
-    a billing system keeps it with the visit, and may make the ``Visit`` again from its
-    stored fields to settle it later or from another till. ``items`` are the lines in the
-    order uploaded; a line's number at the centre (``feedetl_sn``) is its position from 1.
+    ``client.register_visit`` makes one; ``client.diagnose``, ``client.upload_fees`` and
+    ``client.withdraw_fees`` return it as the centre now holds it; ``Purchase.for_visit``
+    settles it. ``visit_id`` is the centre's ``mdtrt_id``: a billing system keeps the
+    visit's fields, and may make the ``Visit`` again from them to settle it later or from
+    another till. ``items`` are the standing lines in the order uploaded, all in one charge
+    batch (``batch``, the ``chrg_bchno`` the settlement names); ``uploaded`` counts every
+    line ever uploaded for the visit, withdrawn ones too, so that a new line's number
+    (``feedetl_sn``) is never one the centre saw before.
     """
 
     visit_id: str = field()
@@ -515,6 +576,14 @@ class Visit:
     doctor_code: str = ""  # atddr_no, the doctor's national code
     outpatient_no: str = ""  # ipt_otp_no, the institution's own outpatient number
     items: tuple[LineItem, ...] = field(default=(), converter=_fee_lines)
+    department_category: str = ""  # caty, the national 科别 code (e.g. "A03" internal medicine)
+    begins_at: datetime.datetime | None = None  # begntime of the registration
+    diagnoses: tuple[Diagnosis, ...] = field(default=(), converter=_diagnoses)
+    batch: str = ""  # chrg_bchno of the standing lines; "" before the first upload
+    #: The patient's region of insurance as 1101 gave it (``insuplc_admdvs`` of every
+    #: message for the visit): kept, so a visit made again elsewhere still names it.
+    insured_in: str = ""
+    uploaded: int = field(default=Factory(lambda self: len(self.items), takes_self=True))
 
     @visit_id.validator
     def _check_visit_id(self, _attribute: object, value: str) -> None:
@@ -528,6 +597,14 @@ class Visit:
     def _check_items(self, _attribute: object, value: tuple[LineItem, ...]) -> None:
         if value:
             _items(value)
+
+    @uploaded.validator
+    def _check_uploaded(self, _attribute: object, value: int) -> None:
+        if type(value) is not int or value < len(self.items):
+            raise InvalidInput(
+                f"A visit's uploaded count ({str(value)[:12]}) is below its {len(self.items)} lines.",
+                next_step="Keep the uploaded count client.upload_fees(...) returned with the visit.",
+            )
 
     @property
     def total(self) -> Fen:

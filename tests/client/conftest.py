@@ -18,6 +18,7 @@ from gongji import (
     AsyncSettlementClient,
     Cash,
     Credential,
+    Diagnosis,
     Fen,
     LineItem,
     PremiumPayment,
@@ -135,8 +136,17 @@ class Till:
     def register_visit(self, credential: Credential, **details: str) -> Visit:
         return self._run(self.client.register_visit(credential, **details))
 
+    def diagnose(self, visit: Visit, diagnoses: Iterable[Diagnosis]) -> Visit:
+        return self._run(self.client.diagnose(visit, diagnoses))
+
     def upload_fees(self, visit: Visit, items: Iterable[LineItem]) -> Visit:
         return self._run(self.client.upload_fees(visit, items))
+
+    def withdraw_fees(self, visit: Visit) -> Visit:
+        return self._run(self.client.withdraw_fees(visit))
+
+    def cancel_registration(self, visit: Visit) -> None:
+        self._run(self.client.cancel_registration(visit))
 
 
 @pytest.fixture

@@ -613,22 +613,59 @@ def test_a_used_e_voucher_token_cannot_be_replayed(pos: Pos, centre: Centre) -> 
     assert len(centre.ledger.transactions) == 1
 
 
-# ---------------------------------------------------------------- outpatient 2201 / 2204 / 2206 / 2207 / 2208
+# ---------------------------------------------------------------- outpatient 2201-2208
+
+
+def diagnosis(psn_no: str, mdtrt_id: str) -> dict[str, Any]:
+    return {
+        "mdtrtinfo": {
+            "mdtrt_id": mdtrt_id,
+            "psn_no": psn_no,
+            "med_type": "11",
+            "begntime": f"{NOW:%Y-%m-%d %H:%M:%S}",
+        },
+        "diseinfo": [
+            {"diag_type": "1", "diag_srt_no": 1, "diag_code": "I10.x00", "diag_name": "高血压"}
+        ],
+    }
+
+
+def registered(pos: Pos, patient: str = MOTHER, *, diagnosed: bool = True) -> tuple[str, str]:
+    """(psn_no, mdtrt_id) of a visit registered at the mock, diagnosed unless asked not."""
+    psn_no = pos.psn_no(patient)
+    cert = {"mdtrt_cert_type": "02", "mdtrt_cert_no": patient}
+    data = {"psn_no": psn_no, **cert, "ipt_otp_no": "OP1"}
+    mdtrt_id = str(pos.ok("2201", {"data": data})["data"]["mdtrt_id"])
+    if diagnosed:
+        pos.ok("2203", diagnosis(psn_no, mdtrt_id))
+    return psn_no, mdtrt_id
+
+
+def fees(psn_no: str, mdtrt_id: str, batch: str, *numbers: str) -> dict[str, Any]:
+    at = {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": batch}
+    return {"feedetail": [line("30.00", 2, feedetl_sn=n, **at) for n in numbers]}
+
+
+def visit_settlement(psn_no: str, mdtrt_id: str, batch: str, total: str) -> dict[str, Any]:
+    cert = {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}
+    return {
+        "data": {
+            "psn_no": psn_no,
+            **cert,
+            "mdtrt_id": mdtrt_id,
+            "chrg_bchno": batch,
+            "medfee_sumamt": total,
+        }
+    }
 
 
 def test_outpatient_visit_registers_uploads_settles_and_cancels(pos: Pos, centre: Centre) -> None:
-    psn_no = pos.psn_no(MOTHER)
-    cert = {"mdtrt_cert_type": "02", "mdtrt_cert_no": MOTHER}
-    mdtrt_id = pos.ok("2201", {"data": {"psn_no": psn_no, **cert, "ipt_otp_no": "OP1"}})["data"][
-        "mdtrt_id"
-    ]
-    fees = [
-        line("30.00", 2, feedetl_sn="1", mdtrt_id=mdtrt_id, psn_no=psn_no),
-        line("15.50", 1, "02", feedetl_sn="2", mdtrt_id=mdtrt_id, psn_no=psn_no),
-    ]
-    result = pos.ok("2204", {"feedetail": fees})["result"]
+    psn_no, mdtrt_id = registered(pos)
+    at = {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B1"}
+    lines = [line("30.00", 2, feedetl_sn="1", **at), line("15.50", 1, "02", feedetl_sn="2", **at)]
+    result = pos.ok("2204", {"feedetail": lines})["result"]
     assert [r["det_item_fee_sumamt"] for r in result] == ["60.00", "15.50"]
-    visit = {"data": {"psn_no": psn_no, **cert, "mdtrt_id": mdtrt_id, "medfee_sumamt": "75.50"}}
+    visit = visit_settlement(psn_no, mdtrt_id, "B1", "75.50")
     pre = pos.ok("2206", visit)["setlinfo"]
     settled = pos.ok("2207", visit)["setlinfo"]
     assert pre["medfee_sumamt"] == settled["medfee_sumamt"] == "75.50"
@@ -642,6 +679,70 @@ def test_outpatient_visit_registers_uploads_settles_and_cancels(pos: Pos, centre
         "2208", {"data": {"setl_id": settled["setl_id"], "psn_no": psn_no, "mdtrt_id": mdtrt_id}}
     )
     assert centre.is_cancelled(settled["setl_id"])
+
+
+def test_fee_lines_are_refused_before_the_visits_diagnosis(pos: Pos) -> None:
+    psn_no, mdtrt_id = registered(pos, diagnosed=False)
+    answer = pos.call("2204", fees(psn_no, mdtrt_id, "B1", "1"))
+    assert answer["infcode"] == -1 and "2203" in answer["err_msg"]
+    pos.ok("2203", diagnosis(psn_no, mdtrt_id))
+    pos.ok("2204", fees(psn_no, mdtrt_id, "B1", "1"))
+
+
+def test_a_withdrawn_batch_is_not_settled_and_its_numbers_are_not_used_again(
+    pos: Pos, centre: Centre
+) -> None:
+    psn_no, mdtrt_id = registered(pos)
+    pos.ok("2204", fees(psn_no, mdtrt_id, "B1", "1", "2"))
+    pos.ok("2205", {"data": {"mdtrt_id": mdtrt_id, "chrg_bchno": "B1", "psn_no": psn_no}})
+    refused = pos.call("2207", visit_settlement(psn_no, mdtrt_id, "B1", "120.00"))
+    assert refused["infcode"] == -1 and "收费批次号" in refused["err_msg"]
+    again = pos.call("2205", {"data": {"mdtrt_id": mdtrt_id, "chrg_bchno": "B1", "psn_no": psn_no}})
+    assert again["infcode"] == -1 and "没有可撤销" in again["err_msg"]
+    reused = pos.call("2204", fees(psn_no, mdtrt_id, "B2", "2"))
+    assert reused["infcode"] == -1 and "重复" in reused["err_msg"]
+    pos.ok("2204", fees(psn_no, mdtrt_id, "B2", "3"))
+    settled = pos.ok("2207", visit_settlement(psn_no, mdtrt_id, "B2", "60.00"))["setlinfo"]
+    assert settled["medfee_sumamt"] == "60.00"
+    assert not centre.ledger.check()
+
+
+def test_0000_withdraws_every_unsettled_line_and_a_settled_visit_none(pos: Pos) -> None:
+    psn_no, mdtrt_id = registered(pos)
+    pos.ok("2204", fees(psn_no, mdtrt_id, "B1", "1"))
+    pos.ok("2204", fees(psn_no, mdtrt_id, "B2", "2"))
+    every = {"data": {"mdtrt_id": mdtrt_id, "chrg_bchno": "0000", "psn_no": psn_no}}
+    pos.ok("2205", every)
+    assert pos.call("2207", visit_settlement(psn_no, mdtrt_id, "B2", "60.00"))["infcode"] == -1
+    pos.ok("2204", fees(psn_no, mdtrt_id, "B3", "3"))
+    pos.ok("2207", visit_settlement(psn_no, mdtrt_id, "B3", "60.00"))
+    settled = pos.call("2205", every)
+    assert settled["infcode"] == -1 and "已结算" in settled["err_msg"]
+
+
+def test_a_cancelled_registration_takes_nothing_more_and_a_settled_one_is_not_cancelled(
+    pos: Pos,
+) -> None:
+    psn_no, mdtrt_id = registered(pos)
+    cancel = {"data": {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "ipt_otp_no": "OP1"}}
+    wrong_number = pos.call("2202", {"data": {**cancel["data"], "ipt_otp_no": "OP2"}})
+    assert wrong_number["infcode"] == -1 and "门诊号" in wrong_number["err_msg"]
+    pos.ok("2202", cancel)
+    for infno, payload in [
+        ("2203", diagnosis(psn_no, mdtrt_id)),
+        ("2204", fees(psn_no, mdtrt_id, "B1", "1")),
+        ("2202", cancel),
+    ]:
+        answer = pos.call(infno, payload)
+        assert answer["infcode"] == -1 and "撤销挂号" in answer["err_msg"], infno
+
+    psn_no, settled_id = registered(pos)
+    pos.ok("2204", fees(psn_no, settled_id, "B1", "1"))
+    pos.ok("2207", visit_settlement(psn_no, settled_id, "B1", "60.00"))
+    answer = pos.call(
+        "2202", {"data": {"psn_no": psn_no, "mdtrt_id": settled_id, "ipt_otp_no": "OP1"}}
+    )
+    assert answer["infcode"] == -1 and "2208" in answer["err_msg"]
 
 
 @pytest.mark.parametrize("infno", ["2206", "2207"])

@@ -148,7 +148,9 @@ def rehearsal(tmp_path: Path, gateways: Callable[[Path], MockGateway]) -> Rehear
     mdtrt_id = pos.ok("2201", {"data": {"psn_no": mother, **cert, "ipt_otp_no": "OP1"}})["data"][
         "mdtrt_id"
     ]
-    pos.ok("2204", {"feedetail": [line("45.00", 2, mdtrt_id=mdtrt_id, psn_no=mother)]})
+    pos.ok("2203", national.diagnosis(mother, mdtrt_id))
+    at = {"mdtrt_id": mdtrt_id, "psn_no": mother, "chrg_bchno": "B1"}
+    pos.ok("2204", {"feedetail": [line("45.00", 2, **at)]})
 
     assert wechat_calls.codepay(till.wechat, "WX-PAID", wechat_calls.code("1")).status_code == 200
     refunded = wechat_calls.refund(till.wechat, "WX-PAID", "WX-R1", 250)
@@ -366,6 +368,7 @@ def test_sign_no_visits_and_person_numbers_from_before_a_restart_still_work(
             "mdtrt_cert_type": "02",
             "mdtrt_cert_no": MOTHER,
             "mdtrt_id": rehearsal.mdtrt_id,
+            "chrg_bchno": "B1",
             "medfee_sumamt": "90.00",
         }
     }

@@ -1,8 +1,9 @@
 """Golden national messages, written from NATIONAL.md (not from gongji's own wire).
 
 ``requests/``: one request per transaction of the pharmacy path (with the sign-in 9001
-and the sign-out 9002) and of the catalogue (1312, 3301) as a centre following
-NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node names).
+and the sign-out 9002), of the clinic visit (2201-2208) and of the catalogue (1312, 3301)
+as a centre following NATIONAL.md accepts it (2102 also with the ``druginfo`` /
+``drugdetail`` node names).
 ``answers/``: answers in the shapes real centres send and gongji's decoders must read:
 
 | file | what it shows |
@@ -15,6 +16,11 @@ NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node na
 | ``2102-institution-part`` | ``hosp_part_amt`` in the total |
 | ``2103-cancelled`` | ``psn_pay`` and ``cash_payamt``, no ``psn_cash_pay``; negative amounts |
 | ``2208-cancelled`` | the cash field spelt ``pdn_cash_pay`` |
+| ``2208-cancelled-cash-payamt`` | the cash as ``cash_payamt``, ``setldetail`` null |
+| ``2201-registered`` | ``data`` with ``mdtrt_id``, ``infcode`` ``"0"`` |
+| ``2204-result-any-order`` | lines answered in another order than sent, amounts as numbers and strings, ``""`` and ``null`` |
+| ``2202-cancelled-no-output`` / ``2205-withdrawn-null-output`` | success with no and a null ``output`` |
+| ``2206-pre-settled`` / ``2207-settled`` | a visit's split: ``""`` and ``null`` amounts; numbers and strings |
 | ``2601-reversed-*`` | success with an empty, a null and no ``output`` |
 | ``1312-page-as-text`` | a middle page, paging numbers as strings, ``""`` and ``null`` fields, a withdrawn record (``vali_flag`` 0) with times in its dates, an ``updt_time`` that is only a date |
 | ``1312-last-page-numbers`` | paging numbers as numbers, an empty ``data`` past the last page |

@@ -70,12 +70,13 @@ def test_a_request_written_from_national_md_passes(name: str) -> None:
     assert check_request(GOLDEN[name], request_bytes(name), nodes=nodes_of(name)) == []
 
 
-def test_every_transaction_of_the_pharmacy_path_the_catalogue_and_reconciliation_has_a_table() -> (
+def test_every_transaction_of_the_pharmacy_the_clinic_the_catalogue_and_reconciliation_has_a_table() -> (
     None
 ):
     pharmacy = {"9001", "9002", "1101", "2101", "2102", "2103", "2601", "3505", "3506"}
+    clinic = {"2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208"}
     reconciliation = {"3201", "3202", "9101", "9102"}
-    assert set(requests()) == pharmacy | {"1312", "3301"} | reconciliation
+    assert set(requests()) == pharmacy | clinic | {"1312", "3301"} | reconciliation
     assert set(GOLDEN.values()) == set(requests())
 
 
@@ -116,7 +117,7 @@ def test_card_sn_is_required_with_a_social_security_card_only() -> None:
 
 
 def test_the_patients_region_is_required_when_the_input_names_a_person() -> None:
-    for infno in ("2101", "2102", "2103", "2601"):
+    for infno in ("2101", "2102", "2103", "2601", "2201", "2202", "2205", "2206", "2207", "2208"):
         problems = check_request(infno, edited(infno, ("insuplc_admdvs",), ""))
         assert any("insuplc_admdvs" in p for p in problems), infno
     assert check_request("9001", request("9001")) == []  # sent without a person, and empty
@@ -133,6 +134,27 @@ def test_a_chronic_disease_sale_needs_its_disease() -> None:
     assert sum("dise_codg" in p or "dise_name" in p for p in problems) == 2
     chronic["input"]["data"] |= {"dise_codg": "M03900", "dise_name": "高血压"}
     assert check_request("2102", chronic) == []
+
+
+@pytest.mark.parametrize("infno", ["2201", "2206", "2207"])
+def test_card_sn_goes_with_a_social_security_card_to_the_clinic_messages_too(infno: str) -> None:
+    problems = check_request(infno, edited(infno, ("input", "data", "card_sn")))
+    assert any("card_sn" in p and "missing" in p for p in problems)
+    by_id_card = edited(infno, ("input", "data", "mdtrt_cert_type"), "02")
+    del by_id_card["input"]["data"]["card_sn"]
+    assert check_request(infno, by_id_card) == []
+
+
+def test_a_visit_settled_as_chronic_disease_needs_its_disease() -> None:
+    chronic = edited("2207", ("input", "data", "med_type"), "14")
+    assert sum("dise_codg" in p or "dise_name" in p for p in check_request("2207", chronic)) == 2
+
+
+def test_a_visit_settlement_carries_no_lines_and_no_begntime() -> None:
+    with_lines = edited("2207", ("input", "feedetail"), [{"feedetl_sn": "1"}])
+    assert any("feedetail is not a field" in p for p in check_request("2207", with_lines))
+    with_begntime = edited("2206", ("input", "data", "begntime"), "2026-11-24 00:35:00")
+    assert any("begntime is not a field" in p for p in check_request("2206", with_begntime))
 
 
 def test_an_insured_sale_upload_needs_its_settlement() -> None:

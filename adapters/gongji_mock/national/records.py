@@ -31,15 +31,42 @@ class Seen:
     body: bytes  # the first answer, replayed byte for byte
 
 
+#: chrg_bchno of 2205 that names every unsettled line of the visit (NATIONAL.md §8).
+EVERY_BATCH = "0000"
+
+
+@frozen
+class FeeLine:
+    """A fee line uploaded for a visit (2204), in its charge batch; withdrawn by 2205."""
+
+    feedetl_sn: str
+    chrg_bchno: str
+    item: LineItem
+    withdrawn: bool = False
+
+
 @frozen
 class Visit:
-    """An outpatient visit (2201) and the fee lines uploaded for it (2204)."""
+    """An outpatient visit (2201), its diagnosis (2203), the fee lines uploaded for it
+    (2204, withdrawn ones kept: their feedetl_sn is not used again), its settlement, and
+    whether its registration was cancelled (2202)."""
 
     psn_no: str
     patient: IdNumber
     fixmedins_code: str
-    items: tuple[tuple[str, LineItem], ...] = ()  # (feedetl_sn, item)
+    lines: tuple[FeeLine, ...] = ()
     setl_id: str | None = None
+    ipt_otp_no: str = ""
+    diagnosed: bool = False
+    cancelled: bool = False
+
+    def standing(self, batch: str = EVERY_BATCH) -> tuple[FeeLine, ...]:
+        """The lines not withdrawn, of charge batch ``batch`` (every batch: "0000")."""
+        return tuple(
+            line
+            for line in self.lines
+            if not line.withdrawn and batch in (EVERY_BATCH, line.chrg_bchno)
+        )
 
 
 @frozen

@@ -1,8 +1,8 @@
 """The national interface's requests as the mock knows them, and a checker for them.
 
 One table per request of the pharmacy path (9001, 9002, 1101, 2101, 2102, 2103, 2601,
-3505, 3506), of the catalogue (1312, 3301) and of reconciliation (3201, 3202, 9101,
-9102), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
+3505, 3506), of the clinic visit (2201-2208), of the catalogue (1312, 3301) and of
+reconciliation (3201, 3202, 9101, 9102), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
 field reference taken from public code that talks to real centres), never from
 gongji_cityins' own wire structs: the mock is the rehearsal of a real centre, so its
 knowledge of the interface must not follow the client's mistakes.
@@ -325,6 +325,177 @@ REVERSAL = one_node(
 )
 
 
+# ---------------------------------------------------------------- 2201-2208, the clinic visit (§8)
+# Fields and flags from NATIONAL.md §8; lengths from S1 (GH2201, GH2202, ZJ2203, ZJ2204,
+# ZJ2205, YJS2206, ZJCX2208), which §8 is written from.
+
+REGISTRATION = one_node(
+    "2201",
+    "data",
+    (
+        field("psn_no", "C 30", "Y"),
+        field("insutype", "C 6", "Y"),
+        field("begntime", "DT", "Y"),
+        field("mdtrt_cert_type", "C 3", "Y"),
+        field("mdtrt_cert_no", "C 50", "Y"),
+        # §5 gives card_sn to a 03 credential; §8's row does not list it.
+        field("card_sn", "C 32", "C", unconfirmed=True, when=_card),
+        field("ipt_otp_no", "C 30", "Y"),
+        field("atddr_no", "C 30", "Y"),
+        field("dr_name", "C 50", "Y"),
+        field("dept_code", "C 30", "Y"),
+        field("dept_name", "C 100", "Y"),
+        field("caty", "C 6", "Y"),
+    ),
+)
+
+REGISTRATION_CANCEL = one_node(
+    "2202",
+    "data",
+    (
+        field("psn_no", "C 30", "Y"),
+        field("mdtrt_id", "C 30", "Y"),
+        field("ipt_otp_no", "C 30", "Y"),
+    ),
+)
+
+DIAGNOSIS = Request(
+    "2203",
+    (
+        field(
+            "mdtrtinfo",
+            "object",
+            "Y",
+            fields=(
+                field("mdtrt_id", "C 30", "Y"),
+                field("psn_no", "C 30", "Y"),
+                field("med_type", "C 6", "Y"),
+                field("begntime", "DT", "Y"),
+                field("main_cond_dscr", "C 1000"),
+                field("dise_codg", "C 30"),
+                field("dise_name", "C 500"),
+                field("birctrl_type", "C 6"),
+                field("birctrl_matn_date", "D"),
+                # S1 does not type these two; the names say a code and a number of weeks.
+                field("matn_type", "C 6", unconfirmed=True),
+                field("geso_val", "N 2", unconfirmed=True),
+            ),
+        ),
+        field(
+            "diseinfo",
+            "list",
+            "Y",
+            fields=(
+                field("diag_type", "C 3", "Y"),
+                field("diag_srt_no", "N 2", "Y"),
+                field("diag_code", "C 20", "Y"),
+                field("diag_name", "C 100", "Y"),
+                field("diag_dept", "C 50", "Y"),
+                field("dise_dor_no", "C 30", "Y"),
+                field("dise_dor_name", "C 50", "Y"),
+                field("diag_time", "DT", "Y"),
+                field("vali_flag", "C 3", "Y"),
+            ),
+        ),
+    ),
+)
+
+FEE_UPLOAD = Request(
+    "2204",
+    (
+        field(
+            "feedetail",
+            "list",
+            "Y",
+            fields=(
+                field("feedetl_sn", "C 30", "Y"),
+                field("mdtrt_id", "C 30", "Y"),
+                field("psn_no", "C 30", "Y"),
+                field("chrg_bchno", "C 30", "Y"),  # one disease code per batch
+                field("dise_codg", "C 30"),
+                field("rxno", "C 30"),
+                field("rx_circ_flag", "C 3", "Y"),
+                field("fee_ocur_time", "DT", "Y"),
+                field("med_list_codg", "C 50", "Y"),
+                field("medins_list_codg", "C 150", "Y"),
+                field("det_item_fee_sumamt", "N 16,2", "Y"),
+                field("cnt", "N 16,4", "Y"),
+                field("pric", "N 16,6", "Y"),
+                field("sin_dos_dscr", "C 200"),
+                field("used_frqu_dscr", "C 200"),
+                field("prd_days", "N 4,2"),
+                field("medc_way_dscr", "C 200"),
+                field("bilg_dept_codg", "C 30", "Y"),
+                field("bilg_dept_name", "C 100", "Y"),
+                field("bilg_dr_codg", "C 30", "Y"),
+                field("bilg_dr_name", "C 50", "Y"),
+                field("acord_dept_codg", "C 30"),
+                field("acord_dept_name", "C 100"),
+                field("orders_dr_code", "C 30"),
+                field("orders_dr_name", "C 50"),
+                field("hosp_appr_flag", "C 3", "Y"),
+                field("tcmdrug_used_way", "C 6"),
+                field("etip_flag", "C 3"),
+                field("etip_hosp_code", "C 30"),
+                field("dscg_tkdrug_flag", "C 3"),
+                field("matn_fee_flag", "C 6"),
+            ),
+        ),
+    ),
+)
+
+FEE_WITHDRAWAL = one_node(
+    "2205",
+    "data",
+    (
+        field("mdtrt_id", "C 30", "Y"),
+        field("chrg_bchno", "C 30", "Y"),  # "0000" withdraws every unsettled line
+        field("psn_no", "C 30", "Y"),
+    ),
+)
+
+
+def visit_settlement(infno: str) -> Request:
+    """2206 (pre-settlement) or 2207 (settlement) of a visit: it names the visit and its
+    charge batch, and carries no lines (they were uploaded with 2204)."""
+    return one_node(
+        infno,
+        "data",
+        (
+            field("psn_no", "C 30", "Y"),
+            field("mdtrt_cert_type", "C 3", "Y"),
+            field("mdtrt_cert_no", "C 50"),
+            # §5 gives card_sn to a 03 credential; §8's row does not list it.
+            field("card_sn", "C 32", "C", unconfirmed=True, when=_card),
+            field("med_type", "C 6", "Y"),
+            field("medfee_sumamt", "N 16,2", "Y"),
+            field("psn_setlway", "C 6", "Y"),
+            field("mdtrt_id", "C 30", "Y"),
+            field("chrg_bchno", "C 30", "Y"),
+            field("insutype", "C 6", "Y"),
+            field("acct_used_flag", "C 1", "Y"),
+            field("invono", "C 20"),
+            field("fulamt_ownpay_amt", "N 16,2"),
+            field("overlmt_selfpay", "N 16,2"),
+            field("preselfpay_amt", "N 16,2"),
+            field("inscp_scp_amt", "N 16,2"),
+            field("dise_codg", "C 30", "C", when=_chronic),
+            field("dise_name", "C 500", "C", when=_chronic),
+        ),
+    )
+
+
+VISIT_CANCEL = one_node(
+    "2208",
+    "data",
+    (
+        field("setl_id", "C 30", "Y"),
+        field("mdtrt_id", "C 30", "Y"),
+        field("psn_no", "C 30", "Y"),
+    ),
+)
+
+
 # ---------------------------------------------------------------- 3505, 3506 (§11)
 # NATIONAL.md gives names and flags; where it gives no type, the type here is the one the
 # name implies (a count or a price is N, a date D) and the row is marked unconfirmed.
@@ -511,7 +682,8 @@ FILE_DOWNLOAD = one_node(
 
 
 def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
-    """Every table (the pharmacy path, the catalogue, reconciliation), by transaction code."""
+    """Every table (the pharmacy path, the clinic visit, the catalogue, reconciliation), by
+    transaction code."""
     return {
         table.infno: table
         for table in (
@@ -521,6 +693,14 @@ def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
             pharmacy_settlement("2101", nodes),
             pharmacy_settlement("2102", nodes),
             CANCEL,
+            REGISTRATION,
+            REGISTRATION_CANCEL,
+            DIAGNOSIS,
+            FEE_UPLOAD,
+            FEE_WITHDRAWAL,
+            visit_settlement("2206"),
+            visit_settlement("2207"),
+            VISIT_CANCEL,
             REVERSAL,
             SALE_UPLOAD,
             RETURN_UPLOAD,

@@ -15,7 +15,7 @@ from gongji.rules.quote import Quote
 from gongji_mock.centre.decisions import CentreRefusal, Settlement
 from gongji_mock.national.office import Office
 from gongji_mock.national.people import pooling_region
-from gongji_mock.national.records import Settled, Visit
+from gongji_mock.national.records import EVERY_BATCH, Settled, Visit
 from gongji_mock.national.transform import (
     FUND_PAY_TYPE,
     INSUTYPE,
@@ -30,7 +30,7 @@ from gongji_mock.national.transform import (
     time_text,
     warnings,
 )
-from gongji_mock.national.visits import is_settled, visit_of
+from gongji_mock.national.visits import is_settled, open_visit
 from gongji_mock.national.wire import (
     CancelData,
     Data,
@@ -143,13 +143,13 @@ def _purchase(
         )
     visit = None
     if data.mdtrt_id:
-        visit = visit_of(office, data.mdtrt_id, data.psn_no, envelope.fixmedins_code)
+        visit = open_visit(office, data.mdtrt_id, data.psn_no, envelope.fixmedins_code)
     catalogue = office.centre.dataset.catalogue
     lines = [
         line_item(detail, catalogue, extensions=office.extensions) for detail in request.feedetail
     ]
     if not lines and visit is not None:
-        lines = [item for _, item in visit.items]
+        lines = _batch_lines(visit, data.chrg_bchno)
     if not lines:
         raise Malformed(
             "费用明细为空",
@@ -178,6 +178,25 @@ def _purchase(
         use_mutual_aid=_mutual_aid_asked(data, extended),
     )
     return purchase, data, visit
+
+
+def _batch_lines(visit: Visit, batch: str | None) -> list[LineItem]:
+    """The standing lines a visit's settlement settles: those of its charge batch (all of
+    the visit's without one, as gongji's extensions may send it)."""
+    if batch == EVERY_BATCH:
+        raise Malformed(
+            "收费批次号不可为0000",
+            "chrg_bchno 0000 names every batch in 2205 only; settle the batch the lines were "
+            "uploaded in. Nothing was processed.",
+        )
+    lines = [line.item for line in visit.standing(batch or EVERY_BATCH)]
+    if batch and not lines:
+        raise CentreRefusal(
+            "收费批次号无待结算的费用明细",
+            f"Charge batch {batch[:30]!r} holds no unsettled line of this visit (withdrawn with "
+            "2205, or never uploaded): upload the lines (2204) and settle their batch.",
+        )
+    return lines
 
 
 #: What the centre's catalogue says a basket is for, when every line is of one category.

@@ -105,6 +105,7 @@ class FeeDetail(_Wire, frozen=True, kw_only=True):
     feedetl_sn: str = ""
     mdtrt_id: str | None = None
     psn_no: str | None = None
+    chrg_bchno: str | None = None  # 2204 only
     med_list_codg: str = ""
     medins_list_codg: str = ""
     rxno: str | None = None
@@ -172,6 +173,35 @@ class RegistrationData(_Wire, frozen=True, kw_only=True):
     insutype: str | None = None
     begntime: str | None = None
     ipt_otp_no: str = ""
+
+
+class VisitData(_Wire, frozen=True, kw_only=True):
+    """2202 (with ``ipt_otp_no``) and 2205 (with ``chrg_bchno``): a visit of a person."""
+
+    psn_no: str
+    mdtrt_id: str
+    ipt_otp_no: str | None = None
+    chrg_bchno: str | None = None
+
+
+class VisitInfo(_Wire, frozen=True, kw_only=True):
+    """2203 ``mdtrtinfo``."""
+
+    mdtrt_id: str
+    psn_no: str
+    med_type: str = ""
+
+
+class Diagnosis(_Wire, frozen=True, kw_only=True):
+    """2203 ``diseinfo``: one diagnosis."""
+
+    diag_code: str
+    diag_name: str = ""
+
+
+class DiagnosisInput(_Wire, frozen=True, kw_only=True):
+    mdtrtinfo: VisitInfo
+    diseinfo: list[Diagnosis]
 
 
 class FeeUploadInput(_Wire, frozen=True, kw_only=True):

@@ -115,6 +115,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         agent_id=purchase.agent_id,
         visit_id=purchase.visit.visit_id if purchase.visit is not None else "",
         use_mutual_aid=purchase.use_mutual_aid,
+        charge_batch=purchase.visit.batch if purchase.visit is not None else "",
     )
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
     if pre.total != basket.insured_total:
@@ -131,9 +132,16 @@ def _visit_checked(purchase: Purchase) -> Purchase:
     if purchase.setting is Setting.OUTPATIENT and purchase.visit is None:
         raise InvalidInput(
             "An outpatient settlement settles a registered visit, and this purchase has none.",
-            next_step="Register the visit with client.register_visit(...), upload its fees with "
-            "client.upload_fees(...), then settle gongji.Purchase.for_visit(visit, credential); "
-            "nothing was sent.",
+            next_step="Register the visit with client.register_visit(...), diagnose it with "
+            "client.diagnose(...), upload its fees with client.upload_fees(...), then settle "
+            "gongji.Purchase.for_visit(visit, credential); nothing was sent.",
+        )
+    if purchase.visit is not None and not purchase.visit.batch:
+        raise InvalidInput(
+            f"Visit {purchase.visit.visit_id} names no charge batch (chrg_bchno), so the "
+            "centre cannot tell which uploaded lines to settle.",
+            next_step="Settle the Visit client.upload_fees(...) returned, or keep its batch "
+            "with its other fields; nothing was sent.",
         )
     if purchase.visit is not None and purchase.patient_id is None:
         # The visit names its patient: a credential that is not his is then R1.

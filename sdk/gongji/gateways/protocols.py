@@ -29,7 +29,17 @@ from gongji.errors import ConfigError
 from gongji.gateways.exchange import Flow
 from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
 from gongji.identity import Credential, IdNumber
-from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting, Visit
+from gongji.model import (
+    Binding,
+    Diagnosis,
+    LineItem,
+    Person,
+    Purpose,
+    Refusal,
+    Relation,
+    Setting,
+    Visit,
+)
 from gongji.money import ZERO, Fen
 
 __all__ = [
@@ -69,6 +79,9 @@ class Capability(enum.StrEnum):
     CATALOGUE = "catalogue"  # the national catalogue (1312) and SKU mappings (3301)
     PREMIUM = "premium"  # a premium paid on behalf (gongji.gateways.premium); off unless configured
     TRACE_UPLOAD = "trace_upload"  # the packs sold and returned, with their codes (3505/3506)
+    DIAGNOSE = "diagnose"  # an outpatient visit's diagnoses (2203)
+    WITHDRAW_FEES = "withdraw_fees"  # an outpatient visit's unsettled fee lines withdrawn (2205)
+    CANCEL_REGISTRATION = "cancel_registration"  # an outpatient registration cancelled (2202)
     # payment channels (REVERSE too)
     CODE_PAYMENT = "code_payment"
     QUERY = "query"
@@ -118,6 +131,8 @@ class SettlementRequest:
     visit_id: str = ""
     #: The patient asked to draw on relatives' accounts (``Purchase.use_mutual_aid``).
     use_mutual_aid: bool = False
+    #: The visit's charge batch (``chrg_bchno``) whose uploaded lines are settled.
+    charge_batch: str = ""
 
 
 @frozen
@@ -133,6 +148,7 @@ class Registration:
     doctor_code: str = ""
     outpatient_no: str = ""
     begins_at: datetime.datetime | None = None
+    department_category: str = ""  # caty, the national 科别 code
 
 
 @frozen
@@ -283,17 +299,32 @@ class InsuranceGateway(Protocol):
 class OutpatientGateway(InsuranceGateway, Protocol):
     """An insurance gateway that also registers outpatient visits and takes their fees.
 
-    Optional: a gateway that declares ``Capability.REGISTER`` and ``Capability.UPLOAD_FEES``
-    implements these; the client refuses registration with any other before anything is sent.
+    Optional: a gateway that declares ``Capability.REGISTER``, ``Capability.DIAGNOSE``,
+    ``Capability.UPLOAD_FEES``, ``Capability.WITHDRAW_FEES`` and
+    ``Capability.CANCEL_REGISTRATION`` implements these; the client refuses each with any
+    other before anything is sent. Every one is a write, idempotent by its ``msgid``.
     """
 
     def register(self, registration: Registration, msgid: str) -> Flow[str]:
         """Register the visit (2201); the centre's visit id (``mdtrt_id``). Idempotent by ``msgid``."""
         ...
 
+    def diagnose(self, visit: Visit, diagnoses: tuple[Diagnosis, ...], msgid: str) -> Flow[None]:
+        """Upload the visit's diagnoses (2203), the first the main one."""
+        ...
+
     def upload_fees(self, visit: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
-        """Upload ``items`` for ``visit`` (2204), numbered on from the lines it already has
-        (``feedetl_sn`` = position from 1); the centre's sum of the lines it accepted."""
+        """Upload ``items`` for ``visit`` (2204) in its charge batch (``visit.batch``),
+        numbered on from the lines ever uploaded for it (``feedetl_sn`` =
+        ``visit.uploaded`` + 1, + 2, ...); the centre's sum of the lines it accepted."""
+        ...
+
+    def withdraw_fees(self, visit: Visit, msgid: str) -> Flow[None]:
+        """Withdraw the visit's unsettled lines of its charge batch (2205)."""
+        ...
+
+    def cancel_registration(self, visit: Visit, msgid: str) -> Flow[None]:
+        """Cancel the visit's registration (2202)."""
         ...
 
 
