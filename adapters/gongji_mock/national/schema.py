@@ -582,10 +582,12 @@ def check_envelope(infno: str, body: bytes | str | Mapping[str, Any]) -> list[st
     return problems + _check_record(infno, "envelope", ENVELOPE, request, request)
 
 
-def check_input(infno: str, given: Mapping[str, Any]) -> list[str]:
+def check_input(
+    infno: str, given: Mapping[str, Any], *, nodes: PharmacyNodes = PharmacyNodes()
+) -> list[str]:
     """Each problem of a transaction's ``input`` alone, as ``check_request`` finds it
     (the envelope is checked elsewhere)."""
-    table = requests().get(infno)
+    table = requests(nodes).get(infno)
     if table is None:
         return [f"{infno}: the mock has no table for this transaction."]
     request = {"infno": infno, "input": given}
