@@ -9,6 +9,8 @@
 |---|---|
 | ``1101-several-insuinfo`` | three ``insuinfo`` entries: a 330 supplement first, a suspended 390, the active 310 last; ``infcode`` ``"0"``; ``balc`` ``""`` |
 | ``1101-suspended-only`` | one suspended entry: not insured for this sale |
+| ``9001-signed-in`` | sign-in with ``infcode`` ``"0"`` and an ``err_msg`` of ``""`` |
+| ``2101-preview`` | a pre-settlement: no ``setl_id``, ``mdtrt_id`` ``""``, ``null`` fund fields, ``hosp_part_amt`` and ``acct_mulaid_pay`` ``null``, amounts as numbers |
 | ``2102-mutual-aid-separate`` | ``acct_mulaid_pay`` with no owner list; ``acct_pay`` without it; ``""`` and ``null`` fund fields |
 | ``2102-mutual-aid-included`` | the same sale where ``acct_pay`` includes the mutual aid |
 | ``2102-empty-mutual-aid`` | ``acct_mulaid_pay`` ``""`` (S3), amounts as strings |
