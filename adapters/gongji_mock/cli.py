@@ -55,6 +55,8 @@ def run_demo(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int
         out.json(
             {
                 "policy": mock.centre.dataset.policy.id,
+                # The demo rehearses against the interface a real centre speaks.
+                "national": "extensions" if mock.extensions else "strict",
                 "stories": [_json(story) for story in told],
                 "ledger": {"violations": violations},
                 "ok": ok,
