@@ -13,13 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from gongji import Credential, Declined, Fen, LineItem
+from gongji import Cash, Credential, Declined, Fen, LineItem, Purchase, SettlementClient
 from gongji.client import drive
 from gongji.clock import BEIJING
 from gongji.gateways import CentreSettlement, SettlementRequest
 from gongji.model import InsuranceKind, InsuranceStatus, Person, Setting
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
+from gongji_mock import MockGateway
+from gongji_mock.centre.dataset import parse_dataset
 from tests.national.messages import answer, answer_bytes
 
 SISTER = "210502198802200422"  # the person of the answers: insured in Benxi (210500)
@@ -238,3 +240,40 @@ def test_a_refusal_with_a_string_infcode_is_declined_with_its_code_and_words() -
     with pytest.raises(Declined) as refused:
         run(centre, gateway().person(Credential.id_card(SISTER)))
     assert refused.value.infcode == "-1" and "参保人员信息不存在" in (refused.value.err_msg or "")
+
+
+# ---------------------------------------------------------------- the mock's people
+
+
+def test_a_mock_person_with_several_entries_settles_under_the_main_one() -> None:
+    # A supplement (330) and an old suspended resident entry (390, another county), which
+    # the mock's 1101 lists before the main employee one: the till keeps the 310.
+    dataset = parse_dataset(
+        """
+policy = "demo-dalian"
+
+[[person]]
+id_number = "210202198503170036"
+name = "张伟"
+insurance = "employee"
+region = "210202"
+account_balance = "300.00"
+
+[[person.insuinfo]]
+insutype = "330"
+status = "active"
+
+[[person.insuinfo]]
+insutype = "390"
+status = "suspended"
+region = "210502"
+"""
+    )
+    mock = MockGateway(dataset)
+    with SettlementClient.from_profile("mock", mock=mock) as client:
+        item = LineItem(code="SKU-1", name="药品", unit_price=Fen(12_000), quantity=1)
+        purchase = Purchase(credential=Credential.id_card("210202198503170036"), items=[item])
+        receipt = client.settle(purchase, key="SEVERAL-1", cash=Cash.counter())
+    assert [(leg.source, leg.amount) for leg in receipt.legs] == [("own_account", Fen(12_000))]
+    assert receipt.divergence == ()  # the till read him as the centre does: an employee
+    assert mock.check() == []
