@@ -10,56 +10,19 @@ import itertools
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from gongji import Cash, Credential, Declined, Fen, LineItem, Purchase, SettlementClient
-from gongji.client import drive
 from gongji.clock import BEIJING
 from gongji.gateways import CentreSettlement, SettlementRequest
 from gongji.model import InsuranceKind, InsuranceStatus, Person, Setting
-from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import parse_dataset
+from tests.national.centre import Centre, gateway, run
 from tests.national.messages import answer, answer_bytes
 
 SISTER = "210502198802200422"  # the person of the answers: insured in Benxi (210500)
-AT = datetime.datetime(2026, 11, 24, 0, 35, tzinfo=BEIJING)
 MSGID = "H21020200001202611240035000101"
-
-
-class Centre:
-    """Signs in with the real-shaped 9001 answer, then answers each message with the next
-    body; keeps what was sent."""
-
-    def __init__(self, *bodies: bytes) -> None:
-        self.bodies = [answer_bytes("9001-signed-in"), *bodies]
-        self.sent: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(json.loads(request.content))
-        return httpx.Response(200, content=self.bodies[len(self.sent) - 1])
-
-
-def gateway(reading: str = "separate") -> CityInsuranceGateway:
-    profile = CITIES["dalian"]
-    return CityInsuranceGateway(
-        profile=type(profile)(
-            city=profile.city,
-            region=profile.region,
-            policy=profile.policy,
-            mutual_aid_reading=reading,  # type: ignore[arg-type]
-        ),
-        institution=Institution(code="H21020200001", name="大连共济测试药房"),
-        auth=TifAuth(TifSigner("POS01", "s3cret")),
-        clock=lambda: AT,
-    )
-
-
-def run(centre: Centre, flow: Any) -> Any:
-    with httpx.Client(transport=httpx.MockTransport(centre)) as http:
-        return drive(flow, http)
 
 
 def edited(name: str) -> dict[str, Any]:
@@ -150,7 +113,7 @@ def settle(name: str, reading: str = "separate") -> CentreSettlement:
     holder, _ = person(answer_bytes("1101-several-insuinfo"))
     centre = Centre(answer_bytes(name))
     settled: CentreSettlement = run(
-        centre, gateway(reading).settle(request_for(holder.person), MSGID)
+        centre, gateway(mutual_aid_reading=reading).settle(request_for(holder.person), MSGID)
     )
     return settled
 

@@ -11,8 +11,6 @@ is lost (2601). The day is spent in two regions: the default input, and ``drugin
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import json
 from typing import Any
 
@@ -20,20 +18,13 @@ import attrs
 import httpx
 import pytest
 
-from gongji import Credential, Fen, LineItem, Purchase, SettlementClient, Unavailable
+from gongji import Credential, Purchase, SettlementClient, Unavailable
 from gongji.config import client_arguments
-from gongji.model import Packs
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.national.schema import PharmacyNodes, check_request
+from tests.national.messages import PART_OF_A_PACK, WHOLE_PACKS
 
-PACKS = Packs(
-    codes=("81234567890123456789", "81234567890123456790"),
-    batch="B20261101-17",
-    lot="L2026041",
-    made_on=datetime.date(2026, 4, 1),
-    expires_on=datetime.date(2028, 3, 31),
-)
 MOTHER = "210202195809120046"  # resident; mutual aid from her son
 SON = "210202198503170036"  # employee with an own account
 SISTER = "210502198802200422"  # employee insured in Benxi, buying in Dalian
@@ -74,25 +65,10 @@ def day(request: pytest.FixtureRequest) -> Day:
     day = Day(REGIONS[request.param])
     arguments = client_arguments("mock", mock=day.mock)
     arguments["transport"] = httpx.MockTransport(day.record)
-    item = LineItem(
-        code="SKU-00017",
-        national_code="XJ01CAA040A001010100445",
-        name="药品",
-        unit_price=Fen(1_250),
-        quantity=2,
-        coverage="A",
-    )
     # The first sale's packs were scanned: 3505 follows it, and 3506 its refund. Its
     # second line sells part of a pack (拆零), with the code of the pack it is taken from.
-    traced = attrs.evolve(item, packs=PACKS)
-    part = LineItem(
-        code="SKU-00233",
-        national_code="ZA01AAX0195010100887",
-        name="拆零药品",
-        unit_price=Fen(3_693),
-        quantity=decimal.Decimal("0.3333"),
-        packs=attrs.evolve(PACKS, codes=("83456789012345678901",)),
-    )
+    traced, part = WHOLE_PACKS, PART_OF_A_PACK
+    item = attrs.evolve(traced, packs=None)
     with SettlementClient(**arguments) as client:
         sale = client.settle(
             Purchase(credential=Credential.id_card(MOTHER), items=[traced, part]), key="N1"

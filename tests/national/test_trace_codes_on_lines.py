@@ -15,28 +15,14 @@ import pytest
 from gongji import ConfigError, Credential, Fen, LineItem
 from gongji.clock import BEIJING
 from gongji.gateways import SettlementRequest
-from gongji.model import Insurance, Packs, Person
+from gongji.model import Insurance, Person
 from gongji_cityins import CITIES, CityInsuranceGateway, transform
 from gongji_mock.national.schema import PharmacyNodes, check_input
+from tests.national.messages import PART_OF_A_PACK, WHOLE_PACKS
 
 SON = "210202198503170036"
 AT = datetime.datetime(2026, 11, 24, 0, 35, tzinfo=BEIJING)
-WHOLE = LineItem(
-    code="SKU-00017",
-    national_code="XJ01CAA040A001010100445",
-    name="药品",
-    unit_price=Fen(1_250),
-    quantity=2,
-    packs=Packs(codes=("81234567890123456789", "81234567890123456790")),
-)
-PART = LineItem(
-    code="SKU-00233",
-    national_code="ZA01AAX0195010100887",
-    name="拆零药品",
-    unit_price=Fen(3_693),
-    quantity=decimal.Decimal("0.3333"),
-    packs=Packs(codes=("83456789012345678901",)),
-)
+WHOLE, PART = WHOLE_PACKS, PART_OF_A_PACK
 UNTRACED = LineItem(code="SKU-9", name="器械", unit_price=Fen(500), quantity=1)
 
 
