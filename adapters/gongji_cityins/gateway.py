@@ -217,8 +217,8 @@ _OVERRIDE_HELP = (
     "Write base_url, path, policy, premium_url, receiver and psn_setlway as strings, signing "
     'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
     '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions and '
-    "trace_codes_on_lines as true or false, and sign_in_lost, msgid_taken and msgid_reversed as lists of non-empty "
-    "strings (docs/reference/config.md)."
+    "trace_codes_on_lines as true or false, and sign_in_lost, msgid_taken and msgid_reversed "
+    "as lists of non-empty strings (docs/reference/config.md)."
 )
 
 
