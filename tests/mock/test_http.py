@@ -21,7 +21,7 @@ from gongji_mock import MockGateway
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
 from gongji_mock.national.endpoint import PATH
 from gongji_mock.server.asgi import bind, make_server
-from tests.mock.test_gateway import envelope
+from tests.mock.test_gateway import envelope, sign_in
 
 GONGJI = shutil.which("gongji", path=str(Path(sys.executable).parent)) or "gongji"
 SIGN_IN = {"signIn": {"opter_no": "001", "mac": "00-1A-2B-3C-4D-5E", "ip": "192.168.1.20"}}
@@ -119,12 +119,7 @@ def test_gongji_mock_serve_is_strict_by_default_and_says_so() -> None:
         url = started.split(" on ", 1)[1].split(" ", 1)[0]
         signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
         with httpx.Client(base_url=url, timeout=10) as client:
-            signed = client.post(
-                PATH,
-                content=envelope("9001", "H21020200001202611230900000001", SIGN_IN),
-                headers=signer.headers(),
-            ).json()
-            sign_no = signed["output"]["signinoutb"]["sign_no"]
+            sign_no = sign_in(client)
             query = {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "210202198503170036"}}
             query["data"]["gongji_agent_certno"] = "210202195809120046"
             refused = client.post(
