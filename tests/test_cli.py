@@ -54,6 +54,7 @@ def test_demo_settles_every_story_end_to_end_as_scripted(
     assert demo_json.returncode == 0, demo_json.stderr
     report = json.loads(demo_json.stdout)
     assert report["ok"] and report["ledger"] == {"violations": []}
+    assert report["national"] == "strict"  # against the interface a real centre speaks
     stories = report["stories"]
     assert len(stories) >= 7 and all(s["ok"] and s["problem"] is None for s in stories)
     impersonation = next(s for s in stories if "impersonation" in s["story"])

@@ -129,6 +129,9 @@ class CityProfile:
     #: (use the personal account at all: 1 for a patient who has one) or "mutual_aid" (the
     #: patient's per-sale choice of mutual aid, seed 002), once the centre confirms it.
     acct_used_flag: Literal["account", "mutual_aid"] = "account"
+    #: Whether 2101/2102 lines carry their packs' traceability codes (``drug_trac_info``,
+    #: unconfirmed on 2102, NATIONAL.md §7): off, the codes go with 3505 only.
+    trace_codes_on_lines: bool = False
     #: How the centre's ``err_msg`` begins when it refuses, unprocessed, an unknown sign-in,
     #: a msgid already used, a msgid already reversed. The defaults are the mock's words.
     sign_in_lost: tuple[str, ...] = SIGN_IN_LOST
@@ -146,6 +149,7 @@ class CityProfile:
             psn_setlway=self.psn_setlway,
             mutual_aid_reading=self.mutual_aid_reading,
             acct_used_flag=self.acct_used_flag,
+            trace_codes_on_lines=self.trace_codes_on_lines,
             extensions=self.extensions,
         )
 
@@ -209,6 +213,7 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "hosp_appr_flag": str,
     "mutual_aid_reading": str,
     "acct_used_flag": str,
+    "trace_codes_on_lines": bool,
     "sign_in_lost": list,
     "msgid_taken": list,
     "msgid_reversed": list,
@@ -225,9 +230,9 @@ _OVERRIDE_HELP = (
     "Write base_url, path, policy, premium_url, receiver, psn_setlway and hosp_appr_flag as "
     "strings, signing "
     'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
-    '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions as '
-    "true or false, and sign_in_lost, msgid_taken and msgid_reversed as lists of non-empty "
-    "strings (docs/reference/config.md)."
+    '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions and '
+    "trace_codes_on_lines as true or false, and sign_in_lost, msgid_taken and msgid_reversed "
+    "as lists of non-empty strings (docs/reference/config.md)."
 )
 
 

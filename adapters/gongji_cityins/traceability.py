@@ -6,18 +6,23 @@ pharmacist, the sale's numbers, and the packs' traceability codes as ``drug_trac
 (a list of ``drug_trac_codg`` with ``feedetl_sn``, ``trdn_flag``, ``min_prcunt_type``).
 A 3506 carries the same item fields, the return's own time and ``medins_prod_sel_no``.
 
+The split-pack flag ``trdn_flag`` is ``1`` for a line that sells part of a pack (拆零,
+``LineItem.split_pack``) and ``0`` for whole packs, on the line and in each code entry.
+``min_prcunt_type`` says in which unit the line is priced: ``2`` the smallest package
+(whole packs: the one public HIS that sends it, S12, sends 2 for "by the smallest
+package, a scanned code is a whole pack"), ``1`` the smallest dose unit (a split pack).
 Unconfirmed values, documented as such in docs/reference/config.md: ``hi_feesetl_type``
 ``1`` (settled with insurance), ``rx_flag`` ``0`` (no prescription on the line: gongji's
-lines carry none yet), ``trdn_flag`` ``0`` (whole packs), ``min_prcunt_type`` ``1``.
+lines carry none yet), both ``min_prcunt_type`` codes.
 No ID number goes in: the person is ``psn_no`` (the payload is journaled as it is).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
+import msgspec
 from attrs import frozen
 
 from gongji import clock as beijing
@@ -27,6 +32,8 @@ from gongji.model import LineItem
 
 NODE = "selinfo"
 _INSURED_SALE = "1"  # hi_feesetl_type: settled with insurance (unconfirmed code)
+#: min_prcunt_type (unconfirmed codes): priced by the smallest package, or by the dose unit.
+WHOLE_PACK_UNIT, SPLIT_PACK_UNIT = "2", "1"
 
 
 @frozen
@@ -75,16 +82,8 @@ def _sold(
         "setl_id": settlement.setl_id,
         "psn_no": request.psn_no,
         "rx_flag": "0",
-        "trdn_flag": "0",
-        "drug_trac_info": [
-            {
-                "drug_trac_codg": code,
-                "feedetl_sn": str(number),
-                "trdn_flag": "0",
-                "min_prcunt_type": "1",
-            }
-            for code in packs.codes
-        ],
+        "trdn_flag": split_flag(item),
+        "drug_trac_info": trace_entries(number, item),
         "sel_retn_cnt": item.quantity,
         "sel_retn_time": beijing.wire_time(at),
         "sel_retn_opter_name": pharmacy.operator_name,
@@ -101,6 +100,27 @@ def _sold(
     if packs.expires_on is not None:
         line["expy_end"] = packs.expires_on.isoformat()
     return line
+
+
+def split_flag(item: LineItem) -> str:
+    """``trdn_flag``: 1 when the line sells part of a pack (拆零), 0 for whole packs."""
+    return "1" if item.split_pack else "0"
+
+
+def trace_entries(number: int, item: LineItem) -> list[dict[str, str]]:
+    """The ``drug_trac_info`` of line ``number``: one entry per code scanned from its packs,
+    each with the line's serial, split flag and pricing unit (empty without codes)."""
+    codes = item.packs.codes if item.packs is not None else ()
+    unit = SPLIT_PACK_UNIT if item.split_pack else WHOLE_PACK_UNIT
+    return [
+        {
+            "drug_trac_codg": code,
+            "feedetl_sn": str(number),
+            "trdn_flag": split_flag(item),
+            "min_prcunt_type": unit,
+        }
+        for code in codes
+    ]
 
 
 #: The fields a 3506 keeps from the 3505 it returns (the item, batch and codes).
@@ -135,7 +155,8 @@ def uploads(
         Upload(
             infno=infno,
             msgid=msgid,
-            payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            # msgspec, as every message is sent: a split pack's Decimal count goes as its text.
+            payload=msgspec.json.encode(body).decode(),
             insured_in=insured_in,
         )
         for body, msgid in zip(inputs, msgids, strict=True)
@@ -149,5 +170,7 @@ __all__ = [
     "Pharmacy",
     "return_input",
     "sale_inputs",
+    "split_flag",
+    "trace_entries",
     "uploads",
 ]

@@ -41,7 +41,7 @@ from gongji.model import (
     Relation,
 )
 from gongji.money import ZERO, Fen
-from gongji_cityins import wire
+from gongji_cityins import traceability, wire
 
 #: insutype codes of the national interface.
 EMPLOYEE, RESIDENT = "310", "390"
@@ -77,6 +77,9 @@ class Dialect:
     #: What ``acct_used_flag`` carries: "account" (use the personal account at all) or
     #: "mutual_aid" (the patient's choice of mutual aid), as the region reads it.
     acct_used_flag: Literal["account", "mutual_aid"] = "account"
+    #: Whether each 2101/2102 line carries its packs' codes (``drug_trac_info``): unconfirmed
+    #: on 2102 (NATIONAL.md §7), so off unless the region says its centre reads them there.
+    trace_codes_on_lines: bool = False
     #: gongji's extensions (``gongji_*`` fields, X101): only against a centre that has them.
     extensions: bool = False
 
@@ -269,15 +272,19 @@ def settle_input(
     return {
         dialect.header_node: data,
         dialect.detail_node: [
-            _line(n, item, dialect.extensions, when) for n, item in enumerate(request.items, 1)
+            _line(n, item, dialect.extensions, when, trace_codes=dialect.trace_codes_on_lines)
+            for n, item in enumerate(request.items, 1)
         ],
     }
 
 
-def _line(number: int, item: LineItem, extensions: bool, occurred: str) -> dict[str, Any]:
+def _line(
+    number: int, item: LineItem, extensions: bool, occurred: str, *, trace_codes: bool = False
+) -> dict[str, Any]:
     """One detail line: the national code and the pharmacy's own code as two fields, the
     prescription's number and flag, and for a split pack (拆零) a ``cnt`` with up to four
-    decimals whose money is exact at the line total (``det_item_fee_sumamt``)."""
+    decimals whose money is exact at the line total (``det_item_fee_sumamt``). With
+    ``trace_codes`` (a region setting), the codes scanned from its packs, with the split flag."""
     line: dict[str, Any] = {
         "feedetl_sn": str(number),
         "rx_circ_flag": "1" if item.outside_prescription else "0",
@@ -290,6 +297,9 @@ def _line(number: int, item: LineItem, extensions: bool, occurred: str) -> dict[
     }
     if item.prescription:
         line["rxno"] = item.prescription
+    codes = traceability.trace_entries(number, item) if trace_codes else []
+    if codes:
+        line["drug_trac_info"] = codes
     if extensions:
         # The mock (with extensions) has no catalogue to class an item: the till says it.
         line["gongji_chrgitm_lv"] = _CLASS[item.coverage]

@@ -55,6 +55,8 @@ def run_demo(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int
         out.json(
             {
                 "policy": mock.centre.dataset.policy.id,
+                # The demo rehearses against the interface a real centre speaks.
+                "national": "extensions" if mock.extensions else "strict",
                 "stories": [_json(story) for story in told],
                 "ledger": {"violations": violations},
                 "ok": ok,
@@ -226,6 +228,15 @@ def run_mock(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int
     )
     server = make_server(mock, bind(args.host, args.port))
     callbacks = args.notify_url or "each trade's notify_url"
+    # Say which interface the national endpoint speaks: a rehearsal must know it is strict.
+    national = "extensions" if mock.extensions else "strict"
+    interface = (
+        "national endpoint with gongji's extensions (gongji_* fields, X101): not a real "
+        "centre's interface"
+        if mock.extensions
+        else "national endpoint strict, as a real centre (NATIONAL.md only; --extensions "
+        "reads gongji's own fields)"
+    )
     # The first line says where the mock listens (with --port 0, the port the system chose).
     if args.json:
         print(
@@ -237,6 +248,7 @@ def run_mock(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int
                     "dashboard": f"{server.url}/",
                     "callbacks": callbacks,
                     "state": args.state,
+                    "national": national,
                 }
             ),
             flush=True,
@@ -245,7 +257,7 @@ def run_mock(args: argparse.Namespace, client_options: Mapping[str, Any]) -> int
         print(
             f"gongji mock: serving {mock!r} on {server.url} (TIF paasid {DEFAULT_PAASID!r}; "
             f"test keys at {server.url}/gongji-admin/keys; dashboard at {server.url}/; "
-            f"callbacks to {callbacks}; test data, no real money"
+            f"callbacks to {callbacks}; {interface}; test data, no real money"
             f"{f'; state in {args.state}' if args.state else ''})",
             flush=True,
         )

@@ -28,6 +28,7 @@ from gongji_mock.centre.decisions import Centre, Clock
 from gongji_mock.faults import CallbackOutbox, Decision, FaultKind, Faults
 from gongji_mock.national.endpoint import PATH as NATIONAL_PATH
 from gongji_mock.national.endpoint import NationalEndpoint
+from gongji_mock.national.schema import DATA_NODES, PharmacyNodes
 from gongji_mock.national.vouchers import EC_QUERY_PATH, VoucherEndpoint, qr_text
 from gongji_mock.premium.collector import Collector
 from gongji_mock.premium.endpoint import PREFIX as PREMIUM_PREFIX
@@ -79,10 +80,13 @@ class MockGateway:
         notify_url: str | None = None,
         state: str | Path | None = None,
         extensions: bool | None = None,
+        nodes: PharmacyNodes = DATA_NODES,
     ) -> None:
         """``extensions``: the national endpoint also reads gongji's extensions (``gongji_*``
         fields, X101); None takes the dataset's ``extensions``. Off, as by default, it is
-        strict: only the interface of NATIONAL.md, as a real centre."""
+        strict: only the interface of NATIONAL.md, as a real centre. ``nodes``: the region's
+        2101/2102 input (node names; whether lines carry ``drug_trac_info``), as a city
+        profile's ``pharmacy_nodes`` and ``trace_codes_on_lines`` say it."""
         self.faults = faults or Faults()
         if delivery is None and notify_url is not None:
             delivery = CallbackDelivery(notify_url=notify_url)
@@ -101,6 +105,7 @@ class MockGateway:
             secrets_by_access_key=self._csb_secrets,
             nonce_cache=nonces,
             extensions=dataset.extensions if extensions is None else extensions,
+            nodes=nodes,
         )
         # The mock's own premium channel (not the national interface): gongji_mock.premium.
         self.premium = PremiumEndpoint(

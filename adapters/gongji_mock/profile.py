@@ -23,6 +23,7 @@ from gongji.journal import MemoryJournal
 from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET, MockGateway
+from gongji_mock.national.schema import DATA_NODES, PharmacyNodes
 from gongji_mock.national.vouchers import MockVoucherDecoder
 from gongji_mock.premium.endpoint import PREFIX as PREMIUM_PREFIX
 
@@ -72,7 +73,13 @@ def mock_profile(
     mock = mock if mock is not None else MockGateway.demo()
     policy = mock.centre.dataset.policy.id
     gateway = _mock_centre(
-        MOCK_CENTRE_URL, policy, DEFAULT_PAASID, DEFAULT_TIF_SECRET, till, mock.extensions
+        MOCK_CENTRE_URL,
+        policy,
+        DEFAULT_PAASID,
+        DEFAULT_TIF_SECRET,
+        till,
+        mock.extensions,
+        mock.national.nodes,
     )
     return {
         "gateway": gateway,
@@ -167,10 +174,12 @@ def _mock_centre(
     secret: str,
     till: int | None,
     extensions: bool = False,
+    nodes: PharmacyNodes = DATA_NODES,
 ) -> CityInsuranceGateway:
     """The mock's insurance centre, as the city gateway of the mock's policy sees it: with
     gongji's extensions where the mock was started with them (bindings known at the till),
-    else the interface of NATIONAL.md only, as against a real centre."""
+    else the interface of NATIONAL.md only, as against a real centre; and 2101/2102 in the
+    mock's region's ``nodes``."""
     city = next((c for c in CITIES.values() if c.policy == policy), CITIES["dalian"])
     return CityInsuranceGateway(
         # The mock runs a premium channel of its own (gongji_mock.premium); real cities do not.
@@ -180,6 +189,8 @@ def _mock_centre(
             policy=policy,
             premium_url=PREMIUM_PATH,
             extensions=extensions,
+            pharmacy_nodes="druginfo" if nodes.header == "druginfo" else "data",
+            trace_codes_on_lines=nodes.trace_codes,
         ),
         institution=Institution(
             code=MOCK_INSTITUTION[0],

@@ -4,6 +4,8 @@ and drug traceability codes (追溯码), with both drivers against the mock."""
 from __future__ import annotations
 
 import datetime
+import decimal
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from gongji import Cash, ConfigError, Credential, Fen, InvalidInput, Packs, Purchase
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
+from gongji_mock.centre.dataset import demo_dataset
+from gongji_mock.national.schema import PharmacyNodes
 from tests.client.conftest import MOTHER, SON, Till, drug, make_till
 
 
@@ -138,3 +142,100 @@ def test_a_lost_upload_stays_journaled_and_recover_sends_it(
     entry = sourced_till.client.journal.get("T4")
     assert entry is not None and not entry.uploads_pending
     assert mock.national.records.traced.get(code) is not None
+
+
+# ---------------------------------------------------------------- split packs (拆零)
+
+
+def split(price_fen: int, quantity: str, *codes: str) -> Any:
+    """Part of a pack: ``quantity`` packs (a Decimal), with the codes of the packs it is from."""
+    return attrs.evolve(drug(price_fen), quantity=decimal.Decimal(quantity), packs=packs(*codes))
+
+
+def uploads_verdicts(mock: MockGateway) -> list[str]:
+    """How the mock answered each 3505 so far, the oldest first: "answered", or
+    "declined" and why."""
+    return [
+        r.verdict if r.verdict != "declined" else f"declined: {r.message}"
+        for r in reversed(mock.recent.records())
+        if r.code == "3505" and r.status is not None
+    ]
+
+
+def test_part_of_a_pack_settles_exact_to_the_fen_with_the_split_flag_on_its_codes(
+    sourced_till: Till, mock: MockGateway
+) -> None:
+    code = "81234567890123450101"
+    third = split(3_693, "0.3333", code)  # 36.93 yuan x 0.3333 = 12.308769: 12.31 at the line
+    receipt = sourced_till.settle(
+        Purchase(credential=Credential.id_card(SON), items=[third]), key="SP1", cash=Cash.counter()
+    )
+    assert third.amount == Fen(1_231) and receipt.total == Fen(1_231)
+    assert receipt.total == sum((leg.amount for leg in receipt.legs), Fen(0))
+    entry = sourced_till.client.journal.get("SP1")
+    assert entry is not None
+    (sold,) = [json.loads(u.payload)["selinfo"] for u in entry.uploads]
+    assert sold["trdn_flag"] == "1" and sold["sel_retn_cnt"] == "0.3333"
+    assert [(c["trdn_flag"], c["min_prcunt_type"]) for c in sold["drug_trac_info"]] == [("1", "1")]
+    assert uploads_verdicts(mock) == ["answered"]
+    recorded = mock.national.records.traced.get(code)
+    assert recorded is not None and recorded.split and recorded.unit == "1"
+    assert recorded.setl_id == receipt.settlement_id
+
+
+def test_part_of_a_pack_without_the_code_of_its_pack_is_refused_before_anything_is_sent(
+    sourced_till: Till, mock: MockGateway
+) -> None:
+    sent = mock.recent.total
+    purchase = Purchase(credential=Credential.id_card(SON), items=[split(3_693, "1.5", "8100A")])
+    with pytest.raises(InvalidInput, match=r"拆零.*2 or 3 codes; 1 scanned"):
+        sourced_till.preview(purchase)
+    assert mock.recent.total == sent
+
+
+def test_an_opened_pack_sells_its_parts_in_two_sales_and_a_whole_pack_once(
+    sourced_till: Till, mock: MockGateway
+) -> None:
+    opened, whole = "81234567890123450102", "81234567890123450103"
+    sales = [
+        ("SP2", split(3_693, "0.25", opened)),
+        ("SP3", split(3_693, "0.25", opened)),
+        ("SP4", traced(2_000, whole)),
+        ("SP5", traced(2_000, whole)),
+    ]
+    for key, item in sales:
+        sourced_till.settle(
+            Purchase(credential=Credential.id_card(SON), items=[item]), key=key, cash=Cash.counter()
+        )
+    verdicts = uploads_verdicts(mock)
+    assert verdicts[:3] == ["answered"] * 3
+    assert verdicts[3].startswith("declined: 药品追溯码已销售")
+
+
+@pytest.fixture
+def codes_on_lines(driver: str) -> Iterator[tuple[Till, MockGateway]]:
+    """A mock whose region's 2101/2102 lines carry the packs' codes, and a till on it (the
+    mock profile follows the mock's region)."""
+    mock = MockGateway(demo_dataset(), nodes=PharmacyNodes(trace_codes=True))
+    for till in make_till(mock, driver, policy="liaoning-dalian-2025"):
+        yield till, mock
+
+
+def test_where_the_region_says_so_the_codes_travel_on_the_settlement_lines(
+    codes_on_lines: tuple[Till, MockGateway],
+) -> None:
+    till, mock = codes_on_lines
+    code = "81234567890123450104"
+    mock.faults.add("timeout_before_commit", target="national", code="3505", times=3)
+    receipt = till.settle(
+        Purchase(credential=Credential.id_card(SON), items=[split(3_693, "0.5", code)]),
+        key="SL1",
+        cash=Cash.counter(),
+    )
+    # The 3505 never arrived: the mock knows the code from the 2102 line, split flag and all.
+    recorded = mock.national.records.traced.get(code)
+    assert recorded is not None and recorded.setl_id == receipt.settlement_id
+    assert recorded.split and recorded.unit == "1"
+    till.recover()  # the journaled 3505 reports the same sale: accepted
+    assert uploads_verdicts(mock) == ["answered"]
+    assert mock.check() == []

@@ -21,7 +21,7 @@ from gongji_mock import MockGateway
 from gongji_mock.gateway import DEFAULT_PAASID, DEFAULT_TIF_SECRET
 from gongji_mock.national.endpoint import PATH
 from gongji_mock.server.asgi import bind, make_server
-from tests.mock.test_gateway import envelope
+from tests.mock.test_gateway import envelope, sign_in
 
 GONGJI = shutil.which("gongji", path=str(Path(sys.executable).parent)) or "gongji"
 SIGN_IN = {"signIn": {"opter_no": "001", "mac": "00-1A-2B-3C-4D-5E", "ip": "192.168.1.20"}}
@@ -88,8 +88,16 @@ def test_twenty_concurrent_clients_are_all_answered(served: tuple[MockGateway, s
 @contextlib.contextmanager
 def cli_server(*options: str) -> Iterator[tuple[str, list[str]]]:
     """`gongji mock serve --port 0 ...` in a subprocess: its URL, and (after the block) its stderr."""
+    with cli_started(*options) as (started, errors):
+        yield json.loads(started)["url"], errors
+
+
+@contextlib.contextmanager
+def cli_started(*options: str, as_json: bool = True) -> Iterator[tuple[str, list[str]]]:
+    """`gongji mock serve --port 0 ...` in a subprocess: the first line it printed (JSON
+    unless ``as_json`` is False), and (after the block) its stderr."""
     process = subprocess.Popen(
-        [GONGJI, "--json", "mock", "serve", "--port", "0", *options],
+        [GONGJI, *(["--json"] if as_json else []), "mock", "serve", "--port", "0", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,12 +105,31 @@ def cli_server(*options: str) -> Iterator[tuple[str, list[str]]]:
     errors: list[str] = []
     try:
         assert process.stdout is not None
-        yield json.loads(process.stdout.readline())["url"], errors
+        yield process.stdout.readline(), errors
     finally:
         process.terminate()
         errors.append(process.communicate(timeout=10)[1])
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: -15.
         assert process.returncode in (0, -15)
+
+
+def test_gongji_mock_serve_is_strict_by_default_and_says_so() -> None:
+    with cli_started(as_json=False) as (started, _):
+        assert "national endpoint strict, as a real centre" in started
+        url = started.split(" on ", 1)[1].split(" ", 1)[0]
+        signer = TifSigner(DEFAULT_PAASID, DEFAULT_TIF_SECRET)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            sign_no = sign_in(client)
+            query = {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "210202198503170036"}}
+            query["data"]["gongji_agent_certno"] = "210202195809120046"
+            refused = client.post(
+                PATH,
+                content=envelope("1101", "H21020200001202611230900000002", query, sign_no),
+                headers=signer.headers(),
+            ).json()
+    assert refused["infcode"] == -1 and "gongji_agent_certno" in refused["err_msg"]
+    with cli_started("--extensions") as (started, _):
+        assert json.loads(started)["national"] == "extensions"
 
 
 def test_gongji_mock_serve_entry_point_serves_and_stops() -> None:

@@ -10,6 +10,8 @@ as a centre following NATIONAL.md accepts it (2102 also with the ``druginfo`` /
 |---|---|
 | ``1101-several-insuinfo`` | three ``insuinfo`` entries: a 330 supplement first, a suspended 390, the active 310 last; ``infcode`` ``"0"``; ``balc`` ``""`` |
 | ``1101-suspended-only`` | one suspended entry: not insured for this sale |
+| ``9001-signed-in`` | sign-in with ``infcode`` ``"0"`` and an ``err_msg`` of ``""`` |
+| ``2101-preview`` | a pre-settlement: no ``setl_id``, ``mdtrt_id`` ``""``, ``null`` fund fields, ``hosp_part_amt`` and ``acct_mulaid_pay`` ``null``, amounts as numbers |
 | ``2102-mutual-aid-separate`` | ``acct_mulaid_pay`` with no owner list; ``acct_pay`` without it; ``""`` and ``null`` fund fields |
 | ``2102-mutual-aid-included`` | the same sale where ``acct_pay`` includes the mutual aid |
 | ``2102-empty-mutual-aid`` | ``acct_mulaid_pay`` ``""`` (S3), amounts as strings |
@@ -41,10 +43,42 @@ text in GBK.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import json
 from pathlib import Path
 from typing import Any
+
+import attrs
+
+from gongji import Fen, LineItem
+from gongji.model import Packs
+
+#: The two lines of ``requests/2102.json`` as a till rings them up: two whole packs with
+#: their codes, and part of a pack (拆零) with the code of the pack it is taken from.
+PACKS = Packs(
+    codes=("81234567890123456789", "81234567890123456790"),
+    batch="B20261101-17",
+    lot="L2026041",
+    made_on=datetime.date(2026, 4, 1),
+    expires_on=datetime.date(2028, 3, 31),
+)
+WHOLE_PACKS = LineItem(
+    code="SKU-00017",
+    national_code="XJ01CAA040A001010100445",
+    name="药品",
+    unit_price=Fen(1_250),
+    quantity=2,
+    packs=PACKS,
+)
+PART_OF_A_PACK = LineItem(
+    code="SKU-00233",
+    national_code="ZA01AAX0195010100887",
+    name="拆零药品",
+    unit_price=Fen(3_693),
+    quantity=decimal.Decimal("0.3333"),
+    packs=attrs.evolve(PACKS, codes=("83456789012345678901",)),
+)
 
 HERE = Path(__file__).parent
 REQUESTS = HERE / "requests"

@@ -51,6 +51,7 @@ def test_the_answers_show_every_shape_the_decoders_must_read() -> None:
         ("2102-mutual-aid-included", True),
         ("2102-empty-mutual-aid", False),
         ("2102-institution-part", False),
+        ("2101-preview", False),
     ],
 )
 def test_a_settlement_answer_adds_up_under_its_reading(

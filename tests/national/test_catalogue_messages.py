@@ -5,53 +5,15 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any
 
-import httpx
 import pytest
 
 from gongji import UntrustedAnswer
 from gongji.catalogue import CatalogueMapping
-from gongji.client import drive
 from gongji.clock import BEIJING
-from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_mock.national.schema import check_request
+from tests.national.centre import Centre, gateway, run
 from tests.national.messages import answer, answer_bytes, request
-
-SIGNED_IN = {
-    "infcode": 0,
-    "inf_refmsgid": "",
-    "output": {"signinoutb": {"sign_no": "20261124003500A1B2C3D4E5F60718", "sign_time": ""}},
-}
-AT = datetime.datetime(2026, 11, 24, 0, 35, tzinfo=BEIJING)
-
-
-class Centre:
-    """Signs in, then answers each message with the next body; keeps what was sent."""
-
-    def __init__(self, *bodies: bytes) -> None:
-        self.bodies = [json.dumps(SIGNED_IN).encode(), *bodies]
-        self.sent: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(json.loads(request.content))
-        return httpx.Response(200, content=self.bodies[len(self.sent) - 1])
-
-
-def gateway() -> CityInsuranceGateway:
-    return CityInsuranceGateway(
-        profile=CITIES["dalian"],
-        institution=Institution(code="H21020200001", name="大连共济测试药房"),
-        auth=TifAuth(TifSigner("POS01", "s3cret")),
-        clock=lambda: AT,
-    )
-
-
-def run(centre: Centre, flow: Any) -> Any:
-    with httpx.Client(transport=httpx.MockTransport(centre)) as http:
-        return drive(flow, http)
-
 
 MAPPING = CatalogueMapping(
     sku="SKU-000123",

@@ -13,7 +13,7 @@ import httpx
 import msgspec
 import pytest
 
-from gongji import ConfigError, Credential, Declined, Fen, LineItem, Packs
+from gongji import ConfigError, Credential, Declined, Fen, LineItem
 from gongji.clock import BEIJING
 from gongji.gateways import CentreSettlement, SettlementRequest
 from gongji.gateways.exchange import Flow
@@ -22,6 +22,7 @@ from gongji.signing.tif import TifAuth, TifSigner
 from gongji_cityins import CITIES, CityInsuranceGateway, Institution
 from gongji_cityins.voucher import NationalTerminalDecoder, TerminalSettings
 from gongji_mock.national.schema import check_request
+from tests.national.messages import PACKS
 
 SISTER = "210502198802200422"
 AT = datetime.datetime(2026, 11, 24, 9, 30, tzinfo=BEIJING)
@@ -90,14 +91,6 @@ def test_an_undecoded_qr_text_never_reaches_1101() -> None:
 
 
 # ---------------------------------------------------------------- 3505 / 3506
-
-PACKS = Packs(
-    codes=("81234567890123456789", "81234567890123456790"),
-    batch="B20261101-17",
-    lot="L2026041",
-    made_on=datetime.date(2026, 4, 1),
-    expires_on=datetime.date(2028, 3, 31),
-)
 
 
 def sale() -> tuple[SettlementRequest, CentreSettlement]:

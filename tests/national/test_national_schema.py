@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 
 from gongji_mock.national.schema import (
@@ -16,16 +17,26 @@ from gongji_mock.national.schema import (
     Field,
     FieldType,
     PharmacyNodes,
-    check_request,
     requests,
 )
+from gongji_mock.national.schema import check_request as check_with_nodes
 from tests.national.messages import REQUESTS, names, request, request_bytes
 
 GOLDEN = {name: name.split("-")[0] for name in names(REQUESTS)}
 
 
+#: The golden 2101/2102 show a region whose lines carry their packs' codes (drug_trac_info).
+TRACED = PharmacyNodes(trace_codes=True)
+TRACED_DRUGINFO = attrs.evolve(DRUGINFO_NODES, trace_codes=True)
+
+
 def nodes_of(name: str) -> PharmacyNodes:
-    return DRUGINFO_NODES if name.endswith("druginfo") else PharmacyNodes()
+    return TRACED_DRUGINFO if name.endswith("druginfo") else TRACED
+
+
+def check_request(infno: str, body: Any, *, nodes: PharmacyNodes = TRACED) -> list[str]:
+    """The checker, for a region whose 2101/2102 lines carry codes unless told otherwise."""
+    return check_with_nodes(infno, body, nodes=nodes)
 
 
 def required_paths(name: str) -> Iterator[tuple[str, ...]]:
@@ -183,10 +194,25 @@ def test_an_unknown_node_and_an_unknown_envelope_field_are_named() -> None:
 
 
 def test_the_region_node_names_are_checked() -> None:
-    problems = check_request("2102", request("2102"), nodes=DRUGINFO_NODES)
+    problems = check_request("2102", request("2102"), nodes=TRACED_DRUGINFO)
     assert any("druginfo" in p and "missing" in p for p in problems)
     assert any("data is not a field" in p for p in problems)
-    assert check_request("2102", request("2102-druginfo"), nodes=DRUGINFO_NODES) == []
+    assert check_request("2102", request("2102-druginfo"), nodes=TRACED_DRUGINFO) == []
+
+
+@pytest.mark.parametrize("nodes", [PharmacyNodes(), DRUGINFO_NODES], ids=["data", "druginfo"])
+def test_codes_on_the_lines_are_a_field_only_where_the_region_sends_them(
+    nodes: PharmacyNodes,
+) -> None:
+    name = "2102-druginfo" if nodes.header == "druginfo" else "2102"
+    problems = check_request("2102", request(name), nodes=nodes)
+    assert problems == [
+        f"2102 input.{nodes.detail}[{n}]: drug_trac_info is not a field of 2102 here."
+        for n in (1, 2)
+    ]
+    for line in (body := request(name))["input"][nodes.detail]:
+        del line["drug_trac_info"]
+    assert check_request("2102", body, nodes=nodes) == []
 
 
 # ---------------------------------------------------------------- gongji's extensions

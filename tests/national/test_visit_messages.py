@@ -27,8 +27,8 @@ from gongji.gateways import CentreSettlement, Registration, SettlementRequest
 from gongji.model import Insurance, Person, PersonalAccount, Setting
 from gongji_mock import MockGateway
 from gongji_mock.national.schema import check_request
+from tests.national.centre import AT, Centre, gateway, run
 from tests.national.messages import answer_bytes, request
-from tests.national.test_catalogue_messages import AT, Centre, gateway, run
 
 SISTER = "210502198802200422"  # employee insured in Benxi (210500)
 PATIENT = Person(

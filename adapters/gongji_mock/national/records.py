@@ -71,11 +71,15 @@ class Visit:
 
 @frozen
 class TracedPack:
-    """A traceability code as the mock recorded it (3505 sold, 3506 returned)."""
+    """A traceability code as the mock recorded it (3505 or a 2102 line sold, 3506
+    returned): ``split`` when part of its pack was sold (``trdn_flag`` 1), ``unit`` the
+    pricing unit it was sold in (``min_prcunt_type``)."""
 
     fixmedins_code: str
     setl_id: str
     returned: bool = False
+    split: bool = False
+    unit: str = ""
 
 
 @frozen

@@ -108,12 +108,15 @@ class Request:
 
 @frozen
 class PharmacyNodes:
-    """The input node names of 2101/2102: ``data`` + ``feedetail`` (the default, and
-    gongji's today), or ``druginfo`` + ``drugdetail`` (vendor models, the Dongguan DLL).
-    Which one a region uses is unconfirmed for Liaoning: a region setting."""
+    """The input nodes of 2101/2102 as a region has them: ``data`` + ``feedetail`` (the
+    default, and gongji's today), or ``druginfo`` + ``drugdetail`` (vendor models, the
+    Dongguan DLL), which is unconfirmed for Liaoning; and whether a detail line may carry
+    its packs' traceability codes (``drug_trac_info``), which NATIONAL.md §7 finds in one
+    HIS's 2207 only and marks unconfirmed on 2102: off, the node is not a field here."""
 
     header: str = "data"
     detail: str = "feedetail"
+    trace_codes: bool = False
 
 
 DATA_NODES = PharmacyNodes()
@@ -286,17 +289,17 @@ _PHARMACY_LINE = (
     field("bilg_dr_name", "C 50", "C"),
     field("tcmdrug_used_way", "C 6"),
     field("hosp_appr_flag", "C 3"),
-    _TRACEABILITY,
 )
 
 
 def pharmacy_settlement(infno: str, nodes: PharmacyNodes = PharmacyNodes()) -> Request:
-    """2101 (pre-settlement) or 2102 (settlement) with the region's node names."""
+    """2101 (pre-settlement) or 2102 (settlement) with the region's nodes."""
+    line = (*_PHARMACY_LINE, _TRACEABILITY) if nodes.trace_codes else _PHARMACY_LINE
     return Request(
         infno,
         (
             field(nodes.header, "object", "Y", fields=_pharmacy_header(infno)),
-            field(nodes.detail, "list", "Y", fields=_PHARMACY_LINE),
+            field(nodes.detail, "list", "Y", fields=line),
         ),
     )
 
@@ -772,10 +775,12 @@ def check_envelope(infno: str, body: bytes | str | Mapping[str, Any]) -> list[st
     return problems + _check_record(infno, "envelope", ENVELOPE, request, request)
 
 
-def check_input(infno: str, given: Mapping[str, Any]) -> list[str]:
+def check_input(
+    infno: str, given: Mapping[str, Any], *, nodes: PharmacyNodes = PharmacyNodes()
+) -> list[str]:
     """Each problem of a transaction's ``input`` alone, as ``check_request`` finds it
     (the envelope is checked elsewhere)."""
-    table = requests().get(infno)
+    table = requests(nodes).get(infno)
     if table is None:
         return [f"{infno}: the mock has no table for this transaction."]
     request = {"infno": infno, "input": given}

@@ -13,6 +13,7 @@ from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Settin
 from gongji.money import ZERO, Fen, Rounding
 from gongji.rules.quote import Quote
 from gongji_mock.centre.decisions import CentreRefusal, Settlement
+from gongji_mock.national import traceability
 from gongji_mock.national.office import Office
 from gongji_mock.national.people import pooling_region
 from gongji_mock.national.records import EVERY_BATCH, Settled, Visit
@@ -62,7 +63,7 @@ _NEGATED = (
 
 
 def pre_settle(office: Office, envelope: RequestEnvelope) -> Answer:
-    purchase, data, _visit = _purchase(office, envelope)
+    purchase, data, _visit, _codes = _purchase(office, envelope)
     quote = office.centre.decide(purchase)
     output = _settlement_out(
         office,
@@ -79,7 +80,7 @@ def pre_settle(office: Office, envelope: RequestEnvelope) -> Answer:
 
 
 def settle(office: Office, envelope: RequestEnvelope) -> Answer:
-    purchase, data, visit = _purchase(office, envelope)
+    purchase, data, visit, codes = _purchase(office, envelope)
     if visit is not None and is_settled(office, visit):
         assert visit.setl_id is not None
         raise CentreRefusal(
@@ -111,6 +112,10 @@ def settle(office: Office, envelope: RequestEnvelope) -> Answer:
         output,
     )
     records.add_settled(settlement.setl_id, settled)
+    for line in codes:  # the packs' codes the lines carried: sold in this settlement
+        traceability.record_sold(
+            office, envelope.fixmedins_code, settlement.setl_id, line.entries, split=line.split
+        )
     return Answer(output, warnings(settlement.quote))
 
 
@@ -129,7 +134,7 @@ def cancel(office: Office, envelope: RequestEnvelope) -> Answer:
 
 def _purchase(
     office: Office, envelope: RequestEnvelope
-) -> tuple[Purchase, SettleData, Visit | None]:
+) -> tuple[Purchase, SettleData, Visit | None, list[traceability.LineCodes]]:
     request = _settle_input(office, envelope)
     data = request.data
     setting = Setting.PHARMACY if envelope.infno.startswith("21") else Setting.OUTPATIENT
@@ -148,6 +153,7 @@ def _purchase(
     lines = [
         line_item(detail, catalogue, extensions=office.extensions) for detail in request.feedetail
     ]
+    codes = traceability.settlement_codes(office, request.feedetail)
     if not lines and visit is not None:
         lines = _batch_lines(visit, data.chrg_bchno)
     if not lines:
@@ -177,7 +183,7 @@ def _purchase(
         setting=setting,
         use_mutual_aid=_mutual_aid_asked(data, extended),
     )
-    return purchase, data, visit
+    return purchase, data, visit, codes
 
 
 def _batch_lines(visit: Visit, batch: str | None) -> list[LineItem]:

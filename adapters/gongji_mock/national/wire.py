@@ -99,6 +99,15 @@ class BindingsQuery(_Wire, frozen=True, kw_only=True):
     psn_no: str
 
 
+class TraceCode(_Wire, frozen=True, kw_only=True):
+    """One pack's traceability code on a line (``drug_trac_info``, NATIONAL.md §7, §11)."""
+
+    drug_trac_codg: str = ""
+    feedetl_sn: str = ""
+    trdn_flag: str = ""
+    min_prcunt_type: str = ""
+
+
 class FeeDetail(_Wire, frozen=True, kw_only=True):
     """One line of a basket, with national names; ``gongji_*`` fields are extensions."""
 
@@ -113,6 +122,8 @@ class FeeDetail(_Wire, frozen=True, kw_only=True):
     cnt: decimal.Decimal
     pric: decimal.Decimal
     det_item_fee_sumamt: decimal.Decimal | None = None
+    #: The packs' codes, where the region's 2101/2102 lines carry them (a mock option).
+    drug_trac_info: list[TraceCode] = msgspec.field(default_factory=list)
     #: Extension: the class (01 A, 02 B, 03 C) and category the till gives, for a code the
     #: mock's catalogue does not list. ``chrgitm_lv`` is the older spelling (an output of
     #: the real interface, never an input).
