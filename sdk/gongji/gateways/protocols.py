@@ -29,7 +29,17 @@ from gongji.errors import ConfigError
 from gongji.gateways.exchange import Flow
 from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
 from gongji.identity import Credential, IdNumber
-from gongji.model import Binding, LineItem, Person, Purpose, Refusal, Relation, Setting, Visit
+from gongji.model import (
+    Binding,
+    ChronicDisease,
+    LineItem,
+    Person,
+    Purpose,
+    Refusal,
+    Relation,
+    Setting,
+    Visit,
+)
 from gongji.money import ZERO, Fen
 
 __all__ = [
@@ -39,6 +49,7 @@ __all__ = [
     "ChannelNotification",
     "ChannelPayment",
     "ChannelRefund",
+    "ChronicDiseaseGateway",
     "DayTotals",
     "Holder",
     "InsuranceGateway",
@@ -74,6 +85,10 @@ class Capability(enum.StrEnum):
     REFUND = "refund"
     NOTIFY = "notify"
     MED_INS_ORDER = "med_ins_order"
+    # insurance gateways, appended
+    #: The patient's registered chronic or special diseases (5301), and settling under one
+    #: (med_type 14 with its dise_codg); without it such a sale is refused before anything is sent.
+    CHRONIC_DISEASES = "chronic_diseases"
 
 
 def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) -> None:
@@ -115,6 +130,8 @@ class SettlementRequest:
     visit_id: str = ""
     #: The patient asked to draw on relatives' accounts (``Purchase.use_mutual_aid``).
     use_mutual_aid: bool = False
+    #: The registered chronic or special disease to settle under (med_type 14); None: ordinary.
+    disease: ChronicDisease | None = None
 
 
 @frozen
@@ -291,6 +308,20 @@ class OutpatientGateway(InsuranceGateway, Protocol):
     def upload_fees(self, visit: Visit, items: tuple[LineItem, ...], msgid: str) -> Flow[Fen]:
         """Upload ``items`` for ``visit`` (2204), numbered on from the lines it already has
         (``feedetl_sn`` = position from 1); the centre's sum of the lines it accepted."""
+        ...
+
+
+@runtime_checkable
+class ChronicDiseaseGateway(InsuranceGateway, Protocol):
+    """An insurance gateway that knows patients' chronic or special diseases (门诊慢特病).
+
+    Optional: a gateway that declares ``Capability.CHRONIC_DISEASES`` implements this and
+    settles a ``SettlementRequest`` whose ``disease`` is set under it (med_type 14); the
+    client refuses such a sale with any other gateway before anything is sent.
+    """
+
+    def chronic_diseases(self, holder: Holder) -> Flow[tuple[ChronicDisease, ...]]:
+        """The diseases the centre registered for ``holder`` (5301), with their dates; a read."""
         ...
 
 
