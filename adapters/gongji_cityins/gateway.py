@@ -53,11 +53,11 @@ from gongji.gateways.secrets import read_secret
 from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.journal import MemoryJournal
-from gongji.model import Binding, LineItem, Person, Setting, Visit
+from gongji.model import Binding, ChronicDisease, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, statement, traceability, transform, wire
+from gongji_cityins import catalogue, chronic, statement, traceability, transform, wire
 from gongji_cityins.premium import PremiumChannel
 from gongji_cityins.statement import StatementFormat
 
@@ -124,6 +124,12 @@ class CityProfile:
     msgid_reversed: tuple[str, ...] = MSGID_REVERSED
     #: Reconciliation files and clearing types (3201, 3202, 9101, 9102).
     statement: StatementFormat = attrs.field(factory=StatementFormat)
+    #: The output node of 5301 that lists a patient's chronic-disease registrations:
+    #: ``feedetail`` in the one public client that reads it (unconfirmed for Liaoning).
+    chronic_node: str = chronic.DEFAULT_NODE
+    #: ``med_type`` of a sale settled under a chronic or special disease: 14 nationally;
+    #: some provinces use a sub-code (e.g. 140104 for chronic-disease drugs at a pharmacy).
+    chronic_med_type: str = transform.CHRONIC_MED_TYPE
 
     @property
     def dialect(self) -> transform.Dialect:
@@ -135,6 +141,7 @@ class CityProfile:
             mutual_aid_reading=self.mutual_aid_reading,
             acct_used_flag=self.acct_used_flag,
             extensions=self.extensions,
+            chronic_med_type=self.chronic_med_type,
         )
 
 
@@ -199,6 +206,8 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "sign_in_lost": list,
     "msgid_taken": list,
     "msgid_reversed": list,
+    "chronic_node": str,
+    "chronic_med_type": str,
 }
 #: The settings that take one of a few words.
 _OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -209,7 +218,8 @@ _OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
 }
 _WORDINGS = ("sign_in_lost", "msgid_taken", "msgid_reversed")
 _OVERRIDE_HELP = (
-    "Write base_url, path, policy, premium_url, receiver and psn_setlway as strings, signing "
+    "Write base_url, path, policy, premium_url, receiver, psn_setlway, chronic_node and "
+    "chronic_med_type as strings, signing "
     'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
     '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions as '
     "true or false, and sign_in_lost, msgid_taken and msgid_reversed as lists of non-empty "
@@ -235,6 +245,7 @@ class CityInsuranceGateway:
             Capability.UPLOAD_FEES,
             Capability.CATALOGUE,
             Capability.TRACE_UPLOAD,
+            Capability.CHRONIC_DISEASES,
         }
     )
 
@@ -548,6 +559,17 @@ class CityInsuranceGateway:
         )
         answer = self._decode(output, wire.BindingsAnswer)
         return _trusted("X101", lambda: transform.bindings_from(answer, beneficiary.person.id))
+
+    def chronic_diseases(self, holder: Holder) -> Flow[tuple[ChronicDisease, ...]]:
+        """5301: the chronic or special diseases registered for ``holder``, with their dates."""
+        require(self, Capability.CHRONIC_DISEASES)
+        output = yield from self._call(
+            chronic.INFNO,
+            chronic.query_input(holder.psn_no),
+            insured_in=holder.person.insurance.region,
+        )
+        node = self.profile.chronic_node
+        return _trusted(chronic.INFNO, lambda: chronic.diseases_from(output, node))
 
     def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
         require(self, Capability.PRE_SETTLE)
