@@ -274,6 +274,15 @@ def _disease_code(value: str) -> str:
     return value
 
 
+def _registered_code(value: str) -> str:
+    if value == "":
+        raise InvalidInput(
+            "A chronic or special disease registration needs its code.",
+            next_step="Give the code the centre registered (opsp_dise_code, 5301).",
+        )
+    return _disease_code(value)
+
+
 @frozen
 class ChronicDisease:
     """A chronic or special outpatient disease (门诊慢特病) the centre registered for a
@@ -281,7 +290,7 @@ class ChronicDisease:
     (``dise_codg``, ``dise_name``). ``begins``/``ends`` are the registration's dates
     (``begndate``/``enddate``, Beijing calendar days; None: not given)."""
 
-    code: str = field(converter=_disease_code)
+    code: str = field(converter=_registered_code)
     name: str = ""
     begins: datetime.date | None = None
     ends: datetime.date | None = None
