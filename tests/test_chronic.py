@@ -63,3 +63,8 @@ def test_a_disease_code_that_is_not_visible_ascii_is_refused_before_anything_is_
 
 def test_an_ordinary_purchase_has_no_disease() -> None:
     assert Purchase(credential=Credential.id_card(PATIENT), items=[TABLETS]).chronic_disease == ""
+
+
+def test_a_registration_needs_a_code() -> None:
+    with pytest.raises(InvalidInput, match="needs its code"):
+        ChronicDisease("", "高血压")
