@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-from gongji import ChronicDisease, Credential, Fen, LineItem, UntrustedAnswer
+from gongji import ChronicDisease, ConfigError, Credential, Fen, LineItem, UntrustedAnswer
 from gongji.gateways import Holder, SettlementRequest
 from gongji.model import Insurance, Person, PersonalAccount, Setting
 from gongji_cityins import CITIES, CityInsuranceGateway
@@ -177,3 +177,20 @@ def test_a_region_with_a_chronic_sub_code_sends_it() -> None:
     sent = centre.sent[-1]
     assert sent["input"]["data"]["med_type"] == "140104"
     assert check_request("2101", sent) == []
+
+
+def test_a_config_file_sets_the_regions_chronic_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GONGJI_TEST_CHRONIC_SECRET", "s3cret")
+    settings: dict[str, Any] = {
+        "city": "dalian",
+        "institution_code": "H21020200001",
+        "paasid": "POS01",
+        "secret_env": "GONGJI_TEST_CHRONIC_SECRET",
+    }
+    default = CityInsuranceGateway.from_settings(settings).profile
+    assert (default.chronic_node, default.chronic_med_type) == ("feedetail", "14")
+    settings |= {"chronic_node": "data", "chronic_med_type": "140104"}
+    profile = CityInsuranceGateway.from_settings(settings).profile
+    assert (profile.chronic_node, profile.chronic_med_type) == ("data", "140104")
+    with pytest.raises(ConfigError, match="chronic_med_type"):
+        CityInsuranceGateway.from_settings(settings | {"chronic_med_type": 14})
