@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from gongji import Fen, InvalidInput
+from gongji import ChronicDisease, Fen, InvalidInput
 from gongji.identity import IdNumber
 from gongji.model import Leg, LineItem, Refusal, Relation, RuleWarning
 from gongji.rules.explain import mutual_aid_sentence, owner_label, relation_words
@@ -129,6 +129,21 @@ def test_a_quote_without_fund_share_does_not_mention_the_fund() -> None:
         "Collect ¥5.00 in cash (WeChat Pay, Alipay or at the till).",
     ]
     assert quote.explain("zh") == ["合计 ¥5.00。", "需收取现金(微信/支付宝/现金) ¥5.00。"]
+
+
+def test_a_quote_under_a_chronic_disease_names_it_after_the_total() -> None:
+    disease = ChronicDisease("M03900", "高血压")
+    quote = Quote(total=Fen(500), fund=Fen(0), legs=(), cash=Fen(500), disease=disease)
+    assert quote.explain() == [
+        "Total ¥5.00.",
+        "The sale is settled under the chronic or special disease M03900 高血压.",
+        "Collect ¥5.00 in cash (WeChat Pay, Alipay or at the till).",
+    ]
+    assert quote.explain("zh") == [
+        "合计 ¥5.00。",
+        "按门诊慢特病 M03900 高血压 结算。",
+        "需收取现金(微信/支付宝/现金) ¥5.00。",
+    ]
 
 
 # A relation as a cashier says it, whatever the sexes (R4's refusals and warnings), en then zh.

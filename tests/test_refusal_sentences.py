@@ -8,12 +8,14 @@ change them here too, on purpose: this file is the list of what a till can say.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 import msgspec
 import pytest
 
-from gongji import Fen
+from gongji import ChronicDisease, DiseaseNotRegistered, Fen
+from gongji.chronic import choose
 from gongji.identity import IdNumber
 from gongji.model import Insurance, Person
 from gongji.plugins import make_plugin_manager
@@ -291,3 +293,55 @@ def test_each_refusal_reads_as_written_in_english_and_chinese(case: str) -> None
         (r.reason, r.reason_zh) for result in results if result for r in result if r.rule == rule
     }
     assert said == {(english, chinese)}
+
+
+# A sale under a chronic or special disease (gongji.chronic) is refused, before anything is
+# charged, when the patient is not registered for it on the day of the sale.
+_HYPERTENSION = ChronicDisease("M03900", "高血压", datetime.date(2023, 3, 1))
+_DIABETES = ChronicDisease(
+    "M01600", "糖尿病", datetime.date(2020, 1, 1), datetime.date(2025, 6, 30)
+)
+_DAY = datetime.date(2026, 11, 24)
+CHRONIC_CASES: dict[str, tuple[Callable[[], ChronicDisease], str, str]] = {
+    "no registration at all": (
+        lambda: choose((), "M03900", _DAY),
+        "The patient has no chronic or special disease registered at the insurance centre, "
+        "so the sale cannot be settled under M03900.",
+        "患者在医保中心没有登记门诊慢特病，不能按病种 M03900 结算。",
+    ),
+    "another disease registered": (
+        lambda: choose((_HYPERTENSION, _DIABETES), "M07800", _DAY),
+        "The patient is not registered for the chronic or special disease M07800; the "
+        "registered ones are M03900 高血压, M01600 糖尿病.",
+        "患者未登记门诊慢特病 M07800，已登记的病种为 M03900 高血压、M01600 糖尿病。",
+    ),
+    "a registration that ended": (
+        lambda: choose((_HYPERTENSION, _DIABETES), "M01600", _DAY),
+        "The patient's registration for the chronic or special disease M01600 糖尿病 runs "
+        "from 2020-01-01 to 2025-06-30, so it does not cover today (2026-11-24).",
+        "患者门诊慢特病 M01600 糖尿病 的登记有效期为 2020-01-01 至 2025-06-30，"
+        "今天(2026-11-24)不在有效期内。",
+    ),
+    "a registration without a first day that ended": (
+        lambda: choose((ChronicDisease("M01600", "糖尿病", None, _DAY),), "M01600", _DAY + ONE),
+        "The patient's registration for the chronic or special disease M01600 糖尿病 ended "
+        "on 2026-11-24, so it does not cover today (2026-11-25).",
+        "患者门诊慢特病 M01600 糖尿病 的登记已于 2026-11-24 到期，今天(2026-11-25)不在有效期内。",
+    ),
+    "a registration that begins tomorrow": (
+        lambda: choose((ChronicDisease("M03900", "高血压", _DAY + ONE),), "M03900", _DAY),
+        "The patient's registration for the chronic or special disease M03900 高血压 begins "
+        "on 2026-11-25, so it does not cover today (2026-11-24).",
+        "患者门诊慢特病 M03900 高血压 的登记自 2026-11-25 起生效，今天(2026-11-24)不在有效期内。",
+    ),
+}
+ONE = datetime.timedelta(days=1)
+
+
+@pytest.mark.parametrize("case", list(CHRONIC_CASES))
+def test_each_chronic_disease_refusal_reads_as_written_in_english_and_chinese(case: str) -> None:
+    build, english, chinese = CHRONIC_CASES[case]
+    with pytest.raises(DiseaseNotRegistered) as refused:
+        build()
+    assert (refused.value.message, refused.value.reason_zh) == (english, chinese)
+    assert "nothing was charged" in refused.value.next_step.lower()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import msgspec
 import pytest
 
-from gongji import EligibilityError, Fen, OwnCardViolation, Person
+from gongji import DiseaseNotRegistered, EligibilityError, Fen, OwnCardViolation, Person
 from gongji.flows.premium import REVERSED_WHY as PREMIUM_REVERSED_WHY
 from gongji.flows.steps import REVERSED_WHY
 from gongji.model import BindingStatus, Purpose, Relation, RuleWarning
@@ -40,6 +40,7 @@ from tests.conftest import (
     person,
     purchase,
 )
+from tests.test_refusal_sentences import CHRONIC_CASES
 
 SON = person(OWNER, balance=50_000)
 MOTHER = person(PATIENT, "resident")
@@ -355,3 +356,17 @@ def test_why_a_reversed_premium_failed_is_a_sentence(state: str) -> None:
     assert why[:1].isupper() and why.endswith(".")
     for what, pattern in FORBIDDEN.items():
         assert not pattern.search(why), f"{state}: {what}: {why}"
+
+
+# A sale under a chronic or special disease the patient is not registered for (gongji.chronic).
+@pytest.mark.parametrize("case", sorted(CHRONIC_CASES))
+def test_the_chronic_disease_refusals_read_as_sentences(case: str) -> None:
+    build, _, _ = CHRONIC_CASES[case]
+    with pytest.raises(DiseaseNotRegistered) as refused:
+        build()
+    en, zh = refused.value.message, refused.value.reason_zh
+    assert en[:1].isupper() and en.endswith(".") and zh.endswith("。")
+    for what, pattern in FORBIDDEN.items():
+        assert not pattern.search(en), f"{case} en has {what}: {en}"
+    for what, pattern in FORBIDDEN_ZH.items():
+        assert not pattern.search(zh), f"{case} zh has {what}: {zh}"

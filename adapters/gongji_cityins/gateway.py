@@ -59,11 +59,11 @@ from gongji.gateways.secrets import read_secret
 from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
 from gongji.journal import MemoryJournal
-from gongji.model import Binding, Diagnosis, LineItem, Person, Setting, Visit
+from gongji.model import Binding, ChronicDisease, Diagnosis, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, statement, traceability, transform, visit, wire
+from gongji_cityins import catalogue, chronic, statement, traceability, transform, visit, wire
 from gongji_cityins.premium import PremiumChannel
 from gongji_cityins.statement import StatementFormat
 
@@ -139,6 +139,12 @@ class CityProfile:
     msgid_reversed: tuple[str, ...] = MSGID_REVERSED
     #: Reconciliation files and clearing types (3201, 3202, 9101, 9102).
     statement: StatementFormat = attrs.field(factory=StatementFormat)
+    #: The output node of 5301 that lists a patient's chronic-disease registrations:
+    #: ``feedetail`` in the one public client that reads it (unconfirmed for Liaoning).
+    chronic_node: str = chronic.DEFAULT_NODE
+    #: ``med_type`` of a sale settled under a chronic or special disease: 14 nationally;
+    #: some provinces use a sub-code (e.g. 140104 for chronic-disease drugs at a pharmacy).
+    chronic_med_type: str = transform.CHRONIC_MED_TYPE
 
     @property
     def dialect(self) -> transform.Dialect:
@@ -151,6 +157,7 @@ class CityProfile:
             acct_used_flag=self.acct_used_flag,
             trace_codes_on_lines=self.trace_codes_on_lines,
             extensions=self.extensions,
+            chronic_med_type=self.chronic_med_type,
         )
 
 
@@ -217,6 +224,8 @@ _OVERRIDE_TYPES: Mapping[str, type] = {
     "sign_in_lost": list,
     "msgid_taken": list,
     "msgid_reversed": list,
+    "chronic_node": str,
+    "chronic_med_type": str,
 }
 #: The settings that take one of a few words.
 _OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -227,8 +236,8 @@ _OVERRIDE_CHOICES: Mapping[str, tuple[str, ...]] = {
 }
 _WORDINGS = ("sign_in_lost", "msgid_taken", "msgid_reversed")
 _OVERRIDE_HELP = (
-    "Write base_url, path, policy, premium_url, receiver, psn_setlway and hosp_appr_flag as "
-    "strings, signing "
+    "Write base_url, path, policy, premium_url, receiver, psn_setlway, hosp_appr_flag, "
+    "chronic_node and chronic_med_type as strings, signing "
     'as "tif" or "csb", pharmacy_nodes as "data" or "druginfo", mutual_aid_reading as '
     '"separate" or "included", acct_used_flag as "account" or "mutual_aid", extensions and '
     "trace_codes_on_lines as true or false, and sign_in_lost, msgid_taken and msgid_reversed "
@@ -258,6 +267,7 @@ class CityInsuranceGateway:
             Capability.DIAGNOSE,
             Capability.WITHDRAW_FEES,
             Capability.CANCEL_REGISTRATION,
+            Capability.CHRONIC_DISEASES,
         }
     )
 
@@ -613,6 +623,17 @@ class CityInsuranceGateway:
         )
         answer = self._decode(output, wire.BindingsAnswer)
         return _trusted("X101", lambda: transform.bindings_from(answer, beneficiary.person.id))
+
+    def chronic_diseases(self, holder: Holder) -> Flow[tuple[ChronicDisease, ...]]:
+        """5301: the chronic or special diseases registered for ``holder``, with their dates."""
+        require(self, Capability.CHRONIC_DISEASES)
+        output = yield from self._call(
+            chronic.INFNO,
+            chronic.query_input(holder.psn_no),
+            insured_in=holder.person.insurance.region,
+        )
+        node = self.profile.chronic_node
+        return _trusted(chronic.INFNO, lambda: chronic.diseases_from(output, node))
 
     def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
         require(self, Capability.PRE_SETTLE)

@@ -53,6 +53,8 @@ _INSURED = "1"
 _CLASS = {Coverage.A: "01", Coverage.B: "02", Coverage.C: "03"}
 #: med_type: 41 pharmacy purchase, 11 general outpatient.
 MED_TYPE = {"pharmacy": "41", "outpatient": "11"}
+#: med_type of a chronic or special disease (门诊慢特病), at the pharmacy and the clinic.
+CHRONIC_MED_TYPE = "14"
 
 _FEN = decimal.Decimal("0.01")
 _NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*", re.ASCII)
@@ -82,6 +84,8 @@ class Dialect:
     trace_codes_on_lines: bool = False
     #: gongji's extensions (``gongji_*`` fields, X101): only against a centre that has them.
     extensions: bool = False
+    #: ``med_type`` of a sale under a chronic or special disease ("14", or a regional sub-code).
+    chronic_med_type: str = CHRONIC_MED_TYPE
 
 
 def yuan(value: Any, what: str = "an amount") -> decimal.Decimal:
@@ -260,6 +264,11 @@ def settle_input(
     }
     if credential.card_sn:
         data["card_sn"] = credential.card_sn
+    if request.disease is not None:
+        # A registered chronic or special disease (5301): med_type 14 names it (§7, §12).
+        data["med_type"] = dialect.chronic_med_type
+        data["dise_codg"] = request.disease.code
+        data["dise_name"] = request.disease.name
     if dialect.psn_setlway:
         data["psn_setlway"] = dialect.psn_setlway
     if dialect.extensions:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx
 import pluggy
 
+from gongji.flows import chronic as chronic_flows
 from gongji.flows import premium as premium_flows
 from gongji.flows import reconcile as reconcile_flows
 from gongji.flows import recover as recover_flows
@@ -30,7 +31,7 @@ from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal, SqliteJournal
 from gongji.journal.durable import DurableJournal
-from gongji.model import Cash, Diagnosis, LineItem, Purchase, Receipt, Visit
+from gongji.model import Cash, ChronicDisease, Diagnosis, LineItem, Purchase, Receipt, Visit
 from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.reconciliation import ReconciliationReport
 from gongji.rules.quote import Quote
@@ -311,6 +312,11 @@ class SettlementClient(_Client):
         """Whether the payer's account may pay the relative's premium, and what; nothing is charged."""
         return self._drive(premium_flows.preview_premium(self.setup, payment))
 
+    def chronic_diseases(self, credential: Credential) -> tuple[ChronicDisease, ...]:
+        """The chronic or special diseases the centre registered for the credential's holder
+        (1101, 5301), for the cashier to choose from; nothing is charged."""
+        return self._drive(chronic_flows.registered(self.setup, credential))
+
     def pay_premium(self, payment: PremiumPayment, *, key: str) -> PremiumReceipt:
         """Pay a relative's premium from the payer's account, once per ``key``, through the
         region's premium channel (``Capability.PREMIUM``; refused before anything is sent
@@ -488,6 +494,10 @@ class AsyncSettlementClient(_Client):
 
     async def preview_premium(self, payment: PremiumPayment) -> Quote:
         return await self._drive(premium_flows.preview_premium(self.setup, payment))
+
+    async def chronic_diseases(self, credential: Credential) -> tuple[ChronicDisease, ...]:
+        """The chronic or special diseases registered for the credential's holder; nothing is charged."""
+        return await self._drive(chronic_flows.registered(self.setup, credential))
 
     async def pay_premium(self, payment: PremiumPayment, *, key: str) -> PremiumReceipt:
         return await self._drive(premium_flows.pay_premium(self.setup, payment, key))

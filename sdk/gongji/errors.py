@@ -113,6 +113,17 @@ class LimitExceeded(EligibilityError):
     next_step = "The next account in the payer chain or cash covers the rest."
 
 
+class DiseaseNotRegistered(EligibilityError):
+    """A sale asked to be settled under a chronic or special disease (med_type 14) that the
+    centre has not registered for the patient, or not on the day of the sale."""
+
+    code = "disease_not_registered"
+    next_step = (
+        "Settle it as an ordinary sale (without chronic_disease), or choose a disease the "
+        "patient is registered for; nothing was charged."
+    )
+
+
 class GatewayError(GongjiError):
     """A gateway (insurance centre or payment channel) failed or refused."""
 

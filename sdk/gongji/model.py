@@ -257,6 +257,56 @@ class Binding:
             )
 
 
+# ---------------------------------------------------------------- chronic and special diseases
+
+#: A disease code as the centre registers it (``opsp_dise_code``, sent as ``dise_codg``):
+#: visible ASCII, matched by the centre byte for byte.
+_DISEASE_CODE = re.compile(r"[!-~]{1,30}", re.ASCII)
+
+
+def _disease_code(value: str) -> str:
+    if not isinstance(value, str) or (value and not _DISEASE_CODE.fullmatch(value)):
+        raise InvalidInput(
+            "A chronic or special disease code must be 1 to 30 visible ASCII characters.",
+            next_step="Copy the code of the disease the patient is registered for "
+            "(client.chronic_diseases(credential) lists them); nothing was sent.",
+        )
+    return value
+
+
+def _registered_code(value: str) -> str:
+    if value == "":
+        raise InvalidInput(
+            "A chronic or special disease registration needs its code.",
+            next_step="Give the code the centre registered (opsp_dise_code, 5301).",
+        )
+    return _disease_code(value)
+
+
+@frozen
+class ChronicDisease:
+    """A chronic or special outpatient disease (门诊慢特病) the centre registered for a
+    patient (5301): a sale settled under it is ``med_type`` 14 and names it
+    (``dise_codg``, ``dise_name``). ``begins``/``ends`` are the registration's dates
+    (``begndate``/``enddate``, Beijing calendar days; None: not given)."""
+
+    code: str = field(converter=_registered_code)
+    name: str = ""
+    begins: datetime.date | None = None
+    ends: datetime.date | None = None
+
+    def covers(self, day: datetime.date) -> bool:
+        """Whether the registration is in force on ``day`` (both dates count)."""
+        return (self.begins is None or self.begins <= day) and (
+            self.ends is None or day <= self.ends
+        )
+
+    @property
+    def label(self) -> str:
+        """What the cashier reads: the code and the centre's name for it."""
+        return f"{self.code} {self.name}".strip()
+
+
 # ---------------------------------------------------------------- the purchase
 
 
@@ -630,6 +680,10 @@ class Purchase:
     #: The patient asked the cashier to draw on relatives' accounts (seed 002 l.19: "告知收费人员
     #: 使用共济账户支付"). Off unless asked: a declined sale draws on no relative's account.
     use_mutual_aid: bool = field(default=False)
+    #: The code of the chronic or special disease (门诊慢特病) the patient is registered for,
+    #: to settle the purchase under it (``med_type`` 14); "" for an ordinary sale. Checked
+    #: against the centre's registrations (5301) before anything is charged.
+    chronic_disease: str = field(default="", converter=_disease_code, kw_only=True)
 
     @use_mutual_aid.validator
     def _check_use_mutual_aid(self, _attribute: object, value: bool) -> None:
@@ -687,10 +741,12 @@ class Purchase:
         agent_id: IdNumber | str | None = None,
         purpose: Purpose | str = Purpose.MEDICAL,
         use_mutual_aid: bool = False,
+        chronic_disease: str = "",
     ) -> Purchase:
         """The settlement of an outpatient ``visit``: its uploaded lines, for its patient.
 
         ``credential`` is the one presented now; it must be the patient's own (R1).
+        ``chronic_disease``: the registered disease's code, to settle the visit under it.
         """
         if not isinstance(visit, Visit):
             raise InvalidInput(
@@ -708,6 +764,7 @@ class Purchase:
             setting=Setting.OUTPATIENT,
             visit=visit,
             use_mutual_aid=use_mutual_aid,
+            chronic_disease=chronic_disease,
         )
 
     @cached_property
@@ -786,6 +843,8 @@ class Receipt:
     #: The cash part: cash-only goods (cosmetics, daily goods...) rung up with the sale and
     #: never sent to the centre. Part of ``total`` and of ``cash``, collected together.
     cash_part: Fen = field(default=ZERO, converter=_fen)
+    #: The registered chronic or special disease the sale was settled under (med_type 14).
+    disease: ChronicDisease | None = None
 
     @property
     def insured_total(self) -> Fen:

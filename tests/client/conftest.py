@@ -17,6 +17,7 @@ import pytest
 from gongji import (
     AsyncSettlementClient,
     Cash,
+    ChronicDisease,
     Credential,
     Diagnosis,
     Fen,
@@ -117,6 +118,9 @@ class Till:
 
     def preview_premium(self, payment: PremiumPayment) -> Quote:
         return self._run(self.client.preview_premium(payment))
+
+    def chronic_diseases(self, credential: Credential) -> tuple[ChronicDisease, ...]:
+        return self._run(self.client.chronic_diseases(credential))
 
     def pay_premium(self, payment: PremiumPayment, *, key: str) -> PremiumReceipt:
         return self._run(self.client.pay_premium(payment, key=key))

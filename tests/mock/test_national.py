@@ -1035,3 +1035,47 @@ def test_the_same_handler_serves_an_async_client(
             return answer
 
     assert asyncio.run(sign_in())["output"]["signinoutb"]["sign_no"]
+
+
+# ---------------------------------------------------------------- 5301 and med_type 14
+
+FATHER = "210202195601010112"  # hypertension since 2023; diabetes until 2025-06-30
+
+
+def test_5301_lists_every_registration_with_empty_dates_where_there_are_none(pos: Pos) -> None:
+    output = pos.ok("5301", {"data": {"psn_no": pos.psn_no(FATHER)}})
+    assert output == {
+        "feedetail": [
+            {
+                "opsp_dise_code": "M03900",
+                "opsp_dise_name": "高血压",
+                "begndate": "2023-03-01",
+                "enddate": "",
+            },
+            {
+                "opsp_dise_code": "M01600",
+                "opsp_dise_name": "糖尿病",
+                "begndate": "2020-01-01",
+                "enddate": "2025-06-30",
+            },
+        ]
+    }
+    assert pos.ok("5301", {"data": {"psn_no": pos.psn_no(SON)}}) == {"feedetail": []}
+    refused = pos.call("5301", {"data": {"psn_no": "210200000000000000"}})
+    assert refused["infcode"] == -1 and "人员编号" in refused["err_msg"]
+
+
+@pytest.mark.parametrize(
+    ("dise_codg", "settles"),
+    [("M03900", True), ("M01600", False), ("M99999", False), ("", False)],
+)
+def test_a_med_type_14_settlement_needs_a_disease_registered_and_in_force(
+    pos: Pos, centre: Centre, dise_codg: str, settles: bool
+) -> None:
+    chronic = {"med_type": "14", "insutype": "310", "dise_codg": dise_codg, "dise_name": "病"}
+    answer = pos.call("2102", settle_input(pos.psn_no(FATHER), FATHER, **chronic))
+    assert (answer["infcode"] == 0) is settles, answer["err_msg"]
+    if settles:
+        assert answer["output"]["setlinfo"]["med_type"] == "14"
+    else:
+        assert "门诊慢特病" in answer["err_msg"] and centre.ledger.transactions == ()

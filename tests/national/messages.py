@@ -1,9 +1,9 @@
 """Golden national messages, written from NATIONAL.md (not from gongji's own wire).
 
 ``requests/``: one request per transaction of the pharmacy path (with the sign-in 9001
-and the sign-out 9002), of the clinic visit (2201-2208) and of the catalogue (1312, 3301)
-as a centre following NATIONAL.md accepts it (2102 also with the ``druginfo`` /
-``drugdetail`` node names).
+and the sign-out 9002), of the clinic visit (2201-2208), of the catalogue (1312, 3301), of
+reconciliation and of chronic diseases (5301) as a centre following NATIONAL.md accepts it
+(2102 also with the ``druginfo`` / ``drugdetail`` node names).
 ``answers/``: answers in the shapes real centres send and gongji's decoders must read:
 
 | file | what it shows |
@@ -35,6 +35,8 @@ as a centre following NATIONAL.md accepts it (2102 also with the ``druginfo`` /
 | ``9101-uploaded`` | a ``file_qury_no`` in the ``fsi/plc/...`` shape public samples show |
 | ``3202-fileinfo`` | ``fileinfo`` naming the result file |
 | ``9102-refused`` | a download refused: an envelope, where a file was expected |
+| ``5301-registered`` | three registrations (one ended, one whose ``begndate`` has a time and whose ``enddate`` is ``null``, one whose ``begndate`` is ``""``), a field no table lists; ``infcode`` ``"0"`` |
+| ``5301-none-registered`` / ``-null-list`` / ``-empty-output`` | no registration: an empty ``feedetail``, a ``null`` one, an ``output`` of ``{}`` |
 
 ``files/``: centres' result files (9102): zipped, with CRLF line ends, an empty last
 line, ``""`` amounts (no standing settlement) and negative ones (a refund); the same

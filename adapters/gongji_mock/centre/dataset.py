@@ -9,6 +9,7 @@ problem is reported with the file and line it is on.
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from gongji.identity import IdNumber
 from gongji.model import (
     Binding,
     Category,
+    ChronicDisease,
     Coverage,
     Insurance,
     InsuranceKind,
@@ -46,6 +48,16 @@ class _PersonRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     account_balance: str | None = None
     e_voucher: str | None = None
     insuinfo: list[_InsuinfoRow] = msgspec.field(default_factory=list)
+    chronic: list[_DiseaseRow] = msgspec.field(default_factory=list)
+
+
+class _DiseaseRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A chronic or special disease the centre registered for the person (5301)."""
+
+    code: str
+    name: str
+    begins: datetime.date | None = None
+    ends: datetime.date | None = None
 
 
 class _BindingRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -121,6 +133,8 @@ class Dataset:
     other_insurance: Mapping[IdNumber, tuple[OtherInsurance, ...]] = field(factory=dict)
     #: The national endpoint reads gongji's extensions (``gongji_*``, X101); off, it is strict.
     extensions: bool = False
+    #: Each person's registered chronic or special diseases (5301), with their dates.
+    chronic_diseases: Mapping[IdNumber, tuple[ChronicDisease, ...]] = field(factory=dict)
 
 
 _PATH = re.compile(r"`\$\.(person|binding|catalogue)\[(\d+)\](?:\.(\w+))?`")
@@ -177,6 +191,7 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
     people: dict[IdNumber, Person] = {}
     e_vouchers: dict[str, IdNumber] = {}
     other_insurance: dict[IdNumber, tuple[OtherInsurance, ...]] = {}
+    chronic: dict[IdNumber, tuple[ChronicDisease, ...]] = {}
     for index, row in enumerate(rows.person):
         with where.problem("person", index):
             person = _person(row, policy)
@@ -188,6 +203,8 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
             people[person.id] = person
             if row.insuinfo:
                 other_insurance[person.id] = tuple(_other(entry, row) for entry in row.insuinfo)
+            if row.chronic:
+                chronic[person.id] = tuple(_chronic(entry) for entry in row.chronic)
             if row.e_voucher is not None:
                 if row.e_voucher in e_vouchers:
                     raise ConfigError(
@@ -231,6 +248,7 @@ def parse_dataset(text: str, name: str = "<dataset>") -> Dataset:
         catalogue=catalogue,
         other_insurance=other_insurance,
         extensions=rows.extensions,
+        chronic_diseases=chronic,
     )
 
 
@@ -248,6 +266,15 @@ def _other(entry: _InsuinfoRow, row: _PersonRow) -> OtherInsurance:
             next_step="Write the region of insurance as 6 digits, e.g. 210200.",
         )
     return OtherInsurance(entry.insutype, INSU_STATUS[entry.status], region)
+
+
+def _chronic(entry: _DiseaseRow) -> ChronicDisease:
+    if entry.begins is not None and entry.ends is not None and entry.ends < entry.begins:
+        raise ConfigError(
+            f"the registration of chronic disease {entry.code[:30]!r} ends before it begins.",
+            next_step="Write begins on or before ends (dates yyyy-MM-dd).",
+        )
+    return ChronicDisease(code=entry.code, name=entry.name, begins=entry.begins, ends=entry.ends)
 
 
 def _person(row: _PersonRow, policy: PolicyPack) -> Person:

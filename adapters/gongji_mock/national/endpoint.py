@@ -42,6 +42,7 @@ from gongji.signing._common import MemoryNonceCache, NonceCache
 from gongji_mock.centre.decisions import Centre, CentreRefusal
 from gongji_mock.national import (
     catalogue,
+    chronic,
     person,
     reversal,
     settlement,
@@ -97,6 +98,7 @@ HANDLERS: dict[str, Handler] = {
     "3301": catalogue.map_items,
     "9101": statement.upload,
     "9102": statement.download,
+    chronic.INFNO: chronic.registrations,
     "3505": traceability.sale_upload,
     "3506": traceability.return_upload,
 }

@@ -1,8 +1,9 @@
 """The national interface's requests as the mock knows them, and a checker for them.
 
 One table per request of the pharmacy path (9001, 9002, 1101, 2101, 2102, 2103, 2601,
-3505, 3506), of the clinic visit (2201-2208), of the catalogue (1312, 3301) and of
-reconciliation (3201, 3202, 9101, 9102), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
+3505, 3506), of the clinic visit (2201-2208), of the catalogue (1312, 3301), of
+reconciliation (3201, 3202, 9101, 9102) and of chronic diseases (5301), and one for the
+envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
 field reference taken from public code that talks to real centres), never from
 gongji_cityins' own wire structs: the mock is the rehearsal of a real centre, so its
 knowledge of the interface must not follow the client's mistakes.
@@ -684,8 +685,17 @@ FILE_DOWNLOAD = one_node(
 )
 
 
+# ---------------------------------------------------------------- 5301 (§12)
+# A person's chronic or special disease registrations. A med_type 14 settlement then sends
+# dise_codg (the registration's opsp_dise_code) and dise_name: the C rows of 2101/2102
+# above (``_chronic``), and of 2206/2207.
+
+CHRONIC_DISEASES = one_node("5301", "data", (field("psn_no", "C 30", "Y"),))
+
+
 def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
-    """Every table (the pharmacy path, the clinic visit, the catalogue, reconciliation), by
+    """Every table (the pharmacy path, the clinic visit, the catalogue, reconciliation,
+    chronic diseases), by
     transaction code."""
     return {
         table.infno: table
@@ -713,6 +723,7 @@ def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
             STATEMENT_DETAILS,
             FILE_UPLOAD,
             FILE_DOWNLOAD,
+            CHRONIC_DISEASES,
         )
     }
 

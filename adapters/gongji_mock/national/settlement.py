@@ -13,7 +13,7 @@ from gongji.model import Category, Coverage, LineItem, Purchase, Purpose, Settin
 from gongji.money import ZERO, Fen, Rounding
 from gongji.rules.quote import Quote
 from gongji_mock.centre.decisions import CentreRefusal, Settlement
-from gongji_mock.national import traceability
+from gongji_mock.national import chronic, traceability
 from gongji_mock.national.office import Office
 from gongji_mock.national.people import pooling_region
 from gongji_mock.national.records import EVERY_BATCH, Settled, Visit
@@ -140,6 +140,7 @@ def _purchase(
     setting = Setting.PHARMACY if envelope.infno.startswith("21") else Setting.OUTPATIENT
     # The patient is the psn_no's person: the centre's own record, whatever the till says.
     patient = office.people.person(data.psn_no)
+    chronic.check_settlement(office, patient, data.med_type, data.dise_codg or "")
     if setting is Setting.OUTPATIENT and not data.mdtrt_id:
         raise Malformed(
             "就诊ID为空，门诊结算须先挂号(2201)",

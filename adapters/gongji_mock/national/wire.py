@@ -146,6 +146,8 @@ class SettleData(_Wire, frozen=True, kw_only=True):
     chrg_bchno: str | None = None
     insutype: str | None = None
     acct_used_flag: str | None = None
+    dise_codg: str | None = None  # med_type 14: the registered disease (5301)
+    dise_name: str | None = None
     gongji_purpose: str = "medical"
     gongji_agent_certno: str | None = None
     #: "1" when the patient asked for mutual aid; absent, the centre follows acct_used_flag.

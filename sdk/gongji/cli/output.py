@@ -20,7 +20,7 @@ from gongji.errors import GongjiError
 # is imported when printed, so that `gongji --help` stays quick.
 if TYPE_CHECKING:
     from gongji.identity import IdNumber
-    from gongji.model import Leg, Receipt, Refusal, RuleWarning
+    from gongji.model import ChronicDisease, Leg, Receipt, Refusal, RuleWarning
     from gongji.rules.quote import Quote
 
 __all__ = [
@@ -116,6 +116,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
             for item in quote.cash_only
         ],
         "explain": [scrub(line) for line in quote.explain()],
+        "chronic_disease": disease_json(quote.disease),
     }
 
 
@@ -134,6 +135,19 @@ def receipt_json(receipt: Receipt) -> dict[str, Any]:
         "refusals": [refusal_json(r) for r in receipt.refusals],
         "warnings": [refusal_json(w) for w in receipt.warnings],
         "divergence": [scrub(line) for line in receipt.divergence],
+        "chronic_disease": disease_json(receipt.disease),
+    }
+
+
+def disease_json(disease: ChronicDisease | None) -> dict[str, Any] | None:
+    """The registered chronic or special disease a sale is settled under (med_type 14)."""
+    if disease is None:
+        return None
+    return {
+        "code": disease.code,
+        "name": disease.name,
+        "begins": disease.begins.isoformat() if disease.begins else None,
+        "ends": disease.ends.isoformat() if disease.ends else None,
     }
 
 
@@ -262,6 +276,9 @@ class Output:
         if receipt is not None and receipt.agent_id is not None:
             self.line(f"  presented by an agent 代购人 {receipt.agent_id.masked}")
         answer = receipt or quote
+        disease = answer.disease if answer is not None else None
+        if disease is not None:
+            self.line(f"  chronic or special disease 门诊慢特病 (med_type 14): {disease.label}")
         for refusal in answer.refusals if answer is not None else ():
             self.line(f"  {refusal.rule}: {scrub(refusal.reason)}", "yellow")
         for warning in answer.warnings if answer is not None else ():

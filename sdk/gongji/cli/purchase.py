@@ -58,6 +58,7 @@ class PurchaseFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     purpose: Purpose = Purpose.MEDICAL
     setting: Setting = Setting.PHARMACY
     use_mutual_aid: bool = False  # the patient asked to pay from relatives' accounts
+    chronic_disease: str = ""  # the registered chronic or special disease to settle under
 
     def __repr__(self) -> str:  # a token or an ID number never lands in a log
         return f"PurchaseFile(items={len(self.items)}, purpose={self.purpose.value!r})"
@@ -158,6 +159,7 @@ def to_purchase(typed: PurchaseFile, where: str) -> Purchase:
             purpose=typed.purpose,
             setting=typed.setting,
             use_mutual_aid=typed.use_mutual_aid,
+            chronic_disease=typed.chronic_disease,
         )
     except GongjiError as error:  # the basket as a whole (an empty one, ...)
         raise InvalidInput(f"{where}: {error.message}", next_step=error.next_step) from None
@@ -225,6 +227,7 @@ _PURCHASE_FLAGS = (
     "patient",
     "agent",
     "use_mutual_aid",
+    "chronic_disease",
 )
 
 

@@ -69,3 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the patient asks to pay from relatives' accounts (family mutual aid); "
         "without it no relative's account is drawn",
     )
+    flags.add_argument(
+        "--chronic-disease",
+        metavar="CODE",
+        help="settle under this chronic or special disease the patient is registered for "
+        "(门诊慢特病, med_type 14); checked against the centre's registrations (5301)",
+    )

@@ -28,6 +28,7 @@ from gongji.errors import (
     Unavailable,
     UntrustedAnswer,
 )
+from gongji.flows.chronic import chronic_gateway, disease_for
 from gongji.flows.premium import refuse_premium_as_sale
 from gongji.flows.recover import resolve
 from gongji.flows.setup import SettlementEvent, Setup
@@ -94,12 +95,17 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
     policy = setup.policy_on(today)
     basket = split(purchase, policy)  # refused before anything is sent, like missing codes
     check_codes(basket.insured, purchase.setting, policy, today)
+    if purchase.chronic_disease:
+        chronic_gateway(setup)  # an adapter without chronic diseases: refused, nothing sent
     credential, holder = yield from resolve_holder(setup, purchase.credential)
     context = CheckContext(
         purchase=purchase, holder=holder.person, policy=setup.policy_on(today), today=today
     )
     # R1 (and anything else that refuses the whole purchase) before another question is asked.
     assess(context, setup.plugins)
+    disease = None
+    if purchase.chronic_disease:  # 5301 only for the sale that asks: never for an ordinary one
+        disease = yield from disease_for(setup, holder, purchase.chronic_disease, today)
     if Capability.BINDINGS in gateway.capabilities:
         bindings, owners = yield from read(
             setup, "Reading the mutual-aid bindings", lambda: gateway.bindings(holder)
@@ -116,6 +122,7 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         visit_id=purchase.visit.visit_id if purchase.visit is not None else "",
         use_mutual_aid=purchase.use_mutual_aid,
         charge_batch=purchase.visit.batch if purchase.visit is not None else "",
+        disease=disease,
     )
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
     if pre.total != basket.insured_total:
@@ -123,7 +130,9 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
             f"The centre priced the purchase at {pre.total}, the till at {basket.insured_total}.",
             next_step="Check the line prices (a resident premium is priced by the centre); nothing was charged.",
         )
-    quote = assess(attrs.evolve(context, fund=pre.fund), setup.plugins)
+    quote = attrs.evolve(
+        assess(attrs.evolve(context, fund=pre.fund), setup.plugins), disease=disease
+    )
     return Prepared(holder=holder, request=request, quote=quote, pre=pre, basket=basket)
 
 
@@ -170,6 +179,7 @@ def centre_quote(pre: CentreSettlement, plan: Quote, cash_part: Fen = ZERO) -> Q
             cash_only=plan.cash_only,
             warnings=plan.warnings,
             plan=plan,
+            disease=plan.disease,
         )
     except InvalidInput as error:
         raise UntrustedAnswer(
@@ -399,6 +409,7 @@ def _receipt(
         divergence=_divergence(plan, settlement, legs, cash_part),
         purpose=entry.purpose,
         cash_channel=entry.cash_kind if settlement.cash + cash_part > 0 else "",
+        disease=prepared.request.disease,
     )
 
 

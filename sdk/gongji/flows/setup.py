@@ -154,6 +154,9 @@ class Setup:
         if purchase.use_mutual_aid:
             # Asked for or declined, the same basket is another sale: a retry may not switch it.
             parts.append("mutual-aid")
+        if purchase.chronic_disease:
+            # Under a disease (med_type 14) or not, the same basket is another sale.
+            parts.append(f"chronic:{purchase.chronic_disease}")
         for item in purchase.items:
             parts += [
                 item.code,

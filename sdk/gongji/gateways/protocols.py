@@ -31,6 +31,7 @@ from gongji.gateways.statement import CentreDifference, Clearing, StatementLine,
 from gongji.identity import Credential, IdNumber
 from gongji.model import (
     Binding,
+    ChronicDisease,
     Diagnosis,
     LineItem,
     Person,
@@ -49,6 +50,7 @@ __all__ = [
     "ChannelNotification",
     "ChannelPayment",
     "ChannelRefund",
+    "ChronicDiseaseGateway",
     "DayTotals",
     "Holder",
     "InsuranceGateway",
@@ -90,6 +92,9 @@ class Capability(enum.StrEnum):
     MED_INS_ORDER = "med_ins_order"
     # insurance gateways, added later (appended: the values above keep their order)
     SIGN_OUT = "sign_out"  # the centre's sign-in ends at close (9002): ``SessionGateway``
+    #: The patient's registered chronic or special diseases (5301), and settling under one
+    #: (med_type 14 with its dise_codg); without it such a sale is refused before anything is sent.
+    CHRONIC_DISEASES = "chronic_diseases"
 
 
 def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) -> None:
@@ -133,6 +138,8 @@ class SettlementRequest:
     use_mutual_aid: bool = False
     #: The visit's charge batch (``chrg_bchno``) whose uploaded lines are settled.
     charge_batch: str = ""
+    #: The registered chronic or special disease to settle under (med_type 14); None: ordinary.
+    disease: ChronicDisease | None = None
 
 
 @frozen
@@ -340,6 +347,20 @@ class SessionGateway(InsuranceGateway, Protocol):
     def sign_out(self) -> Flow[bool]:
         """End the gateway's sign-in (9002); False, with nothing sent, when it has none.
         The sign-in is forgotten whatever the answer: the next message signs in anew."""
+        ...
+
+
+@runtime_checkable
+class ChronicDiseaseGateway(InsuranceGateway, Protocol):
+    """An insurance gateway that knows patients' chronic or special diseases (门诊慢特病).
+
+    Optional: a gateway that declares ``Capability.CHRONIC_DISEASES`` implements this and
+    settles a ``SettlementRequest`` whose ``disease`` is set under it (med_type 14); the
+    client refuses such a sale with any other gateway before anything is sent.
+    """
+
+    def chronic_diseases(self, holder: Holder) -> Flow[tuple[ChronicDisease, ...]]:
+        """The diseases the centre registered for ``holder`` (5301), with their dates; a read."""
         ...
 
 

@@ -24,6 +24,7 @@ from gongji.journal.entry import Entry, EntryState, UndoKind
 from gongji.journal.sealing import JournalKey, Sealer
 from gongji.model import (
     CashKind,
+    ChronicDisease,
     Leg,
     LegSource,
     OwnerNamedBy,
@@ -118,6 +119,14 @@ class ReceiptRow(msgspec.Struct, frozen=True, kw_only=True):
     transaction_id: str = ""
     warnings: tuple[RefusalRow, ...] = ()  # a warning is stored in a refusal's shape
     cash_part: int = 0  # cash-only goods (a row written before it existed has none)
+    disease: DiseaseRow | None = None  # the chronic disease settled under (med_type 14)
+
+
+class DiseaseRow(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str = ""
+    begins: datetime.date | None = None
+    ends: datetime.date | None = None
 
 
 class UploadRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -261,6 +270,7 @@ def row_of(entry: Entry, key: Sealer) -> EntryRow:
             transaction_id=receipt.transaction_id,
             warnings=tuple(refusal(w) for w in receipt.warnings),
             cash_part=int(receipt.cash_part),
+            disease=_disease_row(receipt.disease),
         ),
         undo=entry.undo,
         undo_msgid=entry.undo_msgid,
@@ -429,6 +439,7 @@ def entry_of(row: EntryRow, key: JournalKey) -> Entry:
                 for w in receipt.warnings
             ),
             cash_part=Fen(receipt.cash_part),
+            disease=_disease(receipt.disease),
         ),
         undo=row.undo,
         undo_msgid=row.undo_msgid,
@@ -465,3 +476,17 @@ def masked(row: EntryRow) -> dict[str, Any]:
 
     result: dict[str, Any] = strip(msgspec.to_builtins(row))
     return result
+
+
+def _disease_row(disease: ChronicDisease | None) -> DiseaseRow | None:
+    if disease is None:
+        return None
+    return DiseaseRow(
+        code=disease.code, name=disease.name, begins=disease.begins, ends=disease.ends
+    )
+
+
+def _disease(row: DiseaseRow | None) -> ChronicDisease | None:
+    if row is None:
+        return None
+    return ChronicDisease(code=row.code, name=row.name, begins=row.begins, ends=row.ends)

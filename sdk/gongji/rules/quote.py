@@ -10,7 +10,7 @@ from __future__ import annotations
 from attrs import frozen
 
 from gongji.errors import InvalidInput
-from gongji.model import Leg, LineItem, Refusal, RuleWarning
+from gongji.model import ChronicDisease, Leg, LineItem, Refusal, RuleWarning
 from gongji.money import Fen
 from gongji.rules.explain import Language, mutual_aid_sentence
 
@@ -31,6 +31,8 @@ class Quote:
     #: A preview that reached the centre: its amounts are the centre's pre-settlement, and
     #: this is the local plan that explains them (None: the quote is itself the plan).
     plan: Quote | None = None
+    #: The registered chronic or special disease the sale is settled under (med_type 14).
+    disease: ChronicDisease | None = None
 
     def __attrs_post_init__(self) -> None:
         # Conservation of money is checked where the object is made, not hoped for later.
@@ -49,6 +51,12 @@ class Quote:
         warnings, then the cash to collect."""
         zh = language == "zh"
         lines = [f"合计 {self.total}。" if zh else f"Total {self.total}."]
+        if self.disease is not None:
+            lines.append(
+                f"按门诊慢特病 {self.disease.label} 结算。"
+                if zh
+                else f"The sale is settled under the chronic or special disease {self.disease.label}."
+            )
         if self.fund:
             lines.append(
                 f"统筹基金支付 {self.fund}。" if zh else f"The pooled fund pays {self.fund}."
