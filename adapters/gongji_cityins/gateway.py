@@ -42,6 +42,8 @@ from gongji.gateways import (
     MsgidJournal,
     Registration,
     ReversalState,
+    RiskFinding,
+    RiskStage,
     SettlementRequest,
     StatementLine,
     TotalsVerdict,
@@ -57,8 +59,9 @@ from gongji.model import Binding, LineItem, Person, Setting, Visit
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, statement, traceability, transform, wire
+from gongji_cityins import catalogue, risk, statement, traceability, transform, wire
 from gongji_cityins.premium import PremiumChannel
+from gongji_cityins.risk import RiskSettings
 from gongji_cityins.statement import StatementFormat
 
 PATH = "/fsi/api/rsfComIfsService/callService"
@@ -124,6 +127,8 @@ class CityProfile:
     msgid_reversed: tuple[str, ...] = MSGID_REVERSED
     #: Reconciliation files and clearing types (3201, 3202, 9101, 9102).
     statement: StatementFormat = attrs.field(factory=StatementFormat)
+    #: The centre's rule checks (3101, 3102): off unless the region turns them on.
+    risk: RiskSettings = attrs.field(factory=RiskSettings)
 
     @property
     def dialect(self) -> transform.Dialect:
@@ -235,6 +240,7 @@ class CityInsuranceGateway:
             Capability.UPLOAD_FEES,
             Capability.CATALOGUE,
             Capability.TRACE_UPLOAD,
+            Capability.RISK_CHECKS,
         }
     )
 
@@ -262,6 +268,8 @@ class CityInsuranceGateway:
         capabilities = (
             self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
         )
+        if not profile.risk.enabled:  # asked only where the region turns them on
+            capabilities -= {Capability.RISK_CHECKS}
         self._premium: PremiumChannel | None = None
         if profile.premium_url:
             # A premium channel only where the profile names one (off for real centres).
@@ -308,6 +316,8 @@ class CityInsuranceGateway:
         if "statement" in settings:
             form = StatementFormat.from_settings(settings["statement"])
             profile = attrs.evolve(profile, statement=form)
+        if "risk" in settings:
+            profile = attrs.evolve(profile, risk=RiskSettings.from_settings(settings["risk"]))
         institution = Institution(
             code=str(settings.get("institution_code", "")),
             name=str(settings.get("institution_name", "")),
@@ -666,6 +676,20 @@ class CityInsuranceGateway:
             )
         reversal: ReversalState = state
         return reversal
+
+    # ------------------------------------------------------------ 3101 / 3102 (rule checks)
+
+    def risk_check(
+        self, stage: RiskStage, request: SettlementRequest, pre: CentreSettlement | None = None
+    ) -> Flow[tuple[RiskFinding, ...]]:
+        require(self, Capability.RISK_CHECKS)
+        task_id = yield from self.new_msgid(durable=False)  # unique per request, as task_id is
+        i, settings = self.institution, self.profile.risk
+        medins = risk.Medins(code=i.code, name=i.name, region=self.region)
+        data = risk.check_input(stage, request, pre, settings, medins, task_id, self._clock())
+        region = request.patient.insurance.region
+        output = yield from self._call(stage.value, data, insured_in=region)
+        return risk.findings_from(output, stage, settings)
 
     # ------------------------------------------------------------ 3505 / 3506 (traceability)
 
