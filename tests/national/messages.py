@@ -1,8 +1,8 @@
 """Golden national messages, written from NATIONAL.md (not from gongji's own wire).
 
-``requests/``: one request per transaction of the pharmacy path and of the catalogue
-(1312, 3301) as a centre following NATIONAL.md accepts it (2102 also with the
-``druginfo`` / ``drugdetail`` node names).
+``requests/``: one request per transaction of the pharmacy path, of the catalogue
+(1312, 3301), of reconciliation and of the rule checks (3101, 3102) as a centre following
+NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node names).
 ``answers/``: answers in the shapes real centres send and gongji's decoders must read:
 
 | file | what it shows |
@@ -24,6 +24,10 @@
 | ``9101-uploaded`` | a ``file_qury_no`` in the ``fsi/plc/...`` shape public samples show |
 | ``3202-fileinfo`` | ``fileinfo`` naming the result file |
 | ``9102-refused`` | a download refused: an envelope, where a file was expected |
+| ``3101-empty-result`` | nothing found: ``result`` ``[]`` |
+| ``3101-null-output`` | nothing found: ``output`` ``null`` |
+| ``3101-two-findings`` | two violations: ``sev_deg`` as a string and as a number, ``vola_amt`` ``null`` and ``""``, a ``rule_id`` that is a number, an ID number in ``vola_cont`` |
+| ``3102-single-object`` | ``result`` as one object (S1's model), ``sev_deg`` in words, ``vola_amt`` a number |
 
 ``files/``: centres' result files (9102): zipped, with CRLF line ends, an empty last
 line, ``""`` amounts (no standing settlement) and negative ones (a refund); the same

@@ -75,7 +75,8 @@ def test_every_transaction_of_the_pharmacy_path_the_catalogue_and_reconciliation
 ):
     pharmacy = {"9001", "1101", "2101", "2102", "2103", "2601", "3505", "3506"}
     reconciliation = {"3201", "3202", "9101", "9102"}
-    assert set(requests()) == pharmacy | {"1312", "3301"} | reconciliation
+    rule_checks = {"3101", "3102"}
+    assert set(requests()) == pharmacy | {"1312", "3301"} | reconciliation | rule_checks
     assert set(GOLDEN.values()) == set(requests())
 
 
