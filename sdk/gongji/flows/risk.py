@@ -122,11 +122,11 @@ def refusal(blocking: list[RiskFinding], gateway: str) -> Declined:
     )
     more_zh = f"另有 {others} 项审核结果同样拒绝。" if others else ""
     return Declined(
-        f"The insurance centre's {check} ({first.stage.value}) refuses this sale: "
+        f"The insurance centre's {check} ({first.stage.value}) refuses this sale under "
         f"{_rule(first)}: {_content(first)}{more} Nothing was charged.",
         next_step="Change the purchase as the finding says (a quantity, a drug) and settle it "
         "under a new key, or ask the insurance centre to review the finding.",
-        err_msg=f"医保中心{check_zh}({first.stage.value})拒绝本次结算：{_rule_zh(first)}："
+        err_msg=f"医保中心{check_zh}({first.stage.value})依据{_rule_zh(first)}拒绝本次结算："
         f"{_content(first, zh=True)}{more_zh}未收取任何费用。",
         code=RISK_REFUSED,
         gateway=gateway,
@@ -134,14 +134,20 @@ def refusal(blocking: list[RiskFinding], gateway: str) -> Declined:
 
 
 def _rule(finding: RiskFinding) -> str:
-    name = f"{finding.rule_name} " if finding.rule_name else ""
-    severity = f", severity {finding.severity}" if finding.severity else ""
-    return f"{name}(rule {finding.rule_id or 'not named'}{severity})"
+    """``配伍禁忌 (rule R01, severity 2)``, whatever of it the centre named."""
+    named = bool(finding.rule_name)
+    details = [f"rule {finding.rule_id}"] if named and finding.rule_id else []
+    details += [f"severity {finding.severity}"] if finding.severity else []
+    name = finding.rule_name or (f"rule {finding.rule_id}" if finding.rule_id else "a rule")
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def _rule_zh(finding: RiskFinding) -> str:
-    severity = f"，严重程度 {finding.severity}" if finding.severity else ""
-    return f"{finding.rule_name}(规则 {finding.rule_id or '未注明'}{severity})"
+    named = bool(finding.rule_name)
+    details = [f"规则 {finding.rule_id}"] if named and finding.rule_id else []
+    details += [f"严重程度 {finding.severity}"] if finding.severity else []
+    name = finding.rule_name or (f"规则 {finding.rule_id}" if finding.rule_id else "未注明的规则")
+    return f"{name}({'，'.join(details)})" if details else name
 
 
 def _content(finding: RiskFinding, *, zh: bool = False) -> str:
