@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from attrs import frozen
 
 from gongji.identity import IdNumber
+from gongji_mock.national.people import PersonNumbers
 from gongji_mock.national.transform import Answer, Malformed, wrapped
 from gongji_mock.national.wire import RequestEnvelope
-
-if TYPE_CHECKING:
-    from gongji_mock.national.office import Office
 
 __all__ = ["BLOCK", "WARN", "Finding", "Limit", "RiskRules", "analyse"]
 
@@ -93,7 +91,17 @@ class RiskRules:
         return self._flags.get(id_number)
 
 
-def analyse(office: Office, envelope: RequestEnvelope) -> Answer:
+class _Office(Protocol):
+    """What the checks use of the ``Office`` (which holds the rules: not imported here)."""
+
+    @property
+    def people(self) -> PersonNumbers: ...
+
+    @property
+    def risk(self) -> RiskRules: ...
+
+
+def analyse(office: _Office, envelope: RequestEnvelope) -> Answer:
     """3101 / 3102: the findings for each patient of the input (``result``, [] for none)."""
     given = _input(envelope)
     rules = office.risk
