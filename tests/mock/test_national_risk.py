@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from gongji.identity import IdNumber
 from gongji.signing.tif import TifSigner
+from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import demo_dataset
 from gongji_mock.centre.decisions import Centre
 from gongji_mock.national.endpoint import NationalEndpoint
@@ -125,3 +127,19 @@ def test_an_unknown_person_is_refused(pos: Pos, endpoint: NationalEndpoint) -> N
 def test_a_flag_names_a_check_that_exists(endpoint: NationalEndpoint) -> None:
     with pytest.raises(ValueError, match="3101 or 3102"):
         endpoint.risk.flag(SISTER, BLOCK, stage="2102")
+
+
+def test_a_served_mock_flags_and_unflags_a_person_over_its_admin_endpoint() -> None:
+    mock = MockGateway.demo()
+    admin = httpx.Client(transport=mock.transport(), base_url="http://mock.test/gongji-admin/")
+    body = {"id_number": SISTER, "severity": BLOCK, "stage": "3102", "content": "暂停购药。"}
+    flagged = admin.post("risk", json=body).json()
+    assert flagged == {"id": "210502********0422", "flag": {"severity": BLOCK, "stage": "3102"}}
+    found = mock.risk.flagged(IdNumber(SISTER))
+    assert found is not None and found.content == "暂停购药。"
+    assert admin.delete("risk", params={"id_number": SISTER}).json()["flag"] is None
+    assert mock.risk.flagged(IdNumber(SISTER)) is None
+    refused = admin.post("risk", json={"id_number": SISTER, "stage": "2102"})
+    assert refused.status_code == 400 and SISTER not in refused.text
+    assert admin.post("risk", json={"id_number": "123"}).status_code == 400
+    assert admin.get("risk").status_code == 405
