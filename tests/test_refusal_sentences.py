@@ -11,11 +11,15 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
+import attrs
 import msgspec
 import pytest
 
 from gongji import ChronicDisease, DiseaseNotRegistered, Fen
 from gongji.chronic import choose
+from gongji.flows.risk import refusal as risk_refusal
+from gongji.flows.risk import warning as risk_warning
+from gongji.gateways import RiskFinding, RiskStage
 from gongji.identity import IdNumber
 from gongji.model import Insurance, Person
 from gongji.plugins import make_plugin_manager
@@ -345,3 +349,39 @@ def test_each_chronic_disease_refusal_reads_as_written_in_english_and_chinese(ca
         build()
     assert (refused.value.message, refused.value.reason_zh) == (english, chinese)
     assert "nothing was charged" in refused.value.next_step.lower()
+
+
+# The centre's rule checks (3101/3102): what a till says of a finding, and of a sale one refuses.
+_FINDING = RiskFinding(
+    stage=RiskStage.PRE_EVENT,
+    rule_id="R01",
+    rule_name="配伍禁忌",
+    content="患者处方中存在配伍禁忌的药品【A药】、【B药】。",
+    amount=Fen(2_500),
+    severity="2",
+)
+_CHECK = "The insurance centre's check before settlement (3101)"
+_SAID = "配伍禁忌 (rule R01, severity 2): 患者处方中存在配伍禁忌的药品【A药】、【B药】。"
+_SAID_ZH = "配伍禁忌(规则 R01，严重程度 2)：患者处方中存在配伍禁忌的药品【A药】、【B药】。"
+
+
+def test_a_centre_checks_warning_reads_as_written_in_english_and_chinese() -> None:
+    said = risk_warning(_FINDING)
+    assert said.rule == "3101"
+    assert said.reason == f"{_CHECK} flags {_SAID} Amount concerned: ¥25.00."
+    assert said.reason_zh == f"医保中心事前审核(3101)提示{_SAID_ZH}涉及金额 ¥25.00。"
+
+
+def test_a_centre_checks_refusal_reads_as_written_in_english_and_chinese() -> None:
+    refused = risk_refusal([attrs.evolve(_FINDING, stage=RiskStage.IN_EVENT)], "cityins")
+    check = _CHECK.replace("before", "during").replace("3101", "3102")
+    assert refused.message == f"{check} refuses this sale under {_SAID} Nothing was charged."
+    assert refused.err_msg == (
+        "医保中心事中审核(3102)依据配伍禁忌(规则 R01，严重程度 2)拒绝本次结算："
+        "患者处方中存在配伍禁忌的药品【A药】、【B药】。未收取任何费用。"
+    )
+    assert refused.next_step == (
+        "Change the purchase as the finding says (a quantity, a drug) and settle it under a "
+        "new key, or ask the insurance centre to review the finding."
+    )
+    assert refused.code == "risk_refused"

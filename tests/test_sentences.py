@@ -16,7 +16,10 @@ import pytest
 
 from gongji import DiseaseNotRegistered, EligibilityError, Fen, OwnCardViolation, Person
 from gongji.flows.premium import REVERSED_WHY as PREMIUM_REVERSED_WHY
+from gongji.flows.risk import refusal as risk_refusal
+from gongji.flows.risk import warning as risk_warning
 from gongji.flows.steps import REVERSED_WHY
+from gongji.gateways import RiskFinding, RiskStage
 from gongji.model import BindingStatus, Purpose, Relation, RuleWarning
 from gongji.plugins import get_plugin_manager
 from gongji.policy import PolicyPack, get_policy
@@ -370,3 +373,35 @@ def test_the_chronic_disease_refusals_read_as_sentences(case: str) -> None:
         assert not pattern.search(en), f"{case} en has {what}: {en}"
     for what, pattern in FORBIDDEN_ZH.items():
         assert not pattern.search(zh), f"{case} zh has {what}: {zh}"
+
+
+# The centre's rule checks (3101/3102, gongji.flows.risk): a finding is a warning, a blocking
+# one the refusal of the sale; the centre's own words sit inside the till's sentence.
+RISK_FINDINGS = {
+    "named, with an amount": RiskFinding(
+        stage=RiskStage.PRE_EVENT,
+        rule_id="R01",
+        rule_name="配伍禁忌",
+        content="患者处方中存在配伍禁忌的药品【A药】、【B药】",
+        amount=Fen(2_500),
+        severity="2",
+    ),
+    "unnamed, no words, no amount": RiskFinding(
+        stage=RiskStage.IN_EVENT, rule_id="", rule_name="", content="", blocking=True
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RISK_FINDINGS))
+def test_a_centre_check_speaks_in_sentences(name: str) -> None:
+    finding = RISK_FINDINGS[name]
+    said = risk_warning(finding)
+    refused = risk_refusal([finding, finding], "cityins")
+    for en in (said.reason, refused.message, refused.next_step):
+        assert en[:1].isupper() and en.endswith("."), en
+        for what, pattern in FORBIDDEN.items():
+            assert not pattern.search(en), f"{name} en has {what}: {en}"
+    for zh in (said.reason_zh, refused.err_msg or ""):
+        assert zh.endswith("。"), zh
+        for what, pattern in FORBIDDEN_ZH.items():
+            assert not pattern.search(zh), f"{name} zh has {what}: {zh}"

@@ -48,6 +48,8 @@ from gongji.gateways import (
     MsgidJournal,
     Registration,
     ReversalState,
+    RiskFinding,
+    RiskStage,
     SettlementRequest,
     StatementLine,
     TotalsVerdict,
@@ -63,8 +65,18 @@ from gongji.model import Binding, ChronicDisease, Diagnosis, LineItem, Person, S
 from gongji.money import Fen
 from gongji.signing.csb import CsbAuth, CsbSigner
 from gongji.signing.tif import TifAuth, TifSigner
-from gongji_cityins import catalogue, chronic, statement, traceability, transform, visit, wire
+from gongji_cityins import (
+    catalogue,
+    chronic,
+    risk,
+    statement,
+    traceability,
+    transform,
+    visit,
+    wire,
+)
 from gongji_cityins.premium import PremiumChannel
+from gongji_cityins.risk import RiskSettings
 from gongji_cityins.statement import StatementFormat
 
 PATH = "/fsi/api/rsfComIfsService/callService"
@@ -145,6 +157,8 @@ class CityProfile:
     #: ``med_type`` of a sale settled under a chronic or special disease: 14 nationally;
     #: some provinces use a sub-code (e.g. 140104 for chronic-disease drugs at a pharmacy).
     chronic_med_type: str = transform.CHRONIC_MED_TYPE
+    #: The centre's rule checks (3101, 3102): off unless the region turns them on.
+    risk: RiskSettings = attrs.field(factory=RiskSettings)
 
     @property
     def dialect(self) -> transform.Dialect:
@@ -268,6 +282,7 @@ class CityInsuranceGateway:
             Capability.WITHDRAW_FEES,
             Capability.CANCEL_REGISTRATION,
             Capability.CHRONIC_DISEASES,
+            Capability.RISK_CHECKS,
         }
     )
 
@@ -296,6 +311,8 @@ class CityInsuranceGateway:
         capabilities = (
             self.DECLARED if profile.extensions else self.DECLARED - {Capability.BINDINGS}
         )
+        if not profile.risk.enabled:  # asked only where the region turns them on
+            capabilities -= {Capability.RISK_CHECKS}
         self._premium: PremiumChannel | None = None
         if profile.premium_url:
             # A premium channel only where the profile names one (off for real centres).
@@ -342,6 +359,8 @@ class CityInsuranceGateway:
         if "statement" in settings:
             form = StatementFormat.from_settings(settings["statement"])
             profile = attrs.evolve(profile, statement=form)
+        if "risk" in settings:
+            profile = attrs.evolve(profile, risk=RiskSettings.from_settings(settings["risk"]))
         institution = Institution(
             code=str(settings.get("institution_code", "")),
             name=str(settings.get("institution_name", "")),
@@ -778,6 +797,29 @@ class CityInsuranceGateway:
             )
         reversal: ReversalState = state
         return reversal
+
+    # ------------------------------------------------------------ 3101 / 3102 (rule checks)
+
+    def risk_check(
+        self, stage: RiskStage, request: SettlementRequest, pre: CentreSettlement | None = None
+    ) -> Flow[tuple[RiskFinding, ...]]:
+        require(self, Capability.RISK_CHECKS)
+        task_id = yield from self.new_msgid(durable=False)  # unique per request, as task_id is
+        i, settings = self.institution, self.profile.risk
+        medins = risk.Medins(code=i.code, name=i.name, region=self.region)
+        data = risk.check_input(
+            stage,
+            request,
+            pre,
+            settings,
+            medins,
+            task_id,
+            self._clock(),
+            chronic_med_type=self.profile.chronic_med_type,
+        )
+        region = request.patient.insurance.region
+        output = yield from self._call(stage.value, data, insured_in=region)
+        return risk.findings_from(output, stage, settings)
 
     # ------------------------------------------------------------ 3505 / 3506 (traceability)
 

@@ -44,6 +44,7 @@ from gongji_mock.wechatpay import PREFIX as WECHATPAY_PREFIX
 
 if TYPE_CHECKING:
     from gongji_mock.alipay.endpoint import AlipayEndpoint
+    from gongji_mock.national.risk import RiskRules
     from gongji_mock.statefile import MockState
     from gongji_mock.testkeys import MockKeys
     from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
@@ -364,6 +365,11 @@ class MockGateway:
     def social_card(self, id_number: str) -> Credential:
         """The person's social-security card, as the till's card reader reads it."""
         return card_of(self.centre.person(IdNumber(id_number)))
+
+    @property
+    def risk(self) -> RiskRules:
+        """The rule set of the centre's checks (3101/3102) and the people flagged for them."""
+        return self.national.risk
 
     def psn_no(self, id_number: str) -> str:
         """The centre's person number for an ID number."""

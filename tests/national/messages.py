@@ -2,8 +2,9 @@
 
 ``requests/``: one request per transaction of the pharmacy path (with the sign-in 9001
 and the sign-out 9002), of the clinic visit (2201-2208), of the catalogue (1312, 3301), of
-reconciliation and of chronic diseases (5301) as a centre following NATIONAL.md accepts it
-(2102 also with the ``druginfo`` / ``drugdetail`` node names).
+reconciliation, of chronic diseases (5301) and of the rule checks (3101, 3102) as a centre
+following NATIONAL.md accepts it (2102 also with the ``druginfo`` / ``drugdetail`` node
+names).
 ``answers/``: answers in the shapes real centres send and gongji's decoders must read:
 
 | file | what it shows |
@@ -37,6 +38,10 @@ reconciliation and of chronic diseases (5301) as a centre following NATIONAL.md 
 | ``9102-refused`` | a download refused: an envelope, where a file was expected |
 | ``5301-registered`` | three registrations (one ended, one whose ``begndate`` has a time and whose ``enddate`` is ``null``, one whose ``begndate`` is ``""``), a field no table lists; ``infcode`` ``"0"`` |
 | ``5301-none-registered`` / ``-null-list`` / ``-empty-output`` | no registration: an empty ``feedetail``, a ``null`` one, an ``output`` of ``{}`` |
+| ``3101-empty-result`` | nothing found: ``result`` ``[]`` |
+| ``3101-null-output`` | nothing found: ``output`` ``null`` |
+| ``3101-two-findings`` | two violations: ``sev_deg`` as a string and as a number, ``vola_amt`` ``null`` and ``""``, a ``rule_id`` that is a number, an ID number in ``vola_cont`` |
+| ``3102-single-object`` | ``result`` as one object (S1's model), ``sev_deg`` in words, ``vola_amt`` a number |
 
 ``files/``: centres' result files (9102): zipped, with CRLF line ends, an empty last
 line, ``""`` amounts (no standing settlement) and negative ones (a refund); the same

@@ -45,6 +45,7 @@ from gongji_mock.national import (
     chronic,
     person,
     reversal,
+    risk,
     settlement,
     signin,
     statement,
@@ -101,6 +102,8 @@ HANDLERS: dict[str, Handler] = {
     chronic.INFNO: chronic.registrations,
     "3505": traceability.sale_upload,
     "3506": traceability.return_upload,
+    "3101": risk.analyse,
+    "3102": risk.analyse,
 }
 
 
@@ -143,6 +146,8 @@ class NationalEndpoint:
         )
         #: The national catalogue the centre serves (1312) and the mappings it took (3301).
         self.catalogue = self._office.catalogue
+        #: The rule set of 3101/3102 and the people flagged for them (``risk.RiskRules``).
+        self.risk = self._office.risk
         # One message at a time: it holds the lock for as long as it changes the centre.
         self.lock = threading.RLock()
 

@@ -10,6 +10,7 @@ from gongji_mock.centre.decisions import Centre
 from gongji_mock.national.hilist import MockCatalogue
 from gongji_mock.national.people import PersonNumbers
 from gongji_mock.national.records import NationalRecords
+from gongji_mock.national.risk import RiskRules
 from gongji_mock.national.schema import DATA_NODES, PharmacyNodes
 from gongji_mock.national.transform import Answer
 from gongji_mock.national.wire import RequestEnvelope
@@ -28,6 +29,8 @@ class Office:
     extensions: bool = False
     #: The 2101/2102 input node names of the mock's region.
     nodes: PharmacyNodes = DATA_NODES
+    #: The rule set of 3101/3102 and the people flagged for them (``mock.national.risk``).
+    risk: RiskRules = field(factory=RiskRules)
 
 
 #: A transaction code's handler: the message in, the answer out (or a ``CentreRefusal``).

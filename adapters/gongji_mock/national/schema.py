@@ -2,8 +2,8 @@
 
 One table per request of the pharmacy path (9001, 9002, 1101, 2101, 2102, 2103, 2601,
 3505, 3506), of the clinic visit (2201-2208), of the catalogue (1312, 3301), of
-reconciliation (3201, 3202, 9101, 9102) and of chronic diseases (5301), and one for the
-envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
+reconciliation (3201, 3202, 9101, 9102), of chronic diseases (5301) and of the rule checks
+(3101, 3102), and one for the envelope, written from NATIONAL.md (../shared/NATIONAL.md, the
 field reference taken from public code that talks to real centres), never from
 gongji_cityins' own wire structs: the mock is the rehearsal of a real centre, so its
 knowledge of the interface must not follow the client's mistakes.
@@ -693,6 +693,149 @@ FILE_DOWNLOAD = one_node(
 CHRONIC_DISEASES = one_node("5301", "data", (field("psn_no", "C 30", "Y"),))
 
 
+# ---------------------------------------------------------------- 3101, 3102 (§12)
+# The centre's rule checks. NATIONAL.md §12 names the nodes and their key fields; the rest
+# is S1's model (SQMX3101.cs: types, lengths, required flags). The nesting (the patient
+# holds the visits, a visit its diagnoses and orders) is public HIS code's, not a table's:
+# the node layout is unconfirmed. S1 marks many fields Y that a pharmacy sale cannot know
+# before settlement (a discharge, a doctor, a ward, the self-paid amounts): those are
+# optional here and unconfirmed.
+
+
+def _without_rule_ids(record: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
+    """trig_scen: "give this or rule_ids, this one first" (S1)."""
+    return not _present(record.get("rule_ids"))
+
+
+_DIAGNOSIS = (  # S1 repeats the visit's fields here; public HIS code sends these
+    field("dise_id", "C 50", unconfirmed=True),
+    field("inout_dise_type", "C 3", unconfirmed=True),
+    field("maindise_flag", "C 3", unconfirmed=True),
+    field("dias_srt_no", "N 3", unconfirmed=True),
+    field("dise_codg", "C 20", "Y", unconfirmed=True),
+    field("dise_name", "C 100", "Y", unconfirmed=True),
+    field("dise_date", "DT", unconfirmed=True),
+)
+
+_ORDER = (
+    field("rx_id", "C 50", "Y"),
+    # For prescription drugs (S1 Y): the table cannot tell which. S1 says C 20, §7 C 30.
+    field("rxno", "C 30", "C", unconfirmed=True),
+    field("grpno", "C 20"),
+    field("long_drord_flag", "C 3", "Y"),
+    field("hilist_type", "C 3", unconfirmed=True),  # S1 Y; the dictionary's codes
+    field("chrg_type", "C 3", unconfirmed=True),
+    field("drord_bhvr", "C 3", unconfirmed=True),
+    # S1 says C 20; a national drug code has 23 characters (§7: med_list_codg C 50).
+    field("hilist_code", "C 50", "Y", unconfirmed=True),
+    field("hilist_name", "C 50", "Y"),
+    field("hilist_dosform", "C 50"),
+    field("hilist_lv", "C 3", unconfirmed=True),  # S1 Y: the catalogue's class, an output
+    field("hilist_pric", "N 16,2", unconfirmed=True),  # S1 Y
+    field("lv1_hosp_item_pric", "N 16,2"),
+    field("lv2_hosp_item_pric", "N 16,2"),
+    field("lv3_hosp_item_pric", "N 16,2"),
+    field("hilist_memo", "C 200"),
+    # S1 says C 20; the institution's own code is C 150 in 2101/2102 (§7).
+    field("hosplist_code", "C 150", "Y", unconfirmed=True),
+    field("hosplist_name", "C 50", "Y"),
+    field("hosplist_dosform", "C 20"),
+    # S1 says N 6,2; a split pack's quantity has 4 decimals in 2101/2102 (§7).
+    field("cnt", "N 16,4", "Y", unconfirmed=True),
+    field("pric", "N 16,2", "Y"),
+    field("sumamt", "N 16,2", "Y"),
+    field("ownpay_amt", "N 16,2", unconfirmed=True),  # S1 Y: known after settlement
+    field("selfpay_amt", "N 16,2", unconfirmed=True),
+    field("spec", "C 100", unconfirmed=True),  # S1 Y
+    field("spec_unt", "C 20", unconfirmed=True),  # S1 Y
+    field("drord_begn_date", "DT", "Y"),
+    field("drord_stop_date", "DT"),
+    field("drord_dept_codg", "C 30", unconfirmed=True),  # S1 Y: none at a pharmacy counter
+    field("drord_dept_name", "C 50", unconfirmed=True),
+    field("drord_dr_codg", "C 30", unconfirmed=True),
+    field("drord_dr_name", "C 30", unconfirmed=True),
+    field("drord_dr_profttl", "C 3", unconfirmed=True),
+    field("curr_drord_flag", "C 3", "Y"),
+)
+
+_OPERATION = (
+    field("setl_list_oprn_id", "C 30", "Y"),
+    field("oprn_code", "C 30"),
+    field("oprn_name", "C 500"),
+    field("main_oprn_flag", "C 3", "Y"),
+    field("oprn_date", "DT"),
+    field("anst_way", "C 30"),
+    field("oper_dr_name", "C 50"),
+    field("oper_dr_code", "C 30"),
+    field("anst_dr_name", "C 50"),
+    field("anst_dr_code", "C 30"),
+)
+
+_ENCOUNTER = (
+    field("mdtrt_id", "C 50", "Y"),
+    field("medins_id", "C 50", "Y"),
+    field("medins_name", "C 200", "Y"),
+    field("medins_admdvs", "C 6", "Y"),
+    field("medins_type", "C 3", unconfirmed=True),  # S1 Y: a pharmacy's code is unknown
+    field("medins_lv", "C 3", unconfirmed=True),  # S1 Y
+    field("wardarea_codg", "C 20"),
+    field("wardno", "C 20"),
+    field("bedno", "C 20"),
+    field("adm_date", "DT", "Y"),
+    field("dscg_date", "DT", unconfirmed=True),  # S1 Y: no discharge in a sale
+    field("dscg_main_dise_codg", "C 20", unconfirmed=True),  # S1 Y
+    field("dscg_main_dise_name", "C 50", unconfirmed=True),  # S1 Y
+    field("fsi_diagnose_dtos", "list", "Y", fields=_DIAGNOSIS),
+    field("dr_codg", "C 20", unconfirmed=True),  # S1 Y
+    field("adm_dept_codg", "C 20", unconfirmed=True),  # S1 Y
+    field("adm_dept_name", "C 50", unconfirmed=True),  # S1 Y
+    field("dscg_dept_codg", "C 20", unconfirmed=True),  # S1 Y
+    field("dscg_dept_name", "C 50", unconfirmed=True),  # S1 Y
+    field("med_mdtrt_type", "C 3", unconfirmed=True),  # S1 Y
+    field("med_type", "C 6", "Y"),
+    field("fsi_order_dtos", "list", "Y", fields=_ORDER),
+    field("matn_stas", "C 3", unconfirmed=True),  # S1 Y
+    field("medfee_sumamt", "N 16,2", "Y"),
+    field("ownpay_amt", "N 16,2", unconfirmed=True),  # S1 Y: known after settlement
+    field("selfpay_amt", "N 16,2", unconfirmed=True),  # S1 Y
+    field("acct_payamt", "N 16,2"),
+    field("ma_amt", "N 16,2"),
+    field("hifp_payamt", "N 16,2"),
+    field("setl_totlnum", "N 4", unconfirmed=True),  # S1 Y
+    field("insutype", "C 6", "Y"),
+    field("reim_flag", "C 3", unconfirmed=True),  # S1 Y
+    field("out_setl_flag", "C 3", "Y"),
+    field("fsi_operation_dtos", "list", fields=_OPERATION),
+)
+
+_PATIENT = (
+    field("patn_id", "C 50", "Y"),
+    field("patn_name", "C 50", "Y"),
+    field("gend", "C 3", "Y"),
+    field("brdy", "D", "Y"),
+    field("poolarea", "C 10", "Y"),
+    field("curr_mdtrt_id", "C 50", "Y"),
+    field("fsi_encounter_dtos", "list", "Y", fields=_ENCOUNTER),
+    field("fsi_his_data_dto", "object", unconfirmed=True),
+)
+
+
+def rule_check(infno: str) -> Request:
+    """3101 (pre-event) or 3102 (in-event analysis): the same input."""
+    return one_node(
+        infno,
+        "data",
+        (
+            field("syscode", "C 10", "Y"),
+            field("rule_ids", "C", unconfirmed=True),  # a list in some Java models
+            field("trig_scen", "C 3", "C", when=_without_rule_ids),
+            field("task_id", "C 50"),
+            field("patient_dtos", "list", "Y", fields=_PATIENT),
+        ),
+        unconfirmed=True,
+    )
+
+
 def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
     """Every table (the pharmacy path, the clinic visit, the catalogue, reconciliation,
     chronic diseases), by
@@ -724,6 +867,8 @@ def requests(nodes: PharmacyNodes = PharmacyNodes()) -> dict[str, Request]:
             FILE_UPLOAD,
             FILE_DOWNLOAD,
             CHRONIC_DISEASES,
+            rule_check("3101"),
+            rule_check("3102"),
         )
     }
 

@@ -10,7 +10,7 @@ to "no secret in an answer": it hands out the mock's own test credentials.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 import msgspec
@@ -27,6 +27,7 @@ from gongji_mock.server.delivery import CallbackDelivery
 if TYPE_CHECKING:
     from gongji.signing.keys import RsaPublicKey
     from gongji_mock.alipay.endpoint import AlipayEndpoint
+    from gongji_mock.national.risk import RiskRules
     from gongji_mock.testkeys import MockKeys
     from gongji_mock.wechatpay.endpoint import WechatPayEndpoint
 
@@ -48,6 +49,15 @@ class _FaultRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 class _VoucherRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id_number: str
+
+
+class _RiskRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A person whose sales the centre's checks (3101/3102) flag (``RiskRules.flag``)."""
+
+    id_number: str
+    severity: str = "2"
+    stage: Literal["3101", "3102"] = "3101"
+    content: str | None = None
 
 
 class AdminView(Protocol):
@@ -75,6 +85,9 @@ class AdminView(Protocol):
     def psn_no(self, id_number: str) -> str: ...
 
     def issue_e_voucher(self, id_number: str) -> str: ...
+
+    @property
+    def risk(self) -> RiskRules: ...
 
 
 class AdminEndpoint:
@@ -106,6 +119,8 @@ class AdminEndpoint:
                 if self.mock.delivery is not None:
                     self.mock.delivery.flush()
                 return httpx.Response(200, json=self.callbacks())
+            if what == "risk":
+                return self._risk(request)
             if what == "e-voucher" and request.method == "POST":
                 body = jsonwire.decode(request.content, type=_VoucherRequest)
                 return httpx.Response(
@@ -134,6 +149,23 @@ class AdminEndpoint:
         elif request.method != "GET":
             return httpx.Response(405, json={"error": "method_not_allowed"})
         return httpx.Response(200, json=self.faults())
+
+    def _risk(self, request: httpx.Request) -> httpx.Response:
+        """Flag a person for the centre's checks (POST), or end a flag (DELETE ?id_number=)."""
+        rules = self.mock.risk
+        if request.method == "POST":
+            flag = jsonwire.decode(request.content, type=_RiskRequest)
+            content = {"content": flag.content} if flag.content else {}
+            rules.flag(flag.id_number, flag.severity, stage=flag.stage, **content)
+            who = flag.id_number
+        elif request.method == "DELETE" and request.url.params.get("id_number"):
+            who = request.url.params["id_number"]
+            rules.unflag(who)
+        else:
+            return httpx.Response(405, json={"error": "method_not_allowed"})
+        found = rules.flagged(IdNumber(who))
+        flagged = None if found is None else {"severity": found.severity, "stage": found.stage}
+        return httpx.Response(200, json={"id": IdNumber(who).masked, "flag": flagged})
 
     def faults(self) -> dict[str, Any]:
         """The fault rules in force, what was injected by kind, and the kinds and targets known."""

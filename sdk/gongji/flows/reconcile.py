@@ -77,7 +77,7 @@ def _elsewhere(
     journal = setup.journal
     known = {entry.key for entry in entries}
     named = {e.settlement.setl_id for e in entries if e.settlement is not None}
-    named |= {e.msgid for e in entries}
+    named |= {e.msgid for e in entries if e.msgid}  # a refused sale sent none
     found: list[Entry] = []
     for difference in differences:
         if difference.setl_id in named or difference.msgid in named:

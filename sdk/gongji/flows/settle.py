@@ -31,6 +31,7 @@ from gongji.errors import (
 from gongji.flows.chronic import chronic_gateway, disease_for
 from gongji.flows.premium import refuse_premium_as_sale
 from gongji.flows.recover import resolve
+from gongji.flows.risk import Refused, journal_refusal, screen
 from gongji.flows.setup import SettlementEvent, Setup
 from gongji.flows.steps import (
     MSGID_REFUSED,
@@ -62,6 +63,7 @@ from gongji.gateways import (
     Holder,
     PaymentChannel,
     PaymentState,
+    RiskStage,
     SettlementRequest,
 )
 from gongji.gateways.exchange import Flow
@@ -86,8 +88,9 @@ class Prepared:
     basket: Basket
 
 
-def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
-    """Everything up to the plan; nothing is charged."""
+def prepare(setup: Setup, purchase: Purchase, *, refused: Refused | None = None) -> Flow[Prepared]:
+    """Everything up to the plan; nothing is charged. ``refused``: what a sale does when
+    the centre's rule check refuses it (``gongji.flows.risk``)."""
     gateway = setup.gateway
     refuse_premium_as_sale(purchase)
     purchase = _visit_checked(purchase)
@@ -124,15 +127,19 @@ def prepare(setup: Setup, purchase: Purchase) -> Flow[Prepared]:
         charge_batch=purchase.visit.batch if purchase.visit is not None else "",
         disease=disease,
     )
+    checked = yield from screen(setup, RiskStage.PRE_EVENT, request, refused=refused)
     pre = yield from read(setup, "The pre-settlement", lambda: gateway.pre_settle(request))
     if pre.total != basket.insured_total:
         raise InvalidInput(
             f"The centre priced the purchase at {pre.total}, the till at {basket.insured_total}.",
             next_step="Check the line prices (a resident premium is priced by the centre); nothing was charged.",
         )
+    checked += yield from screen(setup, RiskStage.IN_EVENT, request, pre, refused=refused)
     quote = attrs.evolve(
         assess(attrs.evolve(context, fund=pre.fund), setup.plugins), disease=disease
     )
+    if checked:  # the centre's findings are shown with the rules' warnings
+        quote = attrs.evolve(quote, warnings=(*quote.warnings, *checked))
     return Prepared(holder=holder, request=request, quote=quote, pre=pre, basket=basket)
 
 
@@ -246,7 +253,8 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             )
         attempt = found.attempt + 1  # the earlier attempt charged nothing: go again
     channel = None if cash.kind == "counter" else setup.channel(cash.kind)  # before any I/O
-    prepared = yield from prepare(setup, purchase)
+    refused = journal_refusal(setup, key, fingerprint, attempt, purchase, cash.kind)
+    prepared = yield from prepare(setup, purchase, refused=refused)
     entry = Entry(
         key=key,
         fingerprint=fingerprint,

@@ -61,6 +61,9 @@ __all__ = [
     "PaymentState",
     "Registration",
     "ReversalState",
+    "RiskFinding",
+    "RiskGateway",
+    "RiskStage",
     "SessionGateway",
     "SettlementRequest",
     "require",
@@ -95,6 +98,9 @@ class Capability(enum.StrEnum):
     #: The patient's registered chronic or special diseases (5301), and settling under one
     #: (med_type 14 with its dise_codg); without it such a sale is refused before anything is sent.
     CHRONIC_DISEASES = "chronic_diseases"
+    RISK_CHECKS = (
+        "risk_checks"  # the centre's rule checks before (3101) and during (3102) settlement
+    )
 
 
 def require(adapter: InsuranceGateway | PaymentChannel, capability: Capability) -> None:
@@ -440,4 +446,50 @@ class PaymentChannel(Protocol):
 
     def notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
         """Verify (before decoding) and decode a callback; ``SignatureError`` when it is not genuine."""
+        ...
+
+
+# ---------------------------------------------------------------- the centre's rule checks
+
+
+class RiskStage(enum.StrEnum):
+    """When the centre's rule check runs: before the (pre-)settlement (3101, 事前) or
+    between the pre-settlement and the settlement (3102, 事中)."""
+
+    PRE_EVENT = "3101"
+    IN_EVENT = "3102"
+
+
+@frozen
+class RiskFinding:
+    """One violation a centre's rule check found (an entry of 3101/3102's ``result``).
+
+    ``content`` is the centre's words (``vola_cont``) with any full ID number masked;
+    ``severity`` its ``sev_deg`` as sent; ``blocking`` whether the region's blocking
+    levels make it stop the sale (the adapter decides: the codes are the region's)."""
+
+    stage: RiskStage
+    rule_id: str
+    rule_name: str
+    content: str
+    amount: Fen = ZERO  # vola_amt: the money the finding concerns
+    severity: str = ""
+    blocking: bool = False
+
+
+@runtime_checkable
+class RiskGateway(InsuranceGateway, Protocol):
+    """An insurance gateway that asks the centre's rule checks (3101 / 3102).
+
+    Optional: a gateway that declares ``Capability.RISK_CHECKS`` implements this; the
+    flows ask it before the pre-settlement and between it and the settlement."""
+
+    def risk_check(
+        self,
+        stage: RiskStage,
+        request: SettlementRequest,
+        pre: CentreSettlement | None = None,
+    ) -> Flow[tuple[RiskFinding, ...]]:
+        """What the centre's check at ``stage`` finds in the sale ``request`` (``pre``: the
+        centre's pre-settlement, for 3102); () when it finds nothing. A read: nothing moves."""
         ...
