@@ -109,10 +109,14 @@ class Journal(Protocol):
 
     def get(self, key: str) -> Entry | None: ...
 
-    def put(self, entry: Entry, *, durable: bool = True) -> None:
+    def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
         """Store ``entry``, replacing the one with its key. ``durable=False`` may be lost in
         a power cut (never in a crash of the process): only for a write that recovery can
-        make again from the durable one before it."""
+        make again from the durable one before it. ``held``: compare-and-set on the lease,
+        in the write's own transaction: ``LeaseLost`` and nothing written unless this
+        journal (object) still holds ``acquire(entry.key)``, so a flow whose lease expired
+        and was taken over (``recover()``, a retry, another till) never writes over what
+        the flow that took it did."""
         ...
 
     def by_settlement(self, settlement_id: str) -> Entry | None: ...

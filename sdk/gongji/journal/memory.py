@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from gongji.journal import msgids
 from gongji.journal.entry import Entry, EntryState, entry_day
+from gongji.journal.lease import lease_lost
 from gongji.journal.msgids import MsgidOwner
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ class MemoryJournal:
         with self._lock:
             return self._entries.get(key)
 
-    def put(self, entry: Entry, *, durable: bool = True) -> None:
+    def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
         with self._lock:
+            if held and entry.key not in self._held:  # released under a running flow
+                raise lease_lost(entry.key)
             self._entries[entry.key] = entry
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
