@@ -214,3 +214,28 @@ def test_a_msgid_is_a_primary_key_the_database_keeps_unique(durable: Backend) ->
     place = "?" if durable.name == "sqlite" else "%s"
     with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
         durable.execute(f"INSERT INTO {{s}}.msgids VALUES ({place}, '', 'read')", given)  # noqa: S608
+
+
+def test_a_busy_journal_reserves_its_msgids_a_block_at_a_time(durable: Backend) -> None:
+    """Item 10: a msgid costs no commit of its own. A block of them is reserved in one
+    durable commit, twice as large as the last one used up: 1,000 ids in one second cost
+    7 commits (10 + 20 + 40 + ... + 640), and each id is given once."""
+    journal = durable.open()
+    before = journal.durable_commits
+    ids = [journal.allocate_msgid(INSTITUTION, AT, durable=False) for _ in range(1_000)]
+    assert len(set(ids)) == 1_000 and ids == sorted(ids)
+    assert journal.durable_commits - before == 7
+
+
+def test_an_idle_till_reserves_small_blocks_and_a_clean_close_gives_back_the_rest(
+    durable: Backend,
+) -> None:
+    journal = durable.open()
+    for second in range(5):  # one id a second: blocks of 10, most of each unused
+        journal.allocate_msgid(INSTITUTION, AT + datetime.timedelta(seconds=second))
+    journal.close()
+    # Closed cleanly: the next journal numbers right after what was given, in each second.
+    after = durable.open()
+    assert after.allocate_msgid(INSTITUTION, AT + datetime.timedelta(seconds=4)) == (
+        f"{INSTITUTION}{later(4)}0001"
+    )

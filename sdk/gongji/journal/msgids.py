@@ -65,9 +65,11 @@ READ = "read"
 #: The purpose of a block's reservation row (its highest id, not handed out yet): no
 #: purpose a caller may ask for is empty.
 RESERVED = ""
-#: The ids of a process's first block in a second, doubled at each further block of that
-#: second (a busy process), up to a quarter of the asker's range.
+#: The ids of a process's first block; a block reserved within ``RECENT_SECONDS`` of the
+#: one before it holds twice what that one gave out (a busy process reserves seldom, an
+#: idle one wastes little), up to a quarter of the asker's range.
 FIRST_BLOCK = 10
+RECENT_SECONDS = 2
 #: How far past the asked second an id may be taken when the seconds before are used up.
 MAX_SECONDS_AHEAD = 60
 
@@ -191,10 +193,21 @@ class Block:
 
     next: str | None
     high: str
+    first: int = -1  # the serial of its first id (set from ``next`` when made)
+
+    def __attrs_post_init__(self) -> None:
+        if self.first < 0 and self.next is not None:
+            self.first = int(self.next[-4:])
 
     @property
     def second(self) -> str:
         return self.high[12:26]
+
+    @property
+    def used(self) -> int:
+        """How many of its ids were handed out."""
+        end = int(self.next[-4:]) if self.next is not None else int(self.high[-4:]) + 1
+        return end - self.first
 
     def take(self) -> str | None:
         given = self.next
@@ -217,6 +230,8 @@ class Blocks:
 
     def __init__(self) -> None:
         self._blocks: dict[tuple[str, int, int], list[Block]] = {}
+        #: The block reserved last per range, and the second it was asked for.
+        self._last: dict[tuple[str, int, int], tuple[Block, datetime.datetime]] = {}
 
     def take(self, request: MsgidRequest) -> str | None:
         """An id of a reserved block: of the asked second, else of the first second after
@@ -230,12 +245,18 @@ class Blocks:
         return min(usable, key=lambda block: block.second).take()
 
     def size(self, request: MsgidRequest) -> int:
-        """How many ids to reserve next: doubled for each block of this second already."""
-        asked = f"{request.second:%Y%m%d%H%M%S}"
-        same = sum(1 for b in self._blocks.get(_range(request), []) if b.second == asked)
-        return max(1, min(FIRST_BLOCK << same, (request.last - request.first + 1) // 4))
+        """How many ids to reserve next: twice what the last block gave out, when it was
+        reserved in the last seconds; else ``FIRST_BLOCK``."""
+        size = FIRST_BLOCK
+        last = self._last.get(_range(request))
+        if last is not None:
+            block, when = last
+            if abs((request.second - when).total_seconds()) <= RECENT_SECONDS:
+                size = max(FIRST_BLOCK, 2 * block.used)
+        return max(1, min(size, (request.last - request.first + 1) // 4))
 
     def add(self, request: MsgidRequest, block: Block) -> None:
+        self._last[_range(request)] = (block, request.second)
         blocks = self._blocks.setdefault(_range(request), [])
         blocks.append(block)
         if len(blocks) > self.KEPT:  # the oldest seconds' go; their rest stays reserved
@@ -246,6 +267,7 @@ class Blocks:
         """The blocks with ids left, which a journal closing gives back; forgotten here."""
         left = [b for blocks in self._blocks.values() for b in blocks if b.next is not None]
         self._blocks.clear()
+        self._last.clear()
         return left
 
 

@@ -13,6 +13,7 @@ its event loop, so every call is one short transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import secrets
@@ -81,6 +82,17 @@ ON CONFLICT (key) DO UPDATE SET
     psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
     document = excluded.document
 """
+#: The same, only while the writer holds the key's lease (compare-and-set): one statement,
+#: atomic on its own, that writes no row when the lease is another's or gone.
+_UPSERT_HELD = """
+INSERT INTO entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?
+WHERE EXISTS (SELECT 1 FROM leases WHERE key = ? AND owner = ?)
+ON CONFLICT (key) DO UPDATE SET
+    state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
+    psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
+    document = excluded.document
+"""
 
 #: What an id handed out was for; its row replaces the block's reservation of that id.
 _OWNER = """
@@ -89,7 +101,6 @@ ON CONFLICT (msgid) DO UPDATE SET key = excluded.key, purpose = excluded.purpose
 WHERE msgids.purpose = ''
 """
 _RESERVE = "INSERT INTO msgids (msgid, key, purpose) VALUES (?, '', ?)"
-_HELD = "SELECT 1 FROM leases WHERE key = ? AND owner = ?"
 _RENEW = "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?"
 
 _TAKE = """
@@ -104,6 +115,23 @@ _TAKE_FROM_DEAD = """
 UPDATE leases SET owner = ?, host = ?, pid = ?, process = ?, expires_at = ?
 WHERE key = ? AND owner = ?
 """
+
+
+@contextmanager
+def _atomic(db: sqlite3.Connection) -> Iterator[None]:
+    """The statements in it as one: the batch's transaction, else one of their own."""
+    own = not db.in_transaction
+    if own:
+        db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if own:
+            with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
+                db.execute("ROLLBACK")
+        raise
+    if own:
+        db.execute("COMMIT")
 
 
 def default_journal_path() -> Path:
@@ -251,7 +279,12 @@ class SqliteJournal(DurableJournal):
     def _batch(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> None:
         # A batch recovery can redo is committed without the fsync (WAL, NORMAL): atomic,
         # and lost only with the power, never with the process.
-        with self._transaction(self.synchronous if durable else "NORMAL") as db:
+        synchronous = self.synchronous if durable else "NORMAL"
+        if len(jobs) == 1 and not owners:  # its statements commit themselves (each atomic)
+            with self._autocommit(synchronous) as db:
+                jobs[0].value = jobs[0].work(db)
+            return
+        with self._transaction(synchronous) as db:
             if owners:
                 db.executemany(_OWNER, owners)
             if len(jobs) == 1:  # its failure is the transaction's
@@ -282,14 +315,12 @@ class SqliteJournal(DurableJournal):
         lease = (columns.key, self._holder.owner)
 
         def put(db: sqlite3.Connection) -> None:
-            ours = True
             if renew:  # a flow that writes is alive: its lease runs on
-                ours = db.execute(_RENEW, (time.time() + self.lease_seconds, *lease)).rowcount > 0
-            elif held:
-                ours = db.execute(_HELD, lease).fetchone() is not None
-            if held and not ours:  # expired and taken by another flow: nothing is written
-                raise lease_lost(columns.key)
-            db.execute(_UPSERT, values)
+                db.execute(_RENEW, (time.time() + self.lease_seconds, *lease))
+            if not held:
+                db.execute(_UPSERT, values)
+            elif not db.execute(_UPSERT_HELD, (*values, *lease)).rowcount:
+                raise lease_lost(columns.key)  # taken by another flow: nothing is written
 
         return put
 
@@ -344,6 +375,8 @@ class SqliteJournal(DurableJournal):
             found = db.execute(
                 "SELECT owner, host, pid, process FROM leases WHERE key = ?", (key,)
             ).fetchone()
+            if found is None:  # released meanwhile (outside a transaction): ask once more
+                return bool(db.execute(_TAKE, (*arguments, now)).rowcount)
             current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
             if not provably_dead(current):
                 return False
@@ -373,7 +406,8 @@ class SqliteJournal(DurableJournal):
                 db.execute(_RESERVE, (end, msgids.RESERVED))
                 return Block(next=first, high=end)
 
-            return msgids.allocate(request, claim)
+            with _atomic(db):
+                return msgids.allocate(request, claim)
 
         return reserve
 
@@ -423,6 +457,16 @@ class SqliteJournal(DurableJournal):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _autocommit(self, synchronous: Synchronous) -> Iterator[sqlite3.Connection]:
+        """The writes' connection outside a transaction: each statement commits itself."""
+        with self._writing, self._guard():
+            db = self._connection
+            if synchronous != self._synchronous_now:
+                db.execute(f"PRAGMA synchronous={synchronous}")
+                self._synchronous_now = synchronous
+            yield db
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
