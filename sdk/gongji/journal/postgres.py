@@ -1,8 +1,9 @@
 """``PostgresJournal``: one journal shared by the tills of a chain (psycopg 3, extra ``postgres``).
 
 The same rows as ``SqliteJournal`` in a schema of their own (``gongji`` by default).
-Every write is one autocommitted statement, so it is durable on the server when ``put``
-returns; a ``put(durable=False)`` and a lease's release commit without waiting for the
+Writes go through the group commit (``gongji.journal.commits``): the writes queued
+together are one transaction, durable on the server when ``put`` returns; a batch of
+nothing but ``put(durable=False)`` and releases commits without waiting for the
 server's WAL flush (``synchronous_commit`` off for that transaction alone). ``acquire``
 is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``: two tills asking
 for one key at once get one lease between them, whatever the timing.

@@ -7,8 +7,10 @@ kill) for speed. Several processes of one machine may share the file; ``acquire`
 takes a lease row by one conditional upsert (write-locked while it runs), so two of
 them never run a flow for the same key at once.
 
-One connection per journal object, behind a lock: the async client calls it from
-its event loop, so every call is one short transaction.
+Two connections per journal object: one for the writes, which go through the group
+commit (``gongji.journal.commits``: concurrent flows' writes share a transaction and
+its fsync, each acknowledged once durable), one for the reads, which so never wait
+for an fsync.
 """
 
 from __future__ import annotations
