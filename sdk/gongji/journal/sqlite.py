@@ -317,12 +317,13 @@ class SqliteJournal(DurableJournal):
         lease = (columns.key, self._holder.owner)
 
         def put(db: sqlite3.Connection) -> None:
-            if renew:  # a flow that writes is alive: its lease runs on
-                db.execute(_RENEW, (time.time() + self.lease_seconds, *lease))
-            if not held:
-                db.execute(_UPSERT, values)
-            elif not db.execute(_UPSERT_HELD, (*values, *lease)).rowcount:
-                raise lease_lost(columns.key)  # taken by another flow: nothing is written
+            with _atomic(db) if renew else contextlib.nullcontext():  # one commit for both
+                if renew:  # a flow that writes is alive: its lease runs on
+                    db.execute(_RENEW, (time.time() + self.lease_seconds, *lease))
+                if not held:
+                    db.execute(_UPSERT, values)
+                elif not db.execute(_UPSERT_HELD, (*values, *lease)).rowcount:
+                    raise lease_lost(columns.key)  # taken by another flow: nothing written
 
         return put
 
