@@ -19,7 +19,7 @@ from attrs import define
 
 from gongji.errors import JournalUnavailable
 
-__all__ = ["GroupCommit", "Job"]
+__all__ = ["GroupCommit", "Job", "RunBatch"]
 
 
 @define
@@ -38,12 +38,15 @@ class Job:
         return self.value
 
 
-class GroupCommit:
-    """Runs ``run_batch(jobs)`` for the jobs queued together: it sets each job's ``value``
-    or ``error``, or raises when the whole transaction failed (every job then fails so)."""
+#: Runs the jobs queued together in one transaction: it sets each job's ``value`` or
+#: ``error``, or raises when the whole transaction failed (every job then fails so).
+RunBatch = Callable[[list[Job]], None]
 
-    def __init__(self, run_batch: Callable[[list[Job]], None]) -> None:
-        self._run_batch = run_batch
+
+class GroupCommit:
+    """The queue of a journal object's writes, and whose turn it is to commit them."""
+
+    def __init__(self) -> None:
         self._queue: list[Job] = []
         self._turn = threading.Condition(threading.Lock())
         self._committing = False
@@ -51,8 +54,9 @@ class GroupCommit:
         self.commits = 0
         self.durable_commits = 0
 
-    def submit(self, work: Callable[[Any], Any], *, durable: bool) -> Any:
-        """``work(db)``'s result once its transaction has committed (or its error)."""
+    def submit(self, run_batch: RunBatch, work: Callable[[Any], Any], *, durable: bool) -> Any:
+        """``work(db)``'s result once its transaction (``run_batch``, led by this caller
+        or another) has committed, or its error."""
         job = Job(work, durable)
         with self._turn:
             self._queue.append(job)
@@ -63,7 +67,7 @@ class GroupCommit:
             self._committing = True
             batch, self._queue = self._queue, []
         try:
-            self._lead(batch)
+            self._lead(run_batch, batch)
         finally:
             with self._turn:
                 self._committing = False
@@ -72,11 +76,11 @@ class GroupCommit:
                 self._turn.notify_all()
         return job.result()
 
-    def _lead(self, batch: list[Job]) -> None:
+    def _lead(self, run_batch: RunBatch, batch: list[Job]) -> None:
         for job in batch:
             job.value, job.error = None, None
         try:
-            self._run_batch(batch)
+            run_batch(batch)
         except Exception as error:  # nothing of the batch committed
             for job in batch:
                 job.value, job.error = None, error

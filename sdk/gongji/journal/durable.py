@@ -96,7 +96,7 @@ class DurableJournal(ABC):
         self._unreleased: set[str] = set()
         self._lock = threading.RLock()
         #: Every write goes through it: concurrent flows' writes share one commit.
-        self._commits = GroupCommit(self._run_batch)
+        self._commits = GroupCommit()
         #: The msgid blocks reserved (``_allocating`` held while one is reserved), and the
         #: ids handed out whose owner rows ride on the next write (``_owners_lock``).
         self._blocks = Blocks()
@@ -196,7 +196,12 @@ class DurableJournal(ABC):
         with self._lock:
             renew = self._renew(entry.key)
         work = self._put(codec.columns(row), codec.encode_row(row), renew=renew, held=held)
-        self._commits.submit(work, durable=durable)
+        self._submit(work, durable=durable)
+
+    def _submit(self, work: Work, *, durable: bool) -> Any:
+        # The batch runner is passed at each call, not kept: a journal dropped without
+        # close() is freed (and its leases with it) at once, with no cycle to wait for.
+        return self._commits.submit(self._run_batch, work, durable=durable)
 
     @property
     def durable_commits(self) -> int:
@@ -232,9 +237,7 @@ class DurableJournal(ABC):
             self._held[key] = _monotonic()  # claimed here first: no flow of ours takes it too
         taken = False
         try:
-            taken = self._commits.submit(
-                self._take_lease(key, self._holder), durable=self.leases_durable
-            )
+            taken = self._submit(self._take_lease(key, self._holder), durable=self.leases_durable)
         finally:
             if not taken:
                 with self._lock:
@@ -254,7 +257,7 @@ class DurableJournal(ABC):
     def release(self, key: str) -> None:
         # Dropped before it is forgotten here: until then no flow of ours takes it anew.
         try:
-            self._commits.submit(self._drop_lease(key, self._holder.owner), durable=False)
+            self._submit(self._drop_lease(key, self._holder.owner), durable=False)
         except GongjiError as error:
             # The flow is over either way, and a release must not hide its outcome: the
             # lease is dropped again at this object's next write (or close).
@@ -276,7 +279,7 @@ class DurableJournal(ABC):
             self._unreleased.intersection_update(unreleased)
         for key in unreleased:
             try:
-                self._commits.submit(self._drop_lease(key, self._holder.owner), durable=False)
+                self._submit(self._drop_lease(key, self._holder.owner), durable=False)
             except GongjiError:
                 return  # still failing: the next write tries again
             with self._lock:
@@ -300,7 +303,7 @@ class DurableJournal(ABC):
         with self._allocating:
             msgid = self._blocks.take(request)
             if msgid is None:
-                block = self._commits.submit(
+                block = self._submit(
                     self._reserve(request, self._blocks.size(request)), durable=True
                 )
                 self._blocks.add(request, block)
@@ -309,7 +312,7 @@ class DurableJournal(ABC):
             with self._owners_lock:
                 self._owners[msgid] = request.owner
         if durable:
-            self._commits.submit(_nothing, durable=True)  # the owner row, flushed now
+            self._submit(_nothing, durable=True)  # the owner row, flushed now
         return msgid
 
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
@@ -349,7 +352,7 @@ class DurableJournal(ABC):
                     work(db)
 
             try:  # the leases, the owner rows still pending, the blocks' unused ids
-                self._commits.submit(closing, durable=False)
+                self._submit(closing, durable=False)
             except GongjiError as error:
                 _log.warning("Leases were not released at close: %s", error.code)
             finally:
