@@ -68,7 +68,7 @@ CREATE TABLE leases (
     pid INTEGER NOT NULL,
     process TEXT NOT NULL,
     expires_at REAL NOT NULL
-);
+) WITHOUT ROWID;
 """
 #: Added by schema version 2 (a journal of version 1 gains it when opened).
 _MSGIDS = """
