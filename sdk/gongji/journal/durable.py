@@ -315,6 +315,32 @@ class DurableJournal(ABC):
             self._submit(_nothing, durable=True)  # the owner row, flushed now
         return msgid
 
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+    ) -> str | None:
+        """``allocate_msgid(..., durable=False)`` without waiting on anything: an id of a
+        block already reserved, else None (a block must be reserved first, or another
+        thread is reserving one): the async driver then asks for it off its loop."""
+        request = MsgidRequest.of(
+            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
+        )
+        if not self._allocating.acquire(blocking=False):
+            return None
+        try:
+            msgid = self._blocks.take(request)
+            if msgid is not None:
+                with self._owners_lock:
+                    self._owners[msgid] = request.owner
+            return msgid
+        finally:
+            self._allocating.release()
+
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
         with self._owners_lock:  # handed out, its row not committed yet
             pending = self._owners.get(msgid) or self._committing.get(msgid)

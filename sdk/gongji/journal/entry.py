@@ -154,6 +154,19 @@ class Journal(Protocol):
         before the message is sent (a sale's 2102, an undo's 2103)."""
         ...
 
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+    ) -> str | None:
+        """``allocate_msgid(..., durable=False)`` when it can give an id without waiting
+        on a disk, a database or a lock (from a block reserved already); else None."""
+        ...
+
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
         """What ``allocate_msgid`` gave ``msgid`` to; None for an id it never gave out."""
         ...

@@ -93,6 +93,18 @@ class MemoryJournal:
         with self._lock:
             return msgids.allocate(request, claim)
 
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+    ) -> str | None:
+        """Never waits: the same as ``allocate_msgid``."""
+        return self.allocate_msgid(institution, at, till, key=key, purpose=purpose)
+
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
         with self._lock:
             return self._owners.get(msgid)
