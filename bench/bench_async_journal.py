@@ -1,10 +1,14 @@
 """50 concurrent async sales: the SQLite journal against the journal in memory, in one run.
 
 The async driver runs every journal call off its event loop (``Blocking`` steps, in
-worker threads), so the other sales go on while one waits on an fsync. Each round
+worker threads of its own), so the other sales go on while one waits on an fsync, and
+the writes of the sales waiting together share one transaction and one fsync (the
+journal's group commit: each acknowledged once its batch is durable). Each round
 settles 50 sales at once (``asyncio.gather``) through the in-process mock, once with a
-``MemoryJournal`` and once with a fresh ``SqliteJournal`` (``synchronous=FULL``); rounds
-are interleaved and medians taken, so a busy machine slows both alike.
+``MemoryJournal`` and once with a fresh ``SqliteJournal`` (``synchronous=FULL``); the
+order turns each round, each round's ratio is taken and the median of them reported,
+so a busy machine slows both sides of a ratio alike. The fsyncs a sale cost (the
+journal's flushed commits over the sales) show the group commit at work.
 Target: SQLite's throughput within 1.2x of memory's (issue 15, item 9).
 """
 
@@ -23,7 +27,7 @@ from gongji_mock import MockGateway
 
 TARGET = 1.2
 SALES = 50
-ROUNDS = 7
+ROUNDS = 11
 MOTHER = "210202195809120046"  # the demo family's: a resident whose sales the fund shares
 BASKET = Purchase(
     credential=Credential.id_card(MOTHER),
@@ -47,19 +51,33 @@ async def one_round(journal: Journal, round_no: int) -> float:  # float-ok: seco
 def main() -> int:
     memory: list[float] = []  # float-ok: seconds
     sqlite: list[float] = []  # float-ok: seconds
+    flushed = 0
     with tempfile.TemporaryDirectory() as folder:
         for round_no in range(ROUNDS):
-            memory.append(asyncio.run(one_round(MemoryJournal(), round_no)))
             journal = SqliteJournal(Path(folder) / f"journal-{round_no}.sqlite3")
-            sqlite.append(asyncio.run(one_round(journal, round_no)))
+            journals: list[Journal] = [MemoryJournal(), journal]
+            if round_no % 2:  # each goes first in turn
+                journals.reverse()
+            for each in journals:
+                elapsed = asyncio.run(one_round(each, round_no))
+                (sqlite if each is journal else memory).append(elapsed)
+            flushed += journal.durable_commits
             journal.close()
-    in_memory, on_disk = statistics.median(memory), statistics.median(sqlite)
-    ratio = on_disk / in_memory
-    print(f"{SALES} concurrent async sales, median of {ROUNDS} rounds")
-    print(f"  memory journal        {SALES / in_memory:8.1f} sales/s  ({in_memory * 1000:7.1f} ms)")
-    print(f"  SQLite journal (FULL) {SALES / on_disk:8.1f} sales/s  ({on_disk * 1000:7.1f} ms)")
-    print(f"  SQLite / memory time  {ratio:8.2f}x  (target at most {TARGET}x)")
-    return 0 if ratio <= TARGET else 1
+    ratio = statistics.median(s / m for s, m in zip(sqlite, memory, strict=True))
+    in_memory_s, on_disk_s = statistics.median(memory), statistics.median(sqlite)
+    fsyncs = flushed / (ROUNDS * (SALES + 1))
+    verdict = "PASS" if ratio <= TARGET else "MISS"
+    print(f"{SALES} concurrent async sales, medians of {ROUNDS} rounds")
+    print(
+        f"  memory journal        {SALES / in_memory_s:8.1f} sales/s  ({in_memory_s * 1000:7.1f} ms)"
+    )
+    print(f"  SQLite journal (FULL) {SALES / on_disk_s:8.1f} sales/s  ({on_disk_s * 1000:7.1f} ms)")
+    print(f"  SQLite fsyncs a sale  {fsyncs:8.2f}   (2 durable writes a sale, group-committed)")
+    print(
+        f"async journal: SQLite / memory time {ratio:.2f}x (median of the rounds' ratios; "
+        f"target at most {TARGET}x): {verdict}"
+    )
+    return 0 if verdict == "PASS" else 1
 
 
 if __name__ == "__main__":

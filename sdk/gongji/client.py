@@ -606,6 +606,21 @@ def drive(flow: Flow[T], http: httpx.Client, checkpoint: Checkpoint | None = Non
         return result
 
 
+#: How many journal calls the async driver runs at once (threads are started as needed).
+JOURNAL_THREADS = 64
+_journal_pool: Any = None
+
+
+def _journal_threads() -> Any:
+    """The async driver's threads for journal calls (a ``ThreadPoolExecutor``), made once."""
+    global _journal_pool
+    if _journal_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _journal_pool = ThreadPoolExecutor(JOURNAL_THREADS, thread_name_prefix="gongji-journal")
+    return _journal_pool
+
+
 async def drive_async(
     flow: Flow[T], http: httpx.AsyncClient, checkpoint: Checkpoint | None = None
 ) -> T:
@@ -621,8 +636,12 @@ async def drive_async(
                 continue
             if isinstance(step, Blocking):
                 # Off the loop: an fsync or a database round trip never stalls other sales.
+                # A pool of its own, wide enough for every sale in flight to wait on the
+                # journal at once: their writes then share a commit (group commit).
                 try:
-                    done = await asyncio.to_thread(step.call)
+                    done = await asyncio.get_running_loop().run_in_executor(
+                        _journal_threads(), step.call
+                    )
                 except Exception as error:
                     step = flow.throw(error)
                 else:

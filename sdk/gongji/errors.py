@@ -202,3 +202,15 @@ class JournalUnavailable(GongjiError):
         "Fix the journal's storage (disk space, the database server), then settle again with "
         "the same key or run client.recover(); a sale interrupted here is resolved from the journal."
     )
+
+
+class LeaseLost(OutcomeUnknown):
+    """A flow's lease on its sale's key ran out and another flow (``recover()``, a retry,
+    another till) took the sale over: the journal refused the flow's write, and nothing
+    that other flow wrote was overwritten."""
+
+    code = "lease_lost"
+    next_step = (
+        "Settle again with the same key: it returns the sale as the other flow left it "
+        "(its receipt if it settled)."
+    )

@@ -49,9 +49,9 @@ class Interleaving(MemoryJournal):
         self._boundary()
         return super().get(key)
 
-    def put(self, entry: Any, *, durable: bool = True) -> None:
+    def put(self, entry: Any, *, durable: bool = True, held: bool = False) -> None:
         self._boundary()
-        super().put(entry, durable=durable)
+        super().put(entry, durable=durable, held=held)
 
     def in_doubt(self) -> Any:
         self._boundary()

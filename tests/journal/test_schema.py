@@ -17,7 +17,7 @@ from tests.journal.conftest import Backend, bare_entry, full_entry, postgres_dsn
 def test_a_journal_of_another_schema_version_is_refused_unchanged(durable: Backend) -> None:
     durable.open().put(full_entry("K-1"))
     durable.execute("UPDATE {s}.meta SET value = '99' WHERE name = 'schema_version'")
-    with pytest.raises(ConfigError, match="has schema version 99; this gongji reads version 2"):
+    with pytest.raises(ConfigError, match="has schema version 99; this gongji reads version 3"):
         durable.open()
     rows = dict(
         (table, row)

@@ -167,11 +167,13 @@ def load(setup: Setup, key: str) -> Flow[Entry | None]:
 
 def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Flow[Entry]:
     """Journal ``entry`` as it stands now; ``durable=False`` only where a lost write is
-    found again by ``recover()``."""
+    found again by ``recover()``. Only while the flow holds the key's lease (every
+    keyed flow writes inside ``holding``): ``LeaseLost`` when it ran out and another flow
+    took the sale over, whose state is then left as that flow made it."""
     entry = attrs.evolve(entry, updated_at=setup.clock())
     journal = setup.journal
     setup.boundary(f"before journal {entry.state.value}")
-    yield from journaled(setup, lambda: journal.put(entry, durable=durable))
+    yield from journaled(setup, lambda: journal.put(entry, durable=durable, held=True))
     setup.boundary(f"after journal {entry.state.value}")
     return entry
 

@@ -232,6 +232,19 @@ class MsgidJournal(Protocol):
         durable: bool = True,
     ) -> str: ...
 
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+    ) -> str | None:
+        """An id as ``allocate_msgid(..., durable=False)`` gives, when the journal can give
+        it without waiting (from a block it reserved already); else None."""
+        ...
+
 
 @runtime_checkable
 class InsuranceGateway(Protocol):

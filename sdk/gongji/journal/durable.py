@@ -1,7 +1,10 @@
-"""What the SQLite and PostgreSQL journals share: the key, the codec, the lease bookkeeping.
+"""What the SQLite and PostgreSQL journals share: the key, the codec, the lease bookkeeping,
+the msgid blocks and the group commit.
 
 A subclass stores documents and leases; this class turns entries into rows and back,
-decides which key opens them, and keeps the keys this journal object holds.
+decides which key opens them, keeps the keys this journal object holds, hands msgids
+out of reserved blocks (``gongji.journal.msgids``), and sends every write through one
+``GroupCommit``: the writes of concurrent flows share a transaction and its fsync.
 """
 
 from __future__ import annotations
@@ -12,22 +15,37 @@ import logging
 import threading
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from time import monotonic as _monotonic
+from typing import Any
 
 from gongji.errors import ConfigError, GongjiError
 from gongji.journal import codec, msgids
 from gongji.journal.codec import Columns, EntryRow
+from gongji.journal.commits import GroupCommit, Job
 from gongji.journal.entry import Entry, EntryState
-from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, forget, new_holder
-from gongji.journal.msgids import MsgidOwner, MsgidRequest
+from gongji.journal.lease import (
+    DEFAULT_LEASE_SECONDS,
+    LeaseHolder,
+    forget,
+    lease_lost,
+    new_holder,
+)
+from gongji.journal.msgids import Block, Blocks, MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource, SealCache
 
 _log = logging.getLogger("gongji.journal")
 
+#: A write's work, given the batch's connection (``GroupCommit``).
+Work = Callable[[Any], Any]
+#: A msgid and its owner, as the ``msgids`` table holds them.
+OwnerRow = tuple[str, str, str]
+
 #: The version of the tables; a journal of another version is refused when opened, but
-#: version 1 (before the msgids table) gains the table and becomes version 2.
-SCHEMA_VERSION = 2
+#: version 1 (before the msgids table) gains the table, and it and version 2 (a row per
+#: msgid) become version 3, where a row may reserve a block of msgids: a gongji that
+#: numbers one id at a time must not share the journal, so it refuses it.
+SCHEMA_VERSION = 3
 
 _LOAD = "load a sale for recovery"
 
@@ -43,6 +61,9 @@ class DurableJournal(ABC):
     shares_msgids: bool = False
     #: Every call may wait on a disk or a database: the async driver runs it off its loop.
     blocks = True
+    #: Whether taking a lease is flushed (a database server may crash while its holder
+    #: runs on); a till's own file need not: a lease does not outlive its process.
+    leases_durable = False
 
     @property
     def where_capitalised(self) -> str:  # ``where`` at the start of a sentence
@@ -74,6 +95,15 @@ class DurableJournal(ABC):
         #: object's next write, so another till need not wait out their expiry.
         self._unreleased: set[str] = set()
         self._lock = threading.RLock()
+        #: Every write goes through it: concurrent flows' writes share one commit.
+        self._commits = GroupCommit()
+        #: The msgid blocks reserved (``_allocating`` held while one is reserved), and the
+        #: ids handed out whose owner rows ride on the next write (``_owners_lock``).
+        self._blocks = Blocks()
+        self._allocating = threading.Lock()
+        self._owners: dict[str, MsgidOwner] = {}
+        self._committing: dict[str, MsgidOwner] = {}  # the owners of the batch under way
+        self._owners_lock = threading.Lock()
         self._holder: LeaseHolder = new_holder()
         # A journal dropped without close(): its leases are free for this process at once.
         weakref.finalize(self, forget, self._holder)
@@ -156,13 +186,27 @@ class DurableJournal(ABC):
         found = self._select_one("key", key)
         return None if found is None else self._entry(found)
 
-    def put(self, entry: Entry, *, durable: bool = True) -> None:
+    def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
         self._require_key("record a sale")
         assert self._sealer is not None
+        if held and entry.key not in self._held:
+            raise lease_lost(entry.key)
+        self._drop_unreleased()
+        row = codec.row_of(entry, self._sealer)
         with self._lock:
-            self._drop_unreleased()
-            row = codec.row_of(entry, self._sealer)
-            self._write(codec.columns(row), codec.encode_row(row), self._renew(entry.key), durable)
+            renew = self._renew(entry.key)
+        work = self._put(codec.columns(row), codec.encode_row(row), renew=renew, held=held)
+        self._submit(work, durable=durable)
+
+    def _submit(self, work: Work, *, durable: bool) -> Any:
+        # The batch runner is passed at each call, not kept: a journal dropped without
+        # close() is freed (and its leases with it) at once, with no cycle to wait for.
+        return self._commits.submit(self._run_batch, work, durable=durable)
+
+    @property
+    def durable_commits(self) -> int:
+        """The commits this object flushed to the disk so far (a group commit counts once)."""
+        return self._commits.durable_commits
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
         self._require_key(_LOAD)
@@ -186,14 +230,19 @@ class DurableJournal(ABC):
         return [codec.decode_row(d, self.where) for d in self._select(day=day, states=states)]
 
     def acquire(self, key: str) -> bool:
+        self._drop_unreleased()
         with self._lock:
-            self._drop_unreleased()
             if key in self._held:
                 return False  # another flow of this very journal object holds it
-            if not self._take_lease(key, self._holder):
-                return False
-            self._held[key] = _monotonic()
-            return True
+            self._held[key] = _monotonic()  # claimed here first: no flow of ours takes it too
+        taken = False
+        try:
+            taken = self._submit(self._take_lease(key, self._holder), durable=self.leases_durable)
+        finally:
+            if not taken:
+                with self._lock:
+                    self._held.pop(key, None)
+        return bool(taken)
 
     def _renew(self, key: str) -> bool:
         """Whether a write of ``key`` renews its lease: a flow that writes is alive, and
@@ -206,28 +255,35 @@ class DurableJournal(ABC):
         return True
 
     def release(self, key: str) -> None:
-        with self._lock:
-            self._held.pop(key, None)
-            if self._sealer is not None:
-                self._sealer.forget(key)
-            try:
-                self._drop_lease(key, self._holder.owner)
-            except GongjiError as error:
-                # The flow is over either way, and a release must not hide its outcome: the
-                # lease is dropped again at this object's next write (or close).
+        # Dropped before it is forgotten here: until then no flow of ours takes it anew.
+        try:
+            self._submit(self._drop_lease(key, self._holder.owner), durable=False)
+        except GongjiError as error:
+            # The flow is over either way, and a release must not hide its outcome: the
+            # lease is dropped again at this object's next write (or close).
+            with self._lock:
                 self._unreleased.add(key)
-                _log.warning("The lease on a journal key was not released: %s", error.code)
+            _log.warning("The lease on a journal key was not released: %s", error.code)
+        finally:
+            with self._lock:
+                self._held.pop(key, None)
+                if self._sealer is not None:
+                    self._sealer.forget(key)
 
     def _drop_unreleased(self) -> None:
-        for key in list(self._unreleased):
-            if key in self._held:  # taken again meanwhile: its own release will drop it
-                self._unreleased.discard(key)
-                continue
+        if not self._unreleased:
+            return
+        with self._lock:
+            unreleased = [key for key in self._unreleased if key not in self._held]
+            # One taken again meanwhile: its own release will drop it.
+            self._unreleased.intersection_update(unreleased)
+        for key in unreleased:
             try:
-                self._drop_lease(key, self._holder.owner)
+                self._submit(self._drop_lease(key, self._holder.owner), durable=False)
             except GongjiError:
                 return  # still failing: the next write tries again
-            self._unreleased.discard(key)
+            with self._lock:
+                self._unreleased.discard(key)
 
     def allocate_msgid(
         self,
@@ -239,21 +295,90 @@ class DurableJournal(ABC):
         purpose: str = msgids.READ,
         durable: bool = True,
     ) -> str:
+        """From a block this object reserved; a new block (one durable commit) when none
+        has room. The id's owner row rides on the next write, which ``durable`` makes now."""
         request = MsgidRequest.of(
             institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
         )
-        return self._allocate_msgid(request, durable)
+        with self._allocating:
+            msgid = self._blocks.take(request)
+            if msgid is None:
+                block = self._submit(
+                    self._reserve(request, self._blocks.size(request)), durable=True
+                )
+                self._blocks.add(request, block)
+                msgid = block.take()
+                assert msgid is not None
+            with self._owners_lock:
+                self._owners[msgid] = request.owner
+        if durable:
+            self._submit(_nothing, durable=True)  # the owner row, flushed now
+        return msgid
+
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+    ) -> str | None:
+        """``allocate_msgid(..., durable=False)`` without waiting on anything: an id of a
+        block already reserved, else None (a block must be reserved first, or another
+        thread is reserving one): the async driver then asks for it off its loop."""
+        request = MsgidRequest.of(
+            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
+        )
+        if not self._allocating.acquire(blocking=False):
+            return None
+        try:
+            msgid = self._blocks.take(request)
+            if msgid is not None:
+                with self._owners_lock:
+                    self._owners[msgid] = request.owner
+            return msgid
+        finally:
+            self._allocating.release()
 
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
-        return self._msgid_owner(msgid)
+        with self._owners_lock:  # handed out, its row not committed yet
+            pending = self._owners.get(msgid) or self._committing.get(msgid)
+        return pending if pending is not None else self._msgid_owner(msgid)
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        """The jobs in one transaction, after the owner rows of the ids handed out since
+        the last one (given back when it fails, for the next)."""
+        with self._owners_lock:
+            owners, self._owners = self._owners, {}
+            self._committing = owners
+        rows = [(msgid, owner.key, owner.purpose) for msgid, owner in owners.items()]
+        try:
+            self._batch(jobs, rows, any(job.durable for job in jobs))
+        except BaseException:
+            with self._owners_lock:
+                self._owners = owners | self._owners
+            raise
+        finally:
+            with self._owners_lock:
+                self._committing = {}
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
-            try:
-                for key in [*self._held, *self._unreleased]:
-                    self._drop_lease(key, self._holder.owner)
+            keys = [*self._held, *self._unreleased]
+            leases = [self._drop_lease(key, self._holder.owner) for key in keys]
+            with self._allocating:
+                unused = self._blocks.unused()
+            give_back = self._give_back(unused)
+
+            def closing(db: Any) -> None:
+                for work in [*leases, give_back]:
+                    work(db)
+
+            try:  # the leases, the owner rows still pending, the blocks' unused ids
+                self._submit(closing, durable=False)
             except GongjiError as error:
                 _log.warning("Leases were not released at close: %s", error.code)
             finally:
@@ -279,8 +404,15 @@ class DurableJournal(ABC):
         return codec.entry_of(row, self._require_key(_LOAD))
 
     @abstractmethod
-    def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
-        """Insert or replace the entry; renew this object's lease on it when ``renew``."""
+    def _batch(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> None:
+        """In one transaction (flushed when ``durable``): insert the ``owners`` rows (one
+        replacing a reservation row of its id), then each job's work, setting its
+        ``value`` or ``error``; raise when nothing could be committed."""
+
+    @abstractmethod
+    def _put(self, columns: Columns, document: bytes, *, renew: bool, held: bool) -> Work:
+        """Insert or replace the entry; renew this object's lease on it when ``renew``;
+        when ``held``, raise ``LeaseLost`` (writing nothing) unless this object holds it."""
 
     @abstractmethod
     def _select_one(self, column: str, value: str) -> bytes | str | None: ...
@@ -294,17 +426,27 @@ class DurableJournal(ABC):
     def _count(self) -> int: ...
 
     @abstractmethod
-    def _take_lease(self, key: str, holder: LeaseHolder) -> bool: ...
+    def _take_lease(self, key: str, holder: LeaseHolder) -> Work:
+        """Its work returns whether the lease was taken."""
 
     @abstractmethod
-    def _drop_lease(self, key: str, owner: str) -> None: ...
+    def _drop_lease(self, key: str, owner: str) -> Work: ...
 
     @abstractmethod
-    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
-        """``msgids.allocate`` in one transaction: a row per msgid, keyed by the msgid."""
+    def _reserve(self, request: MsgidRequest, size: int) -> Work:
+        """Its work reserves (``msgids.allocate``) a block of up to ``size`` ids after
+        every id taken or reserved in the range: a row for its highest id, ``RESERVED``."""
+
+    @abstractmethod
+    def _give_back(self, blocks: list[Block]) -> Work:
+        """Its work deletes the blocks' reservation rows: what was not handed out is free."""
 
     @abstractmethod
     def _msgid_owner(self, msgid: str) -> MsgidOwner | None: ...
 
     @abstractmethod
     def _disconnect(self) -> None: ...
+
+
+def _nothing(db: Any) -> None:
+    """A write of nothing: the commit carries the pending owner rows."""

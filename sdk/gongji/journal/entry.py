@@ -109,10 +109,14 @@ class Journal(Protocol):
 
     def get(self, key: str) -> Entry | None: ...
 
-    def put(self, entry: Entry, *, durable: bool = True) -> None:
+    def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
         """Store ``entry``, replacing the one with its key. ``durable=False`` may be lost in
         a power cut (never in a crash of the process): only for a write that recovery can
-        make again from the durable one before it."""
+        make again from the durable one before it. ``held``: compare-and-set on the lease,
+        in the write's own transaction: ``LeaseLost`` and nothing written unless this
+        journal (object) still holds ``acquire(entry.key)``, so a flow whose lease expired
+        and was taken over (``recover()``, a retry, another till) never writes over what
+        the flow that took it did."""
         ...
 
     def by_settlement(self, settlement_id: str) -> Entry | None: ...
@@ -148,6 +152,19 @@ class Journal(Protocol):
         ``infno``, or ``"read"``) record what the id is for (``msgid_owner``).
         ``durable=False``, as for ``put``: only for an id that a durable ``put`` carries
         before the message is sent (a sale's 2102, an undo's 2103)."""
+        ...
+
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+    ) -> str | None:
+        """``allocate_msgid(..., durable=False)`` when it can give an id without waiting
+        on a disk, a database or a lock (from a block reserved already); else None."""
         ...
 
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:

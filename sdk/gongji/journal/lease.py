@@ -24,7 +24,9 @@ from pathlib import Path
 
 from attrs import frozen
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "LeaseHolder", "new_holder", "provably_dead"]
+from gongji.errors import LeaseLost
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "LeaseHolder", "lease_lost", "new_holder", "provably_dead"]
 
 #: Longer than any flow runs: every request is bounded (connect 3 s, read 10 s, reads
 #: retried twice, a payment polled 15 x 2 s), and a journal write by the holder
@@ -132,3 +134,13 @@ def _stat(pid: int) -> tuple[str, str] | None:
     if len(fields) < 20:
         return None
     return fields[0], fields[19]
+
+
+def lease_lost(key: str) -> LeaseLost:
+    """The refusal of a write by a flow that no longer holds ``key``'s lease."""
+    return LeaseLost(
+        f"The lease on the sale with key {key!r} ran out while this call ran, and another "
+        "flow (recover(), a retry, another till) took the sale over; nothing was written "
+        "over what that flow did.",
+        key=key,
+    )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from gongji.journal import msgids
 from gongji.journal.entry import Entry, EntryState, entry_day
+from gongji.journal.lease import lease_lost
 from gongji.journal.msgids import MsgidOwner
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ class MemoryJournal:
         with self._lock:
             return self._entries.get(key)
 
-    def put(self, entry: Entry, *, durable: bool = True) -> None:
+    def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
         with self._lock:
+            if held and entry.key not in self._held:  # released under a running flow
+                raise lease_lost(entry.key)
             self._entries[entry.key] = entry
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
@@ -89,6 +92,18 @@ class MemoryJournal:
 
         with self._lock:
             return msgids.allocate(request, claim)
+
+    def reserved_msgid(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+    ) -> str | None:
+        """Never waits: the same as ``allocate_msgid``."""
+        return self.allocate_msgid(institution, at, till, key=key, purpose=purpose)
 
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
         with self._lock:

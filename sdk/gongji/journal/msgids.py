@@ -15,16 +15,25 @@ the asker: on a journal shared by every till of the institution (PostgreSQL) all
 the till has a number (so two tills of one institution, each with its own file, never
 meet), else all 10,000 (the institution's only till).
 
-When a second's range is used up, the id is taken from the next second that has room,
-as a row like any other: a successor after a crash, another process, or this one when
-its clock reaches that second, sees it and numbers after it. Nothing is borrowed in
-memory, so nothing can be handed out twice; the cost is an id whose time is a second
-or so ahead of its ``inf_time``, which the centre only needs to be unique. More than
-``MAX_SECONDS_AHEAD`` ahead means a loop is sending messages: refused.
+When a second's range is used up, the id is taken from the next second that has room:
+a successor after a crash, another process, or this one when its clock reaches that
+second, sees it and numbers after it. Nothing is borrowed in memory, so nothing can be
+handed out twice; the cost is an id whose time is a second or so ahead of its
+``inf_time``, which the centre only needs to be unique. More than ``MAX_SECONDS_AHEAD``
+ahead means a loop is sending messages: refused.
 
-Each row also records what the id was allocated for (the sale's key and the ``infno``,
-or ``read``), so a reversal (2601) can be sent only for a msgid that this journal gave
-to this sale's 2102 or 2103: ``Journal.msgid_owner``.
+A durable journal does not commit a row for every id: it reserves a **block** of ids of
+one second (``Blocks``) in one durable commit, a row for the block's highest id with no
+owner yet (``RESERVED``), and hands the block out from memory. Every other asker numbers
+after the reservation, and a successor after a crash too: a reserved block is never
+handed out again, used or not. A journal closed cleanly gives back what it did not use.
+Blocks start small and double while a busy process uses them up within their second, so
+an idle till reserves a few ids a second and a busy one a commit now and then.
+
+Each id handed out also gets a row saying what it was allocated for (the sale's key and
+the ``infno``, or ``read``), written with the journal's next write (a sale's 2102 with the
+entry that carries it, before it is sent), so a reversal (2601) can be sent only for a
+msgid that this journal gave to this sale's 2102 or 2103: ``Journal.msgid_owner``.
 """
 
 from __future__ import annotations
@@ -32,8 +41,9 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
-from attrs import frozen
+from attrs import define, frozen
 
 from gongji.errors import ConfigError, JournalUnavailable
 
@@ -41,6 +51,9 @@ __all__ = [
     "BEIJING",
     "MAX_SECONDS_AHEAD",
     "READ",
+    "RESERVED",
+    "Block",
+    "Blocks",
     "MsgidOwner",
     "MsgidRequest",
     "allocate",
@@ -49,6 +62,14 @@ __all__ = [
 BEIJING = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
 #: The purpose of a msgid carried by a message that changes nothing at the centre.
 READ = "read"
+#: The purpose of a block's reservation row (its highest id, not handed out yet): no
+#: purpose a caller may ask for is empty.
+RESERVED = ""
+#: The ids of a process's first block; a block reserved within ``RECENT_SECONDS`` of the
+#: one before it holds twice what that one gave out (a busy process reserves seldom, an
+#: idle one wastes little), up to a quarter of the asker's range.
+FIRST_BLOCK = 10
+RECENT_SECONDS = 2
 #: How far past the asked second an id may be taken when the seconds before are used up.
 MAX_SECONDS_AHEAD = 60
 
@@ -144,11 +165,15 @@ def following(highest: str | None, low: str, high: str) -> str | None:
     return f"{highest[:-4]}{int(highest[-4:]) + 1:04d}"
 
 
-def allocate(request: MsgidRequest, claim: Callable[[str, str], str | None]) -> str:
-    """The first free msgid of ``request``'s second, or of the next one with room.
+T = TypeVar("T")
+
+
+def allocate(request: MsgidRequest, claim: Callable[[str, str], T | None]) -> T:
+    """The first free msgid (or block) of ``request``'s second, or of the next one with room.
 
     ``claim(low, high)`` takes, in the journal's store, the next free msgid of the range
-    and records ``request.owner`` for it; None when the range is used up.
+    and records ``request.owner`` for it (or reserves a block there); None when the range
+    is used up.
     """
     for ahead in range(MAX_SECONDS_AHEAD + 1):
         found = claim(*request.bounds(ahead))
@@ -160,3 +185,91 @@ def allocate(request: MsgidRequest, claim: Callable[[str, str], str | None]) -> 
         f"{request.last - request.first + 1} a second were asked for.",
         next_step="Something is sending messages in a loop: stop it, then try again.",
     )
+
+
+@define
+class Block:
+    """Ids of one second reserved for this process: ``next`` up to ``high`` (msgids)."""
+
+    next: str | None
+    high: str
+    first: int = -1  # the serial of its first id (set from ``next`` when made)
+
+    def __attrs_post_init__(self) -> None:
+        if self.first < 0 and self.next is not None:
+            self.first = int(self.next[-4:])
+
+    @property
+    def second(self) -> str:
+        return self.high[12:26]
+
+    @property
+    def used(self) -> int:
+        """How many of its ids were handed out."""
+        end = int(self.next[-4:]) if self.next is not None else int(self.high[-4:]) + 1
+        return end - self.first
+
+    def take(self) -> str | None:
+        given = self.next
+        if given is not None:
+            self.next = None if given >= self.high else f"{given[:-4]}{int(given[-4:]) + 1:04d}"
+        return given
+
+
+def block_end(first: str, high: str, size: int) -> str:
+    """The highest id of a block of ``size`` from ``first``, within the range up to ``high``."""
+    return f"{first[:-4]}{min(int(first[-4:]) + size - 1, int(high[-4:])):04d}"
+
+
+class Blocks:
+    """The blocks a journal object reserved and hands ids out from, per asker's range;
+    the caller serialises access."""
+
+    #: Blocks kept per range: the recent seconds' (a clock set back reuses its second's).
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[str, int, int], list[Block]] = {}
+        #: The block reserved last per range, and the second it was asked for.
+        self._last: dict[tuple[str, int, int], tuple[Block, datetime.datetime]] = {}
+
+    def take(self, request: MsgidRequest) -> str | None:
+        """An id of a reserved block: of the asked second, else of the first second after
+        it (within ``MAX_SECONDS_AHEAD``) that has one; None when none has room."""
+        blocks = self._blocks.get(_range(request), [])
+        asked = f"{request.second:%Y%m%d%H%M%S}"
+        latest = f"{request.second + datetime.timedelta(seconds=MAX_SECONDS_AHEAD):%Y%m%d%H%M%S}"
+        usable = [b for b in blocks if b.next is not None and asked <= b.second <= latest]
+        if not usable:
+            return None
+        return min(usable, key=lambda block: block.second).take()
+
+    def size(self, request: MsgidRequest) -> int:
+        """How many ids to reserve next: twice what the last block gave out, when it was
+        reserved in the last seconds; else ``FIRST_BLOCK``."""
+        size = FIRST_BLOCK
+        last = self._last.get(_range(request))
+        if last is not None:
+            block, when = last
+            if abs((request.second - when).total_seconds()) <= RECENT_SECONDS:
+                size = max(FIRST_BLOCK, 2 * block.used)
+        return max(1, min(size, (request.last - request.first + 1) // 4))
+
+    def add(self, request: MsgidRequest, block: Block) -> None:
+        self._last[_range(request)] = (block, request.second)
+        blocks = self._blocks.setdefault(_range(request), [])
+        blocks.append(block)
+        if len(blocks) > self.KEPT:  # the oldest seconds' go; their rest stays reserved
+            blocks.sort(key=lambda kept: kept.second)
+            del blocks[0]
+
+    def unused(self) -> list[Block]:
+        """The blocks with ids left, which a journal closing gives back; forgotten here."""
+        left = [b for blocks in self._blocks.values() for b in blocks if b.next is not None]
+        self._blocks.clear()
+        self._last.clear()
+        return left
+
+
+def _range(request: MsgidRequest) -> tuple[str, int, int]:
+    return request.institution, request.first, request.last

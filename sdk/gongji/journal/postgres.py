@@ -1,8 +1,9 @@
 """``PostgresJournal``: one journal shared by the tills of a chain (psycopg 3, extra ``postgres``).
 
 The same rows as ``SqliteJournal`` in a schema of their own (``gongji`` by default).
-Every write is one autocommitted statement, so it is durable on the server when ``put``
-returns; a ``put(durable=False)`` and a lease's release commit without waiting for the
+Writes go through the group commit (``gongji.journal.commits``): the writes queued
+together are one transaction, durable on the server when ``put`` returns; a batch of
+nothing but ``put(durable=False)`` and releases commits without waiting for the
 server's WAL flush (``synchronous_commit`` off for that transaction alone). ``acquire``
 is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``: two tills asking
 for one key at once get one lease between them, whatever the timing.
@@ -20,17 +21,24 @@ import contextlib
 import datetime
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gongji import clock as beijing
-from gongji.errors import ConfigError, JournalUnavailable
+from gongji.errors import ConfigError, GongjiError, JournalUnavailable
 from gongji.journal import msgids
 from gongji.journal.codec import Columns
-from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
-from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
-from gongji.journal.msgids import MsgidOwner, MsgidRequest
+from gongji.journal.commits import Job
+from gongji.journal.durable import (
+    SCHEMA_VERSION,
+    DurableJournal,
+    OwnerRow,
+    Work,
+)
+from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, lease_lost, provably_dead
+from gongji.journal.msgids import Block, MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 if TYPE_CHECKING:
@@ -75,10 +83,17 @@ _MSGIDS = (
 
 _HIGHEST_MSGID = "SELECT max(msgid) FROM {s}.msgids WHERE msgid BETWEEN %s AND %s"
 
-_CLAIM_MSGID = """
-INSERT INTO {s}.msgids (msgid, key, purpose) VALUES (%s, %s, %s)
-ON CONFLICT (msgid) DO NOTHING RETURNING msgid
+_RESERVE = "INSERT INTO {s}.msgids (msgid, key, purpose) VALUES (%s, '', %s)"
+
+#: What the ids handed out were for; a row replaces the block's reservation of its id.
+_OWNERS = """
+INSERT INTO {s}.msgids AS given (msgid, key, purpose)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+ON CONFLICT (msgid) DO UPDATE SET key = excluded.key, purpose = excluded.purpose
+WHERE given.purpose = ''
 """
+
+_HELD = "SELECT 1 FROM {s}.leases WHERE key = %(key)s AND owner = %(owner)s FOR UPDATE"
 
 _PUT = """
 WITH renewed AS (
@@ -132,23 +147,6 @@ def dsn_has_password(dsn: str) -> bool:
         return False
 
 
-def _unflushed(
-    work: Callable[[psycopg.Connection[Any]], T],
-) -> Callable[[psycopg.Connection[Any]], T]:
-    """``work`` in a transaction whose commit does not wait for its WAL flush: for a write
-    recovery can make again (``put(durable=False)``), which only a crash of the server in
-    the next instant could lose, never a crash of the till."""
-
-    def run(db: psycopg.Connection[Any]) -> T:
-        # Pipelined (libpq 14 and later): BEGIN, SET, the work and COMMIT in one round trip.
-        pipelined = _psycopg().Pipeline.is_supported()
-        with db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
-            db.execute("SET LOCAL synchronous_commit TO OFF")
-            return work(db)
-
-    return run
-
-
 class PostgresJournal(DurableJournal):
     """The journal in a PostgreSQL schema, shared by every till whose configuration names it.
 
@@ -159,6 +157,8 @@ class PostgresJournal(DurableJournal):
     """
 
     shares_msgids = True
+    #: The server may crash while a lease's holder runs on: taking one is flushed.
+    leases_durable = True
 
     def __init__(
         self,
@@ -203,6 +203,7 @@ class PostgresJournal(DurableJournal):
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._connection: Any = None  # psycopg.Connection, once connected
+        self._connection_lock = threading.RLock()
         try:
             stored = self._run(lambda db: self._open_schema(db, create))
             self._stored_salt = bytes.fromhex(stored["salt"])
@@ -249,8 +250,9 @@ class PostgresJournal(DurableJournal):
                 str(name): str(value)
                 for name, value in db.execute(self._sql("SELECT name, value FROM {s}.meta"))
             }
-            if stored.get("schema_version") == "1":  # an addition only: no row changes
-                db.execute(self._sql(_MSGIDS))
+            if stored.get("schema_version") in ("1", "2"):  # additions only: no row changes
+                if stored["schema_version"] == "1":
+                    db.execute(self._sql(_MSGIDS))
                 db.execute(
                     self._sql("UPDATE {s}.meta SET value = %s WHERE name = 'schema_version'"),
                     (str(SCHEMA_VERSION),),
@@ -284,7 +286,37 @@ class PostgresJournal(DurableJournal):
 
     # ---------------------------------------------------------------- storage
 
-    def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
+    def _batch(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> None:
+        library = _psycopg()
+        owner_rows = self._sql(_OWNERS)
+
+        def batch(db: psycopg.Connection[Any]) -> None:
+            for job in jobs:  # a batch repeated after a broken connection starts afresh
+                job.value, job.error = None, None
+            # One job (a till's own sale): BEGIN, its statements and COMMIT pipelined.
+            alone = len(jobs) == 1 and library.Pipeline.is_supported()
+            with db.pipeline() if alone else contextlib.nullcontext(), db.transaction():
+                if not durable:  # recovery redoes it: the commit need not wait for the flush
+                    db.execute("SET LOCAL synchronous_commit TO OFF")
+                if owners:
+                    db.execute(owner_rows, [list(column) for column in zip(*owners, strict=True)])
+                if len(jobs) == 1:  # its failure is the transaction's
+                    jobs[0].value = jobs[0].work(db)
+                    return
+                for job in jobs:  # each apart: one refused leaves the others' writes
+                    try:
+                        with db.transaction():
+                            job.value = job.work(db)
+                    except library.OperationalError:
+                        raise
+                    except library.Error as error:
+                        job.error = self._unavailable(error)
+                    except GongjiError as error:
+                        job.error = error
+
+        self._run(batch)
+
+    def _put(self, columns: Columns, document: bytes, *, renew: bool, held: bool) -> Work:
         updated = columns.updated_at
         if updated is not None:
             updated = beijing.in_beijing(updated)  # stored as read back: Beijing time
@@ -301,12 +333,16 @@ class PostgresJournal(DurableJournal):
             "owner": self._holder.owner,
             "lease": float(self.lease_seconds),  # float-ok: seconds
         }
-        query = self._sql(_PUT)
+        query, holding = self._sql(_PUT), self._sql(_HELD)
 
         def put(db: psycopg.Connection[Any]) -> None:
+            # The lease row is locked to the commit: a till taking it over waits, then
+            # reads what this wrote; one that took it first leaves this nothing to write.
+            if held and db.execute(holding, arguments).fetchone() is None:
+                raise lease_lost(columns.key)
             db.execute(query, arguments)
 
-        self._run(put if durable else _unflushed(put))
+        return put
 
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
@@ -340,7 +376,7 @@ class PostgresJournal(DurableJournal):
         found = self._run(lambda db: db.execute(query).fetchone())
         return int(found[0]) if found else 0
 
-    def _take_lease(self, key: str, holder: LeaseHolder) -> bool:
+    def _take_lease(self, key: str, holder: LeaseHolder) -> Work:
         arguments: dict[str, Any] = {
             "key": key,
             "owner": holder.owner,
@@ -366,46 +402,55 @@ class PostgresJournal(DurableJournal):
             taken = db.execute(self._sql(_TAKE_FROM_DEAD), arguments | {"dead": current.owner})
             return taken.fetchone() is not None
 
-        return self._run(take)
+        return take
 
-    def _drop_lease(self, key: str, owner: str) -> None:
+    def _drop_lease(self, key: str, owner: str) -> Work:
         query = self._sql("DELETE FROM {s}.leases WHERE key = %s AND owner = %s")
 
         def drop(db: psycopg.Connection[Any]) -> None:
             db.execute(query, (key, owner))
 
-        # A release lost with the server only keeps the key until the lease expires. The
-        # taking of a lease is flushed: the server may crash while its holder runs on.
-        self._run(_unflushed(drop))
+        return drop
 
-    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
-        del durable  # every PostgreSQL commit waits for its WAL flush
-        owner = request.owner
-        highest_query, claim_query = self._sql(_HIGHEST_MSGID), self._sql(_CLAIM_MSGID)
+    def _reserve(self, request: MsgidRequest, size: int) -> Work:
+        highest_query, reserve_query = self._sql(_HIGHEST_MSGID), self._sql(_RESERVE)
+        lock = f"{self.schema} msgids {request.institution}"
 
-        def allocate(db: psycopg.Connection[Any]) -> str:
-            def claim(low: str, high: str) -> str | None:
-                while True:
-                    found = db.execute(highest_query, (low, high)).fetchone()
-                    candidate = msgids.following(found[0] if found else None, low, high)
-                    if candidate is None:
-                        return None
-                    taken = db.execute(claim_query, (candidate, owner.key, owner.purpose))
-                    if taken.fetchone() is not None:
-                        return candidate
-                    # Another till committed it between the two statements: look again
-                    # (each statement sees what was committed before it began).
+        def reserve(db: psycopg.Connection[Any]) -> Block:
+            # The institution's reservations one at a time, every till's: each sees what
+            # the one before it reserved (read committed: a statement sees earlier commits).
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
+
+            def claim(low: str, high: str) -> Block | None:
+                found = db.execute(highest_query, (low, high)).fetchone()
+                first = msgids.following(found[0] if found else None, low, high)
+                if first is None:
+                    return None
+                end = msgids.block_end(first, high, size)
+                db.execute(reserve_query, (end, msgids.RESERVED))
+                return Block(next=first, high=end)
 
             return msgids.allocate(request, claim)
 
-        # Repeated after a broken connection, it allocates anew: an id the first attempt
-        # may have taken is never handed out, which costs nothing.
-        return self._run(allocate)
+        # Repeated after a broken connection, it reserves anew: a block the first attempt
+        # may have reserved is never handed out, which costs nothing.
+        return reserve
+
+    def _give_back(self, blocks: list[Block]) -> Work:
+        query = self._sql("DELETE FROM {s}.msgids WHERE msgid = ANY(%s) AND purpose = %s")
+
+        def give_back(db: psycopg.Connection[Any]) -> None:
+            if blocks:
+                db.execute(query, ([block.high for block in blocks], msgids.RESERVED))
+
+        return give_back
 
     def _msgid_owner(self, msgid: str) -> MsgidOwner | None:
         query = self._sql("SELECT key, purpose FROM {s}.msgids WHERE msgid = %s")
         found = self._run(lambda db: db.execute(query, (msgid,)).fetchone())
-        return None if found is None else MsgidOwner(key=found[0], purpose=found[1])
+        if found is None or found[1] == msgids.RESERVED:
+            return None
+        return MsgidOwner(key=found[0], purpose=found[1])
 
     def _disconnect(self) -> None:
         if self._connection is not None:
@@ -418,7 +463,7 @@ class PostgresJournal(DurableJournal):
         """``work`` on the connection; a broken connection is opened again and ``work``
         repeated once (every statement here is safe to repeat)."""
         psycopg = _psycopg()
-        with self._lock:
+        with self._connection_lock:
             if self._closed:
                 raise ConfigError(
                     f"{self.where_capitalised} is closed.", next_step="Open it again."

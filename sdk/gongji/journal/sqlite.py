@@ -7,29 +7,39 @@ kill) for speed. Several processes of one machine may share the file; ``acquire`
 takes a lease row by one conditional upsert (write-locked while it runs), so two of
 them never run a flow for the same key at once.
 
-One connection per journal object, behind a lock: the async client calls it from
-its event loop, so every call is one short transaction.
+Two connections per journal object: one for the writes, which go through the group
+commit (``gongji.journal.commits``: concurrent flows' writes share a transaction and
+its fsync, each acknowledged once durable), one for the reads, which so never wait
+for an fsync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import secrets
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from gongji.errors import ConfigError, JournalUnavailable
+from gongji.errors import ConfigError, GongjiError, JournalUnavailable
 from gongji.journal import msgids
 from gongji.journal.codec import Columns
-from gongji.journal.durable import SCHEMA_VERSION, DurableJournal
-from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, provably_dead
-from gongji.journal.msgids import MsgidOwner, MsgidRequest
+from gongji.journal.commits import Job
+from gongji.journal.durable import (
+    SCHEMA_VERSION,
+    DurableJournal,
+    OwnerRow,
+    Work,
+)
+from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, lease_lost, provably_dead
+from gongji.journal.msgids import Block, MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
 
 __all__ = ["SqliteJournal", "default_journal_path"]
@@ -58,7 +68,7 @@ CREATE TABLE leases (
     pid INTEGER NOT NULL,
     process TEXT NOT NULL,
     expires_at REAL NOT NULL
-);
+) WITHOUT ROWID;
 """
 #: Added by schema version 2 (a journal of version 1 gains it when opened).
 _MSGIDS = """
@@ -74,7 +84,26 @@ ON CONFLICT (key) DO UPDATE SET
     psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
     document = excluded.document
 """
+#: The same, only while the writer holds the key's lease (compare-and-set): one statement,
+#: atomic on its own, that writes no row when the lease is another's or gone.
+_UPSERT_HELD = """
+INSERT INTO entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?
+WHERE EXISTS (SELECT 1 FROM leases WHERE key = ? AND owner = ?)
+ON CONFLICT (key) DO UPDATE SET
+    state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
+    psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
+    document = excluded.document
+"""
 
+#: What an id handed out was for; its row replaces the block's reservation of that id.
+_OWNER = """
+INSERT INTO msgids (msgid, key, purpose) VALUES (?, ?, ?)
+ON CONFLICT (msgid) DO UPDATE SET key = excluded.key, purpose = excluded.purpose
+WHERE msgids.purpose = ''
+"""
+_RESERVE = "INSERT INTO msgids (msgid, key, purpose) VALUES (?, '', ?)"
+_RENEW = "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?"
 
 _TAKE = """
 INSERT INTO leases AS held (key, owner, host, pid, process, expires_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -88,6 +117,23 @@ _TAKE_FROM_DEAD = """
 UPDATE leases SET owner = ?, host = ?, pid = ?, process = ?, expires_at = ?
 WHERE key = ? AND owner = ?
 """
+
+
+@contextmanager
+def _atomic(db: sqlite3.Connection) -> Iterator[None]:
+    """The statements in it as one: the batch's transaction, else one of their own."""
+    own = not db.in_transaction
+    if own:
+        db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if own:
+            with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
+                db.execute("ROLLBACK")
+        raise
+    if own:
+        db.execute("COMMIT")
 
 
 def default_journal_path() -> Path:
@@ -132,6 +178,12 @@ class SqliteJournal(DurableJournal):
             key=key, key_source=KeySource(file=key_path, env=key_env), lease_seconds=lease_seconds
         )
         self.key_file = key_path
+        self._busy_timeout = busy_timeout
+        #: The writes' connection (a batch's leader alone uses it) and the reads' one.
+        self._writing = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
+        self._synchronous_now: Synchronous = synchronous
         self._connection = self._connect(create, busy_timeout)
         try:
             stored = self._open_schema(create)
@@ -154,15 +206,7 @@ class SqliteJournal(DurableJournal):
             # Masked rows are still a till's sales: readable by its own user only (SQLite
             # gives the -wal and -shm files the database's permissions).
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        try:
-            connection = sqlite3.connect(
-                self.path,
-                timeout=busy_timeout,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
-                check_same_thread=False,  # guarded by the journal's lock
-            )
-        except sqlite3.Error as error:
-            raise self._unavailable(error) from None
+        connection = self._open_connection()
         with self._guard():
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             connection.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -173,6 +217,17 @@ class SqliteJournal(DurableJournal):
                 next_step="Put the journal on a local disk (not a network share).",
             )
         return connection
+
+    def _open_connection(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+                check_same_thread=False,  # guarded by the journal's locks
+            )
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
 
     def _open_schema(self, create: bool) -> dict[str, str]:
         with self._transaction() as db:
@@ -198,8 +253,9 @@ class SqliteJournal(DurableJournal):
                     [("schema_version", str(SCHEMA_VERSION)), ("salt", secrets.token_hex(16))],
                 )
             stored = dict(db.execute("SELECT name, value FROM meta").fetchall())
-            if stored.get("schema_version") == "1":  # an addition only: no row changes
-                db.execute(_MSGIDS)
+            if stored.get("schema_version") in ("1", "2"):  # additions only: no row changes
+                if stored["schema_version"] == "1":
+                    db.execute(_MSGIDS)
                 db.execute(
                     "UPDATE meta SET value = ? WHERE name = 'schema_version'",
                     (str(SCHEMA_VERSION),),
@@ -222,7 +278,32 @@ class SqliteJournal(DurableJournal):
 
     # ---------------------------------------------------------------- storage
 
-    def _write(self, columns: Columns, document: bytes, renew: bool, durable: bool) -> None:
+    def _batch(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> None:
+        # A batch recovery can redo is committed without the fsync (WAL, NORMAL): atomic,
+        # and lost only with the power, never with the process.
+        synchronous = self.synchronous if durable else "NORMAL"
+        if len(jobs) == 1 and not owners:  # its statements commit themselves (each atomic)
+            with self._autocommit(synchronous) as db:
+                jobs[0].value = jobs[0].work(db)
+            return
+        with self._transaction(synchronous) as db:
+            if owners:
+                db.executemany(_OWNER, owners)
+            if len(jobs) == 1:  # its failure is the transaction's
+                jobs[0].value = jobs[0].work(db)
+                return
+            for job in jobs:  # each apart: one refused leaves the others' writes
+                db.execute("SAVEPOINT job")
+                try:
+                    job.value = job.work(db)
+                except (GongjiError, sqlite3.Error) as error:
+                    db.execute("ROLLBACK TO job")
+                    job.error = (
+                        self._unavailable(error) if isinstance(error, sqlite3.Error) else error
+                    )
+                db.execute("RELEASE job")
+
+    def _put(self, columns: Columns, document: bytes, *, renew: bool, held: bool) -> Work:
         values = (
             columns.key,
             columns.state,
@@ -233,25 +314,23 @@ class SqliteJournal(DurableJournal):
             columns.updated_at.isoformat() if columns.updated_at else None,
             document.decode("utf-8"),
         )
-        # A write recovery can redo is committed without the fsync (WAL, NORMAL): atomic,
-        # and lost only with the power, never with the process.
-        synchronous: Synchronous | None = None if durable else "NORMAL"
-        if not renew:  # one statement is one transaction of its own
-            with self._statement(synchronous) as db:
-                db.execute(_UPSERT, values)
-            return
-        with self._transaction(synchronous) as db:
-            db.execute(_UPSERT, values)
-            # A flow that writes is alive: its lease runs on.
-            db.execute(
-                "UPDATE leases SET expires_at = ? WHERE key = ? AND owner = ?",
-                (time.time() + self.lease_seconds, columns.key, self._holder.owner),
-            )
+        lease = (columns.key, self._holder.owner)
+
+        def put(db: sqlite3.Connection) -> None:
+            with _atomic(db) if renew else contextlib.nullcontext():  # one commit for both
+                if renew:  # a flow that writes is alive: its lease runs on
+                    db.execute(_RENEW, (time.time() + self.lease_seconds, *lease))
+                if not held:
+                    db.execute(_UPSERT, values)
+                elif not db.execute(_UPSERT_HELD, (*values, *lease)).rowcount:
+                    raise lease_lost(columns.key)  # taken by another flow: nothing written
+
+        return put
 
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
-        with self._guard():
-            found = self._connection.execute(
+        with self._reading() as db:
+            found = db.execute(
                 f"SELECT document FROM entries WHERE {column} = ? ORDER BY updated_at DESC",  # noqa: S608
                 (value,),
             ).fetchone()
@@ -272,34 +351,34 @@ class SqliteJournal(DurableJournal):
         query = "SELECT document FROM entries"
         if where:
             query += " WHERE " + " AND ".join(where)
-        with self._guard():
-            found = self._connection.execute(query + " ORDER BY updated_at, key", arguments)
+        with self._reading() as db:
+            found = db.execute(query + " ORDER BY updated_at, key", arguments)
             return [str(row[0]) for row in found.fetchall()]
 
     def _count(self) -> int:
-        with self._guard():
-            return int(self._connection.execute("SELECT count(*) FROM entries").fetchone()[0])
+        with self._reading() as db:
+            return int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
-    def _take_lease(self, key: str, holder: LeaseHolder) -> bool:
-        now = time.time()
-        arguments = (
-            key,
-            holder.owner,
-            holder.host,
-            holder.pid,
-            holder.process,
-            now + self.lease_seconds,
-        )
-        # A lease need not survive a power cut (its owner would not either): NORMAL spares
-        # the two fsyncs a sale's acquire and release would otherwise cost. Each statement
-        # is one write-locked transaction: free, expired or ours, the lease is taken at once.
-        with self._statement("NORMAL") as db:
+    def _take_lease(self, key: str, holder: LeaseHolder) -> Work:
+        # A lease need not survive a power cut (its owner would not either): its batch is
+        # committed without an fsync unless a durable write shares it. Free, expired or
+        # ours, the lease is taken at once (the batch holds the file's write lock).
+        def take(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            arguments = (
+                key,
+                holder.owner,
+                holder.host,
+                holder.pid,
+                holder.process,
+                now + self.lease_seconds,
+            )
             if db.execute(_TAKE, (*arguments, now)).rowcount:
                 return True
             found = db.execute(
                 "SELECT owner, host, pid, process FROM leases WHERE key = ?", (key,)
             ).fetchone()
-            if found is None:  # released meanwhile: ask once more
+            if found is None:  # released meanwhile (outside a transaction): ask once more
                 return bool(db.execute(_TAKE, (*arguments, now)).rowcount)
             current = LeaseHolder(owner=found[0], host=found[1], pid=found[2], process=found[3])
             if not provably_dead(current):
@@ -307,39 +386,59 @@ class SqliteJournal(DurableJournal):
             # Only if the dead owner still holds it: another process may have been quicker.
             return bool(db.execute(_TAKE_FROM_DEAD, (*arguments[1:], key, current.owner)).rowcount)
 
-    def _drop_lease(self, key: str, owner: str) -> None:
-        with self._statement("NORMAL") as db:
+        return take
+
+    def _drop_lease(self, key: str, owner: str) -> Work:
+        def drop(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
 
-    def _allocate_msgid(self, request: MsgidRequest, durable: bool) -> str:
-        owner = request.owner
+        return drop
+
+    def _reserve(self, request: MsgidRequest, size: int) -> Work:
         # The write lock is held from the first look to the insert: the highest id of the
         # range cannot change in between, whichever process shares the file.
-        with self._transaction(synchronous=None if durable else "NORMAL") as db:
-
-            def claim(low: str, high: str) -> str | None:
+        def reserve(db: sqlite3.Connection) -> Block:
+            def claim(low: str, high: str) -> Block | None:
                 highest = db.execute(
                     "SELECT max(msgid) FROM msgids WHERE msgid BETWEEN ? AND ?", (low, high)
                 ).fetchone()[0]
-                found = msgids.following(highest, low, high)
-                if found is not None:
-                    db.execute(
-                        "INSERT INTO msgids (msgid, key, purpose) VALUES (?, ?, ?)",
-                        (found, owner.key, owner.purpose),
-                    )
-                return found
+                first = msgids.following(highest, low, high)
+                if first is None:
+                    return None
+                end = msgids.block_end(first, high, size)
+                db.execute(_RESERVE, (end, msgids.RESERVED))
+                return Block(next=first, high=end)
 
-            return msgids.allocate(request, claim)
+            with _atomic(db):
+                return msgids.allocate(request, claim)
+
+        return reserve
+
+    def _give_back(self, blocks: list[Block]) -> Work:
+        def give_back(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "DELETE FROM msgids WHERE msgid = ? AND purpose = ?",
+                [(block.high, msgids.RESERVED) for block in blocks],
+            )
+
+        return give_back
 
     def _msgid_owner(self, msgid: str) -> MsgidOwner | None:
-        with self._guard():
-            found = self._connection.execute(
+        with self._reading() as db:
+            found = db.execute(
                 "SELECT key, purpose FROM msgids WHERE msgid = ?", (msgid,)
             ).fetchone()
-        return None if found is None else MsgidOwner(key=found[0], purpose=found[1])
+        if found is None or found[1] == msgids.RESERVED:
+            return None
+        return MsgidOwner(key=found[0], purpose=found[1])
 
     def _disconnect(self) -> None:
-        self._connection.close()
+        with self._writing:
+            self._connection.close()
+        reader = self._reader
+        if reader is not None:
+            with self._read_lock:
+                reader.close()
 
     # ---------------------------------------------------------------- plumbing
 
@@ -347,49 +446,48 @@ class SqliteJournal(DurableJournal):
     def _transaction(self, synchronous: Synchronous | None = None) -> Iterator[sqlite3.Connection]:
         """One immediate transaction: the write lock is taken first, so a read in it and the
         write after it are atomic against every other connection to the file."""
-        with self._lock, self._guard():
+        with self._writing, self._guard():
             db = self._connection
-            if synchronous is not None and synchronous != self.synchronous:
-                db.execute(f"PRAGMA synchronous={synchronous}")
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-            finally:
-                if synchronous is not None and synchronous != self.synchronous:
-                    db.execute(f"PRAGMA synchronous={self.synchronous}")
-
-    @contextmanager
-    def _statement(self, synchronous: Synchronous | None = None) -> Iterator[sqlite3.Connection]:
-        """Writes of one statement each, outside a transaction: each is atomic on its own
-        (SQLite takes the write lock when a write statement starts), and commits itself."""
-        with self._lock, self._guard():
-            db = self._connection
-            switch = synchronous is not None and synchronous != self.synchronous
-            if switch:
-                db.execute(f"PRAGMA synchronous={synchronous}")
+            wanted = synchronous or self.synchronous
+            if wanted != self._synchronous_now:  # set for the transactions after it too
+                db.execute(f"PRAGMA synchronous={wanted}")
+                self._synchronous_now = wanted
+            db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            finally:
-                if switch:
-                    db.execute(f"PRAGMA synchronous={self.synchronous}")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _autocommit(self, synchronous: Synchronous) -> Iterator[sqlite3.Connection]:
+        """The writes' connection outside a transaction: each statement commits itself."""
+        with self._writing, self._guard():
+            db = self._connection
+            if synchronous != self._synchronous_now:
+                db.execute(f"PRAGMA synchronous={synchronous}")
+                self._synchronous_now = synchronous
+            yield db
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads: beside the writes' one, so a read never waits for a
+        commit's fsync (WAL: it sees every commit made before it starts)."""
+        with self._read_lock, self._guard():
+            if self._reader is None:
+                self._reader = self._open_connection()
+            yield self._reader
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        with self._lock:
-            if self._closed:
-                raise ConfigError(
-                    f"{self.where_capitalised} is closed.", next_step="Open it again."
-                )
-            try:
-                yield
-            except sqlite3.Error as error:
-                raise self._unavailable(error) from None
+        if self._closed:
+            raise ConfigError(f"{self.where_capitalised} is closed.", next_step="Open it again.")
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
 
     def _unavailable(self, error: sqlite3.Error) -> ConfigError | JournalUnavailable:
         if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error):
