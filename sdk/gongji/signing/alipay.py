@@ -125,7 +125,7 @@ def _biz_content_bytes(biz_content: Mapping[str, object] | msgspec.Struct | str)
         try:
             raw = _STRUCT_ENCODER.encode(biz_content)
         except UnicodeEncodeError:  # a lone surrogate: json escapes it, msgspec cannot
-            raw = b"\x7f"
+            raw = b"\x7f"  # so it takes json's way, below
         if b"\x7f" not in raw:  # json escapes DEL; msgspec leaves it (JSON allows it)
             if raw.isascii():
                 return raw
