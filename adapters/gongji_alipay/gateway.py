@@ -1,11 +1,11 @@
 """``AlipayChannel``: the Alipay OpenAPI as a gongji ``PaymentChannel``.
 
 Every operation is a sans-I/O flow (``gongji.gateways.exchange``): it builds one
-``httpx.Request`` to the gateway (system parameters in the query, ``biz_content``
-in an ``application/x-www-form-urlencoded`` body, as Alipay's own SDKs send it),
-runs it through ``AlipayAuth`` so that ``sign`` is made over the exact parameters
-sent and the answer's ``sign`` is checked over the exact bytes received, and only
-then decodes the verified ``<method>_response`` member.
+signed ``httpx.Request`` to the gateway (every parameter, ``sign`` included, in an
+``application/x-www-form-urlencoded`` body, as gopay sends them; byte for byte the
+string python-alipay-sdk signs and sends, ``AlipaySigner.signed_form``), checks the
+answer's ``sign`` over the exact bytes received, and only then decodes the verified
+``<method>_response`` member.
 
 What an answer means for the money (docs/reference/adapter-alipay.md):
 
@@ -19,7 +19,7 @@ What an answer means for the money (docs/reference/adapter-alipay.md):
 from __future__ import annotations
 
 import datetime
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -49,12 +49,9 @@ from gongji.gateways.secrets import secret_source, setting_path, setting_paths
 from gongji.money import ZERO, Fen
 from gongji.signing._common import Clock, system_clock
 from gongji.signing.alipay import (
-    AlipayAuth,
     AlipayPublicKeys,
     AlipaySigner,
     AlipayVerifier,
-    biz_content_json,
-    response_content,
 )
 from gongji.signing.keys import load_private_key, load_public_key
 from gongji_alipay import transform, wire
@@ -110,23 +107,9 @@ _CANCEL_ACTIONS = {
 _MAX_KEY_LENGTH = 64
 
 _Reply = TypeVar("_Reply", bound=wire.Reply)
-
-
-class _Auth(AlipayAuth):
-    """``AlipayAuth``, except that a 5xx answer is handed back unverified: the channel
-    verifies it itself, reads it when it is Alipay's signed answer (an ``error_response``
-    may come with any status), and otherwise (a proxy's or a load balancer's page, which
-    Alipay never signs) reads nothing from it but its status: ``Unavailable``."""
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        signing = super().auth_flow(request)
-        response = yield next(signing)
-        if response.status_code >= 500:
-            return
-        try:
-            signing.send(response)
-        except StopIteration:
-            return
+#: The form carries every parameter; its values are percent-encoded UTF-8. Built once:
+#: httpx copies a ``Headers`` without normalising each name and value again.
+_FORM = httpx.Headers({"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
 
 
 class MockAlipayKeys(Protocol):
@@ -195,7 +178,7 @@ class AlipayChannel:
             )
         self._signer = signer
         self._verifier = verifier
-        self._auth = _Auth(signer, verifier)
+        self._url = url
         self.base_url = base_url
         self.notify_url = notify_url
         self.store_id = store_id
@@ -519,9 +502,10 @@ class AlipayChannel:
     def _request(
         self, method: str, content: msgspec.Struct, notify_url: str | None
     ) -> httpx.Request:
-        query = self._signer.common_params(method, notify_url=notify_url)
-        biz_content = biz_content_json(msgspec.to_builtins(content))
-        return httpx.Request("POST", self.base_url, params=query, data={"biz_content": biz_content})
+        # Every parameter in the form, sign included, none in the query: the URL stays the
+        # one parsed at construction (httpx reads a long query character by character).
+        body = self._signer.signed_form(method, content, notify_url=notify_url)
+        return httpx.Request("POST", self._url, content=body, headers=_FORM)
 
     def _call(
         self,
@@ -538,16 +522,19 @@ class AlipayChannel:
         Returns answers coded ``10000``, ``10003`` (payments) and ``40004`` (business
         refusals, for the operation to read); raises on everything else.
         """
-        request = self._request(method, content, notify_url)
-        response = yield from exchange(request, self._auth)
-        if response.status_code >= 500 and not self._signed_by_alipay(response, method):
+        response = yield from exchange(self._request(method, content, notify_url))
+        # <method>_response, or error_response (an app or signature refused), whatever the status.
+        try:
+            raw = self._verifier.verify_response(response.content, method)  # the bytes verified
+        except SignatureError:
+            if response.status_code < 500:
+                raise
+            # A proxy's or a load balancer's page, which Alipay never signs: only its status is read.
             raise Unavailable(
                 f"Alipay answered HTTP {response.status_code} to {method}.",
                 gateway=GATEWAY,
                 next_step=in_doubt,
-            )
-        # <method>_response, or error_response (an app or signature refused), whatever the status.
-        raw, _, _ = response_content(response.content, method)  # the very bytes that verified
+            ) from None
         try:
             reply = jsonwire.decode(raw, type=reply_type)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -561,13 +548,6 @@ class AlipayChannel:
             )
         _check_gateway_code(method, reply, in_doubt, payment=method == PAY)
         return reply
-
-    def _signed_by_alipay(self, response: httpx.Response, method: str) -> bool:
-        try:
-            self._verifier.verify_response(response.content, method)
-        except SignatureError:
-            return False
-        return True
 
     def _check_notify_time(self, notify_time: str) -> None:
         try:

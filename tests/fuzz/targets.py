@@ -289,19 +289,21 @@ ALIPAY_NOW = 1_795_000_000  # the clock of the fuzzed Alipay channel (2026-11-18
 @functools.cache
 def _alipay(verified: bool) -> Any:
     """The channel over the mock's test app; ``verified``: its signature layer passed
-    through (``_auth = None``, a verifier that accepts any ``sign``), as a genuine answer
-    or notification would pass it."""
-    from gongji.signing.alipay import AlipayVerifier
+    through (a verifier that accepts any ``sign``), as a genuine answer or notification
+    would pass it."""
+    from gongji.signing.alipay import AlipayVerifier, response_content
     from gongji_alipay.gateway import AlipayChannel
 
     channel = AlipayChannel.for_mock(_mock().alipay, clock=lambda: ALIPAY_NOW)
     if verified:
 
         class Verified(AlipayVerifier):
+            def verify_response(self, raw: bytes, method: str) -> bytes:
+                return response_content(raw, method)[0]  # located, as a genuine sign would be
+
             def verify_notification(self, params: Any) -> dict[str, str]:
                 return dict(params)
 
-        channel._auth = None
         channel._verifier = Verified(channel._verifier.keys, clock=lambda: ALIPAY_NOW)
     return channel
 

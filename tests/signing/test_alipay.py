@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import httpx
+import msgspec
 import pytest
 from alipay import AliPay, DCAliPay
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gongji.errors import InvalidInput, SignatureError
@@ -25,7 +26,9 @@ from gongji.signing import (
     load_certificate,
 )
 from gongji.signing.alipay import (
+    _quote_bytes,
     _quote_plus,
+    biz_content_json,
     content_to_sign,
     sign_notification,
     sign_response,
@@ -73,6 +76,15 @@ CALLS: list[tuple[str, dict[str, object], dict[str, str]]] = [
             ],
         },
         {"return_url": "https://pos.example/return?a=1&b=2"},
+    ),
+    (
+        "alipay.trade.pay",
+        {
+            "out_trade_no": "100%{0}",
+            "subject": "Café × 2 ~ a+b=c & d 💊 \x7f tab\t",
+            "total_amount": "1.00",
+        },
+        {"notify_url": "https://pos.example/n?t=%7B{till}%25&x=1"},
     ),
 ]
 
@@ -445,3 +457,93 @@ def test_order_string_quoting_equals_quote_plus_for_any_text(value: str) -> None
 def test_order_string_quoting_of_long_ascii_equals_quote_plus(value: str) -> None:
     # biz_content's path: ASCII (non-ASCII escaped) and longer than the cached short values.
     assert _quote_plus(value) == quote_plus(value)
+
+
+@given(st.binary())
+def test_form_quoting_of_bytes_equals_quote_plus(value: bytes) -> None:
+    assert _quote_bytes(value) == quote_plus(value).encode()
+
+
+# --- biz_content from a msgspec Struct (the channel's way): the same bytes as from its dict ---
+
+
+class _Line(msgspec.Struct, frozen=True, omit_defaults=True):
+    goods_name: str
+    quantity: int = 1
+
+
+class _Content(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    out_trade_no: str
+    subject: str
+    total_amount: str
+    store_id: str = ""
+    lines: list[_Line] = []
+    extend_params: dict[str, str] = {}
+
+
+class _FloatContent(msgspec.Struct, frozen=True):
+    total_amount: float
+
+
+@given(st.text(), st.text(), st.text(min_size=1))
+def test_struct_biz_content_is_the_json_of_its_dict(subject: str, name: str, store: str) -> None:
+    content = _Content(
+        out_trade_no="POS01-1",
+        subject=subject,
+        total_amount="12.50",
+        store_id=store,
+        lines=[_Line(goods_name=name, quantity=2)],
+        extend_params={"medical_card_id": name},
+    )
+    assert biz_content_json(content) == biz_content_json(msgspec.to_builtins(content))
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["药店 布洛芬缓释胶囊 ×2", "Café", "💊 pills", 'quote " and \\ 药', "\x7f", "\ud800", "plain"],
+)
+def test_struct_biz_content_signs_and_encodes_byte_for_byte_as_the_peer(
+    peer: AliPay, signer: AlipaySigner, subject: str
+) -> None:
+    content = _Content(out_trade_no="A&B=C+D", subject=subject, total_amount="0.01")
+    notify = {"notify_url": "https://pos.example/alipay/notify"}
+    ours = signer.signed_form("alipay.trade.pay", content, timestamp=STAMP, **notify)
+    biz = msgspec.to_builtins(content)
+    assert ours.decode() == _peer_order_string(peer, "alipay.trade.pay", biz, notify)
+
+
+def test_a_struct_whose_field_may_hold_a_float_is_refused(signer: AlipaySigner) -> None:
+    with pytest.raises(InvalidInput, match=r"biz_content\.total_amount \(float\) of _FloatContent"):
+        signer.signed_form("alipay.trade.pay", _FloatContent(total_amount=12.5))
+
+
+@given(seconds=st.integers(min_value=0, max_value=4_102_444_800))  # 1970 to 2100
+@example(seconds=16 * 3600 - 1)  # 23:59:59 in Beijing, the last second of a day
+@example(seconds=16 * 3600)  # midnight in Beijing, 16:00 UTC
+def test_the_signed_timestamp_is_beijing_wall_clock_time_to_the_second(
+    keys: dict[str, RsaPrivateKey], seconds: int
+) -> None:
+    for moment in (seconds, seconds + 0.999):
+        signer = AlipaySigner(
+            app_id=APP_ID, private_key=keys["app"], clock=lambda moment=moment: moment
+        )
+        sent = dict(parse_qsl(signer.order_string("alipay.trade.query", {"out_trade_no": "X"})))
+        expected = datetime.datetime.fromtimestamp(int(moment), datetime.UTC) + datetime.timedelta(
+            hours=8
+        )
+        assert sent["timestamp"] == expected.strftime("%Y-%m-%d %H:%M:%S")
+        assert sent["timestamp"] == signer.common_params("x")["timestamp"]
+
+
+def test_calls_of_another_shape_get_their_own_constant_parameters(
+    peer: AliPay, signer: AlipaySigner
+) -> None:
+    biz = {"out_trade_no": "POS01-1"}
+    for index in range(300):  # past the templates a signer keeps: the oldest are dropped
+        extra = {"notify_url": f"https://pos.example/n/{index}"}
+        ours = signer.order_string("alipay.trade.query", biz, timestamp=STAMP, **extra)
+        if index % 97 == 0:
+            assert ours == _peer_order_string(peer, "alipay.trade.query", biz, extra)
+        assert dict(parse_qsl(ours))["notify_url"] == extra["notify_url"]
+    bare = signer.order_string("alipay.trade.query", biz, timestamp=STAMP)
+    assert bare == _peer_order_string(peer, "alipay.trade.query", biz, {})

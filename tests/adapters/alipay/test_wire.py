@@ -75,11 +75,13 @@ def answer(
     )
 
 
-def sent(request: httpx.Request) -> tuple[dict[str, str], dict[str, str]]:
-    """(query parameters, form parameters) of a request as it went on the wire."""
-    query = dict(request.url.params.multi_items())
-    form = dict(parse_qsl(request.content.decode(), keep_blank_values=True, strict_parsing=True))
-    return query, form
+def sent(request: httpx.Request) -> dict[str, str]:
+    """The parameters of a request as it went on the wire: all in the form, none in the query."""
+    assert not request.url.query
+    pairs = parse_qsl(request.content.decode(), keep_blank_values=True, strict_parsing=True)
+    form = dict(pairs)
+    assert len(form) == len(pairs)  # each parameter once
+    return form
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def channel(signer: AlipaySigner, verifier: AlipayVerifier) -> AlipayChannel:
 # ---------------------------------------------------------------- requests
 
 
-def test_charge_is_trade_pay_with_system_parameters_in_the_query_and_biz_content_in_the_form(
+def test_charge_is_trade_pay_with_every_parameter_and_sign_in_the_form(
     channel: AlipayChannel,
     gateway: respx.Route,
     alipay: httpx.Client,
@@ -119,32 +121,32 @@ def test_charge_is_trade_pay_with_system_parameters_in_the_query_and_biz_content
     payment = run(channel.charge(DOC_ORDER), alipay)
 
     request = gateway.calls.last.request
-    query, form = sent(request)
+    form = sent(request)
     assert request.method == "POST"
-    assert str(request.url.copy_with(query=None)) == GATEWAY
-    assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
-    assert set(query) == {
+    assert str(request.url) == GATEWAY
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded;charset=utf-8"
+    assert list(form) == [  # sorted by name, sign last, as python-alipay-sdk writes them
         "app_id",
-        "method",
+        "biz_content",
         "charset",
+        "method",
         "sign_type",
         "timestamp",
         "version",
         "sign",
-    }
-    assert query["app_id"] == APP_ID
-    assert query["method"] == "alipay.trade.pay"
-    assert query["charset"] == "utf-8"
-    assert query["sign_type"] == "RSA2"
-    assert query["timestamp"] == TIMESTAMP
-    assert query["version"] == "1.0"
-    assert list(form) == ["biz_content"]
+    ]
+    assert form["app_id"] == APP_ID
+    assert form["method"] == "alipay.trade.pay"
+    assert form["charset"] == "utf-8"
+    assert form["sign_type"] == "RSA2"
+    assert form["timestamp"] == TIMESTAMP
+    assert form["version"] == "1.0"
     assert form["biz_content"] == (
         '{"out_trade_no":"20150320010101001","scene":"bar_code",'
         '"auth_code":"28763443825664394","subject":"Iphone6 16G","total_amount":"88.88"}'
     )
-    # sign covers every parameter but itself, query and form alike, as Alipay checks it.
-    verify_request({**query, **form}, app_key.public_key)
+    # sign covers every parameter but itself, as Alipay checks it.
+    verify_request(form, app_key.public_key)
 
     assert payment.state is PaymentState.PAID
     assert payment.amount == Fen(8888)
@@ -164,13 +166,13 @@ def test_subject_in_chinese_is_sent_as_ascii_escaped_json_and_signed_as_sent(
         out_trade_no="20150320010101001", amount=Fen(8888), auth_code="28763443825664394"
     )
     run(channel.charge(order), alipay)
-    query, form = sent(gateway.calls.last.request)
+    form = sent(gateway.calls.last.request)
     assert json.loads(form["biz_content"])["subject"] == "药品"
     assert form["biz_content"].isascii()
-    verify_request({**query, **form}, app_key.public_key)
+    verify_request(form, app_key.public_key)
 
 
-def test_notify_url_rides_in_the_query_the_order_s_own_first(
+def test_notify_url_rides_in_the_form_the_order_s_own_first(
     signer: AlipaySigner,
     verifier: AlipayVerifier,
     gateway: respx.Route,
@@ -180,7 +182,7 @@ def test_notify_url_rides_in_the_query_the_order_s_own_first(
     gateway.mock(return_value=answer(alipay_key, "alipay.trade.pay", DOC_PAID))
     channel = AlipayChannel(signer=signer, verifier=verifier, notify_url=NOTIFY_URL)
     run(channel.charge(DOC_ORDER), alipay)
-    assert sent(gateway.calls.last.request)[0]["notify_url"] == NOTIFY_URL
+    assert sent(gateway.calls.last.request)["notify_url"] == NOTIFY_URL
     own = CashOrder(
         out_trade_no="20150320010101001",
         amount=Fen(8888),
@@ -189,7 +191,7 @@ def test_notify_url_rides_in_the_query_the_order_s_own_first(
         notify_url="https://till-7.example/notify",
     )
     run(channel.charge(own), alipay)
-    assert sent(gateway.calls.last.request)[0]["notify_url"] == "https://till-7.example/notify"
+    assert sent(gateway.calls.last.request)["notify_url"] == "https://till-7.example/notify"
 
 
 def test_store_and_terminal_ids_are_sent_when_configured(
@@ -204,7 +206,7 @@ def test_store_and_terminal_ids_are_sent_when_configured(
         signer=signer, verifier=verifier, store_id="NJ_001", terminal_id="NJ_T_001"
     )
     run(channel.charge(DOC_ORDER), alipay)
-    biz = json.loads(sent(gateway.calls.last.request)[1]["biz_content"])
+    biz = json.loads(sent(gateway.calls.last.request)["biz_content"])
     assert biz["store_id"] == "NJ_001"
     assert biz["terminal_id"] == "NJ_T_001"
 
@@ -232,7 +234,7 @@ def test_amount_goes_as_a_two_decimal_yuan_string_converted_exactly_from_fen(
     gateway.mock(return_value=answer(alipay_key, "alipay.trade.pay", paid))
     order = CashOrder(out_trade_no="20150320010101001", amount=Fen(fen), auth_code="2876344382566")
     payment = run(channel.charge(order), alipay)
-    assert json.loads(sent(gateway.calls.last.request)[1]["biz_content"])["total_amount"] == yuan
+    assert json.loads(sent(gateway.calls.last.request)["biz_content"])["total_amount"] == yuan
     assert payment.amount == Fen(fen)
 
 
@@ -250,7 +252,7 @@ def test_query_cancel_and_refund_name_the_trade_in_biz_content(
     }
 
     def reply(request: httpx.Request) -> httpx.Response:
-        method = request.url.params["method"]
+        method = sent(request)["method"]
         return answer(alipay_key, method, replies[method])
 
     gateway.mock(side_effect=reply)
@@ -259,8 +261,8 @@ def test_query_cancel_and_refund_name_the_trade_in_biz_content(
     run(channel.refund("20150320010101001", "HZ01RF001", Fen(1000), Fen(8888)), alipay)
 
     sent_calls = [sent(call.request) for call in gateway.calls]
-    assert [query["method"] for query, _ in sent_calls] == list(replies)
-    assert [json.loads(form["biz_content"]) for _, form in sent_calls] == [
+    assert [form["method"] for form in sent_calls] == list(replies)
+    assert [json.loads(form["biz_content"]) for form in sent_calls] == [
         {"out_trade_no": "20150320010101001"},
         {"out_trade_no": "20150320010101001"},
         {
@@ -269,7 +271,7 @@ def test_query_cancel_and_refund_name_the_trade_in_biz_content(
             "out_request_no": "HZ01RF001",
         },
     ]
-    assert all("notify_url" not in query for query, _ in sent_calls)
+    assert all("notify_url" not in form for form in sent_calls)
 
 
 # ---------------------------------------------------------------- answers
@@ -358,7 +360,7 @@ def test_trade_has_success_on_a_repeated_pay_reports_the_trade_as_the_query_find
     payment = run(channel.charge(DOC_ORDER), alipay)
     assert payment.state is PaymentState.PAID
     assert payment.amount == Fen(8888)
-    assert [sent(call.request)[0]["method"] for call in gateway.calls] == [
+    assert [sent(call.request)["method"] for call in gateway.calls] == [
         "alipay.trade.pay",
         "alipay.trade.query",
     ]
