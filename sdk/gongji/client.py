@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,8 +30,7 @@ from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel, VoucherDecoder
 from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import Credential
-from gongji.journal import Entry, Journal, SqliteJournal
-from gongji.journal.durable import DurableJournal
+from gongji.journal import Entry, Journal
 from gongji.model import Cash, ChronicDisease, Diagnosis, LineItem, Purchase, Receipt, Visit
 from gongji.premium import PremiumPayment, PremiumReceipt
 from gongji.reconciliation import ReconciliationReport
@@ -97,6 +97,8 @@ class _Client:
         # The mock profile passes a MemoryJournal, so demos and tests write nothing home.
         self._owns_journal = journal is None
         if journal is None:
+            from gongji.journal.sqlite import SqliteJournal  # only a till that needs it pays
+
             journal = SqliteJournal()
         options: dict[str, Any] = {}
         if polling is not None:
@@ -108,7 +110,10 @@ class _Client:
         if decoder is not None:
             options["decoder"] = decoder
         try:
-            if isinstance(journal, DurableJournal):
+            # A durable journal's class is loaded with it: a till on the memory journal (a
+            # preview, the mock) does not import SQLite and the sealing at start-up.
+            durable = sys.modules.get("gongji.journal.durable")
+            if durable is not None and isinstance(journal, durable.DurableJournal):
                 journal.require_key("settle or recover a sale")
             self.setup = Setup.build(
                 gateway=gateway,

@@ -10,16 +10,23 @@ and class filled in. See docs/how-to/keep-the-catalogue.md.
 The flows that talk to the centre are ``gongji.flows.catalogue``.
 """
 
-from gongji.catalogue.entries import (
-    CatalogueEntry,
-    CatalogueGateway,
-    CatalogueMapping,
-    CataloguePage,
-    MappingReport,
-    SyncReport,
-)
-from gongji.catalogue.lines import UNMAPPED, Catalogue
-from gongji.catalogue.store import CatalogueStore, store_beside
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gongji.lazy import exports
+
+if TYPE_CHECKING:
+    from gongji.catalogue.entries import (
+        CatalogueEntry,
+        CatalogueGateway,
+        CatalogueMapping,
+        CataloguePage,
+        MappingReport,
+        SyncReport,
+    )
+    from gongji.catalogue.lines import UNMAPPED, Catalogue
+    from gongji.catalogue.store import CatalogueStore, store_beside
 
 __all__ = [
     "UNMAPPED",
@@ -33,3 +40,25 @@ __all__ = [
     "SyncReport",
     "store_beside",
 ]
+
+# Imported on first use (PEP 562): a gateway that only names the catalogue's values does
+# not load the store (SQLite) nor the till's lines at start-up (bench/bench_startup.py).
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "CatalogueEntry",
+            "CatalogueGateway",
+            "CatalogueMapping",
+            "CataloguePage",
+            "MappingReport",
+            "SyncReport",
+        ),
+        "gongji.catalogue.entries",
+    ),
+    "UNMAPPED": "gongji.catalogue.lines",
+    "Catalogue": "gongji.catalogue.lines",
+    "CatalogueStore": "gongji.catalogue.store",
+    "store_beside": "gongji.catalogue.store",
+}
+
+__getattr__, __dir__ = exports(__name__, _HOMES)

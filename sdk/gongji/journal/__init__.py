@@ -13,16 +13,17 @@ and keep every ID number sealed with a ``JournalKey`` kept outside the database.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from gongji.journal.entry import Entry, EntryState, Journal
-from gongji.journal.memory import MemoryJournal
-from gongji.journal.msgids import MsgidOwner
-from gongji.journal.sealing import JournalKey
-from gongji.journal.sqlite import SqliteJournal, default_journal_path
+from gongji.lazy import exports
 
 if TYPE_CHECKING:
+    from gongji.journal.entry import Entry, EntryState, Journal
+    from gongji.journal.memory import MemoryJournal
+    from gongji.journal.msgids import MsgidOwner
     from gongji.journal.postgres import PostgresJournal
+    from gongji.journal.sealing import JournalKey
+    from gongji.journal.sqlite import SqliteJournal, default_journal_path
 
 __all__ = [
     "Entry",
@@ -36,12 +37,18 @@ __all__ = [
     "default_journal_path",
 ]
 
+# Each name is imported on first use (PEP 562): a preview on the memory journal does not
+# pay for SQLite, the sealing's cryptography or PostgreSQL (bench/bench_startup.py).
+_HOMES: dict[str, str] = {
+    "Entry": "gongji.journal.entry",
+    "EntryState": "gongji.journal.entry",
+    "Journal": "gongji.journal.entry",
+    "JournalKey": "gongji.journal.sealing",
+    "MemoryJournal": "gongji.journal.memory",
+    "MsgidOwner": "gongji.journal.msgids",
+    "PostgresJournal": "gongji.journal.postgres",
+    "SqliteJournal": "gongji.journal.sqlite",
+    "default_journal_path": "gongji.journal.sqlite",
+}
 
-def __getattr__(name: str) -> Any:
-    # PostgresJournal (a chain's shared journal) is imported when asked for: a till on its
-    # own SQLite file does not pay for it at start-up (bench/bench_startup.py).
-    if name == "PostgresJournal":
-        from gongji.journal.postgres import PostgresJournal
-
-        return PostgresJournal
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = exports(__name__, _HOMES)
