@@ -585,8 +585,12 @@ class CityInsuranceGateway:
 
     def register(self, registration: Registration, msgid: str) -> Flow[str]:
         require(self, Capability.REGISTER)
+        # Like a settlement, the visit names the patient's region of insurance: a centre
+        # refuses 2201 and 2204 of a patient insured elsewhere without it.
+        region = registration.patient.insurance.region
+        self._remember_region(registration.psn_no, region)
         output = yield from self._call(
-            "2201", transform.registration_input(registration), msgid=msgid
+            "2201", transform.registration_input(registration), msgid=msgid, insured_in=region
         )
         visit_id: str = self._decode(output, wire.RegistrationAnswer).data.mdtrt_id
         if not visit_id:
@@ -601,7 +605,9 @@ class CityInsuranceGateway:
         data = transform.fee_upload_input(
             visit, items, self._clock(), extensions=self.profile.extensions
         )
-        output = yield from self._call("2204", data, msgid=msgid)
+        output = yield from self._call(
+            "2204", data, msgid=msgid, insured_in=self.insured_in(visit.psn_no)
+        )
         return transform.fees_accepted(self._decode(output, wire.FeeUploadAnswer))
 
     def cancel(
