@@ -73,6 +73,11 @@ MIX = {
 VISIT_STEPS = ("register_visit", "upload_fees", "settle_visit")
 #: Where a visit's kill point falls (weights): the settlement is where money moves.
 VISIT_CRASH_STEPS = {"register_visit": 15, "upload_fees": 25, "settle_visit": 60}
+#: The checkpoints a step passes at most (request boundaries and journal writes; a sale's
+#: kill point is drawn from 1-18): a visit's kill point is scaled into its step's.
+VISIT_CHECKPOINTS = {"register_visit": 4, "upload_fees": 2, "settle_visit": 12}
+#: A visit's operations are killed this much more often: three steps, each a place to die.
+VISIT_CRASHES = 3
 #: Departments and doctors of the clinic: (department, its code, doctor, doctor's code).
 _DEPARTMENTS = (
     ("内科", "A03", "王医生", "D210200000001"),
@@ -172,7 +177,8 @@ def make_plan(
         colon = rng.random() < COLON_KEYS
         crash_at = 0
         rush = pace[index // (tills * per_round)] == "rush"
-        if rng.random() * 100 < crash_percent * (RUSH_CRASHES if rush else 1):
+        often = (RUSH_CRASHES if rush else 1) * (VISIT_CRASHES if kind.startswith("visit") else 1)
+        if rng.random() * 100 < crash_percent * often:
             crash_at = rng.randint(1, 18)
         op: dict[str, Any] = {
             "index": index,
@@ -232,6 +238,9 @@ def _visit_op(
     (a plain visit when there is none yet), and a second settlement its own payment code
     for that visit's way of paying."""
     op["key"] = f"VK{op['till']:02d}-{op['index']:06d}"
+    if op["crash_at"]:
+        step = op["crash_step"] if op["kind"] == "visit" else "settle_visit"
+        op["crash_at"] = 1 + (op["crash_at"] - 1) * VISIT_CHECKPOINTS[step] // 18
     if op["kind"] == "visit":
         return
     if not earlier:
