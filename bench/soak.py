@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"gongji-soak-{args.seed}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     families = args.families or max(20, min(400, args.ops // 40))
-    text = population_toml(args.seed, families=families)
+    text = population_toml(args.seed, families=families, policy=args.policy)
     (workdir / "population.toml").write_text(text, encoding="utf-8")
     population = parse_dataset(text, "population.toml")
     rounds, per_round = rounds_for(args.ops, args.tills)
@@ -343,7 +343,7 @@ def tally(records: list[dict[str, Any]]) -> dict[str, Any]:
 def replay_command(args: argparse.Namespace) -> str:
     return (
         f"{shlex.quote(sys.executable)} bench/soak.py --ops {args.ops} --tills {args.tills} "
-        f"--seed {args.seed} --crash-percent {args.crash_percent}"
+        f"--seed {args.seed} --crash-percent {args.crash_percent} --policy {args.policy}"
         + (f" --families {args.families}" if args.families else "")
     )
 
@@ -407,6 +407,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="share of operations with a planned SIGKILL (default 1.0)",
+    )
+    parser.add_argument(
+        "--policy",
+        default="national-2025",
+        help="the population's policy pack (default national-2025, which has no fund share; "
+        "demo-dalian has one for outpatient visits)",
     )
     parser.add_argument("--workdir", help="keep every file of the run here")
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")

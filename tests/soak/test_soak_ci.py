@@ -97,3 +97,22 @@ def test_invariants_hold_through_2000_operations_with_faults_crashes_probes_and_
         assert figures["matched"] == figures["settlements"]
         assert figures["journal_only"] == figures["amount_differs"] == 0
         assert figures["state_differs"] == figures["unresolved"] == 0
+
+
+def test_one_tills_days_reconcile_clean_with_the_fund_paying_visits(tmp_path: Path) -> None:
+    """Alone, a till is the whole institution: each day's report is clean, every 3201
+    group agreed, and with demo-dalian's outpatient fund the fund's totals are compared
+    too (national-2025 has no fund share). The soak found the uninsured patient's
+    clearing this way (docs/explanation/reliability.md)."""
+    arguments = ("--ops", "400", "--tills", "1", "--seed", "5", "--policy", "demo-dalian")
+    report = soak(tmp_path, *arguments)
+    assert report["violations"] == [], (report["violations"][:20], report["replay"])
+    assert report["visits"]["settled"] > 0
+    reconciliations = report["reconciliations"]
+    assert len(reconciliations) == 3
+    for figures in reconciliations:
+        assert figures["tills_clean"] == 1
+        assert figures["groups_agreed"] == figures["groups"] > 0
+        assert figures["matched"] == figures["settlements"] > 0
+        assert figures["centre_only"] == 0
+    assert any(figures["fund"] > 0 for figures in reconciliations)
