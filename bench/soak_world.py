@@ -10,6 +10,10 @@ planned checkpoint. So the order of every request at the mock, which request eac
 hits, every time any party reads and every kill point follow from the seed, and a run
 replays the same at any machine load. Wall time decides nothing: a process that sends
 nothing for ``PATIENCE`` seconds ends the run with no verdict (a hang, not a finding).
+
+Between rounds the world can close the day (``close_day``): every till recovers and
+reconciles it with the centre, and the clock jumps to the next morning; ``reconcile``
+has every till reconcile given days (at the end, all of them).
 """
 
 from __future__ import annotations
@@ -134,8 +138,9 @@ class _Patient:
 
 
 class Pos:
-    """One till's cashier: the operations of the round left, what it settled, and the
-    commands of the operation in hand (a crash puts a recovery and the command again first)."""
+    """One till's cashier: the operations of the round left, what it settled, the visits
+    its clinic registered, and the commands of the operation in hand (a crash puts a
+    recovery and the command again first)."""
 
     def __init__(self, till: int, ops: list[dict[str, Any]], plan: list[dict[str, Any]]) -> None:
         self.till, self.ops, self.plan = till, ops, plan
