@@ -99,6 +99,16 @@ RECOVER_BESIDE = 0.7
 RUSH_EVERY, RUSH_FROM = 4, 2
 #: The virtual days the run spans: each but the last ends with a close (bench/soak_world.py).
 DAYS = 2
+#: The faults a day's reconciliation meets at its close (the night's network is no better
+#: than the day's): each of its messages lost before or after the centre took it, or
+#: answered 503. The till asks again, up to ``RECONCILE_TRIES`` times, when a
+#: reconciliation ends unavailable. The end's reconciliations meet none (the verdict).
+CLOSE_FAULTS: list[dict[str, Any]] = [
+    {"kind": kind, "target": "national", "code": code, "percent": 10}
+    for code in ("3201", "9101", "3202", "9102")
+    for kind in ("timeout_before_commit", "drop_after_commit", "error_5xx")
+]
+RECONCILE_TRIES = 6
 #: Virtual microseconds the clock moves per scheduling step: (least, most), by pace.
 PACES = {"steady": (2_000, 60_000), "rush": (0, 1_500)}
 #: A rush round's operations crash this much more often (a busy till killed).

@@ -39,7 +39,15 @@ from gongji.clock import msgid_time
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import Dataset
 from gongji_mock.faults import Faults
-from soak_plan import PACES, VISIT_STEPS, crafted_key, plan_random, visit_steps
+from soak_plan import (
+    CLOSE_FAULTS,
+    PACES,
+    RECONCILE_TRIES,
+    VISIT_STEPS,
+    crafted_key,
+    plan_random,
+    visit_steps,
+)
 from soak_wire import START, Closed, VirtualClock, receive, send
 
 #: Seconds a process may send nothing before the run is abandoned as hung (no verdict).
@@ -252,7 +260,12 @@ class Pos:
         """The command in hand ended with ``outcome``: remember what it settled, undid,
         registered or uploaded."""
         command = self.commands.popleft()
-        if command["do"] in ("register_visit", "upload_fees"):
+        tries = command.get("tries", 1)
+        unreconciled = command["do"] == "reconcile" and outcome.get("outcome") != "reconciled"
+        if unreconciled and tries < RECONCILE_TRIES:  # the finance team asks again
+            self.commands.appendleft(command | {"tries": tries + 1})
+        if command["do"] in VISIT_STEPS and command["do"] != "settle_visit":
+            # A step before the settlement answers the visit as the centre now holds it.
             if visit is not None:
                 self.visits[command["key"]] = visit
             else:  # not registered, or the fees not taken: the visit is left (no charge)
@@ -379,21 +392,24 @@ class World:
         self.run_until_idle()
 
     def close_day(self) -> datetime.date:
-        """The pharmacy closes: faults off (the night's network is quiet), every till
-        recovers and reconciles the day with the centre; then the clock moves on to the
-        next morning at 09:00. The day closed."""
+        """The pharmacy closes: every till recovers, the faults off (nothing is left in
+        doubt), then reconciles the day with the centre, its messages meeting
+        ``CLOSE_FAULTS``; then the clock moves on to the next morning at 09:00. The day
+        closed."""
         day = self.today()
         self.mock.faults.clear()
         for pos in self.pos:
             pos.commands.append({"index": -1, "kind": "close", "do": "recover", "crash_at": 0})
         self.run_until_idle()
+        for rule in CLOSE_FAULTS:
+            self.mock.faults.add(**rule)
         self.reconcile([day])
+        self.mock.faults.clear()
         self.clock.micros = _micros_at(day + datetime.timedelta(days=1))
         return day
 
     def reconcile(self, days: list[datetime.date]) -> None:
-        """Every till reconciles each of ``days`` with the centre, the faults off."""
-        self.mock.faults.clear()
+        """Every till reconciles each of ``days`` with the centre, under the faults on."""
         for pos in self.pos:
             pos.commands.extend(
                 {

@@ -86,6 +86,7 @@ def test_invariants_hold_through_2000_operations_with_faults_crashes_probes_and_
     assert visits["steps_done_again_after_a_kill"] > 0
     # Each day reconciled by file, at its close and at the end, every settlement matched
     # by the till that made it (the checker has compared each report to the journals).
+    assert operations["reconcile"]["reconciled"] == 3 * 3  # three tills, three times
     reconciliations = report["reconciliations"]
     assert [(r["day"], r["at"]) for r in reconciliations] == [
         ("2026-11-23", "close"),
