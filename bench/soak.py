@@ -6,7 +6,9 @@ The mock (a generated population) runs in this process; ``--tills`` till process
 (bench/soak_till.py), each with its own SQLite journal and till number, run their share
 of the plan: previews, settlements (own account, mutual aid, mixed baskets; cash by
 WeChat Pay, Alipay or at the counter), retries of earlier sales with their key,
-impersonations, refunds and cancels, and the five probes of issue 15 (bench/soak_plan.py).
+impersonations, refunds and cancels, a clinic's visits (registered, fees uploaded,
+settled, retried, settled again under a new key), and the five probes of issue 15
+(bench/soak_plan.py).
 A till kills itself (SIGKILL) at the checkpoint the plan gives; a new process runs
 ``recover()`` first, then the command again, and goes on.
 
@@ -15,16 +17,21 @@ of them at a time, as a seeded scheduler decides, on a virtual clock (bench/soak
 the same seed gives the same operations, faults, kill points, outcomes and digest at any
 machine load.
 
-Afterwards, with the faults off and every till recovered once more, it checks DESIGN.md's
-invariants 1-4 against the journals, the mock's ledger and channel trades, and the run's
-logs (bench/soak_check.py); prints a report with the outcome digest; and exits 1, with
-the command that replays the run, on any violation. See docs/explanation/reliability.md.
+The run spans two virtual days. At the close of the first, and at the end, every till
+recovers and reconciles each day with the centre as a real till does (3201 per clearing
+group, 3202 by file through 9101 and 9102), and each report is checked against the
+journals and the centre's books. Afterwards, with the faults off and every till
+recovered once more, it checks DESIGN.md's invariants 1-4 against the journals, the
+mock's ledger, visits and channel trades, and the run's logs (bench/soak_check.py);
+prints a report with the outcome digest and the reconciliation figures; and exits 1,
+with the command that replays the run, on any violation. See docs/explanation/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import datetime
 import hashlib
 import json
 import logging
@@ -44,20 +51,27 @@ import soak_till
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import parse_dataset
 from gongji_mock.centre.population import population_toml
+from gongji_mock.profile import MOCK_INSTITUTION
 from soak_check import (
+    CentreBooks,
+    centre_day,
     channel_trades,
     check_cashier_sentences,
     check_centre,
     check_channels,
     check_receipts,
+    check_reconciliation,
     check_secrets,
+    check_visits,
+    day_books,
     read_sales,
 )
-from soak_plan import fault_schedule, make_plan, paces, rounds_for
+from soak_plan import VISIT_STEPS, day_closes, fault_schedule, make_plan, paces, rounds_for
 from soak_world import Hung, World
 
 #: Fields of an outcome line that are not the outcome (kept out of the digest).
 _NOT_OUTCOME = ("ms",)
+DISCREPANCY_KINDS = ("journal_only", "centre_only", "amount_differs", "state_differs")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,7 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"gongji-soak-{args.seed}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     families = args.families or max(20, min(400, args.ops // 40))
-    text = population_toml(args.seed, families=families)
+    text = population_toml(args.seed, families=families, policy=args.policy)
     (workdir / "population.toml").write_text(text, encoding="utf-8")
     population = parse_dataset(text, "population.toml")
     rounds, per_round = rounds_for(args.ops, args.tills)
@@ -82,12 +96,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     keys = _admin(world.mock, "keys")
     (workdir / "keys.json").write_text(json.dumps(keys), encoding="utf-8")
     soak_till.preload(workdir)
+    closes = day_closes(rounds)
+    days: list[datetime.date] = []
+    reconciled: list[dict[str, Any]] = []  # each reconciliation's figures
     try:
         for till in range(args.tills):
             world.start(till)
         for number in range(rounds):
             world.run_round(number, pace[number], schedule[number])
+            if number in closes:
+                days.append(world.close_day())
+                reconciled.append(_reconciled(world, workdir, days[-1], "close"))
         world.final_recovery()
+        days.append(world.today())
+        world.reconcile(days)
+        reconciled += [_reconciled(world, workdir, day, "end") for day in days]
     finally:
         world.stop_all()
         mock_log.close()
@@ -111,6 +134,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     violations += check_receipts(sales)
     violations += check_centre(sales, ledger)
     violations += check_channels(sales, trades)
+    violations += check_visits(sales, ledger, CentreBooks.of(world.mock), visits_settled(records))
+    violations += [v for figures in reconciled for v in figures.pop("violations")]
     violations += check_cashier_sentences(records, sales, trades)
     leaks, searched = check_secrets(workdir, *_secrets_of(population, plan, keys))
     violations += leaks
@@ -147,6 +172,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "crashes_in_rush_rounds": world.rush_crashes,
             "msgids_from_borrowed_seconds": world.network.borrowed,
         },
+        "visits": visit_figures(records),
+        "reconciliations": reconciled,
         "steps": world.steps,
         "virtual_seconds": world.clock.micros // 1_000_000,
         "secrets_bytes_searched": searched,
@@ -161,6 +188,58 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not violations and not keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _reconciled(world: World, workdir: Path, day: datetime.date, when: str) -> dict[str, Any]:
+    """Check every till's reconciliation of ``day`` just made against the journals and
+    the centre as they are now; its figures, with the violations found."""
+    books, stale = day_books(workdir, day)
+    reports = world.reconciliations.get(day.isoformat(), {})
+    centre = centre_day(world.mock, day, MOCK_INSTITUTION[0])
+    found = check_reconciliation(day, reports, books, centre, soak_till.region(workdir))
+    if when == "close":
+        found += stale  # at the end, read_sales reports what is still in doubt
+    kinds = collections.Counter(d["kind"] for r in reports.values() for d in r["discrepancies"])
+    return {
+        "day": day.isoformat(),
+        "at": when,
+        "settlements": len(centre),
+        "total": sum(total for total, _ in centre.values()),
+        "fund": sum(fund for _, fund in centre.values()),
+        "tills_clean": sum(1 for r in reports.values() if r["clean"]),
+        "matched": sum(r["matched"] for r in reports.values()),
+        "groups": sum(len(r["statements"]) for r in reports.values()),
+        "groups_agreed": sum(1 for r in reports.values() for v in r["statements"] if v["agreed"]),
+        **{kind: kinds.get(kind, 0) for kind in DISCREPANCY_KINDS},
+        "unresolved": sum(len(r["unresolved"]) for r in reports.values()),
+        "violations": [f"{when} {v}" for v in found],
+    }
+
+
+def visits_settled(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(journal, key) -> the visit the clinic settled under that key."""
+    return {
+        (f"journal-{line['till']:02d}", line["key"]): line["visit_id"]
+        for line in records
+        if line["do"] == "settle_visit" and "visit_id" in line
+    }
+
+
+def visit_figures(records: list[dict[str, Any]]) -> dict[str, int]:
+    """What the clinic's visits did: registered, fees uploaded, settled, undone, refused."""
+    visit_keys = {line["key"] for line in records if line["do"] == "settle_visit"}
+    count = collections.Counter[str]()
+    for line in records:
+        outcome, do = line.get("outcome"), line["do"]
+        count["registered"] += outcome == "registered"
+        count["uploads"] += outcome == "uploaded"
+        count["settled"] += do == "settle_visit" and outcome == "settled"
+        count["refused_r1"] += do == "settle_visit" and outcome == "refused_r1"
+        count["settled_again_refused"] += line["kind"] == "visit_again" and outcome == "declined"
+        count["steps_done_again_after_a_kill"] += do in VISIT_STEPS and line["after_crash"]
+        undone = outcome in ("refunded", "cancelled") and line.get("key") in visit_keys
+        count["refunded_or_cancelled"] += undone
+    return dict(count)
 
 
 def _log_mock(workdir: Path) -> logging.FileHandler:
@@ -243,13 +322,15 @@ def tally(records: list[dict[str, Any]]) -> dict[str, Any]:
             recoveries += 1
             recovered += line.get("recovered", 0)
             continue
-        name = line["kind"] if line["kind"] != "cancel_lost" else f"cancel_lost.{line['do']}"
+        name = line["kind"]
+        if name == "cancel_lost" or name.startswith("visit"):
+            name = f"{name}.{line['do']}"
         operations[name][line["outcome"]] += 1
         for leg in line.get("legs", ()):
             legs[leg] += 1
     # An operation is executed once it ended, at its first try or after a kill: every
     # line names the plan's operation it ends ("end"), and a cancel-then-refund has two.
-    executed = len({line["end"] for line in records if line["do"] != "recover"})
+    executed = len({line["end"] for line in records if line["do"] not in ("recover", "reconcile")})
     return {
         "operations": {k: dict(v) for k, v in sorted(operations.items())},
         "executed": executed,
@@ -262,7 +343,7 @@ def tally(records: list[dict[str, Any]]) -> dict[str, Any]:
 def replay_command(args: argparse.Namespace) -> str:
     return (
         f"{shlex.quote(sys.executable)} bench/soak.py --ops {args.ops} --tills {args.tills} "
-        f"--seed {args.seed} --crash-percent {args.crash_percent}"
+        f"--seed {args.seed} --crash-percent {args.crash_percent} --policy {args.policy}"
         + (f" --families {args.families}" if args.families else "")
     )
 
@@ -289,6 +370,18 @@ def print_report(report: dict[str, Any]) -> None:
         f"ended (with the final ones): {report['recoveries']}, "
         f"entries they returned (resolved or left): {report['recovered_entries']}"
     )
+    print(f"  visits: {report['visits']}")
+    print("  reconciliation by file (3201 per group, 3202 via 9101/9102), every till:")
+    for figures in report["reconciliations"]:
+        print(
+            f"    {figures['day']} at {figures['at']:5s}: {figures['settlements']} settlements "
+            f"standing ({figures['total']} fen, fund {figures['fund']}); matched "
+            f"{figures['matched']}, centre_only {figures['centre_only']} (other tills'), "
+            f"journal_only {figures['journal_only']}, amount_differs {figures['amount_differs']}, "
+            f"state_differs {figures['state_differs']}, unresolved {figures['unresolved']}; "
+            f"3201 groups agreed {figures['groups_agreed']}/{figures['groups']}; "
+            f"{figures['tills_clean']} tills clean"
+        )
     print(f"  secrets search: {report['secrets_bytes_searched']} bytes of journals and logs")
     print(
         f"  {report['steps']} scheduling steps over {report['virtual_seconds']} virtual seconds; "
@@ -314,6 +407,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="share of operations with a planned SIGKILL (default 1.0)",
+    )
+    parser.add_argument(
+        "--policy",
+        default="national-2025",
+        help="the population's policy pack (default national-2025, which has no fund share; "
+        "demo-dalian has one for outpatient visits)",
     )
     parser.add_argument("--workdir", help="keep every file of the run here")
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")

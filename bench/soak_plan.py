@@ -24,6 +24,18 @@ The five probes of issue 15 are operations (or marks on one) like the others:
 - ``cancel_lost``: a cancel whose WeChat Pay reversal answer is lost, then a refund of
   the same sale;
 - a rush round (``pace``) with crashes in it: a busy till killed while it borrows seconds.
+
+A clinic's visits are operations too (``VISIT_STEPS``): ``visit`` registers a visit
+(2201), uploads its fee lines in one or two prescriptions (2204) and settles it
+(2206/2207) with the operation's own key; ``visit_retry`` settles an earlier visit of
+the till again with its key (the same receipt, or a new attempt of a failed one);
+``visit_again`` settles an earlier visit under a new key (the centre settles a visit
+once: refused while its settlement stands). Refunds and cancels pick visits' settlements
+like sales'. A visit's kill point is in one of its steps (``crash_step``).
+
+The run spans two days (``DAYS``): after the first half of the rounds the pharmacy
+closes, every till recovers and reconciles the day with the centre (3201, 3202 by file),
+and the clock moves on to the next morning (bench/soak_world.py).
 """
 
 from __future__ import annotations
@@ -48,7 +60,40 @@ MIX = {
     "same_key": 2,
     "crafted": 2,
     "cancel_lost": 2,
+    # A clinic's visits (register, upload fees, settle), their retries, and a settled
+    # visit settled again under a new key.
+    "visit": 10,
+    "visit_retry": 2,
+    "visit_again": 1,
 }
+#: A visit's steps, in order: the till's command for each (bench/soak_till.py). One
+#: upload step per prescription. A step the centre's interface adds (2203 diagnosis
+#: before the fees, 2205 withdrawing a line, 2202 cancelling an abandoned
+#: registration) is a name here, its place in ``visit_steps`` and its command in the till.
+VISIT_STEPS = ("register_visit", "diagnose_visit", "upload_fees", "settle_visit")
+#: Where a visit's kill point falls (weights): the settlement is where money moves.
+VISIT_CRASH_STEPS = {
+    "register_visit": 10,
+    "diagnose_visit": 5,
+    "upload_fees": 25,
+    "settle_visit": 60,
+}
+#: The checkpoints a step passes at most (request boundaries and journal writes; a sale's
+#: kill point is drawn from 1-18): a visit's kill point is scaled into its step's.
+VISIT_CHECKPOINTS = {"register_visit": 4, "diagnose_visit": 2, "upload_fees": 2, "settle_visit": 12}
+#: A visit's operations are killed this much more often: three steps, each a place to die.
+VISIT_CRASHES = 3
+#: Departments and doctors of the clinic: (department, its code, its category (caty),
+#: doctor, doctor's code).
+_DEPARTMENTS = (
+    ("内科", "0301", "A03", "王医生", "D210200000001"),
+    ("外科", "0401", "A04", "李医生", "D210200000002"),
+    ("儿科", "0701", "A07", "张医生", "D210200000003"),
+    ("中医科", "5001", "A50", "赵医生", "D210200000004"),
+)
+#: The clinic's fee lines: a consultation, then drugs as prescribed (no traceability
+#: codes at a clinic, and no cash-only goods: a visit settles its uploaded lines).
+_CONSULTATION = ("110200001", "普通门诊诊查费", "drug", "A")
 #: Share of the keys written with a colon (a POS's "SK01:000123"): the channel's order
 #: number is then a digest of the key, which a crafted key can equal.
 COLON_KEYS = 0.25
@@ -58,6 +103,18 @@ MUTUAL_AID = 0.6
 RECOVER_BESIDE = 0.7
 #: Every fourth round, from the third, is a rush: the virtual clock nearly stands still.
 RUSH_EVERY, RUSH_FROM = 4, 2
+#: The virtual days the run spans: each but the last ends with a close (bench/soak_world.py).
+DAYS = 2
+#: The faults a day's reconciliation meets at its close (the night's network is no better
+#: than the day's): each of its messages lost before or after the centre took it, or
+#: answered 503. The till asks again, up to ``RECONCILE_TRIES`` times, when a
+#: reconciliation ends unavailable. The end's reconciliations meet none (the verdict).
+CLOSE_FAULTS: list[dict[str, Any]] = [
+    {"kind": kind, "target": "national", "code": code, "percent": 10}
+    for code in ("3201", "9101", "3202", "9102")
+    for kind in ("timeout_before_commit", "drop_after_commit", "error_5xx")
+]
+RECONCILE_TRIES = 6
 #: Virtual microseconds the clock moves per scheduling step: (least, most), by pace.
 PACES = {"steady": (2_000, 60_000), "rush": (0, 1_500)}
 #: A rush round's operations crash this much more often (a busy till killed).
@@ -94,6 +151,12 @@ def rounds_for(ops: int, tills: int) -> tuple[int, int]:
     return -(-ops // (tills * per_round)), per_round
 
 
+def day_closes(rounds: int) -> list[int]:
+    """The rounds after which the day closes (reconciled, then the next morning): the run's
+    rounds cut into ``DAYS`` days."""
+    return [rounds * day // DAYS - 1 for day in range(1, DAYS)]
+
+
 def paces(rounds: int) -> list[str]:
     """Each round's pace: ``rush`` every ``RUSH_EVERY`` rounds from ``RUSH_FROM``, else steady."""
     return ["rush" if r % RUSH_EVERY == RUSH_FROM else "steady" for r in range(rounds)]
@@ -118,6 +181,7 @@ def make_plan(
     plan: list[dict[str, Any]] = []
     settled_keys: list[tuple[int, int]] = []  # (till, index) of every planned settlement
     colon_keys: list[int] = []  # ... of those whose key has a colon
+    visits: list[tuple[int, int]] = []  # (till, index) of every planned visit
     for index in range(ops):
         till = index % tills
         kind = rng.choices(kinds, weights)[0]
@@ -129,7 +193,8 @@ def make_plan(
         colon = rng.random() < COLON_KEYS
         crash_at = 0
         rush = pace[index // (tills * per_round)] == "rush"
-        if rng.random() * 100 < crash_percent * (RUSH_CRASHES if rush else 1):
+        often = (RUSH_CRASHES if rush else 1) * (VISIT_CRASHES if kind.startswith("visit") else 1)
+        if rng.random() * 100 < crash_percent * often:
             crash_at = rng.randint(1, 18)
         op: dict[str, Any] = {
             "index": index,
@@ -152,13 +217,23 @@ def make_plan(
             "same_basket": rng.random() < 0.5,  # ... and whose purchase, for equal cash
             # Mutual aid is asked for per sale (the patient's wish); most who can, do.
             "mutual_aid": rng.random() < MUTUAL_AID,
+            # Visits (drawn for every operation, so the stream is the same for all kinds).
+            "department": list(rng.choice(_DEPARTMENTS)),
+            "prescriptions": _prescriptions(rng),
+            "crash_step": rng.choices(*zip(*VISIT_CRASH_STEPS.items(), strict=True))[0],
+            # A relative's card shown first at the visit's settlement (R1), then the patient's.
+            "wrong_card_first": rng.random() < 0.05,
         }
         if kind == "same_key":
             others = [i for t, i in settled_keys if t != till]
             op["borrow"] = others[int(rng.random() * len(others))] if others else None
         elif kind == "crafted":
             op["borrow"] = colon_keys[int(rng.random() * len(colon_keys))] if colon_keys else None
-        if kind in ("same_key", "crafted") and op["borrow"] is None:
+        if kind.startswith("visit"):
+            _visit_op(rng, op, [i for t, i in visits if t == till], plan)
+            if op["kind"] == "visit":
+                visits.append((till, index))
+        elif kind in ("same_key", "crafted") and op["borrow"] is None:
             op["kind"] = "settle"  # nothing to borrow from yet: an ordinary sale
         elif op["borrow"] is not None and op["same_basket"]:
             # The earlier sale's purchase, paid the same way with this customer's own code:
@@ -170,6 +245,26 @@ def make_plan(
                 colon_keys.append(index)
         plan.append(op)
     return plan
+
+
+def _visit_op(
+    rng: random.Random, op: dict[str, Any], earlier: list[int], plan: list[dict[str, Any]]
+) -> None:
+    """A visit's own key; a retry or a second settlement takes an earlier visit of the till
+    (a plain visit when there is none yet), and a second settlement its own payment code
+    for that visit's way of paying."""
+    op["key"] = f"VK{op['till']:02d}-{op['index']:06d}"
+    if op["crash_at"]:
+        step = op["crash_step"] if op["kind"] == "visit" else "settle_visit"
+        op["crash_at"] = 1 + (op["crash_at"] - 1) * VISIT_CHECKPOINTS[step] // 18
+    if op["kind"] == "visit":
+        return
+    if not earlier:
+        op["kind"] = "visit"
+        return
+    op["borrow"] = earlier[int(rng.random() * len(earlier))]
+    if op["kind"] == "visit_again":
+        op["auth_code"] = _payment_code(rng, plan[op["borrow"]]["cash"])
 
 
 def _basket(rng: random.Random, index: int) -> list[list[Any]]:
@@ -188,6 +283,28 @@ def _basket(rng: random.Random, index: int) -> list[list[Any]]:
         ]
         lines.append([code, name, price, quantity, category, coverage, codes])
     return lines
+
+
+def _prescriptions(rng: random.Random) -> list[list[list[Any]]]:
+    """A visit's fee lines, as uploaded: a consultation, then one or two prescriptions."""
+    lines: list[list[Any]] = [[*_CONSULTATION[:2], 1_000, 1, *_CONSULTATION[2:], []]]
+    drugs = [line for line in _CATALOGUE if line[2] != "supplement"]
+    uploads: list[list[list[Any]]] = []
+    for _ in range(rng.choices((1, 2), (70, 30))[0]):
+        for _ in range(rng.choices((1, 2, 3), (50, 35, 15))[0]):
+            code, name, category, coverage = rng.choice(drugs)
+            price = rng.choice((rng.randint(1, 2_000), rng.randint(500, 30_000)))
+            lines.append([code, name, price, rng.randint(1, 3), category, coverage, []])
+        uploads.append(lines)
+        lines = []
+    return uploads
+
+
+def visit_steps(op: dict[str, Any]) -> list[str]:
+    """The commands of a visit operation, in order: register, diagnose (2203: the centre
+    takes no fee line before it), one upload a prescription, settle."""
+    register, diagnose, upload, settle = VISIT_STEPS
+    return [register, diagnose, *[upload] * len(op["prescriptions"]), settle]
 
 
 def _payment_code(rng: random.Random, cash: str) -> str:
@@ -219,7 +336,20 @@ _TARGETS = {
 }
 #: Codes a rule may single out (else every code of its target).
 _CODES = {
-    "national": ("*", "*", "2102", "2101", "1101", "2103", "2601"),
+    "national": (
+        "*",
+        "*",
+        "2102",
+        "2101",
+        "1101",
+        "2103",
+        "2601",
+        "2201",
+        "2203",
+        "2204",
+        "2207",
+        "2208",
+    ),
     "wechatpay": ("*", "*", "/v3/pay/transactions/codepay"),
     "alipay": ("*", "*", "alipay.trade.pay", "alipay.trade.query"),
     "*": ("*",),

@@ -2,8 +2,8 @@
 
 A till's POS, or ``gongji journal recover`` run beside it with its till number and
 journal: the process does what the supervisor's frames say (bench/soak_wire.py) and
-nothing else: settle, preview, refund, cancel or recover,
-with its own SQLite journal, a client whose every request is a frame to the supervisor,
+nothing else: settle, preview, refund, cancel, recover, a clinic visit's steps
+(register, upload fees, settle) or a day's reconciliation, with its own SQLite journal, a client whose every request is a frame to the supervisor,
 and a clock that reads the virtual time the last frame brought. At a command's planned
 checkpoint it kills itself with ``SIGKILL``: nothing is flushed or cleaned up, as when
 the power goes.
@@ -12,6 +12,7 @@ the power goes.
 from __future__ import annotations
 
 import collections
+import datetime
 import functools
 import json
 import logging
@@ -28,6 +29,7 @@ from gongji import (
     Cash,
     Credential,
     Declined,
+    Diagnosis,
     EligibilityError,
     GongjiError,
     InvalidInput,
@@ -51,7 +53,7 @@ from gongji.signing.tif import TifAuth, TifSigner
 from gongji.signing.wechatpay import WechatPayMerchant
 from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_alipay import AlipayChannel
-from gongji_cityins import CITIES, CityInsuranceGateway, Institution
+from gongji_cityins import CITIES, CityInsuranceGateway, CityProfile, Institution
 from gongji_mock.national.vouchers import MockVoucherDecoder
 from gongji_mock.profile import MOCK_INSTITUTION
 from gongji_wechatpay import WechatPayChannel
@@ -65,6 +67,9 @@ CENTRE = "http://centre.soak.invalid"
 #: is provably dead (killed), never because wall time ran out.
 LEASE_SECONDS = 86_400
 
+#: What the clinic's doctors diagnose (2203 comes before any fee line).
+DIAGNOSIS = Diagnosis(code="J06.900", name="急性上呼吸道感染")
+
 
 def client_for(
     workdir: Path, till: int, clock: VirtualClock, network: PipeTransport, checkpoint: Checkpoint
@@ -73,7 +78,7 @@ def client_for(
     the virtual clock in every part that reads time."""
     keys = _keys(workdir)
     loaded = keys["loaded"]
-    city = next((c for c in CITIES.values() if c.policy == keys["policy"]), CITIES["dalian"])
+    city = _city(keys)
     gateway = CityInsuranceGateway(
         profile=attrs.evolve(city, base_url=CENTRE, policy=keys["policy"]),
         institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till + 1),
@@ -181,6 +186,11 @@ class Till:
                     "recovered": len(ended),
                     "left": len(self.client.journal.in_doubt()),
                 }
+            if what == "reconcile":
+                report = self.client.reconcile(datetime.date.fromisoformat(command["day"]))
+                return {"outcome": "reconciled", "report": report.as_dict()}
+            if what in VISIT_COMMANDS:
+                return VISIT_COMMANDS[what](self, command)
             if what == "preview":
                 return _quote_outcome(self.client.preview(self.purchase(command["op"])))
             if what in ("refund", "cancel"):
@@ -207,33 +217,91 @@ class Till:
         except GongjiError as error:
             return {"outcome": type(error).__name__, "message": str(error)}
 
-    def purchase(self, op: dict[str, Any], presenter: str | None = None) -> Purchase:
-        holder = presenter or op["patient"]
+    def credential(self, op: dict[str, Any], presenter: str | None = None) -> Credential:
+        """The patient's own credential as the plan says (an e-voucher, shown fresh from the
+        patient's app, or the ID card), or the ``presenter``'s ID card."""
         if op["credential"] == "e_voucher" and presenter is None:
-            answer = self.admin.post("/gongji-admin/e-voucher", json={"id_number": holder})
+            answer = self.admin.post("/gongji-admin/e-voucher", json={"id_number": op["patient"]})
             answer.raise_for_status()
-            credential = Credential.e_voucher(answer.json()["qr_text"])
-        else:
-            credential = Credential.id_card(holder)
-        items = [
-            LineItem(
-                code=c,
-                name=n,
-                unit_price=p,
-                quantity=q,
-                category=cat,
-                coverage=cov,
-                packs=Packs(codes=codes) if codes else None,
-            )
-            for c, n, p, q, cat, cov, codes in op["lines"]
-        ]
+            return Credential.e_voucher(answer.json()["qr_text"])
+        return Credential.id_card(presenter or op["patient"])
+
+    def purchase(self, op: dict[str, Any], presenter: str | None = None) -> Purchase:
+        credential = self.credential(op, presenter)
         return Purchase(
             credential=credential,
-            items=items,
+            items=_items(op["lines"]),
             patient_id=op["patient"] if presenter else None,
             agent_id=None if presenter else op["agent"],
             use_mutual_aid=op["mutual_aid"],
         )
+
+    # ------------------------------------------------------------ a clinic's visit
+
+    def register_visit(self, command: dict[str, Any]) -> dict[str, Any]:
+        op = command["op"]
+        department, department_code, category, doctor, doctor_code = op["department"]
+        visit = self.client.register_visit(
+            self.credential(op),
+            department=department,
+            department_code=department_code,
+            department_category=category,
+            doctor=doctor,
+            doctor_code=doctor_code,
+            outpatient_no=f"OP{op['index']:06d}",
+        )
+        # The Visit goes back to the supervisor, which keeps it as a billing system keeps
+        # its visits (never written to the run's files: it names the patient).
+        return {"outcome": "registered", "visit_id": visit.visit_id, "visit": visit}
+
+    def diagnose_visit(self, command: dict[str, Any]) -> dict[str, Any]:
+        visit = self.client.diagnose(command["visit"], [DIAGNOSIS])
+        return {"outcome": "diagnosed", "visit_id": visit.visit_id, "visit": visit}
+
+    def upload_fees(self, command: dict[str, Any]) -> dict[str, Any]:
+        visit = self.client.upload_fees(command["visit"], _items(command["lines"]))
+        return {
+            "outcome": "uploaded",
+            "visit_id": visit.visit_id,
+            "lines": len(visit.items),
+            "visit": visit,
+        }
+
+    def settle_visit(self, command: dict[str, Any]) -> dict[str, Any]:
+        op, visit = command["op"], command["visit"]
+        purchase = Purchase.for_visit(
+            visit,
+            self.credential(op, command.get("presenter")),
+            agent_id=op["agent"],
+            use_mutual_aid=op["mutual_aid"],
+        )
+        cash = _cash(op, command["auth_code"])
+        receipt = self.client.settle(purchase, key=command["key"], cash=cash)
+        return _receipt_outcome(receipt, "settled") | {"visit_id": visit.visit_id}
+
+
+#: The steps of a clinic's visit (bench/soak_plan.py, ``VISIT_STEPS``): command -> method.
+VISIT_COMMANDS = {
+    "register_visit": Till.register_visit,
+    "diagnose_visit": Till.diagnose_visit,
+    "upload_fees": Till.upload_fees,
+    "settle_visit": Till.settle_visit,
+}
+
+
+def _items(lines: list[list[Any]]) -> list[LineItem]:
+    return [
+        LineItem(
+            code=c,
+            name=n,
+            unit_price=p,
+            quantity=q,
+            category=cat,
+            coverage=cov,
+            packs=Packs(codes=codes) if codes else None,
+        )
+        for c, n, p, q, cat, cov, codes in lines
+    ]
 
 
 def _cash(op: dict[str, Any], auth_code: str) -> Cash:
@@ -282,6 +350,15 @@ def _keys(workdir: Path) -> dict[str, Any]:
     return keys
 
 
+def _city(keys: dict[str, Any]) -> CityProfile:
+    return next((c for c in CITIES.values() if c.policy == keys["policy"]), CITIES["dalian"])
+
+
+def region(workdir: Path) -> str:
+    """The pooling region the tills' gateway serves (its settling agency by default)."""
+    return _city(_keys(workdir)).region
+
+
 def preload(workdir: Path) -> None:
     """What every till needs, made once in the supervisor before it forks any."""
     _keys(workdir)
@@ -309,6 +386,7 @@ def serve(workdir: Path, till: int, serial_start: int, channel: IO[bytes]) -> in
             frame = receive(channel)
             runner.clock.micros = frame[1]
             if frame[0] == "quit":
+                runner.network.hung_up = True
                 return 0
             send(channel, ("done", runner.run(frame[2])))
     finally:

@@ -91,8 +91,14 @@ class PipeTransport(httpx.BaseTransport):
 
     def __init__(self, inbound: IO[bytes], outbound: IO[bytes], clock: VirtualClock) -> None:
         self.inbound, self.outbound, self.clock = inbound, outbound, clock
+        #: The supervisor said quit: it reads no more frames, and its socket stays open in
+        #: the tills forked after this one, so a request now would wait for ever. What the
+        #: till sends while it closes (the sign-out, 9002) fails at once instead.
+        self.hung_up = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.hung_up:
+            raise httpx.ConnectError("the supervisor has hung up", request=request)
         body = request.read()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         send(self.outbound, ("request", request.method, str(request.url), headers, body))

@@ -10,6 +10,10 @@ planned checkpoint. So the order of every request at the mock, which request eac
 hits, every time any party reads and every kill point follow from the seed, and a run
 replays the same at any machine load. Wall time decides nothing: a process that sends
 nothing for ``PATIENCE`` seconds ends the run with no verdict (a hang, not a finding).
+
+Between rounds the world can close the day (``close_day``): every till recovers and
+reconciles it with the centre, and the clock jumps to the next morning; ``reconcile``
+has every till reconcile given days (at the end, all of them).
 """
 
 from __future__ import annotations
@@ -35,7 +39,15 @@ from gongji.clock import msgid_time
 from gongji_mock import MockGateway
 from gongji_mock.centre.dataset import Dataset
 from gongji_mock.faults import Faults
-from soak_plan import PACES, crafted_key, plan_random
+from soak_plan import (
+    CLOSE_FAULTS,
+    PACES,
+    RECONCILE_TRIES,
+    VISIT_STEPS,
+    crafted_key,
+    plan_random,
+    visit_steps,
+)
 from soak_wire import START, Closed, VirtualClock, receive, send
 
 #: Seconds a process may send nothing before the run is abandoned as hung (no verdict).
@@ -134,8 +146,9 @@ class _Patient:
 
 
 class Pos:
-    """One till's cashier: the operations of the round left, what it settled, and the
-    commands of the operation in hand (a crash puts a recovery and the command again first)."""
+    """One till's cashier: the operations of the round left, what it settled, the visits
+    its clinic registered, and the commands of the operation in hand (a crash puts a
+    recovery and the command again first)."""
 
     def __init__(self, till: int, ops: list[dict[str, Any]], plan: list[dict[str, Any]]) -> None:
         self.till, self.ops, self.plan = till, ops, plan
@@ -143,6 +156,9 @@ class Pos:
         self.op: dict[str, Any] | None = None
         self.commands: collections.deque[dict[str, Any]] = collections.deque()
         self.sales: dict[str, dict[str, Any]] = {}  # key -> settlement_id, cash, channel, undone
+        #: The clinic's billing system: each visit as the centre last answered it (the
+        #: ``gongji.Visit``, registered and with its fees), by the key of its operation.
+        self.visits: dict[str, Any] = {}
         self.deaths = 0  # of the operation in hand
 
     def start_round(self, number: int, per_round: int) -> None:
@@ -179,6 +195,20 @@ class Pos:
             key = borrowed["key"] if kind == "same_key" else crafted_key(borrowed["key"])
             sale = _sale(borrowed if op["same_basket"] else op, key)
             return [base | sale | {"auth_code": op["auth_code"], "borrowed": borrowed["key"]}]
+        if kind == "visit":
+            return self.visit_commands(op)
+        if kind in ("visit_retry", "visit_again"):
+            original = self.plan[op["borrow"]]
+            visit = self.visits.get(original["key"])
+            if visit is None or not visit.items:  # never registered, or its fees never uploaded
+                return [base | {"do": "skip"}]
+            if kind == "visit_retry":
+                return [
+                    base | _visit_settle(original, original["key"]) | {"retried": original["key"]}
+                ]
+            # The visit settled again under this operation's key, paid with its own code.
+            again = _visit_settle(original, op["key"]) | {"auth_code": op["auth_code"]}
+            return [base | again | {"again": original["key"]}]
         if kind in ("refund", "cancel", "cancel_lost"):
             standing = sorted(
                 k
@@ -198,9 +228,48 @@ class Pos:
             ]
         return [base | _sale(op, op["key"])]
 
-    def done(self, outcome: dict[str, Any]) -> None:
-        """The command in hand ended with ``outcome``: remember what it settled or undid."""
-        self.commands.popleft()
+    def visit_commands(self, op: dict[str, Any], upto: int | None = None) -> list[dict[str, Any]]:
+        """A visit's commands (``soak_plan.visit_steps``), its kill point in the plan's step;
+        ``upto``: only the registration and the uploads up to that prescription (a visit
+        whose upload was cut by a kill is registered anew: nothing tells the billing
+        system which of its lines the centre took)."""
+        key, crash = op["key"], op["crash_at"]
+        base = {"index": op["index"], "kind": op["kind"], "op": op, "key": key, "visit_key": key}
+        commands: list[dict[str, Any]] = []
+        for step in visit_steps(op):
+            command = base | {"do": step, "crash_at": 0}
+            if step == "upload_fees":
+                part = sum(1 for c in commands if c["do"] == step)
+                if upto is not None and part > upto:
+                    break
+                command |= {"lines": op["prescriptions"][part], "part": part}
+            elif step == "settle_visit":
+                if upto is not None:
+                    break
+                command = base | _visit_settle(op, key) | {"crash_at": 0}
+                if op["wrong_card_first"] and op["presenter"] != op["patient"]:
+                    # A relative's card first (R1, refused before anything is journaled),
+                    # then the patient's own, under the same key.
+                    commands.append(command | {"presenter": op["presenter"], "wrong_card": True})
+            if step == op["crash_step"] and not any(c["crash_at"] for c in commands):
+                command["crash_at"] = crash
+            commands.append(command)
+        return commands
+
+    def done(self, outcome: dict[str, Any], visit: Any = None) -> None:
+        """The command in hand ended with ``outcome``: remember what it settled, undid,
+        registered or uploaded."""
+        command = self.commands.popleft()
+        tries = command.get("tries", 1)
+        unreconciled = command["do"] == "reconcile" and outcome.get("outcome") != "reconciled"
+        if unreconciled and tries < RECONCILE_TRIES:  # the finance team asks again
+            self.commands.appendleft(command | {"tries": tries + 1})
+        if command["do"] in VISIT_STEPS and command["do"] != "settle_visit":
+            # A step before the settlement answers the visit as the centre now holds it.
+            if visit is not None:
+                self.visits[command["key"]] = visit
+            else:  # not registered, or the fees not taken: the visit is left (no charge)
+                self.drop_visit(command["key"])
         if outcome.get("outcome") == "settled" and "key" in outcome:
             self.sales.setdefault(
                 outcome["key"],
@@ -214,6 +283,12 @@ class Pos:
         if outcome.get("outcome") in ("refunded", "cancelled") and outcome.get("key") in self.sales:
             self.sales[outcome["key"]]["undone"] = True
 
+    def drop_visit(self, key: str) -> None:
+        """The rest of a visit's commands: left undone."""
+        self.commands = collections.deque(
+            c for c in self.commands if c.get("visit_key") != key or c["do"] not in VISIT_STEPS
+        )
+
     def died(self, recover_crash_at: int) -> None:
         """The process died in the command in hand: a new one recovers first, then does it again."""
         crashed = self.commands.popleft()
@@ -221,6 +296,10 @@ class Pos:
         again = [crashed | {"crash_at": 0, "after_crash": True}]
         if crashed["do"] == "recover":
             again = []  # the recovery itself was killed: recover again, then go on
+        elif crashed["do"] in ("diagnose_visit", "upload_fees") and self.op is not None:
+            # Registered anew (and diagnosed), its fees uploaded again up to the one cut.
+            redo = self.visit_commands(self.op, upto=crashed.get("part", -1))
+            again = [c | {"crash_at": 0, "after_crash": True} for c in redo]
         recovery = {
             "index": crashed["index"],
             "kind": "recover",
@@ -232,6 +311,18 @@ class Pos:
 
 def _sale(op: dict[str, Any], key: str) -> dict[str, Any]:
     return {"do": "settle", "op": op, "key": key, "auth_code": op["auth_code"]}
+
+
+def _visit_settle(op: dict[str, Any], key: str) -> dict[str, Any]:
+    """The settlement of ``op``'s visit under ``key``: the visit as the billing system keeps
+    it is added when the command is sent (``visit_key``)."""
+    return {
+        "do": "settle_visit",
+        "op": op,
+        "key": key,
+        "auth_code": op["auth_code"],
+        "visit_key": op["key"],
+    }
 
 
 class World:
@@ -260,6 +351,9 @@ class World:
         self.rush_crashes = 0  # a busy till killed: crashes in rush rounds
         self.recoveries_started = 0  # recover() runs a restarted POS began (killed ones too)
         self.steps = 0
+        #: Each day's reconciliation reports (``ReconciliationReport.as_dict()``), by till,
+        #: as the latest reconciliation of the day answered.
+        self.reconciliations: dict[str, dict[int, dict[str, Any]]] = {}
 
     # ---------------------------------------------------------------- processes
 
@@ -297,6 +391,41 @@ class World:
             )
         self.run_until_idle()
 
+    def close_day(self) -> datetime.date:
+        """The pharmacy closes: every till recovers, the faults off (nothing is left in
+        doubt), then reconciles the day with the centre, its messages meeting
+        ``CLOSE_FAULTS``; then the clock moves on to the next morning at 09:00. The day
+        closed."""
+        day = self.today()
+        self.mock.faults.clear()
+        for pos in self.pos:
+            pos.commands.append({"index": -1, "kind": "close", "do": "recover", "crash_at": 0})
+        self.run_until_idle()
+        for rule in CLOSE_FAULTS:
+            self.mock.faults.add(**rule)
+        self.reconcile([day])
+        self.mock.faults.clear()
+        self.clock.micros = _micros_at(day + datetime.timedelta(days=1))
+        return day
+
+    def reconcile(self, days: list[datetime.date]) -> None:
+        """Every till reconciles each of ``days`` with the centre, under the faults on."""
+        for pos in self.pos:
+            pos.commands.extend(
+                {
+                    "index": -1,
+                    "kind": "reconcile",
+                    "do": "reconcile",
+                    "day": day.isoformat(),
+                    "crash_at": 0,
+                }
+                for day in days
+            )
+        self.run_until_idle()
+
+    def today(self) -> datetime.date:
+        return self.clock.beijing().date()
+
     def run_until_idle(self) -> None:
         while True:  # bounded: every step ends a request or a command, and the plan is finite
             runnable = [p for name, p in sorted(self.processes.items()) if self._can_go(p)]
@@ -328,7 +457,8 @@ class World:
                 process.lose_answer = command.get("lose", "")
                 if command["do"] == "recover" and command.get("after_crash"):
                     self.recoveries_started += 1
-                send(process.channel, ("op", self.clock.micros, _wire_command(command)))
+                wired = _wire_command(command, self.pos[process.till].visits)
+                send(process.channel, ("op", self.clock.micros, wired))
             frame = process.wait_for_frame()
         except (Closed, OSError):
             self.died(process)
@@ -421,6 +551,13 @@ class World:
             process.end()
 
     def record(self, process: Process, command: dict[str, Any], outcome: dict[str, Any]) -> None:
+        # Kept apart from the outcome line (which is written out and digested): the visit
+        # names its patient; a day's reconciliation report is checked on its own.
+        visit = outcome.pop("visit", None)
+        report = outcome.pop("report", None)
+        if report is not None:
+            self.reconciliations.setdefault(command["day"], {})[process.till] = report
+            outcome |= _report_figures(report)
         line = {
             "till": process.till,
             "process": process.role,
@@ -430,9 +567,11 @@ class World:
             "after_crash": bool(command.get("after_crash")),
             "at": self.clock.micros,
         }
-        for name in ("key", "retried", "borrowed", "settlement_id"):
+        for name in ("key", "retried", "borrowed", "again", "settlement_id", "day"):
             if name in command:
                 line[name] = command[name]
+        if process.role == "pos" and command.get("visit_key") in self.pos[process.till].visits:
+            line["visit_id"] = self.pos[process.till].visits[command["visit_key"]].visit_id
         line |= outcome
         if process.role == "pos":
             pos = self.pos[process.till]
@@ -446,11 +585,33 @@ class World:
             if command["do"] == "skip":
                 pos.commands.popleft()
             else:
-                pos.done(line)
+                pos.done(line, visit)
         self.records.append(line)
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         return iter(self.records)
+
+
+def _micros_at(day: datetime.date) -> int:
+    """The virtual clock's reading at 09:00 Beijing time on ``day``."""
+    opening = datetime.datetime.combine(day, START.timetz())
+    return (opening - START) // datetime.timedelta(microseconds=1)
+
+
+def _report_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """A reconciliation report's figures, for the outcome line (and the digest)."""
+    kinds = collections.Counter(d["kind"] for d in report["discrepancies"])
+    return {
+        "clean": report["clean"],
+        "agreed": report["agreed"],
+        "matched": report["matched"],
+        "discrepancies": dict(sorted(kinds.items())),
+        "journal": report["journal"],
+        "centre": report["centre"],
+        "groups": len(report["statements"]),
+        "groups_agreed": sum(1 for v in report["statements"] if v["agreed"]),
+        "unresolved": len(report["unresolved"]),
+    }
 
 
 class NetworkLog:
@@ -497,6 +658,10 @@ def _json(data: bytes) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _wire_command(command: dict[str, Any]) -> dict[str, Any]:
-    """What the till needs of a command (the probe's network fault stays here)."""
-    return {k: v for k, v in command.items() if k != "lose"}
+def _wire_command(command: dict[str, Any], visits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the till needs of a command (the probe's network fault stays here), with the
+    visit a visit's step works on, as the billing system keeps it."""
+    wired = {k: v for k, v in command.items() if k != "lose"}
+    if "visit_key" in command and visits is not None:
+        wired["visit"] = visits.get(command["visit_key"])
+    return wired

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gongji import Cash, SettlementClient
+from gongji import Cash, Credential, Fen, LineItem, Purchase, SettlementClient
 from gongji.journal import SqliteJournal
 from gongji_mock import MockGateway
 from tests.client.conftest import FAST_POLLING, SISTER, purchase
@@ -35,4 +35,23 @@ def test_a_refund_after_a_restart_names_the_region_the_sale_named(tmp_path: Path
     ):
         till.refund(receipt.settlement_id)
     assert mock.balance(SISTER) == before
+    assert mock.check() == []
+
+
+def test_a_visit_of_a_patient_insured_elsewhere_names_her_region_and_settles() -> None:
+    """2201 and 2204 name the patient's region of insurance, as a settlement does: the
+    centre refused both for a patient insured in Benxi (found by the soak's visits)."""
+    mock = MockGateway.demo()
+    before = mock.balance(SISTER)
+    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as till:
+        visit = till.register_visit(Credential.id_card(SISTER), department="内科", doctor="王医生")
+        consultation = LineItem(
+            code="110200001", name="普通门诊诊查费", unit_price=Fen(1_000), quantity=1
+        )
+        visit = till.upload_fees(visit, [consultation])
+        receipt = till.settle(
+            Purchase.for_visit(visit, Credential.id_card(SISTER)), key="REGION-0002"
+        )
+    assert receipt.total == Fen(1_000)
+    assert mock.balance(SISTER) < before  # her own account in Benxi paid
     assert mock.check() == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from importlib.resources import files
 from typing import Any
 
 import attrs
@@ -21,6 +22,7 @@ from gongji.gateways import CentreSettlement
 from gongji.journal import EntryState
 from gongji.reconciliation import ReconciliationReport
 from gongji_mock import MockGateway
+from gongji_mock.centre.dataset import parse_dataset
 from tests.client.conftest import (
     ALIPAY_PAID,
     DAUGHTER,
@@ -376,3 +378,23 @@ def test_the_report_as_json_carries_fen_and_each_sides_totals(
     assert report["centre"] == report["journal"] | {"mutual_aid": None, "cash": None}
     assert report["journal"]["count"] == 3 and isinstance(report["journal"]["total"], int)
     assert [s["insutype"] for s in report["statements"]] == ["310", "390"]
+
+
+def test_a_patient_without_insurance_is_cleared_under_the_insutype_the_till_sent() -> None:
+    """The centre clears a settlement under the ``insutype`` the message named when the
+    patient has no insurance of his own (a relative's mutual aid, or cash): the journal
+    files it there too, so the day's 3201 totals balance (the soak found a day of one
+    till whose totals never did: the mock answered ``insutype`` "" and gongji filed the
+    settlement under the resident code it had sent)."""
+    text = (files("gongji_mock.centre") / "datasets" / "zhang-family.toml").read_text(
+        encoding="utf-8"
+    )
+    uninsured = '\n[[person]]\nid_number = "210202199001010010"\nname = "无保"\ninsurance = "none"\nregion = "210202"\n'
+    mock = MockGateway(parse_dataset(text + uninsured, "zhang-family+uninsured.toml"))
+    with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as client:
+        client.settle(
+            purchase("210202199001010010", drug(1_000), use_mutual_aid=False), key="NONE-0001"
+        )
+        report = client.reconcile(centre_day(mock))
+    assert [v.clearing.insutype for v in report.statements] == ["390"]
+    assert report.clean and report.agreed is True

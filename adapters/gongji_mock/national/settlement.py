@@ -308,7 +308,9 @@ def _settlement_out(
             gend=base.gend,
             brdy=base.brdy,
             age=base.age,
-            insutype=INSUTYPE.get(patient.insurance.kind, ""),
+            # A patient with no insurance of his own (paid by a relative's mutual aid, or
+            # in cash) is cleared under the insutype the message named.
+            insutype=INSUTYPE.get(patient.insurance.kind) or data.insutype or "",
             setl_time=time_text(centre.clock()),
             mdtrt_cert_type=data.mdtrt_cert_type,
             med_type=data.med_type,
