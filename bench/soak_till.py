@@ -55,7 +55,7 @@ from gongji.signing.wechatpay_keys import PlatformKeyStore
 from gongji_alipay import AlipayChannel
 from gongji_cityins import CITIES, CityInsuranceGateway, CityProfile, Institution
 from gongji_mock.national.vouchers import MockVoucherDecoder
-from gongji_mock.profile import MOCK_INSTITUTION
+from gongji_mock.profile import MOCK_INSTITUTION, MOCK_PHARMACIST
 from gongji_wechatpay import WechatPayChannel
 from soak_wire import PipeTransport, VirtualClock, receive, send
 
@@ -66,6 +66,13 @@ CENTRE = "http://centre.soak.invalid"
 #: Longer than any run: in the soak a lease is taken from its holder only when the holder
 #: is provably dead (killed), never because wall time ran out.
 LEASE_SECONDS = 86_400
+
+#: The stock facts of every pack the pharmacy sells (its 3505 sales upload names them).
+STOCK: dict[str, Any] = {
+    "batch": "KC2026001",
+    "lot": "L20260401",
+    "made_on": datetime.date(2026, 4, 1),
+}
 
 #: What the clinic's doctors diagnose (2203 comes before any fee line).
 DIAGNOSIS = Diagnosis(code="J06.900", name="急性上呼吸道感染")
@@ -81,7 +88,13 @@ def client_for(
     city = _city(keys)
     gateway = CityInsuranceGateway(
         profile=attrs.evolve(city, base_url=CENTRE, policy=keys["policy"]),
-        institution=Institution(code=MOCK_INSTITUTION[0], name=MOCK_INSTITUTION[1], till=till + 1),
+        institution=Institution(
+            code=MOCK_INSTITUTION[0],
+            name=MOCK_INSTITUTION[1],
+            till=till + 1,
+            pharmacist=MOCK_PHARMACIST[0],
+            pharmacist_cert_no=MOCK_PHARMACIST[1],
+        ),
         auth=TifAuth(TifSigner(keys["tif"]["paasid"], keys["tif"]["secret"], clock=clock.unix)),
         clock=clock.beijing,
     )
@@ -298,7 +311,7 @@ def _items(lines: list[list[Any]]) -> list[LineItem]:
             quantity=q,
             category=cat,
             coverage=cov,
-            packs=Packs(codes=codes) if codes else None,
+            packs=Packs(codes=codes, **STOCK) if codes else None,
         )
         for c, n, p, q, cat, cov, codes in lines
     ]

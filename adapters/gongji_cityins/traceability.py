@@ -75,7 +75,7 @@ def _sold(
     packs = item.packs
     assert packs is not None
     line: dict[str, Any] = {
-        "med_list_codg": item.code,
+        "med_list_codg": item.listed_code,  # the national code; the pharmacy's own below
         "fixmedins_hilist_id": item.code,
         "fixmedins_hilist_name": item.name or item.code,
         "fixmedins_bchno": packs.batch,

@@ -20,6 +20,8 @@ city = "dalian"
 base_url = "http://centre.invalid"
 institution_code = "H21020200001"
 institution_name = "大连测试药房"
+pharmacist = "李药师"
+pharmacist_cert_no = "ZY210200001"
 paasid = "gongji-mock"
 {secret}
 

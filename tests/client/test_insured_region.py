@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gongji import Cash, Credential, Fen, LineItem, Purchase, SettlementClient
+from gongji import Cash, Credential, Diagnosis, Fen, LineItem, Purchase, SettlementClient
 from gongji.journal import SqliteJournal
 from gongji_mock import MockGateway
 from tests.client.conftest import FAST_POLLING, SISTER, purchase
@@ -44,7 +44,15 @@ def test_a_visit_of_a_patient_insured_elsewhere_names_her_region_and_settles() -
     mock = MockGateway.demo()
     before = mock.balance(SISTER)
     with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as till:
-        visit = till.register_visit(Credential.id_card(SISTER), department="内科", doctor="王医生")
+        visit = till.register_visit(
+            Credential.id_card(SISTER),
+            department="内科",
+            department_code="0301",
+            department_category="A03",
+            doctor="王医生",
+            doctor_code="D210200000001",
+        )
+        visit = till.diagnose(visit, [Diagnosis(code="I10.x00", name="高血压")])
         consultation = LineItem(
             code="110200001", name="普通门诊诊查费", unit_price=Fen(1_000), quantity=1
         )

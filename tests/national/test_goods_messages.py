@@ -9,6 +9,7 @@ import json
 from collections.abc import Generator, Iterator
 from typing import Any, TypeVar
 
+import attrs
 import httpx
 import msgspec
 import pytest
@@ -32,14 +33,14 @@ OUTPUT: dict[str, Any] = {
 }
 
 
-def gateway() -> CityInsuranceGateway:
+def gateway(pharmacist_cert_no: str = "ZY210200001") -> CityInsuranceGateway:
     return CityInsuranceGateway(
         profile=CITIES["dalian"],
         institution=Institution(
             code="H21020200001",
             name="大连共济测试药房",
             pharmacist="李药师",
-            pharmacist_cert_no="ZY210200001",
+            pharmacist_cert_no=pharmacist_cert_no,
         ),
         auth=TifAuth(TifSigner("p", "s")),
         clock=lambda: AT,
@@ -147,6 +148,32 @@ def test_3505_and_3506_are_what_a_centre_accepts_and_carry_each_packs_code() -> 
         assert line["setl_id"] == "SETL1" and body["insuplc_admdvs"] == "210500"
         assert SISTER not in json.dumps(body)  # the payload is journaled: no ID number
     assert {u.msgid for u in sold} & {u.msgid for u in returned} == set()
+
+
+def test_3505_names_the_national_code_and_the_pharmacys_own_code_apart() -> None:
+    city = gateway()
+    request, settlement = sale()
+    item = attrs.evolve(request.items[1], code="SKU-AMX-24", national_code=request.items[1].code)
+    request = attrs.evolve(request, items=(request.items[0], item))
+    (upload,) = at_once(city.sale_uploads(request, settlement, "POS01-0001", AT))
+    (body,) = [b for b in sent(city.upload(upload)) if b["infno"] == "3505"]
+    line = body["input"]["selinfo"]
+    assert (line["med_list_codg"], line["fixmedins_hilist_id"]) == (
+        "XJ01CAA040A001010100445",
+        "SKU-AMX-24",
+    )
+
+
+def test_a_sale_whose_packs_would_be_uploaded_without_a_pharmacist_certificate_is_refused_first() -> (
+    None
+):
+    city = gateway(pharmacist_cert_no="")
+    request, _ = sale()
+    with pytest.raises(ConfigError, match="practice certificate") as refused:
+        next(city.pre_settle(request))  # refused before the first message is built
+    assert "nothing was sent" in refused.value.next_step
+    plain = attrs.evolve(request, items=request.items[:1])  # no packs: nothing to upload
+    assert json.loads(next(city.pre_settle(plain)).content)["infno"] == "9001"
 
 
 # ---------------------------------------------------------------- the e-voucher decoder
