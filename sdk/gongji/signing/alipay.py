@@ -411,11 +411,14 @@ class AlipaySigner:
             stamp = date + b"%s:%s:%s" % clock
             quoted_stamp = quoted_date + b"%s%%3A%s%%3A%s" % clock
         content = template.content % ((biz, stamp) if biz else (stamp,))
+        # Quoted before the signature, while biz_content is still in the cache: the RSA
+        # signature evicts it, and quoting it after cost a cold pass (bench_signing).
+        quoted_biz = _quote_bytes(biz) if biz else b""
         sign = binascii.b2a_base64(self.private_key.sign_sha256(content), newline=False)
         # Base64 needs only three escapes.
         sign = sign.replace(b"+", b"%2B").replace(b"/", b"%2F").replace(b"=", b"%3D")
         if biz:
-            return template.form % (_quote_bytes(biz), quoted_stamp, sign)
+            return template.form % (quoted_biz, quoted_stamp, sign)
         return template.form % (quoted_stamp, sign)
 
     def order_string(
