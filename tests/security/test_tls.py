@@ -27,6 +27,8 @@ city = "dalian"
 base_url = "{base_url}"
 institution_code = "H21020200001"
 institution_name = "大连测试药房"
+pharmacist = "李药师"
+pharmacist_cert_no = "ZY210200001"
 paasid = "gongji-mock"
 secret_env = "GONGJI_TEST_TIF"
 {gateway}
