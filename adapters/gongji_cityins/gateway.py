@@ -797,7 +797,8 @@ class CityInsuranceGateway:
     ) -> Flow[ReversalState]:
         """2601. Success is ``infcode`` 0, and a real centre's output is empty: the
         original is undone if the centre processed it, so the sale ends ``reversed``.
-        gongji's extension (a mock with extensions) says more."""
+        gongji's extension (a mock with extensions) says more: read only where the profile
+        turned extensions on, as the settlement's extension fields are."""
         require(self, Capability.REVERSE)
         oinfno = "2102" if setting is Setting.PHARMACY else "2207"
         output = yield from self._call(
@@ -806,7 +807,7 @@ class CityInsuranceGateway:
             msgid=msgid,
             insured_in=insured_in or self.insured_in(psn_no),
         )
-        if bytes(output).strip() in (b"", b"null", b"{}"):
+        if not self.profile.extensions or bytes(output).strip() in (b"", b"null", b"{}"):
             return "reversed"
         found = self._decode(output, wire.ReversalAnswer).gongji_reversal
         if found is None:

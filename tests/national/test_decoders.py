@@ -198,6 +198,19 @@ def test_2601_success_with_an_empty_output_is_reversed(name: str) -> None:
     assert state == "reversed"
 
 
+@pytest.mark.parametrize("extensions", [False, True])
+def test_2601s_extension_state_is_read_only_where_the_profile_turned_extensions_on(
+    extensions: bool,
+) -> None:
+    envelope = edited("2601-reversed-empty-output")
+    envelope["output"] = {"gongji_reversal": {"state": "original_not_received"}}
+    flow = gateway(extensions=extensions).reverse(
+        MSGID, "P1", MSGID[:-1] + "2", insured_in="210500"
+    )
+    state = run(Centre(body(envelope)), flow)
+    assert state == ("original_not_received" if extensions else "reversed")
+
+
 def test_a_refusal_with_a_string_infcode_is_declined_with_its_code_and_words() -> None:
     centre = Centre(answer_bytes("refused-string-infcode"))
     with pytest.raises(Declined) as refused:
