@@ -662,23 +662,9 @@ class CityInsuranceGateway:
 
     def pre_settle(self, request: SettlementRequest) -> Flow[CentreSettlement]:
         require(self, Capability.PRE_SETTLE)
-        self._check_uploadable(request)
+        traceability.check_uploadable(request, self.institution.pharmacist_cert_no)
         infno = "2101" if request.setting is Setting.PHARMACY else "2206"
         return (yield from self._settlement(infno, request, None))
-
-    def _check_uploadable(self, request: SettlementRequest) -> None:
-        """A sale whose packs will be uploaded (3505) names the pharmacist's practice
-        certificate, a required field: without it the sale would settle and its upload be
-        refused, so it is refused before anything is sent."""
-        if self.institution.pharmacist_cert_no:
-            return
-        if any(item.packs is not None and item.packs.codes for item in request.items):
-            raise ConfigError(
-                "The sales upload (3505) names the pharmacist on duty and her practice "
-                "certificate number, and this till's institution has none.",
-                next_step="Set pharmacist_cert_no (and pharmacist) in the [gateway] table of "
-                "the config (docs/reference/config.md); nothing was sent.",
-            )
 
     def settle(self, request: SettlementRequest, msgid: str) -> Flow[CentreSettlement]:
         require(self, Capability.SETTLE)

@@ -26,6 +26,7 @@ import msgspec
 from attrs import frozen
 
 from gongji import clock as beijing
+from gongji.errors import ConfigError, InvalidInput
 from gongji.gateways import CentreSettlement, SettlementRequest
 from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.model import LineItem
@@ -45,6 +46,35 @@ class Pharmacy:
     pharmacist: str
     pharmacist_cert_no: str
     prescriber: str = ""
+
+
+def check_uploadable(request: SettlementRequest, pharmacist_cert_no: str) -> None:
+    """Refuse, before anything is sent, a sale whose sales upload (3505) a centre would
+    refuse after the money moved: each line with packs names its stock batch, the maker's
+    lot and the production date, and the upload names the pharmacist's practice
+    certificate (required fields, NATIONAL.md §11)."""
+    traced = [item for item in request.items if item.packs is not None and item.packs.codes]
+    for item in traced:
+        packs = item.packs
+        assert packs is not None
+        given = (("batch", packs.batch), ("lot", packs.lot), ("made_on", packs.made_on))
+        missing = [name for name, value in given if not value]
+        if missing:
+            name = item.name or item.code
+            raise InvalidInput(
+                f"The sales upload (3505) of {name} needs its stock batch, the maker's lot "
+                f"and the production date; {', '.join(missing)} not given.",
+                next_step="Give them from the stock record, as gongji.Packs(codes=[...], "
+                "batch=..., lot=..., made_on=...), then settle again; nothing was sent. / "
+                f"请录入「{name}」的库存批次、生产批号和生产日期后再医保结算。",
+            )
+    if traced and not pharmacist_cert_no:
+        raise ConfigError(
+            "The sales upload (3505) names the pharmacist on duty and her practice "
+            "certificate number, and this till's institution has none.",
+            next_step="Set pharmacist_cert_no (and pharmacist) in the [gateway] table of "
+            "the config (docs/reference/config.md); nothing was sent.",
+        )
 
 
 def sale_inputs(

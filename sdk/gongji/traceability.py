@@ -47,7 +47,6 @@ def check_codes(
         )
         if not required:
             continue
-        _check_stock_facts(item)
         if item.split_pack:
             _check_split(item, codes)
         elif len(codes) != item.quantity:
@@ -58,32 +57,6 @@ def check_codes(
                 f"again; nothing was sent. / 请扫描每盒「{item.name or item.code}」的药品追溯码"
                 f"（已扫 {len(codes)}/{item.quantity}），无码不能医保结算。",
             )
-
-
-def _check_stock_facts(item: LineItem) -> None:
-    """The sales upload (3505) names each line's stock batch, maker's lot and production
-    date (required fields, NATIONAL.md §11): a line without them would settle and then
-    have its upload refused, so it is refused before anything is sent."""
-    packs = item.packs
-    missing = [
-        name
-        for name, value in (
-            ("batch", packs.batch if packs else ""),
-            ("lot", packs.lot if packs else ""),
-            ("made_on", packs.made_on if packs else None),
-        )
-        if not value
-    ]
-    if not missing:
-        return
-    name = item.name or item.code
-    raise InvalidInput(
-        f"The sales upload (3505) of {name} needs its stock batch, the maker's lot and the "
-        f"production date; {', '.join(missing)} not given.",
-        next_step="Give them from the stock record, as gongji.Packs(codes=[...], batch=..., "
-        f"lot=..., made_on=...), then settle again; nothing was sent. / 请录入「{name}」的"
-        "库存批次、生产批号和生产日期后再医保结算。",
-    )
 
 
 def _split_pack_codes(quantity: int | decimal.Decimal) -> range:

@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import pytest
 
-from gongji import ConfigError, Credential, Declined, Fen, LineItem
+from gongji import ConfigError, Credential, Declined, Fen, InvalidInput, LineItem
 from gongji.clock import BEIJING
 from gongji.gateways import CentreSettlement, SettlementRequest
 from gongji.gateways.exchange import Flow
@@ -162,6 +162,20 @@ def test_3505_names_the_national_code_and_the_pharmacys_own_code_apart() -> None
         "XJ01CAA040A001010100445",
         "SKU-AMX-24",
     )
+
+
+@pytest.mark.parametrize("missing", ["batch", "lot", "made_on"])
+def test_a_line_without_the_stock_facts_its_sales_upload_needs_is_refused_before_the_sale(
+    missing: str,
+) -> None:
+    request, _ = sale()
+    traced = request.items[1]
+    assert traced.packs is not None
+    packs = attrs.evolve(traced.packs, **{missing: None if missing == "made_on" else ""})
+    request = attrs.evolve(request, items=(request.items[0], attrs.evolve(traced, packs=packs)))
+    with pytest.raises(InvalidInput, match=f"3505.*{missing} not given") as refused:
+        next(gateway().pre_settle(request))  # refused before the first message is built
+    assert "nothing was sent" in refused.value.next_step
 
 
 def test_a_sale_whose_packs_would_be_uploaded_without_a_pharmacist_certificate_is_refused_first() -> (

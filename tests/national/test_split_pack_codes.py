@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import decimal
 
-import attrs
 import pytest
 
 from gongji import Fen, InvalidInput, LineItem
@@ -58,17 +57,3 @@ def test_a_line_short_or_long_of_codes_is_refused_with_a_cashier_sentence(
 
 def test_before_the_packs_date_a_split_line_needs_no_code() -> None:
     check_codes((line("0.25", 0),), Setting.PHARMACY, DALIAN, datetime.date(2025, 6, 30))
-
-
-@pytest.mark.parametrize("missing", ["batch", "lot", "made_on"])
-def test_a_line_without_the_stock_facts_its_sales_upload_needs_is_refused_before_the_sale(
-    missing: str,
-) -> None:
-    item = line("2", 2)
-    assert item.packs is not None
-    item = attrs.evolve(
-        item, packs=attrs.evolve(item.packs, **{missing: None if missing == "made_on" else ""})
-    )
-    with pytest.raises(InvalidInput, match=f"3505.*{missing} not given") as refused:
-        check_codes((item,), Setting.PHARMACY, DALIAN, DAY)
-    assert "nothing was sent" in refused.value.next_step
