@@ -34,10 +34,11 @@ from gongji.gateways import (
     ReversalState,
     SettlementRequest,
 )
-from gongji.gateways.exchange import Flow, Pause, blocking
+from gongji.gateways.exchange import Flow, Later, Pause, blocking
 from gongji.gateways.uploads import SALE_UPLOAD, TraceabilityGateway, Upload
 from gongji.identity import Credential
 from gongji.journal import Entry, EntryState, MsgidOwner
+from gongji.journal.entry import WritesLater
 from gongji.model import Receipt, Setting
 from gongji.money import Fen
 
@@ -154,10 +155,17 @@ def send_uploads(setup: Setup, entry: Entry) -> Flow[Entry]:
     return (yield from record(setup, attrs.evolve(entry, uploads=tuple(sent)), durable=False))
 
 
-def journaled(setup: Setup, call: Callable[[], T]) -> Flow[T]:
+def journaled(setup: Setup, call: Callable[[], T], later: Later | None = None) -> Flow[T]:
     """A call on the journal, as a step of the flow: the async driver runs it off its event
-    loop (a journal in memory blocks nothing and is called at once)."""
-    return (yield from blocking(call, blocks=setup.journal.blocks))
+    loop, or hands it over as ``later`` (a journal in memory blocks nothing and is called
+    at once)."""
+    return (yield from blocking(call, blocks=setup.journal.blocks, later=later))
+
+
+def _writes_later(setup: Setup) -> WritesLater | None:
+    """The journal, when its writes can be handed over without waiting (``WritesLater``)."""
+    journal = setup.journal
+    return journal if isinstance(journal, WritesLater) else None
 
 
 def load(setup: Setup, key: str) -> Flow[Entry | None]:
@@ -173,7 +181,13 @@ def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Flow[Entry]:
     entry = attrs.evolve(entry, updated_at=setup.clock())
     journal = setup.journal
     setup.boundary(f"before journal {entry.state.value}")
-    yield from journaled(setup, lambda: journal.put(entry, durable=durable, held=True))
+    writes = _writes_later(setup)
+    later = (
+        None
+        if writes is None
+        else (lambda tell: writes.put_later(entry, tell, durable=durable, held=True))
+    )
+    yield from journaled(setup, lambda: journal.put(entry, durable=durable, held=True), later)
     setup.boundary(f"after journal {entry.state.value}")
     return entry
 
@@ -181,18 +195,20 @@ def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Flow[Entry]:
 def holding(setup: Setup, key: str, body: Callable[[], Flow[T]]) -> Flow[tuple[bool, T | None]]:
     """Run ``body`` holding ``key``'s lease: (False, None) when another flow holds it, so no
     two flows (a retry, recover(), another till) ever act on one sale at once."""
-    journal = setup.journal
-    if not (yield from journaled(setup, lambda: journal.acquire(key))):
+    journal, writes = setup.journal, _writes_later(setup)
+    acquire = None if writes is None else (lambda tell: writes.acquire_later(key, tell))
+    if not (yield from journaled(setup, lambda: journal.acquire(key), acquire)):
         return False, None
+    release = None if writes is None else (lambda tell: writes.release_later(key, tell))
     try:
         result = yield from body()
     except GeneratorExit:
         journal.release(key)  # abandoned by its driver: no step can be asked for any more
         raise
     except BaseException:
-        yield from journaled(setup, lambda: journal.release(key))
+        yield from journaled(setup, lambda: journal.release(key), release)
         raise
-    yield from journaled(setup, lambda: journal.release(key))
+    yield from journaled(setup, lambda: journal.release(key), release)
     return True, result
 
 

@@ -11,9 +11,9 @@ A flow yields
   sends back ``None``. Polling a payment that waits for the payer's password is the
   only thing that waits, and it is bounded;
 * a ``Blocking`` call: a journal's work on a disk or a database. The synchronous driver
-  calls it in place, the asynchronous one in a worker thread (``asyncio.to_thread``), so
-  an event loop never waits on an fsync; the driver sends back what it returned, or
-  throws in what it raised. A journal that blocks nothing (in memory) is called in
+  calls it in place; the asynchronous one hands it over (``later``: a durable journal's
+  write goes to its group commit) or runs it in a worker thread, so an event loop never
+  waits on an fsync; the driver sends back what it returned, or throws in what it raised. A journal that blocks nothing (in memory) is called in
   place by the flow itself (``blocking(..., blocks=False)``).
 
 Adapters' operations are flows too (``yield from gateway.person(...)``), so a
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-__all__ = ["Blocking", "Flow", "Pause", "Step", "blocking", "exchange"]
+__all__ = ["Blocking", "Flow", "Later", "Pause", "Step", "blocking", "exchange"]
 
 T = TypeVar("T")
 
@@ -41,11 +41,19 @@ class Pause:
     milliseconds: int
 
 
+#: Starts a call without waiting for it, and tells its outcome later, once, from any
+#: thread: ``tell(value, None)`` or ``tell(None, error)``.
+Later = Callable[[Callable[[Any, "BaseException | None"], None]], None]
+
+
 @attrs.frozen
 class Blocking:
-    """Ask the driver to run ``call`` where it blocks no event loop (a journal's write)."""
+    """Ask the driver to run ``call`` where it blocks no event loop (a journal's write).
+    ``later``, when given, is the same call handed over without waiting (a durable
+    journal's group commit): the async driver uses it and waits on no thread of its own."""
 
     call: Callable[[], Any]
+    later: Later | None = None
 
 
 Step = httpx.Request | Pause | Blocking
@@ -53,12 +61,12 @@ Step = httpx.Request | Pause | Blocking
 Flow = Generator[Step, Any, T]
 
 
-def blocking(call: Callable[[], T], *, blocks: bool = True) -> Flow[T]:
+def blocking(call: Callable[[], T], *, blocks: bool = True, later: Later | None = None) -> Flow[T]:
     """``call()``'s result: through the driver as a ``Blocking`` step when it ``blocks``
     (on a disk or a database), else called here at once."""
     if not blocks:
         return call()
-    result: T = yield Blocking(call)
+    result: T = yield Blocking(call, later)
     return result
 
 

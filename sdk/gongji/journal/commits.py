@@ -7,10 +7,16 @@ answered only when the transaction that holds it has committed, so a write is
 acknowledged once it is durable, never before. Jobs that arrive while a commit runs
 wait for the next one, which one of them leads. A lone caller (a till selling one sale
 at a time) leads at once, in its own thread: nothing is handed to another thread.
+
+A caller that must not wait (the async driver's event loop) hands its job over with
+``submit_later`` and is called back once it is answered: a committer thread of the
+journal's own leads the batches of such jobs, so the loop never waits on a flush and
+its sales' writes still share one.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +25,12 @@ from attrs import define
 
 from gongji.errors import JournalUnavailable
 
-__all__ = ["GroupCommit", "Job", "RunBatch"]
+__all__ = ["GroupCommit", "Job", "RunBatch", "Told"]
+
+_log = logging.getLogger("gongji.journal")
+
+#: Told a write's outcome, once: ``(value, None)`` or ``(None, error)``, from any thread.
+Told = Callable[[Any, "BaseException | None"], None]
 
 
 @define
@@ -31,6 +42,10 @@ class Job:
     done: bool = False
     value: Any = None
     error: BaseException | None = None
+    #: The batch runner of the journal it writes (whoever leads runs the batch with it),
+    #: and, for a job handed over with ``submit_later``, whom to tell.
+    run_batch: RunBatch | None = None
+    tell: Told | None = None
 
     def result(self) -> Any:
         if self.error is not None:
@@ -50,6 +65,8 @@ class GroupCommit:
         self._queue: list[Job] = []
         self._turn = threading.Condition(threading.Lock())
         self._committing = False
+        self._committer: threading.Thread | None = None
+        self._stopping = False
         #: Transactions committed, and those of them flushed to the disk (the bench counts).
         self.commits = 0
         self.durable_commits = 0
@@ -57,7 +74,7 @@ class GroupCommit:
     def submit(self, run_batch: RunBatch, work: Callable[[Any], Any], *, durable: bool) -> Any:
         """``work(db)``'s result once its transaction (``run_batch``, led by this caller
         or another) has committed, or its error."""
-        job = Job(work, durable)
+        job = Job(work, durable, run_batch=run_batch)
         with self._turn:
             self._queue.append(job)
             while self._committing and not job.done:
@@ -66,17 +83,73 @@ class GroupCommit:
                 return job.result()
             self._committing = True
             batch, self._queue = self._queue, []
-        try:
+        self._lead(run_batch, batch)
+        return job.result()
+
+    def submit_later(
+        self, run_batch: RunBatch, work: Callable[[Any], Any], *, durable: bool, tell: Told
+    ) -> None:
+        """Queue ``work`` and return at once; ``tell`` hears its outcome once its
+        transaction has committed (led by the committer thread, or by a waiting caller)."""
+        job = Job(work, durable, run_batch=run_batch, tell=tell)
+        with self._turn:
+            if self._stopping:
+                job.error = JournalUnavailable("The journal is closed.")
+            else:
+                self._queue.append(job)
+                if self._committer is None:
+                    self._committer = threading.Thread(
+                        target=self._commit_later, name="gongji-journal-commit", daemon=True
+                    )
+                    self._committer.start()
+                self._turn.notify_all()
+                return
+        tell(None, job.error)
+
+    def stop(self, *, wait: bool = True) -> None:
+        """End the committer thread once the jobs handed to it are answered (``wait``:
+        before this returns)."""
+        with self._turn:
+            self._stopping = True
+            self._turn.notify_all()
+            committer = self._committer
+        if wait and committer is not None and committer is not threading.current_thread():
+            committer.join(timeout=30)
+
+    def _commit_later(self) -> None:
+        """The committer thread: leads a batch whenever jobs wait and no one commits."""
+        while True:
+            with self._turn:
+                while self._committing or not self._queue:
+                    if self._stopping and not self._queue:
+                        self._committer = None
+                        return
+                    self._turn.wait()
+                self._committing = True
+                batch, self._queue = self._queue, []
+            run_batch = batch[0].run_batch
+            assert run_batch is not None
             self._lead(run_batch, batch)
+            del run_batch, batch  # hold no journal between batches: it may be dropped
+
+    def _lead(self, run_batch: RunBatch, batch: list[Job]) -> None:
+        """Run ``batch`` in one transaction, then hand the turn on and answer its jobs."""
+        try:
+            self._run(run_batch, batch)
         finally:
             with self._turn:
                 self._committing = False
                 for done in batch:
                     done.done = True
                 self._turn.notify_all()
-        return job.result()
+            for job in batch:
+                if job.tell is not None:
+                    try:
+                        job.tell(job.value, job.error)
+                    except Exception:  # one caller gone (its loop closed) stops no other
+                        _log.warning("A journal write's outcome could not be told", exc_info=True)
 
-    def _lead(self, run_batch: RunBatch, batch: list[Job]) -> None:
+    def _run(self, run_batch: RunBatch, batch: list[Job]) -> None:
         for job in batch:
             job.value, job.error = None, None
         try:

@@ -22,7 +22,7 @@ from typing import Any
 from gongji.errors import ConfigError, GongjiError
 from gongji.journal import codec, msgids
 from gongji.journal.codec import Columns, EntryRow
-from gongji.journal.commits import GroupCommit, Job
+from gongji.journal.commits import GroupCommit, Job, Told
 from gongji.journal.entry import Entry, EntryState
 from gongji.journal.lease import (
     DEFAULT_LEASE_SECONDS,
@@ -107,6 +107,7 @@ class DurableJournal(ABC):
         self._holder: LeaseHolder = new_holder()
         # A journal dropped without close(): its leases are free for this process at once.
         weakref.finalize(self, forget, self._holder)
+        weakref.finalize(self, self._commits.stop, wait=False)  # its committer thread too
         self._closed = False
 
     # ---------------------------------------------------------------- opening
@@ -187,21 +188,61 @@ class DurableJournal(ABC):
         return None if found is None else self._entry(found)
 
     def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
+        self._write(self._put_work(entry, held=held, later=False), durable=durable)
+
+    def put_later(
+        self, entry: Entry, tell: Told, *, durable: bool = True, held: bool = False
+    ) -> None:
+        """``put`` without waiting: ``tell`` hears once the entry is committed (``WritesLater``)."""
+        work = self._put_work(entry, held=held, later=True)
+        self._write(work, durable=durable, tell=tell)
+
+    def _put_work(self, entry: Entry, *, held: bool, later: bool) -> Work:
         self._require_key("record a sale")
         assert self._sealer is not None
         if held and entry.key not in self._held:
             raise lease_lost(entry.key)
-        self._drop_unreleased()
+        self._drop_unreleased(later=later)
         row = codec.row_of(entry, self._sealer)
         with self._lock:
             renew = self._renew(entry.key)
-        work = self._put(codec.columns(row), codec.encode_row(row), renew=renew, held=held)
-        self._submit(work, durable=durable)
+        return self._put(codec.columns(row), codec.encode_row(row), renew=renew, held=held)
 
     def _submit(self, work: Work, *, durable: bool) -> Any:
         # The batch runner is passed at each call, not kept: a journal dropped without
         # close() is freed (and its leases with it) at once, with no cycle to wait for.
         return self._commits.submit(self._run_batch, work, durable=durable)
+
+    def _write(
+        self,
+        work: Work,
+        *,
+        durable: bool,
+        tell: Told | None = None,
+        after: Callable[[Any, BaseException | None], Any] | None = None,
+    ) -> Any:
+        """``work`` committed: waited for here, or (given ``tell``) handed to the group
+        commit, and ``tell`` told. ``after(value, error)`` turns the outcome into the
+        call's (its value, or it raises), in whichever thread it comes."""
+        if tell is None:
+            try:
+                value = self._submit(work, durable=durable)
+            except BaseException as error:
+                if after is None:
+                    raise
+                return after(None, error)
+            return value if after is None else after(value, None)
+
+        def told(value: Any, error: BaseException | None) -> None:
+            if after is not None:
+                try:
+                    value, error = after(value, error), None
+                except BaseException as raised:
+                    value, error = None, raised
+            tell(value, error)
+
+        self._commits.submit_later(self._run_batch, work, durable=durable, tell=told)
+        return None
 
     @property
     def durable_commits(self) -> int:
@@ -230,19 +271,31 @@ class DurableJournal(ABC):
         return [codec.decode_row(d, self.where) for d in self._select(day=day, states=states)]
 
     def acquire(self, key: str) -> bool:
-        self._drop_unreleased()
+        return bool(self._acquire(key))
+
+    def acquire_later(self, key: str, tell: Told) -> None:
+        """``acquire`` without waiting: ``tell`` hears whether the lease was taken."""
+        self._acquire(key, tell)
+
+    def _acquire(self, key: str, tell: Told | None = None) -> bool | None:
+        self._drop_unreleased(later=tell is not None)
         with self._lock:
-            if key in self._held:
-                return False  # another flow of this very journal object holds it
+            if key in self._held:  # another flow of this very journal object holds it
+                if tell is not None:
+                    tell(False, None)
+                return False
             self._held[key] = _monotonic()  # claimed here first: no flow of ours takes it too
-        taken = False
-        try:
-            taken = self._submit(self._take_lease(key, self._holder), durable=self.leases_durable)
-        finally:
-            if not taken:
+
+        def taken(value: Any, error: BaseException | None) -> bool:
+            if error is not None or not value:
                 with self._lock:
                     self._held.pop(key, None)
-        return bool(taken)
+            if error is not None:
+                raise error
+            return bool(value)
+
+        work = self._take_lease(key, self._holder)
+        return self._write(work, durable=self.leases_durable, tell=tell, after=taken)  # type: ignore[no-any-return]
 
     def _renew(self, key: str) -> bool:
         """Whether a write of ``key`` renews its lease: a flow that writes is alive, and
@@ -255,22 +308,39 @@ class DurableJournal(ABC):
         return True
 
     def release(self, key: str) -> None:
-        # Dropped before it is forgotten here: until then no flow of ours takes it anew.
-        try:
-            self._submit(self._drop_lease(key, self._holder.owner), durable=False)
-        except GongjiError as error:
-            # The flow is over either way, and a release must not hide its outcome: the
-            # lease is dropped again at this object's next write (or close).
-            with self._lock:
-                self._unreleased.add(key)
-            _log.warning("The lease on a journal key was not released: %s", error.code)
-        finally:
+        self._release(key)
+
+    def release_later(self, key: str, tell: Told) -> None:
+        """``release`` without waiting: ``tell`` hears once the lease is dropped (or noted
+        to drop again); it never hears an error, as ``release`` never raises one."""
+        self._release(key, tell)
+
+    def _release(self, key: str, tell: Told | None = None) -> None:
+        def released(_: Any, error: BaseException | None) -> None:
+            # Dropped before it is forgotten here: until then no flow of ours takes it anew.
             with self._lock:
                 self._held.pop(key, None)
                 if self._sealer is not None:
                     self._sealer.forget(key)
+                if isinstance(error, GongjiError):
+                    # The flow is over either way, and a release must not hide its outcome:
+                    # the lease is dropped again at this object's next write (or close).
+                    self._unreleased.add(key)
+            if isinstance(error, GongjiError):
+                _log.warning("The lease on a journal key was not released: %s", error.code)
+            elif error is not None:
+                raise error
 
-    def _drop_unreleased(self) -> None:
+        owner = self._holder.owner
+
+        def drop(db: Any) -> None:  # made in the batch: its failure is the release's
+            self._drop_lease(key, owner)(db)
+
+        self._write(drop, durable=False, tell=tell, after=released)
+
+    def _drop_unreleased(self, *, later: bool = False) -> None:
+        """Drop the leases whose release failed; ``later``: handed over, not waited for
+        (a caller on an event loop), each noted again should it fail once more."""
         if not self._unreleased:
             return
         with self._lock:
@@ -278,6 +348,11 @@ class DurableJournal(ABC):
             # One taken again meanwhile: its own release will drop it.
             self._unreleased.intersection_update(unreleased)
         for key in unreleased:
+            if later:
+                with self._lock:
+                    self._unreleased.discard(key)
+                self._release(key, _ignore)
+                continue
             try:
                 self._submit(self._drop_lease(key, self._holder.owner), durable=False)
             except GongjiError:
@@ -387,6 +462,7 @@ class DurableJournal(ABC):
                 self._unreleased.clear()
                 forget(self._holder)
                 self._disconnect()
+        self._commits.stop()  # outside the lock: a write it answers may take the lock
 
     def __enter__(self) -> DurableJournal:
         return self
@@ -446,6 +522,10 @@ class DurableJournal(ABC):
 
     @abstractmethod
     def _disconnect(self) -> None: ...
+
+
+def _ignore(_: Any, __: BaseException | None) -> None:
+    """Whom a lease dropped again in passing tells: no one (a failure is noted again)."""
 
 
 def _nothing(db: Any) -> None:

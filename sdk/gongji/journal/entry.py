@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from attrs import frozen
 
@@ -13,6 +13,9 @@ from gongji.gateways import CentreSettlement
 from gongji.gateways.uploads import Upload
 from gongji.journal.msgids import MsgidOwner
 from gongji.model import CashKind, Purpose, Receipt, Setting
+
+if TYPE_CHECKING:
+    from gongji.journal.commits import Told
 
 
 class EntryState(enum.StrEnum):
@@ -170,6 +173,23 @@ class Journal(Protocol):
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
         """What ``allocate_msgid`` gave ``msgid`` to; None for an id it never gave out."""
         ...
+
+
+@runtime_checkable
+class WritesLater(Protocol):
+    """A journal whose writes can be handed over without waiting for their commit (the
+    durable ones): the async driver's event loop hands each over and is told once it is
+    durable, so the loop never waits on a flush or a lock, and the writes of its sales
+    still share a commit. Each is its ``Journal`` call's twin, told what that call would
+    return or raise; one refused before anything is handed over raises at once."""
+
+    def put_later(
+        self, entry: Entry, tell: Told, *, durable: bool = True, held: bool = False
+    ) -> None: ...
+
+    def acquire_later(self, key: str, tell: Told) -> None: ...
+
+    def release_later(self, key: str, tell: Told) -> None: ...
 
 
 def entry_day(entry: Entry) -> datetime.date | None:
