@@ -10,9 +10,7 @@ import datetime
 import logging
 import socket
 import sys
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -30,7 +28,7 @@ from gongji.flows import undo as undo_flows
 from gongji.flows import visit as visit_flows
 from gongji.flows.setup import Checkpoint, Polling, Setup
 from gongji.gateways import InsuranceGateway, PaymentChannel, VoucherDecoder
-from gongji.gateways.exchange import Blocking, Flow, Later, Pause
+from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import Credential
 from gongji.journal import Entry, Journal
 from gongji.model import Cash, ChronicDisease, Diagnosis, LineItem, Purchase, Receipt, Visit
@@ -613,74 +611,13 @@ def drive(flow: Flow[T], http: httpx.Client, checkpoint: Checkpoint | None = Non
         return result
 
 
-#: How many journal calls the async driver runs at once in threads of its own: the reads
-#: (a durable journal's writes go to its group commit). Two: more only contend for the GIL.
-JOURNAL_THREADS = 2
-_journal_pool: Any = None
-
-
-def _journal_threads() -> Any:
-    """The async driver's threads for journal calls (a ``ThreadPoolExecutor``), made once."""
-    global _journal_pool
-    if _journal_pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _journal_pool = ThreadPoolExecutor(JOURNAL_THREADS, thread_name_prefix="gongji-journal")
-    return _journal_pool
-
-
-def _handed_over(later: Later) -> Any:
-    """An ``asyncio.Future`` of a call handed over with ``later``, set on the loop once the
-    call's thread tells its outcome."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-    inbox = _inboxes.get(loop)
-    if inbox is None:
-        inbox = _inboxes[loop] = _Inbox(loop)
-    later(lambda value, error: inbox.tell(future, value, error))
-    return future
-
-
-class _Inbox:
-    """The outcomes told to one event loop from other threads, set on it in one go: a
-    group commit answers many sales' writes at once, and the loop is woken once for
-    them, not once each."""
-
-    def __init__(self, loop: Any) -> None:
-        self._loop = loop
-        self._told: list[tuple[Any, Any, BaseException | None]] = []
-        self._lock = threading.Lock()
-
-    def tell(self, future: Any, value: Any, error: BaseException | None) -> None:
-        with self._lock:
-            self._told.append((future, value, error))
-            if len(self._told) > 1:  # a wake-up is on its way
-                return
-        self._loop.call_soon_threadsafe(self._settle)
-
-    def _settle(self) -> None:
-        with self._lock:
-            told, self._told = self._told, []
-        for future, value, error in told:
-            if future.done():  # its sale was cancelled meanwhile
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-
-
-#: Each running loop's inbox; a loop that ends takes its inbox with it.
-_inboxes: weakref.WeakKeyDictionary[Any, _Inbox] = weakref.WeakKeyDictionary()
-
-
 async def drive_async(
     flow: Flow[T], http: httpx.AsyncClient, checkpoint: Checkpoint | None = None
 ) -> T:
     """Run ``flow`` to its end over ``http``: the asynchronous driver."""
     import asyncio  # the async driver's alone: a sync till does not load it
+
+    from gongji.off_loop import handed_over, off_loop
 
     try:
         step = next(flow)
@@ -695,12 +632,9 @@ async def drive_async(
                 # writes waiting together share one commit; anything else runs in a pool
                 # of threads of its own.
                 try:
-                    if step.later is not None:
-                        done = await _handed_over(step.later)
-                    else:
-                        done = await asyncio.get_running_loop().run_in_executor(
-                            _journal_threads(), step.call
-                        )
+                    done = await (
+                        off_loop(step.call) if step.later is None else handed_over(step.later)
+                    )
                 except Exception as error:
                     step = flow.throw(error)
                 else:

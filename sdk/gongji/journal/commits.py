@@ -102,7 +102,8 @@ class GroupCommit:
                         target=self._commit_later, name="gongji-journal-commit", daemon=True
                     )
                     self._committer.start()
-                self._turn.notify_all()
+                elif not self._committing:  # else the batch under way's leader comes back for it
+                    self._turn.notify()
                 return
         tell(None, job.error)
 
