@@ -103,6 +103,7 @@ class _Workers:
     def _work(self) -> None:
         while True:
             call, tell = self._calls.get()
+            value: Any = None
             try:
                 value = call()
             except BaseException as error:  # told to the flow, raised where it was asked

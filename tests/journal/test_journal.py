@@ -115,6 +115,25 @@ def test_a_key_held_by_one_flow_cannot_be_acquired_by_another(backend: Backend) 
     assert not first.acquire("SALE-1")
 
 
+def test_the_entry_read_with_the_lease_is_the_one_stored_then_and_served_once(
+    durable: Backend,
+) -> None:
+    journal, other = durable.open(), durable.open()
+    other.put(bare_entry("SALE-1", EntryState.CASH_PENDING))  # another till wrote it first
+    assert journal.acquire("SALE-1") and journal.acquire("SALE-2")
+    assert journal.held_entry("SALE-1") == bare_entry("SALE-1", EntryState.CASH_PENDING)
+    assert journal.held_entry("SALE-2") is None  # read: there is no entry
+    with pytest.raises(KeyError):  # once: a second read goes to the store
+        journal.held_entry("SALE-1")
+    assert journal.acquire("SALE-3")
+    journal.put(bare_entry("SALE-3", EntryState.CENTRE_PENDING), held=True)
+    with pytest.raises(KeyError):  # written since the lease was taken: no longer current
+        journal.held_entry("SALE-3")
+    assert not other.acquire("SALE-1")
+    with pytest.raises(KeyError):  # the lease not taken: nothing read
+        other.held_entry("SALE-1")
+
+
 def test_release_frees_only_the_callers_own_lease(durable: Backend) -> None:
     first, second, third = durable.open(), durable.open(), durable.open()
     assert first.acquire("SALE-1")

@@ -169,7 +169,12 @@ def _writes_later(setup: Setup) -> WritesLater | None:
 
 
 def load(setup: Setup, key: str) -> Flow[Entry | None]:
-    journal = setup.journal
+    journal, writes = setup.journal, _writes_later(setup)
+    if writes is not None:
+        try:  # read with the lease just taken: no wait
+            return writes.held_entry(key)
+        except KeyError:
+            pass
     return (yield from journaled(setup, lambda: journal.get(key)))
 
 

@@ -94,6 +94,8 @@ class DurableJournal(ABC):
         #: Leases whose release failed (a full disk, a lost connection): dropped at this
         #: object's next write, so another till need not wait out their expiry.
         self._unreleased: set[str] = set()
+        #: The document (None: no entry) of each key as its lease was taken (``held_entry``).
+        self._loaded: dict[str, bytes | str | None] = {}
         self._lock = threading.RLock()
         #: Every write goes through it: concurrent flows' writes share one commit.
         self._commits = GroupCommit()
@@ -202,6 +204,7 @@ class DurableJournal(ABC):
         assert self._sealer is not None
         if held and entry.key not in self._held:
             raise lease_lost(entry.key)
+        self._loaded.pop(entry.key, None)  # read at the lease's taking: stale from now on
         self._drop_unreleased(later=later)
         row = codec.row_of(entry, self._sealer)
         with self._lock:
@@ -290,12 +293,30 @@ class DurableJournal(ABC):
             if error is not None or not value:
                 with self._lock:
                     self._held.pop(key, None)
+                    self._loaded.pop(key, None)
             if error is not None:
                 raise error
             return bool(value)
 
-        work = self._take_lease(key, self._holder)
-        return self._write(work, durable=self.leases_durable, tell=tell, after=taken)  # type: ignore[no-any-return]
+        take = self._take_lease(key, self._holder)
+
+        def take_and_read(db: Any) -> bool:
+            if not take(db):
+                return False
+            # The entry as the lease finds it, in the same transaction: the flow's first
+            # read under the lease (``held_entry``) needs no trip to the database.
+            self._loaded[key] = self._document(db, key)
+            return True
+
+        return self._write(  # type: ignore[no-any-return]
+            take_and_read, durable=self.leases_durable, tell=tell, after=taken
+        )
+
+    def held_entry(self, key: str) -> Entry | None:
+        """The entry as it stood when this object took ``key``'s lease (read in that commit),
+        once, until the key is written; ``KeyError`` when it is not at hand (``get`` it)."""
+        document = self._loaded.pop(key)
+        return None if document is None else self._entry(document)
 
     def _renew(self, key: str) -> bool:
         """Whether a write of ``key`` renews its lease: a flow that writes is alive, and
@@ -308,35 +329,51 @@ class DurableJournal(ABC):
         return True
 
     def release(self, key: str) -> None:
-        self._release(key)
+        # Dropped before it is forgotten here: until then no flow of ours takes it anew.
+        try:
+            self._submit(self._dropping(key), durable=False)
+        except GongjiError as error:
+            self._not_released(key, error)
+        finally:
+            self._forget(key)
 
     def release_later(self, key: str, tell: Told) -> None:
-        """``release`` without waiting: ``tell`` hears once the lease is dropped (or noted
-        to drop again); it never hears an error, as ``release`` never raises one."""
-        self._release(key, tell)
+        """``release`` without waiting: the drop is queued and ``tell`` told at once (a
+        release never fails its flow). A flow of ours that takes the key again queues its
+        lease after the drop, so it holds the key; another process sees the lease gone
+        once the drop commits."""
+        self._forget(key)
 
-    def _release(self, key: str, tell: Told | None = None) -> None:
-        def released(_: Any, error: BaseException | None) -> None:
-            # Dropped before it is forgotten here: until then no flow of ours takes it anew.
-            with self._lock:
-                self._held.pop(key, None)
-                if self._sealer is not None:
-                    self._sealer.forget(key)
-                if isinstance(error, GongjiError):
-                    # The flow is over either way, and a release must not hide its outcome:
-                    # the lease is dropped again at this object's next write (or close).
-                    self._unreleased.add(key)
+        def dropped(_: Any, error: BaseException | None) -> None:
             if isinstance(error, GongjiError):
-                _log.warning("The lease on a journal key was not released: %s", error.code)
-            elif error is not None:
-                raise error
+                self._not_released(key, error)
 
+        self._commits.submit_later(
+            self._run_batch, self._dropping(key), durable=False, tell=dropped
+        )
+        tell(None, None)
+
+    def _dropping(self, key: str) -> Work:
         owner = self._holder.owner
 
         def drop(db: Any) -> None:  # made in the batch: its failure is the release's
             self._drop_lease(key, owner)(db)
 
-        self._write(drop, durable=False, tell=tell, after=released)
+        return drop
+
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+            self._loaded.pop(key, None)
+            if self._sealer is not None:
+                self._sealer.forget(key)
+
+    def _not_released(self, key: str, error: GongjiError) -> None:
+        # The flow is over either way, and a release must not hide its outcome: the lease
+        # is dropped again at this object's next write (or close).
+        with self._lock:
+            self._unreleased.add(key)
+        _log.warning("The lease on a journal key was not released: %s", error.code)
 
     def _drop_unreleased(self, *, later: bool = False) -> None:
         """Drop the leases whose release failed; ``later``: handed over, not waited for
@@ -351,7 +388,7 @@ class DurableJournal(ABC):
             if later:
                 with self._lock:
                     self._unreleased.discard(key)
-                self._release(key, _ignore)
+                self.release_later(key, _ignore)
                 continue
             try:
                 self._submit(self._drop_lease(key, self._holder.owner), durable=False)
@@ -492,6 +529,10 @@ class DurableJournal(ABC):
 
     @abstractmethod
     def _select_one(self, column: str, value: str) -> bytes | str | None: ...
+
+    @abstractmethod
+    def _document(self, db: Any, key: str) -> bytes | str | None:
+        """``key``'s stored document, read through ``db`` (a batch's connection)."""
 
     @abstractmethod
     def _select(

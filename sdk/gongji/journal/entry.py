@@ -191,6 +191,12 @@ class WritesLater(Protocol):
 
     def release_later(self, key: str, tell: Told) -> None: ...
 
+    def held_entry(self, key: str) -> Entry | None:
+        """The entry as it stood when this journal object took ``key``'s lease (read in
+        that commit), once, until the key is written: the flow's first read under the
+        lease, without waiting. ``KeyError`` when it is not at hand: ``get`` it."""
+        ...
+
 
 def entry_day(entry: Entry) -> datetime.date | None:
     """The day an entry belongs to: the centre's settlement day, else its last write's."""

@@ -39,11 +39,12 @@ msgid that this journal gave to this sale's 2102 or 2103: ``Journal.msgid_owner`
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from gongji.errors import ConfigError, JournalUnavailable
 
@@ -194,14 +195,12 @@ class Block:
     next: str | None
     high: str
     first: int = -1  # the serial of its first id (set from ``next`` when made)
+    second: str = field(init=False)  # its ``yyyyMMddHHmmss``
 
     def __attrs_post_init__(self) -> None:
         if self.first < 0 and self.next is not None:
             self.first = int(self.next[-4:])
-
-    @property
-    def second(self) -> str:
-        return self.high[12:26]
+        self.second = self.high[12:26]
 
     @property
     def used(self) -> int:
@@ -236,13 +235,19 @@ class Blocks:
     def take(self, request: MsgidRequest) -> str | None:
         """An id of a reserved block: of the asked second, else of the first second after
         it (within ``MAX_SECONDS_AHEAD``) that has one; None when none has room."""
-        blocks = self._blocks.get(_range(request), [])
-        asked = f"{request.second:%Y%m%d%H%M%S}"
-        latest = f"{request.second + datetime.timedelta(seconds=MAX_SECONDS_AHEAD):%Y%m%d%H%M%S}"
-        usable = [b for b in blocks if b.next is not None and asked <= b.second <= latest]
-        if not usable:
+        blocks = self._blocks.get(_range(request))
+        if not blocks:
             return None
-        return min(usable, key=lambda block: block.second).take()
+        asked, latest = _seconds(request.second)
+        found: Block | None = None
+        for block in blocks:  # the earliest second's with room (a handful are kept)
+            if (
+                block.next is not None
+                and asked <= block.second <= latest
+                and (found is None or block.second < found.second)
+            ):
+                found = block
+        return None if found is None else found.take()
 
     def size(self, request: MsgidRequest) -> int:
         """How many ids to reserve next: twice what the last block gave out, when it was
@@ -269,6 +274,14 @@ class Blocks:
         self._blocks.clear()
         self._last.clear()
         return left
+
+
+@functools.lru_cache(maxsize=4)
+def _seconds(second: datetime.datetime) -> tuple[str, str]:
+    """``second`` and the last second an id asked for in it may come from, as msgids write
+    them (formatted once a second, not at every id)."""
+    latest = second + datetime.timedelta(seconds=MAX_SECONDS_AHEAD)
+    return f"{second:%Y%m%d%H%M%S}", f"{latest:%Y%m%d%H%M%S}"
 
 
 def _range(request: MsgidRequest) -> tuple[str, int, int]:

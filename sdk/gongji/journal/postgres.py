@@ -344,6 +344,11 @@ class PostgresJournal(DurableJournal):
 
         return put
 
+    def _document(self, db: psycopg.Connection[Any], key: str) -> str | None:
+        query = self._sql("SELECT document::text FROM {s}.entries WHERE key = %s")
+        found = db.execute(query, (key,)).fetchone()
+        return None if found is None else str(found[0])
+
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
         query = self._sql(

@@ -327,6 +327,10 @@ class SqliteJournal(DurableJournal):
 
         return put
 
+    def _document(self, db: sqlite3.Connection, key: str) -> str | None:
+        found = db.execute("SELECT document FROM entries WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
     def _select_one(self, column: str, value: str) -> str | None:
         assert column in ("key", "settlement_id")
         with self._reading() as db:
