@@ -7,9 +7,10 @@ imports another to borrow a step.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import attrs
 import httpx
@@ -165,7 +166,14 @@ def journaled(setup: Setup, call: Callable[[], T], later: Later | None = None) -
 def _writes_later(setup: Setup) -> WritesLater | None:
     """The journal, when its writes can be handed over without waiting (``WritesLater``)."""
     journal = setup.journal
-    return journal if isinstance(journal, WritesLater) else None
+    return cast(WritesLater, journal) if _hands_over(type(journal)) else None
+
+
+@functools.cache
+def _hands_over(kind: type) -> bool:
+    # Once a journal class: a runtime protocol's isinstance looks up every method, at
+    # every write of every sale.
+    return issubclass(kind, WritesLater)
 
 
 def load(setup: Setup, key: str) -> Flow[Entry | None]:
