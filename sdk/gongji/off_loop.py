@@ -16,12 +16,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from gongji.gateways.exchange import Later
+from gongji.gateways.exchange import Later, Tell
 
 __all__ = ["THREADS", "handed_over", "off_loop"]
-
-#: Told a call's outcome once, from any thread: ``(value, None)`` or ``(None, error)``.
-Tell = Callable[[Any, "BaseException | None"], None]
 
 #: The worker threads for calls without ``later`` (the journal's reads). Two: a journal
 #: reads through one connection, and more threads would only contend for the GIL.

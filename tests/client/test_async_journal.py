@@ -97,3 +97,27 @@ def test_concurrent_async_sales_share_the_journals_commits(tmp_path: Path) -> No
     # A counter sale writes its entry durably twice (before the 2102, and settled): apart,
     # that is 2 commits a sale; waiting together, their writes share commits.
     assert commits[0] < 2 * sales
+
+
+def test_a_sale_reads_its_entry_in_the_commit_that_takes_its_lease_not_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gongji import SettlementClient
+
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    client = SettlementClient.from_profile(
+        "mock", mock=MockGateway.demo(), journal=journal, polling=Polling(interval_ms=0)
+    )
+    looked_up: list[str] = []
+    select_one = journal._select_one
+
+    def counted(column: str, value: str) -> Any:
+        looked_up.append(column)
+        return select_one(column, value)
+
+    monkeypatch.setattr(journal, "_select_one", counted)
+    first = client.settle(SALE, key="READ-0001", cash=Cash.counter())
+    again = client.settle(SALE, key="READ-0001", cash=Cash.counter())  # a retry: settled
+    client.close()
+    assert again == first  # the retry found the settled entry, read with its lease
+    assert "key" not in looked_up  # no sale read its entry apart from taking the lease

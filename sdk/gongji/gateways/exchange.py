@@ -13,8 +13,9 @@ A flow yields
 * a ``Blocking`` call: a journal's work on a disk or a database. The synchronous driver
   calls it in place; the asynchronous one hands it over (``later``: a durable journal's
   write goes to its group commit) or runs it in a worker thread, so an event loop never
-  waits on an fsync; the driver sends back what it returned, or throws in what it raised. A journal that blocks nothing (in memory) is called in
-  place by the flow itself (``blocking(..., blocks=False)``).
+  waits on an fsync; the driver sends back what it returned, or throws in what it
+  raised. A journal that blocks nothing (in memory) is called in place by the flow
+  itself (``blocking(..., blocks=False)``).
 
 Adapters' operations are flows too (``yield from gateway.person(...)``), so a
 signature is made on the exact bytes about to be sent and checked on the exact
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-__all__ = ["Blocking", "Flow", "Later", "Pause", "Step", "blocking", "exchange"]
+__all__ = ["Blocking", "Flow", "Later", "Pause", "Step", "Tell", "blocking", "exchange"]
 
 T = TypeVar("T")
 
@@ -41,9 +42,11 @@ class Pause:
     milliseconds: int
 
 
-#: Starts a call without waiting for it, and tells its outcome later, once, from any
-#: thread: ``tell(value, None)`` or ``tell(None, error)``.
-Later = Callable[[Callable[[Any, "BaseException | None"], None]], None]
+#: Told a call's outcome, once, from whichever thread has it: ``(value, None)`` or
+#: ``(None, error)``.
+Tell = Callable[[Any, "BaseException | None"], None]
+#: Starts a call without waiting for it; the call tells its outcome later.
+Later = Callable[[Tell], None]
 
 
 @attrs.frozen

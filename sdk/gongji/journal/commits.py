@@ -24,13 +24,11 @@ from typing import Any
 from attrs import define
 
 from gongji.errors import JournalUnavailable
+from gongji.gateways.exchange import Tell
 
-__all__ = ["GroupCommit", "Job", "RunBatch", "Told"]
+__all__ = ["GroupCommit", "Job", "RunBatch"]
 
 _log = logging.getLogger("gongji.journal")
-
-#: Told a write's outcome, once: ``(value, None)`` or ``(None, error)``, from any thread.
-Told = Callable[[Any, "BaseException | None"], None]
 
 
 @define
@@ -45,7 +43,7 @@ class Job:
     #: The batch runner of the journal it writes (whoever leads runs the batch with it),
     #: and, for a job handed over with ``submit_later``, whom to tell.
     run_batch: RunBatch | None = None
-    tell: Told | None = None
+    tell: Tell | None = None
 
     def result(self) -> Any:
         if self.error is not None:
@@ -87,7 +85,7 @@ class GroupCommit:
         return job.result()
 
     def submit_later(
-        self, run_batch: RunBatch, work: Callable[[Any], Any], *, durable: bool, tell: Told
+        self, run_batch: RunBatch, work: Callable[[Any], Any], *, durable: bool, tell: Tell
     ) -> None:
         """Queue ``work`` and return at once; ``tell`` hears its outcome once its
         transaction has committed (led by the committer thread, or by a waiting caller)."""

@@ -20,9 +20,10 @@ from time import monotonic as _monotonic
 from typing import Any
 
 from gongji.errors import ConfigError, GongjiError
+from gongji.gateways.exchange import Tell
 from gongji.journal import codec, msgids
 from gongji.journal.codec import Columns, EntryRow
-from gongji.journal.commits import GroupCommit, Job, Told
+from gongji.journal.commits import GroupCommit, Job
 from gongji.journal.entry import Entry, EntryState
 from gongji.journal.lease import (
     DEFAULT_LEASE_SECONDS,
@@ -190,14 +191,14 @@ class DurableJournal(ABC):
         return None if found is None else self._entry(found)
 
     def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
-        self._write(self._put_work(entry, held=held, later=False), durable=durable)
+        self._submit(self._put_work(entry, held=held, later=False), durable=durable)
 
     def put_later(
-        self, entry: Entry, tell: Told, *, durable: bool = True, held: bool = False
+        self, entry: Entry, tell: Tell, *, durable: bool = True, held: bool = False
     ) -> None:
         """``put`` without waiting: ``tell`` hears once the entry is committed (``WritesLater``)."""
         work = self._put_work(entry, held=held, later=True)
-        self._write(work, durable=durable, tell=tell)
+        self._commits.submit_later(self._run_batch, work, durable=durable, tell=tell)
 
     def _put_work(self, entry: Entry, *, held: bool, later: bool) -> Work:
         self._require_key("record a sale")
@@ -215,37 +216,6 @@ class DurableJournal(ABC):
         # The batch runner is passed at each call, not kept: a journal dropped without
         # close() is freed (and its leases with it) at once, with no cycle to wait for.
         return self._commits.submit(self._run_batch, work, durable=durable)
-
-    def _write(
-        self,
-        work: Work,
-        *,
-        durable: bool,
-        tell: Told | None = None,
-        after: Callable[[Any, BaseException | None], Any] | None = None,
-    ) -> Any:
-        """``work`` committed: waited for here, or (given ``tell``) handed to the group
-        commit, and ``tell`` told. ``after(value, error)`` turns the outcome into the
-        call's (its value, or it raises), in whichever thread it comes."""
-        if tell is None:
-            try:
-                value = self._submit(work, durable=durable)
-            except BaseException as error:
-                if after is None:
-                    raise
-                return after(None, error)
-            return value if after is None else after(value, None)
-
-        def told(value: Any, error: BaseException | None) -> None:
-            if after is not None:
-                try:
-                    value, error = after(value, error), None
-                except BaseException as raised:
-                    value, error = None, raised
-            tell(value, error)
-
-        self._commits.submit_later(self._run_batch, work, durable=durable, tell=told)
-        return None
 
     @property
     def durable_commits(self) -> int:
@@ -276,11 +246,11 @@ class DurableJournal(ABC):
     def acquire(self, key: str) -> bool:
         return bool(self._acquire(key))
 
-    def acquire_later(self, key: str, tell: Told) -> None:
+    def acquire_later(self, key: str, tell: Tell) -> None:
         """``acquire`` without waiting: ``tell`` hears whether the lease was taken."""
         self._acquire(key, tell)
 
-    def _acquire(self, key: str, tell: Told | None = None) -> bool | None:
+    def _acquire(self, key: str, tell: Tell | None = None) -> bool | None:
         self._drop_unreleased(later=tell is not None)
         with self._lock:
             if key in self._held:  # another flow of this very journal object holds it
@@ -288,15 +258,6 @@ class DurableJournal(ABC):
                     tell(False, None)
                 return False
             self._held[key] = _monotonic()  # claimed here first: no flow of ours takes it too
-
-        def taken(value: Any, error: BaseException | None) -> bool:
-            if error is not None or not value:
-                with self._lock:
-                    self._held.pop(key, None)
-                    self._loaded.pop(key, None)
-            if error is not None:
-                raise error
-            return bool(value)
 
         take = self._take_lease(key, self._holder)
 
@@ -308,9 +269,30 @@ class DurableJournal(ABC):
             self._loaded[key] = self._document(db, key)
             return True
 
-        return self._write(  # type: ignore[no-any-return]
-            take_and_read, durable=self.leases_durable, tell=tell, after=taken
+        if tell is None:
+            taken = False
+            try:
+                taken = bool(self._submit(take_and_read, durable=self.leases_durable))
+            finally:
+                if not taken:
+                    self._unclaim(key)
+            return taken
+
+        def told(value: Any, error: BaseException | None) -> None:
+            if error is not None or not value:
+                self._unclaim(key)
+            tell(None if error is not None else bool(value), error)
+
+        self._commits.submit_later(
+            self._run_batch, take_and_read, durable=self.leases_durable, tell=told
         )
+        return None
+
+    def _unclaim(self, key: str) -> None:
+        """A lease not taken after all: free for the next flow of ours to try."""
+        with self._lock:
+            self._held.pop(key, None)
+            self._loaded.pop(key, None)
 
     def held_entry(self, key: str) -> Entry | None:
         """The entry as it stood when this object took ``key``'s lease (read in that commit),
@@ -337,7 +319,7 @@ class DurableJournal(ABC):
         finally:
             self._forget(key)
 
-    def release_later(self, key: str, tell: Told) -> None:
+    def release_later(self, key: str, tell: Tell) -> None:
         """``release`` without waiting: the drop is queued and ``tell`` told at once (a
         release never fails its flow). A flow of ours that takes the key again queues its
         lease after the drop, so it holds the key; another process sees the lease gone

@@ -15,7 +15,7 @@ from gongji.journal.msgids import MsgidOwner
 from gongji.model import CashKind, Purpose, Receipt, Setting
 
 if TYPE_CHECKING:
-    from gongji.journal.commits import Told
+    from gongji.gateways.exchange import Tell
 
 
 class EntryState(enum.StrEnum):
@@ -184,12 +184,12 @@ class WritesLater(Protocol):
     return or raise; one refused before anything is handed over raises at once."""
 
     def put_later(
-        self, entry: Entry, tell: Told, *, durable: bool = True, held: bool = False
+        self, entry: Entry, tell: Tell, *, durable: bool = True, held: bool = False
     ) -> None: ...
 
-    def acquire_later(self, key: str, tell: Told) -> None: ...
+    def acquire_later(self, key: str, tell: Tell) -> None: ...
 
-    def release_later(self, key: str, tell: Told) -> None: ...
+    def release_later(self, key: str, tell: Tell) -> None: ...
 
     def held_entry(self, key: str) -> Entry | None:
         """The entry as it stood when this journal object took ``key``'s lease (read in
