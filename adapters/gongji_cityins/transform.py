@@ -310,11 +310,19 @@ def _line(
     if codes:
         line["drug_trac_info"] = codes
     if extensions:
-        # The mock (with extensions) has no catalogue to class an item: the till says it.
-        line["gongji_chrgitm_lv"] = _CLASS[item.coverage]
-        line["gongji_category"] = item.category.value
-        line["gongji_item_name"] = item.name
+        line.update(extension_line(item))
     return line
+
+
+def extension_line(item: LineItem) -> dict[str, str]:
+    """gongji's extension fields of a fee line, sent only where the profile turned
+    extensions on: the mock with extensions has no catalogue to class an item, so the
+    till says it (a real centre classes it by its national code)."""
+    return {
+        "gongji_chrgitm_lv": _CLASS[item.coverage],
+        "gongji_category": item.category.value,
+        "gongji_item_name": item.name,
+    }
 
 
 def settlement_from(

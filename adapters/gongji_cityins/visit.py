@@ -162,10 +162,7 @@ def fee_upload_input(
         if item.prescription:
             line["rxno"] = item.prescription
         if extensions:
-            # A mock with extensions has no catalogue to class an item: the till says it.
-            line["gongji_chrgitm_lv"] = transform._CLASS[item.coverage]
-            line["gongji_category"] = item.category.value
-            line["gongji_item_name"] = item.name
+            line.update(transform.extension_line(item))
         lines.append(line)
     return {"feedetail": lines}
 

@@ -56,6 +56,15 @@ ALIPAY_POOR = "2887654321012344"
 
 FAST_POLLING = Polling(interval_ms=0, attempts=3, read_retries=2)
 
+#: A clinic's department and doctor, as every 2201 must name them (``register_visit``).
+CLINIC = {
+    "department": "内科",
+    "department_code": "0301",
+    "department_category": "A03",
+    "doctor": "王医生",
+    "doctor_code": "D210200000001",
+}
+
 
 def drug(
     price_fen: int, quantity: int = 1, coverage: str = "A", category: str = "drug"

@@ -28,7 +28,7 @@ from gongji import (
 from gongji.client import drive
 from gongji.gateways import Capability, SettlementRequest
 from gongji_mock import MockGateway
-from tests.client.conftest import FATHER, MOTHER, SON, Till, drug, purchase
+from tests.client.conftest import CLINIC, FATHER, MOTHER, SON, Till, drug, purchase
 
 HYPERTENSION = ChronicDisease("M03900", "高血压", datetime.date(2023, 3, 1))
 TABLETS = drug(3_000)
@@ -119,11 +119,7 @@ def test_a_visit_is_settled_under_a_registered_disease_at_the_clinic(
 ) -> None:
     visit = till.register_visit(
         Credential.id_card(MOTHER),
-        department="内科",
-        department_code="0301",
-        department_category="A03",
-        doctor="王医生",
-        doctor_code="D210200000001",
+        **CLINIC,
     )
     visit = till.diagnose(visit, [Diagnosis(code="I10.x00", name="高血压")])
     visit = till.upload_fees(visit, [TABLETS])

@@ -10,7 +10,7 @@ from pathlib import Path
 from gongji import Cash, Credential, Diagnosis, Fen, LineItem, Purchase, SettlementClient
 from gongji.journal import SqliteJournal
 from gongji_mock import MockGateway
-from tests.client.conftest import FAST_POLLING, SISTER, purchase
+from tests.client.conftest import CLINIC, FAST_POLLING, SISTER, purchase
 
 
 def test_a_refund_after_a_restart_names_the_region_the_sale_named(tmp_path: Path) -> None:
@@ -46,11 +46,7 @@ def test_a_visit_of_a_patient_insured_elsewhere_names_her_region_and_settles() -
     with SettlementClient.from_profile("mock", mock=mock, polling=FAST_POLLING) as till:
         visit = till.register_visit(
             Credential.id_card(SISTER),
-            department="内科",
-            department_code="0301",
-            department_category="A03",
-            doctor="王医生",
-            doctor_code="D210200000001",
+            **CLINIC,
         )
         visit = till.diagnose(visit, [Diagnosis(code="I10.x00", name="高血压")])
         consultation = LineItem(

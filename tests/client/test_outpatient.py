@@ -26,7 +26,7 @@ from gongji import (
 )
 from gongji.journal import EntryState
 from gongji_mock import MockGateway
-from tests.client.conftest import MOTHER, SISTER, SON, WECHAT_PAID, Till, drug, make_till
+from tests.client.conftest import CLINIC, MOTHER, SISTER, SON, WECHAT_PAID, Till, drug, make_till
 
 CONSULTATION = LineItem(code="110200001", name="普通门诊诊查费", unit_price=Fen(1_000), quantity=1)
 TABLETS = drug(12_000, quantity=2, coverage="C")  # 240 yuan, self-paid: mutual aid pays it
@@ -40,11 +40,7 @@ def registered(till: Till, patient: str = MOTHER) -> Visit:
     """A visit registered and diagnosed: ready for its fee lines."""
     visit = till.register_visit(
         Credential.id_card(patient),
-        department="内科",
-        department_code="0301",
-        department_category="A03",
-        doctor="王医生",
-        doctor_code="D210200000001",
+        **CLINIC,
         outpatient_no="OP-0001",
     )
     return till.diagnose(visit, [HYPERTENSION])
@@ -235,11 +231,7 @@ def test_fee_lines_wait_for_the_diagnosis_and_nothing_is_sent_before_it(
 ) -> None:
     visit = till.register_visit(
         Credential.id_card(MOTHER),
-        department="内科",
-        department_code="0301",
-        department_category="A03",
-        doctor="王医生",
-        doctor_code="D210200000001",
+        **CLINIC,
     )
     with pytest.raises(InvalidInput, match=r"client\.diagnose"):
         till.upload_fees(visit, [CONSULTATION])
@@ -253,16 +245,9 @@ def test_fee_lines_wait_for_the_diagnosis_and_nothing_is_sent_before_it(
 def test_a_registration_without_a_required_2201_field_is_refused_before_anything_is_sent(
     till: Till, mock: MockGateway, missing: str
 ) -> None:
-    details = {
-        "department": "内科",
-        "department_code": "0301",
-        "department_category": "A03",
-        "doctor": "王医生",
-        "doctor_code": "D210200000001",
-    }
     mock.faults.add("error_5xx", target="national")  # any request sent would fail otherwise
     with pytest.raises(InvalidInput, match=missing):
-        till.register_visit(Credential.id_card(MOTHER), **(details | {missing: ""}))
+        till.register_visit(Credential.id_card(MOTHER), **(CLINIC | {missing: ""}))
 
 
 # ---------------------------------------------------------------- 2205 withdraws fee lines
