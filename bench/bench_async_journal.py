@@ -1,9 +1,11 @@
 """50 concurrent async sales: the SQLite journal against the journal in memory, in one run.
 
-The async driver runs every journal call off its event loop (``Blocking`` steps, in
-worker threads of its own), so the other sales go on while one waits on an fsync, and
-the writes of the sales waiting together share one transaction and one fsync (the
-journal's group commit: each acknowledged once its batch is durable). Each round
+The async driver never waits on the journal on its event loop: a write is handed to
+the journal's group commit (SQLite: its statements run at the loop's next turn, its
+commit, the flush, in a committer thread), a read goes to a worker thread, a msgid
+comes from a block reserved ahead; the other sales go on while one waits on an fsync,
+and the writes of the sales waiting together share one transaction and one fsync (each
+acknowledged once its batch is durable). Each round
 settles 50 sales at once (``asyncio.gather``) through the in-process mock, once with a
 ``MemoryJournal`` and once with a fresh ``SqliteJournal`` (``synchronous=FULL``); the
 order turns each round, each round's ratio is taken and the median of them reported,

@@ -21,7 +21,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
 import httpx
@@ -46,6 +46,7 @@ from gongji.gateways import (
     Clearing,
     Holder,
     MsgidJournal,
+    MsgidsLater,
     Registration,
     ReversalState,
     RiskFinding,
@@ -57,6 +58,7 @@ from gongji.gateways import (
 )
 from gongji.gateways.exchange import Flow, blocking, exchange
 from gongji.gateways.premium import PremiumPaid, PremiumRequest
+from gongji.gateways.protocols import allocates_later
 from gongji.gateways.secrets import read_secret
 from gongji.gateways.uploads import RETURN_UPLOAD, SALE_UPLOAD, Upload
 from gongji.identity import Credential, IdNumber, mask_id
@@ -395,6 +397,19 @@ class CityInsuranceGateway:
             )
             if given is not None:
                 return given
+        later = None
+        if allocates_later(type(journal)):
+            handing = cast(MsgidsLater, journal)
+            later = lambda tell, soon: handing.allocate_later(  # noqa: E731
+                institution.code,
+                at,
+                institution.till,
+                key=key,
+                purpose=purpose,
+                durable=durable,
+                tell=tell,
+                soon=soon,
+            )
         return (
             yield from blocking(
                 lambda: journal.allocate_msgid(
@@ -406,6 +421,7 @@ class CityInsuranceGateway:
                     durable=durable,
                 ),
                 blocks=journal.blocks,
+                later=later,
             )
         )
 

@@ -33,6 +33,10 @@ class Inbox:
         self._told: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         self._lock = threading.Lock()
 
+    def soon(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on this loop soon, asked from any thread (``Soon``)."""
+        self._loop.call_soon_threadsafe(call)
+
     def future(self) -> tuple[asyncio.Future[Any], Tell]:
         """A future of this loop, and what sets it from any thread."""
         future = self._loop.create_future()
@@ -70,9 +74,11 @@ def _inbox() -> Inbox:
 
 
 def handed_over(later: Later) -> asyncio.Future[Any]:
-    """The outcome of a call handed over with ``later`` (it tells from its own thread)."""
-    future, tell = _inbox().future()
-    later(tell)
+    """The outcome of a call handed over with ``later`` (it tells from any thread, and
+    may do its quick part on this loop)."""
+    inbox = _inbox()
+    future, tell = inbox.future()
+    later(tell, inbox.soon)
     return future
 
 

@@ -5,6 +5,8 @@ of the driver's own; the loop goes on with other work while a commit is under wa
 from __future__ import annotations
 
 import asyncio
+import datetime
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,12 @@ import pytest
 from gongji import AsyncSettlementClient, Cash, Credential, Fen, LineItem, Purchase
 from gongji.flows.setup import Polling
 from gongji.journal import EntryState, SqliteJournal
-from gongji.journal.commits import Job
+from gongji.journal.commits import Commit, Job
+from gongji.off_loop import handed_over
 from gongji_mock import MockGateway
+from tests.journal.holder import INSTITUTION
 
+AT = datetime.datetime(2026, 11, 23, 2, 15, 30, tzinfo=datetime.UTC)
 SALE = Purchase(
     credential=Credential.id_card("210202195809120046"),
     items=[LineItem(code="XA01", name="药品", unit_price=Fen(1_000), quantity=1, coverage="C")],
@@ -25,21 +30,37 @@ SALE = Purchase(
 
 class HeldCommits:
     """Holds every commit of ``journal`` until the loop lets it go: a commit that the
-    loop waited on would never be let go."""
+    loop waited on would never be let go. A batch run whole is held before it starts; a
+    batch opened on the loop, at its commit (the flush, in the committer thread)."""
 
     def __init__(self, journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
         self.gate = threading.Event()
         self.waiting = threading.Event()
         self.timed_out = False
-        batch = journal._batch
+        batch, opened = journal._batch, journal._open
 
-        def held(jobs: list[Job], owners: Any, durable: bool) -> None:
+        def hold() -> None:
             self.waiting.set()
             if not self.gate.wait(timeout=10):
                 self.timed_out = True
+
+        def held(jobs: list[Job], owners: Any, durable: bool) -> None:
+            hold()
             batch(jobs, owners, durable)
 
+        def held_open(jobs: list[Job], owners: Any, durable: bool) -> Commit | None:
+            commit = opened(jobs, owners, durable)
+            if commit is None:
+                return None
+
+            def held_commit() -> None:
+                hold()
+                commit()
+
+            return held_commit
+
         monkeypatch.setattr(journal, "_batch", held)
+        monkeypatch.setattr(journal, "_open", held_open)
 
 
 def test_the_async_driver_goes_on_with_other_work_while_a_journal_commit_is_under_way(
@@ -121,3 +142,121 @@ def test_a_sale_reads_its_entry_in_the_commit_that_takes_its_lease_not_again(
     client.close()
     assert again == first  # the retry found the settled entry, read with its lease
     assert "key" not in looked_up  # no sale read its entry apart from taking the lease
+
+
+def test_the_loop_never_waits_for_a_write_lock_another_process_holds(tmp_path: Path) -> None:
+    """A batch is opened on the loop only when the file's write lock is free at once;
+    held by another connection (``gongji journal recover`` beside the POS), the batch goes
+    whole to the committer thread, which waits for it: the loop runs on meanwhile. Only
+    the loop's turning lets the lock go: a loop that waited for it would turn no more
+    until the holder gave up (the deadlock breaker below, sooner than the busy timeout)."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3", busy_timeout=120)
+    other = sqlite3.connect(
+        tmp_path / "journal.sqlite3", isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")  # the write lock, held
+    turned = threading.Event()
+    gave_up: list[bool] = []
+
+    def holder() -> None:
+        gave_up.append(not turned.wait(timeout=20))
+        other.execute("COMMIT")
+
+    releasing = threading.Thread(target=holder)
+    releasing.start()
+
+    async def run() -> Any:
+        taken = handed_over(lambda tell, soon: journal.acquire_later("LOCKED-1", tell, soon))
+        for _ in range(200):  # the loop turns while the lock is held elsewhere
+            await asyncio.sleep(0)
+        turned.set()
+        return await asyncio.wait_for(taken, timeout=60)
+
+    assert asyncio.run(run()) is True
+    releasing.join()
+    other.close()
+    journal.close()
+    assert gave_up == [False]  # the loop turned while the lock was held
+
+
+def test_an_async_sale_waiting_for_a_msgid_block_is_given_an_id_no_other_message_has(
+    tmp_path: Path,
+) -> None:
+    """Many sales ask for ids at once on a fresh journal: those the first block cannot
+    serve wait (without a thread each) for the next, reserved for them all at once; every
+    id is given once and is durable (a successor numbers after them)."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    asked = 60
+
+    async def run() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                *(
+                    handed_over(
+                        lambda tell, soon: journal.allocate_later(
+                            INSTITUTION, AT, durable=False, tell=tell, soon=soon
+                        )
+                    )
+                    for _ in range(asked)
+                )
+            )
+        )
+
+    before = journal.durable_commits
+    ids = asyncio.run(run())
+    assert len(set(ids)) == asked and all(i.startswith(INSTITUTION) for i in ids)
+    assert journal.durable_commits - before <= 3  # a block for the first, one for the rest
+    journal._commits.stop()  # a crash: no clean close gives the unused ids back
+    successor = SqliteJournal(tmp_path / "journal.sqlite3")
+    assert successor.allocate_msgid(INSTITUTION, AT) > max(ids)
+    successor.close()
+
+
+def test_a_durable_msgid_handed_over_is_told_only_once_its_owner_row_is_flushed(
+    tmp_path: Path,
+) -> None:
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+
+    async def run() -> Any:
+        return await handed_over(
+            lambda tell, soon: journal.allocate_later(
+                INSTITUTION, AT, key="OWNED-1", purpose="2601", durable=True, tell=tell, soon=soon
+            )
+        )
+
+    msgid = asyncio.run(run())
+    reader = sqlite3.connect(tmp_path / "journal.sqlite3")
+    row = reader.execute("SELECT key, purpose FROM msgids WHERE msgid = ?", (msgid,)).fetchone()
+    reader.close()
+    journal.close()
+    assert row == ("OWNED-1", "2601")
+
+
+def test_a_failed_msgid_reservation_is_told_to_the_sales_waiting_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gongji import JournalUnavailable
+
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+
+    def full_disk(request: Any, size: int) -> Any:
+        def reserve(db: Any) -> None:
+            raise JournalUnavailable("The journal's disk is full.")
+
+        return reserve
+
+    monkeypatch.setattr(journal, "_reserve", full_disk)
+
+    async def run() -> Any:
+        return await asyncio.wait_for(
+            handed_over(
+                lambda tell, soon: journal.allocate_later(
+                    INSTITUTION, AT, durable=False, tell=tell, soon=soon
+                )
+            ),
+            timeout=30,
+        )
+
+    with pytest.raises(JournalUnavailable, match="disk is full"):
+        asyncio.run(run())
+    journal.close()

@@ -3,6 +3,7 @@ one flush, and no write is acknowledged before the commit that holds it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -151,3 +152,140 @@ def test_a_write_handed_over_after_the_journal_stopped_is_told_it_failed() -> No
     commits.submit_later(store.run, lambda db: "late", durable=True, tell=told.tell("late"))
     assert isinstance(told.outcomes["late"], JournalUnavailable)
     assert store.batches == []
+
+
+class Opened:
+    """A journal's batches split: statements (``open``) where they are opened, each
+    commit held at a gate; records the threads each part ran in."""
+
+    def __init__(self, *, opens: bool = True, commit_fails: bool = False) -> None:
+        self.opens = opens
+        self.commit_fails = commit_fails
+        self.opened: list[tuple[list[str], str]] = []  # names, thread
+        self.committed: list[tuple[list[str], str]] = []
+        self.whole: list[tuple[list[str], str]] = []
+        self.gate = threading.Event()
+
+    def run(self, jobs: list[Job]) -> None:
+        self.whole.append(([job.work(None) for job in jobs], threading.current_thread().name))
+        for job in jobs:
+            job.value = job.work(None)
+
+    def open(self, jobs: list[Job]) -> Any:
+        if not self.opens:
+            return None
+        names = [job.work(None) for job in jobs]
+        self.opened.append((names, threading.current_thread().name))
+        for job in jobs:
+            job.value = job.work(None)
+
+        def commit() -> None:
+            self.gate.wait(timeout=30)
+            if self.commit_fails:
+                raise OSError("disk full")
+            self.committed.append((names, threading.current_thread().name))
+
+        return commit
+
+
+def hand_over(commits: GroupCommit, store: Opened, names: list[str]) -> list[asyncio.Future[Any]]:
+    """Each name's write handed over from the running loop, its batch opened there."""
+    loop = asyncio.get_running_loop()
+    futures = []
+    for name in names:
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def told(value: Any, error: BaseException | None, future: Any = future) -> None:
+            loop.call_soon_threadsafe(
+                future.set_exception if error is not None else future.set_result,
+                error if error is not None else value,
+            )
+
+        commits.submit_later(
+            store.run,
+            lambda db, n=name: n,
+            durable=True,
+            tell=told,
+            open_batch=store.open,
+            soon=loop.call_soon_threadsafe,
+        )
+        futures.append(future)
+    return futures
+
+
+def test_a_batch_handed_over_from_a_loop_runs_its_statements_there_and_its_commit_elsewhere() -> (
+    None
+):
+    commits, store = GroupCommit(), Opened()
+
+    async def run() -> list[Any]:
+        first = hand_over(commits, store, ["a", "b"])
+        for _ in range(1_000):  # opened at the loop's next turn, both writes in one batch
+            if store.opened:
+                break
+            await asyncio.sleep(0)
+        assert store.opened, "the batch was not opened on the loop"
+        later = hand_over(commits, store, ["c"])  # while the commit is under way: queued
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert not any(future.done() for future in first + later)  # told after the commit
+        assert len(store.opened) == 1
+        store.gate.set()
+        return list(await asyncio.gather(*first, *later))
+
+    loop_thread = threading.current_thread().name
+    assert asyncio.run(run()) == ["a", "b", "c"]
+    assert store.opened == [(["a", "b"], loop_thread), (["c"], loop_thread)]
+    assert [names for names, _ in store.committed] == [["a", "b"], ["c"]]
+    assert all(thread != loop_thread for _, thread in store.committed)  # the flush: elsewhere
+    assert store.whole == []
+    assert (commits.commits, commits.durable_commits) == (2, 2)
+    commits.stop()
+
+
+def test_a_batch_that_cannot_open_without_waiting_runs_whole_in_the_committer_thread() -> None:
+    commits, store = GroupCommit(), Opened(opens=False)
+
+    async def run() -> list[Any]:
+        return list(await asyncio.gather(*hand_over(commits, store, ["a", "b"])))
+
+    assert asyncio.run(run()) == ["a", "b"]
+    assert store.opened == [] and [names for names, _ in store.whole] == [["a", "b"]]
+    assert store.whole[0][1] == "gongji-journal-commit"
+    commits.stop()
+
+
+def test_a_commit_that_fails_fails_every_write_of_its_opened_batch() -> None:
+    commits, store = GroupCommit(), Opened(commit_fails=True)
+    store.gate.set()
+
+    async def run() -> list[Any]:
+        return list(
+            await asyncio.gather(*hand_over(commits, store, ["a", "b"]), return_exceptions=True)
+        )
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(outcome, OSError) for outcome in outcomes)
+    assert (commits.commits, commits.durable_commits) == (0, 0)
+    commits.stop()
+
+
+def test_writes_of_a_loop_that_closed_before_opening_them_are_committed_by_the_thread() -> None:
+    commits, store, told = GroupCommit(), Opened(), Told()
+    told.expected = 1
+
+    def closed(call: Any) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    commits.submit_later(
+        store.run,
+        lambda db: "late",
+        durable=False,
+        tell=told.tell("late"),
+        open_batch=store.open,
+        soon=closed,
+    )
+    assert told.all_told.wait(timeout=30)
+    assert told.outcomes == {"late": "late"} and store.opened == []
+    assert [names for names, _ in store.whole] == [["late"]]
+    commits.stop()

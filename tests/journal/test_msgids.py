@@ -13,7 +13,14 @@ import pytest
 
 from gongji import ConfigError, JournalUnavailable
 from gongji.journal import EntryState, MemoryJournal, MsgidOwner
-from gongji.journal.msgids import MAX_SECONDS_AHEAD
+from gongji.journal.msgids import (
+    FIRST_BLOCK,
+    IDS_A_SALE,
+    MAX_SECONDS_AHEAD,
+    Block,
+    Blocks,
+    MsgidRequest,
+)
 from tests.journal.conftest import Backend, bare_entry
 from tests.journal.holder import INSTITUTION, allocate_msgids
 
@@ -239,3 +246,27 @@ def test_an_idle_till_reserves_small_blocks_and_a_clean_close_gives_back_the_res
     assert after.allocate_msgid(INSTITUTION, AT + datetime.timedelta(seconds=4)) == (
         f"{INSTITUTION}{later(4)}0001"
     )
+
+
+def test_a_busy_loop_reserves_its_next_block_before_the_last_runs_out() -> None:
+    """``reserved_msgid`` asks ``Blocks.ahead`` at every id: once the last block is half
+    used, or holds less than the sales in flight will ask for, the next is reserved (its
+    flush waited on by no sale); a till's hundred is still reserved a quarter at most."""
+    blocks = Blocks()
+    request = MsgidRequest.of(INSTITUTION, AT, None, key="", purpose="read", shared=False)
+    assert blocks.ahead(request, busy=50) == 0  # none reserved yet: the first is asked for
+    blocks.add(request, Block(next=f"{INSTITUTION}{SECOND}0000", high=f"{INSTITUTION}{SECOND}0009"))
+    for _ in range(4):
+        blocks.take(request)
+    assert blocks.ahead(request) == 0  # 6 of 10 left, and no sale in flight
+    assert blocks.ahead(request, busy=20) == 2 * IDS_A_SALE * 20  # 20 sales ask for more
+    blocks.take(request)
+    assert blocks.ahead(request) == 20  # half used: the next, at twice its size
+    a_minute_on = MsgidRequest.of(
+        INSTITUTION, AT + datetime.timedelta(seconds=60), None, key="", purpose="read", shared=False
+    )
+    assert blocks.ahead(a_minute_on) == 0  # idle of late: none ahead (an ask reserves one)
+    assert blocks.ahead(a_minute_on, busy=1) == FIRST_BLOCK  # small again
+    till = MsgidRequest.of(INSTITUTION, AT, 3, key="", purpose="read", shared=False)
+    blocks.add(till, Block(next=f"{INSTITUTION}{SECOND}0300", high=f"{INSTITUTION}{SECOND}0309"))
+    assert blocks.ahead(till, busy=50) == 25  # a quarter of the till's hundred

@@ -198,7 +198,9 @@ def record(setup: Setup, entry: Entry, *, durable: bool = True) -> Flow[Entry]:
     later = (
         None
         if writes is None
-        else (lambda tell: writes.put_later(entry, tell, durable=durable, held=True))
+        else (
+            lambda tell, soon: writes.put_later(entry, tell, durable=durable, held=True, soon=soon)
+        )
     )
     yield from journaled(setup, lambda: journal.put(entry, durable=durable, held=True), later)
     setup.boundary(f"after journal {entry.state.value}")
@@ -209,10 +211,10 @@ def holding(setup: Setup, key: str, body: Callable[[], Flow[T]]) -> Flow[tuple[b
     """Run ``body`` holding ``key``'s lease: (False, None) when another flow holds it, so no
     two flows (a retry, recover(), another till) ever act on one sale at once."""
     journal, writes = setup.journal, _writes_later(setup)
-    acquire = None if writes is None else (lambda tell: writes.acquire_later(key, tell))
+    acquire = None if writes is None else (lambda tell, soon: writes.acquire_later(key, tell, soon))
     if not (yield from journaled(setup, lambda: journal.acquire(key), acquire)):
         return False, None
-    release = None if writes is None else (lambda tell: writes.release_later(key, tell))
+    release = None if writes is None else (lambda tell, soon: writes.release_later(key, tell, soon))
     try:
         result = yield from body()
     except GeneratorExit:

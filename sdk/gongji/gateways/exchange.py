@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-__all__ = ["Blocking", "Flow", "Later", "Pause", "Step", "Tell", "blocking", "exchange"]
+__all__ = ["Blocking", "Flow", "Later", "Pause", "Soon", "Step", "Tell", "blocking", "exchange"]
 
 T = TypeVar("T")
 
@@ -45,8 +45,13 @@ class Pause:
 #: Told a call's outcome, once, from whichever thread has it: ``(value, None)`` or
 #: ``(None, error)``.
 Tell = Callable[[Any, "BaseException | None"], None]
-#: Starts a call without waiting for it; the call tells its outcome later.
-Later = Callable[[Tell], None]
+#: Runs a callable soon on the event loop that handed a call over, from any thread (the
+#: loop's ``call_soon_threadsafe``); raises once that loop is closed.
+Soon = Callable[[Callable[[], None]], None]
+#: Starts a call without waiting for it; the call tells its outcome later, and may do its
+#: own quick part on the caller's loop through ``Soon`` (a journal's statements, while
+#: another thread makes the commit).
+Later = Callable[[Tell, Soon], None]
 
 
 @attrs.frozen

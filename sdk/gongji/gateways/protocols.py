@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
 from gongji.errors import ConfigError
-from gongji.gateways.exchange import Flow
+from gongji.gateways.exchange import Flow, Soon, Tell
 from gongji.gateways.statement import CentreDifference, Clearing, StatementLine, TotalsVerdict
 from gongji.identity import Credential, IdNumber
 from gongji.model import (
@@ -244,6 +245,33 @@ class MsgidJournal(Protocol):
         """An id as ``allocate_msgid(..., durable=False)`` gives, when the journal can give
         it without waiting (from a block it reserved already); else None."""
         ...
+
+
+@runtime_checkable
+class MsgidsLater(Protocol):
+    """A journal that allocates a msgid without waiting (a durable one): the async
+    driver's loop hands the allocation over and is told the id once a reserved block
+    holds it, so a sale never waits on a reservation's flush in a thread."""
+
+    def allocate_later(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = "read",
+        durable: bool = True,
+        tell: Tell,
+        soon: Soon | None = None,
+    ) -> None: ...
+
+
+@functools.cache
+def allocates_later(kind: type) -> bool:
+    """Whether a journal class is ``MsgidsLater`` (asked once a class: a runtime protocol's
+    isinstance looks up every method, at every msgid)."""
+    return issubclass(kind, MsgidsLater)
 
 
 @runtime_checkable

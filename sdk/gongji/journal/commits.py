@@ -12,6 +12,13 @@ A caller that must not wait (the async driver's event loop) hands its job over w
 ``submit_later`` and is called back once it is answered: a committer thread of the
 journal's own leads the batches of such jobs, so the loop never waits on a flush and
 its sales' writes still share one.
+
+Where the journal can split a batch (``OpenBatch``: SQLite) and the caller names its
+loop (``Soon``), the batch is *opened* on that loop instead: its statements run there,
+taking no lock that is not free at once, and only the commit (the flush) goes to the
+committer thread. A thread that runs statements needs the GIL back after each of them,
+and a busy loop hands it over only every few milliseconds; the loop, which holds it
+anyway, runs them in microseconds. The loop still never waits on a flush or a lock.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ from typing import Any
 from attrs import define
 
 from gongji.errors import JournalUnavailable
-from gongji.gateways.exchange import Tell
+from gongji.gateways.exchange import Soon, Tell
 
-__all__ = ["GroupCommit", "Job", "RunBatch"]
+__all__ = ["Commit", "GroupCommit", "Job", "OpenBatch", "RunBatch"]
 
 _log = logging.getLogger("gongji.journal")
 
@@ -41,9 +48,12 @@ class Job:
     value: Any = None
     error: BaseException | None = None
     #: The batch runner of the journal it writes (whoever leads runs the batch with it),
-    #: and, for a job handed over with ``submit_later``, whom to tell.
+    #: and, for a job handed over with ``submit_later``, whom to tell, the journal's
+    #: batch opener and the loop that may open its batch.
     run_batch: RunBatch | None = None
     tell: Tell | None = None
+    open_batch: OpenBatch | None = None
+    soon: Soon | None = None
 
     def result(self) -> Any:
         if self.error is not None:
@@ -54,6 +64,13 @@ class Job:
 #: Runs the jobs queued together in one transaction: it sets each job's ``value`` or
 #: ``error``, or raises when the whole transaction failed (every job then fails so).
 RunBatch = Callable[[list[Job]], None]
+#: A batch's commit, made after its statements (it raises when nothing was committed).
+Commit = Callable[[], None]
+#: Runs a batch's statements where it is called, setting each job's ``value`` or
+#: ``error``, and returns the commit to make elsewhere; None when the database could not
+#: be written without waiting (nothing was done: the batch is then run whole). It raises
+#: when nothing could be done.
+OpenBatch = Callable[[list[Job]], "Commit | None"]
 
 
 class GroupCommit:
@@ -63,6 +80,10 @@ class GroupCommit:
         self._queue: list[Job] = []
         self._turn = threading.Condition(threading.Lock())
         self._committing = False
+        #: An opening is scheduled on a loop (``_open``); a batch opened there, with its
+        #: commit (None: to be run whole), for the committer thread.
+        self._opening = False
+        self._opened: tuple[list[Job], Commit | None] | None = None
         self._committer: threading.Thread | None = None
         self._stopping = False
         #: Transactions committed, and those of them flushed to the disk (the bench counts).
@@ -85,25 +106,40 @@ class GroupCommit:
         return job.result()
 
     def submit_later(
-        self, run_batch: RunBatch, work: Callable[[Any], Any], *, durable: bool, tell: Tell
+        self,
+        run_batch: RunBatch,
+        work: Callable[[Any], Any],
+        *,
+        durable: bool,
+        tell: Tell,
+        open_batch: OpenBatch | None = None,
+        soon: Soon | None = None,
     ) -> None:
         """Queue ``work`` and return at once; ``tell`` hears its outcome once its
-        transaction has committed (led by the committer thread, or by a waiting caller)."""
-        job = Job(work, durable, run_batch=run_batch, tell=tell)
+        transaction has committed (led by the committer thread, or by a waiting caller).
+        With ``open_batch`` and ``soon``, its batch is opened on the caller's loop."""
+        if open_batch is None:
+            soon = None
+        job = Job(work, durable, run_batch=run_batch, tell=tell, open_batch=open_batch, soon=soon)
         with self._turn:
             if self._stopping:
                 job.error = JournalUnavailable("The journal is closed.")
             else:
                 self._queue.append(job)
+                opening = soon is not None and not self._committing and not self._opening
+                self._opening = self._opening or opening
                 if self._committer is None:
                     self._committer = threading.Thread(
                         target=self._commit_later, name="gongji-journal-commit", daemon=True
                     )
                     self._committer.start()
-                elif not self._committing:  # else the batch under way's leader comes back for it
+                elif not self._committing and soon is None:  # else its leader comes back for it
                     self._turn.notify()
-                return
-        tell(None, job.error)
+        if job.error is not None:
+            tell(None, job.error)
+        elif opening:
+            assert soon is not None
+            self._start_opening(soon)
 
     def stop(self, *, wait: bool = True) -> None:
         """End the committer thread once the jobs handed to it are answered (``wait``:
@@ -116,37 +152,109 @@ class GroupCommit:
             committer.join(timeout=30)
 
     def _commit_later(self) -> None:
-        """The committer thread: leads a batch whenever jobs wait and no one commits."""
+        """The committer thread: commits the batches opened on a loop, and leads a batch
+        whenever jobs wait, no one commits and no loop is about to open them."""
         while True:
             with self._turn:
-                while self._committing or not self._queue:
-                    if self._stopping and not self._queue:
+                while self._opened is None and (
+                    self._committing or not self._queue or (self._opening and not self._stopping)
+                ):
+                    if self._stopping and not (self._queue or self._committing):
                         self._committer = None
                         return
                     self._turn.wait()
-                self._committing = True
-                batch, self._queue = self._queue, []
-            run_batch = batch[0].run_batch
-            assert run_batch is not None
-            self._lead(run_batch, batch)
-            del run_batch, batch  # hold no journal between batches: it may be dropped
+                if self._opened is not None:
+                    batch, commit = self._opened
+                    self._opened = None
+                else:
+                    self._committing = True
+                    batch, self._queue = self._queue, []
+                    commit = None
+            if commit is not None:
+                self._commit(batch, commit)
+            else:
+                run_batch = batch[0].run_batch
+                assert run_batch is not None
+                self._lead(run_batch, batch)
+                del run_batch
+            del batch, commit  # hold no journal between batches: it may be dropped
+
+    def _start_opening(self, soon: Soon) -> None:
+        try:
+            soon(self._open)
+        except Exception:  # the loop is closed: the committer thread leads its jobs
+            with self._turn:
+                self._opening = False
+                for job in self._queue:
+                    job.soon = None
+                self._turn.notify_all()
+
+    def _open(self) -> None:
+        """On the loop: run the queued jobs' statements, and hand the commit over."""
+        with self._turn:
+            self._opening = False
+            if self._committing or not self._queue or self._stopping:
+                return  # another leader took them (stopping: the committer thread does)
+            self._committing = True
+            batch, self._queue = self._queue, []
+        open_batch = next((job.open_batch for job in batch if job.open_batch is not None), None)
+        for job in batch:
+            job.value, job.error = None, None
+        try:
+            commit = None if open_batch is None else open_batch(batch)
+        except Exception as error:  # nothing of the batch was done
+            for job in batch:
+                job.value, job.error = None, error
+            self._end(batch)
+            return
+        except BaseException:
+            for job in batch:
+                job.value, job.error = None, JournalUnavailable("A journal write was interrupted.")
+            self._end(batch)
+            raise
+        with self._turn:
+            self._opened = (batch, commit)
+            self._turn.notify_all()
+
+    def _commit(self, batch: list[Job], commit: Commit) -> None:
+        """The committer thread: commit a batch opened on a loop, then answer its jobs."""
+        try:
+            commit()
+        except Exception as error:  # nothing of the batch committed
+            for job in batch:
+                job.value, job.error = None, error
+        else:
+            self.commits += 1
+            self.durable_commits += any(job.durable for job in batch)
+        finally:
+            self._end(batch)
 
     def _lead(self, run_batch: RunBatch, batch: list[Job]) -> None:
         """Run ``batch`` in one transaction, then hand the turn on and answer its jobs."""
         try:
             self._run(run_batch, batch)
         finally:
-            with self._turn:
-                self._committing = False
-                for done in batch:
-                    done.done = True
-                self._turn.notify_all()
-            for job in batch:
-                if job.tell is not None:
-                    try:
-                        job.tell(job.value, job.error)
-                    except Exception:  # one caller gone (its loop closed) stops no other
-                        _log.warning("A journal write's outcome could not be told", exc_info=True)
+            self._end(batch)
+
+    def _end(self, batch: list[Job]) -> None:
+        """Hand the turn on (to a loop, when a queued job has one) and answer ``batch``."""
+        soon = None
+        with self._turn:
+            self._committing = False
+            for done in batch:
+                done.done = True
+            if not (self._opening or self._stopping):
+                soon = next((job.soon for job in self._queue if job.soon is not None), None)
+                self._opening = soon is not None
+            self._turn.notify_all()
+        for job in batch:
+            if job.tell is not None:
+                try:
+                    job.tell(job.value, job.error)
+                except Exception:  # one caller gone (its loop closed) stops no other
+                    _log.warning("A journal write's outcome could not be told", exc_info=True)
+        if soon is not None:
+            self._start_opening(soon)
 
     def _run(self, run_batch: RunBatch, batch: list[Job]) -> None:
         for job in batch:

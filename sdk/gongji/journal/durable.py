@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterable
 from time import monotonic as _monotonic
 from typing import Any
 
+from attrs import frozen
+
 from gongji.errors import ConfigError, GongjiError
-from gongji.gateways.exchange import Tell
+from gongji.gateways.exchange import Soon, Tell
 from gongji.journal import codec, msgids
 from gongji.journal.codec import Columns, EntryRow
-from gongji.journal.commits import GroupCommit, Job
+from gongji.journal.commits import Commit, GroupCommit, Job
 from gongji.journal.entry import Entry, EntryState
 from gongji.journal.lease import (
     DEFAULT_LEASE_SECONDS,
@@ -65,6 +67,10 @@ class DurableJournal(ABC):
     #: Whether taking a lease is flushed (a database server may crash while its holder
     #: runs on); a till's own file need not: a lease does not outlive its process.
     leases_durable = False
+    #: Whether a batch's statements may run on the loop that handed its writes over, and
+    #: only its commit in the committer thread (``_open``): a local file's statements
+    #: take microseconds, a database server's are round trips.
+    opens_batches = False
 
     @property
     def where_capitalised(self) -> str:  # ``where`` at the start of a sentence
@@ -104,6 +110,15 @@ class DurableJournal(ABC):
         #: ids handed out whose owner rows ride on the next write (``_owners_lock``).
         self._blocks = Blocks()
         self._allocating = threading.Lock()
+        #: The ids being reserved ahead per range (``_reserve_ahead``), and the blocks so
+        #: reserved, not yet among ``_blocks`` (``_owners_lock``).
+        self._reserving: dict[tuple[str, int, int], int] = {}
+        self._reserved: list[tuple[MsgidRequest, Block]] = []
+        self._reserving_lock = threading.Lock()  # one reservation waited for at a time
+        #: The askers waiting for a block (``allocate_later``; ``_allocating``), and the
+        #: loop that last handed a write over (``_remember``).
+        self._waiting: list[_Waiting] = []
+        self._last_soon: weakref.WeakMethod[Any] | None = None
         self._owners: dict[str, MsgidOwner] = {}
         self._committing: dict[str, MsgidOwner] = {}  # the owners of the batch under way
         self._owners_lock = threading.Lock()
@@ -194,11 +209,29 @@ class DurableJournal(ABC):
         self._submit(self._put_work(entry, held=held, later=False), durable=durable)
 
     def put_later(
-        self, entry: Entry, tell: Tell, *, durable: bool = True, held: bool = False
+        self,
+        entry: Entry,
+        tell: Tell,
+        *,
+        durable: bool = True,
+        held: bool = False,
+        soon: Soon | None = None,
     ) -> None:
         """``put`` without waiting: ``tell`` hears once the entry is committed (``WritesLater``)."""
         work = self._put_work(entry, held=held, later=True)
-        self._commits.submit_later(self._run_batch, work, durable=durable, tell=tell)
+        self._hand_over(work, durable=durable, tell=tell, soon=soon)
+
+    def _hand_over(self, work: Work, *, durable: bool, tell: Tell, soon: Soon | None) -> None:
+        """``work`` to the group commit without waiting; its batch opened on ``soon``'s
+        loop where this journal opens batches."""
+        self._commits.submit_later(
+            self._run_batch,
+            work,
+            durable=durable,
+            tell=tell,
+            open_batch=self._open_batch if self.opens_batches else None,
+            soon=soon,
+        )
 
     def _put_work(self, entry: Entry, *, held: bool, later: bool) -> Work:
         self._require_key("record a sale")
@@ -246,11 +279,11 @@ class DurableJournal(ABC):
     def acquire(self, key: str) -> bool:
         return bool(self._acquire(key))
 
-    def acquire_later(self, key: str, tell: Tell) -> None:
+    def acquire_later(self, key: str, tell: Tell, soon: Soon | None = None) -> None:
         """``acquire`` without waiting: ``tell`` hears whether the lease was taken."""
-        self._acquire(key, tell)
+        self._acquire(key, tell, soon)
 
-    def _acquire(self, key: str, tell: Tell | None = None) -> bool | None:
+    def _acquire(self, key: str, tell: Tell | None = None, soon: Soon | None = None) -> bool | None:
         self._drop_unreleased(later=tell is not None)
         with self._lock:
             if key in self._held:  # another flow of this very journal object holds it
@@ -283,9 +316,7 @@ class DurableJournal(ABC):
                 self._unclaim(key)
             tell(None if error is not None else bool(value), error)
 
-        self._commits.submit_later(
-            self._run_batch, take_and_read, durable=self.leases_durable, tell=told
-        )
+        self._hand_over(take_and_read, durable=self.leases_durable, tell=told, soon=soon)
         return None
 
     def _unclaim(self, key: str) -> None:
@@ -319,7 +350,7 @@ class DurableJournal(ABC):
         finally:
             self._forget(key)
 
-    def release_later(self, key: str, tell: Tell) -> None:
+    def release_later(self, key: str, tell: Tell, soon: Soon | None = None) -> None:
         """``release`` without waiting: the drop is queued and ``tell`` told at once (a
         release never fails its flow). A flow of ours that takes the key again queues its
         lease after the drop, so it holds the key; another process sees the lease gone
@@ -330,9 +361,7 @@ class DurableJournal(ABC):
             if isinstance(error, GongjiError):
                 self._not_released(key, error)
 
-        self._commits.submit_later(
-            self._run_batch, self._dropping(key), durable=False, tell=dropped
-        )
+        self._hand_over(self._dropping(key), durable=False, tell=dropped, soon=soon)
         tell(None, None)
 
     def _dropping(self, key: str) -> Work:
@@ -391,20 +420,20 @@ class DurableJournal(ABC):
     ) -> str:
         """From a block this object reserved; a new block (one durable commit) when none
         has room. The id's owner row rides on the next write, which ``durable`` makes now."""
-        request = MsgidRequest.of(
-            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
-        )
-        with self._allocating:
-            msgid = self._blocks.take(request)
-            if msgid is None:
-                block = self._submit(
-                    self._reserve(request, self._blocks.size(request)), durable=True
-                )
-                self._blocks.add(request, block)
-                msgid = block.take()
-                assert msgid is not None
-            with self._owners_lock:
-                self._owners[msgid] = request.owner
+        request = self._msgid_request(institution, at, till, key, purpose)
+        msgid = self._take_msgid(request)
+        while msgid is None:
+            # One reservation at a time; the blocks stay open meanwhile (a loop takes ids
+            # from them without waiting).
+            with self._reserving_lock:
+                msgid = self._take_msgid(request)
+                if msgid is None:
+                    with self._allocating:
+                        size = self._blocks.size(request)
+                    block = self._submit(self._reserve(request, size), durable=True)
+                    with self._allocating:
+                        self._blocks.add(request, block)
+                    msgid = self._take_msgid(request)
         if durable:
             self._submit(_nothing, durable=True)  # the owner row, flushed now
         return msgid
@@ -419,21 +448,165 @@ class DurableJournal(ABC):
         purpose: str = msgids.READ,
     ) -> str | None:
         """``allocate_msgid(..., durable=False)`` without waiting on anything: an id of a
-        block already reserved, else None (a block must be reserved first, or another
-        thread is reserving one): the async driver then asks for it off its loop."""
-        request = MsgidRequest.of(
-            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
-        )
+        block already reserved, else None (``allocate_later`` then waits for one). Once
+        the block reserved last is half used, the next is reserved ahead."""
+        request = self._msgid_request(institution, at, till, key, purpose)
         if not self._allocating.acquire(blocking=False):
             return None
         try:
-            msgid = self._blocks.take(request)
-            if msgid is not None:
-                with self._owners_lock:
-                    self._owners[msgid] = request.owner
-            return msgid
+            msgid = self._take_locked(request)
+            ahead = self._blocks.ahead(request, busy=len(self._held))
         finally:
             self._allocating.release()
+        soon = self._soon()
+        if ahead and soon is not None:  # a loop's sales: a till selling alone reserves as it asks
+            self._reserve_ahead(request, ahead, soon)
+        return msgid
+
+    def allocate_later(
+        self,
+        institution: str,
+        at: datetime.datetime,
+        till: int | None = None,
+        *,
+        key: str = "",
+        purpose: str = msgids.READ,
+        durable: bool = True,
+        tell: Tell,
+        soon: Soon | None = None,
+    ) -> None:
+        """``allocate_msgid`` without waiting (``MsgidsLater``): ``tell`` hears the id once
+        a block holds it (one is reserved when none has room) and, when ``durable``,
+        once its owner row is flushed."""
+        request = self._msgid_request(institution, at, till, key, purpose)
+        self._remember(soon)
+        with self._allocating:
+            msgid = self._take_locked(request)
+            if msgid is None:
+                self._waiting.append(_Waiting(request, durable, tell, soon))
+                wanted = len(self._waiting)
+                size = max(
+                    self._blocks.size(request),
+                    2 * wanted,
+                    self._blocks.ahead(request, busy=len(self._held)),
+                )
+        if msgid is None:
+            self._reserve_ahead(request, size, soon, wanted=wanted)
+        else:
+            self._tell_msgid(msgid, _Waiting(request, durable, tell, soon))
+
+    def _msgid_request(
+        self, institution: str, at: datetime.datetime, till: int | None, key: str, purpose: str
+    ) -> MsgidRequest:
+        return MsgidRequest.of(
+            institution, at, till, key=key, purpose=purpose, shared=self.shares_msgids
+        )
+
+    def _take_msgid(self, request: MsgidRequest) -> str | None:
+        with self._allocating:
+            return self._take_locked(request)
+
+    def _take_locked(self, request: MsgidRequest) -> str | None:
+        """An id of a reserved block, its owner noted for the next write (``_allocating``
+        held); None when no block has room."""
+        self._absorb_reserved()
+        msgid = self._blocks.take(request)
+        if msgid is not None:
+            with self._owners_lock:
+                self._owners[msgid] = request.owner
+        return msgid
+
+    def _absorb_reserved(self) -> None:
+        """The blocks reserved ahead, told since, among those handed out (``_allocating``)."""
+        if self._reserved:
+            with self._owners_lock:
+                reserved, self._reserved = self._reserved, []
+            for asked, block in reserved:
+                self._blocks.add(asked, block)
+
+    def _tell_msgid(self, msgid: str, asker: _Waiting) -> None:
+        if not asker.durable:
+            asker.tell(msgid, None)
+            return
+
+        def flushed(_: Any, error: BaseException | None) -> None:
+            asker.tell(None if error is not None else msgid, error)
+
+        self._hand_over(_nothing, durable=True, tell=flushed, soon=asker.soon)
+
+    def _reserve_ahead(
+        self, request: MsgidRequest, size: int, soon: Soon | None, *, wanted: int = 0
+    ) -> None:
+        """Reserve a block of the range without waiting on it, unless the blocks being
+        reserved already hold ``wanted`` ids (any, for 0: ahead of the askers). Its ids are
+        handed out once it is durable, like any block's, first to the askers waiting
+        (``allocate_later``)."""
+        where = (request.institution, request.first, request.last)
+        with self._owners_lock:
+            coming = self._reserving.get(where, 0)
+            if coming and coming >= wanted:
+                return
+            self._reserving[where] = coming + size
+
+        def reserved(block: Block | None, error: BaseException | None) -> None:
+            with self._owners_lock:
+                left = self._reserving.pop(where, 0) - size
+                if left > 0:
+                    self._reserving[where] = left
+                if error is None and block is not None:
+                    self._reserved.append((request, block))
+            if soon is not None:  # the askers are served on their loop, not in this thread
+                with contextlib.suppress(RuntimeError):  # a closed loop: served here
+                    soon(lambda: self._serve_waiting(where, error))
+                    return
+            self._serve_waiting(where, error)
+
+        self._hand_over(self._reserve(request, size), durable=True, tell=reserved, soon=soon)
+
+    def _serve_waiting(self, where: tuple[str, int, int], error: BaseException | None) -> None:
+        """Give the askers waiting for ids what the blocks now hold; those of ``where``
+        the reservation's ``error``; reserve again for those still waiting."""
+        served: list[tuple[str, _Waiting]] = []
+        failed: list[_Waiting] = []
+        again: tuple[MsgidRequest, int, Soon | None, int] | None = None
+        with self._allocating:
+            waiting, self._waiting = self._waiting, []
+            for asker in waiting:
+                request = asker.request
+                if (
+                    error is not None
+                    and (request.institution, request.first, request.last) == where
+                ):
+                    failed.append(asker)
+                    continue
+                msgid = self._take_locked(request)
+                if msgid is None:
+                    self._waiting.append(asker)
+                else:
+                    served.append((msgid, asker))
+            if self._waiting:
+                first = self._waiting[0]
+                size = max(self._blocks.size(first.request), 2 * len(self._waiting))
+                again = (first.request, size, first.soon, len(self._waiting))
+        for asker in failed:
+            asker.tell(None, error)
+        for msgid, asker in served:
+            self._tell_msgid(msgid, asker)
+        if again is not None:
+            request, size, soon, wanted = again
+            self._reserve_ahead(request, size, soon, wanted=wanted)
+
+    def _remember(self, soon: Soon | None) -> None:
+        """The loop that last handed a write over: a block reserved ahead of an id taken
+        without a step (``reserved_msgid``) is opened there."""
+        if soon is None:
+            return
+        known = self._last_soon() if self._last_soon is not None else None
+        if known is None or known != soon:
+            self._last_soon = weakref.WeakMethod(soon)
+
+    def _soon(self) -> Soon | None:
+        return self._last_soon() if self._last_soon is not None else None
 
     def msgid_owner(self, msgid: str) -> MsgidOwner | None:
         with self._owners_lock:  # handed out, its row not committed yet
@@ -443,19 +616,56 @@ class DurableJournal(ABC):
     def _run_batch(self, jobs: list[Job]) -> None:
         """The jobs in one transaction, after the owner rows of the ids handed out since
         the last one (given back when it fails, for the next)."""
+        owners = self._take_owners()
+        try:
+            self._batch(jobs, _rows(owners), any(job.durable for job in jobs))
+        except BaseException:
+            self._give_owners_back(owners)
+            raise
+        finally:
+            self._owners_committed()
+
+    def _open_batch(self, jobs: list[Job]) -> Commit | None:
+        """``_run_batch``'s statements here (on the loop that handed the writes over) and
+        its commit returned, for the committer thread; None when the database could not
+        be written without waiting (nothing done)."""
+        owners = self._take_owners()
+        try:
+            commit = self._open(jobs, _rows(owners), any(job.durable for job in jobs))
+        except BaseException:
+            self._give_owners_back(owners)
+            self._owners_committed()
+            raise
+        if commit is None:
+            self._give_owners_back(owners)
+            self._owners_committed()
+            return None
+
+        def committing() -> None:
+            try:
+                commit()
+            except BaseException:
+                self._give_owners_back(owners)
+                raise
+            finally:
+                self._owners_committed()
+
+        return committing
+
+    def _take_owners(self) -> dict[str, MsgidOwner]:
+        """The owner rows of the ids handed out since the last batch, for this one."""
         with self._owners_lock:
             owners, self._owners = self._owners, {}
             self._committing = owners
-        rows = [(msgid, owner.key, owner.purpose) for msgid, owner in owners.items()]
-        try:
-            self._batch(jobs, rows, any(job.durable for job in jobs))
-        except BaseException:
-            with self._owners_lock:
-                self._owners = owners | self._owners
-            raise
-        finally:
-            with self._owners_lock:
-                self._committing = {}
+        return owners
+
+    def _give_owners_back(self, owners: dict[str, MsgidOwner]) -> None:
+        with self._owners_lock:
+            self._owners = owners | self._owners
+
+    def _owners_committed(self) -> None:
+        with self._owners_lock:
+            self._committing = {}
 
     def close(self) -> None:
         with self._lock:
@@ -464,6 +674,7 @@ class DurableJournal(ABC):
             keys = [*self._held, *self._unreleased]
             leases = [self._drop_lease(key, self._holder.owner) for key in keys]
             with self._allocating:
+                self._absorb_reserved()
                 unused = self._blocks.unused()
             give_back = self._give_back(unused)
 
@@ -503,6 +714,12 @@ class DurableJournal(ABC):
         """In one transaction (flushed when ``durable``): insert the ``owners`` rows (one
         replacing a reservation row of its id), then each job's work, setting its
         ``value`` or ``error``; raise when nothing could be committed."""
+
+    def _open(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> Commit | None:
+        """``_batch``'s statements, run here without waiting on any lock, and its commit
+        returned; None when the database could not be written at once (nothing done).
+        Only where ``opens_batches``."""
+        raise NotImplementedError
 
     @abstractmethod
     def _put(self, columns: Columns, document: bytes, *, renew: bool, held: bool) -> Work:
@@ -545,6 +762,20 @@ class DurableJournal(ABC):
 
     @abstractmethod
     def _disconnect(self) -> None: ...
+
+
+@frozen
+class _Waiting:
+    """An asker of ``allocate_later`` waiting for a block with room."""
+
+    request: MsgidRequest
+    durable: bool
+    tell: Tell
+    soon: Soon | None
+
+
+def _rows(owners: dict[str, MsgidOwner]) -> list[OwnerRow]:
+    return [(msgid, owner.key, owner.purpose) for msgid, owner in owners.items()]
 
 
 def _ignore(_: Any, __: BaseException | None) -> None:

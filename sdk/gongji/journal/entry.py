@@ -15,7 +15,7 @@ from gongji.journal.msgids import MsgidOwner
 from gongji.model import CashKind, Purpose, Receipt, Setting
 
 if TYPE_CHECKING:
-    from gongji.gateways.exchange import Tell
+    from gongji.gateways.exchange import Soon, Tell
 
 
 class EntryState(enum.StrEnum):
@@ -184,12 +184,20 @@ class WritesLater(Protocol):
     return or raise; one refused before anything is handed over raises at once."""
 
     def put_later(
-        self, entry: Entry, tell: Tell, *, durable: bool = True, held: bool = False
-    ) -> None: ...
+        self,
+        entry: Entry,
+        tell: Tell,
+        *,
+        durable: bool = True,
+        held: bool = False,
+        soon: Soon | None = None,
+    ) -> None:
+        """``soon``: the caller's loop, where the journal may run its quick part."""
+        ...
 
-    def acquire_later(self, key: str, tell: Tell) -> None: ...
+    def acquire_later(self, key: str, tell: Tell, soon: Soon | None = None) -> None: ...
 
-    def release_later(self, key: str, tell: Tell) -> None: ...
+    def release_later(self, key: str, tell: Tell, soon: Soon | None = None) -> None: ...
 
     def held_entry(self, key: str) -> Entry | None:
         """The entry as it stood when this journal object took ``key``'s lease (read in

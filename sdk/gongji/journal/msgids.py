@@ -28,7 +28,10 @@ owner yet (``RESERVED``), and hands the block out from memory. Every other asker
 after the reservation, and a successor after a crash too: a reserved block is never
 handed out again, used or not. A journal closed cleanly gives back what it did not use.
 Blocks start small and double while a busy process uses them up within their second, so
-an idle till reserves a few ids a second and a busy one a commit now and then.
+an idle till reserves a few ids a second and a busy one a commit now and then. A process
+with many sales in flight (the async driver's) reserves its next block ahead, before the
+last runs out, sized for the sales it holds (``Blocks.ahead``): its sales never wait on
+a reservation's flush.
 
 Each id handed out also gets a row saying what it was allocated for (the sale's key and
 the ``infno``, or ``read``), written with the journal's next write (a sale's 2102 with the
@@ -71,6 +74,9 @@ RESERVED = ""
 #: idle one wastes little), up to a quarter of the asker's range.
 FIRST_BLOCK = 10
 RECENT_SECONDS = 2
+#: The ids a sale asks for in its first seconds (1101, 2101, 2102 and one more): the blocks
+#: of a process with many sales in flight are reserved ahead for them all.
+IDS_A_SALE = 4
 #: How far past the asked second an id may be taken when the seconds before are used up.
 MAX_SECONDS_AHEAD = 60
 
@@ -203,6 +209,11 @@ class Block:
         self.second = self.high[12:26]
 
     @property
+    def left(self) -> int:
+        """How many of its ids are still to be handed out."""
+        return 0 if self.next is None else int(self.high[-4:]) - int(self.next[-4:]) + 1
+
+    @property
     def used(self) -> int:
         """How many of its ids were handed out."""
         end = int(self.next[-4:]) if self.next is not None else int(self.high[-4:]) + 1
@@ -258,6 +269,35 @@ class Blocks:
             block, when = last
             if abs((request.second - when).total_seconds()) <= RECENT_SECONDS:
                 size = max(FIRST_BLOCK, 2 * block.used)
+        return self._capped(request, size)
+
+    def ahead(self, request: MsgidRequest, busy: int = 0) -> int:
+        """How many ids to reserve now, before the range runs out; 0 for none. Once the
+        block reserved last is half used within the seconds after its reservation, or
+        what is left is less than ``busy`` sales in flight will ask for (``IDS_A_SALE``
+        each), the next is reserved at twice the last one's size (the size it would get
+        when used up), or at what those sales ask for twice over."""
+        last = self._last.get(_range(request))
+        if last is None:
+            return 0
+        block, when = last
+        size = int(block.high[-4:]) - block.first + 1
+        recent = abs((request.second - when).total_seconds()) <= RECENT_SECONDS
+        wanted = IDS_A_SALE * busy
+        if (2 * block.used < size or not recent) and self._left(request) >= wanted:
+            return 0
+        return self._capped(request, max(2 * size if recent else FIRST_BLOCK, 2 * wanted))
+
+    def _left(self, request: MsgidRequest) -> int:
+        """The ids the range's blocks still hold for ``request``'s second or after."""
+        asked, _ = _seconds(request.second)
+        return sum(
+            block.left for block in self._blocks.get(_range(request), ()) if block.second >= asked
+        )
+
+    @staticmethod
+    def _capped(request: MsgidRequest, size: int) -> int:
+        """``size`` within a quarter of the asker's range (at least 1)."""
         return max(1, min(size, (request.last - request.first + 1) // 4))
 
     def add(self, request: MsgidRequest, block: Block) -> None:

@@ -31,7 +31,7 @@ from typing import Literal
 from gongji.errors import ConfigError, GongjiError, JournalUnavailable
 from gongji.journal import msgids
 from gongji.journal.codec import Columns
-from gongji.journal.commits import Job
+from gongji.journal.commits import Commit, Job
 from gongji.journal.durable import (
     SCHEMA_VERSION,
     DurableJournal,
@@ -119,6 +119,12 @@ WHERE key = ? AND owner = ?
 """
 
 
+def _synchronous(journal: SqliteJournal, durable: bool) -> Synchronous:
+    """A batch recovery can redo is committed without the fsync (WAL, NORMAL): atomic, and
+    lost only with the power, never with the process."""
+    return journal.synchronous if durable else "NORMAL"
+
+
 @contextmanager
 def _atomic(db: sqlite3.Connection) -> Iterator[None]:
     """The statements in it as one: the batch's transaction, else one of their own."""
@@ -152,6 +158,8 @@ class SqliteJournal(DurableJournal):
     """The journal in an SQLite file. The key is ``key``, or read from ``key_env`` (a variable
     holding it), or from ``key_file``: ``<path>.key`` by default, created (0600) with the
     database. Without its key the journal can only be listed masked (``rows()``)."""
+
+    opens_batches = True
 
     def __init__(
         self,
@@ -279,29 +287,77 @@ class SqliteJournal(DurableJournal):
     # ---------------------------------------------------------------- storage
 
     def _batch(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> None:
-        # A batch recovery can redo is committed without the fsync (WAL, NORMAL): atomic,
-        # and lost only with the power, never with the process.
-        synchronous = self.synchronous if durable else "NORMAL"
         if len(jobs) == 1 and not owners:  # its statements commit themselves (each atomic)
-            with self._autocommit(synchronous) as db:
+            with self._autocommit(_synchronous(self, durable)) as db:
                 jobs[0].value = jobs[0].work(db)
             return
-        with self._transaction(synchronous) as db:
-            if owners:
-                db.executemany(_OWNER, owners)
-            if len(jobs) == 1:  # its failure is the transaction's
-                jobs[0].value = jobs[0].work(db)
-                return
-            for job in jobs:  # each apart: one refused leaves the others' writes
-                db.execute("SAVEPOINT job")
+        with self._transaction(_synchronous(self, durable)) as db:
+            self._run_jobs(db, jobs, owners)
+
+    def _open(self, jobs: list[Job], owners: list[OwnerRow], durable: bool) -> Commit | None:
+        # The write lock is tried, never waited for: a loop must not stall behind another
+        # process's transaction (the batch then goes whole to the committer thread).
+        if not self._writing.acquire(blocking=False):
+            return None
+        db = self._connection
+        try:
+            with self._guard():
+                self._set_synchronous(_synchronous(self, durable))
+                if not self._begin_at_once():
+                    self._writing.release()
+                    return None
                 try:
-                    job.value = job.work(db)
-                except (GongjiError, sqlite3.Error) as error:
-                    db.execute("ROLLBACK TO job")
-                    job.error = (
-                        self._unavailable(error) if isinstance(error, sqlite3.Error) else error
-                    )
-                db.execute("RELEASE job")
+                    self._run_jobs(db, jobs, owners)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            self._writing.release()
+            raise
+
+        def commit() -> None:  # the flush, in the committer thread
+            try:
+                with self._guard():
+                    try:
+                        db.execute("COMMIT")
+                    except BaseException:
+                        if db.in_transaction:
+                            db.execute("ROLLBACK")
+                        raise
+            finally:
+                self._writing.release()
+
+        return commit
+
+    def _begin_at_once(self) -> bool:
+        """BEGIN IMMEDIATE, or False at once when another connection holds the write lock."""
+        db = self._connection
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return False
+            raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        return True
+
+    def _run_jobs(self, db: sqlite3.Connection, jobs: list[Job], owners: list[OwnerRow]) -> None:
+        """Inside a transaction: the owner rows, then the jobs (each apart, when several)."""
+        if owners:
+            db.executemany(_OWNER, owners)
+        if len(jobs) == 1:  # its failure is the transaction's
+            jobs[0].value = jobs[0].work(db)
+            return
+        for job in jobs:  # each apart: one refused leaves the others' writes
+            db.execute("SAVEPOINT job")
+            try:
+                job.value = job.work(db)
+            except (GongjiError, sqlite3.Error) as error:
+                db.execute("ROLLBACK TO job")
+                job.error = self._unavailable(error) if isinstance(error, sqlite3.Error) else error
+            db.execute("RELEASE job")
 
     def _put(self, columns: Columns, document: bytes, *, renew: bool, held: bool) -> Work:
         values = (
@@ -452,10 +508,7 @@ class SqliteJournal(DurableJournal):
         write after it are atomic against every other connection to the file."""
         with self._writing, self._guard():
             db = self._connection
-            wanted = synchronous or self.synchronous
-            if wanted != self._synchronous_now:  # set for the transactions after it too
-                db.execute(f"PRAGMA synchronous={wanted}")
-                self._synchronous_now = wanted
+            self._set_synchronous(synchronous or self.synchronous)
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -469,11 +522,14 @@ class SqliteJournal(DurableJournal):
     def _autocommit(self, synchronous: Synchronous) -> Iterator[sqlite3.Connection]:
         """The writes' connection outside a transaction: each statement commits itself."""
         with self._writing, self._guard():
-            db = self._connection
-            if synchronous != self._synchronous_now:
-                db.execute(f"PRAGMA synchronous={synchronous}")
-                self._synchronous_now = synchronous
-            yield db
+            self._set_synchronous(synchronous)
+            yield self._connection
+
+    def _set_synchronous(self, wanted: Synchronous) -> None:
+        """The writes' connection's flush mode, set for the transactions after it too."""
+        if wanted != self._synchronous_now:
+            self._connection.execute(f"PRAGMA synchronous={wanted}")
+            self._synchronous_now = wanted
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
