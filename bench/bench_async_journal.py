@@ -29,7 +29,7 @@ from gongji_mock import MockGateway
 
 TARGET = 1.2
 SALES = 50
-ROUNDS = 11
+ROUNDS = 21
 MOTHER = "210202195809120046"  # the demo family's: a resident whose sales the fund shares
 BASKET = Purchase(
     credential=Credential.id_card(MOTHER),

@@ -182,6 +182,19 @@ class UntrustedAnswer(GatewayError):
     next_step = "Nothing was trusted from the answer; report it to the gateway's operator."
 
 
+class SettlementTaken(UntrustedAnswer):
+    """An answer named a settlement that another sale's entry holds (a replayed answer):
+    the journal refused the write that would have given it to a second sale, in that
+    write's own transaction, and wrote nothing. ``key`` is the sale that holds it."""
+
+    code = "settlement_taken"
+    next_step = "Nothing was trusted from the answer; the sale's own settlement is undone."
+
+    def __init__(self, message: str, *, key: str, **kwargs: str | None) -> None:
+        self.key = key
+        super().__init__(message, **kwargs)
+
+
 class OutcomeUnknown(GongjiError):
     """A write may or may not have committed; the settlement is journaled as in doubt."""
 

@@ -280,3 +280,37 @@ def test_the_premium_receipt_shows_masked_ids_only(till: Till) -> None:
     paid = till.pay_premium(mothers_premium(), key="PREMIUM-0015")
     assert SON not in repr(paid) and MOTHER not in repr(paid)
     assert paid.paid_at is not None and paid.paid_at.utcoffset() == datetime.timedelta(hours=8)
+
+
+def test_a_replayed_premium_answer_naming_another_payment_is_reversed_never_booked(
+    mock: MockGateway,
+) -> None:
+    """The channel's answer to an earlier payment, replayed for a second one (payer,
+    insured, kind and amount all alike): the journal refuses the write that would book
+    the earlier payment's id for a second sale, and the second payment is reversed."""
+    answered: list[httpx.Response] = []
+    inner = mock.transport()
+
+    def replaying(request: httpx.Request) -> httpx.Response:
+        response = inner.handle_request(request)
+        if request.url.path != PAY:
+            return response
+        response.read()
+        if answered:  # the first payment's answer again
+            first = answered[0]
+            return httpx.Response(first.status_code, headers=first.headers, content=first.content)
+        answered.append(response)
+        return response
+
+    client = SettlementClient.from_profile(
+        "mock", mock=mock, transport=httpx.MockTransport(replaying)
+    )
+    first = client.pay_premium(mothers_premium(), key="PREMIUM-REPLAY-1")
+    with pytest.raises(Unavailable, match="reversed"):
+        client.pay_premium(mothers_premium(), key="PREMIUM-REPLAY-2")
+    assert mock.balance(SON) == Fen(462_000) and mock.check() == []  # paid once
+    booked = client.setup.journal.by_settlement(first.payment_id)
+    second = client.setup.journal.get("PREMIUM-REPLAY-2")
+    client.close()
+    assert booked is not None and booked.key == "PREMIUM-REPLAY-1"
+    assert second is not None and second.state is EntryState.FAILED

@@ -196,10 +196,12 @@ def full_entry(
     key: str = "POS01-20261123-0001",
     state: EntryState = EntryState.SETTLED,
     *,
-    settlement_id: str = "S-0001",
+    settlement_id: str = "",
     updated_at: datetime.datetime = AT,
 ) -> Entry:
-    """An entry with every field set, every ID-number field among them."""
+    """An entry with every field set, every ID-number field among them; its settlement
+    is its own (``S-<key>``) unless named: the journal gives a settlement to one sale."""
+    settlement_id = settlement_id or f"S-{key}"
     refused = Refusal(
         rule="R7",
         reason="The account of 620102********0627 is in another province.",

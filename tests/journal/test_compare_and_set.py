@@ -9,15 +9,17 @@ the lease (``put(held=True)``), and refuses with ``LeaseLost`` otherwise.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from gongji import Cash, LeaseLost, SettlementClient
+from gongji import Cash, JournalUnavailable, LeaseLost, SettlementClient
 from gongji.flows import settle as flows
 from gongji.journal import EntryState, codec
 from gongji.journal.commits import Job
+from gongji.journal.sqlite import SqliteJournal, _atomic
 from gongji_mock import MockGateway
 from tests.client.conftest import FAST_POLLING, MOTHER, WECHAT_PAID, purchase
 from tests.client.test_saga_races import finish, standing, step_until
@@ -106,3 +108,55 @@ PLACE = {"sqlite": "?", "postgres": "%s"}
 def row_of(journal: Any, key: str) -> tuple[Any, bytes]:
     row = codec.row_of(bare_entry(key, EntryState.CENTRE_PENDING), journal._sealer)
     return codec.columns(row), codec.encode_row(row)
+
+
+def note(name: str) -> Any:
+    """A job's work: one row of its own (in ``meta``, a table no batch writes)."""
+
+    def write(db: Any) -> None:
+        db.execute("INSERT INTO meta (name, value) VALUES (?, 'x')", (name,))
+
+    return write
+
+
+def test_a_job_of_several_writes_is_undone_whole_and_alone_in_its_batch(tmp_path: Path) -> None:
+    """No job of an SQLite batch has a savepoint of its own: a work of several writes
+    makes them one (``_atomic``), so one that fails half-way leaves nothing of its own and
+    every other job's write."""
+    journal: Any = SqliteJournal(tmp_path / "journal.sqlite3")
+
+    def half_way(db: Any) -> None:
+        with _atomic(db):
+            note("half-1")(db)
+            raise LeaseLost("taken over half-way")
+
+    batch = [
+        Job(note("before"), durable=True),
+        Job(half_way, durable=True),
+        Job(note("after"), durable=True),
+    ]
+    journal._run_batch(batch)
+    names = {row[0] for row in journal._connection.execute("SELECT name FROM meta")}
+    journal.close()
+    assert isinstance(batch[1].error, LeaseLost)
+    assert {"before", "after"} <= names and "half-1" not in names
+
+
+def test_a_batch_sqlite_rolled_back_whole_fails_whole_and_commits_nothing(tmp_path: Path) -> None:
+    """SQLite rolls a whole transaction back on some errors (a full disk): the batch's
+    later writes must then not commit one by one, and every job hears that it failed."""
+    journal: Any = SqliteJournal(tmp_path / "journal.sqlite3")
+
+    def rolled_back(db: Any) -> None:
+        db.execute("ROLLBACK")  # as SQLite does by itself on such an error
+
+    batch = [
+        Job(note("before"), durable=True),
+        Job(rolled_back, durable=True),
+        Job(note("after"), durable=True),
+    ]
+    with pytest.raises(JournalUnavailable):
+        journal._run_batch(batch)
+    names = {row[0] for row in journal._connection.execute("SELECT name FROM meta")}
+    journal.close()
+    assert not {"before", "after"} & names

@@ -4,16 +4,24 @@ queries find what they should, and one key is held by one flow at a time."""
 from __future__ import annotations
 
 import datetime
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import gongji.journal.durable
+from gongji import SettlementClient
+from gongji.errors import SettlementTaken
+from gongji.flows.steps import holding
+from gongji.gateways.exchange import Blocking, Flow, Pause
 from gongji.identity import IdNumber
 from gongji.journal import EntryState
 from gongji.journal.codec import masked
 from gongji.journal.lease import host_id
+from gongji.journal.sqlite import SqliteJournal
 from gongji.money import Fen
+from gongji_mock import MockGateway
 from tests.journal.conftest import AT, IDS, Backend, bare_entry, full_entry
 
 
@@ -184,3 +192,48 @@ def test_a_write_renews_the_writers_lease(
     assert not durable.open().acquire("SALE-1")
     durable.age_leases(3600)
     assert durable.open().acquire("SALE-1")
+
+
+def test_a_settlement_is_one_sales_a_write_giving_it_to_another_key_writes_nothing(
+    backend: Backend,
+) -> None:
+    """A replayed answer names another sale's settlement: the write that would give it
+    to a second sale is refused in its own transaction (no read before it to race), and
+    the sale that holds it keeps it; the same sale may write it again."""
+    journal = backend.open()
+    journal.put(full_entry("FIRST-1", settlement_id="S-SHARED"))
+    journal.put(full_entry("FIRST-1", EntryState.REFUNDED, settlement_id="S-SHARED"))  # its own
+    second = bare_entry("SECOND-1", EntryState.CENTRE_PENDING)
+    journal.put(second)
+    with pytest.raises(SettlementTaken) as taken:
+        journal.put(full_entry("SECOND-1", settlement_id="S-SHARED"))
+    assert taken.value.key == "FIRST-1"
+    assert journal.get("SECOND-1") == second  # nothing written
+    found = journal.by_settlement("S-SHARED")
+    assert found is not None and found.key == "FIRST-1"
+
+
+def test_an_abandoned_flow_collected_inside_a_commit_releases_its_lease_without_waiting(
+    tmp_path: Path,
+) -> None:
+    """A flow dropped by its driver releases its key when it is closed, which the
+    collector may do anywhere, inside a commit this very thread leads among others: a
+    release that waited for the next commit would wait on itself for good."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    client = SettlementClient.from_profile("mock", mock=MockGateway.demo(), journal=journal)
+
+    def body() -> Flow[str]:
+        yield Pause(0)
+        return "never"
+
+    flow = holding(client.setup, "ABANDONED-1", body)
+    acquire = next(flow)
+    assert isinstance(acquire, Blocking) and flow.send(acquire.call()) == Pause(0)  # held
+    closing = threading.Thread(
+        target=lambda: journal._submit(lambda db: flow.close(), durable=False), daemon=True
+    )
+    closing.start()
+    closing.join(timeout=30)
+    assert not closing.is_alive(), "the release waited on the commit that closed its flow"
+    client.close()
+    assert SqliteJournal(tmp_path / "journal.sqlite3").acquire("ABANDONED-1")  # released

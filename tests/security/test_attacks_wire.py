@@ -217,6 +217,34 @@ def test_a_replayed_centre_answer_of_an_earlier_sale_is_refused_and_reversed(
     assert till.refund(first.settlement_id).settlement_id == first.settlement_id
 
 
+def test_a_replayed_answer_for_a_sale_paying_cash_is_refused_before_any_charge(
+    till: Till, mitm: ManInTheMiddle, mock: MockGateway
+) -> None:
+    """The cash share's write (``cash_pending``) is the one that would give the earlier
+    sale's settlement to this one: the journal refuses it, the settlement this sale made
+    is reversed, and the channel is never asked for money."""
+    recorded: list[httpx.Response] = []
+
+    def record(_request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        recorded.append(response)
+        return response
+
+    mitm.on(national("2102"), record)
+    first = till.settle(
+        purchase(WIFE, drug(90_000, coverage="C")), key="ATK-OLD-CASH-1", cash=Cash.counter()
+    )
+    after_first = ledger(mock)
+    mitm.on(national("2102"), lambda _q, _r: recorded[0])  # the old msgid's answer again
+    with pytest.raises(Unavailable, match="not trusted"):
+        till.settle(
+            purchase(WIFE, drug(90_000, coverage="C")),
+            key="ATK-OLD-CASH-2",
+            cash=Cash.wechat(WECHAT_PAID),
+        )
+    nothing_moved(mock, after_first)  # no WeChat charge; the second settlement reversed
+    assert till.refund(first.settlement_id).settlement_id == first.settlement_id
+
+
 def test_a_centre_answer_for_another_patient_is_refused_and_reversed(
     till: Till, mitm: ManInTheMiddle, mock: MockGateway
 ) -> None:

@@ -27,6 +27,7 @@ from gongji.errors import (
     GongjiError,
     InvalidInput,
     OwnCardViolation,
+    SettlementTaken,
     Unavailable,
     UntrustedAnswer,
 )
@@ -262,7 +263,7 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
     # nothing charged, or OutcomeUnknown with the entry left for recover().
     try:
         paid = yield from gateway.pay_premium(prepared.request, entry.msgid)
-        _check_answer_is_for(setup, entry, paid, prepared.request)
+        _check_answer_is_for(paid, prepared.request)
     except Declined as refused:
         yield from record(
             setup, attrs.evolve(entry, state=EntryState.FAILED, reason=refused.message[:200])
@@ -270,18 +271,26 @@ def _pay_owned(setup: Setup, payment: PremiumPayment, key: str) -> Flow[PremiumR
         setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
         raise
     except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
-        yield from _reverse_at_channel(setup, entry)
-        raise Unavailable(
-            f"The premium channel's answer was lost or not trusted ({type(error).__name__}); "
-            "the payment was reversed, and nothing was charged.",
-            next_step="Pay again with the same key.",
-            gateway=gateway.name,
-        ) from error
+        raise (yield from _undone(setup, entry, error, gateway.name)) from error
     settlement, receipt = _booked(entry, paid, prepared)
-    entry = yield from record_settled(
-        setup, attrs.evolve(entry, settlement=settlement), receipt, durable=True
+    try:
+        settled = yield from record_settled(
+            setup, attrs.evolve(entry, settlement=settlement), receipt, durable=True
+        )
+    except SettlementTaken as replayed:  # another payment's answer: the journal refused it
+        raise (yield from _undone(setup, entry, replayed, gateway.name)) from replayed
+    return premium_receipt(settled)
+
+
+def _undone(setup: Setup, entry: Entry, error: Exception, gateway: str) -> Flow[Unavailable]:
+    """Reverse a payment whose answer was lost or not trusted: what the caller is told."""
+    yield from _reverse_at_channel(setup, entry)
+    return Unavailable(
+        f"The premium channel's answer was lost or not trusted ({type(error).__name__}); "
+        "the payment was reversed, and nothing was charged.",
+        next_step="Pay again with the same key.",
+        gateway=gateway,
     )
-    return premium_receipt(entry)
 
 
 def premium_fingerprint(setup: Setup, payment: PremiumPayment) -> str:
@@ -302,21 +311,14 @@ def premium_fingerprint(setup: Setup, payment: PremiumPayment) -> str:
     return hmac.new(setup.journal.salt, "\x1f".join(parts).encode(), sha256).hexdigest()
 
 
-def _check_answer_is_for(
-    setup: Setup, entry: Entry, paid: PremiumPaid, request: PremiumRequest
-) -> None:
-    """The channel's answer must be this payment's: payer, insured, kind and amount."""
+def _check_answer_is_for(paid: PremiumPaid, request: PremiumRequest) -> None:
+    """The channel's answer must be this payment's: payer, insured, kind and amount (one
+    naming another payment's id is refused by the journal: ``SettlementTaken``)."""
     asked = (request.payer.id, request.insured.id, request.kind, request.amount)
     answered = (paid.payer_id, paid.insured_id, paid.kind, paid.amount)
     if asked != answered or not paid.payment_id:
         raise UntrustedAnswer(
             "The premium channel's answer is not for this payment (payer, insured, kind or amount differ)."
-        )
-    earlier = setup.journal.by_settlement(paid.payment_id)
-    if earlier is not None and earlier.key != entry.key:
-        raise UntrustedAnswer(
-            f"The premium channel's answer names payment {paid.payment_id[:40]!r}, which is "
-            f"sale {earlier.key!r}'s: a replayed answer."
         )
 
 

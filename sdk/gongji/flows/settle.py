@@ -23,8 +23,10 @@ from gongji.basket import Basket, split
 from gongji.errors import (
     Declined,
     GatewayError,
+    GongjiError,
     InvalidInput,
     OutcomeUnknown,
+    SettlementTaken,
     Unavailable,
     UntrustedAnswer,
 )
@@ -42,7 +44,6 @@ from gongji.flows.steps import (
     check_paid_amount,
     holding,
     in_doubt,
-    journaled,
     load,
     new_msgid,
     query,
@@ -286,7 +287,7 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
         # nothing charged, ``needs_attention``, or OutcomeUnknown with the entry left for recover().
         try:
             settlement = yield from setup.gateway.settle(prepared.request, entry.msgid)
-            yield from _check_answer_is_for(setup, entry, settlement, prepared.request)
+            _check_answer_is_for(settlement, prepared.request)
             receipt = _receipt(entry, settlement, prepared, purchase)
             break
         except Declined as refused:
@@ -298,43 +299,28 @@ def _settle_owned(setup: Setup, purchase: Purchase, key: str, cash: Cash) -> Flo
             setup.announce(SettlementEvent("failed", key, detail=refused.message[:200]))
             raise
         except Exception as error:  # a lost, unreadable or untrusted answer: undo, never resend
-            ended = yield from reverse_at_centre(setup, entry)
-            if ended.state is EntryState.NEEDS_ATTENTION:
-                raise OutcomeUnknown(
-                    f"The centre's answer to the settlement was lost, and it could not be "
-                    f"reversed: {scrub(ended.reason)}",
-                    key=key,
-                    next_step="The sale needs a person (gongji journal list --attention); "
-                    "do not settle it again with this key.",
-                ) from error
-            raise Unavailable(
-                f"The centre's answer to the settlement was lost or not trusted ({type(error).__name__}); "
-                "it was reversed, and nothing was charged.",
-                next_step="Settle again with the same key.",
-                gateway=setup.gateway.name,
-            ) from error
+            raise (yield from _undone(setup, entry, error)) from error
     assert settlement is not None
     assert receipt is not None
     # The packs sold are told to the centre after the money moved, journaled with it.
     uploads = yield from sale_uploads(setup, prepared.request, settlement, key)
-    if channel is None or receipt.cash <= 0:
-        # Nothing to collect: the settled sale is written at once, durably (a counter sale's
-        # cash is already in the till, so recovery must never undo it).
-        entry = attrs.evolve(entry, settlement=settlement, receipt=receipt, uploads=uploads)
-        entry = yield from record_settled(setup, entry, receipt, durable=True)
+    pending = entry
+    collecting = channel is not None and receipt.cash > 0
+    entry = attrs.evolve(entry, settlement=settlement, receipt=receipt, uploads=uploads)
+    try:
+        if not collecting:
+            # Nothing to collect: the settled sale is written at once, durably (a counter
+            # sale's cash is already in the till, so recovery must never undo it).
+            entry = yield from record_settled(setup, entry, receipt, durable=True)
+        else:
+            # The cash share's out_trade_no and the receipt, durably before the charge.
+            entry = yield from record(setup, attrs.evolve(entry, state=EntryState.CASH_PENDING))
+    except SettlementTaken as replayed:  # the journal gives a settlement to one sale only
+        raise (yield from _undone(setup, pending, replayed)) from replayed
+    if not collecting:
         yield from send_uploads(setup, entry)
         return receipt
-    # The cash share's out_trade_no and the receipt are written durably before the charge.
-    entry = yield from record(
-        setup,
-        attrs.evolve(
-            entry,
-            state=EntryState.CASH_PENDING,
-            settlement=settlement,
-            receipt=receipt,
-            uploads=uploads,
-        ),
-    )
+    assert channel is not None
     # One payment for the centre's cash share and the cash part together.
     order = CashOrder(
         out_trade_no=entry.out_trade_no, amount=receipt.cash, auth_code=cash.auth_code
@@ -421,28 +407,38 @@ def _receipt(
     )
 
 
-def _check_answer_is_for(
-    setup: Setup, entry: Entry, settlement: CentreSettlement, request: SettlementRequest
-) -> Flow[None]:
+def _check_answer_is_for(settlement: CentreSettlement, request: SettlementRequest) -> None:
     """The national envelope's answers carry no signature of their own: an answer to
-    another message, replayed in place of this one's, is refused here. The caller then
-    reverses by this sale's own msgid, which the journal gave no other message: what the
-    centre did under it is this sale's, never the sale the answer names."""
+    another message, replayed in place of this one's, is refused. Here when it names
+    another patient; when it names a settlement another sale holds, by the journal, in
+    the write that would give it to this sale (``SettlementTaken``). Either way the
+    sale's settlement is reversed by its own msgid, which the journal gave no other
+    message: what the centre did under it is this sale's, never the sale the answer names."""
     if settlement.patient_id is not None and settlement.patient_id != request.patient.id:
         raise UntrustedAnswer(
             f"The centre's settlement answer names patient {settlement.patient_id.masked}, "
             f"not {request.patient.id.masked}: an answer to another message."
         )
-    journal = setup.journal
-    setl_id = settlement.setl_id
-    earlier = (
-        (yield from journaled(setup, lambda: journal.by_settlement(setl_id))) if setl_id else None
-    )
-    if earlier is not None and earlier.key != entry.key:
-        raise UntrustedAnswer(
-            f"The centre's settlement answer names settlement {setl_id[:40]!r}, "
-            f"which is sale {earlier.key!r}'s: a replayed answer."
+
+
+def _undone(setup: Setup, entry: Entry, error: Exception) -> Flow[GongjiError]:
+    """Reverse a settlement whose answer was lost or not trusted (by the sale's own
+    msgid; ``entry`` as journaled before it was sent): what the caller is then told."""
+    ended = yield from reverse_at_centre(setup, entry)
+    if ended.state is EntryState.NEEDS_ATTENTION:
+        return OutcomeUnknown(
+            f"The centre's answer to the settlement was lost, and it could not be "
+            f"reversed: {scrub(ended.reason)}",
+            key=entry.key,
+            next_step="The sale needs a person (gongji journal list --attention); "
+            "do not settle it again with this key.",
         )
+    return Unavailable(
+        f"The centre's answer to the settlement was lost or not trusted ({type(error).__name__}); "
+        "it was reversed, and nothing was charged.",
+        next_step="Settle again with the same key.",
+        gateway=setup.gateway.name,
+    )
 
 
 def centre_legs(settlement: CentreSettlement, plan: Quote | None = None) -> tuple[Leg, ...]:

@@ -218,13 +218,23 @@ def holding(setup: Setup, key: str, body: Callable[[], Flow[T]]) -> Flow[tuple[b
     try:
         result = yield from body()
     except GeneratorExit:
-        journal.release(key)  # abandoned by its driver: no step can be asked for any more
+        # Abandoned by its driver, or collected: no step can be asked for any more. The
+        # release is queued, not waited for: collected inside a commit this very thread
+        # leads, a release that waited would wait on itself.
+        if writes is not None:
+            writes.release_later(key, _unheard)
+        else:
+            journal.release(key)
         raise
     except BaseException:
         yield from journaled(setup, lambda: journal.release(key), release)
         raise
     yield from journaled(setup, lambda: journal.release(key), release)
     return True, result
+
+
+def _unheard(_: object, __: BaseException | None) -> None:
+    """Whom an abandoned flow's release tells: no one (a failed release is noted)."""
 
 
 def new_msgid(setup: Setup, key: str, purpose: str, *, durable: bool = True) -> Flow[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from attrs import frozen
 
 from gongji import clock as beijing
+from gongji.errors import SettlementTaken
 from gongji.gateways import CentreSettlement
 from gongji.gateways.uploads import Upload
 from gongji.journal.msgids import MsgidOwner
@@ -119,7 +120,9 @@ class Journal(Protocol):
         in the write's own transaction: ``LeaseLost`` and nothing written unless this
         journal (object) still holds ``acquire(entry.key)``, so a flow whose lease expired
         and was taken over (``recover()``, a retry, another till) never writes over what
-        the flow that took it did."""
+        the flow that took it did. A settlement is one sale's: an entry whose receipt
+        names a settlement that another key's entry holds is refused in the same
+        transaction, ``SettlementTaken`` (``settlement_taken``), and nothing written."""
         ...
 
     def by_settlement(self, settlement_id: str) -> Entry | None: ...
@@ -204,6 +207,16 @@ class WritesLater(Protocol):
         that commit), once, until the key is written: the flow's first read under the
         lease, without waiting. ``KeyError`` when it is not at hand: ``get`` it."""
         ...
+
+
+def settlement_taken(settlement_id: str, holder: str) -> SettlementTaken:
+    """The refusal of a write naming settlement ``settlement_id``, which sale ``holder``'s
+    entry holds: an answer replayed from that sale's message."""
+    return SettlementTaken(
+        f"The answer names settlement {settlement_id[:40]!r}, which is sale {holder!r}'s: "
+        "a replayed answer; nothing was written.",
+        key=holder,
+    )
 
 
 def entry_day(entry: Entry) -> datetime.date | None:

@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from gongji.journal import msgids
-from gongji.journal.entry import Entry, EntryState, entry_day
+from gongji.journal.entry import Entry, EntryState, entry_day, settlement_taken
 from gongji.journal.lease import lease_lost
 from gongji.journal.msgids import MsgidOwner
 
@@ -25,6 +25,7 @@ class MemoryJournal:
     def __init__(self) -> None:
         self.salt = secrets.token_bytes(16)
         self._entries: dict[str, Entry] = {}
+        self._settled: dict[str, str] = {}  # the key of each settlement's entry
         self._held: set[str] = set()
         self._owners: dict[str, MsgidOwner] = {}
         self._highest: dict[str, str] = {}  # the highest msgid taken in a range (its low end)
@@ -35,21 +36,25 @@ class MemoryJournal:
             return self._entries.get(key)
 
     def put(self, entry: Entry, *, durable: bool = True, held: bool = False) -> None:
+        settlement_id = _settlement_id(entry)
         with self._lock:
             if held and entry.key not in self._held:  # released under a running flow
                 raise lease_lost(entry.key)
+            holder = self._by_settlement(settlement_id)
+            if holder is not None and holder.key != entry.key:
+                raise settlement_taken(settlement_id, holder.key)
             self._entries[entry.key] = entry
+            if settlement_id:
+                self._settled[settlement_id] = entry.key
 
     def by_settlement(self, settlement_id: str) -> Entry | None:
         with self._lock:
-            return next(
-                (
-                    entry
-                    for entry in self._entries.values()
-                    if entry.receipt is not None and entry.receipt.settlement_id == settlement_id
-                ),
-                None,
-            )
+            return self._by_settlement(settlement_id)
+
+    def _by_settlement(self, settlement_id: str) -> Entry | None:
+        entry = self._entries.get(self._settled.get(settlement_id, "")) if settlement_id else None
+        # Its key may have gone on to another settlement since (a new attempt).
+        return entry if entry is not None and _settlement_id(entry) == settlement_id else None
 
     def in_doubt(self) -> list[Entry]:
         with self._lock:
@@ -136,3 +141,7 @@ class MemoryJournal:
 
     def __repr__(self) -> str:
         return f"MemoryJournal(entries={len(self._entries)})"
+
+
+def _settlement_id(entry: Entry) -> str:
+    return entry.receipt.settlement_id if entry.receipt is not None else ""

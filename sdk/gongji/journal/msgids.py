@@ -282,9 +282,12 @@ class Blocks:
             return 0
         block, when = last
         size = int(block.high[-4:]) - block.first + 1
-        recent = abs((request.second - when).total_seconds()) <= RECENT_SECONDS
+        left = block.left
         wanted = IDS_A_SALE * busy
-        if (2 * block.used < size or not recent) and self._left(request) >= wanted:
+        if 2 * left > size and left >= wanted:  # most asks: the last block has room enough
+            return 0
+        recent = abs((request.second - when).total_seconds()) <= RECENT_SECONDS
+        if (2 * left > size or not recent) and self._left(request) >= wanted:
             return 0
         return self._capped(request, max(2 * size if recent else FIRST_BLOCK, 2 * wanted))
 

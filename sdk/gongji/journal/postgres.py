@@ -29,14 +29,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gongji import clock as beijing
 from gongji.errors import ConfigError, GongjiError, JournalUnavailable
 from gongji.journal import msgids
+from gongji.journal.allocation import Work
 from gongji.journal.codec import Columns
 from gongji.journal.commits import Job
-from gongji.journal.durable import (
-    SCHEMA_VERSION,
-    DurableJournal,
-    OwnerRow,
-    Work,
-)
+from gongji.journal.durable import SCHEMA_VERSION, DurableJournal, OwnerRow
+from gongji.journal.entry import settlement_taken
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, lease_lost, provably_dead
 from gongji.journal.msgids import Block, MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
@@ -93,21 +90,30 @@ ON CONFLICT (msgid) DO UPDATE SET key = excluded.key, purpose = excluded.purpose
 WHERE given.purpose = ''
 """
 
-_HELD = "SELECT 1 FROM {s}.leases WHERE key = %(key)s AND owner = %(owner)s FOR UPDATE"
-
+#: Written only while the writer holds the lease when ``held`` (its row locked to the
+#: commit: a till taking it over waits, then reads what this wrote) and only when no other
+#: key's entry holds the settlement; a row back when written, none when refused.
 _PUT = """
 WITH renewed AS (
     UPDATE {s}.leases SET expires_at = now() + make_interval(secs => %(lease)s)
     WHERE key = %(key)s AND owner = %(owner)s AND %(renew)s
+), held AS (
+    SELECT 1 FROM {s}.leases WHERE key = %(key)s AND owner = %(owner)s FOR UPDATE
 )
 INSERT INTO {s}.entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
-VALUES (%(key)s, %(state)s, %(attempt)s, %(settlement_id)s, %(psn_no)s, %(day)s,
-        %(updated_at)s, %(document)s::jsonb)
+SELECT %(key)s, %(state)s, %(attempt)s, %(settlement_id)s, %(psn_no)s, %(day)s,
+        %(updated_at)s, %(document)s::jsonb
+WHERE (NOT %(held)s OR EXISTS (SELECT 1 FROM held))
+AND NOT EXISTS (
+    SELECT 1 FROM {s}.entries WHERE settlement_id = %(settlement_id)s AND key <> %(key)s
+)
 ON CONFLICT (key) DO UPDATE SET
     state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
     psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
     document = excluded.document
+RETURNING 1
 """
+_ANOTHERS = "SELECT key FROM {s}.entries WHERE settlement_id = %s AND key <> %s"
 
 _TAKE = """
 INSERT INTO {s}.leases AS held (key, owner, host, pid, process, expires_at)
@@ -333,14 +339,18 @@ class PostgresJournal(DurableJournal):
             "owner": self._holder.owner,
             "lease": float(self.lease_seconds),  # float-ok: seconds
         }
-        query, holding = self._sql(_PUT), self._sql(_HELD)
+        query, anothers = self._sql(_PUT), self._sql(_ANOTHERS)
+        arguments["held"] = held
 
         def put(db: psycopg.Connection[Any]) -> None:
-            # The lease row is locked to the commit: a till taking it over waits, then
-            # reads what this wrote; one that took it first leaves this nothing to write.
-            if held and db.execute(holding, arguments).fetchone() is None:
-                raise lease_lost(columns.key)
-            db.execute(query, arguments)
+            # One statement, its row fetched (a pipeline's rowcount is not known before its
+            # results are); none back: say why.
+            if db.execute(query, arguments).fetchone() is not None:
+                return
+            holder = db.execute(anothers, (columns.settlement_id, columns.key)).fetchone()
+            if holder is not None:
+                raise settlement_taken(columns.settlement_id or "", str(holder[0]))
+            raise lease_lost(columns.key)
 
         return put
 

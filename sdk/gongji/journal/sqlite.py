@@ -30,14 +30,11 @@ from typing import Literal
 
 from gongji.errors import ConfigError, GongjiError, JournalUnavailable
 from gongji.journal import msgids
+from gongji.journal.allocation import Work
 from gongji.journal.codec import Columns
 from gongji.journal.commits import Commit, Job
-from gongji.journal.durable import (
-    SCHEMA_VERSION,
-    DurableJournal,
-    OwnerRow,
-    Work,
-)
+from gongji.journal.durable import SCHEMA_VERSION, DurableJournal, OwnerRow
+from gongji.journal.entry import settlement_taken
 from gongji.journal.lease import DEFAULT_LEASE_SECONDS, LeaseHolder, lease_lost, provably_dead
 from gongji.journal.msgids import Block, MsgidOwner, MsgidRequest
 from gongji.journal.sealing import JournalKey, KeySource
@@ -76,25 +73,24 @@ CREATE TABLE msgids (msgid TEXT PRIMARY KEY, key TEXT NOT NULL, purpose TEXT NOT
 WITHOUT ROWID
 """
 
-_UPSERT = """
-INSERT INTO entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+_UPSERT_SET = """
 ON CONFLICT (key) DO UPDATE SET
     state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
     psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
     document = excluded.document
 """
-#: The same, only while the writer holds the key's lease (compare-and-set): one statement,
-#: atomic on its own, that writes no row when the lease is another's or gone.
-_UPSERT_HELD = """
+_INSERT = """
 INSERT INTO entries (key, state, attempt, settlement_id, psn_no, day, updated_at, document)
 SELECT ?, ?, ?, ?, ?, ?, ?, ?
-WHERE EXISTS (SELECT 1 FROM leases WHERE key = ? AND owner = ?)
-ON CONFLICT (key) DO UPDATE SET
-    state = excluded.state, attempt = excluded.attempt, settlement_id = excluded.settlement_id,
-    psn_no = excluded.psn_no, day = excluded.day, updated_at = excluded.updated_at,
-    document = excluded.document
 """
+#: A settlement is one sale's: no row is written that names another key's settlement.
+_NOT_ANOTHERS = "NOT EXISTS (SELECT 1 FROM entries WHERE settlement_id = ? AND key != ?)"
+_UPSERT = f"{_INSERT}WHERE {_NOT_ANOTHERS}{_UPSERT_SET}"
+_ANOTHERS = "SELECT key FROM entries WHERE settlement_id = ? AND key != ?"
+#: The same, only while the writer holds the key's lease (compare-and-set): one statement,
+#: atomic on its own, that writes no row when the lease is another's or gone.
+_HELD_BY_US = "EXISTS (SELECT 1 FROM leases WHERE key = ? AND owner = ?)"
+_UPSERT_HELD = f"{_INSERT}WHERE {_HELD_BY_US} AND {_NOT_ANOTHERS}{_UPSERT_SET}"
 
 #: What an id handed out was for; its row replaces the block's reservation of that id.
 _OWNER = """
@@ -127,19 +123,27 @@ def _synchronous(journal: SqliteJournal, durable: bool) -> Synchronous:
 
 @contextmanager
 def _atomic(db: sqlite3.Connection) -> Iterator[None]:
-    """The statements in it as one: the batch's transaction, else one of their own."""
-    own = not db.in_transaction
-    if own:
-        db.execute("BEGIN IMMEDIATE")
+    """The statements in it as one: a savepoint of the batch's transaction (the batch's
+    other writes stay when these are rolled back), else a transaction of their own."""
+    if db.in_transaction:
+        db.execute("SAVEPOINT atomic")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
+                db.execute("ROLLBACK TO atomic")
+                db.execute("RELEASE atomic")
+            raise
+        db.execute("RELEASE atomic")
+        return
+    db.execute("BEGIN IMMEDIATE")
     try:
         yield
     except BaseException:
-        if own:
-            with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
-                db.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
+            db.execute("ROLLBACK")
         raise
-    if own:
-        db.execute("COMMIT")
+    db.execute("COMMIT")
 
 
 def default_journal_path() -> Path:
@@ -344,20 +348,25 @@ class SqliteJournal(DurableJournal):
         return True
 
     def _run_jobs(self, db: sqlite3.Connection, jobs: list[Job], owners: list[OwnerRow]) -> None:
-        """Inside a transaction: the owner rows, then the jobs (each apart, when several)."""
+        """Inside a transaction: the owner rows, then the jobs (each apart, when several).
+
+        A job refused (compare-and-set, a statement's error) leaves the others' writes: a
+        statement that fails is undone alone, and a work of several writes makes them one
+        (``_atomic``), so no job needs a savepoint of its own (two statements more each)."""
         if owners:
             db.executemany(_OWNER, owners)
         if len(jobs) == 1:  # its failure is the transaction's
             jobs[0].value = jobs[0].work(db)
             return
-        for job in jobs:  # each apart: one refused leaves the others' writes
-            db.execute("SAVEPOINT job")
+        for job in jobs:
             try:
                 job.value = job.work(db)
             except (GongjiError, sqlite3.Error) as error:
-                db.execute("ROLLBACK TO job")
+                if not db.in_transaction:  # SQLite rolled it all back: the batch failed
+                    raise
                 job.error = self._unavailable(error) if isinstance(error, sqlite3.Error) else error
-            db.execute("RELEASE job")
+            if not db.in_transaction:  # the next writes must not commit one by one
+                raise JournalUnavailable(f"{self.where_capitalised} rolled a batch back.")
 
     def _put(self, columns: Columns, document: bytes, *, renew: bool, held: bool) -> Work:
         values = (
@@ -372,14 +381,21 @@ class SqliteJournal(DurableJournal):
         )
         lease = (columns.key, self._holder.owner)
 
+        settled = (columns.settlement_id, columns.key)
+
         def put(db: sqlite3.Connection) -> None:
             with _atomic(db) if renew else contextlib.nullcontext():  # one commit for both
                 if renew:  # a flow that writes is alive: its lease runs on
                     db.execute(_RENEW, (time.time() + self.lease_seconds, *lease))
-                if not held:
-                    db.execute(_UPSERT, values)
-                elif not db.execute(_UPSERT_HELD, (*values, *lease)).rowcount:
-                    raise lease_lost(columns.key)  # taken by another flow: nothing written
+                if held:
+                    written = db.execute(_UPSERT_HELD, (*values, *lease, *settled)).rowcount
+                else:
+                    written = db.execute(_UPSERT, (*values, *settled)).rowcount
+                if not written:  # nothing written: say why
+                    holder = db.execute(_ANOTHERS, settled).fetchone()
+                    if holder is not None:
+                        raise settlement_taken(columns.settlement_id or "", holder[0])
+                    raise lease_lost(columns.key)  # taken by another flow
 
         return put
 
