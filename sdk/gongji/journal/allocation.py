@@ -102,8 +102,8 @@ class MsgidAllocation(ABC):
             ahead = self._blocks.ahead(request, busy=len(self._held))
         finally:
             self._allocating.release()
-        soon = self._soon()
-        if ahead and soon is not None:  # a loop's sales: a till selling alone reserves as it asks
+        soon = self._soon() if ahead else None
+        if soon is not None:  # a loop's sales: a till selling alone reserves as it asks
             self._reserve_ahead(request, ahead, soon)
         return msgid
 
@@ -123,7 +123,6 @@ class MsgidAllocation(ABC):
         a block holds it (one is reserved when none has room) and, when ``durable``,
         once its owner row is flushed."""
         request = self._msgid_request(institution, at, till, key, purpose)
-        self._remember(soon)
         with self._allocating:
             msgid = self._take_locked(request)
             if msgid is None:
@@ -241,8 +240,8 @@ class MsgidAllocation(ABC):
             self._reserve_ahead(request, size, soon, wanted=wanted)
 
     def _remember(self, soon: Soon | None) -> None:
-        """The loop that last handed a write over: a block reserved ahead of an id taken
-        without a step (``reserved_msgid``) is opened there."""
+        """The loop that last handed a write over (``_hand_over``): a block reserved ahead
+        of an id taken without a step (``reserved_msgid``) is opened there."""
         if soon is None:
             return
         known = self._last_soon() if self._last_soon is not None else None

@@ -211,6 +211,7 @@ class DurableJournal(MsgidAllocation):
     def _hand_over(self, work: Work, *, durable: bool, tell: Tell, soon: Soon | None) -> None:
         """``work`` to the group commit without waiting; its batch opened on ``soon``'s
         loop where this journal opens batches."""
+        self._remember(soon)
         self._commits.submit_later(
             self._run_batch,
             work,

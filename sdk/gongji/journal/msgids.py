@@ -118,36 +118,21 @@ class MsgidRequest:
     ) -> MsgidRequest:
         """Checked arguments of ``Journal.allocate_msgid``; ``shared``: every till of the
         institution allocates from this journal, so the till needs no range of its own."""
-        if not isinstance(institution, str) or not _INSTITUTION.fullmatch(institution):
-            raise ConfigError(
-                "A msgid starts with the 12-character institution code (fixmedins_code); "
-                f"{str(institution)[:20]!r} is not one.",
-                next_step="Copy the code of the designated institution from its agreement "
-                "into the gateway settings.",
-            )
         if not isinstance(at, datetime.datetime) or at.utcoffset() is None:
             raise ConfigError(
                 "A msgid's time must be an aware datetime (the till's clock, with its offset).",
                 next_step="Pass the clock's time with its time zone; it is turned into Beijing time.",
             )
-        if till is not None and (type(till) is not int or not 0 <= till <= 99):
-            raise ConfigError(
-                "A till number must be a whole number from 0 to 99.",
-                next_step="Number the tills of one institution 0, 1, 2, ... in the gateway settings.",
-            )
-        if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
-            raise ConfigError(
-                f"A msgid is allocated for an infno (e.g. '2102'), {READ!r} or a channel's word, "
-                f"not {str(purpose)[:10]!r}.",
-                next_step="Name the transaction the message carries.",
-            )
+        if isinstance(institution, str) and isinstance(purpose, str) and type(till) in _TILLS:
+            first, last = _range_of(institution, till, purpose, shared)  # checked once each
+        else:
+            first, last = _range_of.__wrapped__(institution, till, purpose, shared)
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise ConfigError(
                 "A msgid's owner is a sale's idempotency key (1-64 letters, digits or . _ : -), "
                 "or '' for a message of no sale.",
                 next_step="Pass the key of the sale the message is for.",
             )
-        first, last = (0, 9_999) if shared or till is None else (till * 100, till * 100 + 99)
         return cls(
             institution=institution,
             second=at.astimezone(BEIJING).replace(microsecond=0),
@@ -160,6 +145,33 @@ class MsgidRequest:
         """The lowest and highest msgid of the asker's range, ``ahead`` seconds on."""
         prefix = f"{self.institution}{self.second + datetime.timedelta(seconds=ahead):%Y%m%d%H%M%S}"
         return f"{prefix}{self.first:04d}", f"{prefix}{self.last:04d}"
+
+
+_TILLS = (int, type(None))
+
+
+@functools.lru_cache(maxsize=64)
+def _range_of(institution: str, till: int | None, purpose: str, shared: bool) -> tuple[int, int]:
+    """The institution, till and purpose checked, and the range of 4 digits they give."""
+    if not isinstance(institution, str) or not _INSTITUTION.fullmatch(institution):
+        raise ConfigError(
+            "A msgid starts with the 12-character institution code (fixmedins_code); "
+            f"{str(institution)[:20]!r} is not one.",
+            next_step="Copy the code of the designated institution from its agreement "
+            "into the gateway settings.",
+        )
+    if till is not None and (type(till) is not int or not 0 <= till <= 99):
+        raise ConfigError(
+            "A till number must be a whole number from 0 to 99.",
+            next_step="Number the tills of one institution 0, 1, 2, ... in the gateway settings.",
+        )
+    if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
+        raise ConfigError(
+            f"A msgid is allocated for an infno (e.g. '2102'), {READ!r} or a channel's word, "
+            f"not {str(purpose)[:10]!r}.",
+            next_step="Name the transaction the message carries.",
+        )
+    return (0, 9_999) if shared or till is None else (till * 100, till * 100 + 99)
 
 
 def following(highest: str | None, low: str, high: str) -> str | None:
