@@ -260,3 +260,29 @@ def test_a_failed_msgid_reservation_is_told_to_the_sales_waiting_for_it(
     with pytest.raises(JournalUnavailable, match="disk is full"):
         asyncio.run(run())
     journal.close()
+
+
+def test_one_journal_serves_async_sales_on_one_event_loop_after_another(tmp_path: Path) -> None:
+    """A POS that runs each sale with its own ``asyncio.run`` keeps one journal: writes a
+    closed loop left queued (its last release) are committed all the same, and the next
+    loop's sales are served."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    mock = MockGateway.demo()
+
+    async def one(n: int) -> Any:
+        client = AsyncSettlementClient.from_profile(
+            "mock", mock=mock, journal=journal, polling=Polling(interval_ms=0)
+        )
+        receipt = await asyncio.wait_for(
+            client.settle(SALE, key=f"LOOPS-{n}", cash=Cash.counter()), timeout=30
+        )
+        await client.aclose()
+        return receipt
+
+    receipts = [asyncio.run(one(n)) for n in range(3)]
+    journal.close()
+    reopened = SqliteJournal(tmp_path / "journal.sqlite3")
+    states = [reopened.get(f"LOOPS-{n}") for n in range(3)]
+    reopened.close()
+    assert len({receipt.settlement_id for receipt in receipts}) == 3
+    assert all(entry is not None and entry.state is EntryState.SETTLED for entry in states)

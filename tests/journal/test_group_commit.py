@@ -289,3 +289,46 @@ def test_writes_of_a_loop_that_closed_before_opening_them_are_committed_by_the_t
     assert told.outcomes == {"late": "late"} and store.opened == []
     assert [names for names, _ in store.whole] == [["late"]]
     commits.stop()
+
+
+def test_writes_left_to_a_loop_that_never_opens_them_are_committed_by_the_thread() -> None:
+    """A loop stopped for good (not closed) takes the opening and never runs it: the
+    committer thread leads the writes once its patience is spent, so no sale waits on a
+    loop that is gone."""
+    commits, store, told = GroupCommit(), Opened(), Told()
+    told.expected = 1
+    never_run: list[Any] = []
+    commits.submit_later(
+        store.run,
+        lambda db: "stranded",
+        durable=False,
+        tell=told.tell("stranded"),
+        open_batch=store.open,
+        soon=never_run.append,
+    )
+    assert told.all_told.wait(timeout=30)
+    assert told.outcomes == {"stranded": "stranded"} and len(never_run) == 1
+    assert [names for names, _ in store.whole] == [["stranded"]] and store.opened == []
+    commits.stop()
+
+
+def test_a_new_loops_writes_are_opened_there_while_a_gone_loops_opening_is_due() -> None:
+    commits, store = GroupCommit(), Opened()
+    store.gate.set()
+    commits.submit_later(  # a loop gone for good: its opening is never run
+        store.run,
+        lambda db: "gone",
+        durable=False,
+        tell=lambda value, error: None,
+        open_batch=store.open,
+        soon=lambda call: None,
+    )
+
+    async def run() -> list[Any]:
+        written = asyncio.gather(*hand_over(commits, store, ["here"]))
+        return list(await asyncio.wait_for(written, timeout=30))
+
+    outcome = asyncio.run(run())
+    assert outcome == ["here"]
+    assert store.opened and store.opened[0][1] == threading.current_thread().name
+    commits.stop()

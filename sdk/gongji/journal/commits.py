@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,11 @@ from gongji.gateways.exchange import Soon, Tell
 __all__ = ["Commit", "GroupCommit", "Job", "OpenBatch", "RunBatch"]
 
 _log = logging.getLogger("gongji.journal")
+
+#: How long the committer thread leaves queued jobs to the loop that is to open them:
+#: past it (a loop stopped with the opening never run), it leads them itself. Longer
+#: than a busy loop's turn; only a loop gone for good makes the jobs wait this long.
+OPENING_PATIENCE = 0.25  # float-ok: seconds
 
 
 @define
@@ -80,9 +86,10 @@ class GroupCommit:
         self._queue: list[Job] = []
         self._turn = threading.Condition(threading.Lock())
         self._committing = False
-        #: An opening is scheduled on a loop (``_open``); a batch opened there, with its
-        #: commit (None: to be run whole), for the committer thread.
-        self._opening = False
+        #: The loop an opening is scheduled on (``_open``) and since when; a batch opened
+        #: there, with its commit (None: to be run whole), for the committer thread.
+        self._opening: Soon | None = None
+        self._opening_since = 0.0
         self._opened: tuple[list[Job], Commit | None] | None = None
         self._committer: threading.Thread | None = None
         self._stopping = False
@@ -126,8 +133,11 @@ class GroupCommit:
                 job.error = JournalUnavailable("The journal is closed.")
             else:
                 self._queue.append(job)
-                opening = soon is not None and not self._committing and not self._opening
-                self._opening = self._opening or opening
+                # A loop of its own is asked even while another's opening is due: that
+                # loop may have stopped for good with the opening never run.
+                opening = soon is not None and not self._committing and self._opening != soon
+                if opening:
+                    self._opening, self._opening_since = soon, time.monotonic()
                 if self._committer is None:
                     self._committer = threading.Thread(
                         target=self._commit_later, name="gongji-journal-commit", daemon=True
@@ -157,12 +167,12 @@ class GroupCommit:
         while True:
             with self._turn:
                 while self._opened is None and (
-                    self._committing or not self._queue or (self._opening and not self._stopping)
+                    self._committing or not self._queue or self._opening_due()
                 ):
                     if self._stopping and not (self._queue or self._committing):
                         self._committer = None
                         return
-                    self._turn.wait()
+                    self._turn.wait(timeout=OPENING_PATIENCE if self._opening else None)
                 if self._opened is not None:
                     batch, commit = self._opened
                     self._opened = None
@@ -179,20 +189,33 @@ class GroupCommit:
                 del run_batch
             del batch, commit  # hold no journal between batches: it may be dropped
 
+    def _opening_due(self) -> bool:
+        """Whether a loop is about to open the queued jobs (``_turn`` held): not once the
+        journal stops, nor once it has let ``OPENING_PATIENCE`` pass (a loop stopped
+        without running it, or closed): the committer thread then leads them itself."""
+        if self._opening is None or self._stopping:
+            return False
+        if time.monotonic() - self._opening_since < OPENING_PATIENCE:
+            return True
+        self._opening = None
+        return False
+
     def _start_opening(self, soon: Soon) -> None:
         try:
             soon(self._open)
         except Exception:  # the loop is closed: the committer thread leads its jobs
             with self._turn:
-                self._opening = False
+                if self._opening == soon:
+                    self._opening = None
                 for job in self._queue:
-                    job.soon = None
+                    if job.soon == soon:
+                        job.soon = None
                 self._turn.notify_all()
 
     def _open(self) -> None:
         """On the loop: run the queued jobs' statements, and hand the commit over."""
         with self._turn:
-            self._opening = False
+            self._opening = None
             if self._committing or not self._queue or self._stopping:
                 return  # another leader took them (stopping: the committer thread does)
             self._committing = True
@@ -243,9 +266,10 @@ class GroupCommit:
             self._committing = False
             for done in batch:
                 done.done = True
-            if not (self._opening or self._stopping):
+            if self._opening is None and not self._stopping:
                 soon = next((job.soon for job in self._queue if job.soon is not None), None)
-                self._opening = soon is not None
+                if soon is not None:
+                    self._opening, self._opening_since = soon, time.monotonic()
             self._turn.notify_all()
         for job in batch:
             if job.tell is not None:
