@@ -397,29 +397,17 @@ class CityInsuranceGateway:
             )
             if given is not None:
                 return given
+        where = (institution.code, at, institution.till)
+        asked: dict[str, Any] = {"key": key, "purpose": purpose, "durable": durable}
         later = None
-        if allocates_later(type(journal)):
+        if allocates_later(type(journal)):  # handed over, told the id: no thread waits
             handing = cast(MsgidsLater, journal)
             later = lambda tell, soon: handing.allocate_later(  # noqa: E731
-                institution.code,
-                at,
-                institution.till,
-                key=key,
-                purpose=purpose,
-                durable=durable,
-                tell=tell,
-                soon=soon,
+                *where, **asked, tell=tell, soon=soon
             )
         return (
             yield from blocking(
-                lambda: journal.allocate_msgid(
-                    institution.code,
-                    at,
-                    institution.till,
-                    key=key,
-                    purpose=purpose,
-                    durable=durable,
-                ),
+                lambda: journal.allocate_msgid(*where, **asked),
                 blocks=journal.blocks,
                 later=later,
             )
