@@ -35,7 +35,7 @@ from gongji.gateways import (
     ReversalState,
     SettlementRequest,
 )
-from gongji.gateways.exchange import Flow, Later, Pause, blocking
+from gongji.gateways.exchange import Flow, Later, Pause, blocking, unheard
 from gongji.gateways.uploads import SALE_UPLOAD, TraceabilityGateway, Upload
 from gongji.identity import Credential
 from gongji.journal import Entry, EntryState, MsgidOwner
@@ -222,7 +222,7 @@ def holding(setup: Setup, key: str, body: Callable[[], Flow[T]]) -> Flow[tuple[b
         # release is queued, not waited for: collected inside a commit this very thread
         # leads, a release that waited would wait on itself.
         if writes is not None:
-            writes.release_later(key, _unheard)
+            writes.release_later(key, unheard)
         else:
             journal.release(key)
         raise
@@ -231,10 +231,6 @@ def holding(setup: Setup, key: str, body: Callable[[], Flow[T]]) -> Flow[tuple[b
         raise
     yield from journaled(setup, lambda: journal.release(key), release)
     return True, result
-
-
-def _unheard(_: object, __: BaseException | None) -> None:
-    """Whom an abandoned flow's release tells: no one (a failed release is noted)."""
 
 
 def new_msgid(setup: Setup, key: str, purpose: str, *, durable: bool = True) -> Flow[str]:

@@ -30,7 +30,18 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-__all__ = ["Blocking", "Flow", "Later", "Pause", "Soon", "Step", "Tell", "blocking", "exchange"]
+__all__ = [
+    "Blocking",
+    "Flow",
+    "Later",
+    "Pause",
+    "Soon",
+    "Step",
+    "Tell",
+    "blocking",
+    "exchange",
+    "unheard",
+]
 
 T = TypeVar("T")
 
@@ -45,6 +56,13 @@ class Pause:
 #: Told a call's outcome, once, from whichever thread has it: ``(value, None)`` or
 #: ``(None, error)``.
 Tell = Callable[[Any, "BaseException | None"], None]
+
+
+def unheard(_: Any, __: BaseException | None) -> None:
+    """A ``Tell`` for a call no one waits on (a release handed over in passing): what
+    fails there is noted where it fails."""
+
+
 #: Runs a callable soon on the event loop that handed a call over, from any thread (the
 #: loop's ``call_soon_threadsafe``); raises once that loop is closed.
 Soon = Callable[[Callable[[], None]], None]

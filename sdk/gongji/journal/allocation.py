@@ -127,16 +127,20 @@ class MsgidAllocation(ABC):
             msgid = self._take_locked(request)
             if msgid is None:
                 self._waiting.append(_Waiting(request, durable, tell, soon))
-                wanted = len(self._waiting)
-                size = max(
-                    self._blocks.size(request),
-                    2 * wanted,
-                    self._blocks.ahead(request, busy=len(self._held)),
-                )
+                wanted, size = len(self._waiting), self._size_for_waiting(request)
         if msgid is None:
             self._reserve_ahead(request, size, soon, wanted=wanted)
         else:
             self._tell_msgid(msgid, _Waiting(request, durable, tell, soon))
+
+    def _size_for_waiting(self, request: MsgidRequest) -> int:
+        """The block to reserve for the askers waiting (``_allocating`` held): the size
+        rule's, twice their number, or what the sales in flight will ask for."""
+        return max(
+            self._blocks.size(request),
+            2 * len(self._waiting),
+            self._blocks.ahead(request, busy=len(self._held)),
+        )
 
     def _msgid_request(
         self, institution: str, at: datetime.datetime, till: int | None, key: str, purpose: str
@@ -229,7 +233,7 @@ class MsgidAllocation(ABC):
                     served.append((msgid, asker))
             if self._waiting:
                 first = self._waiting[0]
-                size = max(self._blocks.size(first.request), 2 * len(self._waiting))
+                size = self._size_for_waiting(first.request)
                 again = (first.request, size, first.soon, len(self._waiting))
         for asker in failed:
             asker.tell(None, error)

@@ -21,7 +21,7 @@ from time import monotonic as _monotonic
 from typing import Any
 
 from gongji.errors import ConfigError, GongjiError
-from gongji.gateways.exchange import Soon, Tell
+from gongji.gateways.exchange import Soon, Tell, unheard
 from gongji.journal import codec
 from gongji.journal.allocation import MsgidAllocation, Work
 from gongji.journal.codec import Columns, EntryRow
@@ -391,7 +391,7 @@ class DurableJournal(MsgidAllocation):
             if later:
                 with self._lock:
                     self._unreleased.discard(key)
-                self.release_later(key, _ignore)
+                self.release_later(key, unheard)
                 continue
             try:
                 self._submit(self._drop_lease(key, self._holder.owner), durable=False)
@@ -422,15 +422,14 @@ class DurableJournal(MsgidAllocation):
         its commit returned, for the committer thread; None when the database could not
         be written without waiting (nothing done)."""
         owners = self._take_owners()
+        commit = None
         try:
             commit = self._open(jobs, _rows(owners), any(job.durable for job in jobs))
-        except BaseException:
-            self._give_owners_back(owners)
-            self._owners_committed()
-            raise
+        finally:
+            if commit is None:  # nothing done: the rows ride on the next batch
+                self._give_owners_back(owners)
+                self._owners_committed()
         if commit is None:
-            self._give_owners_back(owners)
-            self._owners_committed()
             return None
 
         def committing() -> None:
@@ -551,7 +550,3 @@ class DurableJournal(MsgidAllocation):
 
 def _rows(owners: dict[str, MsgidOwner]) -> list[OwnerRow]:
     return [(msgid, owner.key, owner.purpose) for msgid, owner in owners.items()]
-
-
-def _ignore(_: Any, __: BaseException | None) -> None:
-    """Whom a lease dropped again in passing tells: no one (a failure is noted again)."""

@@ -125,25 +125,22 @@ def _synchronous(journal: SqliteJournal, durable: bool) -> Synchronous:
 def _atomic(db: sqlite3.Connection) -> Iterator[None]:
     """The statements in it as one: a savepoint of the batch's transaction (the batch's
     other writes stay when these are rolled back), else a transaction of their own."""
-    if db.in_transaction:
-        db.execute("SAVEPOINT atomic")
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
-                db.execute("ROLLBACK TO atomic")
-                db.execute("RELEASE atomic")
-            raise
-        db.execute("RELEASE atomic")
-        return
-    db.execute("BEGIN IMMEDIATE")
+    nested = db.in_transaction
+    begin, undo, end = _SAVEPOINT if nested else _TRANSACTION
+    db.execute(begin)
     try:
         yield
     except BaseException:
         with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
-            db.execute("ROLLBACK")
+            for statement in undo:
+                db.execute(statement)
         raise
-    db.execute("COMMIT")
+    db.execute(end)
+
+
+#: How ``_atomic`` begins, undoes and ends its statements, inside a transaction or alone.
+_SAVEPOINT = ("SAVEPOINT atomic", ("ROLLBACK TO atomic", "RELEASE atomic"), "RELEASE atomic")
+_TRANSACTION = ("BEGIN IMMEDIATE", ("ROLLBACK",), "COMMIT")
 
 
 def default_journal_path() -> Path:
